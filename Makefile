@@ -1,0 +1,52 @@
+# DataInsight. Two commands do everything on a fresh Debian machine:
+#   make run    set up and serve on http://127.0.0.1:8050
+#   make test   set up (including Debian's chromium for the browser tests) and run every test
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+DEV_STAMP := $(VENV)/.dev-installed
+
+.PHONY: run dev test bench system-deps test-system-deps lock clean
+
+$(PY):
+	./scripts/install-system-deps.sh python
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(RUNTIME_STAMP): requirements.lock | $(PY)
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+$(DEV_STAMP): requirements-dev.lock requirements.lock | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.lock
+	touch $(RUNTIME_STAMP) $@
+
+system-deps:
+	./scripts/install-system-deps.sh run
+
+test-system-deps:
+	./scripts/install-system-deps.sh test
+
+run: $(RUNTIME_STAMP) system-deps
+	$(PY) app.py serve
+
+dev: $(RUNTIME_STAMP)
+	$(PY) app.py serve --dev
+
+test: $(DEV_STAMP) test-system-deps
+	$(PY) -m pytest
+
+bench: $(DEV_STAMP)
+	$(PY) -m bench
+
+# Re-pin after changing a dependency on purpose: installs the ranges in pyproject.toml
+# into a scratch venv and writes what resolved.
+lock:
+	rm -rf /tmp/datainsight-lock && $(PYTHON) -m venv /tmp/datainsight-lock
+	/tmp/datainsight-lock/bin/pip install --quiet .
+	(echo "# Runtime pins: exactly what was tested. Regenerate with 'make lock'."; \
+	 /tmp/datainsight-lock/bin/pip freeze | grep -v '^datainsight') > requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,13 @@
+"""Flask blueprints: the public health check and the authenticated /api/v1."""
+from __future__ import annotations
+
+import flask
+
+from api import health, v1
+from api.errors import install_api_error_handlers
+
+
+def register_api(server: flask.Flask) -> None:
+    server.register_blueprint(health.blueprint)
+    server.register_blueprint(v1.blueprint)
+    install_api_error_handlers(server)

@@ -1,0 +1,192 @@
+"""/api/v1: accounts, workspaces, members and tokens. Every route finds the acting
+principal (session or Bearer token) and hands it to storage, which checks the rights."""
+from __future__ import annotations
+
+import flask
+
+from api._helpers import field, json_body
+from storage.errors import InvalidInput, NotFound
+from web.context import current_storage, invitation_link, require_principal
+
+blueprint = flask.Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+
+def _created(payload: dict):
+    response = flask.jsonify(payload)
+    response.status_code = 201
+    return response
+
+
+# --- me -------------------------------------------------------------------------------
+
+
+@blueprint.get("/me")
+def me():
+    principal = require_principal()
+    storage = current_storage()
+    user = storage.users.get(principal.user_id)
+    return flask.jsonify(
+        {
+            "user": user.public_dict(),
+            "auth": {"via": principal.via, "scope": principal.scope},
+            "workspaces": [w.public_dict() for w in storage.workspaces.list_for(principal)],
+        }
+    )
+
+
+@blueprint.post("/me/password")
+def change_password():
+    principal = require_principal()
+    body = json_body()
+    current_storage().users.change_password(
+        principal, field(body, "current_password"), field(body, "new_password")
+    )
+    # The session stamp changed, so this session would end too; keep it alive.
+    from web.auth import sign_in
+
+    sign_in(current_storage().users.get(principal.user_id))
+    return flask.jsonify({"status": "changed"})
+
+
+# --- workspaces -----------------------------------------------------------------------
+
+
+@blueprint.get("/workspaces")
+def list_workspaces():
+    principal = require_principal()
+    return flask.jsonify({"workspaces": [w.public_dict() for w in current_storage().workspaces.list_for(principal)]})
+
+
+@blueprint.post("/workspaces")
+def create_workspace():
+    principal = require_principal()
+    workspace = current_storage().workspaces.create(principal, field(json_body(), "name"))
+    return _created(workspace.public_dict())
+
+
+@blueprint.get("/workspaces/<workspace_id>")
+def get_workspace(workspace_id):
+    principal = require_principal()
+    return flask.jsonify(current_storage().workspaces.get(principal, workspace_id).public_dict())
+
+
+@blueprint.patch("/workspaces/<workspace_id>")
+def rename_workspace(workspace_id):
+    principal = require_principal()
+    workspace = current_storage().workspaces.rename(principal, workspace_id, field(json_body(), "name"))
+    return flask.jsonify(workspace.public_dict())
+
+
+@blueprint.get("/workspaces/<workspace_id>/members")
+def list_members(workspace_id):
+    principal = require_principal()
+    members = current_storage().workspaces.members(principal, workspace_id)
+    return flask.jsonify({"members": [m.public_dict() for m in members]})
+
+
+@blueprint.post("/workspaces/<workspace_id>/members")
+def add_member(workspace_id):
+    principal = require_principal()
+    body = json_body()
+    member = current_storage().workspaces.add_member(principal, workspace_id, field(body, "email"), field(body, "role"))
+    return _created(member.public_dict())
+
+
+@blueprint.patch("/workspaces/<workspace_id>/members/<user_id>")
+def change_member_role(workspace_id, user_id):
+    principal = require_principal()
+    member = current_storage().workspaces.change_role(principal, workspace_id, user_id, field(json_body(), "role"))
+    return flask.jsonify(member.public_dict())
+
+
+@blueprint.delete("/workspaces/<workspace_id>/members/<user_id>")
+def remove_member(workspace_id, user_id):
+    principal = require_principal()
+    current_storage().workspaces.remove_member(principal, workspace_id, user_id)
+    return "", 204
+
+
+# --- tokens ---------------------------------------------------------------------------
+
+
+@blueprint.get("/tokens")
+def list_tokens():
+    principal = require_principal()
+    return flask.jsonify({"tokens": [t.public_dict() for t in current_storage().tokens.list_for(principal)]})
+
+
+@blueprint.post("/tokens")
+def create_token():
+    principal = require_principal()
+    body = json_body()
+    token, plaintext = current_storage().tokens.create(
+        principal,
+        field(body, "name"),
+        scope=field(body, "scope", required=False, default="write"),
+        expires_in_days=field(body, "expires_in_days", kind=int, required=False),
+    )
+    return _created({**token.public_dict(), "token": plaintext})
+
+
+@blueprint.delete("/tokens/<token_id>")
+def revoke_token(token_id):
+    principal = require_principal()
+    return flask.jsonify(current_storage().tokens.revoke(principal, token_id).public_dict())
+
+
+# --- users and invitations (administrators) -------------------------------------------
+
+
+@blueprint.get("/users")
+def list_users():
+    principal = require_principal()
+    return flask.jsonify({"users": [u.public_dict() for u in current_storage().users.list_users(principal)]})
+
+
+@blueprint.post("/users")
+def create_user():
+    principal = require_principal()
+    body = json_body()
+    user = current_storage().users.create_user(
+        principal,
+        field(body, "email"),
+        field(body, "password"),
+        name=field(body, "name", required=False),
+        is_admin=field(body, "is_admin", kind=bool, required=False, default=False),
+    )
+    return _created(user.public_dict())
+
+
+@blueprint.patch("/users/<user_id>")
+def update_user(user_id):
+    principal = require_principal()
+    body = json_body()
+    try:
+        user_id = int(user_id)
+    except ValueError:
+        raise NotFound(f"There is no user {user_id!r}") from None
+    users = current_storage().users
+    user = None
+    if "is_active" in body:
+        user = users.set_active(principal, user_id, field(body, "is_active", kind=bool))
+    if "is_admin" in body:
+        user = users.set_admin(principal, user_id, field(body, "is_admin", kind=bool))
+    if user is None:
+        users.list_users(principal)  # still an admin-only route
+        raise InvalidInput("Nothing to change: send is_active and/or is_admin")
+    return flask.jsonify(user.public_dict())
+
+
+@blueprint.post("/invitations")
+def invite():
+    principal = require_principal()
+    body = json_body()
+    invitation, code = current_storage().invitations.invite(
+        principal, field(body, "email"), is_admin=field(body, "is_admin", kind=bool, required=False, default=False)
+    )
+    return _created({**invitation.public_dict(), "link": invitation_link(code)})
+
+
+@blueprint.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+def unknown_route(_rest):
+    raise NotFound(f"There is no API route {flask.request.method} {flask.request.path}")

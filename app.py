@@ -1,0 +1,191 @@
+"""DataInsight: the composition root.
+
+``create_app(settings)`` wires settings, storage, the Flask server, the guard, the API
+and the Dash app together. ``server`` is what ``gunicorn app:server`` serves, and
+``python app.py`` is the operator's command line (serve, create-user, create-token,
+migrate).
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+import flask
+from dash import dcc, html
+
+from api import register_api
+from callbacks import register_all
+from components.navbar import navbar
+from settings import PROJECT_ROOT, Settings, SettingsError
+from storage import Storage
+from storage.errors import DataInsightError
+from web import auth
+from web.context import EXTENSION_KEY, current_principal, current_storage, current_workspace
+
+log = logging.getLogger("datainsight")
+
+
+def _shell_layout():
+    """The frame around every page. Anonymous visitors get no navbar at all."""
+    principal = current_principal() if flask.has_request_context() else None
+    top = None
+    if principal is not None:
+        storage = current_storage()
+        workspaces = storage.workspaces.list_for(principal)
+        current = current_workspace(principal)
+        top = navbar(principal.name, principal.is_admin, [(w.id, w.name) for w in workspaces], current.id)
+    return html.Div([top, dbc.Container(dash.page_container, fluid="lg", className="pb-5", id="page-body")])
+
+
+def _redirect_to_login(pathname: str | None = None):
+    return dcc.Location(id="protected-redirect", href="/login", refresh=True)
+
+
+def protect_page_layouts() -> None:
+    """Protected by default: every page not registered with ``public=True`` renders only
+    a redirect for an anonymous visitor, and ``admin_only`` pages refuse non-admins."""
+    from components.feedback import empty_state
+
+    for page in dash.page_registry.values():
+        layout = page["layout"]
+        if page.get("public") or getattr(layout, "_protected", False):
+            continue
+
+        def guarded(_layout=layout, _admin=page.get("admin_only", False), **kwargs):
+            principal = current_principal()
+            if principal is None:
+                return _redirect_to_login()
+            if _admin and not principal.is_admin:
+                return empty_state("shield-lock", "Administrators only", "Ask an administrator if you need this page.")
+            try:
+                return _layout(**kwargs) if callable(_layout) else _layout
+            except DataInsightError as exc:
+                return empty_state("exclamation-triangle", "This page could not be shown", exc.message)
+
+        guarded._protected = True
+        page["layout"] = guarded
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    settings = settings or Settings.from_env()
+    settings.ensure_data_dir()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    storage = Storage(settings.database_url, settings.data_dir)
+    storage.migrate()
+
+    server = flask.Flask("datainsight", root_path=str(PROJECT_ROOT))
+    server.config["MAX_CONTENT_LENGTH"] = None  # uploads are chunked; limits are per route
+    server.extensions[EXTENSION_KEY] = {"storage": storage, "settings": settings}
+    auth.install(server, settings)
+    register_api(server)
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder=str(PROJECT_ROOT / "pages"),
+        assets_folder=str(PROJECT_ROOT / "assets"),
+        title="DataInsight",
+        update_title=None,
+        serve_locally=True,
+        suppress_callback_exceptions=True,  # pages come and go; their ids are not all in the shell
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = _shell_layout
+    protect_page_layouts()
+    register_all(app)
+    return app
+
+
+def __getattr__(name: str):
+    """``gunicorn app:server`` reads ``server``; build it on first use, not at import,
+    so that tests and the CLI can import this module without starting an app."""
+    if name == "server":
+        global server
+        server = create_app(Settings.from_env()).server
+        return server
+    raise AttributeError(name)
+
+
+# --- command line -----------------------------------------------------------------------
+
+
+def _serve(settings: Settings, dev: bool) -> None:
+    if dev:
+        app = create_app(settings)
+        app.run(host=settings.host, port=settings.port, debug=True)
+        return
+    from gunicorn.app.base import BaseApplication
+
+    class _Gunicorn(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{settings.host}:{settings.port}")
+            self.cfg.set("workers", settings.workers)
+            self.cfg.set("threads", settings.threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            return create_app(settings).server
+
+    print(f"DataInsight on http://{settings.host}:{settings.port}  (data in {settings.data_dir})", flush=True)
+    _Gunicorn().run()
+
+
+def _cli_storage(settings: Settings) -> Storage:
+    settings.ensure_data_dir()
+    storage = Storage(settings.database_url, settings.data_dir)
+    storage.migrate()
+    return storage
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python app.py", description="DataInsight server and admin commands")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="serve the app (the default)")
+    serve.add_argument("--dev", action="store_true", help="Flask's development server with hot reload")
+    create_user = sub.add_parser("create-user", help="create an account")
+    create_user.add_argument("--email", required=True)
+    create_user.add_argument("--password", help="omit to be asked for it")
+    create_user.add_argument("--name")
+    create_user.add_argument("--admin", action="store_true", help="make the account an administrator")
+    create_token = sub.add_parser("create-token", help="print a new API token for an account")
+    create_token.add_argument("--email", required=True)
+    create_token.add_argument("--name", default="command line")
+    create_token.add_argument("--scope", choices=("write", "read"), default="write")
+    sub.add_parser("migrate", help="upgrade the metadata store to this version and exit")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = Settings.from_env()
+        if args.command in (None, "serve"):
+            _serve(settings, dev=getattr(args, "dev", False))
+            return 0
+        storage = _cli_storage(settings)
+        if args.command == "migrate":
+            print("The metadata store is up to date.")
+        elif args.command == "create-user":
+            password = args.password if args.password is not None else getpass.getpass("Password: ")
+            user = storage.users.create_user_unchecked(args.email, password, args.name, args.admin)
+            print(f"Created {'administrator' if user.is_admin else 'user'} {user.email} (id {user.id})")
+        elif args.command == "create-token":
+            user = storage.users.get_by_email(args.email)
+            if user is None:
+                print(f"error: there is no account with the email {args.email}", file=sys.stderr)
+                return 1
+            _token, plaintext = storage.tokens.create_unchecked(user.id, args.name, args.scope)
+            print(plaintext)
+        return 0
+    except (DataInsightError, SettingsError) as exc:
+        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

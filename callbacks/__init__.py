@@ -1,0 +1,13 @@
+"""Dash callbacks, one module per feature. Each is thin: it reads inputs, takes the
+acting principal, calls a storage service and shapes the output. Callbacks whose
+outputs are ``public-*`` components are reachable before sign-in (see web.auth)."""
+from __future__ import annotations
+
+from callbacks import account, admin, auth, navigation, workspaces
+
+MODULES = (auth, navigation, account, workspaces, admin)
+
+
+def register_all(app) -> None:
+    for module in MODULES:
+        module.register(app)

@@ -1,0 +1,1 @@
+"""Functions that return component trees. No data access, no callbacks."""

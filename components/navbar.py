@@ -1,0 +1,67 @@
+"""The top bar: sections, the workspace switcher and the user menu."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.feedback import icon
+
+SECTIONS = [
+    ("Datasets", "/datasets", "table"),
+    ("Dashboards", "/dashboards", "grid-1x2"),
+    ("Analyze", "/analyze", "graph-up"),
+    ("Settings", "/settings", "gear"),
+]
+
+
+def navbar(user_name: str, is_admin: bool, workspaces: list[tuple[int, str]], current_workspace_id: int | None):
+    """``workspaces`` is a list of (id, label) the user belongs to."""
+    links = [
+        dbc.NavItem(dbc.NavLink([icon(ic, "me-1"), label], href=href, active="partial", id=f"nav-link-{label.lower()}"))
+        for label, href, ic in SECTIONS
+    ]
+    menu_items = [
+        dbc.DropdownMenuItem("Account & API tokens", href="/settings"),
+        dbc.DropdownMenuItem("Workspaces & members", href="/settings/workspaces"),
+    ]
+    if is_admin:
+        menu_items.append(dbc.DropdownMenuItem("Users", href="/admin/users", id="nav-admin-users"))
+    menu_items += [dbc.DropdownMenuItem(divider=True), dbc.DropdownMenuItem("Sign out", id="nav-signout")]
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand([icon("bar-chart-line-fill", "me-2"), "DataInsight"], href="/", className="fw-semibold"),
+                dbc.NavbarToggler(id="nav-toggler"),
+                dbc.Collapse(
+                    [
+                        dbc.Nav(links, navbar=True, className="me-auto"),
+                        dbc.Select(
+                            id="nav-workspace",
+                            options=[{"label": label, "value": str(wid)} for wid, label in workspaces],
+                            value=str(current_workspace_id) if current_workspace_id else None,
+                            size="sm",
+                            className="workspace-select me-3",
+                        ),
+                        dbc.Nav(
+                            dbc.DropdownMenu(
+                                menu_items,
+                                label=user_name,
+                                nav=True,
+                                in_navbar=True,
+                                align_end=True,
+                                id="nav-user-menu",
+                            ),
+                            navbar=True,
+                        ),
+                    ],
+                    id="nav-collapse",
+                    navbar=True,
+                ),
+                dcc.Location(id="nav-redirect", refresh=True),
+            ],
+            fluid=True,
+        ),
+        color="dark",
+        dark=True,
+        className="mb-4 app-navbar",
+    )

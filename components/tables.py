@@ -1,0 +1,109 @@
+"""Tables of account things: API tokens, workspace members, users. Pure rendering."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from components.forms import ROLE_OPTIONS
+
+
+def _when(value) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+STATUS_COLORS = {"active": "success", "revoked": "secondary", "expired": "warning", "pending": "info"}
+
+
+def tokens_table(tokens) -> html.Div:
+    if not tokens:
+        return html.P("You have no API tokens yet.", className="text-body-secondary mb-0", id="tokens-empty")
+    rows = [
+        html.Tr(
+            [
+                html.Td(t.name),
+                html.Td(html.Code(t.prefix + "…")),
+                html.Td(t.scope),
+                html.Td(dbc.Badge(t.status, color=STATUS_COLORS.get(t.status, "secondary"))),
+                html.Td(_when(t.created_at)),
+                html.Td(_when(t.last_used_at)),
+                html.Td(
+                    dbc.Button("Revoke", id={"type": "token-revoke", "index": t.id}, color="danger", outline=True, size="sm")
+                    if t.status == "active" else ""
+                ),
+            ]
+        )
+        for t in tokens
+    ]
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Token", "Scope", "Status", "Created", "Last used", "")]))
+    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="mb-0", id="tokens-table")
+
+
+def members_table(members, can_manage: bool, acting_user_id: int) -> dbc.Table:
+    rows = []
+    for m in members:
+        if can_manage:
+            role_cell = dbc.Select(
+                id={"type": "member-role", "index": m.user_id},
+                options=[{"label": o["value"].capitalize(), "value": o["value"]} for o in ROLE_OPTIONS],
+                value=m.role.value,
+                size="sm",
+            )
+            action = dbc.Button(
+                "Leave" if m.user_id == acting_user_id else "Remove",
+                id={"type": "member-remove", "index": m.user_id}, color="danger", outline=True, size="sm",
+            )
+        else:
+            role_cell = m.role.value
+            action = ""
+        rows.append(html.Tr([html.Td(m.name), html.Td(m.email), html.Td(role_cell), html.Td(action)]))
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Email", "Role", "")]))
+    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="mb-0", id="members-table")
+
+
+def members_panel(members, workspace, acting_user_id: int) -> list:
+    """Members of ``workspace``, with management controls when the viewer owns it."""
+    is_owner = workspace.role.value == "owner"
+    parts = [members_table(members, is_owner, acting_user_id)]
+    if not is_owner:
+        parts.append(html.P(f"You are a {workspace.role.value} here; only owners manage members.",
+                            className="text-body-secondary small mt-2 mb-0"))
+    return parts
+
+
+def users_table(users, acting_user_id: int) -> dbc.Table:
+    rows = []
+    for u in users:
+        toggle = ""
+        if u.id != acting_user_id:
+            toggle = dbc.Button(
+                "Deactivate" if u.is_active else "Activate",
+                id={"type": "user-active", "index": u.id},
+                color="danger" if u.is_active else "success", outline=True, size="sm",
+            )
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(u.name),
+                    html.Td(u.email),
+                    html.Td("admin" if u.is_admin else "user"),
+                    html.Td(dbc.Badge("active" if u.is_active else "inactive", color="success" if u.is_active else "secondary")),
+                    html.Td(_when(u.last_login_at)),
+                    html.Td(toggle),
+                ]
+            )
+        )
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Email", "Kind", "Status", "Last sign-in", "")]))
+    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="mb-0", id="users-table")
+
+
+def invitations_list(invitations) -> html.Div:
+    if not invitations:
+        return html.P("No pending invitations.", className="text-body-secondary mb-0")
+    return html.Ul(
+        [
+            html.Li([inv.email, " ", dbc.Badge(inv.status, color=STATUS_COLORS.get(inv.status, "secondary")),
+                     html.Span(f" until {_when(inv.expires_at)}", className="text-body-secondary small")])
+            for inv in invitations
+        ],
+        className="mb-0",
+    )

@@ -1,0 +1,47 @@
+"""/login: the sign-in form. Public."""
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.feedback import icon
+
+dash.register_page(__name__, path="/login", title="Sign in · DataInsight", public=True)
+
+
+def auth_card(title: str, subtitle: str, body) -> html.Div:
+    return html.Div(
+        dbc.Card(
+            dbc.CardBody(
+                [
+                    html.Div([icon("bar-chart-line-fill", "me-2 text-primary"), "DataInsight"], className="auth-brand"),
+                    html.H1(title, className="h4 mt-3"),
+                    html.P(subtitle, className="text-body-secondary"),
+                    body,
+                ]
+            ),
+            className="auth-card shadow-sm",
+        ),
+        className="auth-page",
+    )
+
+
+def layout(next=None, **_query):  # noqa: A002 - "next" is the query parameter's name
+    return auth_card(
+        "Sign in",
+        "Welcome back. Sign in to reach your datasets and dashboards.",
+        dbc.Form(
+            [
+                dbc.Label("Email", html_for="public-login-email"),
+                dbc.Input(id="public-login-email", type="email", autoComplete="username", className="mb-3", autoFocus=True),
+                dbc.Label("Password", html_for="public-login-password"),
+                dbc.Input(id="public-login-password", type="password", autoComplete="current-password", className="mb-3", n_submit=0),
+                dbc.Checkbox(id="public-login-remember", label="Keep me signed in for 30 days", value=False, className="mb-3"),
+                dbc.Button("Sign in", id="public-login-submit", color="primary", className="w-100", n_clicks=0),
+                html.Div(id="public-login-feedback", className="mt-3"),
+                dcc.Store(id="public-login-next", data=next or "/"),
+                dcc.Location(id="public-login-redirect", refresh=True),
+            ],
+            # A real form lets password managers work; Dash handles the submit.
+            prevent_default_on_submit=True,
+        ),
+    )

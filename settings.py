@@ -1,0 +1,107 @@
+"""The one settings object: every knob comes from a ``DATAINSIGHT_*`` environment variable.
+
+Nothing here has a hard-coded secret. The secret key, when not given, is generated on
+first start and kept in the data dir so that sessions survive restarts and every worker
+process of one installation signs cookies with the same key.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+PREFIX = "DATAINSIGHT_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot use; the message names the variable."""
+
+
+def _int_env(env: dict, name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{PREFIX}{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool_env(env: dict, name: str, default: bool) -> bool:
+    raw = env.get(PREFIX + name)
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    host: str = "127.0.0.1"
+    port: int = 8050
+    secret_key: str | None = field(default=None, repr=False)
+    max_upload_mb: int = 1024
+    workers: int = 1
+    threads: int = 8
+    secure_cookies: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "Settings":
+        env = dict(os.environ if env is None else env)
+        data_dir = Path(env.get(PREFIX + "DATA_DIR") or PROJECT_ROOT / "data" / "runtime")
+        data_dir = data_dir.expanduser().resolve()
+        database_url = env.get(PREFIX + "DATABASE_URL") or f"sqlite:///{data_dir / 'datainsight.db'}"
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            host=env.get(PREFIX + "HOST") or "127.0.0.1",
+            port=_int_env(env, "PORT", 8050),
+            secret_key=env.get(PREFIX + "SECRET_KEY") or None,
+            max_upload_mb=_int_env(env, "MAX_UPLOAD_MB", 1024),
+            workers=_int_env(env, "WORKERS", 1),
+            threads=_int_env(env, "THREADS", 8),
+            secure_cookies=_bool_env(env, "SECURE_COOKIES", False),
+            log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
+        )
+
+    def with_overrides(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    def ensure_data_dir(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+
+    def resolved_secret_key(self) -> str:
+        """The configured key, or the one kept in the data dir (created once, mode 0600)."""
+        if self.secret_key:
+            return self.secret_key
+        self.ensure_data_dir()
+        path = self.data_dir / "secret_key"
+        try:
+            # O_EXCL: when several workers start at once, exactly one writes the key.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+        for _ in range(50):
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.05)  # another worker is between create and write
+        raise SettingsError(f"The secret key file {path} is empty; delete it to make a new one")

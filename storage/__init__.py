@@ -1,0 +1,57 @@
+"""The data services that both faces (Dash callbacks and the REST API) call.
+
+Every function that touches something owned by a workspace takes the acting Principal
+and checks it here; there is no other path to the data.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import text
+
+from storage.database import make_engine, migrate
+from storage.invitations import InvitationService
+from storage.throttle import LoginThrottle
+from storage.tokens import TokenService
+from storage.users import UserService
+from storage.workspaces import WorkspaceService
+
+
+class Storage:
+    """Everything the app keeps, for one data dir and one metadata database."""
+
+    def __init__(self, database_url: str, data_dir: Path, sleep: Callable[[float], None] = time.sleep):
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.engine = make_engine(database_url)
+        self.throttle = LoginThrottle(self.engine)
+        self.users = UserService(self.engine, self.throttle, sleep=sleep)
+        self.workspaces = WorkspaceService(self.engine)
+        self.tokens = TokenService(self.engine)
+        self.invitations = InvitationService(self.engine, self.users)
+
+    def migrate(self) -> None:
+        migrate(self.engine, lock_dir=self.data_dir)
+
+    def health(self) -> dict:
+        """Checks for /api/health: the database answers and the data dir is writable."""
+        checks = {}
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            checks["database"] = {"status": "ok", "dialect": self.engine.dialect.name}
+        except Exception as exc:  # any failure is what the check reports
+            checks["database"] = {"status": "error", "message": type(exc).__name__}
+        probe = self.data_dir / ".health-probe"
+        try:
+            probe.write_text("ok")
+            probe.unlink()
+            checks["storage"] = {"status": "ok"}
+        except OSError as exc:
+            checks["storage"] = {"status": "error", "message": exc.strerror or type(exc).__name__}
+        return checks
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,270 @@
+"""Accounts: first-run setup, sign-in, passwords, and what admins do with users."""
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from storage.database import as_utc, utcnow
+from storage.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from storage.passwords import DUMMY_HASH, check_password_rules, hash_password, verify_password
+from storage.principal import Principal, Role
+from storage.tables import instance_state, memberships, users, workspaces
+from storage.throttle import LoginThrottle, delay_for
+
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not EMAIL_RE.match(email) or len(email) > 320:
+        raise InvalidInput(f"{email or 'An empty value'!r} is not a valid email address")
+    return email
+
+
+def clean_name(name: str | None, email: str) -> str:
+    name = (name or "").strip()
+    if len(name) > 200:
+        raise InvalidInput("The name must be at most 200 characters long")
+    return name or email.split("@", 1)[0]
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str
+    name: str
+    is_admin: bool
+    is_active: bool
+    session_stamp: str
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row) -> "User":
+        return cls(
+            id=row.id,
+            email=row.email,
+            name=row.name,
+            is_admin=bool(row.is_admin),
+            is_active=bool(row.is_active),
+            session_stamp=row.session_stamp,
+            created_at=as_utc(row.created_at),
+            last_login_at=as_utc(row.last_login_at),
+        )
+
+    def principal(self, via: str = "session") -> Principal:
+        return Principal(self.id, self.email, self.name, self.is_admin, via=via)
+
+    def public_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "email": self.email,
+            "name": self.name,
+            "is_admin": self.is_admin,
+            "is_active": self.is_active,
+            "created_at": self.created_at.isoformat(),
+            "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
+        }
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.is_admin:
+        raise Forbidden("Only an administrator can manage users")
+    if not principal.can_write:
+        raise Forbidden("This API token is read-only")
+
+
+class UserService:
+    def __init__(self, engine: Engine, throttle: LoginThrottle, sleep: Callable[[float], None] = time.sleep):
+        self.engine = engine
+        self.throttle = throttle
+        self.sleep = sleep
+
+    # --- reading ---------------------------------------------------------------------
+
+    def get(self, user_id: int) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.id == user_id)).first()
+        return User.from_row(row) if row else None
+
+    def get_by_email(self, email: str) -> User | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(users).where(users.c.email == email.strip().lower())).first()
+        return User.from_row(row) if row else None
+
+    def needs_setup(self) -> bool:
+        with self.engine.connect() as conn:
+            claimed = conn.execute(
+                select(instance_state.c.value).where(instance_state.c.key == "setup_completed")
+            ).first()
+        return claimed is None
+
+    def list_users(self, principal: Principal) -> list[User]:
+        if not principal.is_admin:
+            raise Forbidden("Only an administrator can list users")
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(users).order_by(users.c.email)).all()
+        return [User.from_row(r) for r in rows]
+
+    # --- creating --------------------------------------------------------------------
+
+    def _insert_user(self, conn: Connection, email: str, password: str, name: str | None, is_admin: bool) -> User:
+        email = normalize_email(email)
+        check_password_rules(password, email)
+        now = utcnow()
+        try:
+            user_id = conn.execute(
+                insert(users)
+                .values(
+                    email=email,
+                    name=clean_name(name, email),
+                    password_hash=hash_password(password),
+                    is_admin=is_admin,
+                    is_active=True,
+                    session_stamp=secrets.token_hex(8),
+                    created_at=now,
+                )
+                .returning(users.c.id)
+            ).scalar_one()
+        except IntegrityError:
+            raise Conflict(f"An account with the email {email} already exists") from None
+        display = clean_name(name, email)
+        workspace_id = conn.execute(
+            insert(workspaces)
+            .values(name=f"{display}'s workspace", is_personal=True, created_by=user_id, created_at=now)
+            .returning(workspaces.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(memberships).values(
+                workspace_id=workspace_id, user_id=user_id, role=Role.OWNER.value, created_at=now
+            )
+        )
+        row = conn.execute(select(users).where(users.c.id == user_id)).one()
+        return User.from_row(row)
+
+    def create_first_admin(self, email: str, password: str, name: str | None = None) -> User:
+        """First-run setup. Exactly one caller wins, even when two race."""
+        with self.engine.begin() as conn:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(instance_state).values(key="setup_completed", value=utcnow().isoformat()))
+            except IntegrityError:
+                raise Conflict("DataInsight is already set up; sign in instead") from None
+            return self._insert_user(conn, email, password, name, is_admin=True)
+
+    def create_user(
+        self, principal: Principal, email: str, password: str, name: str | None = None, is_admin: bool = False
+    ) -> User:
+        require_admin(principal)
+        with self.engine.begin() as conn:
+            return self._insert_user(conn, email, password, name, is_admin)
+
+    def create_user_unchecked(self, email: str, password: str, name: str | None = None, is_admin: bool = False) -> User:
+        """For the operator's CLI, which runs with the server's own rights."""
+        with self.engine.begin() as conn:
+            user = self._insert_user(conn, email, password, name, is_admin)
+            # An operator-made account counts as setup: the setup page must not appear.
+            exists = conn.execute(
+                select(instance_state.c.key).where(instance_state.c.key == "setup_completed")
+            ).first()
+            if not exists:
+                conn.execute(insert(instance_state).values(key="setup_completed", value="cli"))
+            return user
+
+    def create_invited_user(self, conn: Connection, email: str, password: str, name: str | None, is_admin: bool) -> User:
+        return self._insert_user(conn, email, password, name, is_admin)
+
+    # --- signing in ------------------------------------------------------------------
+
+    def authenticate(self, email: str, password: str, client_address: str | None = None) -> User:
+        """Check a sign-in. Failures slow the next attempt down and lock out after a few."""
+        email = (email or "").strip().lower()
+        if not email or not password:
+            raise InvalidInput("Enter your email and password")
+        email_key = f"email:{email}"
+        keys = [email_key] + ([f"ip:{client_address}"] if client_address else [])
+        recent_failures = self.throttle.check(keys)
+        if recent_failures:
+            self.sleep(delay_for(recent_failures))
+        user = self.get_by_email(email)
+        ok = verify_password(self._hash_of(user), password)
+        if not ok or user is None or not user.is_active:
+            self.throttle.record_failure(keys)
+            raise Unauthenticated("The email or password is not right")
+        self.throttle.clear([email_key])
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user.id).values(last_login_at=utcnow()))
+        return user
+
+    def _hash_of(self, user: User | None) -> str:
+        if user is None:
+            return DUMMY_HASH
+        with self.engine.connect() as conn:
+            return conn.execute(select(users.c.password_hash).where(users.c.id == user.id)).scalar_one()
+
+    def change_password(self, principal: Principal, current_password: str, new_password: str) -> User:
+        if principal.via == "token":
+            raise Forbidden("Passwords can only be changed from a signed-in session, not with an API token")
+        user = self.get(principal.user_id)
+        if user is None:
+            raise NotFound("Your account no longer exists")
+        if not verify_password(self._hash_of(user), current_password or ""):
+            raise InvalidInput("The current password is not right")
+        if new_password == current_password:
+            raise InvalidInput("The new password must differ from the current one")
+        check_password_rules(new_password, user.email)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(users)
+                .where(users.c.id == user.id)
+                .values(password_hash=hash_password(new_password), session_stamp=secrets.token_hex(8))
+            )
+        return self.get(user.id)
+
+    # --- administering ---------------------------------------------------------------
+
+    def set_active(self, principal: Principal, user_id: int, active: bool) -> User:
+        require_admin(principal)
+        if user_id == principal.user_id and not active:
+            raise InvalidInput("You cannot deactivate your own account")
+        target = self.get(user_id)
+        if target is None:
+            raise NotFound(f"There is no user with id {user_id}")
+        with self.engine.begin() as conn:
+            values = {"is_active": bool(active)}
+            if not active:
+                values["session_stamp"] = secrets.token_hex(8)  # ends their sessions now
+            conn.execute(update(users).where(users.c.id == user_id).values(**values))
+        return self.get(user_id)
+
+    def toggle_active(self, principal: Principal, user_id) -> User:
+        require_admin(principal)
+        try:
+            target = self.get(int(user_id))
+        except (TypeError, ValueError):
+            target = None
+        if target is None:
+            raise NotFound(f"There is no user with id {user_id}")
+        return self.set_active(principal, target.id, not target.is_active)
+
+    def set_admin(self, principal: Principal, user_id: int, is_admin: bool) -> User:
+        require_admin(principal)
+        if user_id == principal.user_id and not is_admin:
+            raise InvalidInput("You cannot remove your own administrator rights")
+        if self.get(user_id) is None:
+            raise NotFound(f"There is no user with id {user_id}")
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(is_admin=bool(is_admin)))
+        return self.get(user_id)
+
+    def count(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(users)).scalar_one()

@@ -1,0 +1,233 @@
+"""Workspaces and memberships, and the one place that decides who may do what in one.
+
+``require_role`` is the check every later service (datasets, dashboards, shares,
+schedules) calls before it reads or writes anything that belongs to a workspace.
+Someone who is not a member gets NotFound, not Forbidden: we do not confirm that a
+workspace they cannot see exists.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from storage.database import as_utc, utcnow
+from storage.errors import Conflict, Forbidden, InvalidInput, NotFound
+from storage.principal import Principal, Role
+from storage.tables import memberships, users, workspaces
+from storage.users import normalize_email
+
+
+@dataclass(frozen=True)
+class Workspace:
+    id: int
+    name: str
+    is_personal: bool
+    role: Role  # the acting principal's effective role here
+    created_at: datetime
+
+    def public_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "is_personal": self.is_personal,
+            "role": self.role.value,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: int
+    email: str
+    name: str
+    role: Role
+
+    def public_dict(self) -> dict:
+        return {"user_id": self.user_id, "email": self.email, "name": self.name, "role": self.role.value}
+
+
+def clean_workspace_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Give the workspace a name")
+    if len(name) > 200:
+        raise InvalidInput("The workspace name must be at most 200 characters long")
+    return name
+
+
+class WorkspaceService:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    # --- the access check ------------------------------------------------------------
+
+    def role_of(self, conn: Connection, principal: Principal, workspace_id: int) -> Role | None:
+        role = conn.execute(
+            select(memberships.c.role)
+            .join(users, users.c.id == memberships.c.user_id)
+            .where(
+                memberships.c.workspace_id == workspace_id,
+                memberships.c.user_id == principal.user_id,
+                users.c.is_active.is_(True),
+            )
+        ).scalar()
+        return principal.effective_role(Role(role)) if role else None
+
+    def require_role(self, conn: Connection, principal: Principal, workspace_id, minimum: Role) -> Role:
+        """The principal's role in the workspace, or NotFound/Forbidden."""
+        try:
+            workspace_id = int(workspace_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"There is no workspace {workspace_id!r}") from None
+        role = self.role_of(conn, principal, workspace_id)
+        if role is None:
+            raise NotFound(f"There is no workspace {workspace_id} that you can see")
+        if not role.at_least(minimum):
+            if not principal.can_write:
+                raise Forbidden("This API token is read-only")
+            raise Forbidden(
+                f"You are a {role.value} in this workspace; this needs the {minimum.value} role or higher"
+            )
+        return role
+
+    # --- reading ---------------------------------------------------------------------
+
+    def list_for(self, principal: Principal) -> list[Workspace]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(workspaces, memberships.c.role)
+                .join(memberships, memberships.c.workspace_id == workspaces.c.id)
+                .where(memberships.c.user_id == principal.user_id)
+                .order_by(workspaces.c.is_personal.desc(), workspaces.c.name)
+            ).all()
+        return [
+            Workspace(r.id, r.name, bool(r.is_personal), principal.effective_role(Role(r.role)), as_utc(r.created_at))
+            for r in rows
+        ]
+
+    def get(self, principal: Principal, workspace_id) -> Workspace:
+        with self.engine.connect() as conn:
+            role = self.require_role(conn, principal, workspace_id, Role.VIEWER)
+            row = conn.execute(select(workspaces).where(workspaces.c.id == int(workspace_id))).one()
+        return Workspace(row.id, row.name, bool(row.is_personal), role, as_utc(row.created_at))
+
+    def personal_workspace(self, principal: Principal) -> Workspace:
+        for workspace in self.list_for(principal):
+            if workspace.is_personal:
+                return workspace
+        raise NotFound("Your personal workspace is missing")
+
+    def members(self, principal: Principal, workspace_id) -> list[Member]:
+        with self.engine.connect() as conn:
+            self.require_role(conn, principal, workspace_id, Role.VIEWER)
+            rows = conn.execute(
+                select(users.c.id, users.c.email, users.c.name, memberships.c.role)
+                .join(memberships, memberships.c.user_id == users.c.id)
+                .where(memberships.c.workspace_id == int(workspace_id))
+                .order_by(users.c.email)
+            ).all()
+        return [Member(r.id, r.email, r.name, Role(r.role)) for r in rows]
+
+    # --- changing --------------------------------------------------------------------
+
+    def create(self, principal: Principal, name: str) -> Workspace:
+        if not principal.can_write:
+            raise Forbidden("This API token is read-only")
+        name = clean_workspace_name(name)
+        now = utcnow()
+        with self.engine.begin() as conn:
+            workspace_id = conn.execute(
+                insert(workspaces)
+                .values(name=name, is_personal=False, created_by=principal.user_id, created_at=now)
+                .returning(workspaces.c.id)
+            ).scalar_one()
+            conn.execute(
+                insert(memberships).values(
+                    workspace_id=workspace_id, user_id=principal.user_id, role=Role.OWNER.value, created_at=now
+                )
+            )
+        return self.get(principal, workspace_id)
+
+    def rename(self, principal: Principal, workspace_id, name: str) -> Workspace:
+        name = clean_workspace_name(name)
+        with self.engine.begin() as conn:
+            self.require_role(conn, principal, workspace_id, Role.OWNER)
+            conn.execute(update(workspaces).where(workspaces.c.id == int(workspace_id)).values(name=name))
+        return self.get(principal, workspace_id)
+
+    def add_member(self, principal: Principal, workspace_id, email: str, role) -> Member:
+        role = Role.parse(role)
+        email = normalize_email(email)
+        with self.engine.begin() as conn:
+            self.require_role(conn, principal, workspace_id, Role.OWNER)
+            target = conn.execute(select(users).where(users.c.email == email)).first()
+            if target is None or not target.is_active:
+                raise NotFound(f"No active account uses {email}; ask an administrator to invite them first")
+            try:
+                with conn.begin_nested():
+                    conn.execute(
+                        insert(memberships).values(
+                            workspace_id=int(workspace_id), user_id=target.id, role=role.value, created_at=utcnow()
+                        )
+                    )
+            except IntegrityError:
+                raise Conflict(f"{email} is already a member of this workspace") from None
+        return Member(target.id, target.email, target.name, role)
+
+    def _owner_count(self, conn: Connection, workspace_id: int) -> int:
+        return conn.execute(
+            select(func.count())
+            .select_from(memberships)
+            .where(memberships.c.workspace_id == workspace_id, memberships.c.role == Role.OWNER.value)
+        ).scalar_one()
+
+    def _member_role(self, conn: Connection, workspace_id: int, user_id) -> Role:
+        try:
+            user_id = int(user_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"There is no member {user_id!r} in this workspace") from None
+        role = conn.execute(
+            select(memberships.c.role).where(
+                memberships.c.workspace_id == workspace_id, memberships.c.user_id == user_id
+            )
+        ).scalar()
+        if role is None:
+            raise NotFound(f"There is no member {user_id} in this workspace")
+        return Role(role)
+
+    def change_role(self, principal: Principal, workspace_id, user_id, role) -> Member:
+        role = Role.parse(role)
+        with self.engine.begin() as conn:
+            self.require_role(conn, principal, workspace_id, Role.OWNER)
+            workspace_id = int(workspace_id)
+            current = self._member_role(conn, workspace_id, user_id)
+            if current is Role.OWNER and role is not Role.OWNER and self._owner_count(conn, workspace_id) <= 1:
+                raise InvalidInput("A workspace needs at least one owner; make someone else owner first")
+            conn.execute(
+                update(memberships)
+                .where(memberships.c.workspace_id == workspace_id, memberships.c.user_id == int(user_id))
+                .values(role=role.value)
+            )
+            row = conn.execute(select(users).where(users.c.id == int(user_id))).one()
+        return Member(row.id, row.email, row.name, role)
+
+    def remove_member(self, principal: Principal, workspace_id, user_id) -> None:
+        # Anyone may leave a workspace; removing someone else needs the owner role.
+        is_self = str(user_id) == str(principal.user_id)
+        with self.engine.begin() as conn:
+            self.require_role(conn, principal, workspace_id, Role.VIEWER if is_self else Role.OWNER)
+            if not principal.can_write:
+                raise Forbidden("This API token is read-only")
+            workspace_id = int(workspace_id)
+            current = self._member_role(conn, workspace_id, user_id)
+            if current is Role.OWNER and self._owner_count(conn, workspace_id) <= 1:
+                raise InvalidInput("A workspace needs at least one owner; make someone else owner first")
+            conn.execute(
+                delete(memberships).where(
+                    memberships.c.workspace_id == workspace_id, memberships.c.user_id == int(user_id)
+                )
+            )

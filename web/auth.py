@@ -1,0 +1,206 @@
+"""Sign-in sessions (flask-login), API tokens, and the global guard.
+
+The guard is deny-by-default: a request passes without a principal only if it is a
+static asset, the health check, one of the public pages (login, setup, invitation), or
+a Dash callback whose every output is a public component (ids starting ``public-``) or
+the page router. Everything else gets 401 (API, callbacks) or a redirect to sign-in.
+"""
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlencode
+
+import flask
+import flask_login
+from flask_login import LoginManager, UserMixin
+
+from storage.principal import Principal
+from storage.users import User
+from web.context import EXTENSION_KEY, current_storage, safe_next_path
+
+log = logging.getLogger(__name__)
+
+PUBLIC_PAGES = frozenset({"/login", "/setup", "/invite"})
+ASSET_EXACT = frozenset({"/_favicon.ico", "/_reload-hash"})
+ASSET_PREFIXES = ("/assets/", "/_dash-component-suites/")
+# Public, but the answer depends on who asks (the shell layout shows the navbar only to
+# a signed-in person), so the principal is resolved first.
+OPEN_EXACT = frozenset({"/api/health", "/_dash-layout", "/_dash-dependencies"})
+PUBLIC_COMPONENT_PREFIX = "public-"
+# Dash's page router: it must run for anonymous visitors so the login page can render;
+# protected page layouts are wrapped (see protect_page_layouts) and render nothing then.
+ROUTER_COMPONENT_IDS = frozenset({"_pages_content", "_pages_store", "_pages_dummy"})
+CALLBACK_PATH = "/_dash-update-component"
+
+
+class SessionUser(UserMixin):
+    """What flask-login keeps in the session: the user id plus the session stamp, so a
+    password change or deactivation ends every existing session."""
+
+    def __init__(self, user: User):
+        self.user = user
+
+    def get_id(self) -> str:
+        return f"{self.user.id}:{self.user.session_stamp}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.is_active
+
+
+def _load_session_user(session_id: str):
+    try:
+        user_id, stamp = session_id.split(":", 1)
+        user = current_storage().users.get(int(user_id))
+    except (ValueError, AttributeError):
+        return None
+    if user is None or not user.is_active or user.session_stamp != stamp:
+        return None
+    return SessionUser(user)
+
+
+def sign_in(user: User, remember: bool = False) -> None:
+    flask.session.clear()  # a fresh session on sign-in: nothing carried over from before
+    flask_login.login_user(SessionUser(user), remember=remember)
+
+
+def sign_out() -> None:
+    flask_login.logout_user()
+    flask.session.clear()
+
+
+def callback_output_ids(body) -> list[str] | None:
+    """The component ids a Dash callback request writes to, or None if unreadable."""
+    if not isinstance(body, dict):
+        return None
+    output = body.get("output")
+    if not isinstance(output, str) or not output:
+        return None
+    if output.startswith(".."):
+        parts = output[2:-2].split("...")
+    else:
+        parts = [output]
+    ids = []
+    for part in parts:
+        if part.startswith("{"):
+            return None  # pattern-matching ids are never public
+        component_id, _, _prop = part.rpartition(".")
+        if not component_id:
+            return None
+        ids.append(component_id)
+    return ids
+
+
+def is_public_callback(body) -> bool:
+    ids = callback_output_ids(body)
+    return bool(ids) and all(
+        i.startswith(PUBLIC_COMPONENT_PREFIX) or i in ROUTER_COMPONENT_IDS for i in ids
+    )
+
+
+def classify(path: str, method: str) -> str:
+    """'asset', 'open', 'public-page', 'callback', 'api' or 'page' for a request."""
+    if path in ASSET_EXACT or path.startswith(ASSET_PREFIXES):
+        return "asset"
+    if path in OPEN_EXACT:
+        return "open"
+    if path == CALLBACK_PATH:
+        return "callback"
+    if path.startswith("/api/"):
+        return "api"
+    if method in ("GET", "HEAD") and path in PUBLIC_PAGES:
+        return "public-page"
+    return "page"
+
+
+def unauthenticated_response(message: str = "Sign in or send an API token to use this"):
+    response = flask.jsonify({"error": {"code": "unauthenticated", "message": message}})
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = 'Bearer realm="datainsight"'
+    return response
+
+
+def _resolve_principal() -> tuple[Principal | None, bool]:
+    """(principal, bad_token): a Bearer token wins over the session cookie."""
+    header = flask.request.headers.get("Authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            return None, True
+        principal = current_storage().tokens.resolve(value.strip())
+        return principal, principal is None
+    if flask_login.current_user.is_authenticated:
+        return flask_login.current_user.user.principal(via="session"), False
+    return None, False
+
+
+def guard():
+    """before_request: decide whether this request may go on."""
+    request = flask.request
+    kind = classify(request.path, request.method)
+    if kind == "asset":
+        return None
+    principal, bad_token = _resolve_principal()
+    flask.g.principal = principal
+    if kind == "open":
+        return None
+    if bad_token:
+        return unauthenticated_response("The API token is not valid, has expired or was revoked")
+    storage = current_storage()
+
+    if kind in ("public-page", "page"):
+        needs_setup = storage.users.needs_setup()
+        if needs_setup and request.path != "/setup":
+            return flask.redirect("/setup")
+        if not needs_setup and request.path == "/setup":
+            return flask.redirect("/" if principal else "/login")
+        if principal is not None and request.path == "/login":
+            return flask.redirect(safe_next_path(request.args.get("next")))
+    if principal is not None:
+        return None
+    if kind == "public-page":
+        return None
+    if kind == "callback":
+        if is_public_callback(request.get_json(silent=True)):
+            return None
+        return unauthenticated_response("Your session has ended; sign in again")
+    if kind == "api":
+        return unauthenticated_response()
+    if request.method in ("GET", "HEAD"):
+        if request.path == "/":
+            return flask.redirect("/login")
+        return flask.redirect("/login?" + urlencode({"next": request.full_path.rstrip("?")}))
+    return unauthenticated_response()
+
+
+def security_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if flask.request.path.startswith("/api/") or flask.request.path == CALLBACK_PATH:
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def install(server: flask.Flask, settings) -> None:
+    """Session settings, flask-login, the guard and security headers for ``server``."""
+    server.config.update(
+        SECRET_KEY=settings.resolved_secret_key(),
+        SESSION_COOKIE_NAME="datainsight_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_NAME="datainsight_remember",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_DURATION=60 * 60 * 24 * 30,
+    )
+    manager = LoginManager()
+    manager.session_protection = "basic"
+    manager.user_loader(_load_session_user)
+    manager.init_app(server)
+    # Our guard must run before Dash's own before_request hooks (its page router setup).
+    server.before_request_funcs.setdefault(None, []).insert(0, guard)
+    server.after_request(security_headers)
+    assert EXTENSION_KEY in server.extensions
