@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         suppress_callback_exceptions=True,  # pages come and go; their ids are not all in the shell
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
+    server.extensions["datainsight_dash"] = app
     app.layout = _shell_layout
     protect_page_layouts()
     register_all(app)

@@ -1,0 +1,147 @@
+"""Shared fixtures: a fresh data dir, Storage, a Dash app and its Flask test client,
+and helpers to sign in and to post Dash callbacks the way a browser (or an attacker)
+would."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from settings import Settings
+from storage import Storage
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({"DATAINSIGHT_DATA_DIR": str(tmp_path / "data")})
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    """The sign-in slow-downs that were asked for (tests do not really wait)."""
+    return []
+
+
+@pytest.fixture
+def storage(settings: Settings, sleeps) -> Storage:
+    store = Storage(settings.database_url, settings.data_dir, sleep=sleeps.append)
+    store.migrate()
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings, sleeps):
+    from app import create_app
+
+    dash_app = create_app(settings)
+    dash_app.server.config["TESTING"] = True
+    store = dash_app.server.extensions["datainsight"]["storage"]
+    store.users.sleep = sleeps.append
+    yield dash_app
+    store.dispose()
+
+
+@pytest.fixture
+def app_storage(app) -> Storage:
+    return app.server.extensions["datainsight"]["storage"]
+
+
+@pytest.fixture
+def client(app):
+    return app.server.test_client()
+
+
+@pytest.fixture
+def make_client(app):
+    """Independent browsers: each has its own cookie jar."""
+    return lambda: app.server.test_client()
+
+
+@pytest.fixture
+def admin(app_storage):
+    return app_storage.users.create_first_admin("ada@example.com", PASSWORD, "Ada Admin")
+
+
+@pytest.fixture
+def second_user(app_storage, admin):
+    return app_storage.users.create_user(admin.principal(), "bob@example.com", PASSWORD, "Bob Other")
+
+
+def outputs_key(outputs: list[tuple[str, str]]) -> str:
+    """Dash's request key for a callback's outputs."""
+    def one(cid, prop):
+        cid = json.dumps(cid, sort_keys=True, separators=(",", ":")) if isinstance(cid, dict) else cid
+        return f"{cid}.{prop}"
+
+    if len(outputs) == 1:
+        return one(*outputs[0])
+    return ".." + "...".join(one(c, p) for c, p in outputs) + ".."
+
+
+def post_callback(client, outputs, inputs, state=(), changed=None):
+    """See _post_callback; resolves Dash's key for outputs shared with allow_duplicate."""
+    key = outputs_key(outputs)
+    callback_map = client.application.extensions["datainsight_dash"].callback_map
+    if key not in callback_map:
+        matches = [c for c in callback_map if re.sub(r"@[0-9a-f]+", "", c) == key]
+        if len(matches) > 1:  # the same outputs written by several callbacks: pick by input
+            wanted = {i[0] for i in inputs if isinstance(i[0], str)}
+            matches = [c for c in matches if wanted & {i["id"] for i in callback_map[c]["inputs"]}]
+        key = matches[0] if matches else key
+    return _post_callback(client, key, outputs, inputs, state, changed)
+
+
+def _post_callback(client, key, outputs, inputs, state=(), changed=None):
+    """POST /_dash-update-component like the Dash renderer does.
+
+    ``outputs``: [(id, prop)]; ``inputs``/``state``: [(id, prop, value)] where a pattern
+    input is given as ({"type": ..., "index": ALL-expanded list}, prop, [(index, value)...]).
+    """
+    def spec(items):
+        result = []
+        for cid, prop, value in items:
+            if isinstance(cid, dict) and isinstance(value, list) and cid.get("index") == "ALL":
+                result.append(
+                    [{"id": {"type": cid["type"], "index": idx}, "property": prop, "value": v} for idx, v in value]
+                )
+            else:
+                result.append({"id": cid, "property": prop, "value": value})
+        return result
+
+    body = {
+        "output": key,
+        "outputs": [{"id": c, "property": p} for c, p in outputs] if len(outputs) > 1 else {"id": outputs[0][0], "property": outputs[0][1]},
+        "inputs": spec(inputs),
+        "state": spec(state),
+        "changedPropIds": changed or [],
+    }
+    return client.post("/_dash-update-component", json=body)
+
+
+def sign_in(client, email: str, password: str = PASSWORD):
+    """Sign in through the real login callback, as the browser does."""
+    response = post_callback(
+        client,
+        [("public-login-feedback", "children"), ("public-login-redirect", "href")],
+        [("public-login-submit", "n_clicks", 1), ("public-login-password", "n_submit", 0)],
+        [("public-login-email", "value", email), ("public-login-password", "value", password),
+         ("public-login-remember", "value", False), ("public-login-next", "data", "/")],
+        changed=["public-login-submit.n_clicks"],
+    )
+    return response
+
+
+def render_page(client, pathname: str):
+    """Run Dash's page router for ``pathname`` and return the JSON of the page content."""
+    response = post_callback(
+        client,
+        [("_pages_content", "children"), ("_pages_store", "data")],
+        [("_pages_location", "pathname", pathname), ("_pages_location", "search", "")],
+        changed=["_pages_location.pathname"],
+    )
+    return response

@@ -1,0 +1,80 @@
+"""The global guard, from the outside: what an anonymous client can and cannot reach."""
+import json
+
+from tests.conftest import post_callback, render_page
+
+
+def test_health_is_public_and_checks_database_and_storage(client):
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "ok"
+    assert body["checks"]["database"]["status"] == "ok" and body["checks"]["storage"]["status"] == "ok"
+
+
+def test_first_start_sends_every_page_to_setup(client):
+    for path in ("/", "/login", "/datasets", "/settings"):
+        response = client.get(path)
+        assert response.status_code == 302 and response.headers["Location"] == "/setup"
+    assert client.get("/setup").status_code == 200
+
+
+def test_after_setup_pages_need_a_session(client, admin):
+    assert client.get("/setup").headers["Location"] == "/login"
+    assert client.get("/").headers["Location"] == "/login"
+    assert client.get("/datasets").headers["Location"] == "/login?next=%2Fdatasets"
+    assert client.get("/login").status_code == 200
+
+
+def test_anonymous_api_and_callbacks_get_401(client, admin):
+    for path in ("/api/v1/me", "/api/v1/workspaces", "/api/v1/users", "/api/v1/nope"):
+        response = client.get(path)
+        assert response.status_code == 401
+        assert response.get_json()["error"]["code"] == "unauthenticated"
+    response = post_callback(client, [("token-list", "children")], [("token-create", "n_clicks", 1)])
+    assert response.status_code == 401
+    assert client.post("/_dash-update-component", data="not json").status_code == 401
+    # An attacker who names a public output next to a private one is refused too.
+    response = post_callback(
+        client, [("public-login-feedback", "children"), ("users-list", "children")], [("user-create", "n_clicks", 1)]
+    )
+    assert response.status_code == 401
+
+
+def test_static_assets_are_public_and_local(client, admin):
+    assert client.get("/assets/00-bootstrap.min.css").status_code == 200
+    index = client.get("/login").get_data(as_text=True)
+    assert "/assets/00-bootstrap.min.css" in index
+    for cdn in ("cdn.jsdelivr", "unpkg.com", "cdnjs.", "fonts.googleapis", "bootstrapcdn"):
+        assert cdn not in index
+
+
+def test_anonymous_shell_has_no_navbar(client, admin):
+    layout = client.get("/_dash-layout").get_data(as_text=True)
+    assert "nav-user-menu" not in layout and "Ada" not in layout
+
+
+def test_anonymous_router_renders_only_a_redirect_for_private_pages(client, admin):
+    for path in ("/", "/settings", "/admin/users", "/settings/workspaces", "/datasets"):
+        response = render_page(client, path)
+        assert response.status_code == 200
+        content = json.dumps(response.get_json()["response"]["_pages_content"]["children"])
+        assert "protected-redirect" in content
+        assert "ada@example.com" not in content and "Ada" not in content
+    login = json.dumps(render_page(client, "/login").get_json())
+    assert "public-login-email" in login
+
+
+def test_session_cookie_flags(client, admin):
+    from tests.conftest import sign_in
+
+    response = sign_in(client, "ada@example.com")
+    cookie = response.headers.get("Set-Cookie")
+    assert "datainsight_session=" in cookie
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_security_headers(client):
+    response = client.get("/api/health")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "SAMEORIGIN"
