@@ -4,7 +4,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.feedback import error_alert
-from pages.login import auth_card
+from components.auth_card import auth_card
 from storage.errors import DataInsightError
 from storage.passwords import MIN_LENGTH
 from web.context import current_storage

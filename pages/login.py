@@ -3,26 +3,9 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.feedback import icon
+from components.auth_card import auth_card
 
 dash.register_page(__name__, path="/login", title="Sign in · DataInsight", public=True)
-
-
-def auth_card(title: str, subtitle: str, body) -> html.Div:
-    return html.Div(
-        dbc.Card(
-            dbc.CardBody(
-                [
-                    html.Div([icon("bar-chart-line-fill", "me-2 text-primary"), "DataInsight"], className="auth-brand"),
-                    html.H1(title, className="h4 mt-3"),
-                    html.P(subtitle, className="text-body-secondary"),
-                    body,
-                ]
-            ),
-            className="auth-card shadow-sm",
-        ),
-        className="auth-page",
-    )
 
 
 def layout(next=None, **_query):  # noqa: A002 - "next" is the query parameter's name

@@ -3,7 +3,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from pages.login import auth_card
+from components.auth_card import auth_card
 from storage.passwords import MIN_LENGTH
 
 dash.register_page(__name__, path="/setup", title="Set up · DataInsight", public=True)

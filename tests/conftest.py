@@ -4,6 +4,7 @@ would."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -15,9 +16,29 @@ from storage import Storage
 PASSWORD = "correct horse battery"
 
 
+TEST_DATABASE_URL = os.environ.get("DATAINSIGHT_TEST_DATABASE_URL")
+
+
+def _reset_postgres(url: str) -> None:
+    """Each test starts from an empty schema, as a fresh SQLite file does."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({"DATAINSIGHT_DATA_DIR": str(tmp_path / "data")})
+    """Fresh settings per test. With DATAINSIGHT_TEST_DATABASE_URL set (a PostgreSQL URL
+    of a throwaway database) the metadata goes there instead of SQLite."""
+    env = {"DATAINSIGHT_DATA_DIR": str(tmp_path / "data")}
+    if TEST_DATABASE_URL:
+        _reset_postgres(TEST_DATABASE_URL)
+        env["DATAINSIGHT_DATABASE_URL"] = TEST_DATABASE_URL
+    return Settings.from_env(env)
 
 
 @pytest.fixture
