@@ -200,9 +200,11 @@ class UserService:
             self.throttle.record_failure(keys)
             raise Unauthenticated("The email or password is not right")
         self.throttle.clear([email_key])
-        with self.engine.begin() as conn:
-            conn.execute(update(users).where(users.c.id == user.id).values(last_login_at=utcnow()))
         return user
+
+    def record_sign_in(self, user_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(users).where(users.c.id == user_id).values(last_login_at=utcnow()))
 
     def _hash_of(self, user: User | None) -> str:
         if user is None:

@@ -62,6 +62,7 @@ def _load_session_user(session_id: str):
 def sign_in(user: User, remember: bool = False) -> None:
     flask.session.clear()  # a fresh session on sign-in: nothing carried over from before
     flask_login.login_user(SessionUser(user), remember=remember)
+    current_storage().users.record_sign_in(user.id)
 
 
 def sign_out() -> None:

@@ -10,9 +10,10 @@ def response_of(response):
     return response.get_json()["response"]
 
 
-def test_sign_in_callback(client, admin):
+def test_sign_in_callback(client, app_storage, admin):
     body = response_of(sign_in(client, "ada@example.com"))
     assert body["public-login-redirect"]["href"] == "/"
+    assert app_storage.users.get(admin.id).last_login_at is not None
     assert client.get("/api/v1/me").status_code == 200
 
 
