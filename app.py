@@ -11,7 +11,7 @@ import argparse
 import getpass
 import logging
 import sys
-from pathlib import Path
+from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
@@ -38,12 +38,16 @@ def _shell_layout():
         storage = current_storage()
         workspaces = storage.workspaces.list_for(principal)
         current = current_workspace(principal)
-        top = navbar(principal.name, principal.is_admin, [(w.id, w.name) for w in workspaces], current.id)
+        top = navbar(principal.name, principal.is_admin, workspaces, current.id)
     return html.Div([top, dbc.Container(dash.page_container, fluid="lg", className="pb-5", id="page-body")])
 
 
-def _redirect_to_login(pathname: str | None = None):
-    return dcc.Location(id="protected-redirect", href="/login", refresh=True)
+def _redirect_to_login():
+    """Sends an anonymous visitor to sign in, and back to the page they asked for after."""
+    inputs = dash.ctx.inputs if dash.ctx else {}
+    path = (inputs.get("_pages_location.pathname") or "/") + (inputs.get("_pages_location.search") or "")
+    href = "/login" if path == "/" else "/login?" + urlencode({"next": path})
+    return dcc.Location(id="protected-redirect", href=href, refresh=True)
 
 
 def protect_page_layouts() -> None:

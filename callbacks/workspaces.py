@@ -5,7 +5,8 @@ from __future__ import annotations
 from dash import ALL, Input, Output, State, ctx, no_update
 
 from components.feedback import error_alert, success_alert
-from components.tables import members_panel
+from components.navbar import workspace_options
+from components.tables import members_panel, workspace_list
 from storage.errors import DataInsightError
 from web.context import current_storage, current_workspace, require_principal
 
@@ -14,17 +15,26 @@ def register(app) -> None:
     @app.callback(
         Output("workspace-create-feedback", "children"),
         Output("workspace-new-name", "value"),
+        Output("workspace-list", "children"),
+        Output("nav-workspace", "options"),
         Input("workspace-create", "n_clicks"),
         State("workspace-new-name", "value"),
         prevent_initial_call=True,
     )
     def create_workspace(_clicks, name):
         principal = require_principal()
+        service = current_storage().workspaces
         try:
-            workspace = current_storage().workspaces.create(principal, name or "")
+            workspace = service.create(principal, name or "")
         except DataInsightError as exc:
-            return error_alert(exc.message), no_update
-        return success_alert(f"Workspace “{workspace.name}” created. Switch to it in the top bar."), ""
+            return error_alert(exc.message), no_update, no_update, no_update
+        mine = service.list_for(principal)
+        return (
+            success_alert(f"Workspace “{workspace.name}” created. Switch to it in the top bar."),
+            "",
+            workspace_list(mine, current_workspace(principal).id),
+            workspace_options(mine),
+        )
 
     @app.callback(
         Output("member-feedback", "children"),
@@ -44,10 +54,10 @@ def register(app) -> None:
         try:
             if trigger == "member-add":
                 member = service.add_member(principal, workspace.id, email or "", role or "viewer")
-                feedback = success_alert(f"{member.email} is now a {member.role.value} of {workspace.name}.")
+                feedback = success_alert(f"{member.email} is now {member.role.with_article} of {workspace.name}.")
             elif isinstance(trigger, dict) and trigger.get("type") == "member-role":
                 member = service.change_role(principal, workspace.id, trigger["index"], ctx.triggered[0]["value"])
-                feedback = success_alert(f"{member.email} is now a {member.role.value}.")
+                feedback = success_alert(f"{member.email} is now {member.role.with_article}.")
             elif isinstance(trigger, dict) and trigger.get("type") == "member-remove":
                 if not any(remove_clicks or []):
                     return no_update, no_update

@@ -14,8 +14,12 @@ SECTIONS = [
 ]
 
 
-def navbar(user_name: str, is_admin: bool, workspaces: list[tuple[int, str]], current_workspace_id: int | None):
-    """``workspaces`` is a list of (id, label) the user belongs to."""
+def workspace_options(workspaces) -> list[dict]:
+    return [{"label": w.name, "value": str(w.id)} for w in workspaces]
+
+
+def navbar(user_name: str, is_admin: bool, workspaces, current_workspace_id: int | None):
+    """``workspaces``: the Workspace records the user belongs to."""
     links = [
         dbc.NavItem(dbc.NavLink([icon(ic, "me-1"), label], href=href, active="partial", id=f"nav-link-{label.lower()}"))
         for label, href, ic in SECTIONS
@@ -37,7 +41,7 @@ def navbar(user_name: str, is_admin: bool, workspaces: list[tuple[int, str]], cu
                         dbc.Nav(links, navbar=True, className="me-auto"),
                         dbc.Select(
                             id="nav-workspace",
-                            options=[{"label": label, "value": str(wid)} for wid, label in workspaces],
+                            options=workspace_options(workspaces),
                             value=str(current_workspace_id) if current_workspace_id else None,
                             size="sm",
                             className="workspace-select me-3",

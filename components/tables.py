@@ -60,12 +60,27 @@ def members_table(members, can_manage: bool, acting_user_id: int) -> dbc.Table:
     return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="mb-0", id="members-table")
 
 
+def workspace_list(workspaces, current_id: int) -> dbc.ListGroup:
+    """The person's workspaces with their role, marking personal and current ones."""
+    return dbc.ListGroup(
+        [
+            dbc.ListGroupItem(
+                [html.Span(w.name, className="fw-semibold"), " ",
+                 dbc.Badge(w.role.value, color="primary" if w.role.value == "owner" else "secondary", className="ms-1"),
+                 dbc.Badge("personal", color="light", text_color="dark", className="ms-1") if w.is_personal else None,
+                 dbc.Badge("current", color="success", className="ms-1") if w.id == current_id else None],
+            )
+            for w in workspaces
+        ]
+    )
+
+
 def members_panel(members, workspace, acting_user_id: int) -> list:
     """Members of ``workspace``, with management controls when the viewer owns it."""
     is_owner = workspace.role.value == "owner"
     parts = [members_table(members, is_owner, acting_user_id)]
     if not is_owner:
-        parts.append(html.P(f"You are a {workspace.role.value} here; only owners manage members.",
+        parts.append(html.P(f"You are {workspace.role.with_article} here; only owners manage members.",
                             className="text-body-secondary small mt-2 mb-0"))
     return parts
 

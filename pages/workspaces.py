@@ -5,7 +5,7 @@ from dash import html
 
 from components.feedback import page_header
 from components.forms import ROLE_OPTIONS, card, labelled
-from components.tables import members_panel
+from components.tables import members_panel, workspace_list
 from storage.principal import Role
 from web.context import current_storage, current_workspace, require_principal
 
@@ -21,18 +21,7 @@ def layout(**_query):
     overview = card(
         "Your workspaces",
         [
-            dbc.ListGroup(
-                [
-                    dbc.ListGroupItem(
-                        [html.Span(w.name, className="fw-semibold"), " ",
-                         dbc.Badge(w.role.value, color="primary" if w.role is Role.OWNER else "secondary", className="ms-1"),
-                         dbc.Badge("personal", color="light", text_color="dark", className="ms-1") if w.is_personal else None,
-                         dbc.Badge("current", color="success", className="ms-1") if w.id == workspace.id else None],
-                    )
-                    for w in mine
-                ],
-                className="mb-3", id="workspace-list",
-            ),
+            html.Div(workspace_list(mine, workspace.id), id="workspace-list", className="mb-3"),
             dbc.InputGroup(
                 [dbc.Input(id="workspace-new-name", placeholder="Name of a new team workspace"),
                  dbc.Button("Create workspace", id="workspace-create", color="primary", n_clicks=0)],

@@ -14,6 +14,11 @@ class Role(str, Enum):
     def rank(self) -> int:
         return _RANKS[self]
 
+    @property
+    def with_article(self) -> str:
+        """'a viewer', 'an editor', 'an owner': for messages."""
+        return ("an " if self.value[0] in "aeiou" else "a ") + self.value
+
     def at_least(self, other: "Role") -> bool:
         return self.rank >= other.rank
 

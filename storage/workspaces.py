@@ -90,7 +90,7 @@ class WorkspaceService:
             if not principal.can_write:
                 raise Forbidden("This API token is read-only")
             raise Forbidden(
-                f"You are a {role.value} in this workspace; this needs the {minimum.value} role or higher"
+                f"You are {role.with_article} in this workspace; this needs the {minimum.value} role or higher"
             )
         return role
 

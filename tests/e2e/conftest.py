@@ -5,7 +5,7 @@ Fixtures:
   live_server  (session) the running server: ``url``, ``data_dir``, ``log_path``
   base_url     (session) its base URL, e.g. ``http://127.0.0.1:41235``
   browser      (session) one headless Chromium
-  context/page (function) a fresh browser context and page per test, so no cookies
+  page         (function) a page in a fresh browser context per test, so no cookies
                carry over between tests
   new_page     (function) a factory for more independent contexts in one test (a second
                person signing in next to the first)
@@ -57,12 +57,12 @@ class LiveServer:
     log_path: Path
     process: subprocess.Popen
 
-    def log_tail(self, max_chars: int = 6000) -> str:
+    def log_tail(self, lines: int = 80) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError as exc:
             return f"(no server log: {exc})"
-        return text[-max_chars:]
+        return "\n".join(text.splitlines()[-lines:])
 
 
 def _free_port() -> int:
@@ -221,4 +221,4 @@ def pytest_runtest_makereport(item, call):
                 report.sections.append(("e2e screenshot", f"could not save {target}: {exc}"))
     server = item.funcargs.get("live_server")  # present whenever base_url/page was used
     if server is not None:
-        report.sections.append(("server log (tail)", server.log_tail(4000)))
+        report.sections.append(("server log (tail)", server.log_tail(60)))

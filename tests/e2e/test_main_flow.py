@@ -34,6 +34,12 @@ BOB_EMAIL = "bob@example.com"
 BOB_PASSWORD = "bob's long enough password"
 BOB_WORKSPACE = "Bob Viewer's workspace"
 
+# An account of its own for the password test, so nobody else's password changes.
+PAT_NAME = "Pat Rotate"
+PAT_EMAIL = "pat@example.com"
+PAT_PASSWORD = "pat's first password"
+PAT_NEW_PASSWORD = "pat's second password"
+
 # Accounts this run has already made (through the UI or the CLI).
 _accounts_made: set[str] = set()
 
@@ -82,6 +88,7 @@ def sign_in(page: Page, email: str, password: str, next_path: str | None = None,
     page.click("#public-login-submit")
     page.wait_for_url(lambda url: "/login" not in url)
     expect(page.locator("#nav-user-menu")).to_be_visible()
+    expect(page.locator("#page-body h1")).to_be_visible()  # the page itself has rendered too
 
 
 def open_user_menu(page: Page):
@@ -130,7 +137,8 @@ def test_first_run_setup_creates_the_admin_and_signs_in(page: Page, base_url):
     expect(page.locator("#page-body")).to_contain_text(f"You are in {ADMIN_WORKSPACE} as owner, with 1 member.")
     _accounts_made.add(ADMIN_EMAIL)
     expect(page.locator("#nav-user-menu .dropdown-toggle")).to_have_text(ADMIN_NAME)
-    expect(page.locator("#nav-workspace")).to_have_value(page.locator("#nav-workspace option", has_text=ADMIN_WORKSPACE).get_attribute("value"))
+    personal_id = page.locator("#nav-workspace option", has_text=ADMIN_WORKSPACE).get_attribute("value")
+    expect(page.locator("#nav-workspace")).to_have_value(personal_id)
 
     # Setup happens once: the setup page now sends a signed-in person home.
     page.goto("/setup")
@@ -318,8 +326,10 @@ def test_owner_adds_a_viewer_who_can_switch_to_the_workspace(new_page, base_url,
     switcher = bob_page.locator("#nav-workspace")
     expect(switcher.locator("option", has_text=ADMIN_WORKSPACE)).to_have_count(1)
     expect(bob_page.locator("#workspace-list")).to_contain_text(ADMIN_WORKSPACE)
+    admin_workspace_id = switcher.locator("option", has_text=ADMIN_WORKSPACE).get_attribute("value")
     bob_page.select_option("#nav-workspace", label=ADMIN_WORKSPACE)
     expect(bob_page.locator("#page-body")).to_contain_text(f"Members of {ADMIN_WORKSPACE}")
+    expect(switcher).to_have_value(admin_workspace_id)
     expect(bob_page).to_have_url(base_url + "/settings/workspaces")
     expect(bob_page.locator("#page-body")).to_contain_text("You are a viewer here; only owners manage members.")
     expect(bob_page.locator("#member-add")).to_have_count(0)
@@ -327,3 +337,55 @@ def test_owner_adds_a_viewer_who_can_switch_to_the_workspace(new_page, base_url,
 
     bob_page.click("#nav-link-datasets")
     expect(bob_page.locator("#page-body")).to_contain_text(f"No datasets in {ADMIN_WORKSPACE} yet")
+
+
+def test_changing_the_password_ends_the_other_sessions(new_page, base_url, live_server, admin):
+    ensure_account(live_server, PAT_EMAIL, PAT_PASSWORD, PAT_NAME)
+    laptop, phone = new_page(), new_page()
+    sign_in(laptop, PAT_EMAIL, PAT_PASSWORD, next_path="/settings")
+    sign_in(phone, PAT_EMAIL, PAT_PASSWORD, next_path="/settings")
+    expect(heading(phone)).to_have_text("Settings")
+
+    laptop.fill("#password-current", "this is not it at all")
+    laptop.fill("#password-new", PAT_NEW_PASSWORD)
+    laptop.fill("#password-new2", PAT_NEW_PASSWORD)
+    laptop.click("#password-submit")
+    expect(laptop.locator("#password-feedback .alert-danger")).to_have_text("The current password is not right")
+
+    laptop.fill("#password-current", PAT_PASSWORD)
+    laptop.click("#password-submit")
+    expect(laptop.locator("#password-feedback .alert-success")).to_have_text(
+        "Your password was changed; other sessions were signed out."
+    )
+    expect(laptop.locator("#password-current")).to_have_value("")
+    expect(laptop.locator("#password-new")).to_have_value("")
+    # The session that changed it goes on working.
+    laptop.click("#nav-link-datasets")
+    expect(heading(laptop)).to_have_text("Datasets")
+    expect(laptop.locator("#nav-user-menu .dropdown-toggle")).to_have_text(PAT_NAME)
+
+    # The other one is sent to sign in at its next step, and only the new password
+    # lets it in.
+    phone.click("#nav-link-dashboards")
+    phone.wait_for_url(re.compile(r"/login(\?.*)?$"))
+    expect(heading(phone)).to_have_text("Sign in")
+    expect(phone.locator(".app-navbar")).to_have_count(0)
+    phone.fill("#public-login-email", PAT_EMAIL)
+    phone.fill("#public-login-password", PAT_PASSWORD)
+    phone.click("#public-login-submit")
+    expect(phone.locator("#public-login-feedback .alert-danger")).to_have_text("The email or password is not right")
+    phone.fill("#public-login-password", PAT_NEW_PASSWORD)
+    phone.click("#public-login-submit")
+    phone.wait_for_url(lambda url: "/login" not in url)
+    expect(phone.locator("#nav-user-menu .dropdown-toggle")).to_have_text(PAT_NAME)
+
+
+def test_an_ended_session_sends_to_sign_in_and_remembers_the_page(page: Page, base_url, admin):
+    sign_in(page, ADMIN_EMAIL, ADMIN_PASSWORD, next_path="/settings")
+    expect(heading(page)).to_have_text("Settings")
+    page.context.clear_cookies()  # the session ends: it expired, or was signed out elsewhere
+
+    page.click("#nav-link-datasets")
+    page.wait_for_url(re.compile(r"/login(\?.*)?$"))
+    expect(heading(page)).to_have_text("Sign in")
+    assert page.url == base_url + "/login?next=%2Fdatasets"

@@ -146,3 +146,16 @@ def test_workspace_owner_adds_a_member_through_the_page(client, app_storage, adm
     ws = app_storage.workspaces.personal_workspace(admin.principal())
     assert {m.email: m.role.value for m in app_storage.workspaces.members(admin.principal(), ws.id)} == {
         "ada@example.com": "owner", "bob@example.com": "viewer"}
+
+
+def test_new_workspace_appears_in_the_switcher_at_once(client, admin):
+    sign_in(client, "ada@example.com")
+    body = response_of(post_callback(
+        client,
+        [("workspace-create-feedback", "children"), ("workspace-new-name", "value"),
+         ("workspace-list", "children"), ("nav-workspace", "options")],
+        [("workspace-create", "n_clicks", 1)], [("workspace-new-name", "value", "Sales team")],
+        changed=["workspace-create.n_clicks"]))
+    assert [o["label"] for o in body["nav-workspace"]["options"]] == ["Ada Admin's workspace", "Sales team"]
+    assert "Sales team" in json.dumps(body["workspace-list"]["children"])
+    assert body["workspace-new-name"]["value"] == ""

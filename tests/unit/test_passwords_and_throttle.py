@@ -29,3 +29,4 @@ def test_delay_grows_then_caps():
     assert delays[1:4] == [0.25, 0.5, 1.0]
     assert delays == sorted(delays)
     assert max(delays) == MAX_DELAY_SECONDS
+
