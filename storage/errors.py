@@ -50,3 +50,10 @@ class RateLimited(DataInsightError):
     def __init__(self, message: str, *, retry_after: int, details: dict | None = None):
         super().__init__(message, details=details)
         self.retry_after = retry_after
+
+
+class IngestError(InvalidInput):
+    """A file could not be turned into a dataset; the message says why and what to do."""
+
+    code = "ingest_failed"
+    status = 422

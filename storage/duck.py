@@ -1,0 +1,26 @@
+"""DuckDB connections for the app: one helper, so memory limits, threads and the spill
+directory are the same everywhere."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+# Ingest and queries must not take the server's memory; DuckDB spills to disk past this.
+MEMORY_LIMIT = "768MB"
+
+
+def connect(temp_dir: Path | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT})
+    if temp_dir is not None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        con.execute("SET temp_directory = ?", [str(temp_dir)])
+    if threads:
+        con.execute(f"SET threads = {int(threads)}")
+    return con
+
+
+def literal(value: str) -> str:
+    """A SQL string literal, for the few places DuckDB takes no parameters (COPY ... TO,
+    table functions' file paths). Only ever used with paths the app made itself."""
+    return "'" + str(value).replace("'", "''") + "'"
