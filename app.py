@@ -79,8 +79,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     settings.ensure_data_dir()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    storage = Storage(settings.database_url, settings.data_dir)
+    storage = Storage(settings.database_url, settings.data_dir, max_upload_mb=settings.max_upload_mb)
     storage.migrate()
+    storage.recover()
 
     server = flask.Flask("datainsight", root_path=str(PROJECT_ROOT))
     server.config["MAX_CONTENT_LENGTH"] = None  # uploads are chunked; limits are per route
@@ -145,7 +146,7 @@ def _serve(settings: Settings, dev: bool) -> None:
 
 def _cli_storage(settings: Settings) -> Storage:
     settings.ensure_data_dir()
-    storage = Storage(settings.database_url, settings.data_dir)
+    storage = Storage(settings.database_url, settings.data_dir, max_upload_mb=settings.max_upload_mb)
     storage.migrate()
     return storage
 

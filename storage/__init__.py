@@ -12,9 +12,12 @@ from typing import Callable
 from sqlalchemy import text
 
 from storage.database import make_engine, migrate
+from storage.datasets import DatasetService
 from storage.invitations import InvitationService
+from storage.jobs import JobService
 from storage.throttle import LoginThrottle
 from storage.tokens import TokenService
+from storage.uploads import UploadService
 from storage.users import UserService
 from storage.workspaces import WorkspaceService
 
@@ -22,7 +25,8 @@ from storage.workspaces import WorkspaceService
 class Storage:
     """Everything the app keeps, for one data dir and one metadata database."""
 
-    def __init__(self, database_url: str, data_dir: Path, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, database_url: str, data_dir: Path, sleep: Callable[[float], None] = time.sleep,
+                 max_upload_mb: int = 1024):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(database_url)
@@ -31,9 +35,17 @@ class Storage:
         self.workspaces = WorkspaceService(self.engine)
         self.tokens = TokenService(self.engine)
         self.invitations = InvitationService(self.engine, self.users)
+        self.uploads = UploadService(self.engine, self.data_dir, max_upload_mb)
+        self.datasets = DatasetService(self.engine, self.workspaces, self.data_dir, max_upload_mb)
+        self.jobs = JobService(self.engine)
 
     def migrate(self) -> None:
         migrate(self.engine, lock_dir=self.data_dir)
+
+    def recover(self) -> None:
+        """Start-up clean-up after a crash: half-written files and forgotten uploads."""
+        self.datasets.recover()
+        self.uploads.sweep()
 
     def health(self) -> dict:
         """Checks for /api/health: the database answers and the data dir is writable."""
@@ -54,4 +66,5 @@ class Storage:
         return checks
 
     def dispose(self) -> None:
+        self.jobs.shutdown()
         self.engine.dispose()

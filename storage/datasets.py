@@ -1,0 +1,438 @@
+"""Datasets: typed Parquet files with versions, owned by a workspace.
+
+Every method takes the acting principal and checks the workspace role first (viewer to
+read, editor to change). Files are written atomically: to a temp file, fsync, rename
+into place, then the metadata row; a crash at any point leaves the previous state whole,
+and start-up removes what a crash left in the temp folder.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.engine import Engine
+
+from analytics.columns import clean_display_name, clean_name
+from storage import ingest
+from storage.database import as_utc, utcnow
+from storage.duck import connect, literal
+from storage.errors import IngestError, InvalidInput, NotFound
+from storage.principal import Principal, Role
+from storage.sources import list_sheets, prepare
+from storage.sql import order_clause, quote_ident, where_clause
+from storage.tables import dataset_versions, datasets, users
+from storage.workspaces import WorkspaceService
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE_ROWS = 5000
+DECOMPRESSED_CAP_FACTOR = 8  # a compressed upload may expand to this many times the upload limit
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    version: int
+    rows: int
+    size_bytes: int
+    schema: list[dict]
+    operation: str
+    source_name: str
+    source_format: str
+    created_at: datetime
+    created_by: str | None
+    path: str
+
+    def public_dict(self) -> dict:
+        return {
+            "version": self.version, "rows": self.rows, "size_bytes": self.size_bytes,
+            "columns": [{"name": c["name"], "type": c["type"]} for c in self.schema],
+            "operation": self.operation, "source_name": self.source_name, "source_format": self.source_format,
+            "created_at": self.created_at.isoformat(), "created_by": self.created_by,
+        }
+
+
+@dataclass(frozen=True)
+class Dataset:
+    id: int
+    workspace_id: int
+    name: str
+    description: str
+    version: int
+    rows: int
+    size_bytes: int
+    schema: list[dict]
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime
+    role: Role
+    path: str
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c["name"] for c in self.schema]
+
+    def public_dict(self) -> dict:
+        return {
+            "id": self.id, "workspace_id": self.workspace_id, "name": self.name, "description": self.description,
+            "version": self.version, "rows": self.rows, "size_bytes": self.size_bytes,
+            "columns": [{"name": c["name"], "type": c["type"]} for c in self.schema],
+            "owner": self.owner, "created_at": self.created_at.isoformat(), "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def clean_dataset_name(name: str) -> str:
+    name = clean_name(name)
+    if not name:
+        raise InvalidInput("Give the dataset a name")
+    return name[:200]
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DatasetService:
+    def __init__(self, engine: Engine, workspaces: WorkspaceService, data_dir: Path, max_upload_mb: int):
+        self.engine = engine
+        self.workspaces = workspaces
+        self.data_dir = Path(data_dir)
+        self.files_dir = self.data_dir / "datasets"
+        self.tmp_dir = self.data_dir / "tmp"
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.cap_bytes = max_upload_mb * 1024 * 1024 * DECOMPRESSED_CAP_FACTOR
+
+    # --- loading with the access check ------------------------------------------------
+
+    def _select(self):
+        return (
+            select(datasets, dataset_versions.c.rows, dataset_versions.c.size_bytes, dataset_versions.c.schema_json,
+                   dataset_versions.c.path, users.c.name.label("owner_name"))
+            .join(dataset_versions, (dataset_versions.c.dataset_id == datasets.c.id)
+                  & (dataset_versions.c.version == datasets.c.current_version))
+            .outerjoin(users, users.c.id == datasets.c.created_by)
+        )
+
+    @staticmethod
+    def _to_dataset(row, role: Role) -> Dataset:
+        return Dataset(
+            id=row.id, workspace_id=row.workspace_id, name=row.name, description=row.description or "",
+            version=row.current_version, rows=row.rows, size_bytes=row.size_bytes,
+            schema=json.loads(row.schema_json), owner=row.owner_name, created_at=as_utc(row.created_at),
+            updated_at=as_utc(row.updated_at), role=role, path=row.path,
+        )
+
+    def _load(self, conn, principal: Principal, dataset_id, minimum: Role) -> Dataset:
+        try:
+            dataset_id = int(dataset_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"There is no dataset {dataset_id!r}") from None
+        row = conn.execute(self._select().where(datasets.c.id == dataset_id)).first()
+        if row is None:
+            raise NotFound(f"There is no dataset {dataset_id} that you can see")
+        try:
+            role = self.workspaces.require_role(conn, principal, row.workspace_id, minimum)
+        except NotFound:
+            raise NotFound(f"There is no dataset {dataset_id} that you can see") from None
+        return self._to_dataset(row, role)
+
+    def get(self, principal: Principal, dataset_id) -> Dataset:
+        with self.engine.connect() as conn:
+            return self._load(conn, principal, dataset_id, Role.VIEWER)
+
+    def file_path(self, dataset: Dataset) -> Path:
+        return self.data_dir / dataset.path
+
+    SORTS = {
+        "updated": (datasets.c.updated_at.desc(),),
+        "name": (func.lower(datasets.c.name),),
+        "rows": (dataset_versions.c.rows.desc(),),
+        "size": (dataset_versions.c.size_bytes.desc(),),
+        "created": (datasets.c.created_at.desc(),),
+    }
+
+    def list(self, principal: Principal, workspace_id, search: str | None = None, sort: str = "updated") -> list[Dataset]:
+        with self.engine.connect() as conn:
+            role = self.workspaces.require_role(conn, principal, workspace_id, Role.VIEWER)
+            query = self._select().where(datasets.c.workspace_id == int(workspace_id))
+            if search:
+                pattern = "%" + search.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                query = query.where(func.lower(datasets.c.name).like(pattern, escape="\\")
+                                    | func.lower(datasets.c.description).like(pattern, escape="\\"))
+            if sort not in self.SORTS:
+                raise InvalidInput(f"Unknown sort {sort!r}; choose one of {', '.join(self.SORTS)}")
+            rows = conn.execute(query.order_by(*self.SORTS[sort], datasets.c.id.desc())).all()
+        return [self._to_dataset(r, role) for r in rows]
+
+    def versions(self, principal: Principal, dataset_id) -> list[DatasetVersion]:
+        with self.engine.connect() as conn:
+            dataset = self._load(conn, principal, dataset_id, Role.VIEWER)
+            rows = conn.execute(
+                select(dataset_versions, users.c.name.label("creator"))
+                .outerjoin(users, users.c.id == dataset_versions.c.created_by)
+                .where(dataset_versions.c.dataset_id == dataset.id)
+                .order_by(dataset_versions.c.version.desc())
+            ).all()
+        return [
+            DatasetVersion(r.version, r.rows, r.size_bytes, json.loads(r.schema_json), r.operation, r.source_name,
+                           r.source_format, as_utc(r.created_at), r.creator, r.path)
+            for r in rows
+        ]
+
+    # --- changing ---------------------------------------------------------------------
+
+    def update(self, principal: Principal, dataset_id, name: str | None = None, description: str | None = None) -> Dataset:
+        values = {}
+        if name is not None:
+            values["name"] = clean_dataset_name(name)
+        if description is not None:
+            if len(description) > 5000:
+                raise InvalidInput("The description must be at most 5,000 characters long")
+            values["description"] = description.strip()
+        if not values:
+            raise InvalidInput("Nothing to change: send a name and/or a description")
+        with self.engine.begin() as conn:
+            dataset = self._load(conn, principal, dataset_id, Role.EDITOR)
+            conn.execute(update(datasets).where(datasets.c.id == dataset.id).values(updated_at=utcnow(), **values))
+        return self.get(principal, dataset_id)
+
+    def delete(self, principal: Principal, dataset_id) -> None:
+        with self.engine.begin() as conn:
+            dataset = self._load(conn, principal, dataset_id, Role.EDITOR)
+            paths = conn.execute(select(dataset_versions.c.path).where(dataset_versions.c.dataset_id == dataset.id)).scalars().all()
+            conn.execute(delete(dataset_versions).where(dataset_versions.c.dataset_id == dataset.id))
+            conn.execute(delete(datasets).where(datasets.c.id == dataset.id))
+        # Files go after the rows are gone: a crash in between leaves only orphan files,
+        # which start-up removes.
+        for path in paths:
+            (self.data_dir / path).unlink(missing_ok=True)
+
+    # --- ingest -----------------------------------------------------------------------
+
+    def sheets(self, path: Path, filename: str) -> list[str] | None:
+        """Sheet names when the file is an Excel workbook, else None."""
+        lower = filename.lower()
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+        is_zip_excel = head.startswith(b"PK\x03\x04") and lower.endswith((".xlsx", ".xlsm"))
+        if is_zip_excel or head.startswith(b"\xd0\xcf\x11\xe0") or lower.endswith((".xls", ".xlsx", ".xlsm")):
+            return list_sheets(path, filename)
+        return None
+
+    def inspect_file(self, path: Path, filename: str, sheet: str | None = None) -> ingest.Inspection:
+        source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
+        try:
+            return ingest.inspect(source, self.tmp_dir)
+        finally:
+            source.cleanup()
+
+    def _write_version_file(self, path: Path, filename: str, sheet, plans, user_typed, on_progress,
+                            inspection: ingest.Inspection | None = None) -> tuple[str, int, int, list[dict], str]:
+        """Ingest to a temp file, fsync, rename into the datasets folder. Returns
+        (relative path, rows, size, schema, format). The caller then writes the metadata."""
+        source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
+        tmp = self.tmp_dir / f"{uuid.uuid4().hex}.parquet.tmp"
+        try:
+            if inspection is None or inspection.format != source.format:
+                inspection = ingest.inspect(source, self.tmp_dir)
+            if plans is None:
+                plans = ingest.default_plan(inspection)
+            rows, schema = ingest.write_parquet(source, inspection, plans, tmp, self.tmp_dir, on_progress, user_typed)
+            relative, size = self._commit_file(tmp)
+            return relative, rows, size, schema, source.format
+        finally:
+            tmp.unlink(missing_ok=True)
+            source.cleanup()
+
+    def _commit_file(self, tmp: Path) -> tuple[str, int]:
+        """fsync the finished temp file and rename it into place: (relative path, size)."""
+        _fsync_file(tmp)
+        final = self.files_dir / f"{uuid.uuid4().hex}.parquet"
+        os.replace(tmp, final)
+        _fsync_dir(self.files_dir)
+        return str(final.relative_to(self.data_dir)), final.stat().st_size
+
+    def create_from_file(
+        self, principal: Principal, workspace_id, path: Path, filename: str, name: str | None = None,
+        sheet: str | None = None, plans=None, user_typed=None, on_progress: Callable[[float], None] | None = None,
+        description: str = "", inspection: ingest.Inspection | None = None,
+    ) -> Dataset:
+        with self.engine.connect() as conn:
+            self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)
+        dataset_name = clean_dataset_name(name) if name else clean_display_name(filename) + (f" – {sheet}" if sheet else "")
+        relative, rows, size, schema, fmt = self._write_version_file(path, filename, sheet, plans, user_typed,
+                                                                      on_progress, inspection)
+        now = utcnow()
+        try:
+            with self.engine.begin() as conn:
+                # Check again inside the transaction: membership may have changed meanwhile.
+                self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)
+                dataset_id = conn.execute(insert(datasets).values(
+                    workspace_id=int(workspace_id), name=dataset_name, description=description or "", current_version=1,
+                    created_by=principal.user_id, created_at=now, updated_at=now,
+                ).returning(datasets.c.id)).scalar_one()
+                conn.execute(insert(dataset_versions).values(
+                    dataset_id=dataset_id, version=1, path=relative, rows=rows, size_bytes=size,
+                    schema_json=ingest.schema_json(schema), operation="create", source_name=filename[:300],
+                    source_format=fmt, created_by=principal.user_id, created_at=now,
+                ))
+        except BaseException:
+            (self.data_dir / relative).unlink(missing_ok=True)
+            raise
+        return self.get(principal, dataset_id)
+
+    def add_version(
+        self, principal: Principal, dataset_id, path: Path, filename: str, mode: str = "replace",
+        sheet: str | None = None, plans=None, user_typed=None, on_progress=None,
+        inspection: ingest.Inspection | None = None,
+    ) -> Dataset:
+        """A new version from a file: ``replace`` takes the file as it is; ``append`` adds
+        its rows to the current version and needs the same columns."""
+        if mode not in ("replace", "append"):
+            raise InvalidInput("Choose replace or append")
+        current = self.get(principal, dataset_id)
+        with self.engine.connect() as conn:
+            self._load(conn, principal, dataset_id, Role.EDITOR)
+        if mode == "append":
+            relative, rows, size, schema, fmt = self._append_file(current, path, filename, sheet, on_progress)
+        else:
+            relative, rows, size, schema, fmt = self._write_version_file(path, filename, sheet, plans, user_typed,
+                                                                          on_progress, inspection)
+        try:
+            with self.engine.begin() as conn:
+                dataset = self._load(conn, principal, dataset_id, Role.EDITOR)
+                version = conn.execute(
+                    select(func.max(dataset_versions.c.version)).where(dataset_versions.c.dataset_id == dataset.id)
+                ).scalar_one() + 1
+                now = utcnow()
+                conn.execute(insert(dataset_versions).values(
+                    dataset_id=dataset.id, version=version, path=relative, rows=rows, size_bytes=size,
+                    schema_json=ingest.schema_json(schema), operation=mode, source_name=filename[:300],
+                    source_format=fmt, created_by=principal.user_id, created_at=now,
+                ))
+                conn.execute(update(datasets).where(datasets.c.id == dataset.id)
+                             .values(current_version=version, updated_at=now))
+        except BaseException:
+            (self.data_dir / relative).unlink(missing_ok=True)
+            raise
+        return self.get(principal, dataset_id)
+
+    def _append_file(self, current: Dataset, path: Path, filename: str, sheet, on_progress):
+        source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
+        new_part = self.tmp_dir / f"{uuid.uuid4().hex}.parquet.tmp"
+        combined = self.tmp_dir / f"{uuid.uuid4().hex}.parquet.tmp"
+        try:
+            inspection = ingest.inspect(source, self.tmp_dir)
+            by_name = {c.name.lower(): c for c in inspection.columns}
+            wanted = {c["name"].lower() for c in current.schema}
+            if set(by_name) != wanted:
+                missing = sorted(wanted - set(by_name))
+                extra = sorted(set(by_name) - wanted)
+                detail = "; ".join(part for part in (
+                    f"missing: {', '.join(missing)}" if missing else "",
+                    f"not in the dataset: {', '.join(extra)}" if extra else "") if part)
+                raise IngestError(f"To append, the file needs the same columns as the dataset ({detail})")
+            plans = []
+            for column in current.schema:
+                info = by_name[column["name"].lower()]
+                fmt = info.date_format if column["type"] in ("date", "timestamp") else None
+                plans.append(ingest.ColumnPlan(info.source, column["name"], column["type"], True, fmt))
+            rows_new, _ = ingest.write_parquet(source, inspection, plans, new_part, self.tmp_dir, on_progress,
+                                               user_typed={p.source for p in plans})
+            con = connect(self.tmp_dir)
+            try:
+                old = self.file_path(current)
+                con.execute(f"COPY (SELECT * FROM read_parquet({literal(str(old))}) UNION ALL BY NAME "
+                            f"SELECT * FROM read_parquet({literal(str(new_part))})) TO {literal(str(combined))} "
+                            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+                rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(combined))})").fetchone()[0]
+            finally:
+                con.close()
+            relative, size = self._commit_file(combined)
+            return relative, rows, size, current.schema, source.format
+        finally:
+            new_part.unlink(missing_ok=True)
+            combined.unlink(missing_ok=True)
+            source.cleanup()
+
+    # --- reading rows -------------------------------------------------------------------
+
+    def rows(self, principal: Principal, dataset_id, offset: int = 0, limit: int = 100,
+             sort_model=None, filter_model=None) -> tuple[list[str], list[list], int]:
+        """(column names, rows, total rows matching the filter)."""
+        dataset = self.get(principal, dataset_id)
+        try:
+            offset, limit = max(0, int(offset)), int(limit)
+        except (TypeError, ValueError):
+            raise InvalidInput("offset and limit must be whole numbers") from None
+        if not 1 <= limit <= MAX_PAGE_ROWS:
+            raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_ROWS}")
+        where, params = where_clause(filter_model, dataset.schema)
+        order = order_clause(sort_model, dataset.schema)
+        source = f"read_parquet({literal(str(self.file_path(dataset)))})"
+        con = connect(self.tmp_dir)
+        try:
+            columns = ", ".join(quote_ident(n) for n in dataset.column_names)
+            data = con.execute(f"SELECT {columns} FROM {source} {where} {order} LIMIT ? OFFSET ?",
+                               params + [limit, offset]).fetchall()
+            total = con.execute(f"SELECT count(*) FROM {source} {where}", params).fetchone()[0] if where else dataset.rows
+        finally:
+            con.close()
+        return dataset.column_names, [list(r) for r in data], total
+
+    def open_query(self, principal: Principal, dataset_id, sort_model=None, filter_model=None):
+        """(dataset, connection, SQL, params) for streaming a whole view; the caller
+        closes the connection."""
+        dataset = self.get(principal, dataset_id)
+        where, params = where_clause(filter_model, dataset.schema)
+        order = order_clause(sort_model, dataset.schema)
+        columns = ", ".join(quote_ident(n) for n in dataset.column_names)
+        sql = f"SELECT {columns} FROM read_parquet({literal(str(self.file_path(dataset)))}) {where} {order}"
+        return dataset, connect(self.tmp_dir), sql, params
+
+    # --- start-up ------------------------------------------------------------------------
+
+    def recover(self, grace: timedelta = timedelta(minutes=10)) -> dict:
+        """Remove what an interrupted ingest left: temp files, and dataset files no
+        metadata row points to (older than ``grace``, so a concurrent ingest in another
+        worker between rename and commit is left alone)."""
+        removed_tmp = removed_orphans = 0
+        cutoff = time.time() - grace.total_seconds()
+        for path in self.tmp_dir.glob("*"):
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed_tmp += 1
+            except FileNotFoundError:
+                pass
+        with self.engine.connect() as conn:
+            known = set(conn.execute(select(dataset_versions.c.path)).scalars().all())
+        for path in self.files_dir.glob("*.parquet"):
+            relative = str(path.relative_to(self.data_dir))
+            try:
+                if relative not in known and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed_orphans += 1
+            except FileNotFoundError:
+                pass
+        if removed_tmp or removed_orphans:
+            log.info("start-up clean-up removed %d temp and %d orphan dataset files", removed_tmp, removed_orphans)
+        return {"tmp": removed_tmp, "orphans": removed_orphans}
+

@@ -1,0 +1,161 @@
+"""Background jobs: a thread pool in each worker process, with status and progress kept in
+the database so that any worker (and the UI and the API alike) can read them."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Callable
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Engine
+
+from storage.database import as_utc, utcnow
+from storage.errors import DataInsightError, NotFound
+from storage.principal import Principal
+from storage.tables import jobs
+
+log = logging.getLogger(__name__)
+
+# A running job writes progress at least this often; one silent for longer was cut off
+# by a restart or a crash, and reads as failed.
+STALE_AFTER = timedelta(seconds=90)
+HEARTBEAT_SECONDS = 20
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class Reporter:
+    """Handed to a job function: report(progress, message) and cancelled()."""
+
+    def __init__(self, engine: Engine, job_id: str):
+        self.engine = engine
+        self.job_id = job_id
+        self._last_write = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, progress: float, message: str | None = None, force: bool = False) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if not force and now - self._last_write < 0.5:
+                return
+            self._last_write = now
+        values = {"progress": max(0.0, min(float(progress), 1.0)), "updated_at": utcnow()}
+        if message is not None:
+            values["message"] = message
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == self.job_id).values(**values))
+
+    def cancelled(self) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(select(jobs.c.cancel_requested).where(jobs.c.id == self.job_id)).scalar())
+
+    def check(self) -> None:
+        if self.cancelled():
+            raise JobCancelled()
+
+
+class JobService:
+    def __init__(self, engine: Engine, max_workers: int = 2):
+        self.engine = engine
+        self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="datainsight-job")
+
+    def start(self, principal: Principal, kind: str, workspace_id: int | None,
+              fn: Callable[[Reporter], dict], message: str = "Queued") -> str:
+        job_id = str(uuid.uuid4())
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(insert(jobs).values(
+                id=job_id, kind=kind, user_id=principal.user_id, workspace_id=workspace_id, status="queued",
+                progress=0.0, message=message, result_json=None, cancel_requested=False, created_at=now, updated_at=now,
+            ))
+        self.pool.submit(self._run, job_id, fn)
+        return job_id
+
+    def run_inline(self, principal: Principal, kind: str, workspace_id: int | None, fn) -> dict:
+        """Run a job in this thread (the API's synchronous endpoints), recorded the same way."""
+        job_id = str(uuid.uuid4())
+        now = utcnow()
+        with self.engine.begin() as conn:
+            conn.execute(insert(jobs).values(
+                id=job_id, kind=kind, user_id=principal.user_id, workspace_id=workspace_id, status="queued",
+                progress=0.0, message="Starting", result_json=None, cancel_requested=False, created_at=now, updated_at=now,
+            ))
+        self._run(job_id, fn, reraise=True)
+        return self._row_dict(self._row(job_id))
+
+    def _finish(self, job_id: str, **values) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(updated_at=utcnow(), **values))
+
+    def _run(self, job_id: str, fn, reraise: bool = False) -> None:
+        reporter = Reporter(self.engine, job_id)
+        self._finish(job_id, status="running", message="Working")
+        stop = threading.Event()
+        threading.Thread(target=self._heartbeat, args=(job_id, stop), daemon=True).start()
+        try:
+            result = fn(reporter)
+        except JobCancelled:
+            self._finish(job_id, status="cancelled", message="Cancelled")
+        except DataInsightError as exc:
+            self._finish(job_id, status="failed", message=exc.message,
+                         result_json=json.dumps({"error": {"code": exc.code, "message": exc.message}}))
+            if reraise:
+                raise
+        except Exception:
+            log.exception("job %s failed", job_id)
+            self._finish(job_id, status="failed", message="Something went wrong on the server; the log has the details")
+            if reraise:
+                raise
+        else:
+            self._finish(job_id, status="done", progress=1.0, message="Done", result_json=json.dumps(result))
+        finally:
+            stop.set()
+
+    def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_SECONDS):
+            with self.engine.begin() as conn:
+                conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "running")
+                             .values(updated_at=utcnow()))
+
+    def _row(self, job_id: str):
+        with self.engine.connect() as conn:
+            return conn.execute(select(jobs).where(jobs.c.id == str(job_id))).first()
+
+    @staticmethod
+    def _row_dict(row) -> dict:
+        status = row.status
+        message = row.message
+        if status in ("queued", "running") and as_utc(row.updated_at) < utcnow() - STALE_AFTER:
+            status, message = "failed", "The job was interrupted (the server restarted); start it again"
+        return {
+            "id": row.id,
+            "kind": row.kind,
+            "status": status,
+            "progress": row.progress if status != "done" else 1.0,
+            "message": message,
+            "result": json.loads(row.result_json) if row.result_json else None,
+            "created_at": as_utc(row.created_at).isoformat(),
+            "updated_at": as_utc(row.updated_at).isoformat(),
+        }
+
+    def get(self, principal: Principal, job_id) -> dict:
+        row = self._row(job_id)
+        if row is None or row.user_id != principal.user_id:
+            raise NotFound(f"There is no job {job_id} of yours")
+        return self._row_dict(row)
+
+    def cancel(self, principal: Principal, job_id) -> dict:
+        self.get(principal, job_id)
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == str(job_id)).values(cancel_requested=True))
+        return self.get(principal, job_id)
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
