@@ -1,6 +1,11 @@
 """Small helpers shared by the API modules."""
 from __future__ import annotations
 
+import datetime as dt
+import decimal
+import json
+import math
+
 import flask
 
 from storage.errors import InvalidInput
@@ -28,4 +33,52 @@ def field(body: dict, name: str, kind=str, required: bool = True, default=None):
         raise InvalidInput(f"The field {name!r} must be a string")
     if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidInput(f"The field {name!r} must be a whole number")
+    if kind is list and not isinstance(value, list):
+        raise InvalidInput(f"The field {name!r} must be a list")
     return value
+
+
+def created(payload: dict):
+    response = flask.jsonify(payload)
+    response.status_code = 201
+    return response
+
+
+def jsonable(value):
+    """A cell as JSON: dates as ISO text, NaN as null."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if isinstance(value, (list, dict)):
+        return json.loads(json.dumps(value, default=str))
+    return value
+
+
+def query_json(name: str):
+    """A query parameter holding JSON (e.g. filter=), or None."""
+    raw = flask.request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise InvalidInput(f"The {name} parameter must be JSON") from None
+
+
+def sort_model_from_args() -> list[dict] | None:
+    """sort=Name&sort=-Year (a leading minus sorts descending) as AG Grid's sortModel."""
+    items = flask.request.args.getlist("sort")
+    if not items:
+        return None
+    model = []
+    for item in items:
+        if item.startswith("-"):
+            model.append({"colId": item[1:], "sort": "desc"})
+        else:
+            model.append({"colId": item, "sort": "asc"})
+    return model

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import flask
 
-from api._helpers import field, json_body
+from api._helpers import created, field, json_body
 from storage.errors import InvalidInput, NotFound
 from web.context import current_storage, invitation_link, require_principal
 
 blueprint = flask.Blueprint("api_v1", __name__, url_prefix="/api/v1")
-
-
-def _created(payload: dict):
-    response = flask.jsonify(payload)
-    response.status_code = 201
-    return response
 
 
 # --- me -------------------------------------------------------------------------------
@@ -61,7 +55,7 @@ def list_workspaces():
 def create_workspace():
     principal = require_principal()
     workspace = current_storage().workspaces.create(principal, field(json_body(), "name"))
-    return _created(workspace.public_dict())
+    return created(workspace.public_dict())
 
 
 @blueprint.get("/workspaces/<workspace_id>")
@@ -89,7 +83,7 @@ def add_member(workspace_id):
     principal = require_principal()
     body = json_body()
     member = current_storage().workspaces.add_member(principal, workspace_id, field(body, "email"), field(body, "role"))
-    return _created(member.public_dict())
+    return created(member.public_dict())
 
 
 @blueprint.patch("/workspaces/<workspace_id>/members/<user_id>")
@@ -125,7 +119,7 @@ def create_token():
         scope=field(body, "scope", required=False, default="write"),
         expires_in_days=field(body, "expires_in_days", kind=int, required=False),
     )
-    return _created({**token.public_dict(), "token": plaintext})
+    return created({**token.public_dict(), "token": plaintext})
 
 
 @blueprint.delete("/tokens/<token_id>")
@@ -154,7 +148,7 @@ def create_user():
         name=field(body, "name", required=False),
         is_admin=field(body, "is_admin", kind=bool, required=False, default=False),
     )
-    return _created(user.public_dict())
+    return created(user.public_dict())
 
 
 @blueprint.patch("/users/<user_id>")
@@ -184,9 +178,4 @@ def invite():
     invitation, code = current_storage().invitations.invite(
         principal, field(body, "email"), is_admin=field(body, "is_admin", kind=bool, required=False, default=False)
     )
-    return _created({**invitation.public_dict(), "link": invitation_link(code)})
-
-
-@blueprint.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
-def unknown_route(_rest):
-    raise NotFound(f"There is no API route {flask.request.method} {flask.request.path}")
+    return created({**invitation.public_dict(), "link": invitation_link(code)})

@@ -1,0 +1,254 @@
+"""/api/v1 datasets, chunked uploads, imports, jobs and samples. Thin: every route takes
+the acting principal and calls the same storage functions as the UI."""
+from __future__ import annotations
+
+import flask
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from api._helpers import created, field, json_body, jsonable, query_json, sort_model_from_args
+from storage import imports, samples
+from storage.errors import InvalidInput, PayloadTooLarge
+from storage.exports import stream_file, write_export
+from web.context import current_storage, require_principal
+
+blueprint = flask.Blueprint("api_datasets", __name__, url_prefix="/api/v1")
+
+MAX_CHUNK_BYTES = 64 * 1024 * 1024
+
+
+def _workspace_id(principal, value):
+    """The workspace asked for, or the person's personal one."""
+    if value in (None, ""):
+        return current_storage().workspaces.personal_workspace(principal).id
+    return value
+
+
+# --- chunked uploads ------------------------------------------------------------------
+
+
+@blueprint.post("/uploads")
+def start_upload():
+    principal = require_principal()
+    body = json_body()
+    upload = current_storage().uploads.create(principal, field(body, "filename"), field(body, "size", kind=int))
+    return created(upload.public_dict())
+
+
+@blueprint.get("/uploads/<upload_id>")
+def upload_status(upload_id):
+    principal = require_principal()
+    return flask.jsonify(current_storage().uploads.get(principal, upload_id).public_dict())
+
+
+@blueprint.put("/uploads/<upload_id>")
+def upload_chunk(upload_id):
+    principal = require_principal()
+    length = flask.request.content_length
+    if length is not None and length > MAX_CHUNK_BYTES:
+        raise PayloadTooLarge(f"A chunk may be at most {MAX_CHUNK_BYTES // (1024 * 1024)} MB")
+    upload = current_storage().uploads.write_chunk(
+        principal, upload_id, flask.request.args.get("offset"), flask.request.stream, length
+    )
+    return flask.jsonify(upload.public_dict())
+
+
+@blueprint.delete("/uploads/<upload_id>")
+def cancel_upload(upload_id):
+    principal = require_principal()
+    current_storage().uploads.discard(principal, upload_id)
+    return "", 204
+
+
+@blueprint.get("/uploads/<upload_id>/inspect")
+def inspect_upload(upload_id):
+    principal = require_principal()
+    return flask.jsonify(imports.inspect_upload(current_storage(), principal, upload_id, flask.request.args.get("sheet")))
+
+
+@blueprint.post("/uploads/<upload_id>/import")
+def import_upload(upload_id):
+    """Starts the import in the background: 202 with the job to watch."""
+    principal = require_principal()
+    body = json_body()
+    storage = current_storage()
+    options = dict(
+        workspace_id=_workspace_id(principal, body.get("workspace_id")),
+        name=field(body, "name", required=False),
+        sheet=field(body, "sheet", required=False),
+        columns=field(body, "columns", kind=list, required=False),
+        mode=field(body, "mode", required=False, default="new"),
+        dataset_id=body.get("dataset_id"),
+        description=field(body, "description", required=False, default=""),
+    )
+    storage.uploads.complete_path(principal, upload_id)  # fail now, not in the job, if unfinished
+    job_id = storage.jobs.start(
+        principal, "import", None,
+        lambda report: imports.import_upload(storage, principal, upload_id, report=report, **options),
+        message="Importing",
+    )
+    response = flask.jsonify({"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"})
+    response.status_code = 202
+    return response
+
+
+@blueprint.get("/jobs/<job_id>")
+def job_status(job_id):
+    principal = require_principal()
+    return flask.jsonify(current_storage().jobs.get(principal, job_id))
+
+
+@blueprint.delete("/jobs/<job_id>")
+def cancel_job(job_id):
+    principal = require_principal()
+    return flask.jsonify(current_storage().jobs.cancel(principal, job_id))
+
+
+# --- datasets ---------------------------------------------------------------------------
+
+
+def _uploaded_file():
+    uploads = current_storage().uploads
+    # Refuse an oversized body before reading it (werkzeug spools the rest to disk).
+    flask.request.max_content_length = uploads.max_bytes + 1024 * 1024
+    try:
+        file = flask.request.files.get("file")
+    except RequestEntityTooLarge:
+        raise uploads.too_large(flask.request.content_length or 0) from None
+    if file is None or not file.filename:
+        raise InvalidInput("Send the file as multipart form data in the field 'file'")
+    return file
+
+
+@blueprint.post("/datasets")
+def create_dataset():
+    """One request, whole file: multipart field ``file``, optional ``name``, ``sheet``,
+    ``workspace_id``. Answers 201 with the new dataset."""
+    principal = require_principal()
+    storage = current_storage()
+    file = _uploaded_file()
+    form = flask.request.form
+    upload = storage.uploads.register_file(principal, file.filename, file.stream)
+    try:
+        result = imports.import_upload(
+            storage, principal, upload.id, workspace_id=_workspace_id(principal, form.get("workspace_id")),
+            name=form.get("name") or None, sheet=form.get("sheet") or None,
+        )
+    finally:
+        _discard_quietly(storage, principal, upload.id)
+    return created(result)
+
+
+def _discard_quietly(storage, principal, upload_id):
+    try:
+        storage.uploads.discard(principal, upload_id)
+    except Exception:  # already discarded by a successful import
+        pass
+
+
+@blueprint.get("/datasets")
+def list_datasets():
+    principal = require_principal()
+    storage = current_storage()
+    args = flask.request.args
+    workspace_id = _workspace_id(principal, args.get("workspace_id"))
+    found = storage.datasets.list(principal, workspace_id, search=args.get("search"), sort=args.get("sort", "updated"))
+    return flask.jsonify({"workspace_id": int(workspace_id), "datasets": [d.public_dict() for d in found]})
+
+
+@blueprint.get("/datasets/<dataset_id>")
+def get_dataset(dataset_id):
+    principal = require_principal()
+    storage = current_storage()
+    body = storage.datasets.get(principal, dataset_id).public_dict()
+    body["versions"] = [v.public_dict() for v in storage.datasets.versions(principal, dataset_id)]
+    return flask.jsonify(body)
+
+
+@blueprint.patch("/datasets/<dataset_id>")
+def update_dataset(dataset_id):
+    principal = require_principal()
+    body = json_body()
+    dataset = current_storage().datasets.update(
+        principal, dataset_id, name=field(body, "name", required=False),
+        description=field(body, "description", required=False),
+    )
+    return flask.jsonify(dataset.public_dict())
+
+
+@blueprint.delete("/datasets/<dataset_id>")
+def delete_dataset(dataset_id):
+    principal = require_principal()
+    current_storage().datasets.delete(principal, dataset_id)
+    return "", 204
+
+
+@blueprint.get("/datasets/<dataset_id>/versions")
+def list_versions(dataset_id):
+    principal = require_principal()
+    return flask.jsonify({"versions": [v.public_dict() for v in current_storage().datasets.versions(principal, dataset_id)]})
+
+
+@blueprint.post("/datasets/<dataset_id>/versions")
+def add_version(dataset_id):
+    """A new version from a file: form field ``mode`` is replace (default) or append."""
+    principal = require_principal()
+    storage = current_storage()
+    file = _uploaded_file()
+    form = flask.request.form
+    upload = storage.uploads.register_file(principal, file.filename, file.stream)
+    try:
+        result = imports.import_upload(
+            storage, principal, upload.id, mode=form.get("mode", "replace"), dataset_id=dataset_id,
+            sheet=form.get("sheet") or None,
+        )
+    finally:
+        _discard_quietly(storage, principal, upload.id)
+    return created(result)
+
+
+@blueprint.get("/datasets/<dataset_id>/rows")
+def dataset_rows(dataset_id):
+    principal = require_principal()
+    args = flask.request.args
+    columns, rows, total = current_storage().datasets.rows(
+        principal, dataset_id, offset=args.get("offset", 0), limit=args.get("limit", 100),
+        sort_model=sort_model_from_args(), filter_model=query_json("filter"),
+    )
+    return flask.jsonify({
+        "columns": columns,
+        "rows": [dict(zip(columns, (jsonable(v) for v in row))) for row in rows],
+        "total": total,
+        "offset": int(args.get("offset", 0)),
+    })
+
+
+@blueprint.get("/datasets/<dataset_id>/export")
+def export_dataset(dataset_id):
+    principal = require_principal()
+    fmt = flask.request.args.get("format", "csv")
+    _dataset, path, mimetype, filename = write_export(
+        current_storage().datasets, principal, dataset_id, fmt, sort_model_from_args(), query_json("filter")
+    )
+    response = flask.Response(stream_file(path), mimetype=mimetype)
+    response.headers["Content-Length"] = str(path.stat().st_size)
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    return response
+
+
+# --- samples ----------------------------------------------------------------------------
+
+
+@blueprint.get("/samples")
+def list_samples():
+    require_principal()
+    return flask.jsonify({"samples": [{k: s[k] for k in ("key", "name", "description", "source")}
+                                      for s in samples.list_samples()]})
+
+
+@blueprint.post("/samples/<key>")
+def add_sample(key):
+    principal = require_principal()
+    body = flask.request.get_json(silent=True) or {}
+    storage = current_storage()
+    dataset = samples.add_sample(storage.datasets, principal, _workspace_id(principal, body.get("workspace_id")), key)
+    return created(dataset.public_dict())

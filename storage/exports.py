@@ -1,0 +1,141 @@
+"""Exports of a dataset or a filtered, sorted view of it, as CSV, Excel or Parquet.
+
+DuckDB writes the file to a temp path (fast, bounded memory); the caller streams it and
+the temp file is removed when the stream ends. In CSV and Excel, text that a
+spreadsheet would run as a formula (starting with = + - @ tab or carriage return, and
+not a number) gets a leading apostrophe, as Superset does; numbers are left alone.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+from storage.errors import InvalidInput
+from storage.principal import Principal
+from storage.sql import quote_ident
+
+FORMATS = {
+    "csv": ("text/csv; charset=utf-8", ".csv"),
+    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
+    "parquet": ("application/vnd.apache.parquet", ".parquet"),
+}
+EXCEL_MAX_ROWS = 1_048_575  # plus the header row
+STREAM_PIECE = 1024 * 1024
+FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+
+
+def neutralise(value):
+    """The rule for one cell, for places that build cells in Python."""
+    if isinstance(value, str) and FORMULA_START.match(value):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def neutralised_sql(column: str) -> str:
+    """The same rule as SQL over a text column."""
+    col = quote_ident(column)
+    return (f"CASE WHEN regexp_matches({col}, '^[=+\\-@\\t\\r]') AND TRY_CAST({col} AS DOUBLE) IS NULL "
+            f"THEN '''' || {col} ELSE {col} END")
+
+
+def safe_filename(name: str, extension: str) -> str:
+    base = re.sub(r"[^\w\-. ]+", "_", name, flags=re.UNICODE).strip(" ._") or "dataset"
+    return base[:120] + extension
+
+
+def _select_for_export(dataset, sql: str, fmt: str) -> str:
+    if fmt == "parquet":
+        return sql
+    parts = []
+    for column in dataset.schema:
+        name = column["name"]
+        if column["type"] in ("text", "categorical"):
+            parts.append(f"{neutralised_sql(name)} AS {quote_ident(name)}")
+        else:
+            parts.append(quote_ident(name))
+    return f"SELECT {', '.join(parts)} FROM ({sql})"
+
+
+def write_export(service, principal: Principal, dataset_id, fmt: str, sort_model=None, filter_model=None) -> tuple:
+    """Write the export to a temp file: (dataset, path, mimetype, download name)."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"Unknown export format {fmt!r}; choose csv, xlsx or parquet")
+    dataset, con, sql, params = service.open_query(principal, dataset_id, sort_model, filter_model)
+    mimetype, extension = FORMATS[fmt]
+    path = service.tmp_dir / f"{uuid.uuid4().hex}.export{extension}"
+    try:
+        select = _select_for_export(dataset, sql, fmt)
+        if fmt == "xlsx":
+            total = con.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+            if total > EXCEL_MAX_ROWS:
+                raise InvalidInput(
+                    f"Excel holds at most {EXCEL_MAX_ROWS:,} rows and this view has {total:,}; "
+                    "filter it, or export CSV or Parquet"
+                )
+            _write_xlsx(con, select, params, dataset, path)
+        else:
+            # A relation keeps the filter values bound (COPY ... TO takes no parameters).
+            relation = con.sql(select, params=params or None)
+            if fmt == "csv":
+                relation.write_csv(str(path), header=True)
+            else:
+                relation.write_parquet(str(path), compression="zstd")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+    return dataset, path, mimetype, safe_filename(dataset.name, extension)
+
+
+def _write_xlsx(con, select: str, params: list, dataset, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=re.sub(r"[\[\]:*?/\\]", "_", dataset.name)[:31] or "Data")
+    bold = Font(bold=True)
+    header = []
+    for column in dataset.schema:
+        cell = WriteOnlyCell(sheet, value=column["name"])
+        cell.font = bold
+        header.append(cell)
+    sheet.append(header)
+    formats = {"date": "yyyy-mm-dd", "timestamp": "yyyy-mm-dd hh:mm:ss", "float": "#,##0.########", "integer": "0"}
+    kinds = [column["type"] for column in dataset.schema]
+    cursor = con.execute(select, params)
+    while True:
+        batch = cursor.fetchmany(10_000)
+        if not batch:
+            break
+        for row in batch:
+            cells = []
+            for value, kind in zip(row, kinds):
+                if isinstance(value, dt.datetime) and value.tzinfo is not None:
+                    value = value.replace(tzinfo=None)
+                cell = WriteOnlyCell(sheet, value=value)
+                if kind in formats and value is not None:
+                    cell.number_format = formats[kind]
+                cells.append(cell)
+            sheet.append(cells)
+    workbook.save(path)
+
+
+def stream_file(path: Path) -> Iterator[bytes]:
+    """Yield the file in pieces, then delete it (also when the client goes away)."""
+    try:
+        with open(path, "rb") as handle:
+            while True:
+                piece = handle.read(STREAM_PIECE)
+                if not piece:
+                    break
+                yield piece
+    finally:
+        path.unlink(missing_ok=True)

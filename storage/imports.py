@@ -1,0 +1,71 @@
+"""From a finished upload to a dataset: inspect it, then import it (as a new dataset or a
+new version of one) following the person's choices. The UI and the API both come here."""
+from __future__ import annotations
+
+from storage import ingest
+from storage.errors import InvalidInput
+from storage.principal import Principal
+
+
+def inspect_upload(storage, principal: Principal, upload_id, sheet: str | None = None) -> dict:
+    upload, path = storage.uploads.complete_path(principal, upload_id)
+    sheets = storage.datasets.sheets(path, upload.filename)
+    if sheets and sheet is None:
+        sheet = sheets[0]
+    inspection = storage.datasets.inspect_file(path, upload.filename, sheet)
+    return {"upload": upload.public_dict(), "sheets": sheets, "inspection": inspection.as_dict()}
+
+
+def plans_from(columns: list[dict] | None, inspection: ingest.Inspection) -> tuple[list[ingest.ColumnPlan], set[str]]:
+    """The person's column choices as plans, and which types they set themselves."""
+    if not columns:
+        return ingest.default_plan(inspection), set()
+    proposed = {c.source: c for c in inspection.columns}
+    plans, user_typed = [], set()
+    for choice in columns:
+        if not isinstance(choice, dict) or "source" not in choice:
+            raise InvalidInput("Each column choice needs its source column")
+        info = proposed.get(choice["source"])
+        if info is None:
+            raise InvalidInput(f"The file has no column {choice['source']!r}")
+        kind = choice.get("type") or info.type
+        if kind != info.type:
+            user_typed.add(info.source)
+        date_format = info.date_format if kind in ("date", "timestamp") and info.type in ("date", "timestamp") else None
+        plans.append(ingest.ColumnPlan(info.source, str(choice.get("name") or info.name), kind,
+                                       bool(choice.get("include", True)), date_format))
+    listed = {p.source for p in plans}
+    plans += [ingest.ColumnPlan(c.source, c.name, c.type, False, c.date_format) for c in inspection.columns
+              if c.source not in listed]
+    return plans, user_typed
+
+
+def import_upload(storage, principal: Principal, upload_id, workspace_id=None, name: str | None = None,
+                  sheet: str | None = None, columns: list[dict] | None = None, mode: str = "new",
+                  dataset_id=None, description: str = "", report=None, keep_upload: bool = False) -> dict:
+    """Import one upload (one sheet of it). Returns the dataset's public dict."""
+    upload, path = storage.uploads.complete_path(principal, upload_id)
+    inspection = storage.datasets.inspect_file(path, upload.filename, sheet)
+    plans, user_typed = plans_from(columns, inspection)
+    progress = (lambda p: report(p, "Writing the dataset")) if report else None
+    if mode == "new":
+        if workspace_id is None:
+            raise InvalidInput("Choose the workspace for the new dataset")
+        dataset = storage.datasets.create_from_file(
+            principal, workspace_id, path, upload.filename, name=name, sheet=sheet, plans=plans,
+            user_typed=user_typed, on_progress=progress, description=description, inspection=inspection,
+        )
+    elif mode in ("replace", "append"):
+        if dataset_id is None:
+            raise InvalidInput("Choose the dataset to add the file to")
+        dataset = storage.datasets.add_version(
+            principal, dataset_id, path, upload.filename, mode=mode, sheet=sheet, plans=plans,
+            user_typed=user_typed, on_progress=progress, inspection=inspection,
+        )
+    else:
+        raise InvalidInput("mode must be new, replace or append")
+    if not keep_upload:
+        storage.uploads.discard(principal, upload.id)
+    result = dataset.public_dict()
+    result["notes"] = inspection.notes
+    return result
