@@ -1,13 +1,11 @@
 """Small helpers shared by the API modules."""
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import json
-import math
 
 import flask
 
+from analytics.values import jsonable  # noqa: F401  (re-exported for the API modules)
 from storage.errors import InvalidInput
 
 
@@ -42,21 +40,6 @@ def created(payload: dict):
     response = flask.jsonify(payload)
     response.status_code = 201
     return response
-
-
-def jsonable(value):
-    """A cell as JSON: dates as ISO text, NaN as null."""
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, (bytes, bytearray)):
-        return value.hex()
-    if isinstance(value, (list, dict)):
-        return json.loads(json.dumps(value, default=str))
-    return value
 
 
 def query_json(name: str):

@@ -9,12 +9,17 @@ def icon(name: str, extra: str = "") -> html.I:
     return html.I(className=f"bi bi-{name} {extra}".strip(), **{"aria-hidden": "true"})
 
 
-def error_alert(message: str) -> dbc.Alert:
-    return dbc.Alert([icon("exclamation-triangle-fill", "me-2"), message], color="danger", className="mb-0")
+def _parts(message) -> list:
+    # Dash renders a flat list of children only: a nested list would reach React as data.
+    return list(message) if isinstance(message, (list, tuple)) else [message]
+
+
+def error_alert(message) -> dbc.Alert:
+    return dbc.Alert([icon("exclamation-triangle-fill", "me-2"), *_parts(message)], color="danger", className="mb-0")
 
 
 def success_alert(message, **kwargs) -> dbc.Alert:
-    return dbc.Alert([icon("check-circle-fill", "me-2"), message], color="success", className="mb-0", **kwargs)
+    return dbc.Alert([icon("check-circle-fill", "me-2"), *_parts(message)], color="success", className="mb-0", **kwargs)
 
 
 def empty_state(icon_name: str, title: str, text: str, action=None) -> html.Div:

@@ -1,0 +1,255 @@
+"""Datasets pages: list search and sort, samples, the data grid, settings, delete, and
+the import screen. Every call goes through storage with the acting principal."""
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import dash_bootstrap_components as dbc
+from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
+
+from analytics.values import jsonable
+from components.datasets import datasets_table, import_card_body, upload_zone
+from components.feedback import error_alert, success_alert
+from storage import imports, samples
+from storage.errors import DataInsightError, InvalidInput
+from web.context import current_storage, current_workspace, require_principal
+
+
+def _export_href(dataset_id, fmt, sort_model, filter_model) -> str:
+    params = [("format", fmt)]
+    for item in sort_model or []:
+        params.append(("sort", ("-" if item.get("sort") == "desc" else "") + str(item.get("colId"))))
+    if filter_model:
+        params.append(("filter", json.dumps(filter_model)))
+    return f"/api/v1/datasets/{dataset_id}/export?" + urlencode(params)
+
+
+def register(app) -> None:
+    @app.callback(
+        Output("datasets-list", "children"),
+        Input("datasets-search", "value"),
+        Input("datasets-sort", "value"),
+        prevent_initial_call=True,
+    )
+    def filter_list(search, sort):
+        principal = require_principal()
+        workspace = current_workspace(principal)
+        try:
+            return datasets_table(current_storage().datasets.list(principal, workspace.id, search, sort or "updated"))
+        except DataInsightError as exc:
+            return error_alert(exc.message)
+
+    @app.callback(
+        Output("sample-feedback", "children"),
+        Output("datasets-redirect", "href"),
+        Input({"type": "sample-add", "index": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def add_sample(clicks):
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not any(clicks or []):
+            return no_update, no_update
+        principal = require_principal()
+        storage = current_storage()
+        try:
+            dataset = samples.add_sample(storage.datasets, principal, current_workspace(principal).id, trigger["index"])
+        except DataInsightError as exc:
+            return error_alert(exc.message), no_update
+        return None, f"/datasets/{dataset.id}"
+
+    @app.callback(
+        Output("dataset-grid", "getRowsResponse"),
+        Output("export-csv", "href"),
+        Output("export-xlsx", "href"),
+        Output("export-parquet", "href"),
+        Input("dataset-grid", "getRowsRequest"),
+        State("dataset-id", "data"),
+        prevent_initial_call=True,
+    )
+    def grid_rows(request, dataset_id):
+        if not request:
+            return no_update, no_update, no_update, no_update
+        principal = require_principal()
+        start, end = int(request.get("startRow", 0)), int(request.get("endRow", 100))
+        sort_model, filter_model = request.get("sortModel"), request.get("filterModel")
+        columns, rows, total = current_storage().datasets.rows(
+            principal, dataset_id, offset=start, limit=max(1, min(end - start, 1000)),
+            sort_model=sort_model, filter_model=filter_model,
+        )
+        response = {"rowData": [dict(zip(columns, (jsonable(v) for v in row))) for row in rows], "rowCount": total}
+        hrefs = [_export_href(dataset_id, fmt, sort_model, filter_model) for fmt in ("csv", "xlsx", "parquet")]
+        return response, *hrefs
+
+    @app.callback(
+        Output("dataset-save-feedback", "children"),
+        Input("dataset-save", "n_clicks"),
+        State("dataset-id", "data"),
+        State("dataset-name-input", "value"),
+        State("dataset-description-input", "value"),
+        prevent_initial_call=True,
+    )
+    def save_dataset(_clicks, dataset_id, name, description):
+        principal = require_principal()
+        try:
+            dataset = current_storage().datasets.update(principal, dataset_id, name=name or "", description=description or "")
+        except DataInsightError as exc:
+            return error_alert(exc.message)
+        return success_alert(f"Saved “{dataset.name}”.")
+
+    @app.callback(
+        Output("dataset-version-zone-wrap", "children"),
+        Input("dataset-version-mode", "value"),
+        State("dataset-id", "data"),
+        prevent_initial_call=True,
+    )
+    def version_mode(mode, dataset_id):
+        text = "Drop the file whose rows to append here" if mode == "append" else "Drop the new file here"
+        return upload_zone("dataset-version-zone", "append" if mode == "append" else "replace", dataset_id, text)
+
+    @app.callback(
+        Output("dataset-delete-modal", "is_open"),
+        Input("dataset-delete-open", "n_clicks"),
+        Input("dataset-delete-cancel", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def toggle_delete(_open, _cancel):
+        return ctx.triggered_id == "dataset-delete-open"
+
+    @app.callback(
+        Output("dataset-delete-feedback", "children"),
+        Output("dataset-redirect", "href"),
+        Input("dataset-delete-confirm", "n_clicks"),
+        State("dataset-id", "data"),
+        prevent_initial_call=True,
+    )
+    def delete_dataset(clicks, dataset_id):
+        if not clicks:
+            return no_update, no_update
+        principal = require_principal()
+        try:
+            current_storage().datasets.delete(principal, dataset_id)
+        except DataInsightError as exc:
+            return error_alert(exc.message), no_update
+        return None, "/datasets"
+
+    # --- the import screen ----------------------------------------------------------------
+
+    @app.callback(
+        Output({"type": "import-body", "index": MATCH}, "children"),
+        Input({"type": "import-sheet", "index": MATCH}, "value"),
+        prevent_initial_call=True,
+    )
+    def review_sheet(sheet):
+        principal = require_principal()
+        upload_id = ctx.triggered_id["index"]
+        try:
+            return import_card_body(upload_id, imports.inspect_upload(current_storage(), principal, upload_id, sheet))
+        except DataInsightError as exc:
+            return error_alert(exc.message)
+
+    @app.callback(
+        Output({"type": "import-job", "index": MATCH}, "data"),
+        Output({"type": "import-result", "index": MATCH}, "children"),
+        Output({"type": "import-go", "index": MATCH}, "disabled"),
+        Input({"type": "import-go", "index": MATCH}, "n_clicks"),
+        State({"type": "import-columns", "index": MATCH}, "rowData"),
+        State({"type": "import-name", "index": MATCH}, "value"),
+        State({"type": "import-sheet", "index": MATCH}, "value"),
+        State({"type": "import-sheets", "index": MATCH}, "value"),
+        State("import-context", "data"),
+        prevent_initial_call=True,
+    )
+    def start_import(clicks, rows, name, reviewed_sheet, chosen_sheets, context):
+        if not clicks:
+            return no_update, no_update, no_update
+        principal = require_principal()
+        storage = current_storage()
+        upload_id = ctx.triggered_id["index"]
+        mode = (context or {}).get("mode", "new")
+        try:
+            storage.uploads.complete_path(principal, upload_id)
+            columns = [{"source": r["source"], "name": r.get("name") or "", "type": r.get("type"),
+                        "include": bool(r.get("include"))} for r in rows or []]
+            sheets = [reviewed_sheet] if mode != "new" else (chosen_sheets or [])
+            if reviewed_sheet and mode == "new" and not sheets:
+                raise InvalidInput("Tick at least one sheet to import")
+            sheets = sheets or [None]
+            workspace_id = current_workspace(principal).id
+        except DataInsightError as exc:
+            return no_update, error_alert(exc.message), False
+
+        def run(report):
+            results = []
+            for position, sheet in enumerate(sheets):
+                label = name or None
+                if label and len(sheets) > 1:
+                    label = f"{label} – {sheet}"
+
+                def part(progress, message=None, _i=position):
+                    report((_i + progress) / len(sheets), message)
+
+                results.append(imports.import_upload(
+                    storage, principal, upload_id, workspace_id=workspace_id, name=label, sheet=sheet,
+                    columns=columns if sheet == reviewed_sheet else None, mode=mode,
+                    dataset_id=(context or {}).get("dataset"), report=part, keep_upload=True,
+                ))
+            storage.uploads.discard(principal, upload_id)
+            return {"datasets": [{"id": r["id"], "name": r["name"], "rows": r["rows"], "notes": r.get("notes", [])}
+                                 for r in results]}
+
+        job_id = storage.jobs.start(principal, "import", workspace_id, run, message="Importing")
+        return job_id, html.Div("Importing…", className="text-body-secondary"), True
+
+    @app.callback(
+        Output("import-poll", "disabled"),
+        Input({"type": "import-job", "index": ALL}, "data"),
+        Input({"type": "import-result", "index": ALL}, "children"),
+    )
+    def poll_while_running(jobs, _results):
+        return not any(jobs or [])
+
+    @app.callback(
+        Output({"type": "import-progress", "index": ALL}, "value"),
+        Output({"type": "import-progress", "index": ALL}, "style"),
+        Output({"type": "import-result", "index": ALL}, "children", allow_duplicate=True),
+        Output({"type": "import-job", "index": ALL}, "data", allow_duplicate=True),
+        Output({"type": "import-go", "index": ALL}, "disabled", allow_duplicate=True),
+        Input("import-poll", "n_intervals"),
+        State({"type": "import-job", "index": ALL}, "data"),
+        prevent_initial_call=True,
+    )
+    def poll_jobs(_n, job_ids):
+        principal = require_principal()
+        jobs = current_storage().jobs
+        values, styles, results, keep, disabled = [], [], [], [], []
+        for job_id in job_ids:
+            if not job_id:
+                values.append(no_update), styles.append(no_update), results.append(no_update)
+                keep.append(no_update), disabled.append(no_update)
+                continue
+            try:
+                job = jobs.get(principal, job_id)
+            except DataInsightError as exc:
+                job = {"status": "failed", "message": exc.message, "progress": 0}
+            values.append(round(job["progress"] * 100))
+            styles.append({"display": "flex"} if job["status"] in ("queued", "running") else {"display": "none"})
+            if job["status"] == "done":
+                made = job["result"]["datasets"]
+                results.append(success_alert([
+                    "Imported ",
+                    *sum(([html.A(d["name"], href=f"/datasets/{d['id']}", className="alert-link import-done-link"),
+                           f" ({d['rows']:,} rows)", " "] for d in made), []),
+                    *[dbc.Badge(n, color="info", className="ms-1") for d in made for n in d["notes"]],
+                ]))
+                keep.append(None)
+                disabled.append(True)
+            elif job["status"] in ("failed", "cancelled"):
+                results.append(error_alert(job["message"]))
+                keep.append(None)
+                disabled.append(False)
+            else:
+                results.append(html.Div(job["message"] or "Importing…", className="text-body-secondary"))
+                keep.append(no_update)
+                disabled.append(True)
+        return values, styles, results, keep, disabled
