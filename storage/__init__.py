@@ -46,6 +46,7 @@ class Storage:
         """Start-up clean-up after a crash: half-written files and forgotten uploads."""
         self.datasets.recover()
         self.uploads.sweep()
+        self.jobs.fail_orphans()
 
     def health(self) -> dict:
         """Checks for /api/health: the database answers and the data dir is writable."""

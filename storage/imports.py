@@ -34,10 +34,11 @@ def plans_from(columns: list[dict] | None, inspection: ingest.Inspection) -> tup
         date_format = info.date_format if kind in ("date", "timestamp") and info.type in ("date", "timestamp") else None
         plans.append(ingest.ColumnPlan(info.source, str(choice.get("name") or info.name), kind,
                                        bool(choice.get("include", True)), date_format))
-    listed = {p.source for p in plans}
-    plans += [ingest.ColumnPlan(c.source, c.name, c.type, False, c.date_format) for c in inspection.columns
-              if c.source not in listed]
-    return plans, user_typed
+    # Columns the choices do not mention are kept as detected: the list says what changes.
+    listed = {p.source: p for p in plans}
+    ordered = [listed.get(c.source) or ingest.ColumnPlan(c.source, c.name, c.type, True, c.date_format)
+               for c in inspection.columns]
+    return ordered, user_typed
 
 
 def import_upload(storage, principal: Principal, upload_id, workspace_id=None, name: str | None = None,

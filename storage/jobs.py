@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -25,6 +27,20 @@ log = logging.getLogger(__name__)
 # by a restart or a crash, and reads as failed.
 STALE_AFTER = timedelta(seconds=90)
 HEARTBEAT_SECONDS = 20
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class JobCancelled(Exception):
@@ -73,7 +89,8 @@ class JobService:
         with self.engine.begin() as conn:
             conn.execute(insert(jobs).values(
                 id=job_id, kind=kind, user_id=principal.user_id, workspace_id=workspace_id, status="queued",
-                progress=0.0, message=message, result_json=None, cancel_requested=False, created_at=now, updated_at=now,
+                progress=0.0, message=message, result_json=None, cancel_requested=False, worker=this_worker(),
+                created_at=now, updated_at=now,
             ))
         self.pool.submit(self._run, job_id, fn)
         return job_id
@@ -85,7 +102,8 @@ class JobService:
         with self.engine.begin() as conn:
             conn.execute(insert(jobs).values(
                 id=job_id, kind=kind, user_id=principal.user_id, workspace_id=workspace_id, status="queued",
-                progress=0.0, message="Starting", result_json=None, cancel_requested=False, created_at=now, updated_at=now,
+                progress=0.0, message="Starting", result_json=None, cancel_requested=False, worker=this_worker(),
+                created_at=now, updated_at=now,
             ))
         self._run(job_id, fn, reraise=True)
         return self._row_dict(self._row(job_id))
@@ -156,6 +174,23 @@ class JobService:
         with self.engine.begin() as conn:
             conn.execute(update(jobs).where(jobs.c.id == str(job_id)).values(cancel_requested=True))
         return self.get(principal, job_id)
+
+    def fail_orphans(self) -> int:
+        """At start-up: jobs of processes on this host that no longer run were cut off by a
+        crash or a kill; say so instead of leaving them 'running'."""
+        host = socket.gethostname()
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(jobs.c.id, jobs.c.worker).where(jobs.c.status.in_(("queued", "running")))).all()
+            orphans = []
+            for job_id, worker in rows:
+                worker_host, _, pid = worker.rpartition(":")
+                if worker_host == host and pid.isdigit() and not _alive(int(pid)):
+                    orphans.append(job_id)
+            if orphans:
+                conn.execute(update(jobs).where(jobs.c.id.in_(orphans)).values(
+                    status="failed", message="The job was interrupted (the server stopped); start it again",
+                    updated_at=utcnow()))
+        return len(orphans)
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

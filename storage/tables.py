@@ -166,6 +166,7 @@ jobs = Table(
     Column("message", Text, nullable=False),
     Column("result_json", Text),
     Column("cancel_requested", Boolean, nullable=False),
+    Column("worker", String(200), nullable=False),  # host:pid of the process running it
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

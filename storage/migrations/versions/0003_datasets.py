@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("message", sa.Text, nullable=False),
         sa.Column("result_json", sa.Text),
         sa.Column("cancel_requested", sa.Boolean, nullable=False),
+        sa.Column("worker", sa.String(200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_jobs"),
