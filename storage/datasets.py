@@ -25,6 +25,7 @@ from storage import ingest
 from storage.database import as_utc, utcnow
 from storage.duck import connect, literal
 from storage.errors import IngestError, InvalidInput, NotFound
+from storage.jobs import pid_alive
 from storage.principal import Principal, Role
 from storage.sources import list_sheets, prepare
 from storage.sql import order_clause, quote_ident, where_clause
@@ -248,7 +249,7 @@ class DatasetService:
         """Ingest to a temp file, fsync, rename into the datasets folder. Returns
         (relative path, rows, size, schema, format). The caller then writes the metadata."""
         source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
-        tmp = self.tmp_dir / f"{uuid.uuid4().hex}.parquet.tmp"
+        tmp = self._tmp_path(".parquet.tmp")
         try:
             if inspection is None or inspection.format != source.format:
                 inspection = ingest.inspect(source, self.tmp_dir)
@@ -260,6 +261,10 @@ class DatasetService:
         finally:
             tmp.unlink(missing_ok=True)
             source.cleanup()
+
+    def _tmp_path(self, suffix: str) -> Path:
+        # The pid in the name lets start-up tell a dead process's leftovers from a live one's.
+        return self.tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}{suffix}"
 
     def _commit_file(self, tmp: Path) -> tuple[str, int]:
         """fsync the finished temp file and rename it into place: (relative path, size)."""
@@ -336,8 +341,8 @@ class DatasetService:
 
     def _append_file(self, current: Dataset, path: Path, filename: str, sheet, on_progress):
         source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
-        new_part = self.tmp_dir / f"{uuid.uuid4().hex}.parquet.tmp"
-        combined = self.tmp_dir / f"{uuid.uuid4().hex}.parquet.tmp"
+        new_part = self._tmp_path(".parquet.tmp")
+        combined = self._tmp_path(".parquet.tmp")
         try:
             inspection = ingest.inspect(source, self.tmp_dir)
             by_name = {c.name.lower(): c for c in inspection.columns}
@@ -410,14 +415,17 @@ class DatasetService:
     # --- start-up ------------------------------------------------------------------------
 
     def recover(self, grace: timedelta = timedelta(minutes=10)) -> dict:
-        """Remove what an interrupted ingest left: temp files, and dataset files no
-        metadata row points to (older than ``grace``, so a concurrent ingest in another
-        worker between rename and commit is left alone)."""
+        """Remove what an interrupted ingest left: temp files of processes that are gone
+        (or older than ``grace``), and dataset files no metadata row points to (older than
+        ``grace``, so a concurrent ingest in another worker between rename and commit is
+        left alone)."""
         removed_tmp = removed_orphans = 0
         cutoff = time.time() - grace.total_seconds()
         for path in self.tmp_dir.glob("*"):
+            owner = path.name.split("-", 1)[0]
+            dead_owner = owner.isdigit() and not pid_alive(int(owner))
             try:
-                if path.is_file() and path.stat().st_mtime < cutoff:
+                if path.is_file() and (dead_owner or path.stat().st_mtime < cutoff):
                     path.unlink()
                     removed_tmp += 1
             except FileNotFoundError:

@@ -33,7 +33,8 @@ def this_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this host still runs (signal 0 checks without sending)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -184,7 +185,7 @@ class JobService:
             orphans = []
             for job_id, worker in rows:
                 worker_host, _, pid = worker.rpartition(":")
-                if worker_host == host and pid.isdigit() and not _alive(int(pid)):
+                if worker_host == host and pid.isdigit() and not pid_alive(int(pid)):
                     orphans.append(job_id)
             if orphans:
                 conn.execute(update(jobs).where(jobs.c.id.in_(orphans)).values(
