@@ -25,11 +25,19 @@ _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYI
 _FLOAT_TYPES = {"FLOAT", "DOUBLE", "REAL"}
 
 # Tried in order on text columns; month-first before day-first, so an ambiguous column
-# like 01/02/2010 reads as 2 January only when some value (13/01/2010) says day-first.
+# like 01/02/2010 reads as 1 February; it reads as 2 January only when some value
+# (13/01/2010) says day-first. Each format must match a whole value (DuckDB's strptime):
+# ISO times with fractions of a second or a trailing Z (UTC) need formats of their own.
+# Times with another offset (+02:00) are left as text: naive timestamps cannot hold them.
 DATE_FORMATS = (
     ("%Y-%m-%d %H:%M:%S", "timestamp"),
     ("%Y-%m-%dT%H:%M:%S", "timestamp"),
+    ("%Y-%m-%d %H:%M:%S.%f", "timestamp"),
+    ("%Y-%m-%dT%H:%M:%S.%f", "timestamp"),
+    ("%Y-%m-%dT%H:%M:%SZ", "timestamp"),
+    ("%Y-%m-%dT%H:%M:%S.%fZ", "timestamp"),
     ("%Y-%m-%d %H:%M", "timestamp"),
+    ("%Y-%m-%dT%H:%M", "timestamp"),
     ("%m/%d/%Y %H:%M:%S", "timestamp"),
     ("%m/%d/%Y %H:%M", "timestamp"),
     ("%d/%m/%Y %H:%M:%S", "timestamp"),
@@ -65,10 +73,12 @@ def logical_type(storage_type: str) -> str:
 
 
 def clean_name(raw) -> str:
-    """A column name a person can read: no control characters, trimmed, at most 200 chars."""
-    text = "" if raw is None else str(raw)
+    """A column name a person can read: no control characters, trimmed, at most 200 chars.
+    Line breaks and tabs are spaces first: an Excel header written on two lines in its
+    cell ("Annual\nIncome") is "Annual Income", not "AnnualIncome"."""
+    text = re.sub(r"\s+", " ", "" if raw is None else str(raw))
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
-    return re.sub(r"\s+", " ", text).strip()[:200]
+    return re.sub(r" {2,}", " ", text).strip()[:200]
 
 
 def unique_names(raw_names) -> list[str]:
@@ -87,8 +97,9 @@ def unique_names(raw_names) -> list[str]:
 
 
 def is_categorical(distinct: int, non_null: int) -> bool:
-    """Text with few distinct values relative to its size reads as a category."""
-    if non_null == 0 or distinct <= 1:
+    """Text with few distinct values relative to its size reads as a category. Values
+    must repeat: two different names in two rows are not two categories."""
+    if non_null == 0 or distinct <= 1 or distinct >= non_null:
         return False
     return distinct <= 50 and distinct <= max(2, non_null // 10)
 
@@ -102,7 +113,8 @@ def clean_display_name(filename: str) -> str:
         if base.lower().endswith(extension):
             base = base[: -len(extension)]
     stem, dot, extension = base.rpartition(".")
-    if dot and stem and len(extension) <= 8:
+    # An extension is a short word (csv, xlsx, parquet): "Report v1.2" keeps its ".2".
+    if dot and stem and re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,7}", extension):
         base = stem
     base = base.strip(" .")
     return base[:200] or "Untitled dataset"

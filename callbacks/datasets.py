@@ -190,8 +190,8 @@ def register(app) -> None:
                 if label and len(sheets) > 1:
                     label = f"{label} – {sheet}"
 
-                def part(progress, message=None, _i=position):
-                    report((_i + progress) / len(sheets), message)
+                def part(progress, message=None, force=False, _i=position):
+                    report((_i + progress) / len(sheets), message, force=force)
 
                 results.append(imports.import_upload(
                     storage, principal, upload_id, workspace_id=workspace_id, name=label, sheet=sheet,

@@ -111,7 +111,8 @@ def column_editor_grid(grid_id, columns: list[dict], rows: list[list]) -> dag.Ag
             {"field": "type", "headerName": "Type", "editable": True, "width": 150,
              "cellEditor": "agSelectCellEditor", "cellEditorParams": {"values": list(LOGICAL_TYPES)}},
             {"field": "detected", "headerName": "Detected", "width": 200},
-            {"field": "sample", "headerName": "First values", "flex": 3},
+            # Text, always: AG Grid would otherwise guess a type from the first row.
+            {"field": "sample", "headerName": "First values", "flex": 3, "cellDataType": "text"},
             {"field": "source", "headerName": "In the file", "flex": 1},
         ],
         dashGridOptions={"singleClickEdit": True, "stopEditingWhenCellsLoseFocus": True, "domLayout": "autoHeight"}
@@ -127,7 +128,7 @@ def preview_grid(grid_id, columns: list[dict], rows: list[list]) -> dag.AgGrid:
         id=grid_id,
         rowData=[{f"c{i}": v for i, v in enumerate(row)} for row in rows],
         columnDefs=[{"field": f"c{i}", "headerName": name, "minWidth": 110} for i, name in enumerate(names)],
-        defaultColDef={"resizable": True},
+        defaultColDef={"resizable": True, "cellDataType": False},  # show values as they are, no guessing
         style={"height": "300px"},
         className="ag-theme-quartz",
     )

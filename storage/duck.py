@@ -17,6 +17,10 @@ def connect(temp_dir: Path | None = None, threads: int | None = None) -> duckdb.
         con.execute("SET temp_directory = ?", [str(temp_dir)])
     if threads:
         con.execute(f"SET threads = {int(threads)}")
+    # query_progress() answers -1 unless the progress bar is on; keep it from printing.
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    con.execute("SET progress_bar_time = 0")
     return con
 
 

@@ -3,15 +3,18 @@
 
 Types come from DuckDB's sniffer, then our own date detection on text columns (DuckDB
 does not read 12/01/2010 08:26, and prefers day-first where month-first is more usual).
-A column whose later values do not fit the sniffed type is read again as text rather
-than failing the whole file.
+Inspection looks at a sample of the first rows only, so writing corrects it: a column
+whose later values do not fit its sniffed type is written as text (a date column first
+tries the other day/month order) rather than failing the whole file, and a note says so.
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
 import threading
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,11 +24,25 @@ import duckdb
 from analytics.columns import DATE_FORMATS, LOGICAL_TYPES, STORAGE_TYPE, is_categorical, logical_type, unique_names
 from storage.duck import connect, literal
 from storage.errors import IngestError
-from storage.sources import Source, transcode_to_utf8
+from storage.sources import Source, decode_damaged_text
 from storage.sql import quote_ident
 
 PREVIEW_ROWS = 20
-DATE_SAMPLE_ROWS = 5000
+# Inspection reads the first rows once into memory; wide files get fewer rows so the
+# sample stays around this many cells.
+SAMPLE_ROWS = 20_000
+SAMPLE_CELLS = 4_000_000
+# ...and long texts are cut: enough for dates, categories and a preview, without holding
+# 20,000 long articles (or one 10 MB cell) in memory and sending them to the browser.
+SAMPLE_TEXT_CHARS = 1000
+DATE_SAMPLE_VALUES = 1000
+SNIFF_SAMPLE_ROWS = 20_480
+# Each failed write attempt fixes one column or one reading option, then reads again.
+MAX_WRITE_ATTEMPTS = 100
+# DuckDB keeps buffers per column and per thread (the Parquet writer, projections); past
+# this many columns one thread keeps it within the memory limit (5,000 text columns ran
+# out of memory with two threads).
+WIDE_COLUMNS = 1000
 MAX_LINE_BYTES = 64 * 1024 * 1024  # a 10 MB single line is fine; a 1 GB one is not
 MAX_COLUMNS = 10_000
 # Read as missing, like pandas does, except "NA"/"na", which are too often real codes
@@ -100,24 +117,80 @@ def _csv_reader_sql(path: Path, options: dict, columns: dict | None = None) -> s
         "auto_detect = false" if columns is not None else "auto_detect = true",
         "encoding = 'utf-8'",
     ]
+    if options.get("skip"):
+        parts.append(f"skip = {int(options['skip'])}")
+    if not options.get("parallel", True):
+        parts.append("parallel = false")
     if columns is not None:
         spec = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in columns.items())
         parts.append("columns = {" + spec + "}")
     return "read_csv(" + ", ".join(parts) + ")"
 
 
+def _connect(temp_dir: Path, threads: int | None = None):
+    """A DuckDB connection for ingest. Progress is still tracked (write_parquet reports
+    it) but never printed: DuckDB draws a bar on stdout for queries over two seconds,
+    which in a server only fills the logs."""
+    con = connect(temp_dir, threads)
+    con.execute("SET enable_progress_bar_print = false")
+    return con
+
+
+def _one(con, sql: str, params: list | None = None):
+    """The first row of a query, or None. Results are always read to the end: DuckDB
+    refuses to register the inspection sample while a result is still open."""
+    rows = con.execute(sql, params or []).fetchall()
+    return rows[0] if rows else None
+
+
+def _needs_serial_reader(exc: Exception) -> bool:
+    """DuckDB's parallel CSV scanner cannot pad short rows (null_padding) in a file with
+    line breaks inside quoted values; it asks to be run with parallel=false."""
+    return "parallel=false" in str(exc).replace(" ", "")
+
+
+def _line_of(text: str) -> str:
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    return f" (line {line.group(1)})" if line else ""
+
+
+def _reason(text: str) -> str:
+    """The line of a DuckDB error that says what went wrong, without its "... Error:"
+    prefix, the CSV boilerplate or the server's file paths."""
+    for line in text.strip().splitlines():
+        line = re.sub(r"^(\w+ )*Error: ", "", line.strip())
+        if not line or re.match(r"CSV Error on Line: \d+$", line) or line.startswith("Original Line:"):
+            continue
+        line = re.sub(r"""\s*(in|of) file ("[^"]*"|'[^']*')""", "", line)
+        return re.sub(r"""("|')/[^"']*("|')""", "the file", line).rstrip(". ")[:300]
+    return "unknown error"
+
+
 def _friendly_duckdb_error(exc: Exception) -> str:
     text = str(exc)
-    line = re.search(r"CSV Error on Line: (\d+)", text)
-    where = f" (line {line.group(1)})" if line else ""
+    where = _line_of(text)
     if "Maximum line size" in text or "max_line_size" in text:
         return f"A line of the file is longer than {MAX_LINE_BYTES // (1024 * 1024)} MB{where}; is it really a CSV file?"
-    if "unterminated quotes" in text.lower() or "unterminated quote" in text.lower():
+    if "unterminated quote" in text.lower():
         return f"A quoted value is never closed{where}: check the quotes in the file"
+    counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if counts and int(counts.group(2)) > int(counts.group(1)):
+        return (f"A row has more values than the header{where}: {counts.group(2)} instead of {counts.group(1)}. "
+                "Check the delimiter and the quotes, or give the extra columns names in the header")
     if "Expected Number of Columns" in text or "too many columns" in text.lower():
         return f"A row has more values than the header{where}; check the delimiter and the quotes"
     if "Invalid unicode" in text or "byte sequence mismatch" in text:
         return f"The file has bytes that are not valid UTF-8{where}"
+    if "not possible to automatically detect the CSV parsing dialect" in text:
+        return ("The file could not be read as a table: no delimiter (comma, semicolon, tab or |) splits its "
+                "lines the same way. Is it really a CSV file?")
+    if "state machine reached an invalid state" in text:
+        return (f"The file could not be read as CSV{where}: its lines are not laid out the same way "
+                "(check for mixed line endings, stray quotes or delimiters)")
+    if "Malformed JSON" in text:
+        return f"The file is not valid JSON: {_reason(text)}"
+    if "No magic bytes" in text or "Parquet" in text and "footer" in text.lower():
+        return "The file is not a readable Parquet file (it may be cut short or corrupt)"
     if "Could not convert" in text:
         value = re.search(r'Could not convert string "(.*?)" to', text)
         column = re.search(r'converting column "(.*?)"', text)
@@ -125,36 +198,97 @@ def _friendly_duckdb_error(exc: Exception) -> str:
             f"The value {value.group(1)!r} in column {column.group(1)!r}{where} does not fit the chosen type"
             if value and column else f"A value does not fit the chosen column type{where}"
         )
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return f"The file could not be read{where}: {first[:300]}"
+    return f"The file could not be read{where}: {_reason(text)}"
 
 
-def _sniff_csv(con, path: Path) -> tuple[dict, list[tuple[str, str]]]:
-    try:
-        row = con.execute(
-            "SELECT Delimiter, Quote, Escape, HasHeader, Columns FROM sniff_csv(?, sample_size = 20480, "
-            f"max_line_size = {MAX_LINE_BYTES}, buffer_size = {MAX_LINE_BYTES * 2}, null_padding = true, "
-            f"nullstr = {NULL_STRINGS_SQL})",
-            [str(path)],
-        ).fetchone()
-    except duckdb.Error as exc:
-        raise IngestError(_friendly_duckdb_error(exc)) from None
+# --- CSV layout: blank lines, sniffing, the header -------------------------------------
+
+
+def _leading_blank_lines(path: Path) -> int:
+    """Blank lines before the header. DuckDB's sniffer skips them but read_csv with our
+    options would take the first (blank) one as the header, so we tell it to skip them."""
+    count = 0
+    with open(path, "rb") as handle:
+        while count < 1000:
+            line = handle.readline(65536)
+            if not line or line.strip():
+                return count
+            count += 1
+    return count
+
+
+def _sniff_csv(con, path: Path, skip: int) -> tuple[dict, list[tuple[str, str]]]:
+    # skip only when needed: given skip = 0, the sniffer no longer tries other layouts and
+    # can misread a file with ragged rows (it took "|" as the delimiter of a, b / 1 / 4, 5, 6).
+    skip_option = f"skip = {int(skip)}, " if skip else ""
+    row = _one(
+        con,
+        f"SELECT Delimiter, Quote, Escape, HasHeader, Columns FROM sniff_csv(?, sample_size = {SNIFF_SAMPLE_ROWS}, "
+        f"{skip_option}max_line_size = {MAX_LINE_BYTES}, buffer_size = {MAX_LINE_BYTES * 2}, "
+        f"null_padding = true, nullstr = {NULL_STRINGS_SQL})",
+        [str(path)],
+    )
     delimiter, quote, escape, has_header, columns = row
     # "(empty)" means the sample had no quotes; later rows may, so keep the standard ones.
     quote = '"' if quote in (None, "", "(empty)") else quote
     escape = quote if escape in (None, "", "(empty)") else escape
-    options = {"delimiter": delimiter or ",", "quote": quote, "escape": escape, "header": bool(has_header)}
+    options = {"delimiter": delimiter or ",", "quote": quote, "escape": escape, "header": bool(has_header),
+               "skip": skip}
     cols = [(c["name"], c["type"]) for c in columns]
     return options, cols
 
 
-def _source_relation_sql(source: Source, csv_options: dict | None, read_types: dict | None) -> str:
+def _header_fields(path: Path, options: dict) -> list[str] | None:
+    """The header record as written, blanks and repeats included (DuckDB renames those
+    column0, a_1). None when Python's csv cannot read it the way DuckDB does."""
+    delimiter, quote, escape = options["delimiter"], options["quote"], options["escape"]
+    if len(delimiter) != 1 or len(quote) != 1 or len(escape) != 1:
+        return None
+    try:
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as handle:
+            for _ in range(int(options.get("skip", 0))):
+                handle.readline()
+            reader = csv.reader(handle, delimiter=delimiter, quotechar=quote, doublequote=escape == quote,
+                                escapechar=None if escape == quote else escape)
+            return next(reader, None)
+    except csv.Error:  # e.g. a header cell longer than csv's field limit
+        return None
+
+
+def _raw_csv_names(con, path: Path, options: dict, sniffed: list[tuple[str, str]]) -> list[str]:
+    """The names as the person wrote them, one per sniffed column: unique_names then
+    turns blanks into column_N and repeats into name_2 the same way for every format."""
+    if not options["header"]:
+        return [""] * len(sniffed)
+    fields = _header_fields(path, options)
+    if fields is None or len(fields) > len(sniffed):
+        return [name for name, _ in sniffed]
+    if len(fields) < len(sniffed):
+        raise _long_row_error(con, path, options, sniffed[: len(fields)])
+    return fields
+
+
+def _long_row_error(con, path: Path, options: dict, header_columns: list[tuple[str, str]]) -> IngestError:
+    """The sniffer widened the table to fit rows longer than the header. Those values
+    have no column name and usually mean a delimiter inside an unquoted value, so the
+    person gets the line to fix rather than a dataset with shifted values."""
+    relation = _csv_reader_sql(path, {**options, "parallel": False}, {n: "VARCHAR" for n, _ in header_columns})
+    try:
+        _one(con, f"SELECT count(*) FROM {relation}")
+    except duckdb.Error as exc:
+        return IngestError(_friendly_duckdb_error(exc))
+    return IngestError(f"Some rows have more values than the header ({len(header_columns)} names); "
+                       "check the delimiter and the quotes")
+
+
+def _source_relation_sql(source: Source, csv_options: dict | None, read_types: dict | None,
+                         json_sample: int = SNIFF_SAMPLE_ROWS) -> str:
     if source.kind == "csv":
         return _csv_reader_sql(source.path, csv_options, read_types)
     if source.kind == "parquet":
         return f"read_parquet({literal(str(source.path))})"
     return (f"read_json({literal(str(source.path))}, format = 'auto', maximum_object_size = {MAX_LINE_BYTES}, "
-            "sample_size = 20480)")
+            f"sample_size = {int(json_sample)})")
 
 
 def _flatten_struct_columns(con, relation_sql: str) -> list[tuple[str, str, str]]:
@@ -164,12 +298,15 @@ def _flatten_struct_columns(con, relation_sql: str) -> list[tuple[str, str, str]
     result = []
 
     def walk(expression: str, name: str, kind: str):
-        if kind.startswith("STRUCT("):
+        # Lists first: a list of objects, STRUCT(...)[], also starts with "STRUCT(".
+        if kind.endswith("]") or kind.startswith(("MAP(", "LIST(", "UNION(")):
+            result.append((f"CAST(to_json({expression}) AS VARCHAR)", name, "VARCHAR"))
+        elif kind == "JSON":  # values of mixed kinds: strings without their JSON quotes
+            result.append((f"json_extract_string({expression}, '$')", name, "VARCHAR"))
+        elif kind.startswith("STRUCT("):
             inner = con.execute(f"DESCRIBE SELECT unnest({expression}) FROM {relation_sql}").fetchall()
             for field_name, field_type, *_ in inner:
                 walk(f"struct_extract({expression}, {literal(field_name)})", f"{name}.{field_name}", field_type)
-        elif kind.endswith("[]") or kind.startswith(("MAP(", "LIST(", "UNION(")) or kind == "JSON":
-            result.append((f"CAST(to_json({expression}) AS VARCHAR)", name, "VARCHAR"))
         else:
             result.append((expression, name, kind))
 
@@ -178,88 +315,130 @@ def _flatten_struct_columns(con, relation_sql: str) -> list[tuple[str, str, str]
     return result
 
 
-def _detect_date_format(con, relation_sql: str, expression: str) -> tuple[str, str] | None:
-    """The first format every sampled non-empty value of a text column parses with."""
-    sample = con.execute(
-        f"SELECT DISTINCT v FROM (SELECT trim(CAST({expression} AS VARCHAR)) AS v FROM {relation_sql} "
-        f"LIMIT {DATE_SAMPLE_ROWS}) WHERE v IS NOT NULL AND v <> '' LIMIT 1000"
-    ).fetchall()
-    values = [v for (v,) in sample]
-    if not values or not all(any(ch.isdigit() for ch in v) for v in values[:50]):
-        return None
-    for fmt, kind in DATE_FORMATS:
-        ok = con.execute(
-            "SELECT bool_and(try_strptime(v, ?) IS NOT NULL) FROM (SELECT unnest(?::VARCHAR[]) AS v)", [fmt, values]
-        ).fetchone()[0]
-        if ok:
-            return fmt, kind
-    return None
+# --- inspecting ---------------------------------------------------------------------------
+
+
+def _csv_columns(con, source: Source) -> tuple[str, list[tuple[str, str, str]], list[str], dict]:
+    """(relation, [(expression, source name, read type)], raw names, csv options)."""
+    csv_options, sniffed = _sniff_csv(con, source.path, _leading_blank_lines(source.path))
+    if len(sniffed) > MAX_COLUMNS:
+        raise IngestError(f"The file has {len(sniffed):,} columns; the most a dataset can have is {MAX_COLUMNS:,}")
+    raw_names = _raw_csv_names(con, source.path, csv_options, sniffed)
+    # Dates and times are read as text: our own detection picks their format.
+    read_types = {n: ("VARCHAR" if t in ("DATE", "TIME") or t.startswith("TIMESTAMP") else t) for n, t in sniffed}
+    relation = _csv_reader_sql(source.path, csv_options, read_types)
+    return relation, [(quote_ident(n), n, read_types[n]) for n, _ in sniffed], raw_names, csv_options
+
+
+def _structured_columns(con, source: Source) -> tuple[str, list[tuple[str, str, str]], list[str]]:
+    """(relation, [(expression, source name, type)], raw names) of a JSON or Parquet file."""
+    relation = _source_relation_sql(source, None, None)
+    columns = _flatten_struct_columns(con, relation)
+    if source.kind == "json" and [n for _, n, _ in columns] == ["json"]:
+        raise IngestError("The JSON is not a table: upload an array of objects, or one object per line (NDJSON)")
+    return relation, columns, [n for _, n, _ in columns]
+
+
+def _sample_size(column_count: int) -> int:
+    return max(200, min(SAMPLE_ROWS, SAMPLE_CELLS // max(column_count, 1)))
 
 
 def inspect(source: Source, temp_dir: Path) -> Inspection:
     """What the file holds: the proposed columns with their types, and the first rows."""
-    con = connect(temp_dir)
-    try:
-        csv_options = {}
-        if source.kind == "csv":
-            csv_options, sniffed = _sniff_csv(con, source.path)
-            if len(sniffed) > MAX_COLUMNS:
-                raise IngestError(f"The file has {len(sniffed):,} columns; the most a dataset can have is {MAX_COLUMNS:,}")
-            # Dates and times are read as text: our own detection picks their format.
-            read_types = {n: ("VARCHAR" if t in ("DATE", "TIMESTAMP", "TIME") or t.startswith("TIMESTAMP") else t)
-                          for n, t in sniffed}
-            relation = _csv_reader_sql(source.path, csv_options, read_types)
-            columns = [(quote_ident(n), n, read_types[n]) for n, t in sniffed]
-        else:
-            relation = _source_relation_sql(source, None, None)
-            try:
-                columns = _flatten_struct_columns(con, relation)
-            except duckdb.Error as exc:
-                if source.kind == "json":
-                    raise IngestError("The JSON could not be read as a table: " + str(exc).splitlines()[0][:200]) from None
-                raise IngestError(_friendly_duckdb_error(exc)) from None
-            if source.kind == "json" and [n for _, n, _ in columns] == ["json"]:
-                raise IngestError(
-                    "The JSON is not a table: upload an array of objects, or one object per line (NDJSON)"
-                )
-        if not columns:
-            raise IngestError("The file has no columns")
-        names = unique_names([n for _, n, _ in columns])
-        infos = []
-        for (expression, source_name, duck_type), name in zip(columns, names):
-            kind = logical_type(duck_type)
-            date_format = None
-            if kind == "text":
-                found = _detect_date_format(con, relation, expression)
-                if found:
-                    date_format, kind = found
-            infos.append(ColumnInfo(source=source_name, name=name, type=kind, date_format=date_format))
-        select = ", ".join(f"{expr} AS {quote_ident(info.name)}" for (expr, _, _), info in zip(columns, infos))
+    for serial in (False, True):
+        con = _connect(temp_dir)
         try:
-            preview = con.execute(f"SELECT {select} FROM {relation} LIMIT {PREVIEW_ROWS}").fetchall()
+            return _inspect(con, source, serial)
         except duckdb.Error as exc:
+            if source.kind == "csv" and not serial and _needs_serial_reader(exc):
+                continue
             raise IngestError(_friendly_duckdb_error(exc)) from None
-        _mark_categories(con, relation, columns, infos)
-        rows = [[_json_value(v) for v in row] for row in preview]
-        if source.kind == "csv" and not rows and csv_options.get("header"):
+        finally:
+            con.close()
+    raise AssertionError("unreachable")
+
+
+def _inspect(con, source: Source, serial: bool) -> Inspection:
+    csv_options: dict = {}
+    if source.kind == "csv":
+        relation, columns, raw_names, csv_options = _csv_columns(con, source)
+        if serial:
+            csv_options["parallel"] = False
+            relation = _csv_reader_sql(source.path, csv_options, {n: t for _, n, t in columns})
+    else:
+        relation, columns, raw_names = _structured_columns(con, source)
+    if not columns:
+        raise IngestError("The file has no columns")
+    wide = len(columns) > WIDE_COLUMNS
+    if wide:
+        con.execute("SET threads = 1")  # see WIDE_COLUMNS
+    # One read of the first rows; every look below works on this sample, not the file.
+    # It is kept as Arrow, not a DuckDB table: a table pins a 256 KB block per column,
+    # which for thousands of columns is more than the memory limit. Long texts are cut,
+    # except in wide files: there the sample has few rows, and thousands of left() ran
+    # out of memory.
+    select = ", ".join(
+        f"{f'left({expression}, {SAMPLE_TEXT_CHARS})' if duck_type == 'VARCHAR' and not wide else expression} AS c{i}"
+        for i, (expression, _, duck_type) in enumerate(columns)
+    )
+    sample = con.sql(f"SELECT {select} FROM {relation} LIMIT {_sample_size(len(columns))}").to_arrow_table()
+    con.register("sample", sample)
+    infos = [ColumnInfo(source=source_name, name=name, type=logical_type(duck_type))
+             for (_, source_name, duck_type), name in zip(columns, unique_names(raw_names))]
+    _classify_text_columns(con, infos)
+    preview = con.execute(
+        f"SELECT {', '.join(f'c{i}' for i in range(len(infos)))} FROM sample LIMIT {PREVIEW_ROWS}"
+    ).fetchall()
+    if not preview:
+        if source.kind == "csv" and csv_options.get("header"):
             raise IngestError("The file has a header but no rows of data")
-        notes = list(source.notes)
-        return Inspection(source.format, source.sheet, infos, rows, notes, csv_options)
-    except duckdb.Error as exc:
-        raise IngestError(_friendly_duckdb_error(exc)) from None
-    finally:
-        con.close()
+        raise IngestError("The file has no rows of data")
+    rows = [[_json_value(v) for v in row] for row in preview]
+    return Inspection(source.format, source.sheet, infos, rows, list(source.notes), csv_options)
 
 
-def _mark_categories(con, relation, columns, infos) -> None:
-    text_columns = [(expr, info) for (expr, _, _), info in zip(columns, infos) if info.type == "text"]
+def _text_value(column: str) -> str:
+    return f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
+
+
+def _unpivoted_text(indexes: list[int]) -> str:
+    """The sample's columns ``indexes`` as (col, v) rows of non-empty text. Checks then
+    run as one GROUP BY whatever the number of columns: a query per column, or one with
+    an aggregate per column, takes minutes on a file of thousands of columns."""
+    select = ", ".join(f"CAST(c{i} AS VARCHAR) AS c{i}" for i in indexes)
+    return (f"(SELECT col, NULLIF(trim(v), '') AS v FROM (UNPIVOT (SELECT {select} FROM sample) "
+            "ON COLUMNS(*) INTO NAME col VALUE v)) WHERE v IS NOT NULL")
+
+
+def _classify_text_columns(con, infos: list[ColumnInfo]) -> None:
+    """Dates for text columns whose every sampled value parses with one format of
+    DATE_FORMATS (the first that fits: month-first before day-first); categorical for
+    the other text columns with few distinct values."""
+    text_columns = [i for i, info in enumerate(infos) if info.type == "text"]
     if not text_columns:
         return
-    aggregates = ", ".join(f"approx_count_distinct({expr}), count({expr})" for expr, _ in text_columns[:200])
-    counts = con.execute(f"SELECT {aggregates} FROM (SELECT * FROM {relation} LIMIT 20000)").fetchone()
-    for i, (_, info) in enumerate(text_columns[:200]):
-        if is_categorical(counts[2 * i], counts[2 * i + 1]):
-            info.type = "categorical"
+    # Dates are 6 to 40 characters of digits, letters (month names, T, Z) and separators.
+    profile = con.execute(
+        "SELECT col, bool_and(regexp_full_match(v, '[0-9A-Za-z ,:./+-]{6,40}') AND regexp_matches(v, '[0-9]')), "
+        f"approx_count_distinct(v), count(v) FROM {_unpivoted_text(text_columns)} GROUP BY col"
+    ).fetchall()
+    counts = {int(col[1:]): (distinct, non_null) for col, _, distinct, non_null in profile}
+    date_like = [int(col[1:]) for col, plausible, _, _ in profile if plausible]
+    if date_like:
+        # Up to DATE_SAMPLE_VALUES distinct values per column: trying every format on every
+        # sampled row took seconds. A later value that needs another format is handled
+        # when writing (see _refit_date_format).
+        values = (f"(SELECT DISTINCT col, v FROM {_unpivoted_text(date_like)} "
+                  f"QUALIFY row_number() OVER (PARTITION BY col) <= {DATE_SAMPLE_VALUES})")
+        fits = ", ".join(f"bool_and(try_strptime(v, {literal(fmt)}) IS NOT NULL)" for fmt, _ in DATE_FORMATS)
+        for col, *row in con.execute(f"SELECT col, {fits} FROM {values} GROUP BY col").fetchall():
+            found = next(((fmt, kind) for ok, (fmt, kind) in zip(row, DATE_FORMATS) if ok), None)
+            if found:
+                info = infos[int(col[1:])]
+                info.date_format, info.type = found
+    for i in text_columns:
+        if infos[i].type == "text" and i in counts and is_categorical(*counts[i]):
+            infos[i].type = "categorical"
 
 
 def _json_value(value):
@@ -273,15 +452,16 @@ def _json_value(value):
 # --- writing ------------------------------------------------------------------------------
 
 
-def _expression_for(plan: ColumnPlan, source_expr: str) -> str:
+def _expression_for(plan: ColumnPlan, source_expr: str, lenient: bool = False) -> str:
+    """The SQL that turns a source column into the planned type. ``lenient`` gives NULL
+    instead of an error for a value that does not convert (to find the culprits)."""
+    cast, parse = ("TRY_CAST", "try_strptime") if lenient else ("CAST", "strptime")
     target = STORAGE_TYPE[plan.type]
     if plan.date_format and plan.type in ("date", "timestamp"):
-        parsed = f"strptime(trim(CAST({source_expr} AS VARCHAR)), {literal(plan.date_format)})"
-        expression = f"CASE WHEN trim(CAST({source_expr} AS VARCHAR)) = '' THEN NULL ELSE {parsed} END"
-        return f"CAST({expression} AS {target})"
-    if plan.type == "boolean":
-        return f"CAST({source_expr} AS BOOLEAN)"
-    return f"CAST({source_expr} AS {target})"
+        text = f"trim(CAST({source_expr} AS VARCHAR))"
+        parsed = f"{parse}({text}, {literal(plan.date_format)})"
+        return f"{cast}(CASE WHEN {text} = '' THEN NULL ELSE {parsed} END AS {target})"
+    return f"{cast}({source_expr} AS {target})"
 
 
 def validate_plan(inspection: Inspection, plans: list[ColumnPlan]) -> list[ColumnPlan]:
@@ -296,11 +476,11 @@ def validate_plan(inspection: Inspection, plans: list[ColumnPlan]) -> list[Colum
             raise IngestError(f"Unknown type {plan.type!r} for column {plan.name!r}")
     names = [p.name for p in chosen]
     cleaned = unique_names(names)
-    lowered = [n.lower() for n in names]
+    lowered = Counter(n.lower() for n in names)
     for plan, clean in zip(chosen, cleaned):
         if not plan.name.strip():
             raise IngestError("Every kept column needs a name")
-        if lowered.count(plan.name.lower()) > 1:
+        if lowered[plan.name.lower()] > 1:
             raise IngestError(f"Two columns would both be called {plan.name!r}; rename one")
         plan.name = clean
     return plans
@@ -310,32 +490,39 @@ def default_plan(inspection: Inspection) -> list[ColumnPlan]:
     return [ColumnPlan(c.source, c.name, c.type, True, c.date_format) for c in inspection.columns]
 
 
-def _read_types(inspection: Inspection, plans: list[ColumnPlan], text_fallback: set[str]) -> dict:
-    """How read_csv should read each column. Columns we cast ourselves (dates with a
-    format, retyped columns) are read as text so that SQL does the conversion."""
-    by_source = {p.source: p for p in plans}
-    types = {}
-    for info in inspection.columns:
-        plan = by_source.get(info.source)
-        if plan is None or not plan.include or info.source in text_fallback or plan.date_format \
-                or plan.type != info.type:
-            types[info.source] = "VARCHAR"
-        else:
-            types[info.source] = STORAGE_TYPE[plan.type]
-    return types
+@dataclass
+class _Write:
+    """What one write_parquet call has learnt from failed attempts, so the next attempt
+    reads the file the way that works."""
 
+    source: Source  # the file read; a re-decoded copy after invalid bytes
+    csv_options: dict
+    plans: list[ColumnPlan]
+    user_typed: set[str]
+    text_fallback: set[str] = field(default_factory=set)
+    date_formats: dict[str, str] = field(default_factory=dict)  # source -> format found on the whole file
+    json_sample: int = SNIFF_SAMPLE_ROWS
+    redecoded: bool = False
 
-def _find_bad_cast(con, relation: str, candidates: list[tuple[str, str, str]]) -> tuple[str, str] | None:
-    """(column, example value) of the first retyped column holding a value that does not
-    convert. Runs only after a conversion failed, to name the column for the person."""
-    for source_expr, name, check in candidates:
-        row = con.execute(
-            f"SELECT CAST({source_expr} AS VARCHAR) FROM {relation} WHERE {source_expr} IS NOT NULL "
-            f"AND trim(CAST({source_expr} AS VARCHAR)) <> '' AND ({check}) IS NULL LIMIT 1"
-        ).fetchone()
-        if row is not None:
-            return name, row[0]
-    return None
+    def effective(self, plan: ColumnPlan) -> ColumnPlan:
+        if plan.source in self.text_fallback:
+            return ColumnPlan(plan.source, plan.name, "text", True, None)
+        return ColumnPlan(plan.source, plan.name, plan.type, True,
+                          self.date_formats.get(plan.source, plan.date_format))
+
+    def read_types(self, inspection: Inspection) -> dict:
+        """How read_csv should read each column. Columns we cast ourselves (dates with a
+        format, retyped columns) are read as text so that SQL does the conversion."""
+        by_source = {p.source: p for p in self.plans}
+        types = {}
+        for info in inspection.columns:
+            plan = by_source.get(info.source)
+            effective = self.effective(plan) if plan is not None and plan.include else None
+            if effective is None or effective.date_format or effective.type != info.type:
+                types[info.source] = "VARCHAR"
+            else:
+                types[info.source] = STORAGE_TYPE[effective.type]
+        return types
 
 
 def write_parquet(
@@ -350,73 +537,170 @@ def write_parquet(
     """Write the planned columns to ``dest`` (a temp path; the caller renames it into
     place). Returns (rows, schema). A column whose type was sniffed, not chosen by the
     person, is kept as text when a later value does not fit; a chosen type that does not
-    fit is an error naming the column and the value."""
-    plans = validate_plan(inspection, plans)
-    user_typed = set(user_typed or ())
-    text_fallback: set[str] = set()
-    current = source
-    for _attempt in range(60):
-        con = connect(temp_dir)
+    fit is an error naming the column and the value. What changed is added to
+    inspection.notes."""
+    state = _Write(source, dict(inspection.csv_options), validate_plan(inspection, plans), set(user_typed or ()))
+    for _attempt in range(MAX_WRITE_ATTEMPTS):
+        con = _connect(temp_dir, threads=1 if len(state.plans) > WIDE_COLUMNS else None)
         stop = threading.Event()
+        relation, checks = "", []
         try:
-            if current.kind == "csv":
-                relation = _csv_reader_sql(current.path, inspection.csv_options, _read_types(inspection, plans, text_fallback))
-                expressions = {c.source: quote_ident(c.source) for c in inspection.columns}
-            else:
-                relation = _source_relation_sql(current, None, None)
-                expressions = {n: e for e, n, _ in _flatten_struct_columns(con, relation)}
-            select_parts, schema, casts = [], [], []
-            for plan in plans:
-                if not plan.include:
-                    continue
-                kind = "text" if plan.source in text_fallback else plan.type
-                effective = ColumnPlan(plan.source, plan.name, kind, True, plan.date_format if kind == plan.type else None)
-                expression = _expression_for(effective, expressions[plan.source])
-                select_parts.append(f"{expression} AS {quote_ident(plan.name)}")
-                schema.append({"name": plan.name, "type": kind, "storage_type": STORAGE_TYPE[kind]})
-                if kind != "text":
-                    casts.append((plan, expressions[plan.source], expression.replace("CAST(", "TRY_CAST(", 1)
-                                  .replace("strptime(", "try_strptime(")))
+            relation, expressions = _write_relation(con, state, inspection)
+            select_parts, schema, checks = _select_list(state, expressions)
             sql = (f"COPY (SELECT {', '.join(select_parts)} FROM {relation}) TO {literal(str(dest))} "
                    "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
             if on_progress is not None:
                 threading.Thread(target=_watch_progress, args=(con, stop, on_progress), daemon=True).start()
             con.execute(sql)
             stop.set()
-            rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(dest))})").fetchone()[0]
+            rows = _one(con, f"SELECT count(*) FROM read_parquet({literal(str(dest))})")[0]
             return rows, schema
         except duckdb.Error as exc:
             stop.set()
             dest.unlink(missing_ok=True)
-            text = str(exc)
-            if ("Invalid unicode" in text or "byte sequence mismatch" in text) and current is source \
-                    and current.kind == "csv":
-                utf8, replaced = transcode_to_utf8(current.path, "utf-8", temp_dir, errors="replace")
-                source.temp_files.append(utf8)
-                current = Source("csv", utf8, source.format, source.sheet)
-                inspection.notes.append(f"{replaced} invalid byte sequence(s) replaced with \ufffd")
-                continue
-            if "onver" not in text:  # not a conversion error: nothing to retry
-                raise IngestError(_friendly_duckdb_error(exc)) from None
-            named = re.search(r'converting column "(.*?)"', text)
-            failing_source, example = (named.group(1), None) if named else (None, None)
-            if failing_source is None:
-                found = _find_bad_cast(con, relation, [(e, p.source, c) for p, e, c in casts])
-                if found:
-                    failing_source, example = found
-            plan = next((p for p in plans if p.source == failing_source), None)
-            if plan is None:
-                raise IngestError(_friendly_duckdb_error(exc)) from None
-            if plan.source in user_typed or plan.source in text_fallback:
-                shown = f" such as {example!r}" if example is not None else ""
-                raise IngestError(
-                    f"Column {plan.name!r} has values{shown} that are not {plan.type}; choose another type for it"
-                ) from None
-            text_fallback.add(plan.source)
+            _adapt_after_failure(con, state, inspection, relation, checks, exc, temp_dir)
         finally:
             stop.set()
             con.close()
     raise IngestError("The file could not be read: too many columns changed type while reading")
+
+
+def _write_relation(con, state: _Write, inspection: Inspection) -> tuple[str, dict[str, str]]:
+    """The relation to select from, and the expression for each source column."""
+    if state.source.kind == "csv":
+        relation = _csv_reader_sql(state.source.path, state.csv_options, state.read_types(inspection))
+        return relation, {c.source: quote_ident(c.source) for c in inspection.columns}
+    relation = _source_relation_sql(state.source, None, None, state.json_sample)
+    return relation, {name: expression for expression, name, _ in _flatten_struct_columns(con, relation)}
+
+
+def _select_list(state: _Write, expressions: dict[str, str]):
+    """(SELECT parts, schema, [(plan, lenient check expression)] for typed columns)."""
+    select_parts, schema, checks = [], [], []
+    for plan in state.plans:
+        if not plan.include:
+            continue
+        if plan.source not in expressions:
+            raise IngestError(f"The column {plan.source!r} is no longer in the file")
+        effective = state.effective(plan)
+        source_expr = expressions[plan.source]
+        select_parts.append(f"{_expression_for(effective, source_expr)} AS {quote_ident(plan.name)}")
+        schema.append({"name": plan.name, "type": effective.type, "storage_type": STORAGE_TYPE[effective.type]})
+        if effective.type not in ("text", "categorical"):
+            checks.append((plan, source_expr, _expression_for(effective, source_expr, lenient=True)))
+    return select_parts, schema, checks
+
+
+def _is_conversion_failure(text: str) -> bool:
+    return any(marker in text for marker in (
+        "Conversion Error", "Could not convert", "Could not parse string", "Failed to cast",
+    ))
+
+
+def _adapt_after_failure(con, state: _Write, inspection: Inspection, relation: str, checks, exc, temp_dir) -> None:
+    """Change how the next attempt reads the file, or raise the IngestError to show."""
+    text = str(exc)
+    kind = state.source.kind
+    if kind == "csv" and state.csv_options.get("parallel", True) and _needs_serial_reader(exc):
+        state.csv_options["parallel"] = False
+        return
+    if kind == "csv" and not state.redecoded and ("Invalid unicode" in text or "byte sequence mismatch" in text):
+        # The first megabyte was clean UTF-8; a later part is not.
+        utf8, note = decode_damaged_text(state.source.path, temp_dir)
+        state.source.temp_files.append(utf8)
+        state.source = Source("csv", utf8, state.source.format, state.source.sheet, temp_files=state.source.temp_files)
+        state.redecoded = True
+        inspection.notes.append(note)
+        return
+    if kind == "json" and state.json_sample != -1 and "JSON transform error" in text:
+        # A value later in the file has another type than the sampled ones: let DuckDB
+        # look at every record to choose the column types.
+        state.json_sample = -1
+        return
+    if not _is_conversion_failure(text):
+        raise IngestError(_friendly_duckdb_error(exc)) from None
+    plan, example = _failing_column(con, relation, checks, text)
+    if plan is None:
+        raise IngestError(_friendly_duckdb_error(exc)) from None
+    effective = state.effective(plan)
+    if plan.source in state.user_typed:
+        raise IngestError(
+            f"Column {plan.name!r} has values that are not {_type_words(effective)}{_such_as(example)}"
+            f"{_line_of(text)}; choose another type for it"
+        ) from None
+    if effective.date_format and plan.source not in state.date_formats:
+        other = _refit_date_format(con, relation, checks, plan, effective, example)
+        if other is not None:
+            state.date_formats[plan.source] = other
+            inspection.notes.append(f"Column {plan.name!r} is read with the date format {other}: "
+                                    f"values such as {example!r} appear after the first rows")
+            return
+    if plan.source in state.text_fallback:
+        raise IngestError(_friendly_duckdb_error(exc)) from None
+    state.text_fallback.add(plan.source)
+    inspection.notes.append(f"Column {plan.name!r} has values that are not {_type_words(effective)}"
+                            f"{_such_as(example)}, so it is kept as text")
+
+
+def _failing_column(con, relation: str, checks, text: str) -> tuple[ColumnPlan | None, str | None]:
+    """The planned column whose value did not convert, and that value. DuckDB names the
+    column when the cast happens in the CSV reader; otherwise each typed column is
+    checked with a lenient cast (this runs only after a failure)."""
+    value = re.search(r'(?:convert|parse) string "(.*?)" (?:to|according)', text, re.DOTALL)
+    value = value or re.search(r'cast value to \w+: "(.*?)"', text, re.DOTALL)
+    named = re.search(r'converting column "(.*?)"', text)
+    candidates = [c for c in checks if named is None or c[0].source == named.group(1)]
+    for plan, source_expr, lenient in candidates:
+        if named is not None and value is not None:
+            return plan, value.group(1)
+        try:
+            row = _one(
+                con,
+                f"SELECT CAST({source_expr} AS VARCHAR) FROM {relation} WHERE {_text_value(source_expr)} IS NOT NULL "
+                f"AND ({lenient}) IS NULL LIMIT 1",
+            )
+        except duckdb.Error:  # the reader itself fails on this value: DuckDB named the column
+            return (plan, None) if named is not None else (None, None)
+        if row is not None:
+            return plan, row[0]
+    return None, value.group(1) if value else None
+
+
+def _refit_date_format(con, relation: str, checks, plan: ColumnPlan, effective: ColumnPlan,
+                       example: str | None) -> str | None:
+    """Another format of DATE_FORMATS that reads every value of the whole column, when
+    the one found on the first rows does not (01/02/2010 first, 13/01/2010 later on)."""
+    source_expr = next(expr for p, expr, _ in checks if p is plan)
+    formats = [fmt for fmt, kind in DATE_FORMATS if fmt != effective.date_format and kind == effective.type]
+    if example is not None and formats:  # only formats that read the failing value are worth a full scan
+        fits = _one(con, "SELECT " + ", ".join(
+            f"try_strptime(trim(?), {literal(fmt)}) IS NOT NULL" for fmt in formats), [example] * len(formats))
+        formats = [fmt for fmt, ok in zip(formats, fits) if ok]
+    for fmt in formats:
+        ok = _one(
+            con,
+            f"SELECT bool_and(v IS NULL OR try_strptime(v, {literal(fmt)}) IS NOT NULL) "
+            f"FROM (SELECT {_text_value(source_expr)} AS v FROM {relation})",
+        )[0]
+        if ok:
+            return fmt
+    return None
+
+
+_TYPE_WORDS = {"integer": "whole numbers", "float": "numbers", "boolean": "true/false values",
+               "date": "dates", "timestamp": "dates with times"}
+
+
+def _type_words(plan: ColumnPlan) -> str:
+    words = _TYPE_WORDS.get(plan.type, plan.type)
+    return f"{words} in the format {plan.date_format}" if plan.date_format else words
+
+
+def _such_as(example: str | None) -> str:
+    if example is None:
+        return ""
+    shown = example if len(example) <= 60 else example[:57] + "..."
+    return f" (such as {shown!r})"
 
 
 def _watch_progress(con, stop: threading.Event, on_progress) -> None:

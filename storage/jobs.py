@@ -34,14 +34,20 @@ def this_worker() -> str:
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process of this host still runs (signal 0 checks without sending)."""
+    """Whether a process of this host still runs. A killed process whose parent died
+    too may linger as a zombie until something reaps it; that counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            state = handle.read().rsplit(b")", 1)[1].split()[0]
+        return state not in (b"Z", b"X")
+    except (OSError, IndexError):
+        return True
 
 
 class JobCancelled(Exception):
@@ -60,7 +66,7 @@ class Reporter:
     def __call__(self, progress: float, message: str | None = None, force: bool = False) -> None:
         now = time.monotonic()
         with self._lock:
-            if not force and now - self._last_write < 0.5:
+            if not force and now - self._last_write < 0.3:
                 return
             self._last_write = now
         values = {"progress": max(0.0, min(float(progress), 1.0)), "updated_at": utcnow()}

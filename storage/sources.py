@@ -5,13 +5,16 @@ whatever the file size."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import gzip
 import os
+import re
 import shutil
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +62,18 @@ def _temp(work_dir: Path, suffix: str) -> Path:
     return work_dir / f"{uuid.uuid4().hex}{suffix}"
 
 
+def human_size(size: int) -> str:
+    """1.5 GB, 200 MB, 64 KB: sizes in messages, never "0 MB"."""
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            value = size / factor
+            return f"{value:.1f} {unit}".replace(".0 ", " ") if value < 10 else f"{value:.0f} {unit}"
+    return f"{size} bytes"
+
+
 def _copy_capped(reader, dest: Path, cap_bytes: int, what: str) -> None:
+    """Copy a decompressing reader to ``dest``, stopping at ``cap_bytes``: a small zip or
+    gzip can expand to terabytes (a zip bomb), so the output is counted, not trusted."""
     written = 0
     with open(dest, "wb") as out:
         while True:
@@ -69,7 +83,7 @@ def _copy_capped(reader, dest: Path, cap_bytes: int, what: str) -> None:
             written += len(chunk)
             if written > cap_bytes:
                 raise IngestError(
-                    f"{what} expands to more than {cap_bytes // (1024 * 1024)} MB when decompressed, "
+                    f"{what} expands to more than {human_size(cap_bytes)} when decompressed, "
                     "which is over the limit; upload the data uncompressed or in smaller parts"
                 )
             out.write(chunk)
@@ -79,15 +93,13 @@ def _decompress_gzip(path: Path, work_dir: Path, cap_bytes: int, name: str) -> P
     dest = _temp(work_dir, ".raw")
     try:
         with gzip.open(path, "rb") as reader:
-            _copy_capped(reader, dest, cap_bytes, "The gzip file")
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        dest.unlink(missing_ok=True)
-        if isinstance(exc, IngestError):
-            raise
-        raise IngestError(f"{name} is not a readable gzip file (it may be cut short or corrupt)") from None
+            _copy_capped(reader, dest, cap_bytes, f"The gzip file {name}")
     except IngestError:
         dest.unlink(missing_ok=True)
         raise
+    except (OSError, EOFError, zlib.error):  # BadGzipFile is an OSError
+        dest.unlink(missing_ok=True)
+        raise IngestError(f"{name} is not a readable gzip file (it may be cut short or corrupt)") from None
     return dest
 
 
@@ -122,14 +134,34 @@ def _extract_single_member(path: Path, work_dir: Path, cap_bytes: int, name: str
         except IngestError:
             dest.unlink(missing_ok=True)
             raise
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError):
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, zlib.error):
             dest.unlink(missing_ok=True)
             raise IngestError(f"The zip file {name} could not be read (it may be corrupt)") from None
         return dest, os.path.basename(member.filename)
 
 
+# --- text encodings -------------------------------------------------------------------
+
+
+def _utf8_counts(data: bytes, final: bool) -> tuple[int, int]:
+    """(valid non-ASCII characters, invalid byte sequences) in ``data`` read as UTF-8.
+    With final=False a character cut at the end of ``data`` is not counted as invalid."""
+    text = codecs.getincrementaldecoder("utf-8")("replace").decode(data, final=final)
+    invalid = text.count("\ufffd") - data.count(b"\xef\xbf\xbd")  # a real U+FFFD is no error
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    return non_ascii - text.count("\ufffd"), invalid
+
+
+def _utf8_or_cp1252(valid_non_ascii: int, invalid: int) -> str:
+    """Bytes that are not valid UTF-8 mean either an 8-bit file (Windows' cp1252: every é
+    is one invalid byte) or a UTF-8 file with a few damaged bytes. A real UTF-8 file shows
+    more valid multi-byte characters than damage; a cp1252 file shows almost none."""
+    return "utf-8" if valid_non_ascii > invalid else "cp1252"
+
+
 def detect_encoding(sample: bytes) -> str:
-    """'utf-8', 'utf-8-sig', 'utf-16' or 'cp1252' for a text file's first bytes."""
+    """'utf-8', 'utf-8-sig', 'utf-16', 'utf-16-le', 'utf-16-be' or 'cp1252' for a text
+    file's first bytes. 'utf-8' may still hold a few invalid bytes (see utf8_damage)."""
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -142,14 +174,14 @@ def detect_encoding(sample: bytes) -> str:
             return "utf-16-le"
         if even_nuls > half * 0.6 and odd_nuls == 0:
             return "utf-16-be"
-    try:
-        sample.decode("utf-8")
-        return "utf-8"
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sample is still UTF-8.
-        if exc.start >= len(sample) - 3 and exc.reason in ("unexpected end of data",):
-            return "utf-8"
-        return "cp1252"
+    valid, invalid = _utf8_counts(sample, final=False)
+    return "utf-8" if invalid == 0 else _utf8_or_cp1252(valid, invalid)
+
+
+def utf8_damage(sample: bytes) -> int:
+    """How many invalid byte sequences a UTF-8 sample holds (a character cut at the end of
+    the sample is not damage)."""
+    return _utf8_counts(sample, final=False)[1]
 
 
 def looks_binary(sample: bytes) -> bool:
@@ -163,22 +195,25 @@ def looks_binary(sample: bytes) -> bool:
 
 def transcode_to_utf8(path: Path, encoding: str, work_dir: Path, errors: str = "strict") -> tuple[Path, int]:
     """Stream ``path`` from ``encoding`` to a UTF-8 file; returns it and the number of
-    characters that had to be replaced (only with errors='replace')."""
+    byte sequences that had to be replaced with U+FFFD (only with errors='replace')."""
     dest = _temp(work_dir, ".csv")
     decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
     replaced = 0
+    first = True
     try:
         with open(path, "rb") as src, open(dest, "w", encoding="utf-8", newline="") as out:
             while True:
                 chunk = src.read(CHUNK)
                 text = decoder.decode(chunk, final=not chunk)
+                if errors == "replace":
+                    genuine = chunk.count(b"\xef\xbf\xbd") if encoding.startswith("utf-8") else 0
+                    replaced += text.count("\ufffd") - genuine
                 if text:
-                    if errors == "replace":
-                        replaced += text.count("\ufffd")
-                    out.write(text.lstrip("\ufeff") if out.tell() == 0 else text)
+                    out.write(text.lstrip("\ufeff") if first else text)
+                    first = False
                 if not chunk:
                     break
-    except UnicodeDecodeError:
+    except (UnicodeDecodeError, OSError):
         dest.unlink(missing_ok=True)
         raise
     return dest, replaced
@@ -187,31 +222,80 @@ def transcode_to_utf8(path: Path, encoding: str, work_dir: Path, errors: str = "
 ENCODING_LABELS = {"utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "cp1252": "Windows-1252 (Latin-1)"}
 
 
+def replaced_note(count: int) -> str:
+    return f"{count:,} byte sequence(s) that were not valid UTF-8 were replaced with \ufffd"
+
+
+def _decode_to_utf8(path: Path, encoding: str, work_dir: Path, source: Source) -> Path:
+    """A UTF-8 copy of a text file in ``encoding``, noted on the source. Bytes the
+    encoding cannot decode become U+FFFD rather than failing the whole file."""
+    utf8, replaced = transcode_to_utf8(path, encoding, work_dir, errors="replace")
+    source.temp_files.append(utf8)
+    if encoding.startswith("utf-8"):
+        source.notes.append(replaced_note(replaced))
+    else:
+        source.notes.append(f"Decoded from {ENCODING_LABELS.get(encoding, encoding)}")
+    return utf8
+
+
+def decode_damaged_text(path: Path, work_dir: Path) -> tuple[Path, str]:
+    """For a file that read as UTF-8 in its first megabyte but holds invalid bytes further
+    on: a UTF-8 copy and a note for the person. The whole file decides between a late
+    cp1252 character (decoded) and damaged UTF-8 (replaced with U+FFFD)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    valid = invalid = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            text = decoder.decode(chunk)
+            invalid += text.count("\ufffd") - chunk.count(b"\xef\xbf\xbd")
+            valid += len(text) - len(text.encode("ascii", "ignore")) - text.count("\ufffd")
+    encoding = _utf8_or_cp1252(valid, invalid)
+    utf8, replaced = transcode_to_utf8(path, encoding, work_dir, errors="replace")
+    if encoding == "cp1252":
+        return utf8, f"Decoded from {ENCODING_LABELS['cp1252']}"
+    return utf8, replaced_note(replaced)
+
+
+def _readable_as_is(encoding: str, sample: bytes) -> bool:
+    """Whether DuckDB can read the file itself: clean UTF-8, with or without a BOM."""
+    return encoding in ("utf-8", "utf-8-sig") and not utf8_damage(sample)
+
+
+def _binary_error() -> IngestError:
+    return IngestError("The file is not text: it looks like binary data. Upload CSV, Excel, JSON or Parquet")
+
+
 def _prepare_text(path: Path, fmt: str, work_dir: Path, source: Source) -> Source:
     with open(path, "rb") as handle:
         sample = handle.read(SNIFF_BYTES)
     if not sample.strip():
         raise IngestError("The file is empty")
     encoding = detect_encoding(sample)
-    if encoding in ("utf-8", "utf-8-sig"):
-        if looks_binary(sample):
-            raise IngestError("The file is not text: it looks like binary data. Upload CSV, Excel, JSON or Parquet")
-        source.path = path
-    else:
-        utf8, _ = transcode_to_utf8(path, encoding, work_dir, errors="replace" if encoding == "cp1252" else "strict")
-        source.temp_files.append(utf8)
-        source.path = utf8
-        source.notes.append(f"Decoded from {ENCODING_LABELS.get(encoding, encoding)}")
-        with open(utf8, "rb") as handle:
-            if looks_binary(handle.read(SNIFF_BYTES)):
-                raise IngestError("The file is not text: it looks like binary data. Upload CSV, Excel, JSON or Parquet")
+    # Judge binary-ness on the decoded sample, before any (possibly long) transcoding.
+    if looks_binary(sample.decode(encoding, errors="replace").encode("utf-8")):
+        raise _binary_error()
+    source.path = path if _readable_as_is(encoding, sample) else _decode_to_utf8(path, encoding, work_dir, source)
     source.kind = "csv"
     source.format = fmt
     return source
 
 
-def _excel_value(value):
+# --- Excel ----------------------------------------------------------------------------
+
+
+def _has_time_part(number_format: str | None) -> bool:
+    """Whether an Excel date format shows a time: yyyy-mm-dd h:mm does, dd/mm/yyyy not.
+    Bracketed ([$-409], [h]) and quoted parts are locale codes and literals, not fields."""
+    fmt = re.sub(r'\[[^\]]*\]|"[^"]*"', "", number_format or "")
+    return bool(re.search(r"[hs]", fmt, re.IGNORECASE))
+
+
+def _excel_value(value, number_format: str | None = None):
+    """A cell as CSV text. Excel keeps dates as datetimes; a cell formatted as a date
+    without a time is written as a date so the column becomes a date, not a timestamp."""
     if isinstance(value, dt.datetime):
+        if number_format is not None and not _has_time_part(number_format):
+            return value.date().isoformat()
         return value.isoformat(sep=" ")
     if isinstance(value, (dt.date, dt.time)):
         return value.isoformat()
@@ -229,11 +313,14 @@ def list_sheets(path: Path, name: str) -> list[str]:
         if kind == "xlsx":
             import openpyxl
 
-            workbook = openpyxl.load_workbook(path, read_only=True)
-            try:
-                return list(workbook.sheetnames)
-            finally:
-                workbook.close()
+            # A file handle, not the path: openpyxl refuses paths that do not end in .xlsx,
+            # and uploads are stored under names of our own.
+            with open(path, "rb") as handle:
+                workbook = openpyxl.load_workbook(handle, read_only=True)
+                try:
+                    return list(workbook.sheetnames)
+                finally:
+                    workbook.close()
         import xlrd
 
         return xlrd.open_workbook(str(path), on_demand=True).sheet_names()
@@ -250,17 +337,85 @@ def _excel_error(name: str, exc: Exception) -> str:
     return f"{name} could not be read as an Excel workbook (it may be corrupt or saved in another format)"
 
 
+def _ole2_holds(path: Path, stream_names: tuple[str, ...]) -> set[str]:
+    """Which of ``stream_names`` appear in an OLE2 (legacy Office) file. Directory
+    entries store names in UTF-16; scanning for them avoids parsing the container."""
+    wanted = {n: n.encode("utf-16-le") for n in stream_names}
+    found: set[str] = set()
+    tail = b""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            window = tail + chunk
+            found.update(n for n, encoded in wanted.items() if encoded in window)
+            tail = window[-64:]
+    return found
+
+
 def _excel_kind(path: Path, name: str) -> str:
     with open(path, "rb") as handle:
         head = handle.read(8)
     if head.startswith(MAGIC_ZIP):
         return "xlsx"
     if head.startswith(MAGIC_OLE2):
-        if _lower_name(name).endswith((".xlsx", ".xlsm")):
-            # An OOXML workbook inside an OLE2 container is how Excel stores encrypted files.
+        streams = _ole2_holds(path, ("EncryptedPackage", "Workbook", "Book"))
+        # Excel saves a password-protected .xlsx inside an OLE2 container; an .xls that
+        # was only renamed .xlsx holds a Workbook stream and is read as the .xls it is.
+        if "EncryptedPackage" in streams:
+            raise IngestError(f"{name} is password-protected; save it without a password and upload it again")
+        if _lower_name(name).endswith((".xlsx", ".xlsm")) and not streams & {"Workbook", "Book"}:
             raise IngestError(f"{name} is password-protected; save it without a password and upload it again")
         return "xls"
     raise IngestError(f"{name} is named like an Excel workbook but is not one")
+
+
+def _xlsx_rows(path: Path, name: str, sheet: str | None):
+    """(chosen sheet, rows of CSV values) of an .xlsx workbook, streamed."""
+    import openpyxl
+
+    with open(path, "rb") as handle:  # a handle: see list_sheets
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+        try:
+            chosen = sheet or workbook.sheetnames[0]
+            if chosen not in workbook.sheetnames:
+                raise IngestError(f"{name} has no sheet named {chosen!r}")
+            yield chosen
+            for row in workbook[chosen].iter_rows():
+                yield [_excel_value(cell.value, getattr(cell, "number_format", None)) for cell in row]
+        finally:
+            workbook.close()
+
+
+def _xls_rows(path: Path, name: str, sheet: str | None):
+    """(chosen sheet, rows of CSV values) of a legacy .xls workbook."""
+    import xlrd
+
+    book = xlrd.open_workbook(str(path), on_demand=True, formatting_info=True)
+    try:
+        chosen = sheet or book.sheet_names()[0]
+        if chosen not in book.sheet_names():
+            raise IngestError(f"{name} has no sheet named {chosen!r}")
+        yield chosen
+        worksheet = book.sheet_by_name(chosen)
+        for r in range(worksheet.nrows):
+            yield [_xls_value(book, cell) for cell in worksheet.row(r)]
+    finally:
+        book.release_resources()
+
+
+def _xls_value(book, cell):
+    import xlrd
+
+    if cell.ctype == xlrd.XL_CELL_DATE:
+        xf = book.xf_list[cell.xf_index]
+        number_format = book.format_map[xf.format_key].format_str if xf.format_key in book.format_map else None
+        return _excel_value(xlrd.xldate_as_datetime(cell.value, book.datemode), number_format)
+    if cell.ctype == xlrd.XL_CELL_BOOLEAN:
+        return _excel_value(bool(cell.value))
+    if cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+        return None
+    if cell.ctype == xlrd.XL_CELL_ERROR:
+        return xlrd.error_text_from_code.get(cell.value, "#ERROR")
+    return _excel_value(cell.value)
 
 
 def _excel_to_csv(path: Path, name: str, sheet: str | None, work_dir: Path) -> tuple[Path, str]:
@@ -268,46 +423,15 @@ def _excel_to_csv(path: Path, name: str, sheet: str | None, work_dir: Path) -> t
     dest = _temp(work_dir, ".csv")
     rows_written = 0
     try:
-        with open(dest, "w", encoding="utf-8", newline="") as out:
+        rows = _xlsx_rows(path, name, sheet) if kind == "xlsx" else _xls_rows(path, name, sheet)
+        with contextlib.closing(rows), open(dest, "w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out)
-            if kind == "xlsx":
-                import openpyxl
-
-                workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-                try:
-                    chosen = sheet or workbook.sheetnames[0]
-                    if chosen not in workbook.sheetnames:
-                        raise IngestError(f"{name} has no sheet named {chosen!r}")
-                    for row in workbook[chosen].iter_rows(values_only=True):
-                        if row is None or all(v is None for v in row):
-                            continue
-                        writer.writerow([_excel_value(v) for v in row])
-                        rows_written += 1
-                finally:
-                    workbook.close()
-            else:
-                import xlrd
-
-                book = xlrd.open_workbook(str(path), on_demand=True)
-                chosen = sheet or book.sheet_names()[0]
-                if chosen not in book.sheet_names():
-                    raise IngestError(f"{name} has no sheet named {chosen!r}")
-                worksheet = book.sheet_by_name(chosen)
-                for r in range(worksheet.nrows):
-                    values = []
-                    for cell in worksheet.row(r):
-                        if cell.ctype == xlrd.XL_CELL_DATE:
-                            values.append(_excel_value(xlrd.xldate_as_datetime(cell.value, book.datemode)))
-                        elif cell.ctype == xlrd.XL_CELL_BOOLEAN:
-                            values.append(_excel_value(bool(cell.value)))
-                        elif cell.ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
-                            values.append(None)
-                        else:
-                            values.append(_excel_value(cell.value))
-                    if all(v in (None, "") for v in values):
-                        continue
-                    writer.writerow(values)
-                    rows_written += 1
+            chosen = next(rows)
+            for values in rows:
+                if all(v is None or v == "" for v in values):
+                    continue  # blank rows, which Excel sheets often have below the data
+                writer.writerow(values)
+                rows_written += 1
     except IngestError:
         dest.unlink(missing_ok=True)
         raise
@@ -320,8 +444,12 @@ def _excel_to_csv(path: Path, name: str, sheet: str | None, work_dir: Path) -> t
     return dest, chosen
 
 
+# --- the entry point --------------------------------------------------------------------
+
+
 def prepare(path: Path, filename: str, work_dir: Path, cap_bytes: int, sheet: str | None = None) -> Source:
-    """A Source for the uploaded file at ``path`` (named ``filename`` by its owner)."""
+    """A Source for the uploaded file at ``path`` (named ``filename`` by its owner).
+    On failure every temp file made on the way is gone again."""
     path = Path(path)
     source = Source(kind="csv", path=path, format="csv")
     try:
@@ -331,6 +459,15 @@ def prepare(path: Path, filename: str, work_dir: Path, cap_bytes: int, sheet: st
         raise
 
 
+def _is_parquet(path: Path) -> bool:
+    """A Parquet file starts and ends with PAR1; one cut short lacks the footer."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != MAGIC_PARQUET:
+            return False
+        handle.seek(-4, os.SEEK_END)
+        return handle.read(4) == MAGIC_PARQUET
+
+
 def _prepare(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, source: Source, depth: int) -> Source:
     if path.stat().st_size == 0:
         raise IngestError("The file is empty")
@@ -338,34 +475,9 @@ def _prepare(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, sourc
         head = handle.read(8)
     lower = _lower_name(name)
     if head.startswith(MAGIC_GZIP):
-        if depth:
-            raise IngestError("Compressed files inside compressed files are not supported")
-        inner = _decompress_gzip(path, work_dir, cap_bytes, name)
-        source.temp_files.append(inner)
-        inner_name = name[:-3] if lower.endswith(".gz") else name
-        result = _prepare(inner, inner_name, work_dir, cap_bytes, sheet, source, depth + 1)
-        result.format = result.format + ".gz"
-        return result
+        return _prepare_gzip(path, name, work_dir, cap_bytes, sheet, source, depth)
     if head.startswith(MAGIC_ZIP) or head.startswith(MAGIC_EMPTY_ZIP):
-        try:
-            with zipfile.ZipFile(path) as archive:
-                excel = _is_excel_zip(archive)
-        except zipfile.BadZipFile:
-            if lower.endswith(EXCEL_EXTENSIONS):
-                raise IngestError(f"{name} could not be read as an Excel workbook (it may be corrupt)") from None
-            raise IngestError(f"{name} is not a readable zip file (it may be cut short or corrupt)") from None
-        if excel:
-            csv_path, chosen = _excel_to_csv(path, name, sheet, work_dir)
-            source.temp_files.append(csv_path)
-            source.kind, source.path, source.format, source.sheet = "csv", csv_path, "xlsx", chosen
-            return source
-        if depth:
-            raise IngestError("Compressed files inside compressed files are not supported")
-        inner, inner_name = _extract_single_member(path, work_dir, cap_bytes, name)
-        source.temp_files.append(inner)
-        result = _prepare(inner, inner_name, work_dir, cap_bytes, sheet, source, depth + 1)
-        result.format = "zip/" + result.format
-        return result
+        return _prepare_zip(path, name, work_dir, cap_bytes, sheet, source, depth)
     if lower.endswith(EXCEL_EXTENSIONS) or head.startswith(MAGIC_OLE2):
         if not head.startswith(MAGIC_OLE2):
             raise IngestError(f"{name} is named like an Excel workbook but is not one (it is not a zip file)")
@@ -373,27 +485,60 @@ def _prepare(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, sourc
         source.temp_files.append(csv_path)
         source.kind, source.path, source.format, source.sheet = "csv", csv_path, "xls", chosen
         return source
-    if head.startswith(MAGIC_PARQUET):
+    if _is_parquet(path):
         source.kind, source.path, source.format = "parquet", path, "parquet"
         return source
     if lower.endswith(".parquet"):
-        raise IngestError(f"{name} is named like a Parquet file but is not one")
+        raise IngestError(f"{name} is not a readable Parquet file (it may be cut short or corrupt)")
     with open(path, "rb") as handle:
         sample = handle.read(SNIFF_BYTES)
     stripped = sample.lstrip(codecs.BOM_UTF8).lstrip()
     if lower.endswith(JSON_EXTENSIONS) or (stripped[:1] in (b"[", b"{") and not lower.endswith(TEXT_EXTENSIONS)):
-        encoding = detect_encoding(sample)
-        source.path = path
-        if encoding not in ("utf-8", "utf-8-sig"):
-            utf8, _ = transcode_to_utf8(path, encoding, work_dir)
-            source.temp_files.append(utf8)
-            source.path = utf8
-        if not stripped:
-            raise IngestError("The file is empty")
-        source.kind, source.format = "json", "json"
-        return source
+        return _prepare_json(path, sample, work_dir, source)
     fmt = "tsv" if lower.endswith((".tsv", ".tab")) else "csv"
     return _prepare_text(path, fmt, work_dir, source)
+
+
+def _prepare_gzip(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, source: Source, depth: int) -> Source:
+    if depth:
+        raise IngestError("Compressed files inside compressed files are not supported")
+    inner = _decompress_gzip(path, work_dir, cap_bytes, name)
+    source.temp_files.append(inner)
+    inner_name = name[:-3] if _lower_name(name).endswith(".gz") else name
+    result = _prepare(inner, inner_name, work_dir, cap_bytes, sheet, source, depth + 1)
+    result.format = result.format + ".gz"
+    return result
+
+
+def _prepare_zip(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, source: Source, depth: int) -> Source:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            excel = _is_excel_zip(archive)
+    except zipfile.BadZipFile:
+        if _lower_name(name).endswith(EXCEL_EXTENSIONS):
+            raise IngestError(f"{name} could not be read as an Excel workbook (it may be cut short or corrupt)") from None
+        raise IngestError(f"{name} is not a readable zip file (it may be cut short or corrupt)") from None
+    if excel:
+        csv_path, chosen = _excel_to_csv(path, name, sheet, work_dir)
+        source.temp_files.append(csv_path)
+        source.kind, source.path, source.format, source.sheet = "csv", csv_path, "xlsx", chosen
+        return source
+    if depth:
+        raise IngestError("Compressed files inside compressed files are not supported")
+    inner, inner_name = _extract_single_member(path, work_dir, cap_bytes, name)
+    source.temp_files.append(inner)
+    result = _prepare(inner, inner_name, work_dir, cap_bytes, sheet, source, depth + 1)
+    result.format = "zip/" + result.format
+    return result
+
+
+def _prepare_json(path: Path, sample: bytes, work_dir: Path, source: Source) -> Source:
+    if not sample.lstrip(codecs.BOM_UTF8).strip():
+        raise IngestError("The file is empty")
+    encoding = detect_encoding(sample)
+    source.path = path if _readable_as_is(encoding, sample) else _decode_to_utf8(path, encoding, work_dir, source)
+    source.kind, source.format = "json", "json"
+    return source
 
 
 def copy_for_ingest(src: Path, work_dir: Path) -> Path:

@@ -8,7 +8,10 @@ Fixtures:
   page         (function) a page in a fresh browser context per test, so no cookies
                carry over between tests
   new_page     (function) a factory for more independent contexts in one test (a second
-               person signing in next to the first)
+               person signing in next to the first); keyword arguments go to
+               ``browser.new_context`` (e.g. ``storage_state`` of a signed-in session)
+  run_live_server()  the context manager behind ``live_server``, for a module that needs
+               a server of its own
 
 When a test that used a page fails, a full-page screenshot of every open page goes to
 tests/e2e/artifacts/<test name>[-<n>].png and the tail of the server log is attached to
@@ -27,6 +30,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,8 +93,12 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=5)
 
 
-@pytest.fixture(scope="session")
-def live_server():
+@contextmanager
+def run_live_server():
+    """Start a server on a free port with a fresh data dir; stop it and remove the data
+    when the block ends. ``live_server`` is one of these for the whole session; a module
+    that needs a server of its own (e.g. one whose first user is not the first-run
+    setup) can override ``live_server`` and ``base_url`` with a module-scoped one."""
     tmp = Path(tempfile.mkdtemp(prefix="datainsight-e2e-"))
     data_dir = tmp / "data"
     log_path = tmp / "server.log"
@@ -148,6 +156,12 @@ def live_server():
 
 
 @pytest.fixture(scope="session")
+def live_server():
+    with run_live_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def base_url(live_server) -> str:
     return live_server.url
 
@@ -177,8 +191,11 @@ def new_page(browser, base_url, request):
     pages = []
     request.node._e2e_pages = pages  # for the failure screenshot hook
 
-    def make():
-        context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    def make(**context_options):
+        """``context_options`` go to ``browser.new_context`` (e.g. ``storage_state`` to
+        start signed in, ``accept_downloads``)."""
+        options = {"base_url": base_url, "viewport": {"width": 1280, "height": 900}, **context_options}
+        context = browser.new_context(**options)
         context.set_default_timeout(EXPECT_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()
