@@ -713,18 +713,5 @@ def _watch_progress(con, stop: threading.Event, on_progress) -> None:
             on_progress(min(progress / 100.0, 0.99))
 
 
-def fsync_file(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def schema_json(schema: list[dict]) -> str:
     return json.dumps(schema, ensure_ascii=False)
