@@ -111,8 +111,7 @@ def _csv_reader_sql(path: Path, options: dict, columns: dict | None = None) -> s
         f"header = {'true' if options['header'] else 'false'}",
         "null_padding = true",
         f"nullstr = {NULL_STRINGS_SQL}",
-        f"max_line_size = {MAX_LINE_BYTES}",
-        f"buffer_size = {MAX_LINE_BYTES * 2}",
+        *_line_size_options(options.get("long_lines", False)),
         "auto_detect = false" if columns is not None else "auto_detect = true",
         "encoding = 'utf-8'",
     ]
@@ -124,6 +123,18 @@ def _csv_reader_sql(path: Path, options: dict, columns: dict | None = None) -> s
         spec = ", ".join(f"{literal(name)}: {literal(kind)}" for name, kind in columns.items())
         parts.append("columns = {" + spec + "}")
     return "read_csv(" + ", ".join(parts) + ")"
+
+
+def _line_size_options(long_lines: bool) -> list[str]:
+    """DuckDB's default buffers, or big ones for files with very long lines. Big buffers
+    only when needed: under the memory limit they cost half the speed of a normal ingest."""
+    if not long_lines:
+        return []
+    return [f"max_line_size = {MAX_LINE_BYTES}", f"buffer_size = {MAX_LINE_BYTES * 2}"]
+
+
+def _is_long_line_error(text: str) -> bool:
+    return "Maximum line size" in text or "max_line_size" in text
 
 
 def _connect(temp_dir: Path, threads: int | None = None):
@@ -220,19 +231,27 @@ def _sniff_csv(con, path: Path, skip: int) -> tuple[dict, list[tuple[str, str]]]
     # skip only when needed: given skip = 0, the sniffer no longer tries other layouts and
     # can misread a file with ragged rows (it took "|" as the delimiter of a, b / 1 / 4, 5, 6).
     skip_option = f"skip = {int(skip)}, " if skip else ""
-    row = _one(
-        con,
-        f"SELECT Delimiter, Quote, Escape, HasHeader, Columns FROM sniff_csv(?, sample_size = {SNIFF_SAMPLE_ROWS}, "
-        f"{skip_option}max_line_size = {MAX_LINE_BYTES}, buffer_size = {MAX_LINE_BYTES * 2}, "
-        f"null_padding = true, nullstr = {NULL_STRINGS_SQL})",
-        [str(path)],
-    )
+    long_lines = False
+    while True:
+        sizes = "".join(option + ", " for option in _line_size_options(long_lines))
+        try:
+            row = _one(
+                con,
+                f"SELECT Delimiter, Quote, Escape, HasHeader, Columns FROM sniff_csv(?, sample_size = "
+                f"{SNIFF_SAMPLE_ROWS}, {skip_option}{sizes}null_padding = true, nullstr = {NULL_STRINGS_SQL})",
+                [str(path)],
+            )
+            break
+        except duckdb.Error as exc:
+            if long_lines or not _is_long_line_error(str(exc)):
+                raise
+            long_lines = True
     delimiter, quote, escape, has_header, columns = row
     # "(empty)" means the sample had no quotes; later rows may, so keep the standard ones.
     quote = '"' if quote in (None, "", "(empty)") else quote
     escape = quote if escape in (None, "", "(empty)") else escape
     options = {"delimiter": delimiter or ",", "quote": quote, "escape": escape, "header": bool(has_header),
-               "skip": skip}
+               "skip": skip, "long_lines": long_lines}
     cols = [(c["name"], c["type"]) for c in columns]
     return options, cols
 
@@ -602,6 +621,9 @@ def _adapt_after_failure(con, state: _Write, inspection: Inspection, relation: s
     kind = state.source.kind
     if kind == "csv" and state.csv_options.get("parallel", True) and _needs_serial_reader(exc):
         state.csv_options["parallel"] = False
+        return
+    if kind == "csv" and not state.csv_options.get("long_lines") and _is_long_line_error(text):
+        state.csv_options["long_lines"] = True  # a very long line after the sniffed part
         return
     if kind == "csv" and not state.redecoded and ("Invalid unicode" in text or "byte sequence mismatch" in text):
         # The first megabyte was clean UTF-8; a later part is not.
