@@ -242,8 +242,9 @@ def register(app) -> None:
                 made = job["result"]["datasets"]
                 results.append(success_alert([
                     "Imported ",
-                    *sum(([html.A(d["name"], href=f"/datasets/{d['id']}", className="alert-link import-done-link"),
-                           f" ({d['rows']:,} rows)", " "] for d in made), []),
+                    *sum(([", " if i else "",
+                           html.A(d["name"], href=f"/datasets/{d['id']}", className="alert-link import-done-link"),
+                           f" ({d['rows']:,} rows)"] for i, d in enumerate(made)), []),
                     *[dbc.Badge(n, color="info", className="ms-1") for d in made for n in d["notes"]],
                 ]))
                 keep.append(None)
