@@ -237,18 +237,28 @@ class DatasetService:
             return list_sheets(path, filename)
         return None
 
+    def prepare(self, path: Path, filename: str, sheet: str | None = None):
+        """The uploaded file made readable (decompressed, decoded, a sheet converted). The
+        caller cleans it up; passing it on to create_from_file/add_version saves doing the
+        same work twice."""
+        return prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
+
     def inspect_file(self, path: Path, filename: str, sheet: str | None = None) -> ingest.Inspection:
-        source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
+        source = self.prepare(path, filename, sheet)
         try:
             return ingest.inspect(source, self.tmp_dir)
         finally:
             source.cleanup()
 
     def _write_version_file(self, path: Path, filename: str, sheet, plans, user_typed, on_progress,
-                            inspection: ingest.Inspection | None = None) -> tuple[str, int, int, list[dict], str]:
+                            inspection: ingest.Inspection | None = None,
+                            source=None) -> tuple[str, int, int, list[dict], str]:
         """Ingest to a temp file, fsync, rename into the datasets folder. Returns
-        (relative path, rows, size, schema, format). The caller then writes the metadata."""
-        source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
+        (relative path, rows, size, schema, format). The caller then writes the metadata.
+        A ``source`` given by the caller stays the caller's to clean up."""
+        owned = source is None
+        if owned:
+            source = self.prepare(path, filename, sheet)
         tmp = self._tmp_path(".parquet.tmp")
         try:
             if inspection is None or inspection.format != source.format:
@@ -260,7 +270,8 @@ class DatasetService:
             return relative, rows, size, schema, source.format
         finally:
             tmp.unlink(missing_ok=True)
-            source.cleanup()
+            if owned:
+                source.cleanup()
 
     def _tmp_path(self, suffix: str) -> Path:
         # The pid in the name lets start-up tell a dead process's leftovers from a live one's.
@@ -277,13 +288,13 @@ class DatasetService:
     def create_from_file(
         self, principal: Principal, workspace_id, path: Path, filename: str, name: str | None = None,
         sheet: str | None = None, plans=None, user_typed=None, on_progress: Callable[[float], None] | None = None,
-        description: str = "", inspection: ingest.Inspection | None = None,
+        description: str = "", inspection: ingest.Inspection | None = None, source=None,
     ) -> Dataset:
         with self.engine.connect() as conn:
             self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)
         dataset_name = clean_dataset_name(name) if name else clean_display_name(filename) + (f" – {sheet}" if sheet else "")
         relative, rows, size, schema, fmt = self._write_version_file(path, filename, sheet, plans, user_typed,
-                                                                      on_progress, inspection)
+                                                                      on_progress, inspection, source)
         now = utcnow()
         try:
             with self.engine.begin() as conn:
@@ -306,7 +317,7 @@ class DatasetService:
     def add_version(
         self, principal: Principal, dataset_id, path: Path, filename: str, mode: str = "replace",
         sheet: str | None = None, plans=None, user_typed=None, on_progress=None,
-        inspection: ingest.Inspection | None = None,
+        inspection: ingest.Inspection | None = None, source=None,
     ) -> Dataset:
         """A new version from a file: ``replace`` takes the file as it is; ``append`` adds
         its rows to the current version and needs the same columns."""
@@ -319,7 +330,7 @@ class DatasetService:
             relative, rows, size, schema, fmt = self._append_file(current, path, filename, sheet, on_progress)
         else:
             relative, rows, size, schema, fmt = self._write_version_file(path, filename, sheet, plans, user_typed,
-                                                                          on_progress, inspection)
+                                                                          on_progress, inspection, source)
         try:
             with self.engine.begin() as conn:
                 dataset = self._load(conn, principal, dataset_id, Role.EDITOR)

@@ -48,29 +48,30 @@ def import_upload(storage, principal: Principal, upload_id, workspace_id=None, n
     upload, path = storage.uploads.complete_path(principal, upload_id)
     if report:
         report(0.02, "Reading the file", force=True)
-    inspection = storage.datasets.inspect_file(path, upload.filename, sheet)
-    plans, user_typed = plans_from(columns, inspection)
-    progress = None
-    if report:
-        report(0.1, "Writing the dataset", force=True)
-        # Reading and checking the file take the first tenth; DuckDB's COPY the rest.
-        progress = lambda p: report(0.1 + 0.88 * p, "Writing the dataset")  # noqa: E731
-    if mode == "new":
-        if workspace_id is None:
-            raise InvalidInput("Choose the workspace for the new dataset")
-        dataset = storage.datasets.create_from_file(
-            principal, workspace_id, path, upload.filename, name=name, sheet=sheet, plans=plans,
-            user_typed=user_typed, on_progress=progress, description=description, inspection=inspection,
-        )
-    elif mode in ("replace", "append"):
-        if dataset_id is None:
-            raise InvalidInput("Choose the dataset to add the file to")
-        dataset = storage.datasets.add_version(
-            principal, dataset_id, path, upload.filename, mode=mode, sheet=sheet, plans=plans,
-            user_typed=user_typed, on_progress=progress, inspection=inspection,
-        )
-    else:
-        raise InvalidInput("mode must be new, replace or append")
+    source = storage.datasets.prepare(path, upload.filename, sheet)
+    try:
+        inspection = ingest.inspect(source, storage.datasets.tmp_dir)
+        plans, user_typed = plans_from(columns, inspection)
+        progress = None
+        if report:
+            report(0.1, "Writing the dataset", force=True)
+            # Reading and checking the file take the first tenth; DuckDB's COPY the rest.
+            progress = lambda p: report(0.1 + 0.88 * p, "Writing the dataset")  # noqa: E731
+        common = dict(sheet=sheet, plans=plans, user_typed=user_typed, on_progress=progress,
+                      inspection=inspection, source=source)
+        if mode == "new":
+            if workspace_id is None:
+                raise InvalidInput("Choose the workspace for the new dataset")
+            dataset = storage.datasets.create_from_file(
+                principal, workspace_id, path, upload.filename, name=name, description=description, **common)
+        elif mode in ("replace", "append"):
+            if dataset_id is None:
+                raise InvalidInput("Choose the dataset to add the file to")
+            dataset = storage.datasets.add_version(principal, dataset_id, path, upload.filename, mode=mode, **common)
+        else:
+            raise InvalidInput("mode must be new, replace or append")
+    finally:
+        source.cleanup()
     if not keep_upload:
         storage.uploads.discard(principal, upload.id)
     result = dataset.public_dict()

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from analytics.columns import clean_name
 from storage.database import utcnow
-from storage.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from storage.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from storage.principal import Principal
 from storage.tables import uploads
 
@@ -61,8 +61,6 @@ class UploadService:
 
     def create(self, principal: Principal, filename: str, size) -> Upload:
         if not principal.can_write:
-            from storage.errors import Forbidden
-
             raise Forbidden("This API token is read-only")
         try:
             size = int(size)
