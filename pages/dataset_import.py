@@ -89,6 +89,6 @@ def layout(uploads=None, mode="new", dataset=None, **_query):
             page_header("Import files", subtitle),
             *cards,
             dcc.Store(id="import-context", data={"mode": mode, "dataset": dataset, "workspace": workspace.id}),
-            dcc.Interval(id="import-poll", interval=700, disabled=True),
+            dcc.Interval(id="import-poll", interval=400, disabled=True),
         ]
     )
