@@ -3,14 +3,8 @@ SQL with bound values. Column names are checked against the dataset's schema fir
 values are never formatted into SQL text."""
 from __future__ import annotations
 
+from analytics.sql import quote_ident  # noqa: F401  (the one quoting helper, re-exported)
 from storage.errors import InvalidInput
-
-
-def quote_ident(name: str) -> str:
-    """Quote an identifier for DuckDB/PostgreSQL: wrap in double quotes, double any inside."""
-    if not isinstance(name, str) or "\x00" in name:
-        raise InvalidInput("A column name is not valid")
-    return '"' + name.replace('"', '""') + '"'
 
 
 def checked_column(name, schema_names: list[str]) -> str:

@@ -1,0 +1,371 @@
+"""What every widget type is made of: its editor fields, its query (spec → SQL over a
+FROM-able source, identifiers checked and quoted, values bound as ``$n`` parameters) and
+its output (the small result → a figure, a KPI, a table or text).
+
+The SQL pieces shared by several types live here too (dimensions with time grains,
+measures with aggregations, filters), so a type module only says what is particular to it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+from dataclasses import asdict, dataclass
+
+from analytics.sql import quote_ident
+from errors import InvalidSpec
+
+NUMERIC = ("integer", "float", "decimal")
+TEMPORAL = ("date", "timestamp")
+DISCRETE = ("text", "categorical", "boolean", "integer")
+ANY = ("integer", "float", "decimal", "boolean", "date", "timestamp", "text", "categorical")
+DIMENSION = ANY
+
+AGGS = ("count", "count_distinct", "sum", "mean", "median", "min", "max", "percentile")
+AGG_LABELS = {"count": "Count", "count_distinct": "Distinct count", "sum": "Sum", "mean": "Average",
+              "median": "Median", "min": "Minimum", "max": "Maximum", "percentile": "Percentile"}
+# Aggregations that need a numeric measure; count, count_distinct, min and max take any column.
+NUMERIC_AGGS = ("sum", "mean", "median", "percentile")
+
+# Truncating grains, coarse to fine; drill-down moves one step right.
+GRAINS = ("year", "quarter", "month", "week", "day", "hour")
+# Cyclic parts of a date (all Mondays together): for "sales by hour and weekday".
+PARTS = ("hour_of_day", "weekday", "month_of_year")
+GRAIN_LABELS = {"year": "Year", "quarter": "Quarter", "month": "Month", "week": "Week", "day": "Day", "hour": "Hour",
+                "hour_of_day": "Hour of day", "weekday": "Weekday", "month_of_year": "Month of year"}
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+OPS = ("=", "!=", "in", "not in", "<", "<=", ">", ">=", "between", "is null", "is not null", "contains")
+# Row-level arithmetic for a computed measure, e.g. revenue = Quantity * UnitPrice.
+EXPRS = {"mul": "*", "add": "+", "sub": "-", "div": "/"}
+
+NUMBER_FORMATS = ("auto", "integer", "decimal", "percent", "currency", "compact")
+# The d3-format each number format means (plotly and the UI both speak d3-format).
+D3_FORMATS = {"auto": "", "integer": ",.0f", "decimal": ",.2f", "percent": ".1%", "currency": "$,.2f",
+              "compact": ".3s"}
+
+FIELD_KINDS = ("column", "columns", "agg", "grain", "number", "text", "choice", "bool", "filters")
+
+# Every result is capped: a widget's payload must not grow with the dataset.
+ROW_CAP = 10_000
+
+
+@dataclass
+class EditorField:
+    """One control in the widget editor; the UI builds the whole form from these."""
+
+    name: str
+    label: str
+    kind: str
+    required: bool = False
+    types: list[str] | None = None
+    choices: list | None = None
+    default: object = None
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+
+    def __post_init__(self):
+        if self.kind not in FIELD_KINDS:
+            raise ValueError(f"unknown editor field kind {self.kind!r}")
+        if self.types is not None:
+            self.types = list(self.types)
+        if self.choices is not None:
+            self.choices = list(self.choices)
+
+    def public_dict(self) -> dict:
+        return asdict(self)
+
+
+class Params:
+    """Bound values, referenced as ``$1, $2, ...`` so SQL pieces can be built in any order."""
+
+    def __init__(self):
+        self.values: list = []
+
+    def add(self, value) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+class Schema:
+    """The dataset's columns by name, and the checks every identifier passes before SQL."""
+
+    def __init__(self, schema: list[dict]):
+        self.columns = [c["name"] for c in schema]
+        self.types = {c["name"]: c["type"] for c in schema}
+
+    def type_of(self, name) -> str:
+        if not isinstance(name, str) or name not in self.types:
+            raise InvalidSpec(f"There is no column {name!r} in this dataset")
+        return self.types[name]
+
+    def col(self, name) -> str:
+        """The quoted identifier of a column that exists."""
+        self.type_of(name)
+        return quote_ident(name)
+
+
+# --- SQL pieces ------------------------------------------------------------------------
+
+
+def dimension_sql(schema: Schema, column: str, grain: str | None) -> str:
+    """A column as a grouping key, truncated or cut to a part when a grain is set."""
+    col = schema.col(column)
+    if not grain:
+        return col
+    ts = f"CAST({col} AS TIMESTAMP)"
+    if grain in GRAINS:
+        # The grain is one of a fixed set of words, never the user's text.
+        return f"date_trunc('{grain}', {ts})"
+    if grain == "hour_of_day":
+        return f"hour({ts})"
+    if grain == "weekday":
+        return f"isodow({ts})"
+    if grain == "month_of_year":
+        return f"month({ts})"
+    raise InvalidSpec(f"Unknown time grain {grain!r}")
+
+
+def measure_sql(schema: Schema, y) -> str | None:
+    """The value to aggregate: a column, or arithmetic on two numeric columns."""
+    if y is None:
+        return None
+    if isinstance(y, str):
+        return schema.col(y)
+    op = EXPRS[y["expr"]]
+    left, right = (f"CAST({schema.col(c)} AS DOUBLE)" for c in y["columns"])
+    if op == "/":
+        right = f"NULLIF({right}, 0)"
+    return f"({left} {op} {right})"
+
+
+def aggregate_sql(spec: dict, schema: Schema, params: Params) -> str:
+    """agg(measure), optionally divided by the distinct count of ``per`` (revenue per order)."""
+    agg = spec.get("agg") or "count"
+    m = measure_sql(schema, spec.get("y"))
+    if agg == "count":
+        expr = "count(*)" if m is None else f"count({m})"
+    elif agg == "count_distinct":
+        expr = f"count(DISTINCT {m})"
+    elif agg == "percentile":
+        expr = f"quantile_cont({m}, {params.add(float(spec.get('percentile') or 90) / 100)})"
+    else:
+        expr = {"sum": "sum", "mean": "avg", "median": "median", "min": "min", "max": "max"}[agg] + f"({m})"
+    if spec.get("per"):
+        expr = f"(CAST({expr} AS DOUBLE) / NULLIF(count(DISTINCT {schema.col(spec['per'])}), 0))"
+    return expr
+
+
+def _cast_param(column_type: str, placeholder: str) -> str:
+    if column_type == "date":
+        return f"CAST({placeholder} AS DATE)"
+    if column_type == "timestamp":
+        return f"CAST({placeholder} AS TIMESTAMP)"
+    return placeholder
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def filter_sql(schema: Schema, filters: list[dict], params: Params) -> str:
+    """Normalised filters as one boolean expression ("TRUE" when there are none)."""
+    parts = []
+    for flt in filters or []:
+        column, op, value, grain = flt["column"], flt["op"], flt.get("value"), flt.get("grain")
+        column_type = schema.type_of(column)
+        if grain:
+            left = dimension_sql(schema, column, grain)
+            cast = (lambda p: f"CAST({p} AS TIMESTAMP)") if grain in GRAINS else (lambda p: p)
+        else:
+            left = schema.col(column)
+            cast = lambda p, t=column_type: _cast_param(t, p)  # noqa: E731
+        if op == "is null":
+            parts.append(f"{left} IS NULL")
+        elif op == "is not null":
+            parts.append(f"{left} IS NOT NULL")
+        elif op in ("in", "not in"):
+            holders = ", ".join(cast(params.add(v)) for v in value)
+            parts.append(f"{left} {'IN' if op == 'in' else 'NOT IN'} ({holders})")
+        elif op == "between":
+            parts.append(f"{left} BETWEEN {cast(params.add(value[0]))} AND {cast(params.add(value[1]))}")
+        elif op == "contains":
+            parts.append(f"CAST({left} AS VARCHAR) ILIKE {params.add('%' + _escape_like(str(value)) + '%')} ESCAPE '\\'")
+        else:
+            sql_op = "<>" if op == "!=" else op
+            parts.append(f"{left} {sql_op} {cast(params.add(value))}")
+    return " AND ".join(f"({p})" for p in parts) if parts else "TRUE"
+
+
+# --- values out ------------------------------------------------------------------------
+
+
+def plain(value):
+    """A value as plain JSON: numpy scalars and arrays, dates, decimals, NaN → null."""
+    if value is None or isinstance(value, (bool, str, int)):
+        return value
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return plain(float(value))
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return plain(value.tolist())
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    return str(value)
+
+
+def grain_label(value, grain: str | None):
+    """How a grouped value reads on an axis: weekday numbers as names, month numbers too."""
+    if value is None:
+        return "(empty)"
+    if grain == "weekday":
+        return WEEKDAYS[int(value) - 1]
+    if grain == "month_of_year":
+        return MONTHS[int(value) - 1]
+    if grain == "hour_of_day":
+        return f"{int(value):02d}:00"
+    if isinstance(value, (dt.date, dt.datetime)):
+        if grain == "year":
+            return str(value.year)
+        if grain == "quarter":
+            return f"{value.year} Q{(value.month - 1) // 3 + 1}"
+        if grain == "month":
+            return value.strftime("%Y-%m")
+        if grain in ("week", "day"):
+            return value.strftime("%Y-%m-%d")
+        return plain(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return plain(value)
+
+
+class WidgetType:
+    """One kind of widget. Subclasses set the class attributes and implement query/render."""
+
+    name: str = ""
+    label: str = ""
+    icon: str = ""
+    fields: list[EditorField] = []
+
+    def prepare(self, spec: dict) -> dict:
+        """A chance to rewrite shorthand before validation (e.g. a table's "-Name" sort)."""
+        return spec
+
+    def normalize(self, spec: dict, schema: Schema) -> dict:
+        """Checks across fields that the generic validation cannot make; returns the spec."""
+        return spec
+
+    def query(self, spec: dict, schema: list[dict], source_sql: str) -> tuple[str, list] | None:
+        raise NotImplementedError
+
+    def render(self, result: dict, spec: dict) -> dict:
+        raise NotImplementedError
+
+    def click_filter(self, spec: dict, point: dict) -> dict | None:
+        """The filter a click on ``point`` means; None for widgets without clickable marks."""
+        return None
+
+    def public_dict(self) -> dict:
+        return {"name": self.name, "label": self.label, "icon": self.icon,
+                "fields": [f.public_dict() for f in self.fields]}
+
+
+# --- editor fields several types share ---------------------------------------------------
+
+
+def f_x(label="X axis", required=True, types=DIMENSION, help=""):
+    return EditorField("x", label, "column", required=required, types=list(types), help=help)
+
+
+def f_y(label="Value", types=NUMERIC):
+    return EditorField("y", label, "column", types=list(types),
+                       help="The column to aggregate; not needed for a count. "
+                            'A computed value is {"expr": "mul", "columns": [a, b]}.')
+
+
+def f_agg(default="sum"):
+    return EditorField("agg", "Aggregation", "agg", required=True, choices=list(AGGS), default=default)
+
+
+def f_percentile():
+    return EditorField("percentile", "Percentile", "number", default=90, minimum=0, maximum=100,
+                       help="Used when the aggregation is percentile")
+
+
+def f_per():
+    return EditorField("per", "Per distinct", "column", types=list(ANY),
+                       help="Divide the value by the number of distinct values of this column "
+                            "(revenue per order)")
+
+
+def f_group(label="Colour by", types=DISCRETE):
+    return EditorField("group", label, "column", types=list(types))
+
+
+def f_grain(name="time_grain", label="Time grain"):
+    return EditorField(name, label, "grain", choices=list(GRAINS + PARTS),
+                       help="Group a date column by this grain")
+
+
+def f_sort(choices=("-y", "y", "x", "-x"), default=None):
+    return EditorField("sort", "Sort", "choice", choices=list(choices), default=default,
+                       help="y = by value, x = by label; a minus sorts descending")
+
+
+def f_limit(default=20, maximum=500, label="Top N"):
+    return EditorField("limit", label, "number", default=default, minimum=1, maximum=maximum)
+
+
+def f_filters():
+    return EditorField("filters", "Filters", "filters", default=[])
+
+
+def f_number_format():
+    return EditorField("number_format", "Number format", "choice", choices=list(NUMBER_FORMATS), default="auto")
+
+
+
+def figure_output(data: list[dict], layout: dict) -> dict:
+    """A plotly figure (validated by plotly) as plain JSON for the browser."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(data=data, layout=layout)
+    return {"kind": "figure", "figure": plain(fig.to_plotly_json())}
+
+
+def click_value(point: dict):
+    """The raw value a figure stored in a point's customdata (first item)."""
+    if not isinstance(point, dict) or "customdata" not in point:
+        return None, False
+    data = point["customdata"]
+    if isinstance(data, list):
+        if not data:
+            return None, False
+        data = data[0]
+    return data, True
+
+
+def equals_filter(column: str, value, grain: str | None = None) -> dict:
+    if value is None:
+        return {"column": column, "op": "is null", "value": None}
+    out = {"column": column, "op": "=", "value": value}
+    if grain:
+        out["grain"] = grain
+    return out
+
+
+def f_title():
+    return EditorField("title", "Title", "text")
+
+
+def f_description():
+    return EditorField("description", "Description", "text")
