@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import flask
 
-from api import datasets, fallback, health, v1
+from api import analyze, datasets, fallback, health, v1
 from api.errors import install_api_error_handlers
 
 
@@ -11,5 +11,6 @@ def register_api(server: flask.Flask) -> None:
     server.register_blueprint(health.blueprint)
     server.register_blueprint(v1.blueprint)
     server.register_blueprint(datasets.blueprint)
+    server.register_blueprint(analyze.blueprint)
     server.register_blueprint(fallback.blueprint)  # last: catches unknown /api/v1 paths
     install_api_error_handlers(server)

@@ -3,9 +3,9 @@ acting principal, calls a storage service and shapes the output. Callbacks whose
 outputs are ``public-*`` components are reachable before sign-in (see web.auth)."""
 from __future__ import annotations
 
-from callbacks import account, admin, auth, datasets, navigation, workspaces
+from callbacks import account, admin, analyze, auth, datasets, navigation, workspaces
 
-MODULES = (auth, navigation, account, workspaces, admin, datasets)
+MODULES = (auth, navigation, account, workspaces, admin, datasets, analyze)
 
 
 def register_all(app) -> None:

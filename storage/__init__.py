@@ -11,6 +11,7 @@ from typing import Callable
 
 from sqlalchemy import text
 
+from storage.analyses import AnalysisService
 from storage.database import make_engine, migrate
 from storage.datasets import DatasetService
 from storage.invitations import InvitationService
@@ -38,6 +39,7 @@ class Storage:
         self.uploads = UploadService(self.engine, self.data_dir, max_upload_mb)
         self.datasets = DatasetService(self.engine, self.workspaces, self.data_dir, max_upload_mb)
         self.jobs = JobService(self.engine)
+        self.analyses = AnalysisService(self.datasets, self.jobs, self.data_dir)
 
     def migrate(self) -> None:
         migrate(self.engine, lock_dir=self.data_dir)

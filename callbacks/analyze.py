@@ -1,0 +1,149 @@
+"""The Analyze page: the chosen dataset's schema for the field pickers, and the
+Statistics, Correlation, Regression and Clustering tabs (each an analysis run as a job
+through ``callbacks.analyze_common``). Every callback takes the acting principal; storage
+checks access to the dataset and the job."""
+from __future__ import annotations
+
+from dash import ALL, Input, Output, State, no_update
+
+from analytics.regression import predict
+from callbacks.analyze_common import register_analysis, register_column_options, register_job
+from components import analyze_clustering, analyze_regression, analyze_stats
+from components.analyze_common import CATEGORICAL, DATES, NUMERIC
+from components.feedback import error_alert
+from storage.errors import DataInsightError, InvalidSpec
+from web.context import current_storage, require_principal
+
+SHOW = {}
+HIDE = {"display": "none"}
+
+
+def _stats_params(analysis, describe_columns, group_by, pivot_rows, pivot_columns, pivot_values, pivot_agg,
+                  test_column, test_group):
+    if analysis == "pivot":
+        return {"analysis": "pivot", "rows": pivot_rows, "columns": pivot_columns, "values": pivot_values,
+                "agg": pivot_agg or "count"}
+    if analysis == "test":
+        return {"analysis": "test", "column": test_column, "group": test_group}
+    return {"analysis": "describe", "columns": describe_columns or [], "group_by": group_by or []}
+
+
+def _corr_params(columns, method, scatter):
+    return {"columns": columns or [], "method": method or "pearson", "scatter_columns": scatter or []}
+
+
+def _reg_params(target, features, model, missing):
+    return {"target": target, "features": features or [], "model": model or "auto", "missing": missing or "drop"}
+
+
+def _whole(value, name):
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidSpec(f"{name} must be a whole number") from None
+    if not number.is_integer():
+        raise InvalidSpec(f"{name} must be a whole number")
+    return int(number)
+
+
+def _clu_params(features, k, k_low, k_high, seed):
+    return {"features": features or [], "k": _whole(k, "The number of clusters"),
+            "k_range": [_whole(k_low, "k from") or 2, _whole(k_high, "k to") or 10],
+            "seed": _whole(seed, "The seed") or 0}
+
+
+def register(app) -> None:
+    @app.callback(
+        Output("analyze-schema", "data"),
+        Output("analyze-dataset-info", "children"),
+        Input("analyze-dataset", "value"),
+    )
+    def dataset_schema(dataset_id):
+        if dataset_id in (None, ""):
+            return None, None
+        try:
+            dataset = current_storage().datasets.get(require_principal(), dataset_id)
+        except DataInsightError as exc:
+            return None, error_alert(exc.message)
+        schema = [{"name": c["name"], "type": c["type"]} for c in dataset.schema]
+        return schema, f"{dataset.rows:,} rows · {len(schema)} columns · version {dataset.version}"
+
+    everything = None
+    register_column_options(app, {
+        "stats-columns": everything, "stats-group-by": CATEGORICAL + NUMERIC + DATES,
+        "stats-pivot-rows": everything, "stats-pivot-columns": everything, "stats-pivot-values": NUMERIC,
+        "stats-test-column": NUMERIC + CATEGORICAL, "stats-test-group": CATEGORICAL + NUMERIC,
+        "corr-columns": NUMERIC, "corr-scatter": NUMERIC,
+        "reg-target": NUMERIC + CATEGORICAL, "reg-features": NUMERIC + CATEGORICAL,
+        "clu-features": NUMERIC + CATEGORICAL,
+    })
+
+    @app.callback(
+        Output("stats-describe-fields", "style"),
+        Output("stats-pivot-fields", "style"),
+        Output("stats-test-fields", "style"),
+        Input("stats-analysis", "value"),
+    )
+    def stats_fields(analysis):
+        return tuple(SHOW if analysis == name else HIDE for name in ("describe", "pivot", "test"))
+
+    register_analysis(
+        app, "stats", "stats",
+        [State("stats-analysis", "value"), State("stats-columns", "value"), State("stats-group-by", "value"),
+         State("stats-pivot-rows", "value"), State("stats-pivot-columns", "value"),
+         State("stats-pivot-values", "value"), State("stats-pivot-agg", "value"),
+         State("stats-test-column", "value"), State("stats-test-group", "value")],
+        _stats_params, analyze_stats.render_stats,
+    )
+    register_analysis(
+        app, "corr", "correlation",
+        [State("corr-columns", "value"), State("corr-method", "value"), State("corr-scatter", "value")],
+        _corr_params, analyze_stats.render_correlation,
+    )
+    register_analysis(
+        app, "reg", "regression",
+        [State("reg-target", "value"), State("reg-features", "value"), State("reg-model", "value"),
+         State("reg-missing", "value")],
+        _reg_params, analyze_regression.render, keep=analyze_regression.keep,
+    )
+    register_analysis(
+        app, "clu", "clustering",
+        [State("clu-features", "value"), State("clu-k", "value"), State("clu-k-low", "value"),
+         State("clu-k-high", "value"), State("clu-seed", "value")],
+        _clu_params, analyze_clustering.render, keep=lambda result: {"k": result["k"]},
+    )
+
+    @app.callback(
+        Output("reg-predict-result", "children"),
+        Input("reg-predict", "n_clicks"),
+        State({"type": "reg-predict-input", "index": ALL}, "value"),
+        State({"type": "reg-predict-input", "index": ALL}, "id"),
+        State("reg-data", "data"),
+        prevent_initial_call=True,
+    )
+    def predict_values(clicks, values, ids, model):
+        # Pure arithmetic on the coefficients already sent to this browser: no data access.
+        require_principal()
+        if not clicks or not model:
+            return no_update
+        try:
+            prediction = predict(model, {i["index"]: v for i, v in zip(ids, values)})
+        except (DataInsightError, KeyError, TypeError) as exc:
+            return error_alert(getattr(exc, "message", "Fit the model again, then predict"))
+        return analyze_regression.render_prediction(prediction, model["design"]["target"])
+
+    # --- saving cluster labels -------------------------------------------------------------
+
+    @app.callback(Output("clu-save-area", "style"), Input("clu-data", "data"))
+    def show_save(kept):
+        return SHOW if kept else HIDE
+
+    def start_save(principal, _dataset_id, params, column):
+        if not params:
+            raise InvalidSpec("Cluster first, then save the labels")
+        return current_storage().analyses.start_save_labels(principal, params, column or "cluster"), params
+
+    register_job(app, "clu-save", [State("clu-params", "data"), State("clu-label-name", "value")], start_save,
+                 analyze_clustering.render_saved, label="cluster labels")
