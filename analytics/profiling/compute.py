@@ -1,0 +1,260 @@
+"""The profile of one relation, computed in DuckDB in a few scans:
+
+1. one scan for counts, sums, extremes, lengths, booleans and date checks of every column;
+2. one scan for central moments, exact quantiles and histograms (around pass 1's means);
+3. one GROUPING SETS scan for the value counts of every column (distinct, top values);
+4. duplicate rows; Pearson and the missing-value patterns on all rows;
+5. Spearman, Cramér's V and semantic patterns on all rows or, above
+   correlations.SAMPLE_ROWS, on a reservoir sample whose size the profile states.
+
+Nothing is loaded into pandas; what comes back to Python is a few rows per query.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Callable
+
+from analytics.profiling import categorical, correlations, numeric, semantic, temporal
+from analytics.profiling.aggregates import AggregateQuery
+from analytics.profiling.alerts import column_alerts, sort_alerts, table_alerts
+from analytics.profiling.columns import infer_schema, profiled_columns
+from analytics.values import jsonable as _cell
+
+# Above this many rows duplicate rows are counted through a 64-bit hash of each row
+# (a collision, which would count one extra duplicate, has a chance below 1e-5 at 10M
+# rows); below it, exactly with SELECT DISTINCT.
+EXACT_DUPLICATES_ROWS = 2_000_000
+# Above this many rows, a column whose estimated distinct count exceeds
+# DISTINCT_EXACT_LIMIT keeps the HyperLogLog estimate and its top values come from the
+# sample: an exact count would hold a hash table of millions of keys.
+DISTINCT_EXACT_ROWS = 2_000_000
+DISTINCT_EXACT_LIMIT = 1_000_000
+CATEGORICAL_CORR_MAX_DISTINCT = correlations.CRAMERS_MAX_DISTINCT
+
+COLUMN_FIELDS = (
+    "name", "type", "kind", "count", "missing", "missing_share", "distinct", "distinct_share", "distinct_estimated",
+    "unique", "min", "max", "mean", "std", "variance", "median", "q05", "q25", "q75", "q95", "iqr", "skewness",
+    "kurtosis", "cv", "sum", "zeros", "negatives", "infinite", "finite_count", "top_values", "histogram",
+    "length_min", "length_mean", "length_max", "empty", "blank", "true_count", "false_count", "future",
+    "before_1900", "has_time", "weekday_counts", "hour_counts", "singletons", "entropy", "imbalance",
+    "semantic", "alerts",
+)
+
+
+class _Progress:
+    def __init__(self, report: Callable | None, check: Callable | None):
+        self.report, self.check = report, check
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self.check:
+            self.check()
+        if self.report:
+            self.report(fraction, message)
+
+
+def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, size_bytes: int | None = None,
+                    report: Callable | None = None, check: Callable | None = None,
+                    now: dt.datetime | None = None) -> dict:
+    """The profile (the API's JSON without status fields) of the relation ``source_sql``
+    (e.g. ``read_parquet('...')``), whose columns ``schema`` describes."""
+    started = time.perf_counter()
+    step = _Progress(report, check)
+    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    storage_types = {c["name"]: c["storage_type"] for c in infer_schema(con, source_sql)}
+    if schema is None:
+        schema = infer_schema(con, source_sql)
+    columns = profiled_columns(schema, storage_types)
+    by_kind = {kind: [c for c in columns if c.kind == kind] for kind in ("numeric", "text", "temporal", "boolean")}
+
+    step(0.05, "Counting values")
+    first_query = AggregateQuery()
+    first_query.add("rows", "count(*)")
+    for col in columns:
+        first_query.add(f"c{col.index}_approx_distinct", f"approx_count_distinct({col.value})")
+        if col.kind == "numeric":
+            numeric.first_pass(first_query, col)
+        elif col.kind == "temporal":
+            temporal.first_pass(first_query, col, now)
+        else:
+            categorical.first_pass(first_query, col)
+    first = first_query.run(con, source_sql)
+    rows = int(first["rows"])
+
+    step(0.3, "Quantiles, moments and histograms")
+    second_query = AggregateQuery()
+    for col in by_kind["numeric"]:
+        numeric.second_pass(second_query, col, first)
+    for col in by_kind["temporal"]:
+        temporal.second_pass(second_query, col, first)
+    second = second_query.run(con, source_sql)
+
+    step(0.5, "Distinct and most frequent values")
+    exact, estimated = [], []
+    for col in columns:
+        approx = first[f"c{col.index}_approx_distinct"] or 0
+        (estimated if rows > DISTINCT_EXACT_ROWS and approx > DISTINCT_EXACT_LIMIT else exact).append(col)
+    counts = categorical.value_counts(con, source_sql, exact, jsonable)
+
+    profiles = []
+    for col in columns:
+        p = f"c{col.index}_"
+        missing = int(first[p + "missing"])
+        out = {field: None for field in COLUMN_FIELDS}
+        out.update(name=col.name, type=col.type, kind=col.kind, count=rows - missing, missing=missing,
+                   missing_share=missing / rows if rows else None, distinct_estimated=False)
+        if col.index in counts:
+            found = counts[col.index]
+            out.update(distinct=found["distinct"], singletons=found["singletons"], entropy=found["entropy"],
+                       top_values=found["top_values"])
+        else:
+            out.update(distinct=int(first[p + "approx_distinct"]), distinct_estimated=True, top_values=[])
+        if out["count"]:
+            out["distinct_share"] = out["distinct"] / out["count"]
+            out["unique"] = out["distinct"] == out["count"] and not out["distinct_estimated"]
+            for item in out["top_values"] or []:
+                item["share"] = item["count"] / out["count"]
+        if col.kind == "numeric":
+            numeric.finish(col, first, second, out)
+        elif col.kind == "temporal":
+            temporal.finish(col, first, second, out, jsonable)
+        else:
+            categorical.finish(col, first, out)
+        out["imbalance"] = categorical.imbalance(out["distinct"], out["entropy"]) if col.kind != "numeric" else None
+        profiles.append(out)
+
+    step(0.65, "Duplicate rows")
+    duplicate_rows, duplicates_method = _duplicates(con, source_sql, columns, rows)
+
+    step(0.72, "Correlations")
+    usable_numeric = [c for c in by_kind["numeric"]
+                      if (profiles[c.index]["finite_count"] or 0) >= 2 and profiles[c.index]["std"]]
+    usable_numeric = usable_numeric[:correlations.MAX_NUMERIC]
+    categorical_cols = [c for c in by_kind["text"] + by_kind["boolean"]
+                        if 2 <= (profiles[c.index]["distinct"] or 0) <= CATEGORICAL_CORR_MAX_DISTINCT
+                        and not profiles[c.index]["distinct_estimated"]][:correlations.MAX_CATEGORICAL]
+    result_correlations = {"pearson": correlations.pearson(con, source_sql, usable_numeric)}
+    gappy = [c for c in columns if 0 < profiles[c.index]["missing"] < rows]
+    missing_block = correlations.missingness(con, source_sql, gappy, rows)
+
+    step(0.8, "Rank correlations and patterns on a sample" if rows > correlations.SAMPLE_ROWS
+         else "Rank correlations and patterns")
+    text_cols = [c for c in by_kind["text"] if profiles[c.index]["count"]]
+    sampled = {c.index: c for c in usable_numeric + categorical_cols + text_cols + estimated}
+    table_name, sample_rows = correlations.make_sample(con, source_sql, rows, list(sampled.values()))
+    try:
+        result_correlations["spearman"] = correlations.spearman(con, table_name, usable_numeric)
+        step(0.9, "Cramér's V")
+        result_correlations["cramers_v"] = correlations.cramers_v(con, table_name, categorical_cols)
+        matches = _semantic_matches(con, table_name, text_cols)
+        _sampled_top_values(con, table_name, estimated, profiles, jsonable)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table_name}")
+    for method, block in result_correlations.items():
+        if block:
+            block["rows_used"] = sample_rows if (method != "pearson" and sample_rows) else rows
+            block["sampled"] = bool(sample_rows) and method != "pearson"
+    pairs = correlations.ranked_pairs(result_correlations)
+    result_correlations["top_pairs"] = pairs[:10]
+
+    alerts = []
+    for out in profiles:
+        out["semantic"] = semantic.hints(out, rows, matches.get(out["name"], {}))
+        found = column_alerts(out, rows)
+        out["alerts"] = [a["type"] for a in found]
+        alerts.extend(found)
+    missing_cells = sum(p["missing"] for p in profiles)
+    types: dict[str, int] = {}
+    for out in profiles:
+        types[out["type"]] = types.get(out["type"], 0) + 1
+    table = {
+        "rows": rows, "columns": len(columns), "size_bytes": size_bytes,
+        "missing_cells": missing_cells, "missing_cells_share": missing_cells / (rows * len(columns)) if rows and columns else None,
+        "duplicate_rows": duplicate_rows, "duplicate_rows_share": duplicate_rows / rows if rows else None,
+        "duplicates_method": duplicates_method, "types": types,
+    }
+    alerts = sort_alerts(alerts + table_alerts(table, pairs))
+    for pair_alert in (a for a in alerts if a["type"] == "high_correlation"):
+        for name in pair_alert["columns"]:
+            for out in profiles:
+                if out["name"] == name and "high_correlation" not in out["alerts"]:
+                    out["alerts"].append("high_correlation")
+    estimates = []
+    if sample_rows:
+        estimates.append({"what": "Spearman and Cramér's V correlations, semantic hints",
+                          "method": "reservoir sample", "sample_rows": sample_rows, "rows": rows})
+    for col in estimated:
+        estimates.append({"what": f"distinct values of {col.name}", "method": "HyperLogLog estimate",
+                          "sample_rows": None, "rows": rows})
+        if sample_rows:
+            estimates.append({"what": f"top values of {col.name}", "method": "reservoir sample",
+                              "sample_rows": sample_rows, "rows": rows})
+    if duplicates_method == "hash":
+        estimates.append({"what": "duplicate rows", "method": "64-bit row hashes (exact but for collisions)",
+                          "sample_rows": None, "rows": rows})
+    step(1.0, "Done")
+    return {
+        "table": table,
+        "columns": profiles,
+        "correlations": result_correlations,
+        "missing": {"columns": [p["name"] for p in profiles], "shares": [p["missing_share"] for p in profiles],
+                    **missing_block},
+        "alerts": alerts,
+        "estimates": estimates,
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def jsonable(value):
+    """A value as JSON; infinities as the text "inf"/"-inf" (JSON has no number for them)."""
+    if isinstance(value, float) and value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    return _cell(value)
+
+
+def _duplicates(con, source_sql: str, columns, rows: int) -> tuple[int, str]:
+    if not rows or not columns:
+        return 0, "exact"
+    names = ", ".join(c.q for c in columns)
+    if rows <= EXACT_DUPLICATES_ROWS:
+        distinct = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {names} FROM {source_sql})").fetchone()[0]
+        return rows - int(distinct), "exact"
+    distinct = con.execute(f"SELECT count(DISTINCT hash({names})) FROM {source_sql}").fetchone()[0]
+    return rows - int(distinct), "hash"
+
+
+def _semantic_matches(con, table: str, text_cols) -> dict[str, dict[str, float]]:
+    if not text_cols:
+        return {}
+    parts, params = [], []
+    for col in text_cols:
+        s = f"s{col.index}"
+        parts.append(f"count_if({s} <> '')")
+        parts.append(f"count_if(regexp_full_match({s}, ?))")
+        params.append(semantic.EMAIL_PATTERN)
+        parts.append(f"count_if(regexp_full_match({s}, ?))")
+        params.append(semantic.URL_PATTERN)
+        parts.append(f"count_if(list_contains(?, lower(trim({s}))))")
+        params.append(semantic.COUNTRY_NAMES)
+        parts.append(f"count_if(list_contains(?, lower(trim({s}))))")
+        params.append(semantic.COUNTRY_CODES)
+    row = con.execute(f"SELECT {', '.join(parts)} FROM {table}", params).fetchone()
+    found = {}
+    for n, col in enumerate(text_cols):
+        total, email, url, names, codes = row[5 * n:5 * n + 5]
+        if total:
+            found[col.name] = {"email": email / total, "url": url / total, "country_name": names / total,
+                               "country_code": codes / total}
+    return found
+
+
+def _sampled_top_values(con, table: str, estimated, profiles, jsonable) -> None:
+    """Top values of the columns too varied to count exactly, from the sample."""
+    for col in estimated:
+        rows = con.execute(f"SELECT s{col.index}, count(*) AS n FROM {table} WHERE s{col.index} IS NOT NULL "
+                           f"GROUP BY 1 ORDER BY n DESC, CAST(s{col.index} AS VARCHAR) LIMIT {categorical.TOP_VALUES}"
+                           ).fetchall()
+        total = con.execute(f"SELECT count(s{col.index}) FROM {table}").fetchone()[0] or 1
+        profiles[col.index]["top_values"] = [
+            {"value": jsonable(value), "count": int(n), "share": n / total, "sampled": True} for value, n in rows]

@@ -1,0 +1,174 @@
+"""Relations between columns: Pearson on every row; Spearman and Cramér's V on a
+reservoir sample above SAMPLE_ROWS rows (the profile states the sample size); which
+columns are missing together.
+
+Pairs use the rows where both values are present (pandas' pairwise complete
+observations). Spearman is Pearson on average ranks (ties share the mean of their
+ranks), ranked again over the rows a pair has in common when either column has gaps,
+as pandas does. Cramér's V is sqrt(chi² / (n · (min(r, c) − 1))) without bias
+correction, over the categories the pair's rows contain.
+"""
+from __future__ import annotations
+
+import math
+
+from analytics.profiling.columns import ProfiledColumn
+
+SAMPLE_ROWS = 200_000
+MAX_NUMERIC = 40
+MAX_CATEGORICAL = 25
+CRAMERS_MAX_DISTINCT = 50
+PAIRS_PER_QUERY = 60
+
+
+def _clean(value):
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def _matrix(names: list[str], pairs: dict[tuple[int, int], float | None]) -> list[list]:
+    size = len(names)
+    matrix = [[None] * size for _ in range(size)]
+    for i in range(size):
+        matrix[i][i] = 1.0
+    for (i, j), value in pairs.items():
+        matrix[i][j] = matrix[j][i] = value
+    return matrix
+
+
+def pearson(con, source_sql: str, columns: list[ProfiledColumn]) -> dict | None:
+    if len(columns) < 2:
+        return None
+    pairs = [(i, j) for i in range(len(columns)) for j in range(i + 1, len(columns))]
+    values = {}
+    for start in range(0, len(pairs), 400):
+        chunk = pairs[start:start + 400]
+        parts = ", ".join(f"corr({columns[i].finite}, {columns[j].finite})" for i, j in chunk)
+        row = con.execute(f"SELECT {parts} FROM {source_sql}").fetchone()
+        values.update({pair: _clean(v) for pair, v in zip(chunk, row)})
+    names = [c.name for c in columns]
+    return {"columns": names, "matrix": _matrix(names, values)}
+
+
+def make_sample(con, source_sql: str, rows: int, columns: list[ProfiledColumn]) -> tuple[str, int | None]:
+    """A temp table with the cleaned values of ``columns`` (all rows, or a reservoir
+    sample above SAMPLE_ROWS); returns (its name, the sample size or None when whole)."""
+    select = ", ".join(f"{c.finite} AS s{c.index}" for c in columns) or "1 AS s"
+    sample = f" USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (42)" if rows > SAMPLE_ROWS else ""
+    con.execute("DROP TABLE IF EXISTS profile_sample")
+    con.execute(f"CREATE TEMP TABLE profile_sample AS SELECT {select} FROM {source_sql}{sample}")
+    return "profile_sample", (SAMPLE_ROWS if sample else None)
+
+
+def _avg_rank(expression: str) -> str:
+    return (f"CASE WHEN {expression} IS NULL THEN NULL ELSE rank() OVER (ORDER BY {expression}) "
+            f"+ (count(*) OVER (PARTITION BY {expression}) - 1) / 2.0 END")
+
+
+def spearman(con, table: str, columns: list[ProfiledColumn]) -> dict | None:
+    if len(columns) < 2:
+        return None
+    cols = [f"s{c.index}" for c in columns]
+    complete = con.execute(f"SELECT {', '.join(f'count_if({c} IS NULL) = 0' for c in cols)} FROM {table}").fetchone()
+    con.execute("DROP TABLE IF EXISTS profile_ranks")
+    con.execute(f"CREATE TEMP TABLE profile_ranks AS SELECT {', '.join(f'{_avg_rank(c)} AS r{c}' for c in cols)}, "
+                f"{', '.join(cols)} FROM {table}")
+    try:
+        pairs = [(i, j) for i in range(len(cols)) for j in range(i + 1, len(cols))]
+        whole = [(i, j) for i, j in pairs if complete[i] and complete[j]]
+        gaps = [(i, j) for i, j in pairs if not (complete[i] and complete[j])]
+        values = {}
+        for start in range(0, len(whole), 400):
+            chunk = whole[start:start + 400]
+            row = con.execute("SELECT " + ", ".join(f"corr(r{cols[i]}, r{cols[j]})" for i, j in chunk)
+                              + " FROM profile_ranks").fetchone()
+            values.update({pair: _clean(v) for pair, v in zip(chunk, row)})
+        for start in range(0, len(gaps), PAIRS_PER_QUERY):
+            chunk = gaps[start:start + PAIRS_PER_QUERY]
+            parts = []
+            for number, (i, j) in enumerate(chunk):
+                a, b = cols[i], cols[j]
+                parts.append(f"SELECT {number} AS pair, corr(ra, rb) AS r FROM (SELECT {_avg_rank(a)} AS ra, "
+                             f"{_avg_rank(b)} AS rb FROM profile_ranks WHERE {a} IS NOT NULL AND {b} IS NOT NULL)")
+            for number, value in con.execute(" UNION ALL ".join(parts)).fetchall():
+                values[chunk[number]] = _clean(value)
+    finally:
+        con.execute("DROP TABLE IF EXISTS profile_ranks")
+    names = [c.name for c in columns]
+    return {"columns": names, "matrix": _matrix(names, values)}
+
+
+def cramers_v_from_cells(cells: list[tuple[str, str, int]]):
+    rows, cols, n = {}, {}, 0
+    for a, b, count in cells:
+        rows[a] = rows.get(a, 0) + count
+        cols[b] = cols.get(b, 0) + count
+        n += count
+    k = min(len(rows), len(cols))
+    if n == 0 or k < 2:
+        return None
+    # chi² = n · (Σ O² / (row total · column total) − 1): only the non-empty cells add.
+    chi2 = n * (sum(count * count / (rows[a] * cols[b]) for a, b, count in cells) - 1.0)
+    return math.sqrt(max(chi2, 0.0) / (n * (k - 1)))
+
+
+def cramers_v(con, table: str, columns: list[ProfiledColumn]) -> dict | None:
+    if len(columns) < 2:
+        return None
+    pairs = [(i, j) for i in range(len(columns)) for j in range(i + 1, len(columns))]
+    cells: dict[tuple[int, int], list] = {pair: [] for pair in pairs}
+    for start in range(0, len(pairs), PAIRS_PER_QUERY):
+        chunk = pairs[start:start + PAIRS_PER_QUERY]
+        parts = []
+        for number, (i, j) in enumerate(chunk):
+            a, b = f"s{columns[i].index}", f"s{columns[j].index}"
+            parts.append(f"SELECT {number} AS pair, CAST({a} AS VARCHAR) AS va, CAST({b} AS VARCHAR) AS vb, "
+                         f"count(*) AS n FROM {table} WHERE {a} IS NOT NULL AND {b} IS NOT NULL GROUP BY ALL")
+        for number, va, vb, n in con.execute(" UNION ALL ".join(parts)).fetchall():
+            cells[chunk[number]].append((va, vb, int(n)))
+    values = {pair: cramers_v_from_cells(found) for pair, found in cells.items()}
+    names = [c.name for c in columns]
+    return {"columns": names, "matrix": _matrix(names, values)}
+
+
+def ranked_pairs(correlations: dict) -> list[dict]:
+    """Every pair of every method, strongest first."""
+    found = []
+    for method in ("pearson", "spearman", "cramers_v"):
+        block = correlations.get(method)
+        if not block:
+            continue
+        names, matrix = block["columns"], block["matrix"]
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                value = matrix[i][j]
+                if value is not None:
+                    found.append({"columns": [names[i], names[j]], "method": method, "value": value})
+    found.sort(key=lambda p: -abs(p["value"]))
+    return found
+
+
+def missingness(con, source_sql: str, columns: list[ProfiledColumn], rows: int, max_columns: int = 30) -> dict:
+    """Which columns are missing together: the correlation of the missing indicators
+    (1 where a value is missing) and the most common patterns of missing columns."""
+    gappy = columns[:max_columns]
+    result = {"nullity_correlation": None, "patterns": []}
+    if not gappy or not rows:
+        return result
+    if len(gappy) >= 2:
+        pairs = [(i, j) for i in range(len(gappy)) for j in range(i + 1, len(gappy))]
+        parts = ", ".join(f"corr(CAST({gappy[i].missing_condition} AS DOUBLE), "
+                          f"CAST({gappy[j].missing_condition} AS DOUBLE))" for i, j in pairs)
+        row = con.execute(f"SELECT {parts} FROM {source_sql}").fetchone()
+        names = [c.name for c in gappy]
+        result["nullity_correlation"] = {"columns": names,
+                                         "matrix": _matrix(names, {p: _clean(v) for p, v in zip(pairs, row)})}
+    flags = ", ".join(f"{c.missing_condition} AS m{n}" for n, c in enumerate(gappy))
+    patterns = con.execute(f"SELECT *, count(*) AS n FROM (SELECT {flags} FROM {source_sql}) GROUP BY ALL "
+                           f"ORDER BY n DESC LIMIT 12").fetchall()
+    for *missing, count in patterns:
+        result["patterns"].append({"missing": [c.name for c, m in zip(gappy, missing) if m], "count": int(count),
+                                   "share": count / rows})
+    return result

@@ -1,0 +1,115 @@
+"""Number columns: counts in the first scan; central moments, exact quantiles and the
+histogram in the second, around the mean the first scan found.
+
+Two passes rather than sums of powers: skewness and kurtosis from raw power sums lose
+digits when the mean is large next to the spread (years, prices in cents), and pandas
+computes them from central moments too. Sums use DuckDB's fsum (compensated summation).
+"""
+from __future__ import annotations
+
+import math
+
+from analytics.profiling.aggregates import AggregateQuery
+from analytics.profiling.columns import ProfiledColumn
+
+QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+HISTOGRAM_BINS = 30
+# Integer columns spanning fewer values than this get one bar per value.
+INTEGER_BAR_PER_VALUE = 40
+
+
+def first_pass(query: AggregateQuery, col: ProfiledColumn) -> None:
+    p, q, fin = f"c{col.index}_", col.q, col.finite
+    query.add(p + "missing", f"count_if({col.missing_condition})")
+    query.add(p + "infinite", f"count_if(isinf({q}))" if col.is_float else "0")
+    query.add(p + "n", f"count({fin})")
+    query.add(p + "sum", f"fsum({fin})")
+    if col.is_integer:
+        query.add(p + "min", f"min({q})")
+        query.add(p + "max", f"max({q})")
+    else:
+        query.add(p + "min", f"min({fin})")
+        query.add(p + "max", f"max({fin})")
+    query.add(p + "zeros", f"count_if({q} = 0)")
+    query.add(p + "negatives", f"count_if({q} < 0)")
+
+
+def histogram_plan(col: ProfiledColumn, low, high) -> tuple[float, float, int]:
+    """(first edge, bin width, number of bins) for the finite range [low, high]."""
+    low, high = float(low), float(high)
+    if col.is_integer and high - low < INTEGER_BAR_PER_VALUE:
+        return low - 0.5, 1.0, int(high - low) + 1
+    if high == low:
+        return low - 0.5, 1.0, 1
+    return low, (high - low) / HISTOGRAM_BINS, HISTOGRAM_BINS
+
+
+def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict) -> None:
+    p, fin = f"c{col.index}_", col.finite
+    n = first[p + "n"]
+    if not n:
+        return
+    mean = first[p + "sum"] / n
+    first[p + "mean"] = mean
+    for power in (2, 3, 4):
+        query.add(p + f"m{power}", f"fsum(power({fin} - ?, {power}))", (mean,))
+    quantiles = ", ".join(str(x) for x in QUANTILES)
+    query.add(p + "quantiles", f"quantile_cont({fin}, [{quantiles}])")
+    start, width, bins = histogram_plan(col, first[p + "min"], first[p + "max"])
+    first[p + "hist_plan"] = (start, width, bins)
+    query.add(p + "hist", f"histogram(CASE WHEN {fin} IS NOT NULL THEN least(greatest(floor(({fin} - ?) / ?), 0), ?)::INTEGER END)",
+              (start, width, bins - 1))
+
+
+def skewness(n: int, m2: float, m3: float):
+    """pandas' Series.skew(): the adjusted Fisher-Pearson coefficient G1."""
+    if n < 3:
+        return None
+    if m2 == 0:
+        return None  # undefined for a constant column (pandas answers NaN)
+    return (n * math.sqrt(n - 1) / (n - 2)) * (m3 / m2 ** 1.5)
+
+
+def kurtosis(n: int, m2: float, m4: float):
+    """pandas' Series.kurt(): the adjusted excess kurtosis G2."""
+    if n < 4:
+        return None
+    if m2 == 0:
+        return None
+    numerator = n * (n + 1) * (n - 1) * m4
+    denominator = (n - 2) * (n - 3) * m2 ** 2
+    return numerator / denominator - 3 * (n - 1) ** 2 / ((n - 2) * (n - 3))
+
+
+def _number(value):
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    value = float(value)
+    return None if math.isnan(value) or math.isinf(value) else value
+
+
+def finish(col: ProfiledColumn, first: dict, second: dict, out: dict) -> None:
+    p = f"c{col.index}_"
+    n = first[p + "n"] or 0
+    out.update(infinite=first[p + "infinite"], zeros=first[p + "zeros"], negatives=first[p + "negatives"],
+               finite_count=n)
+    if not n:
+        return
+    m2, m3, m4 = (second[p + f"m{k}"] for k in (2, 3, 4))
+    q05, q25, median, q75, q95 = second[p + "quantiles"]
+    out.update(
+        min=_number(first[p + "min"]), max=_number(first[p + "max"]), sum=_number(first[p + "sum"]),
+        mean=_number(first[p + "mean"]), std=_number(math.sqrt(m2 / (n - 1))) if n > 1 else None,
+        variance=_number(m2 / (n - 1)) if n > 1 else None,
+        median=median, q05=q05, q25=q25, q75=q75, q95=q95, iqr=q75 - q25,
+        skewness=_number(skewness(n, m2, m3)), kurtosis=_number(kurtosis(n, m2, m4)),
+    )
+    if out["mean"]:
+        out["cv"] = _number(out["std"] / abs(out["mean"])) if out["std"] is not None else None
+    start, width, bins = first[p + "hist_plan"]
+    counts = [0] * bins
+    for index, count in (second[p + "hist"] or {}).items():
+        counts[int(index)] = int(count)
+    out["histogram"] = {"edges": [start + width * i for i in range(bins + 1)], "counts": counts}

@@ -1,0 +1,114 @@
+"""Semantic hints: what a column's values say it is, beyond its storage type.
+
+Each hint is a small rule on numbers the profile already has (distinct counts, types)
+or on a share of a sample of values matching a pattern. A hint is a suggestion shown
+next to the column, never a change of type.
+"""
+from __future__ import annotations
+
+import re
+
+# A value counts as an e-mail address or a URL when the whole value matches; a column
+# gets the hint when at least this share of its sampled non-empty values do.
+MATCH_SHARE = 0.9
+EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
+URL_PATTERN = r"^(https?|ftp)://[^\s/$.?#][^\s]*$|^www\.[^\s]+\.[A-Za-z]{2,}(/[^\s]*)?$"
+
+# Integer columns with at most this many distinct values (and many more rows) are
+# probably codes for categories (1 = retail, 2 = hotel...), not quantities.
+CODE_MAX_DISTINCT = 12
+CODE_MIN_ROWS_PER_VALUE = 5
+
+_ID_NAME = re.compile(r"(^|[^a-z])(id|key|uuid|guid|no|nr|number|code)$|^id[^a-z]|_id$", re.IGNORECASE)
+
+# ISO 3166-1 alpha-2 and alpha-3 codes and English short names (with a few common
+# variants), lower case. Used only to recognise a column of countries.
+_ALPHA2 = (
+    "ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bl bm bn bo bq br bs bt bv bw by bz "
+    "ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee eg eh er es et fi fj fk fm fo "
+    "fr ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk hm hn hr ht hu id ie il im in io iq ir is it je "
+    "jm jo jp ke kg kh ki km kn kp kr kw ky kz la lb lc li lk lr ls lt lu lv ly ma mc md me mf mg mh mk ml mm mn mo "
+    "mp mq mr ms mt mu mv mw mx my mz na nc ne nf ng ni nl no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps pt pw "
+    "py qa re ro rs ru rw sa sb sc sd se sg sh si sj sk sl sm sn so sr ss st sv sx sy sz tc td tf tg th tj tk tl tm "
+    "tn to tr tt tv tw tz ua ug um us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw uk eu"
+).split()
+_ALPHA3 = (
+    "abw afg ago aia ala alb and are arg arm asm ata atf atg aus aut aze bdi bel ben bes bfa bgd bgr bhr bhs bih blm "
+    "blr blz bmu bol bra brb brn btn bvt bwa caf can cck che chl chn civ cmr cod cog cok col com cpv cri cub cuw cxr "
+    "cym cyp cze deu dji dma dnk dom dza ecu egy eri esh esp est eth fin fji flk fra fro fsm gab gbr geo ggy gha gib "
+    "gin glp gmb gnb gnq grc grd grl gtm guf gum guy hkg hmd hnd hrv hti hun idn imn ind iot irl irn irq isl isr ita "
+    "jam jey jor jpn kaz ken kgz khm kir kna kor kwt lao lbn lbr lby lca lie lka lso ltu lux lva mac maf mar mco mda "
+    "mdg mdv mex mhl mkd mli mlt mmr mne mng mnp moz mrt msr mtq mus mwi mys myt nam ncl ner nfk nga nic niu nld nor "
+    "npl nru nzl omn pak pan pcn per phl plw png pol pri prk prt pry pse pyf qat reu rou rus rwa sau sdn sen sgp sgs "
+    "shn sjm slb sle slv smr som spm srb ssd stp sur svk svn swe swz sxm syc syr tca tcd tgo tha tjk tkl tkm tls ton "
+    "tto tun tur tuv twn tza uga ukr umi ury usa uzb vat vct ven vgb vir vnm vut wlf wsm yem zaf zmb zwe"
+).split()
+_NAMES = [
+    "afghanistan", "albania", "algeria", "andorra", "angola", "antigua and barbuda", "argentina", "armenia",
+    "australia", "austria", "azerbaijan", "bahamas", "bahrain", "bangladesh", "barbados", "belarus", "belgium",
+    "belize", "benin", "bhutan", "bolivia", "bosnia and herzegovina", "botswana", "brazil", "brunei", "bulgaria",
+    "burkina faso", "burundi", "cabo verde", "cape verde", "cambodia", "cameroon", "canada", "central african republic",
+    "chad", "chile", "china", "colombia", "comoros", "congo", "costa rica", "cote d'ivoire", "côte d'ivoire",
+    "ivory coast", "croatia", "cuba", "cyprus", "czechia", "czech republic", "denmark", "djibouti", "dominica",
+    "dominican republic", "ecuador", "egypt", "el salvador", "equatorial guinea", "eritrea", "estonia", "eswatini",
+    "ethiopia", "fiji", "finland", "france", "gabon", "gambia", "georgia", "germany", "ghana", "greece", "grenada",
+    "guatemala", "guinea", "guinea-bissau", "guyana", "haiti", "honduras", "hungary", "iceland", "india", "indonesia",
+    "iran", "iraq", "ireland", "eire", "israel", "italy", "jamaica", "japan", "jordan", "kazakhstan", "kenya",
+    "kiribati", "korea", "south korea", "north korea", "kosovo", "kuwait", "kyrgyzstan", "laos", "latvia", "lebanon",
+    "lesotho", "liberia", "libya", "liechtenstein", "lithuania", "luxembourg", "madagascar", "malawi", "malaysia",
+    "maldives", "mali", "malta", "marshall islands", "mauritania", "mauritius", "mexico", "micronesia", "moldova",
+    "monaco", "mongolia", "montenegro", "morocco", "mozambique", "myanmar", "namibia", "nauru", "nepal",
+    "netherlands", "the netherlands", "holland", "new zealand", "nicaragua", "niger", "nigeria", "north macedonia",
+    "macedonia", "norway", "oman", "pakistan", "palau", "palestine", "panama", "papua new guinea", "paraguay", "peru",
+    "philippines", "poland", "portugal", "qatar", "romania", "russia", "russian federation", "rwanda",
+    "saint kitts and nevis", "saint lucia", "saint vincent and the grenadines", "samoa", "san marino",
+    "sao tome and principe", "saudi arabia", "senegal", "serbia", "seychelles", "sierra leone", "singapore",
+    "slovakia", "slovenia", "solomon islands", "somalia", "south africa", "rsa", "south sudan", "spain", "sri lanka",
+    "sudan", "suriname", "sweden", "switzerland", "syria", "taiwan", "tajikistan", "tanzania", "thailand",
+    "timor-leste", "togo", "tonga", "trinidad and tobago", "tunisia", "turkey", "türkiye", "turkmenistan", "tuvalu",
+    "uganda", "ukraine", "united arab emirates", "uae", "united kingdom", "great britain", "england", "scotland",
+    "wales", "northern ireland", "united states", "united states of america", "usa", "us", "uruguay", "uzbekistan",
+    "vanuatu", "vatican", "venezuela", "vietnam", "viet nam", "yemen", "zambia", "zimbabwe", "hong kong", "macau",
+    "puerto rico", "greenland", "channel islands", "european community", "european union",
+]
+COUNTRY_CODES = sorted(set(_ALPHA2) | set(_ALPHA3))
+COUNTRY_NAMES = sorted(set(_NAMES))
+
+
+def name_looks_like_id(name: str) -> bool:
+    return bool(_ID_NAME.search(name.strip()))
+
+
+def hints(column: dict, rows: int, matches: dict[str, float]) -> list[str]:
+    """The hints for one profiled column. ``matches`` holds the shares of sampled
+    non-empty values that look like e-mail addresses, URLs, country names and codes."""
+    found = []
+    kind, count, distinct = column["kind"], column["count"] or 0, column["distinct"]
+    if distinct is not None and count >= 2 and column["type"] in ("integer", "text", "categorical", "decimal"):
+        if distinct == count and (name_looks_like_id(column["name"]) or column["type"] != "float"):
+            found.append("id")
+        elif name_looks_like_id(column["name"]) and distinct >= 0.5 * count and column["type"] != "categorical":
+            found.append("id")
+    if (column["type"] == "integer" and distinct is not None and 2 <= distinct <= CODE_MAX_DISTINCT
+            and count >= CODE_MIN_ROWS_PER_VALUE * distinct and "id" not in found):
+        found.append("categorical_code")
+    if kind == "text":
+        if matches.get("email", 0) >= MATCH_SHARE:
+            found.append("email")
+        if matches.get("url", 0) >= MATCH_SHARE:
+            found.append("url")
+        if matches.get("country_name", 0) >= MATCH_SHARE:
+            found.append("country_name")
+        elif matches.get("country_code", 0) >= MATCH_SHARE and (column.get("length_max") or 0) <= 3:
+            found.append("country_code")
+    return found
+
+
+HINT_LABELS = {
+    "id": "ID-like (a distinct value per row)",
+    "categorical_code": "Numeric codes: probably categories rather than quantities",
+    "email": "E-mail addresses",
+    "url": "URLs",
+    "country_name": "Country names",
+    "country_code": "Country codes (ISO 3166)",
+}
