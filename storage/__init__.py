@@ -12,10 +12,12 @@ from typing import Callable
 from sqlalchemy import text
 
 from storage.analyses import AnalysisService
+from storage.dashboards import DashboardService
 from storage.database import make_engine, migrate
 from storage.datasets import DatasetService
 from storage.invitations import InvitationService
 from storage.jobs import JobService
+from storage.queries import QueryService
 from storage.throttle import LoginThrottle
 from storage.tokens import TokenService
 from storage.uploads import UploadService
@@ -39,6 +41,9 @@ class Storage:
         self.uploads = UploadService(self.engine, self.data_dir, max_upload_mb)
         self.datasets = DatasetService(self.engine, self.workspaces, self.data_dir, max_upload_mb)
         self.jobs = JobService(self.engine)
+        self.dashboards = DashboardService(self.engine, self.workspaces, self.datasets)
+        self.queries = QueryService(self.datasets, self.data_dir)
+        self.queries.dashboards = self.dashboards
         self.analyses = AnalysisService(self.datasets, self.jobs, self.data_dir)
 
     def migrate(self) -> None:
@@ -70,4 +75,5 @@ class Storage:
 
     def dispose(self) -> None:
         self.jobs.shutdown()
+        self.queries.close()
         self.engine.dispose()

@@ -170,3 +170,32 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# --- added by migration 0004 -------------------------------------------------------
+
+dashboards = Table(
+    "dashboards",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    # The layout is read and saved whole, so it is kept as JSON documents, validated on save.
+    Column("tabs_json", Text, nullable=False),  # [{"id", "title"}]
+    Column("widgets_json", Text, nullable=False),  # [{"id", "spec", "layout", "tab"}]
+    Column("filters_json", Text, nullable=False),  # [{"id", "column", "kind", "value"}]
+    Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+dashboard_shares = Table(
+    "dashboard_shares",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dashboard_id", Integer, ForeignKey("dashboards.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token; the token is not kept
+    Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)

@@ -390,3 +390,28 @@ def apply_dashboard_filters(spec: dict, schema: list[dict], dashboard_filters: l
     out = dict(spec)
     out["filters"] = list(spec.get("filters") or []) + normalize_filters(added, cols)
     return out
+
+
+def spec_columns(spec: dict) -> set[str]:
+    """Every column a (normalised) spec reads: what a share-link viewer may click-filter on."""
+    names: set[str] = set()
+    for key in ("x", "group", "size", "per", "values"):
+        if isinstance(spec.get(key), str):
+            names.add(spec[key])
+    y = spec.get("y")
+    if isinstance(y, str):
+        names.add(y)
+    elif isinstance(y, dict):
+        names.update(c for c in y.get("columns") or [] if isinstance(c, str))
+    for key in ("rows", "columns"):
+        value = spec.get(key)
+        if isinstance(value, str):
+            names.add(value)
+        elif isinstance(value, list):
+            names.update(c for c in value if isinstance(c, str))
+    if spec.get("type") == "table" and isinstance(spec.get("sort"), str):
+        names.add(spec["sort"])
+    for flt in spec.get("filters") or []:
+        if isinstance(flt, dict) and isinstance(flt.get("column"), str):
+            names.add(flt["column"])
+    return names

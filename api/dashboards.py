@@ -1,0 +1,130 @@
+"""/api/v1 widget queries, dashboards, share links and generated dashboards. Thin: every
+route takes the acting principal and calls the same storage services as the UI."""
+from __future__ import annotations
+
+import flask
+
+from analytics.widgets import editor_catalogue
+from api._helpers import created, field, json_body, jsonable
+from storage.errors import InvalidInput
+from web.context import current_storage, require_principal
+
+blueprint = flask.Blueprint("api_dashboards", __name__, url_prefix="/api/v1")
+
+
+def _workspace_id(principal, value):
+    """The workspace asked for, or the person's personal one (as for datasets)."""
+    if value in (None, ""):
+        return current_storage().workspaces.personal_workspace(principal).id
+    return value
+
+
+def _filters(body: dict, name: str = "filters"):
+    value = body.get(name)
+    if value is not None and not isinstance(value, list):
+        raise InvalidInput(f"The field {name!r} must be a list")
+    return value
+
+
+@blueprint.post("/query")
+def query():
+    """{"dataset_id", "spec", "filters"?: extra filters, "render"?: true for the widget's
+    output instead of its rows} → {"columns", "rows", "truncated", "cached"}."""
+    principal = require_principal()
+    body = json_body()
+    spec = body.get("spec")
+    if not isinstance(spec, dict):
+        raise InvalidInput("The field 'spec' must be a widget spec object")
+    dataset_id = body.get("dataset_id", spec.get("dataset_id"))
+    if dataset_id is None:
+        raise InvalidInput("The field 'dataset_id' is required")
+    queries = current_storage().queries
+    if field(body, "render", kind=bool, required=False, default=False):
+        return flask.jsonify(queries.render(principal, dataset_id, spec, _filters(body)))
+    result = queries.run(principal, dataset_id, spec, _filters(body))
+    return flask.jsonify({"columns": result["columns"], "rows": [[jsonable(v) for v in r] for r in result["rows"]],
+                          "truncated": result["truncated"], "cached": result["cached"]})
+
+
+@blueprint.get("/widget-types")
+def widget_types():
+    require_principal()
+    return flask.jsonify({"widget_types": editor_catalogue()})
+
+
+@blueprint.get("/dashboards")
+def list_dashboards():
+    principal = require_principal()
+    workspace_id = _workspace_id(principal, flask.request.args.get("workspace_id"))
+    return flask.jsonify({"dashboards": current_storage().dashboards.list(principal, workspace_id)})
+
+
+@blueprint.post("/dashboards")
+def create_dashboard():
+    principal = require_principal()
+    body = json_body()
+    workspace_id = _workspace_id(principal, body.pop("workspace_id", None))
+    return created(current_storage().dashboards.create(principal, workspace_id, body))
+
+
+@blueprint.get("/dashboards/<dashboard_id>")
+def get_dashboard(dashboard_id):
+    principal = require_principal()
+    return flask.jsonify(current_storage().dashboards.get(principal, dashboard_id))
+
+
+@blueprint.patch("/dashboards/<dashboard_id>")
+def update_dashboard(dashboard_id):
+    principal = require_principal()
+    body = json_body()
+    patch = {k: v for k, v in body.items() if k not in ("id", "workspace_id", "shared", "created_at", "updated_at",
+                                                         "role")}
+    return flask.jsonify(current_storage().dashboards.update(principal, dashboard_id, patch))
+
+
+@blueprint.delete("/dashboards/<dashboard_id>")
+def delete_dashboard(dashboard_id):
+    principal = require_principal()
+    current_storage().dashboards.delete(principal, dashboard_id)
+    return "", 204
+
+
+@blueprint.post("/dashboards/<dashboard_id>/duplicate")
+def duplicate_dashboard(dashboard_id):
+    principal = require_principal()
+    body = flask.request.get_json(silent=True) or {}
+    name = body.get("name") if isinstance(body, dict) else None
+    return created(current_storage().dashboards.duplicate(principal, dashboard_id, name))
+
+
+@blueprint.post("/dashboards/<dashboard_id>/widgets/<widget_id>/render")
+def render_widget(dashboard_id, widget_id):
+    """One widget's output with {"filters": cross-filters, "dashboard_filters": values of
+    the dashboard's filters}; both optional."""
+    principal = require_principal()
+    body = flask.request.get_json(silent=True) or {}
+    if not isinstance(body, dict):
+        raise InvalidInput("The request body must be a JSON object")
+    return flask.jsonify(current_storage().queries.render_widget(
+        principal, dashboard_id, widget_id, _filters(body), _filters(body, "dashboard_filters")))
+
+
+@blueprint.post("/dashboards/<dashboard_id>/share")
+def share_dashboard(dashboard_id):
+    principal = require_principal()
+    return created(current_storage().dashboards.share(principal, dashboard_id))
+
+
+@blueprint.delete("/dashboards/<dashboard_id>/share")
+def revoke_share(dashboard_id):
+    principal = require_principal()
+    current_storage().dashboards.revoke_share(principal, dashboard_id)
+    return "", 204
+
+
+@blueprint.post("/datasets/<dataset_id>/dashboard")
+def generate_dashboard(dataset_id):
+    principal = require_principal()
+    body = flask.request.get_json(silent=True) or {}
+    workspace_id = body.get("workspace_id") if isinstance(body, dict) else None
+    return created(current_storage().dashboards.generate(principal, dataset_id, workspace_id))

@@ -1,0 +1,249 @@
+"""The widget query engine: access check → spec normalised against the dataset's current
+schema → one aggregate SQL over the version's Parquet file → a small, capped result,
+cached on disk by (dataset version, normalised spec, filters).
+
+A new dataset version has a new file, so its results are new cache keys: nothing needs
+to be invalidated by hand. Each query runs on its own DuckDB cursor with a timer that
+interrupts it past the time limit, and returns at most ``row_cap`` rows.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+
+import diskcache
+import duckdb
+
+from analytics.widgets import widget_type
+from analytics.widgets.base import ROW_CAP, Schema
+from analytics.widgets.spec import apply_dashboard_filters, normalize_filters, normalize_spec, spec_columns
+from storage.datasets import Dataset, DatasetService
+from storage.duck import connect, literal
+from storage.errors import AnalysisError, Forbidden, InvalidInput, InvalidSpec, NotFound
+from storage.principal import Principal, Role
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIME_LIMIT = 15.0  # seconds per widget query
+CACHE_SIZE_LIMIT = 512 * 1024 * 1024
+CACHE_EXPIRE = 7 * 24 * 3600  # results of versions nobody asks for age out
+
+
+class QueryTimeout(AnalysisError):
+    """A widget's query ran past the time limit and was stopped."""
+
+    code = "query_timeout"
+    status = 422
+
+
+class QueryService:
+    def __init__(self, datasets: DatasetService, data_dir: Path, time_limit: float = DEFAULT_TIME_LIMIT,
+                 row_cap: int = ROW_CAP):
+        self.datasets = datasets
+        self.dashboards = None  # set by Storage: render_shared reads the shared dashboard
+        self.data_dir = Path(data_dir)
+        self.time_limit = time_limit
+        self.row_cap = row_cap
+        self.cache = diskcache.Cache(str(self.data_dir / "cache" / "queries"), size_limit=CACHE_SIZE_LIMIT,
+                                     eviction_policy="least-recently-used")
+        self._db = None
+        self._db_lock = threading.Lock()
+
+    # --- the engine ---------------------------------------------------------------------
+
+    def _database(self) -> duckdb.DuckDBPyConnection:
+        """One DuckDB instance for all widget queries (one memory limit, one Parquet
+        metadata cache); each query gets its own cursor so it can be interrupted alone."""
+        with self._db_lock:
+            if self._db is None:
+                self._db = connect(self.data_dir / "tmp")
+                self._db.execute("SET parquet_metadata_cache = true")
+            return self._db
+
+    def _execute(self, sql: str, params: list, source: str) -> tuple[list[str], list[list], bool]:
+        cap_holder = f"${len(params) + 1}"
+        wrapped = f"SELECT * FROM ({sql}) AS widget_result LIMIT {cap_holder}"
+        cursor = self._database().cursor()
+        timed_out = threading.Event()
+
+        def stop():
+            timed_out.set()
+            cursor.interrupt()
+
+        timer = threading.Timer(self.time_limit, stop)
+        timer.daemon = True
+        timer.start()
+        try:
+            cursor.execute(wrapped, params + [self.row_cap + 1])
+            columns = [d[0] for d in cursor.description]
+            rows = [list(r) for r in cursor.fetchall()]
+        except duckdb.InterruptException:
+            raise QueryTimeout(f"The query took longer than {self.time_limit:g} s and was stopped; add a filter or "
+                               "choose a coarser grouping") from None
+        except duckdb.ConversionException as exc:
+            raise InvalidSpec(f"A filter value does not fit its column: {_clean_message(exc, source)}") from None
+        except duckdb.Error as exc:
+            if timed_out.is_set():
+                raise QueryTimeout(f"The query took longer than {self.time_limit:g} s and was stopped") from None
+            log.warning("widget query failed: %s", exc)
+            raise AnalysisError(f"The widget's query failed: {_clean_message(exc, source)}") from None
+        finally:
+            timer.cancel()
+            cursor.close()
+        truncated = len(rows) > self.row_cap
+        return columns, rows[: self.row_cap], truncated
+
+    def _key(self, kind: str, dataset: Dataset, spec: dict) -> str:
+        # The version's file path is unique (a uuid), so a re-used dataset id cannot collide.
+        raw = json.dumps([kind, dataset.id, dataset.version, dataset.path, spec], sort_keys=True, default=str)
+        return kind + ":" + hashlib.sha256(raw.encode()).hexdigest()
+
+    def _prepare(self, dataset: Dataset, spec: dict, extra_filters) -> dict:
+        normalized = normalize_spec(spec, dataset.schema)
+        if extra_filters:
+            normalized["filters"] = normalized["filters"] + normalize_filters(extra_filters, Schema(dataset.schema))
+        return normalized
+
+    def _result(self, dataset: Dataset, normalized: dict) -> dict:
+        key = self._key("q", dataset, normalized)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return {**hit, "cached": True}
+        wt = widget_type(normalized["type"])
+        source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
+        built = wt.query(normalized, dataset.schema, source)
+        if built is None:
+            result = {"columns": [], "rows": [], "truncated": False}
+        else:
+            started = time.perf_counter()
+            columns, rows, truncated = self._execute(*built, source)
+            log.debug("widget %s on dataset %s: %.1f ms", normalized["type"], dataset.id,
+                      (time.perf_counter() - started) * 1000)
+            result = {"columns": columns, "rows": rows, "truncated": truncated}
+        self.cache.set(key, result, expire=CACHE_EXPIRE)
+        return {**result, "cached": False}
+
+    def _render(self, dataset: Dataset | None, normalized: dict) -> dict:
+        wt = widget_type(normalized["type"])
+        if dataset is None:  # markdown: no data at all
+            return wt.render(None, normalized)
+        key = self._key("r", dataset, normalized)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        output = wt.render(self._result(dataset, normalized), normalized)
+        self.cache.set(key, output, expire=CACHE_EXPIRE)
+        return output
+
+    # --- for a signed-in principal --------------------------------------------------------
+
+    def run(self, principal: Principal, dataset_id, spec: dict, extra_filters=None) -> dict:
+        """{"columns", "rows", "truncated", "cached"}: the widget's small result. Rows hold
+        Python values (dates, decimals); the API turns them into JSON."""
+        dataset = self.datasets.get(principal, dataset_id)
+        return self._result(dataset, self._prepare(dataset, spec, extra_filters))
+
+    def render(self, principal: Principal, dataset_id, spec: dict, extra_filters=None) -> dict:
+        """The widget's output (figure, KPI, table or markdown); a failing query raises its
+        error (InvalidSpec, QueryTimeout, AnalysisError) for the UI to show on that widget."""
+        if isinstance(spec, dict) and spec.get("type") == "markdown" and dataset_id is None:
+            return self._render(None, normalize_spec(spec, []))
+        dataset = self.datasets.get(principal, dataset_id)
+        return self._render(dataset, self._prepare(dataset, spec, extra_filters))
+
+    def render_widget(self, principal: Principal, dashboard_id, widget_id: str, extra_filters=None,
+                      dashboard_filters=None) -> dict:
+        """One widget of a dashboard the principal can view, with the dashboard's filter
+        values (``dashboard_filters``, the dashboard filter shape) and cross-filters."""
+        dashboard = self.dashboards.get(principal, dashboard_id)
+        widget = _find_widget(dashboard, widget_id)
+        spec = widget["spec"]
+        if spec["type"] == "markdown":
+            return self._render(None, normalize_spec(spec, []))
+        dataset = self.datasets.get(principal, spec["dataset_id"])
+        normalized = self._prepare(dataset, spec, extra_filters)
+        normalized = apply_dashboard_filters(normalized, dataset.schema, dashboard_filters)
+        return self._render(dataset, normalized)
+
+    # --- for a public share link -----------------------------------------------------------
+
+    def render_shared(self, token: str, widget_id: str, extra_filters=None) -> dict:
+        """One widget of a shared dashboard. The link reaches only that dashboard's own
+        widget specs; ``extra_filters`` may hold the dashboard's own filters (the dashboard
+        filter shape, matched by id: only the value comes from the caller) and cross-filter
+        clicks (``=`` / ``is null`` on a column the dashboard's widgets use). Anything else
+        is refused."""
+        dashboard, _share_principal = self.dashboards.get_shared(token)
+        widget = _find_widget(dashboard, widget_id)
+        spec = widget["spec"]
+        if spec["type"] == "markdown":
+            return self._render(None, normalize_spec(spec, []))
+        dataset = self._shared_dataset(spec["dataset_id"], dashboard["workspace_id"])
+        dashboard_values, clicks = _split_shared_filters(dashboard, extra_filters)
+        normalized = self._prepare(dataset, spec, clicks)
+        normalized = apply_dashboard_filters(normalized, dataset.schema, dashboard_values)
+        return self._render(dataset, normalized)
+
+    def _shared_dataset(self, dataset_id, workspace_id: int) -> Dataset:
+        """The widget's dataset, found by the share token's authority (no member here):
+        only when it is in the dashboard's own workspace."""
+        from storage.tables import datasets as datasets_table
+
+        with self.datasets.engine.connect() as conn:
+            row = conn.execute(self.datasets._select().where(datasets_table.c.id == int(dataset_id))).first()
+        if row is None or row.workspace_id != workspace_id:
+            raise NotFound("This widget's dataset is no longer there")
+        return self.datasets._to_dataset(row, Role.VIEWER)
+
+    def close(self) -> None:
+        self.cache.close()
+        with self._db_lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def _find_widget(dashboard: dict, widget_id) -> dict:
+    for widget in dashboard["widgets"]:
+        if widget["id"] == widget_id:
+            return widget
+    raise NotFound(f"There is no widget {widget_id!r} on this dashboard")
+
+
+def _split_shared_filters(dashboard: dict, extra_filters) -> tuple[list[dict], list[dict]]:
+    """(dashboard filter values, cross-filter clicks) a share-link viewer may apply."""
+    if not extra_filters:
+        return [], []
+    if not isinstance(extra_filters, list):
+        raise InvalidInput("Filters must be a list")
+    defined = {f["id"]: f for f in dashboard.get("filters") or []}
+    used = set()
+    for widget in dashboard["widgets"]:
+        used |= spec_columns(widget["spec"])
+    values, clicks = [], []
+    for flt in extra_filters:
+        if not isinstance(flt, dict):
+            raise InvalidInput("Each filter must be an object")
+        if "kind" in flt or ("id" in flt and "op" not in flt):
+            own = defined.get(flt.get("id"))
+            if own is None:
+                raise Forbidden("A shared dashboard only takes its own filters")
+            values.append({**own, "value": flt.get("value")})
+        else:
+            if flt.get("op") not in ("=", "is null") or flt.get("column") not in used:
+                raise Forbidden("A shared dashboard only takes its own filters and clicks on its charts")
+            clicks.append(flt)
+    return values, clicks
+
+
+def _clean_message(exc: Exception, source: str) -> str:
+    """DuckDB's message without the server's file paths or the SQL (a person can act on
+    the first line; the log keeps the rest)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = text.replace(source, "the dataset")
+    return re.sub(r"(/[\w.\-]+)+\.parquet", "the dataset", text)[:300]
