@@ -2,15 +2,15 @@
 schema, quoted by the app's one quoting helper), and reading the rows a model is fitted
 on, with a random sample drawn by DuckDB above a stated size.
 
-The quoting helper lives in ``storage/sql.py`` and is imported from there on purpose: the
-house has one way identifiers reach SQL, and it is a pure function (no storage state).
+Identifiers are quoted by the app's one quoting helper, ``analytics/sql.py:quote_ident``
+(``storage/sql.py`` re-exports it).
 """
 from __future__ import annotations
 
 import pandas as pd
 
 from errors import InvalidSpec
-from storage.sql import quote_ident
+from analytics.sql import quote_ident
 
 NUMERIC_TYPES = ("integer", "float", "decimal")
 CATEGORY_TYPES = ("text", "categorical", "boolean")
