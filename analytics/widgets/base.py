@@ -286,9 +286,12 @@ def f_x(label="X axis", required=True, types=DIMENSION, help=""):
     return EditorField("x", label, "column", required=required, types=list(types), help=help)
 
 
-def f_y(label="Value", types=NUMERIC):
+def f_y(label="Value", types=ANY):
+    # Any type: count, count_distinct, min and max take text and dates too; the numeric
+    # aggregations check for a number in normalize_spec.
     return EditorField("y", label, "column", types=list(types),
-                       help="The column to aggregate; not needed for a count. "
+                       help="The column to aggregate (a number for sum, average, median, percentile); "
+                            "not needed for a count. "
                             'A computed value is {"expr": "mul", "columns": [a, b]}.')
 
 
