@@ -1,6 +1,6 @@
 """Text, categories and booleans in the first scan (lengths, empty strings, true/false),
-and the value counts of every column in one GROUPING SETS scan: distinct values, the
-most frequent values, values seen once, and the entropy behind the imbalance alert."""
+and the value counts of every column: distinct values, the most frequent values, values
+seen once, and the entropy behind the imbalance alert."""
 from __future__ import annotations
 
 import math
@@ -36,42 +36,26 @@ def finish(col: ProfiledColumn, first: dict, out: dict) -> None:
 
 
 def value_counts(con, source_sql: str, columns: list[ProfiledColumn], jsonable) -> dict[int, dict]:
-    """{column index: {"distinct", "singletons", "entropy", "top_values"}} for the given
-    columns, exact, from one scan. Ties in the top values are broken by the value's text."""
-    if not columns:
-        return {}
-    aliases = [f"v{c.index}" for c in columns]
-    inner = ", ".join(f"{c.value} AS v{c.index}" for c in columns)
-    which = "CASE " + " ".join(f"WHEN GROUPING({a}) = 0 THEN {c.index}" for a, c in zip(aliases, columns)) + " END"
-    key = "CASE col " + " ".join(f"WHEN {c.index} THEN CAST({a} AS VARCHAR)" for a, c in zip(aliases, columns)) + " END"
-    sets = ", ".join(f"({a})" for a in aliases)
-    con.execute("DROP TABLE IF EXISTS profile_value_counts")
-    con.execute(
-        f"CREATE TEMP TABLE profile_value_counts AS SELECT *, {key} AS key FROM ("
-        f"SELECT {which} AS col, {', '.join(aliases)}, count(*) AS n "
-        f"FROM (SELECT {inner} FROM {source_sql}) GROUP BY GROUPING SETS ({sets})) WHERE {key} IS NOT NULL"
-    )
-    try:
-        result = {c.index: {"distinct": 0, "singletons": 0, "entropy": None, "top_values": []} for c in columns}
-        for index, distinct, singletons, total, nlogn in con.execute(
-            "SELECT col, count(*), count_if(n = 1), sum(n), sum(n * ln(n)) FROM profile_value_counts GROUP BY col"
-        ).fetchall():
-            total = int(total)
-            entropy = math.log(total) - float(nlogn) / total if total else None
-            result[index].update(distinct=int(distinct), singletons=int(singletons),
-                                 entropy=max(entropy, 0.0) if entropy is not None else None)
-        rows = con.execute(
-            f"SELECT col, {', '.join(aliases)}, n FROM profile_value_counts "
-            f"QUALIFY row_number() OVER (PARTITION BY col ORDER BY n DESC, key) <= {TOP_VALUES} "
-            "ORDER BY col, n DESC, key"
-        ).fetchall()
-    finally:
+    """{column index: {"distinct", "singletons", "entropy", "top_values"}}, exact. One
+    GROUP BY per column: each reads only its own column from the Parquet file, and is
+    much faster in DuckDB than one GROUPING SETS query over all of them (measured 10x
+    on a million rows). Ties in the top values are broken by the value's text."""
+    result = {}
+    for col in columns:
         con.execute("DROP TABLE IF EXISTS profile_value_counts")
-    position = {c.index: i for i, c in enumerate(columns)}
-    for row in rows:
-        index, count = row[0], int(row[-1])
-        value = row[1 + position[index]]
-        result[index]["top_values"].append({"value": jsonable(value), "count": count})
+        con.execute(f"CREATE TEMP TABLE profile_value_counts AS SELECT v, count(*) AS n "
+                    f"FROM (SELECT {col.value} AS v FROM {source_sql}) WHERE v IS NOT NULL GROUP BY v")
+        try:
+            distinct, singletons, total, nlogn = con.execute(
+                "SELECT count(*), count_if(n = 1), sum(n), sum(n * ln(n)) FROM profile_value_counts").fetchone()
+            top = con.execute("SELECT v, n FROM profile_value_counts ORDER BY n DESC, CAST(v AS VARCHAR) "
+                              f"LIMIT {TOP_VALUES}").fetchall()
+        finally:
+            con.execute("DROP TABLE IF EXISTS profile_value_counts")
+        total = int(total or 0)
+        entropy = max(math.log(total) - float(nlogn) / total, 0.0) if total else None
+        result[col.index] = {"distinct": int(distinct), "singletons": int(singletons or 0), "entropy": entropy,
+                             "top_values": [{"value": jsonable(v), "count": int(n)} for v, n in top]}
     return result
 
 

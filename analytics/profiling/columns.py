@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from errors import InvalidInput
+from analytics.sql import quote_ident
 
 NUMERIC_TYPES = {"integer", "float", "decimal"}
 TEMPORAL_TYPES = {"date", "timestamp"}
@@ -22,14 +22,6 @@ TEXT_TYPES = {"text", "categorical"}
 _FLOAT_STORAGE = ("DOUBLE", "FLOAT", "REAL")
 _INTEGER_STORAGE = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
                     "UBIGINT", "UHUGEINT")
-
-
-def quote_ident(name: str) -> str:
-    """Quote an identifier (the same rule as storage.sql.quote_ident, which analytics
-    may not import). Names come from the dataset's schema, never from a request."""
-    if not isinstance(name, str) or "\x00" in name:
-        raise InvalidInput("A column name is not valid")
-    return '"' + name.replace('"', '""') + '"'
 
 
 def logical_type(storage_type: str) -> str:

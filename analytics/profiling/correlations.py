@@ -14,7 +14,7 @@ import math
 
 from analytics.profiling.columns import ProfiledColumn
 
-SAMPLE_ROWS = 200_000
+SAMPLE_ROWS = 100_000
 MAX_NUMERIC = 40
 MAX_CATEGORICAL = 25
 CRAMERS_MAX_DISTINCT = 50
@@ -63,8 +63,10 @@ def make_sample(con, source_sql: str, rows: int, columns: list[ProfiledColumn]) 
 
 
 def _avg_rank(expression: str) -> str:
-    return (f"CASE WHEN {expression} IS NULL THEN NULL ELSE rank() OVER (ORDER BY {expression}) "
-            f"+ (count(*) OVER (PARTITION BY {expression}) - 1) / 2.0 END")
+    # rank() is the first rank of a group of ties and count(*) over the same ordering
+    # (RANGE frame: peers included) the last; their mean is the average rank. One sort.
+    return (f"CASE WHEN {expression} IS NULL THEN NULL ELSE (rank() OVER (ORDER BY {expression}) "
+            f"+ count(*) OVER (ORDER BY {expression})) / 2.0 END")
 
 
 def spearman(con, table: str, columns: list[ProfiledColumn]) -> dict | None:

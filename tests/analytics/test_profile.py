@@ -229,7 +229,8 @@ def test_sampled_correlations_say_so(tmp_path, monkeypatch):
     assert profile["correlations"]["spearman"]["rows_used"] == 1000
     assert profile["correlations"]["pearson"]["sampled"] is False
     assert close(profile["correlations"]["pearson"]["matrix"][0][1], frame.corr(numeric_only=True).loc["x", "y"])
-    assert profile["estimates"][0]["sample_rows"] == 1000
+    assert profile["estimates"][0] == {"what": "Spearman and Cramér's V correlations", "method": "reservoir sample",
+                                       "sample_rows": 1000, "rows": 5000}
 
 
 def test_online_retail_alerts(tmp_path):
