@@ -17,6 +17,7 @@ from storage.database import make_engine, migrate
 from storage.datasets import DatasetService
 from storage.invitations import InvitationService
 from storage.jobs import JobService
+from storage.profiles import ProfileService
 from storage.queries import QueryService
 from storage.throttle import LoginThrottle
 from storage.tokens import TokenService
@@ -41,6 +42,7 @@ class Storage:
         self.uploads = UploadService(self.engine, self.data_dir, max_upload_mb)
         self.datasets = DatasetService(self.engine, self.workspaces, self.data_dir, max_upload_mb)
         self.jobs = JobService(self.engine)
+        self.profiles = ProfileService(self.engine, self.datasets, self.jobs, self.data_dir)
         self.dashboards = DashboardService(self.engine, self.workspaces, self.datasets)
         self.queries = QueryService(self.datasets, self.data_dir)
         self.queries.dashboards = self.dashboards
@@ -54,6 +56,7 @@ class Storage:
         self.datasets.recover()
         self.uploads.sweep()
         self.jobs.fail_orphans()
+        self.profiles.sweep()
 
     def health(self) -> dict:
         """Checks for /api/health: the database answers and the data dir is writable."""

@@ -119,6 +119,10 @@ class DatasetService:
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         self.cap_bytes = max_upload_mb * 1024 * 1024 * DECOMPRESSED_CAP_FACTOR
+        # Told of each new version and each deletion (the profile service computes and
+        # removes profiles): objects with version_created(principal, dataset) and
+        # dataset_deleted(dataset_id). A listener's failure never undoes the change.
+        self.listeners: list = []
 
     # --- loading with the access check ------------------------------------------------
 
@@ -214,6 +218,15 @@ class DatasetService:
             conn.execute(update(datasets).where(datasets.c.id == dataset.id).values(updated_at=utcnow(), **values))
         return self.get(principal, dataset_id)
 
+    def _version_created(self, principal: Principal, dataset_id) -> Dataset:
+        dataset = self.get(principal, dataset_id)
+        for listener in self.listeners:
+            try:
+                listener.version_created(principal, dataset)
+            except Exception:  # the version is committed; a listener must not make it look failed
+                log.exception("listener %r failed after version %s of dataset %s", listener, dataset.version, dataset.id)
+        return dataset
+
     def delete(self, principal: Principal, dataset_id) -> None:
         with self.engine.begin() as conn:
             dataset = self._load(conn, principal, dataset_id, Role.EDITOR)
@@ -224,6 +237,8 @@ class DatasetService:
         # which start-up removes.
         for path in paths:
             (self.data_dir / path).unlink(missing_ok=True)
+        for listener in self.listeners:
+            listener.dataset_deleted(dataset.id)
 
     # --- ingest -----------------------------------------------------------------------
 
@@ -312,7 +327,7 @@ class DatasetService:
         except BaseException:
             (self.data_dir / relative).unlink(missing_ok=True)
             raise
-        return self.get(principal, dataset_id)
+        return self._version_created(principal, dataset_id)
 
     def add_version(
         self, principal: Principal, dataset_id, path: Path, filename: str, mode: str = "replace",
@@ -348,7 +363,7 @@ class DatasetService:
         except BaseException:
             (self.data_dir / relative).unlink(missing_ok=True)
             raise
-        return self.get(principal, dataset_id)
+        return self._version_created(principal, dataset_id)
 
     def _append_file(self, current: Dataset, path: Path, filename: str, sheet, on_progress):
         source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
@@ -442,7 +457,7 @@ class DatasetService:
         except BaseException:
             (self.data_dir / relative).unlink(missing_ok=True)
             raise
-        return self.get(principal, dataset_id)
+        return self._version_created(principal, dataset_id)
 
     # --- reading rows -------------------------------------------------------------------
 

@@ -1,0 +1,38 @@
+"""/api/v1/datasets/<id>/profile: the dataset profile as JSON (status running with
+progress until ready), a POST to compute it again, and the profile as a self-contained
+HTML file. Thin: every route takes the acting principal and calls storage.profiles."""
+from __future__ import annotations
+
+import flask
+
+from analytics.profiling.report_html import render_html
+from web.context import current_storage, require_principal
+
+blueprint = flask.Blueprint("api_profiles", __name__, url_prefix="/api/v1")
+
+
+@blueprint.get("/datasets/<dataset_id>/profile")
+def get_profile(dataset_id):
+    principal = require_principal()
+    return flask.jsonify(current_storage().profiles.get(principal, dataset_id))
+
+
+@blueprint.post("/datasets/<dataset_id>/profile")
+def refresh_profile(dataset_id):
+    """Compute the profile again (after a failure); 202 with the running status."""
+    principal = require_principal()
+    response = flask.jsonify(current_storage().profiles.refresh(principal, dataset_id))
+    response.status_code = 202
+    return response
+
+
+@blueprint.get("/datasets/<dataset_id>/profile.html")
+def download_profile(dataset_id):
+    principal = require_principal()
+    storage = current_storage()
+    profile = storage.profiles.ready(principal, dataset_id)
+    dataset = storage.datasets.get(principal, dataset_id)
+    response = flask.Response(render_html(profile, dataset.name), mimetype="text/html")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in dataset.name)[:80] or "dataset"
+    response.headers.set("Content-Disposition", "attachment", filename=f"{safe}-v{dataset.version}-profile.html")
+    return response

@@ -1,0 +1,178 @@
+"""The profile through the API: the contract, running then ready, the HTML download,
+profiles per version, clean-up on delete, and a second user who gets 404 everywhere."""
+from __future__ import annotations
+
+import io
+import re
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import storage.profiles as profiles_module
+from tests.conftest import post_callback, sign_in
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+COLUMN_FIELDS = {"name", "type", "count", "missing", "distinct", "min", "max", "mean", "std", "median", "q05", "q25",
+                 "q75", "q95", "skewness", "kurtosis", "zeros", "negatives", "top_values", "histogram"}
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def ada(app_storage, admin):
+    return app_storage.tokens.create(admin.principal(), "tests")[1]
+
+
+@pytest.fixture
+def bob(app_storage, second_user):
+    return app_storage.tokens.create(second_user.principal(), "bob")[1]
+
+
+def upload(client, token, data: bytes, filename: str):
+    response = client.post("/api/v1/datasets", data={"file": (io.BytesIO(data), filename)}, headers=bearer(token))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def wait_ready(client, token, dataset_id, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(f"/api/v1/datasets/{dataset_id}/profile", headers=bearer(token)).get_json()
+        if body["status"] != "running":
+            return body
+        time.sleep(0.1)
+    raise AssertionError("the profile did not finish")
+
+
+@pytest.fixture
+def gate(monkeypatch):
+    """Holds every profile computation until the test opens the gate."""
+    event = threading.Event()
+    real = profiles_module.compute_profile
+
+    def held(*args, **kwargs):
+        kwargs["report"](0.0, "Waiting")
+        assert event.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(profiles_module, "compute_profile", held)
+    yield event
+    event.set()
+
+
+def test_contract_running_then_ready(client, ada, gate):
+    dataset = upload(client, ada, (FIXTURES / "shopping_data.csv").read_bytes(), "mall.csv")
+    url = f"/api/v1/datasets/{dataset['id']}/profile"
+    running = client.get(url, headers=bearer(ada))
+    assert running.status_code == 200
+    body = running.get_json()
+    assert body["status"] == "running" and 0 <= body["progress"] < 1
+    assert body["table"] is None and body["columns"] is None and body["alerts"] is None
+    html = client.get(url + ".html", headers=bearer(ada))
+    assert html.status_code == 409 and "not ready" in html.get_json()["error"]["message"]
+    gate.set()
+    body = wait_ready(client, ada, dataset["id"])
+    assert body["status"] == "ready" and body["progress"] == 1.0 and body["version"] == 1
+    assert {"rows", "columns", "missing_cells", "duplicate_rows"} <= set(body["table"])
+    assert (body["table"]["rows"], body["table"]["columns"]) == (200, 5)
+    frame = pd.read_csv(FIXTURES / "shopping_data.csv")
+    columns = {c["name"]: c for c in body["columns"]}
+    for col in body["columns"]:
+        assert COLUMN_FIELDS <= set(col)
+    age = columns["Age"]
+    assert (age["count"], age["distinct"], age["min"], age["max"]) == (200, frame["Age"].nunique(), 18, 70)
+    assert age["mean"] == pytest.approx(frame["Age"].mean(), rel=1e-9)
+    assert age["std"] == pytest.approx(frame["Age"].std(), rel=1e-9)
+    assert age["skewness"] == pytest.approx(frame["Age"].skew(), rel=1e-9)
+    assert sum(age["histogram"]["counts"]) == 200 and age["top_values"][0]["count"] == frame["Age"].value_counts().iloc[0]
+    genre = columns["Genre"]
+    assert genre["mean"] is None and genre["std"] is None and genre["histogram"] is None  # not applicable: null
+    assert genre["top_values"][0] == {"value": "Female", "count": 112, "share": 0.56}
+    assert set(body["correlations"]) >= {"pearson", "spearman"}
+    pearson = body["correlations"]["pearson"]
+    assert pearson["columns"] == ["CustomerID", "Age", "Annual Income (k$)", "Spending Score (1-100)"]
+    assert pearson["matrix"][1][3] == pytest.approx(frame["Age"].corr(frame["Spending Score (1-100)"]), rel=1e-9)
+    assert all({"type", "column", "message"} <= set(a) for a in body["alerts"])
+    assert ("unique", "CustomerID") in {(a["type"], a["column"]) for a in body["alerts"]}
+
+
+def test_html_download_is_self_contained(client, ada, app_storage):
+    dataset = upload(client, ada, (FIXTURES / "online-retail-20k.csv").read_bytes(), "retail.csv")
+    assert wait_ready(client, ada, dataset["id"])["status"] == "ready"
+    response = client.get(f"/api/v1/datasets/{dataset['id']}/profile.html", headers=bearer(ada))
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "attachment" in response.headers["Content-Disposition"]
+    page = response.get_data(as_text=True)
+    assert not re.search(r"<script[^>]+src=", page, re.IGNORECASE)
+    assert not re.search(r"<link[^>]+href=[\"']?https?://", page, re.IGNORECASE)
+    assert "Plotly.newPlot" in page and page.count("<section class='card'") == 8
+    assert "CustomerID is missing in 6,653 rows (33.3 %)" in page
+    assert "InvoiceNo has 938 distinct values" in page
+    assert "Quantity has 309 negative values" in page
+
+
+def test_online_retail_alerts_through_the_app(client, ada):
+    dataset = upload(client, ada, (FIXTURES / "online-retail-20k.csv").read_bytes(), "retail.csv")
+    body = wait_ready(client, ada, dataset["id"])
+    alerts = {(a["type"], a["column"]) for a in body["alerts"]}
+    assert {("missing", "CustomerID"), ("negatives", "Quantity"), ("high_cardinality", "InvoiceNo")} <= alerts
+    columns = {c["name"]: c for c in body["columns"]}
+    assert columns["InvoiceDate"]["type"] == "timestamp" and sum(columns["InvoiceDate"]["hour_counts"]) == 20000
+    assert columns["InvoiceDate"]["min"] == "2010-12-01T08:26:00"
+
+
+def test_new_version_gets_its_own_profile_and_delete_leaves_nothing(client, ada, app_storage):
+    dataset = upload(client, ada, b"a,b\n1,x\n2,y\n3,y\n", "t.csv")
+    first = wait_ready(client, ada, dataset["id"])
+    assert (first["version"], first["table"]["rows"]) == (1, 3)
+    url = f"/api/v1/datasets/{dataset['id']}/versions"
+    response = client.post(url, data={"file": (io.BytesIO(b"c\n5\n5\n"), "other.csv")}, headers=bearer(ada))
+    assert response.status_code == 201
+    second = wait_ready(client, ada, dataset["id"])
+    assert (second["version"], second["table"]["rows"], second["table"]["duplicate_rows"]) == (2, 2, 1)
+    assert [c["name"] for c in second["columns"]] == ["c"]
+    files = sorted(p.name for p in (app_storage.data_dir / "profiles").iterdir())
+    assert files == [f"{dataset['id']}-v1.json", f"{dataset['id']}-v2.json"]
+    assert client.delete(f"/api/v1/datasets/{dataset['id']}", headers=bearer(ada)).status_code == 204
+    assert list((app_storage.data_dir / "profiles").iterdir()) == []
+
+
+def test_failed_profile_says_why_and_can_be_computed_again(client, ada, app_storage, monkeypatch):
+    real = profiles_module.compute_profile
+
+    def broken(*args, **kwargs):
+        from errors import AnalysisError
+        raise AnalysisError("The file could not be read")
+
+    monkeypatch.setattr(profiles_module, "compute_profile", broken)
+    dataset = upload(client, ada, b"a\n1\n2\n", "t.csv")
+    body = wait_ready(client, ada, dataset["id"])
+    assert (body["status"], body["message"]) == ("failed", "The file could not be read")
+    monkeypatch.setattr(profiles_module, "compute_profile", real)
+    again = client.post(f"/api/v1/datasets/{dataset['id']}/profile", headers=bearer(ada))
+    assert again.status_code == 202
+    assert wait_ready(client, ada, dataset["id"])["status"] == "ready"
+
+
+def test_orphan_profiles_are_swept_at_start_up(app_storage):
+    folder = app_storage.data_dir / "profiles"
+    (folder / "999-v1.json").write_text("{}")
+    (folder / "999-v1.job").write_text("x")
+    assert app_storage.profiles.sweep() == 2 and list(folder.iterdir()) == []
+
+
+def test_second_user_gets_404(client, ada, bob):
+    dataset = upload(client, ada, (FIXTURES / "shopping_data.csv").read_bytes(), "mall.csv")
+    wait_ready(client, ada, dataset["id"])
+    url = f"/api/v1/datasets/{dataset['id']}/profile"
+    for method, path in [("get", url), ("post", url), ("get", url + ".html")]:
+        response = getattr(client, method)(path, headers=bearer(bob))
+        assert response.status_code == 404, (method, path)
+        assert "no dataset" in response.get_json()["error"]["message"]
+    assert client.get("/api/v1/datasets/abc/profile", headers=bearer(ada)).status_code == 404
