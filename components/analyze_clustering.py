@@ -61,7 +61,8 @@ def render(result: dict):
                + ". Higher silhouette and Calinski-Harabasz, lower Davies-Bouldin mean better separated clusters.",
                className="small text-body-secondary"),
         html.Div([dbc.Card(dbc.CardBody([
-            html.Div([dbc.Badge(f"Cluster {c['id']}", style={"backgroundColor": colors[c["id"]]}, className="me-2"),
+            html.Div([html.Span(f"Cluster {c['id']}", className="badge me-2",
+                                style={"backgroundColor": colors[c["id"]]}),
                       html.Span(f"{c['size']:,} rows ({c['share']:.0%})", className="small text-body-secondary")]),
             html.P(c["description"], className="mb-0 mt-1 small clu-description"),
         ]), className="mb-2") for c in result["clusters"]], id="clu-descriptions"),
