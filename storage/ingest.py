@@ -42,12 +42,20 @@ MAX_WRITE_ATTEMPTS = 100
 # this many columns one thread keeps it within the memory limit (5,000 text columns ran
 # out of memory with two threads).
 WIDE_COLUMNS = 1000
+# Up to this many text columns the type checks use one aggregate per column; past it, one
+# GROUP BY over the unpivoted sample (see _unpivoted_text).
+FEW_TEXT_COLUMNS = 64
 MAX_LINE_BYTES = 64 * 1024 * 1024  # a 10 MB single line is fine; a 1 GB one is not
 MAX_COLUMNS = 10_000
 # Read as missing, like pandas does, except "NA"/"na", which are too often real codes
 # (North America, Namibia) to throw away.
 NULL_STRINGS = ("", "N/A", "n/a", "#N/A", "NULL", "null", "NaN", "nan", "-NaN", "#NA", "<NA>")
 NULL_STRINGS_SQL = "[" + ", ".join("'" + v + "'" for v in NULL_STRINGS) + "]"
+# Matching every field against the list costs 10-25 % of a CSV ingest, so the reader gets
+# the list only when the first NULL_SCAN_BYTES of the file use one of those words; a word
+# that first appears later makes a typed column fail to convert, and the write is retried
+# with the list (see _adapt_after_failure). In text columns such a late word stays text.
+NULL_SCAN_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -110,7 +118,7 @@ def _csv_reader_sql(path: Path, options: dict, columns: dict | None = None) -> s
         f"escape = {literal(options['escape'])}",
         f"header = {'true' if options['header'] else 'false'}",
         "null_padding = true",
-        f"nullstr = {NULL_STRINGS_SQL}",
+        *([f"nullstr = {NULL_STRINGS_SQL}"] if options.get("null_words", True) else []),
         *_line_size_options(options.get("long_lines", False)),
         "auto_detect = false" if columns is not None else "auto_detect = true",
         "encoding = 'utf-8'",
@@ -227,6 +235,24 @@ def _leading_blank_lines(path: Path) -> int:
     return count
 
 
+def _uses_null_words(path: Path, delimiter: str, quote: str) -> bool:
+    """Whether a field in the head of the file is one of NULL_STRINGS (other than empty),
+    alone between delimiters, possibly quoted. bytes.find, not a regex: a regex over the
+    head cost a quarter of a second, more than the rest of the inspection."""
+    with open(path, "rb") as handle:
+        head = handle.read(NULL_SCAN_BYTES)
+    before = {delimiter.encode("utf-8")[-1:], b"\n", b"\r", quote.encode("utf-8")[-1:] if quote else b"\n"}
+    after = {delimiter.encode("utf-8")[:1], b"\n", b"\r", quote.encode("utf-8")[:1] if quote else b"\n"}
+    for word in (w.encode("utf-8") for w in NULL_STRINGS if w):
+        position = head.find(word)
+        while position != -1:
+            end = position + len(word)
+            if (position == 0 or head[position - 1:position] in before) and (end == len(head) or head[end:end + 1] in after):
+                return True
+            position = head.find(word, position + 1)
+    return False
+
+
 def _sniff_csv(con, path: Path, skip: int) -> tuple[dict, list[tuple[str, str]]]:
     # skip only when needed: given skip = 0, the sniffer no longer tries other layouts and
     # can misread a file with ragged rows (it took "|" as the delimiter of a, b / 1 / 4, 5, 6).
@@ -252,6 +278,7 @@ def _sniff_csv(con, path: Path, skip: int) -> tuple[dict, list[tuple[str, str]]]
     escape = quote if escape in (None, "", "(empty)") else escape
     options = {"delimiter": delimiter or ",", "quote": quote, "escape": escape, "header": bool(has_header),
                "skip": skip, "long_lines": long_lines}
+    options["null_words"] = _uses_null_words(path, options["delimiter"], quote)
     cols = [(c["name"], c["type"]) for c in columns]
     return options, cols
 
@@ -436,27 +463,56 @@ def _classify_text_columns(con, infos: list[ColumnInfo]) -> None:
     if not text_columns:
         return
     # Dates are 6 to 40 characters of digits, letters (month names, T, Z) and separators.
-    profile = con.execute(
-        "SELECT col, bool_and(regexp_full_match(v, '[0-9A-Za-z ,:./+-]{6,40}') AND regexp_matches(v, '[0-9]')), "
-        f"approx_count_distinct(v), count(v) FROM {_unpivoted_text(text_columns)} GROUP BY col"
-    ).fetchall()
+    plausible = "bool_and(regexp_full_match({v}, '[0-9A-Za-z ,:./+-]{{6,40}}') AND regexp_matches({v}, '[0-9]'))"
+    if len(text_columns) <= FEW_TEXT_COLUMNS:
+        # Aggregates per column: ten times cheaper than the UNPIVOT below on a few columns.
+        parts = [f"{plausible.format(v=_text_value(f'c{i}'))}, approx_count_distinct({_text_value(f'c{i}')}), "
+                 f"count({_text_value(f'c{i}')})" for i in text_columns]
+        row = con.execute(f"SELECT {', '.join(parts)} FROM sample").fetchone()
+        profile = [(f"c{i}", *row[3 * k:3 * k + 3]) for k, i in enumerate(text_columns)]
+    else:
+        profile = con.execute(
+            f"SELECT col, {plausible.format(v='v')}, approx_count_distinct(v), count(v) "
+            f"FROM {_unpivoted_text(text_columns)} GROUP BY col"
+        ).fetchall()
     counts = {int(col[1:]): (distinct, non_null) for col, _, distinct, non_null in profile}
     date_like = [int(col[1:]) for col, plausible, _, _ in profile if plausible]
     if date_like:
         # Up to DATE_SAMPLE_VALUES distinct values per column: trying every format on every
         # sampled row took seconds. A later value that needs another format is handled
         # when writing (see _refit_date_format).
-        values = (f"(SELECT DISTINCT col, v FROM {_unpivoted_text(date_like)} "
-                  f"QUALIFY row_number() OVER (PARTITION BY col) <= {DATE_SAMPLE_VALUES})")
-        fits = ", ".join(f"bool_and(try_strptime(v, {literal(fmt)}) IS NOT NULL)" for fmt, _ in DATE_FORMATS)
-        for col, *row in con.execute(f"SELECT col, {fits} FROM {values} GROUP BY col").fetchall():
-            found = next(((fmt, kind) for ok, (fmt, kind) in zip(row, DATE_FORMATS) if ok), None)
-            if found:
+        con.execute(f"CREATE TEMP TABLE date_values AS SELECT col, v, row_number() OVER (PARTITION BY col) AS n "
+                    f"FROM (SELECT DISTINCT col, v FROM {_unpivoted_text(date_like)}) "
+                    f"QUALIFY row_number() OVER (PARTITION BY col) <= {DATE_SAMPLE_VALUES}")
+        try:
+            for col, (fmt, kind) in _date_formats_found(con).items():
                 info = infos[int(col[1:])]
-                info.date_format, info.type = found
+                info.date_format, info.type = fmt, kind
+        finally:
+            con.execute("DROP TABLE date_values")
     for i in text_columns:
         if infos[i].type == "text" and i in counts and is_categorical(*counts[i]):
             infos[i].type = "categorical"
+
+
+def _date_formats_found(con) -> dict[str, tuple[str, str]]:
+    """{column: (format, kind)} for the columns of ``date_values`` whose every value reads
+    with one of DATE_FORMATS (the first that fits). The first few values of each column
+    rule out most formats, so the full check tries only the ones left."""
+    def fits(formats):
+        return ", ".join(f"bool_and(try_strptime(v, {literal(fmt)}) IS NOT NULL)" for fmt, _ in formats)
+
+    found = {}
+    for col, *row in con.execute(f"SELECT col, {fits(DATE_FORMATS)} FROM date_values WHERE n <= 20 "
+                                 "GROUP BY col").fetchall():
+        candidates = [f for ok, f in zip(row, DATE_FORMATS) if ok]
+        if not candidates:
+            continue
+        full = con.execute(f"SELECT {fits(candidates)} FROM date_values WHERE col = ?", [col]).fetchone()
+        match = next((f for ok, f in zip(full, candidates) if ok), None)
+        if match is not None:
+            found[col] = match
+    return found
 
 
 def _json_value(value):
@@ -641,6 +697,10 @@ def _adapt_after_failure(con, state: _Write, inspection: Inspection, relation: s
     if not _is_conversion_failure(text):
         raise IngestError(_friendly_duckdb_error(exc)) from None
     plan, example = _failing_column(con, relation, checks, text)
+    if kind == "csv" and not state.csv_options.get("null_words", True) and example is not None \
+            and example.strip() in NULL_STRINGS:
+        state.csv_options["null_words"] = True  # "NULL" or "N/A" first appears after the head
+        return
     if plan is None:
         raise IngestError(_friendly_duckdb_error(exc)) from None
     effective = state.effective(plan)

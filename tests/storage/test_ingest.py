@@ -157,6 +157,28 @@ def test_missing_values_are_null(tmp_path):
     assert result.records == [(1, "a"), (None, None), (None, None), (4, "NA")]  # NA is a real code (Namibia)
 
 
+def test_null_words_after_the_head_still_read_as_missing(tmp_path, monkeypatch):
+    """The reader matches the null words only when the head of the file uses them; one
+    that first appears later makes the write retry with them, so the number stays a number."""
+    monkeypatch.setattr("storage.ingest.NULL_SCAN_BYTES", 200)
+    body = b"".join(b"%d,%d.5,d%d\n" % (i, i, i) for i in range(30_000))
+    result = ingest(tmp_path, b"n,x,label\n" + body + b"30000,NULL,N/A\n30001,#N/A,z\n")
+    assert result.inspection.csv_options["null_words"] is False
+    assert result.types == {"n": "integer", "x": "float", "label": "text"}
+    assert result.rows == 30_002
+    assert result.column("x")[-2:] == [None, None]
+    assert result.column("label")[-2:] == [None, "z"]  # the retry reads every null word as missing
+    # When only a text column has a late null word, it stays text: nothing is lost, and it shows.
+    result = ingest(tmp_path, b"n,label\n" + b"".join(b"%d,d%d\n" % (i, i) for i in range(30_000)) + b"1,N/A\n")
+    assert result.column("label")[-1] == "N/A"
+
+
+def test_null_words_in_the_head_switch_the_list_on(tmp_path):
+    result = ingest(tmp_path, b'n;label\n1;"NULL"\n2;N/A\n')
+    assert result.inspection.csv_options["null_words"] is True
+    assert result.records == [(1, None), (2, None)]
+
+
 def test_day_first_value_after_the_sample(tmp_path):
     """The first rows read month-first; a day-first date further down switches the whole
     column to day-first instead of losing it to text."""
