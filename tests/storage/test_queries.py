@@ -1,0 +1,162 @@
+"""The widget query engine: access checks, the result cache (hit, new version misses),
+the time limit, the row cap, rendering, dashboard widgets and share links."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from analytics.widgets import REGISTRY
+from storage.errors import AnalysisError, Forbidden, InvalidSpec, NotFound
+from storage.queries import QueryService, QueryTimeout
+from tests.conftest import PASSWORD
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+BAR = {"type": "bar", "x": "Genre", "y": "Global_Sales", "agg": "sum", "sort": "-y", "limit": 3,
+       "filters": [{"column": "Platform", "op": "in", "value": ["PS2", "Wii"]}]}
+
+
+@pytest.fixture
+def ada(storage):
+    return storage.users.create_first_admin("ada@example.com", PASSWORD, "Ada").principal()
+
+
+@pytest.fixture
+def bob(storage, ada):
+    return storage.users.create_user(ada, "bob@example.com", PASSWORD, "Bob").principal()
+
+
+@pytest.fixture
+def vg(storage, ada):
+    workspace = storage.workspaces.personal_workspace(ada).id
+    return storage.datasets.create_from_file(ada, workspace, FIXTURES / "vgsales.csv", "vgsales.csv")
+
+
+def test_run_answers_the_contract_and_caches(storage, ada, vg):
+    first = storage.queries.run(ada, vg.id, BAR)
+    assert set(first) == {"columns", "rows", "truncated", "cached"}
+    assert first["rows"] == [["Sports", pytest.approx(565.47)], ["Action", pytest.approx(391.34)],
+                             ["Misc", pytest.approx(322.2)]]
+    assert (first["truncated"], first["cached"]) == (False, False)
+    second = storage.queries.run(ada, vg.id, dict(BAR))
+    assert second["cached"] is True and second["rows"] == first["rows"]
+    # The same meaning spelled differently normalises to the same key.
+    assert storage.queries.run(ada, vg.id, {**BAR, "group": None, "time_grain": None, "version": 1})["cached"]
+    # Other filters are another question.
+    other = storage.queries.run(ada, vg.id, BAR, extra_filters=[{"column": "Year", "op": ">=", "value": 2005}])
+    assert other["cached"] is False and other["rows"] != first["rows"]
+
+
+def test_a_new_version_misses_the_cache(storage, ada, vg, tmp_path):
+    storage.queries.run(ada, vg.id, {"type": "kpi", "agg": "count"})
+    assert storage.queries.run(ada, vg.id, {"type": "kpi", "agg": "count"})["cached"]
+    smaller = tmp_path / "vgsales.csv"
+    lines = (FIXTURES / "vgsales.csv").read_text().splitlines()
+    smaller.write_text("\n".join(lines[:101]) + "\n")
+    storage.datasets.add_version(ada, vg.id, smaller, "vgsales.csv", mode="replace")
+    again = storage.queries.run(ada, vg.id, {"type": "kpi", "agg": "count"})
+    assert again["cached"] is False and again["rows"][0][2] == 100
+
+
+def test_another_user_cannot_query_by_id(storage, bob, vg):
+    with pytest.raises(NotFound):
+        storage.queries.run(bob, vg.id, BAR)
+    with pytest.raises(NotFound):
+        storage.queries.render(bob, vg.id, BAR)
+
+
+def test_a_bad_spec_is_refused_before_any_sql(storage, ada, vg):
+    with pytest.raises(InvalidSpec, match="There is no column 'x\""):
+        storage.queries.run(ada, vg.id, {"type": "bar", "x": 'x"); DROP TABLE t; --', "agg": "count"})
+
+
+def test_time_limit_stops_a_slow_query(storage, ada, vg, monkeypatch):
+    service = QueryService(storage.datasets, storage.data_dir / "slow", time_limit=0.3)
+    kpi = REGISTRY["kpi"]
+    # A query that would run for minutes: every row of the dataset against 10^9 numbers.
+    monkeypatch.setattr(kpi, "query", lambda spec, schema, source: (
+        f"SELECT count(*) FROM {source} AS a, range(1000000000) AS b WHERE b.range % 7 = a.\"Rank\" % 7", []))
+    started = time.perf_counter()
+    with pytest.raises(QueryTimeout, match="longer than 0.3 s"):
+        service.run(ada, vg.id, {"type": "kpi", "agg": "count"})
+    assert time.perf_counter() - started < 5
+    monkeypatch.undo()
+    assert service.run(ada, vg.id, {"type": "kpi", "agg": "count"})["rows"][0][2] == 16598  # the engine still works
+    service.close()
+
+
+def test_row_cap_truncates(storage, ada, vg):
+    service = QueryService(storage.datasets, storage.data_dir / "capped", row_cap=5)
+    result = service.run(ada, vg.id, {"type": "table", "columns": ["Name"], "page_size": 50})
+    assert result["truncated"] is True and len(result["rows"]) == 5
+    service.close()
+
+
+def test_a_failing_query_says_so_without_server_paths(storage, ada, vg):
+    storage.datasets.file_path(vg).unlink()  # the file is gone from under the metadata
+    with pytest.raises(AnalysisError) as info:
+        storage.queries.run(ada, vg.id, {"type": "kpi", "agg": "count"})
+    assert info.value.message.startswith("The widget's query failed")
+    assert str(storage.data_dir) not in info.value.message and ".parquet" not in info.value.message
+
+
+def test_render_gives_each_kind_of_output(storage, ada, vg):
+    figure = storage.queries.render(ada, vg.id, BAR)
+    assert figure["kind"] == "figure" and figure["figure"]["data"][0]["x"] == ["Sports", "Action", "Misc"]
+    kpi = storage.queries.render(ada, vg.id, {"type": "kpi", "y": "Global_Sales", "agg": "sum"})
+    assert kpi["kind"] == "kpi" and kpi["value"] == pytest.approx(8920.44)
+    table = storage.queries.render(ada, vg.id, {"type": "table", "columns": ["Name"], "sort": "Name", "page_size": 2})
+    assert table["kind"] == "table" and table["total"] == 16598 and len(table["rows"]) == 2
+    assert storage.queries.render(ada, None, {"type": "markdown", "text": "hi"}) == {"kind": "markdown", "text": "hi"}
+    json.dumps(figure)
+
+
+def _board(storage, ada, vg):
+    return storage.dashboards.create(ada, vg.workspace_id, {
+        "name": "Games",
+        "widgets": [
+            {"id": "genres", "spec": {**BAR, "dataset_id": vg.id, "filters": [], "limit": 20}},
+            {"id": "total", "spec": {"type": "kpi", "y": "Global_Sales", "agg": "sum", "dataset_id": vg.id}},
+            {"id": "note", "spec": {"type": "markdown", "text": "Sales in millions"}},
+        ],
+        "filters": [{"id": "platform", "column": "Platform", "kind": "multi_select", "value": None}],
+    })
+
+
+def test_render_widget_applies_dashboard_and_cross_filters(storage, ada, bob, vg):
+    board = _board(storage, ada, vg)
+    wii = storage.queries.render_widget(ada, board["id"], "total",
+                                        dashboard_filters=[{**board["filters"][0], "value": ["Wii"]}])
+    assert wii["value"] == pytest.approx(926.71)
+    sports_wii = storage.queries.render_widget(ada, board["id"], "total",
+                                               extra_filters=[{"column": "Genre", "op": "=", "value": "Sports"}],
+                                               dashboard_filters=[{**board["filters"][0], "value": ["Wii"]}])
+    assert sports_wii["value"] == pytest.approx(292.06)
+    with pytest.raises(NotFound):
+        storage.queries.render_widget(bob, board["id"], "total")
+
+
+def test_share_link_reaches_only_its_own_widgets(storage, ada, vg):
+    board = _board(storage, ada, vg)
+    token = storage.dashboards.share(ada, board["id"])["token"]
+    total = storage.queries.render_shared(token, "total")
+    assert total["value"] == pytest.approx(8920.44)
+    assert storage.queries.render_shared(token, "note")["text"] == "Sales in millions"
+    # The dashboard's own filter, by id: the link may set its value.
+    wii = storage.queries.render_shared(token, "total", [{"id": "platform", "kind": "multi_select", "value": ["Wii"]}])
+    assert wii["value"] == pytest.approx(926.71)
+    # A click on a chart: = on a column the widgets use.
+    sports = storage.queries.render_shared(token, "total", [{"column": "Genre", "op": "=", "value": "Sports"}])
+    assert sports["value"] == pytest.approx(1330.93)
+    for bad in ([{"column": "Name", "op": "=", "value": "Wii Sports"}],          # a column no widget uses
+                [{"column": "Genre", "op": "contains", "value": "S"}],           # not a click
+                [{"id": "other", "kind": "multi_select", "value": ["Wii"]}]):   # not this dashboard's filter
+        with pytest.raises(Forbidden):
+            storage.queries.render_shared(token, "total", bad)
+    with pytest.raises(NotFound):
+        storage.queries.render_shared(token, "no-such-widget")
+    storage.dashboards.revoke_share(ada, board["id"])
+    with pytest.raises(NotFound):
+        storage.queries.render_shared(token, "total")
