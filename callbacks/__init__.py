@@ -3,9 +3,22 @@ acting principal, calls a storage service and shapes the output. Callbacks whose
 outputs are ``public-*`` components are reachable before sign-in (see web.auth)."""
 from __future__ import annotations
 
-from callbacks import account, admin, analyze, auth, datasets, navigation, workspaces
+from callbacks import (
+    account,
+    admin,
+    analyze,
+    auth,
+    dashboard_editor,
+    dashboard_view,
+    dashboards,
+    datasets,
+    navigation,
+    profiles,
+    workspaces,
+)
 
-MODULES = (auth, navigation, account, workspaces, admin, datasets, analyze)
+MODULES = (auth, navigation, account, workspaces, admin, datasets, analyze, profiles, dashboards, dashboard_view,
+           dashboard_editor)
 
 
 def register_all(app) -> None:

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import storage.profiles as profiles_module
-from tests.conftest import post_callback, sign_in
+from tests.conftest import _post_callback, post_callback, sign_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -176,3 +176,50 @@ def test_second_user_gets_404(client, ada, bob):
         assert response.status_code == 404, (method, path)
         assert "no dataset" in response.get_json()["error"]["message"]
     assert client.get("/api/v1/datasets/abc/profile", headers=bearer(ada)).status_code == 404
+
+
+def _load(client, dataset_id, tab="profile"):
+    return post_callback(client, [("profile-body", "children"), ("profile-poll", "disabled")],
+                         [("dataset-tabs", "active_tab", tab), ("profile-poll", "n_intervals", 1)],
+                         [("dataset-id", "data", dataset_id)], changed=["dataset-tabs.active_tab"])
+
+
+def test_profile_tab_callbacks(make_client, ada, admin, second_user):
+    api = make_client()
+    dataset = upload(api, ada, (FIXTURES / "online-retail-20k.csv").read_bytes(), "retail.csv")
+    wait_ready(api, ada, dataset["id"])
+    browser = make_client()
+    sign_in(browser, "ada@example.com")
+    response = _load(browser, dataset["id"])
+    assert response.status_code == 200
+    body = response.get_json()["response"]
+    assert body["profile-poll"]["disabled"] is True
+    text = str(body["profile-body"]["children"])
+    assert "profile-view" in text and "CustomerID is missing in 6,653 rows" in text and "Download HTML" in text
+    # Another tab: nothing is read and polling stops.
+    assert _load(browser, dataset["id"], tab="data").get_json()["response"]["profile-poll"]["disabled"] is True
+    filtered = post_callback(browser, [("profile-cards", "children")],
+                             [("profile-search", "value", "quant"), ("profile-type-filter", "value", "numeric"),
+                              ("profile-alert-filter", "value", "negatives")],
+                             [("dataset-id", "data", dataset["id"])], changed=["profile-search.value"])
+    cards = str(filtered.get_json()["response"]["profile-cards"]["children"])
+    assert "1 of 8 columns" in cards and "Quantity" in cards and "UnitPrice" not in cards
+    heat = post_callback(browser, [("profile-heatmap", "children")], [("profile-corr-method", "value", "spearman")],
+                         [("dataset-id", "data", dataset["id"])], changed=["profile-corr-method.value"])
+    assert "Spearman" in str(heat.get_json()["response"]["profile-heatmap"]["children"])
+    # Bob crafts the same posts for Ada's dataset: he learns nothing.
+    bob_browser = make_client()
+    sign_in(bob_browser, "bob@example.com")
+    crafted = str(_load(bob_browser, dataset["id"]).get_json())
+    assert "no dataset" in crafted and "CustomerID" not in crafted
+    crafted = post_callback(bob_browser, [("profile-cards", "children")],
+                            [("profile-search", "value", ""), ("profile-type-filter", "value", "all"),
+                             ("profile-alert-filter", "value", "all")],
+                            [("dataset-id", "data", dataset["id"])], changed=["profile-search.value"])
+    assert "no dataset" in str(crafted.get_json()) and "Quantity" not in str(crafted.get_json())
+    callback_map = bob_browser.application.extensions["datainsight_dash"].callback_map
+    retry_key = next(k for k, c in callback_map.items() if any(i["id"] == "profile-retry" for i in c["inputs"]))
+    crafted = _post_callback(bob_browser, retry_key, [("profile-body", "children"), ("profile-poll", "disabled")],
+                             [("profile-retry", "n_clicks", 1)], [("dataset-id", "data", dataset["id"])],
+                             changed=["profile-retry.n_clicks"])
+    assert "no dataset" in str(crafted.get_json())
