@@ -7,6 +7,9 @@ from callbacks import (
     account,
     admin,
     analyze,
+    analyze_journeys,
+    analyze_segments,
+    analyze_timeseries,
     auth,
     dashboard_editor,
     dashboard_view,
@@ -17,8 +20,8 @@ from callbacks import (
     workspaces,
 )
 
-MODULES = (auth, navigation, account, workspaces, admin, datasets, analyze, profiles, dashboards, dashboard_view,
-           dashboard_editor)
+MODULES = (auth, navigation, account, workspaces, admin, datasets, analyze, analyze_timeseries, analyze_journeys,
+           analyze_segments, profiles, dashboards, dashboard_view, dashboard_editor)
 
 
 def register_all(app) -> None:

@@ -12,6 +12,7 @@ from typing import Callable
 from sqlalchemy import text
 
 from storage.analyses import AnalysisService
+from storage.dashboard_views import DashboardViewService
 from storage.dashboards import DashboardService
 from storage.database import make_engine, migrate
 from storage.datasets import DatasetService
@@ -46,6 +47,7 @@ class Storage:
         self.dashboards = DashboardService(self.engine, self.workspaces, self.datasets)
         self.queries = QueryService(self.datasets, self.data_dir)
         self.queries.dashboards = self.dashboards
+        self.dashboard_views = DashboardViewService(self.dashboards, self.datasets, self.queries)
         self.analyses = AnalysisService(self.datasets, self.jobs, self.data_dir)
 
     def migrate(self) -> None:

@@ -111,10 +111,20 @@ def post_callback(client, outputs, inputs, state=(), changed=None):
     if key not in callback_map:
         matches = [c for c in callback_map if re.sub(r"@[0-9a-f]+", "", c) == key]
         if len(matches) > 1:  # the same outputs written by several callbacks: pick by input
-            wanted = {i[0] for i in inputs if isinstance(i[0], str)}
-            matches = [c for c in matches if wanted & {i["id"] for i in callback_map[c]["inputs"]}]
+            wanted = {i[0] if isinstance(i[0], str) else i[0]["type"] for i in inputs}
+            matches = [c for c in matches
+                       if wanted & {_input_name(i["id"]) for i in callback_map[c]["inputs"]}]
         key = matches[0] if matches else key
     return _post_callback(client, key, outputs, inputs, state, changed)
+
+
+def _input_name(component_id) -> str:
+    """A callback input's id, or the ``type`` of a pattern-matching one."""
+    if isinstance(component_id, dict):
+        return component_id.get("type", "")
+    if isinstance(component_id, str) and component_id.startswith("{"):
+        return json.loads(component_id).get("type", "")
+    return component_id
 
 
 def _post_callback(client, key, outputs, inputs, state=(), changed=None):

@@ -1,12 +1,14 @@
 """Sign-in sessions (flask-login), API tokens, and the global guard.
 
 The guard is deny-by-default: a request passes without a principal only if it is a
-static asset, the health check, one of the public pages (login, setup, invitation), or
-a Dash callback whose every output is a public component (ids starting ``public-``) or
-the page router. Everything else gets 401 (API, callbacks) or a redirect to sign-in.
+static asset, the health check, one of the public pages (login, setup, invitation, and
+shared dashboards under /public/, whose token is checked in storage), or a Dash callback
+whose every output is a public component (ids, or pattern-id types, starting ``public-``)
+or the page router. Everything else gets 401 (API, callbacks) or a redirect to sign-in.
 """
 from __future__ import annotations
 
+import json
 import logging
 from urllib.parse import urlencode
 
@@ -14,6 +16,7 @@ import flask
 import flask_login
 from flask_login import LoginManager, UserMixin
 
+from storage.errors import NotFound
 from storage.principal import Principal
 from storage.users import User
 from web.context import EXTENSION_KEY, current_storage, safe_next_path
@@ -21,6 +24,10 @@ from web.context import EXTENSION_KEY, current_storage, safe_next_path
 log = logging.getLogger(__name__)
 
 PUBLIC_PAGES = frozenset({"/login", "/setup", "/invite"})
+# Pages under this prefix are reached by an unguessable share token in the path (a public
+# dashboard link); the token, checked in storage, is the credential.
+PUBLIC_PAGE_PREFIX = "/public/"
+SHARED_DASHBOARD_PREFIX = "/public/dashboards/"
 ASSET_EXACT = frozenset({"/_favicon.ico", "/_reload-hash"})
 ASSET_PREFIXES = ("/assets/", "/_dash-component-suites/")
 # Public, but the answer depends on who asks (the shell layout shows the navbar only to
@@ -83,13 +90,26 @@ def callback_output_ids(body) -> list[str] | None:
         parts = [output]
     ids = []
     for part in parts:
-        if part.startswith("{"):
-            return None  # pattern-matching ids are never public
         component_id, _, _prop = part.rpartition(".")
         if not component_id:
             return None
+        if component_id.startswith("{"):
+            component_id = _pattern_type(component_id)
+            if component_id is None:
+                return None
         ids.append(component_id)
     return ids
+
+
+def _pattern_type(id_json: str) -> str | None:
+    """The ``type`` of a pattern-matching id ({"index": ..., "type": ...}), which is what
+    decides whether it is public; None when it is not such an id."""
+    try:
+        value = json.loads(id_json)
+    except ValueError:
+        return None
+    kind = value.get("type") if isinstance(value, dict) else None
+    return kind if isinstance(kind, str) and kind else None
 
 
 def is_public_callback(body) -> bool:
@@ -109,7 +129,7 @@ def classify(path: str, method: str) -> str:
         return "callback"
     if path.startswith("/api/"):
         return "api"
-    if method in ("GET", "HEAD") and path in PUBLIC_PAGES:
+    if method in ("GET", "HEAD") and (path in PUBLIC_PAGES or path.startswith(PUBLIC_PAGE_PREFIX)):
         return "public-page"
     return "page"
 
@@ -135,6 +155,20 @@ def _resolve_principal() -> tuple[Principal | None, bool]:
     return None, False
 
 
+def _shared_link_check(token: str):
+    """A public dashboard link loads only while its token is valid; an unknown or revoked
+    one answers 404 (the page itself would say the same, but scripts see the status)."""
+    try:
+        current_storage().dashboards.get_shared(token.strip("/"))
+    except NotFound:
+        response = flask.make_response(
+            "<!doctype html><title>Not found</title><h1>This link does not work</h1>"
+            "<p>The dashboard's public link was revoked, or the address is incomplete.</p>", 404)
+        response.headers["Content-Type"] = "text/html; charset=utf-8"
+        return response
+    return None
+
+
 def guard():
     """before_request: decide whether this request may go on."""
     request = flask.request
@@ -145,6 +179,8 @@ def guard():
     flask.g.principal = principal
     if kind == "open":
         return None
+    if kind == "public-page" and request.path.startswith(SHARED_DASHBOARD_PREFIX):
+        return _shared_link_check(request.path[len(SHARED_DASHBOARD_PREFIX):])
     if bad_token:
         return unauthenticated_response("The API token is not valid, has expired or was revoked")
     storage = current_storage()

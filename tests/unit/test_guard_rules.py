@@ -18,6 +18,8 @@ from web.context import safe_next_path
         ("/setup", "GET", "public-page"),
         ("/datasets", "GET", "page"),
         ("/_dash-mcp", "POST", "page"),
+        ("/public/dashboards/abc", "GET", "public-page"),
+        ("/public/dashboards/abc", "POST", "page"),
     ],
 )
 def test_classify(path, method, kind):
@@ -27,7 +29,10 @@ def test_classify(path, method, kind):
 def test_output_ids_of_single_and_multi_output_callbacks():
     assert callback_output_ids({"output": "public-login-feedback.children"}) == ["public-login-feedback"]
     assert callback_output_ids({"output": "..a.children...b.c.href.."}) == ["a", "b.c"]
-    assert callback_output_ids({"output": '{"index":1,"type":"x"}.children'}) is None
+    assert callback_output_ids({"output": '{"index":1,"type":"x"}.children'}) == ["x"]
+    assert callback_output_ids({"output": '{"index":["MATCH"],"type":"public-widget"}.children'}) == ["public-widget"]
+    assert callback_output_ids({"output": '{"index":1}.children'}) is None
+    assert callback_output_ids({"output": '{not json.children'}) is None
     assert callback_output_ids({"output": 5}) is None
     assert callback_output_ids(None) is None
 
@@ -38,6 +43,9 @@ def test_only_public_and_router_outputs_are_public():
     assert not is_public_callback({"output": "..public-login-feedback.children...token-list.children.."})
     assert not is_public_callback({"output": "token-list.children"})
     assert not is_public_callback({})
+    assert is_public_callback({"output": '{"index":["MATCH"],"type":"public-widget-body"}.children'})
+    assert not is_public_callback({"output": '{"index":["MATCH"],"type":"widget-body"}.children'})
+    assert not is_public_callback({"output": '..{"index":["MATCH"],"type":"public-w"}.children...token-list.children..'})
 
 
 @pytest.mark.parametrize(

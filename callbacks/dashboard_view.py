@@ -1,0 +1,236 @@
+"""Looking at a dashboard: each widget drawn by its own callback (so they load in
+parallel and a failing one shows its own error), dashboard filters, cross-filters from
+clicks on charts, drill-down, tabs, and the filter state mirrored into the URL.
+
+The same callbacks serve the signed-in page (ids as they are) and the public link (ids
+prefixed "public-", which the guard lets through without a session); only how a widget
+is reached differs: by the acting principal's role, or by the share token.
+"""
+from __future__ import annotations
+
+import logging
+
+from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, ctx, no_update
+
+from analytics.widgets import click_filter
+from components.dashboards import cross_filter_chips, dashboard_body, widget_ids
+from components.widgets import widget_body, widget_error
+from storage.errors import DataInsightError
+from web.context import current_storage, require_principal
+
+log = logging.getLogger(__name__)
+MAX_CROSS_FILTERS = 10
+
+
+class PrivateAccess:
+    """A signed-in member of the dashboard's workspace; the key is the dashboard id."""
+
+    prefix = ""
+    key_id = "dash-id"
+
+    @staticmethod
+    def board(key) -> dict:
+        return current_storage().dashboards.get(require_principal(), key)
+
+    @staticmethod
+    def render(key, widget_id, filters, cross) -> dict:
+        return current_storage().dashboard_views.render_widget(require_principal(), key, widget_id, filters, cross)
+
+    @staticmethod
+    def options(key) -> dict:
+        return current_storage().dashboard_views.filter_options(require_principal(), key)
+
+
+class SharedAccess:
+    """Anyone holding a public link; the key is the share token from the URL."""
+
+    prefix = "public-"
+    key_id = "public-dash-token"
+
+    @staticmethod
+    def board(key) -> dict:
+        return current_storage().dashboard_views.shared_board(key)
+
+    @staticmethod
+    def render(key, widget_id, filters, cross) -> dict:
+        return current_storage().dashboard_views.render_shared_widget(key, widget_id, filters, cross)
+
+    @staticmethod
+    def options(key) -> dict:
+        return current_storage().dashboard_views.shared_filter_options(key)
+
+
+def _widget_spec(board: dict, widget_id) -> dict | None:
+    return next((w["spec"] for w in board.get("widgets") or [] if str(w["id"]) == str(widget_id)), None)
+
+
+def add_cross_filter(cross: list[dict], widget_id, new: dict) -> list[dict]:
+    """The cross-filters after a click on ``widget_id``. Clicking the same category again
+    clears it; clicking another category of the same chart replaces it; clicking a period
+    of a time chart adds a step (drilling in)."""
+    cross = [dict(c) for c in cross or [] if isinstance(c, dict)]
+    item = {**new, "source": str(widget_id)}
+    if new.get("grain"):
+        if not any(c.get("source") == item["source"] and c.get("grain") == new["grain"] for c in cross):
+            cross.append(item)
+        return cross[-MAX_CROSS_FILTERS:]
+    same = [c for c in cross if c.get("source") == item["source"] and not c.get("grain")]
+    cross = [c for c in cross if c not in same]
+    if not any(c.get("value") == new.get("value") and c.get("column") == new.get("column") for c in same):
+        cross.append(item)
+    return cross[-MAX_CROSS_FILTERS:]
+
+
+def _filters_from_controls(states_list, values) -> dict:
+    """{filter id: value} from the three kinds of filter controls (see filter_control)."""
+    out: dict = {}
+    for ids, vals in zip(states_list, values):
+        for item, value in zip(ids, vals):
+            kind, fid = item["id"]["type"], item["id"]["index"]
+            prop = item["property"]
+            if kind.endswith("dash-filter-select"):
+                out[fid] = value or None
+            else:
+                low, high = out.get(fid) or [None, None]
+                if prop in ("start_date", "value") and kind.endswith(("dash-filter-dates", "dash-filter-min")):
+                    low = value
+                else:
+                    high = value
+                out[fid] = [low, high]
+    return {fid: (None if isinstance(v, list) and all(x in (None, "") for x in v) else v) for fid, v in out.items()}
+
+
+def register_view(app, access) -> None:
+    p = access.prefix
+
+    @app.callback(
+        Output({"type": f"{p}dash-widget-body", "index": MATCH}, "children"),
+        Input(f"{p}dash-state", "data"),
+        State(access.key_id, "data"),
+    )
+    def draw_widget(state, key):
+        widget_id = ctx.outputs_list["id"]["index"]
+        state = state or {}
+        try:
+            output = access.render(key, widget_id, state.get("filters"), state.get("cross"))
+        except DataInsightError as exc:
+            return widget_error(exc.message)
+        except Exception:  # noqa: BLE001 - one widget's failure must not break the dashboard
+            log.exception("widget %s of dashboard %s failed", widget_id, key)
+            return widget_error("This widget could not be drawn; the server log has the details")
+        return widget_body(output, widget_ids(p, widget_id)["graph"], output.get("title"))
+
+    @app.callback(
+        Output(f"{p}dash-state", "data", allow_duplicate=True),
+        Input({"type": f"{p}dash-widget-graph", "index": ALL}, "clickData"),
+        State(f"{p}dash-state", "data"),
+        State(access.key_id, "data"),
+        prevent_initial_call=True,
+    )
+    def cross_filter(_clicks, state, key):
+        trigger = ctx.triggered_id
+        point_data = ctx.triggered[0].get("value") if ctx.triggered else None
+        if not isinstance(trigger, dict) or not point_data or not point_data.get("points"):
+            return no_update
+        try:
+            spec = _widget_spec(access.board(key), trigger["index"])
+        except DataInsightError:
+            return no_update
+        new = click_filter(spec, point_data["points"][0]) if spec else None
+        if new is None:
+            return no_update
+        state = dict(state or {})
+        state["cross"] = add_cross_filter(state.get("cross") or [], trigger["index"], new)
+        return state
+
+    @app.callback(
+        Output(f"{p}dash-state", "data", allow_duplicate=True),
+        Input({"type": f"{p}dash-chip", "index": ALL}, "n_clicks"),
+        State(f"{p}dash-state", "data"),
+        prevent_initial_call=True,
+    )
+    def clear_chip(_clicks, state):
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not (ctx.triggered and ctx.triggered[0].get("value")):
+            return no_update
+        state = dict(state or {})
+        cross = list(state.get("cross") or [])
+        index = trigger["index"]
+        if 0 <= index < len(cross):
+            removed = cross.pop(index)
+            # Clearing a drill step also clears the finer steps taken after it on that chart.
+            if removed.get("grain"):
+                cross = [c for i, c in enumerate(cross)
+                         if not (i >= index and c.get("source") == removed.get("source") and c.get("grain"))]
+        state["cross"] = cross
+        return state
+
+    @app.callback(
+        Output(f"{p}dash-chips", "children"),
+        Input(f"{p}dash-state", "data"),
+    )
+    def draw_chips(state):
+        return cross_filter_chips((state or {}).get("cross") or [], p)
+
+    @app.callback(
+        Output(f"{p}dash-state", "data", allow_duplicate=True),
+        Input({"type": f"{p}dash-filter-select", "index": ALL}, "value"),
+        Input({"type": f"{p}dash-filter-dates", "index": ALL}, "start_date"),
+        Input({"type": f"{p}dash-filter-dates", "index": ALL}, "end_date"),
+        Input({"type": f"{p}dash-filter-min", "index": ALL}, "value"),
+        Input({"type": f"{p}dash-filter-max", "index": ALL}, "value"),
+        State(f"{p}dash-state", "data"),
+        prevent_initial_call=True,
+    )
+    def set_filters(selects, starts, ends, lows, highs, state):
+        values = _filters_from_controls(ctx.inputs_list, [selects, starts, ends, lows, highs])
+        state = dict(state or {})
+        if values == (state.get("filters") or {}):
+            return no_update
+        state["filters"] = values
+        return state
+
+    @app.callback(
+        Output(f"{p}dash-view", "data", allow_duplicate=True),
+        Input(f"{p}dash-tabs", "active_tab"),
+        State(f"{p}dash-view", "data"),
+        prevent_initial_call=True,
+    )
+    def switch_tab(tab, view):
+        view = dict(view or {})
+        if not tab or tab == view.get("tab"):
+            return no_update
+        view["tab"] = tab
+        return view
+
+    body_inputs = [Input(f"{p}dash-view", "data")] + ([Input("dash-rev", "data")] if not p else [])
+
+    @app.callback(
+        Output(f"{p}dash-body", "children"),
+        *body_inputs,
+        State(f"{p}dash-state", "data"),
+        State(access.key_id, "data"),
+        prevent_initial_call=True,
+    )
+    def draw_body(view, *rest):
+        state, key = rest[-2], rest[-1]
+        view = view or {}
+        try:
+            board = access.board(key)
+            options = access.options(key)
+        except DataInsightError as exc:
+            return widget_error(exc.message)
+        editable = bool(view.get("edit")) and not p
+        return dashboard_body(board, {**(state or {}), "tab": view.get("tab")}, options, p, editable)
+
+    app.clientside_callback(
+        ClientsideFunction(namespace="datainsight", function_name="syncDashboardUrl"),
+        Output(f"{p}dash-url-sync", "children"),
+        Input(f"{p}dash-state", "data"),
+        Input(f"{p}dash-view", "data"),
+    )
+
+
+def register(app) -> None:
+    register_view(app, PrivateAccess)
+    register_view(app, SharedAccess)

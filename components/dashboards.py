@@ -1,0 +1,227 @@
+"""Dashboards list, the dashboard header and its filter bar. Pure rendering."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from dash_snap_grid import Grid
+
+from components.feedback import icon
+from components.widgets import widget_card
+
+
+def _when(value) -> str:
+    if not value:
+        return ""
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return text[:16].replace("T", " ")
+
+
+def dashboards_table(dashboards: list[dict], can_edit: bool) -> html.Div:
+    if not dashboards:
+        return html.P("No dashboards here yet. Create one, or generate one from a dataset.",
+                      className="text-body-secondary mb-0", id="dashboards-empty")
+    rows = []
+    for board in dashboards:
+        actions = None
+        if can_edit:
+            actions = html.Div(
+                [
+                    dbc.Button(icon("pencil"), id={"type": "dashboard-rename", "index": board["id"]}, size="sm",
+                               color="link", title="Rename", n_clicks=0),
+                    dbc.Button(icon("copy"), id={"type": "dashboard-duplicate", "index": board["id"]}, size="sm",
+                               color="link", title="Duplicate", n_clicks=0),
+                    dbc.Button(icon("trash"), id={"type": "dashboard-delete", "index": board["id"]}, size="sm",
+                               color="link", className="text-danger", title="Delete", n_clicks=0),
+                ],
+                className="text-nowrap",
+            )
+        rows.append(html.Tr([
+            html.Td([dcc.Link(board["name"], href=f"/dashboards/{board['id']}", className="fw-semibold"),
+                     html.Div(board.get("description") or "", className="small text-body-secondary text-truncate",
+                              style={"maxWidth": "32rem"})]),
+            html.Td(len(board.get("widgets") or [])),
+            html.Td(dbc.Badge("public link", color="info") if board.get("shared") else ""),
+            html.Td(_when(board.get("updated_at"))),
+            html.Td(actions),
+        ]))
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Widgets", "Sharing", "Updated (UTC)", "")]))
+    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 bg-white",
+                     id="dashboards-table")
+
+
+def filter_control(board_filter: dict, options: list | None, value, prefix: str = "", editable: bool = False):
+    """One dashboard-level filter: a date range, a multi-select of categories or a
+    numeric range. ``options`` are the category values (multi-select only). Each kind has
+    its own id type because each control keeps its value in different properties."""
+    fid = board_filter["id"]
+    label = board_filter.get("label") or board_filter["column"]
+    kind = board_filter.get("kind")
+    low, high = ((list(value) if isinstance(value, list) else []) + [None, None])[:2]
+    if kind == "multi_select":
+        control = dcc.Dropdown(id={"type": f"{prefix}dash-filter-select", "index": fid},
+                               options=[{"label": str(o), "value": o} for o in options or []],
+                               value=value or [], multi=True, placeholder="All", className="filter-dropdown")
+    elif kind == "date_range":
+        control = dcc.DatePickerRange(id={"type": f"{prefix}dash-filter-dates", "index": fid}, start_date=low,
+                                      end_date=high, clearable=True, display_format="YYYY-MM-DD",
+                                      className="filter-dates")
+    else:  # numeric_range
+        control = html.Div(
+            [dbc.Input(id={"type": f"{prefix}dash-filter-min", "index": fid}, type="number", value=low,
+                       placeholder="min", size="sm", debounce=True),
+             html.Span("–", className="mx-1"),
+             dbc.Input(id={"type": f"{prefix}dash-filter-max", "index": fid}, type="number", value=high,
+                       placeholder="max", size="sm", debounce=True)],
+            className="d-flex align-items-center filter-range",
+        )
+    remove = None
+    if editable:
+        remove = dbc.Button(icon("x-lg"), id={"type": "dash-filter-remove", "index": fid}, color="link", size="sm",
+                            className="p-0 ms-1 text-body-secondary", title="Remove this filter", n_clicks=0)
+    return html.Div([html.Div([html.Label(label, className="form-label small mb-1 fw-semibold"), remove],
+                              className="d-flex align-items-center"), control],
+                    className="dashboard-filter")
+
+
+def _chip_text(item: dict) -> str:
+    column = f"{item.get('column')} ({item['grain']})" if item.get("grain") else str(item.get("column"))
+    return f"{column} = {item.get('value')}"
+
+
+def cross_filter_chips(cross_filters: list[dict], prefix: str = "") -> list:
+    """Chips for the filters set by clicking a chart; clicking a chip clears it."""
+    chips = []
+    for index, item in enumerate(cross_filters or []):
+        chips.append(dbc.Button(
+            [icon("funnel-fill", "me-1"), _chip_text(item), icon("x-lg", "ms-2")],
+            id={"type": f"{prefix}dash-chip", "index": index}, size="sm", color="primary", outline=True,
+            className="me-2 mb-1 rounded-pill", n_clicks=0, title="Clear this filter",
+        ))
+    return chips
+
+
+# --- the dashboard itself (private page and public link share these, with an id prefix) ---
+
+GRID_COLS = 12
+GRID_ROW_HEIGHT = 60  # px; a widget's h counts these rows
+
+
+def widget_ids(prefix: str, widget_id: str) -> dict:
+    """Component ids of one widget. The public page uses the prefix "public-" so that the
+    guard lets its callbacks run for visitors who are not signed in."""
+    return {
+        "body": {"type": f"{prefix}dash-widget-body", "index": widget_id},
+        "graph": {"type": f"{prefix}dash-widget-graph", "index": widget_id},
+    }
+
+
+def grid_layout(widgets: list[dict]) -> list[dict]:
+    """The snap grid's layout items: ``i`` must equal the id of the child it places."""
+    return [{"i": str(w["id"]), "x": int(w["layout"].get("x", 0)), "y": int(w["layout"].get("y", 0)),
+             "w": int(w["layout"].get("w", 4)), "h": int(w["layout"].get("h", 5)), "minW": 2, "minH": 2}
+            for w in widgets]
+
+
+def widgets_of_tab(board: dict, tab_id: str | None) -> list[dict]:
+    tabs = board.get("tabs") or []
+    first = tabs[0]["id"] if tabs else None
+    return [w for w in board.get("widgets") or [] if (w.get("tab") or first) == (tab_id or first)]
+
+
+def _widget_cards(widgets: list[dict], prefix: str, editable: bool) -> list:
+    cards = []
+    for widget in widgets:
+        ids = widget_ids(prefix, widget["id"])
+        menu_ids = None
+        if editable:
+            menu_ids = {action: {"type": f"dash-widget-{action}", "index": widget["id"]}
+                        for action in ("edit", "duplicate", "delete")}
+        cards.append(widget_card(widget, html.Div(className="widget-placeholder"), editable=editable,
+                                 body_id=ids["body"], menu_ids=menu_ids))
+    return cards
+
+
+def dashboard_grid(board: dict, tab_id: str | None, prefix: str, editable: bool):
+    widgets = widgets_of_tab(board, tab_id)
+    if not widgets:
+        text = ("This tab has no widgets yet: add one with “Add widget”." if editable
+                else "This dashboard has no widgets yet." + (" Click “Edit” to add some." if not prefix else ""))
+        return html.Div(text, className="empty-state text-center text-body-secondary", id=f"{prefix}dash-empty")
+    return Grid(
+        id=f"{prefix}dash-grid",
+        cols=GRID_COLS,
+        rowHeight=GRID_ROW_HEIGHT,
+        layout=grid_layout(widgets),
+        children=_widget_cards(widgets, prefix, editable),
+        isDraggable=editable,
+        isResizable=editable,
+        draggableHandle=".widget-handle",
+        compactType="vertical",
+        margin=[12, 12],
+        containerPadding=[0, 0],
+        resizeHandles=["se"],
+    )
+
+
+def _edit_toolbar(board: dict, tab_id: str | None) -> html.Div:
+    tabs = board.get("tabs") or []
+    current = next((t for t in tabs if t["id"] == tab_id), tabs[0] if tabs else None)
+    return html.Div(
+        [
+            dbc.Button([icon("plus-lg", "me-1"), "Add widget"], id="dash-widget-add", color="primary", size="sm",
+                       className="me-2", n_clicks=0),
+            dbc.Button([icon("funnel", "me-1"), "Add filter"], id="dash-filter-add", color="secondary", size="sm",
+                       outline=True, className="me-2", n_clicks=0),
+            dbc.Button([icon("folder-plus", "me-1"), "Add tab"], id="dash-tab-add", color="secondary", size="sm",
+                       outline=True, className="me-2", n_clicks=0),
+            dbc.InputGroup(
+                [dbc.Input(id="dash-tab-title", value=(current or {}).get("title", ""), size="sm", maxLength=60,
+                           placeholder="Tab name"),
+                 dbc.Button("Rename tab", id="dash-tab-rename", size="sm", color="secondary", outline=True,
+                            n_clicks=0),
+                 dbc.Button(icon("trash"), id="dash-tab-delete", size="sm", color="danger", outline=True,
+                            n_clicks=0, title="Delete this tab (it must be empty)")],
+                size="sm", className="dash-tab-tools me-2",
+            ),
+            html.Span("Drag a widget by its handle, resize it from its corner; changes are saved as you go.",
+                      className="small text-body-secondary"),
+            html.Div(id="dash-edit-feedback", className="w-100 mt-2"),
+        ],
+        className="dash-edit-toolbar d-flex flex-wrap align-items-center mb-3",
+    )
+
+
+def dashboard_body(board: dict, state: dict, options: dict, prefix: str, editable: bool) -> list:
+    """Filters, tabs, (editing tools) and the grid of one tab: what is redrawn when the
+    mode or the tab changes or widgets are added or removed."""
+    tab_id = state.get("tab")
+    tabs = board.get("tabs") or []
+    if tab_id not in {t["id"] for t in tabs}:
+        tab_id = tabs[0]["id"] if tabs else None
+    values = state.get("filters") or {}
+    filters = [filter_control(f, options.get(f["id"]), values.get(f["id"], f.get("value")), prefix, editable)
+               for f in board.get("filters") or []]
+    return [
+        _edit_toolbar(board, tab_id) if editable else None,
+        html.Div(filters, className="dashboard-filters d-flex flex-wrap mb-2") if filters else None,
+        html.Div(
+            dbc.Tabs([dbc.Tab(label=t.get("title") or "Tab", tab_id=t["id"]) for t in tabs],
+                     id=f"{prefix}dash-tabs", active_tab=tab_id, className="mb-2"),
+            className="" if len(tabs) > 1 or editable else "d-none",
+        ),
+        dashboard_grid(board, tab_id, prefix, editable),
+    ]
+
+
+def dashboard_page_body(board: dict, state: dict, options: dict, prefix: str = "", editable: bool = False):
+    return html.Div(
+        [
+            dcc.Store(id=f"{prefix}dash-state", data={"filters": state.get("filters") or {},
+                                                      "cross": state.get("cross") or []}),
+            dcc.Store(id=f"{prefix}dash-view", data={"tab": state.get("tab"), "edit": editable}),
+            html.Div(cross_filter_chips(state.get("cross") or [], prefix), id=f"{prefix}dash-chips",
+                     className="mb-1"),
+            html.Div(dashboard_body(board, state, options, prefix, editable), id=f"{prefix}dash-body"),
+        ]
+    )

@@ -1,0 +1,162 @@
+"""The widget editor (a form generated from the widget type's editor fields), the 'add
+filter' form and the share dialog of a dashboard. Pure rendering."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from analytics.widgets import REGISTRY
+from components.feedback import icon
+from components.forms import labelled
+
+
+def type_options() -> list[dict]:
+    return [{"label": wt.label, "value": wt.name} for wt in REGISTRY.values()]
+
+
+def _column_options(schema: list[dict], types) -> list[dict]:
+    return [{"label": f"{c['name']}  ·  {c['type']}", "value": c["name"]}
+            for c in schema if types is None or c["type"] in types]
+
+
+def _choice_options(field) -> list[dict]:
+    out = []
+    for choice in field.choices or []:
+        if isinstance(choice, dict):
+            out.append(choice)
+        elif isinstance(choice, (list, tuple)) and len(choice) == 2:
+            out.append({"value": choice[0], "label": str(choice[1])})
+        else:
+            out.append({"value": choice, "label": str(choice).replace("_", " ")})
+    return out
+
+
+def field_control(field, schema: list[dict], value):
+    """One editor control. Every kind keeps its value in ``value`` so the form is read
+    with a single pattern: {"type": "editor-field", "index": <field name>}."""
+    control_id = {"type": "editor-field", "index": field.name}
+    if value is None:
+        value = field.default
+    kind = field.kind
+    if kind in ("column", "columns"):
+        control = dcc.Dropdown(id=control_id, options=_column_options(schema, field.types), value=value,
+                               multi=kind == "columns", clearable=not field.required,
+                               placeholder="Choose a column" + ("s" if kind == "columns" else ""))
+    elif kind in ("agg", "grain", "choice"):
+        control = dcc.Dropdown(id=control_id, options=_choice_options(field), value=value,
+                               clearable=not field.required, placeholder="Choose…")
+    elif kind == "number":
+        control = dbc.Input(id=control_id, type="number", value=value, min=field.minimum, max=field.maximum,
+                            debounce=True)
+    elif kind == "bool":
+        control = dbc.Switch(id=control_id, value=bool(value), label=field.label)
+        return html.Div(control, className="mb-3", title=field.help or None)
+    elif kind == "text" and field.name == "text":
+        control = dbc.Textarea(id=control_id, value=value or "", rows=8, debounce=True,
+                               placeholder="Markdown: # Heading, **bold**, - lists, [links](https://…)")
+    else:  # text
+        control = dbc.Input(id=control_id, value=value or "", debounce=True)
+    label = field.label + (" *" if field.required else "")
+    return labelled(label, control, field.help or None)
+
+
+def editor_fields(type_name: str | None, schema: list[dict], spec: dict | None) -> list:
+    """The form for one widget type over one dataset's columns, filled from ``spec``."""
+    wt = REGISTRY.get(type_name or "")
+    if wt is None:
+        return [html.P("Choose a widget type.", className="text-body-secondary")]
+    spec = spec or {}
+    # Title and description have their own inputs above the type's fields.
+    fields = [f for f in wt.fields if f.kind != "filters" and f.name not in ("title", "description")]
+    controls = [field_control(f, schema, spec.get(f.name)) for f in fields]
+    return [dbc.Row([dbc.Col(c, md=6) for c in controls])]
+
+
+def editor_modal(datasets, workspace) -> dbc.Modal:
+    dataset_options = [{"label": d.name, "value": d.id} for d in datasets]
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle("Widget", id="editor-title-text")),
+            dbc.ModalBody(dbc.Row([
+                dbc.Col([
+                    labelled("Dataset", dcc.Dropdown(id="editor-dataset", options=dataset_options,
+                                                     value=dataset_options[0]["value"] if dataset_options else None,
+                                                     clearable=False,
+                                                     placeholder=f"No datasets in {workspace.name} yet")),
+                    labelled("Type", dcc.Dropdown(id="editor-type", options=type_options(), value="bar",
+                                                  clearable=False)),
+                    labelled("Title", dbc.Input(id="editor-title", maxLength=200, debounce=True)),
+                    html.Div(id="editor-fields"),
+                    labelled("Description", dbc.Textarea(id="editor-description", rows=2, debounce=True)),
+                ], lg=5),
+                dbc.Col([
+                    html.Div("Preview", className="small fw-semibold text-body-secondary mb-1"),
+                    dcc.Loading(html.Div(id="editor-preview", className="editor-preview widget-card"),
+                                type="dot", delay_show=300),
+                    html.Div(id="editor-feedback", className="mt-2"),
+                ], lg=7),
+            ])),
+            dbc.ModalFooter([
+                dbc.Button("Cancel", id="editor-cancel", color="secondary", n_clicks=0),
+                dbc.Button("Save widget", id="editor-save", color="primary", n_clicks=0),
+            ]),
+            dcc.Store(id="editor-target"),  # {"widget_id": ... or None, "spec": {...}}
+        ],
+        id="editor-modal", is_open=False, size="xl", scrollable=True,
+    )
+
+
+def filter_modal() -> dbc.Modal:
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle("Add a dashboard filter")),
+            dbc.ModalBody([
+                html.P("A filter applies to every widget whose dataset has the column. Dates give a date "
+                       "range, numbers a range, other columns a list of values to pick from.",
+                       className="small text-body-secondary"),
+                labelled("Column", dcc.Dropdown(id="filter-new-column", placeholder="Choose a column")),
+                labelled("Label", dbc.Input(id="filter-new-label", placeholder="Defaults to the column name",
+                                            maxLength=100)),
+                html.Div(id="filter-new-feedback"),
+            ]),
+            dbc.ModalFooter([
+                dbc.Button("Cancel", id="filter-new-cancel", color="secondary", n_clicks=0),
+                dbc.Button("Add filter", id="filter-new-save", color="primary", n_clicks=0),
+            ]),
+        ],
+        id="filter-new-modal", is_open=False,
+    )
+
+
+def share_modal(board: dict) -> dbc.Modal:
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle("Share this dashboard")),
+            dbc.ModalBody([
+                html.P("People in this workspace already see it. A public link shows this dashboard, read-only, "
+                       "to anyone who has the link, without signing in; it reaches no other data.",
+                       className="small text-body-secondary"),
+                html.Div(share_status(board.get("shared"), None), id="share-status"),
+            ]),
+            dbc.ModalFooter([
+                dbc.Button("Revoke the link", id="share-revoke", color="danger", outline=True, n_clicks=0),
+                dbc.Button("Create a new link", id="share-create", color="primary", n_clicks=0),
+                dbc.Button("Close", id="share-close", color="secondary", n_clicks=0),
+            ]),
+        ],
+        id="share-modal", is_open=False,
+    )
+
+
+def share_status(shared: bool, url: str | None) -> list:
+    if url:
+        return [
+            html.Div("Public link (copy it now: it is shown only once)", className="small fw-semibold mb-1"),
+            dbc.InputGroup([dbc.Input(id="share-url", value=url, readonly=True),
+                            dcc.Clipboard(target_id="share-url", className="btn btn-outline-secondary")]),
+        ]
+    if shared:
+        return [html.P([icon("globe", "me-2"), "A public link is active. Creating a new one stops the old one."],
+                       className="mb-0")]
+    return [html.P([icon("lock", "me-2"), "No public link: only members of the workspace can see this dashboard."],
+                   className="mb-0")]

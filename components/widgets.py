@@ -1,0 +1,139 @@
+"""A dashboard widget on screen: the card around it and its body drawn from the output of
+``storage.queries.render`` (a figure, a KPI, a table page or markdown). Pure rendering:
+the output dicts come from the widget registry in analytics/widgets."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.feedback import icon
+
+# One look for every graph: no plotly logo or toolbar clutter, resize with the card.
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
+                "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toImage"]}
+
+
+def format_number(value, d3_format: str | None = None) -> str:
+    """A number as the widget's d3-format asks (the subset the widget registry uses:
+    ",.0f", ",.2f", ".1%", "$,.2f", ".3s"); thousands separators otherwise."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    fmt = d3_format or ""
+    prefix = "$" if fmt.startswith("$") else ""
+    if fmt.endswith("%"):
+        return f"{value:.1%}"
+    if fmt.endswith("s"):  # SI prefixes: 1.23M, 45.6k
+        for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if abs(value) >= limit:
+                return f"{prefix}{value / limit:.3g}{suffix}"
+        return f"{prefix}{value:.3g}"
+    if fmt.endswith(".0f") or (not fmt.endswith(".2f") and float(value).is_integer()):
+        return f"{prefix}{value:,.0f}"
+    if fmt.endswith(".2f") or abs(value) >= 100:
+        return f"{prefix}{value:,.2f}"
+    return f"{prefix}{value:,.4g}"
+
+
+def _kpi_body(output: dict, graph_id, title: str | None = None) -> html.Div:
+    delta = output.get("delta_pct")
+    delta_part = None
+    if delta is not None:
+        up = delta >= 0
+        delta_part = html.Div(
+            [icon("arrow-up-right" if up else "arrow-down-right", "me-1"), f"{delta:+.1f} %",
+             html.Span(f"vs {format_number(output.get('previous'), output.get('format'))}",
+                       className="text-body-secondary ms-1")],
+            className=f"kpi-delta {'text-success' if up else 'text-danger'}",
+        )
+    sparkline = output.get("sparkline")
+    return html.Div(
+        [
+            html.Div(format_number(output.get("value"), output.get("format")), className="kpi-value"),
+            html.Div(output.get("label") or "", className="kpi-label text-body-secondary")
+            if output.get("label") != title else None,
+            delta_part,
+            dcc.Graph(id=graph_id, figure=sparkline, config={"displayModeBar": False, "staticPlot": True},
+                      className="kpi-sparkline") if sparkline else None,
+        ],
+        className="kpi",
+    )
+
+
+def _cell(value) -> str:
+    """A table cell: whole numbers as written (years and ids read wrong as 2,006),
+    fractions with two decimals and separators."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.2f}"
+    if isinstance(value, float):
+        return str(int(value))
+    return str(value)
+
+
+def _table_body(output: dict) -> html.Div:
+    columns = output.get("columns") or []
+    rows = output.get("rows") or []
+    total = output.get("total", len(rows))
+    head = html.Thead(html.Tr([html.Th(str(c)) for c in columns]))
+    body = html.Tbody([html.Tr([html.Td(_cell(v)) for v in row]) for row in rows])
+    note = f"{len(rows):,} of {total:,} rows" if total and total > len(rows) else f"{len(rows):,} rows"
+    return html.Div([
+        html.Div(dbc.Table([head, body], size="sm", hover=True, striped=True, className="mb-0 widget-table"),
+                 className="widget-table-wrap"),
+        html.Div(note, className="small text-body-secondary mt-1"),
+    ])
+
+
+def widget_body(output: dict | None, graph_id, title: str | None = None) -> object:
+    """The inside of a widget card for one render output. ``graph_id`` is the id given to
+    the dcc.Graph so clicks on it can cross-filter the dashboard."""
+    if not output:
+        return html.Div("No data", className="text-body-secondary small")
+    kind = output.get("kind")
+    if kind == "figure":
+        return dcc.Graph(id=graph_id, figure=output["figure"], config=GRAPH_CONFIG, className="widget-graph",
+                         style={"height": "100%"})
+    if kind == "kpi":
+        return _kpi_body(output, graph_id, title)
+    if kind == "table":
+        return _table_body(output)
+    if kind == "markdown":
+        return dcc.Markdown(output.get("text") or "", className="widget-markdown", link_target="_blank")
+    return html.Div(f"Unknown widget output {kind!r}", className="text-danger small")
+
+
+def widget_error(message: str) -> html.Div:
+    """A widget whose query failed says why in its own card; the rest of the dashboard stays."""
+    return html.Div([icon("exclamation-triangle", "me-2"), message], className="widget-error small text-danger")
+
+
+def widget_card(widget: dict, body, *, editable: bool, body_id, menu_ids: dict | None = None) -> html.Div:
+    """The card around a widget. Its id is the widget id: the snap grid matches layout
+    items to children by it. Editors get a drag handle and a menu (edit, duplicate, delete)."""
+    spec = widget.get("spec") or {}
+    title = spec.get("title") or ""
+    menu = None
+    if editable and menu_ids:
+        menu = dbc.DropdownMenu(
+            [dbc.DropdownMenuItem([icon("pencil", "me-2"), "Edit"], id=menu_ids["edit"], n_clicks=0),
+             dbc.DropdownMenuItem([icon("copy", "me-2"), "Duplicate"], id=menu_ids["duplicate"], n_clicks=0),
+             dbc.DropdownMenuItem([icon("trash", "me-2"), "Delete"], id=menu_ids["delete"], n_clicks=0)],
+            label=icon("three-dots-vertical"), caret=False, color="link", size="sm", align_end=True,
+            class_name="widget-menu", toggle_class_name="p-0 text-body-secondary",
+        )
+    header = html.Div(
+        [html.Div([icon("grip-vertical", "widget-handle me-1") if editable else None,
+                   html.Span(title, className="widget-title", title=spec.get("description") or title)],
+                  className="d-flex align-items-center text-truncate"),
+         menu],
+        className="widget-header d-flex justify-content-between align-items-center",
+    )
+    return html.Div(
+        [header, dcc.Loading(html.Div(body, id=body_id, className="widget-body"), type="dot", delay_show=300,
+                             parent_className="widget-loading")],
+        id=str(widget["id"]),
+        className="widget-card",
+    )

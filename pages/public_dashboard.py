@@ -1,0 +1,41 @@
+"""/public/dashboards/<token>: a dashboard shared by a public link, read-only, for anyone
+with the link. It shows only that dashboard's widgets and filters; every callback on it
+reaches data through the token (storage checks it), never through an id."""
+import dash
+from dash import dcc, html
+
+from components.dashboards import dashboard_page_body
+from components.feedback import empty_state, icon
+from storage.errors import NotFound
+from web.context import current_storage
+
+dash.register_page(__name__, path_template="/public/dashboards/<token>", title="Shared dashboard · DataInsight",
+                   public=True, order=90)
+
+
+def layout(token=None, **_query):
+    from pages.dashboard import parse_url_state
+
+    views = current_storage().dashboard_views
+    try:
+        board = views.shared_board(token or "")
+        options = views.shared_filter_options(token)
+    except NotFound:
+        return empty_state("link-45deg", "This link does not work",
+                           "The dashboard's public link was revoked, or the address is incomplete.")
+    state = parse_url_state(_query.get("filters"), _query.get("xf"), _query.get("tab"))
+    return html.Div(
+        [
+            html.Div(
+                [html.H1(board["name"], className="h3 mb-1"),
+                 html.P(board.get("description") or "", className="text-body-secondary mb-1"),
+                 html.Div([icon("globe", "me-1"), "Shared read-only with a public link"],
+                          className="small text-body-secondary")],
+                className="mb-3",
+            ),
+            dashboard_page_body(board, state, options, prefix="public-", editable=False),
+            dcc.Store(id="public-dash-token", data=token),
+            html.Div(id="public-dash-url-sync", hidden=True),
+        ],
+        className="dashboard-page public-dashboard",
+    )

@@ -1,0 +1,174 @@
+"""A dashboard as someone looks at it: each widget rendered with the dashboard's filters
+as currently set, the filters set by clicking charts (cross-filters) and drill-downs.
+
+Both the signed-in dashboard page and the public link come through here. The widget is
+always looked up in the stored dashboard by id, so a client names widgets and filter
+values, never SQL or specs of its own; access is checked by DashboardService (role in the
+workspace) or by the share token.
+"""
+from __future__ import annotations
+
+from analytics.widgets import drill_down, widget_type
+from analytics.widgets.spec import (
+    apply_dashboard_filters,
+    normalize_dashboard_filter,
+)
+from errors import InvalidSpec, NotFound
+
+# How many category values a multi-select filter offers (the most frequent first).
+FILTER_OPTION_LIMIT = 500
+MAX_CROSS_FILTERS = 10
+
+
+def active_filters(board: dict, values: dict | None) -> list[dict]:
+    """The dashboard's filters with the values chosen on screen (or in the URL) in
+    place of the saved ones; a filter id the dashboard does not have is ignored."""
+    values = values or {}
+    out = []
+    for flt in board.get("filters") or []:
+        item = dict(flt)
+        if flt["id"] in values:
+            item["value"] = values[flt["id"]] or None
+        out.append(normalize_dashboard_filter(item))
+    return out
+
+
+def _widget(board: dict, widget_id) -> dict:
+    for widget in board.get("widgets") or []:
+        if str(widget["id"]) == str(widget_id):
+            return widget
+    raise NotFound("This widget is not on the dashboard (it may have been deleted); reload the page")
+
+
+def _cross_for(widget_id, cross: list[dict] | None, schema_types: dict) -> list[dict]:
+    """Cross-filters set by clicking widgets, for the columns this widget's dataset has.
+    The widget that was clicked keeps showing all its categories, so the choice stays
+    visible; a click on a period of a time chart also drills that chart into the period."""
+    out = []
+    for item in (cross or [])[:MAX_CROSS_FILTERS]:
+        if not isinstance(item, dict):
+            continue
+        if str(item.get("source")) == str(widget_id) and not item.get("grain"):
+            continue
+        if item.get("column") not in schema_types:
+            continue
+        flt = {"column": item["column"], "op": item.get("op", "="), "value": item.get("value")}
+        if item.get("grain"):
+            flt["grain"] = item["grain"]
+        out.append(flt)
+    return out
+
+
+class DashboardViewService:
+    def __init__(self, dashboards, datasets, queries):
+        self.dashboards = dashboards
+        self.datasets = datasets
+        self.queries = queries
+
+    # --- signed-in viewers -------------------------------------------------------------
+
+    def render_widget(self, principal, dashboard_id, widget_id, filter_values: dict | None = None,
+                      cross: list[dict] | None = None) -> dict:
+        board = self.dashboards.get(principal, dashboard_id)
+        widget = _widget(board, widget_id)
+        spec = dict(widget["spec"])
+        if spec.get("type") == "markdown":
+            return widget_type("markdown").render(None, spec)
+        dataset = self.datasets.get(principal, spec["dataset_id"])
+        spec = self._viewed_spec(widget, spec, dataset.schema, board, filter_values, cross)
+        extra = _cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})
+        output = self.queries.render(principal, dataset.id, spec, extra_filters=extra or None)
+        return {**output, "title": widget["spec"].get("title")}
+
+    @staticmethod
+    def _viewed_spec(widget: dict, spec: dict, schema: list[dict], board: dict, filter_values, cross) -> dict:
+        spec = apply_dashboard_filters(spec, schema, active_filters(board, filter_values))
+        # Each period clicked on this widget drills it one grain finer (month -> week ...).
+        steps = sum(1 for item in (cross or []) if isinstance(item, dict) and item.get("grain")
+                    and str(item.get("source")) == str(widget["id"]))
+        for _ in range(min(steps, 5)):
+            finer = drill_down(spec)
+            if finer is None:
+                break
+            spec = finer
+        return spec
+
+    def filter_options(self, principal, dashboard_id) -> dict[str, list]:
+        """Values offered by each multi-select filter: the most frequent values of its
+        column in the first dataset of the dashboard that has it."""
+        board = self.dashboards.get(principal, dashboard_id)
+        options = {}
+        schemas = {}
+        for flt in board.get("filters") or []:
+            if flt.get("kind") != "multi_select":
+                continue
+            for widget in board.get("widgets") or []:
+                dataset_id = widget["spec"].get("dataset_id")
+                if dataset_id is None:
+                    continue
+                if dataset_id not in schemas:
+                    schemas[dataset_id] = {c["name"] for c in self.datasets.get(principal, dataset_id).schema}
+                if flt["column"] in schemas[dataset_id]:
+                    options[flt["id"]] = self._top_values_of(self.datasets.get(principal, dataset_id), flt["column"])
+                    break
+        return options
+
+    def _top_values_of(self, dataset, column: str) -> list:
+        """The column's most frequent values (at most FILTER_OPTION_LIMIT), sorted."""
+        spec = {"type": "bar", "x": column, "agg": "count", "sort": "-y", "limit": FILTER_OPTION_LIMIT}
+        try:
+            result = self.queries._result(dataset, self.queries._prepare(dataset, spec, None))
+        except InvalidSpec:
+            return []
+        return sorted((row[0] for row in result["rows"] if row[0] is not None), key=lambda v: str(v))
+
+    def columns(self, principal, dashboard_id) -> list[dict]:
+        """Every column of the dashboard's datasets, once each, for the 'add filter' form:
+        [{"name", "type"}]."""
+        board = self.dashboards.get(principal, dashboard_id)
+        seen: dict[str, str] = {}
+        for dataset_id in dict.fromkeys(w["spec"].get("dataset_id") for w in board.get("widgets") or []):
+            if dataset_id is None:
+                continue
+            for column in self.datasets.get(principal, dataset_id).schema:
+                seen.setdefault(column["name"], column["type"])
+        return [{"name": n, "type": t} for n, t in seen.items()]
+
+    # --- visitors with a public link ------------------------------------------------------
+
+    def shared_board(self, token: str) -> dict:
+        """The shared dashboard (NotFound when the link is unknown or was revoked)."""
+        board, _share_principal = self.dashboards.get_shared(token)
+        return board
+
+    def render_shared_widget(self, token: str, widget_id, filter_values: dict | None = None,
+                             cross: list[dict] | None = None) -> dict:
+        """One widget of a shared dashboard, with the dashboard's own filters set to the
+        visitor's values and their clicks on its charts. The token reaches only this
+        dashboard's widgets (QueryService.render_shared checks what the filters may be)."""
+        board = self.shared_board(token)
+        widget = _widget(board, widget_id)
+        extra = [{"id": flt["id"], "value": flt["value"]} for flt in active_filters(board, filter_values)
+                 if flt.get("value")]
+        if widget["spec"].get("type") != "markdown":
+            dataset = self.queries._shared_dataset(widget["spec"]["dataset_id"], board["workspace_id"])
+            types = {c["name"]: c["type"] for c in dataset.schema}
+            extra += [c for c in _cross_for(widget["id"], cross, types) if not c.get("grain")]
+        output = self.queries.render_shared(token, widget["id"], extra_filters=extra or None)
+        return {**output, "title": widget["spec"].get("title")}
+
+    def shared_filter_options(self, token: str) -> dict[str, list]:
+        board = self.shared_board(token)
+        options = {}
+        for flt in board.get("filters") or []:
+            if flt.get("kind") != "multi_select":
+                continue
+            for widget in board.get("widgets") or []:
+                dataset_id = widget["spec"].get("dataset_id")
+                if dataset_id is None:
+                    continue
+                dataset = self.queries._shared_dataset(dataset_id, board["workspace_id"])
+                if flt["column"] in {c["name"] for c in dataset.schema}:
+                    options[flt["id"]] = self._top_values_of(dataset, flt["column"])
+                    break
+        return options

@@ -1,0 +1,163 @@
+"""The dashboard pages through their callbacks, as the browser posts them: widgets drawn
+with filters and cross-filters, the editor, the public link; and a second user, a viewer
+and an anonymous visitor who must not get past what they are allowed."""
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import post_callback, render_page, sign_in
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def match_key(type_name: str, prop: str) -> str:
+    return json.dumps({"index": ["MATCH"], "type": type_name}, separators=(",", ":")) + "." + prop
+
+
+def draw_widget(client, widget_id, key_id, key, state, prefix=""):
+    """POST the MATCH callback that draws one widget."""
+    output_id = {"index": widget_id, "type": f"{prefix}dash-widget-body"}
+    body = {
+        "output": match_key(f"{prefix}dash-widget-body", "children"),
+        "outputs": {"id": output_id, "property": "children"},
+        "inputs": [{"id": f"{prefix}dash-state", "property": "data", "value": state}],
+        "state": [{"id": key_id, "property": "data", "value": key}],
+        "changedPropIds": [f"{prefix}dash-state.data"],
+    }
+    return client.post("/_dash-update-component", json=body)
+
+
+def widget_children(response):
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json.dumps(response.get_json()["response"])
+
+
+@pytest.fixture
+def vgsales(app_storage, admin):
+    principal = admin.principal()
+    workspace = app_storage.workspaces.personal_workspace(principal)
+    return app_storage.datasets.create_from_file(principal, workspace.id, FIXTURES / "vgsales.csv", "vgsales.csv")
+
+
+@pytest.fixture
+def board(app_storage, admin, vgsales):
+    principal = admin.principal()
+    return app_storage.dashboards.create(principal, vgsales.workspace_id, {
+        "name": "Games",
+        "widgets": [
+            {"id": "genre", "spec": {"type": "bar", "dataset_id": vgsales.id, "x": "Genre", "y": "Global_Sales",
+                                     "agg": "sum", "title": "Sales by genre"},
+             "layout": {"x": 0, "y": 0, "w": 6, "h": 6}},
+            {"id": "total", "spec": {"type": "kpi", "dataset_id": vgsales.id, "y": "Global_Sales", "agg": "sum",
+                                     "title": "Total sales"},
+             "layout": {"x": 6, "y": 0, "w": 3, "h": 3}},
+        ],
+        "filters": [{"id": "platform", "column": "Platform", "kind": "multi_select", "value": None}],
+    })
+
+
+def test_widgets_draw_and_filters_change_them(client, app_storage, admin, board, vgsales):
+    sign_in(client, "ada@example.com")
+    body = widget_children(draw_widget(client, "genre", "dash-id", board["id"], {"filters": {}, "cross": []}))
+    assert "Action" in body and "Sports" in body and '"type":"bar"' in body.replace(" ", "")
+
+    everything = app_storage.queries.run(admin.principal(), vgsales.id, {"type": "kpi", "y": "Global_Sales",
+                                                                         "agg": "sum"})
+    wii = app_storage.queries.run(admin.principal(), vgsales.id, {
+        "type": "kpi", "y": "Global_Sales", "agg": "sum",
+        "filters": [{"column": "Platform", "op": "in", "value": ["Wii"]}]})
+    assert wii["rows"] != everything["rows"]
+    views = app_storage.dashboard_views
+    unfiltered = views.render_widget(admin.principal(), board["id"], "total", {}, [])
+    filtered = views.render_widget(admin.principal(), board["id"], "total", {"platform": ["Wii"]}, [])
+    assert filtered["value"] == pytest.approx(wii["rows"][0][2])
+    assert unfiltered["value"] == pytest.approx(everything["rows"][0][2])
+
+    # A cross-filter from a click on the genre bar filters the KPI, not the bar itself.
+    cross = [{"column": "Genre", "op": "=", "value": "Sports", "source": "genre"}]
+    sports = app_storage.queries.run(admin.principal(), vgsales.id, {
+        "type": "kpi", "y": "Global_Sales", "agg": "sum", "filters": [{"column": "Genre", "op": "=", "value": "Sports"}]})
+    assert views.render_widget(admin.principal(), board["id"], "total", {}, cross)["value"] == \
+        pytest.approx(sports["rows"][0][2])
+    bar = views.render_widget(admin.principal(), board["id"], "genre", {}, cross)
+    assert "Action" in json.dumps(bar["figure"])
+
+
+def test_clicking_a_bar_sets_a_cross_filter(client, admin, board):
+    sign_in(client, "ada@example.com")
+    clicks = [("genre", {"points": [{"x": "Sports", "y": 1.0, "customdata": ["Sports"], "curveNumber": 0,
+                                     "pointNumber": 0}]}), ("total", None)]
+    response = post_callback(
+        client, [("dash-state", "data")],
+        [({"type": "dash-widget-graph", "index": "ALL"}, "clickData", clicks)],
+        [("dash-state", "data", {"filters": {}, "cross": []}), ("dash-id", "data", board["id"])],
+        changed=[json.dumps({"index": "genre", "type": "dash-widget-graph"}, separators=(",", ":")) + ".clickData"])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    state = response.get_json()["response"]["dash-state"]["data"]
+    assert state["cross"] == [{"column": "Genre", "op": "=", "value": "Sports", "source": "genre"}]
+
+
+def test_second_user_cannot_draw_edit_or_open_the_dashboard(make_client, app_storage, admin, second_user, board):
+    bob = make_client()
+    sign_in(bob, "bob@example.com")
+    body = widget_children(draw_widget(bob, "genre", "dash-id", board["id"], {"filters": {}, "cross": []}))
+    assert "Action" not in body and "widget-error" in body and "no dashboard" in body.lower()
+
+    page = json.dumps(render_page(bob, f"/dashboards/{board['id']}").get_json())
+    assert "Games" not in page
+
+    # Saving a widget onto Ada's dashboard by posting its id: refused, nothing changes.
+    response = post_callback(
+        bob, [("editor-modal", "is_open"), ("editor-feedback", "children"), ("dash-rev", "data")],
+        [("editor-save", "n_clicks", 1)],
+        [({"type": "editor-field", "index": "ALL"}, "value", []), ("editor-type", "value", "markdown"),
+         ("editor-dataset", "value", None), ("editor-title", "value", "pwned"),
+         ("editor-description", "value", ""), ("editor-target", "data", {"widget_id": None, "spec": {}}),
+         ("dash-id", "data", board["id"]), ("dash-view", "data", {"edit": True}), ("dash-rev", "data", 0)],
+        changed=["editor-save.n_clicks"])
+    assert response.status_code == 200
+    assert "no dashboard" in json.dumps(response.get_json()).lower()
+    assert len(app_storage.dashboards.get(admin.principal(), board["id"])["widgets"]) == 2
+
+
+def test_viewer_sees_but_cannot_change_the_dashboard(make_client, app_storage, admin, second_user, board):
+    workspace = app_storage.workspaces.personal_workspace(admin.principal())
+    app_storage.workspaces.add_member(admin.principal(), workspace.id, "bob@example.com", "viewer")
+    bob = make_client()
+    sign_in(bob, "bob@example.com")
+    assert "Action" in widget_children(draw_widget(bob, "genre", "dash-id", board["id"], {"filters": {}, "cross": []}))
+    response = post_callback(
+        bob, [("dash-rev", "data"), ("dash-edit-feedback", "children")],
+        [({"type": "dash-widget-duplicate", "index": "ALL"}, "n_clicks", [("genre", 1)]),
+         ({"type": "dash-widget-delete", "index": "ALL"}, "n_clicks", [("genre", 0)])],
+        [("dash-id", "data", board["id"]), ("dash-rev", "data", 0)],
+        changed=[json.dumps({"index": "genre", "type": "dash-widget-duplicate"}, separators=(",", ":")) + ".n_clicks"])
+    assert "viewer" in json.dumps(response.get_json())
+    assert len(app_storage.dashboards.get(admin.principal(), board["id"])["widgets"]) == 2
+
+
+def test_public_link_draws_only_its_dashboard_and_dies_when_revoked(make_client, app_storage, admin, board):
+    link = app_storage.dashboards.share(admin.principal(), board["id"])
+    token = link["token"]
+    visitor = make_client()  # not signed in
+    assert visitor.get(link["url"]).status_code == 200
+    assert visitor.get("/public/dashboards/not-a-token").status_code == 404
+
+    body = widget_children(draw_widget(visitor, "genre", "public-dash-token", token, {"filters": {}, "cross": []},
+                                       prefix="public-"))
+    assert "Action" in body
+    # The private callback with the dashboard id is closed to a visitor without a session.
+    assert draw_widget(visitor, "genre", "dash-id", board["id"], {"filters": {}, "cross": []}).status_code == 401
+    # A filter the dashboard does not have is refused.
+    body = widget_children(draw_widget(visitor, "total", "public-dash-token", token,
+                                       {"filters": {"nope": ["x"]}, "cross": [{"column": "Name", "op": "!=",
+                                                                                "value": "x", "source": "genre"}]},
+                                       prefix="public-"))
+    assert "shared dashboard only takes" in body
+
+    app_storage.dashboards.revoke_share(admin.principal(), board["id"])
+    assert visitor.get(link["url"]).status_code == 404
+    body = widget_children(draw_widget(visitor, "genre", "public-dash-token", token, {"filters": {}, "cross": []},
+                                       prefix="public-"))
+    assert "Action" not in body
