@@ -249,7 +249,7 @@ def _forecast_series(series: timeseries.Series, options: dict, progress) -> dict
                 else:
                     result = fit_forecast(name, train[:origin], m, h, level)
                     fitted[name] = result
-            except Exception as exc:  # a model that cannot fit this series sits out, said in the result
+            except Exception as exc:  # noqa: BLE001 (a model that cannot fit this series sits out, said in the result)
                 failed[name] = f"{type(exc).__name__}: {exc}"[:200]
                 continue
             scores[name].append(errors_of(train[origin:origin + h], result.mean))

@@ -28,6 +28,7 @@ MAX_STEPS = 12
 MAX_JOURNEY_EVENTS = 15
 MAX_TOP_PATHS = 20
 MAX_COHORTS = 52
+MAX_EVENT_NAMES = 200
 MAX_OFFSETS = 52
 OTHER = "Other"
 END = "(end)"
@@ -90,6 +91,23 @@ def _optional_event(con, events_sql, params, key, column) -> str | None:
     return name
 
 
+# --- the event names to pick steps from ---------------------------------------------------------
+
+def event_names(con, source_sql: str, schema: list[dict], params: dict, progress) -> dict:
+    """The ``event_names`` analysis: the most frequent values of the event column (for the
+    step pickers), with their event counts."""
+    name = params.get("event")
+    if name in (None, ""):
+        raise InvalidSpec("Choose the event column: the field 'event' is required")
+    check_column(name, schema, what="event column")
+    col = q(name)
+    rows = con.execute(f"SELECT CAST({col} AS VARCHAR) AS event, count(*) AS n FROM {source_sql} "
+                       f"WHERE {col} IS NOT NULL GROUP BY 1 ORDER BY n DESC, event LIMIT ?",
+                       [MAX_EVENT_NAMES + 1]).fetchall()
+    return {"events": [{"name": e, "events": int(n)} for e, n in rows[:MAX_EVENT_NAMES]],
+            "truncated": len(rows) > MAX_EVENT_NAMES}
+
+
 # --- funnel ------------------------------------------------------------------------------------
 
 def funnel(con, source_sql: str, schema: list[dict], params: dict, progress) -> dict:
@@ -110,8 +128,8 @@ def funnel(con, source_sql: str, schema: list[dict], params: dict, progress) -> 
         ctes.append(f"s{k} AS (SELECT p.entity, min(e.t) AS t, any_value(p.t0) AS t0, any_value(p.t) AS prev "
                     f"FROM s{k - 1} AS p JOIN ev AS e ON e.entity = p.entity AND e.event = ? AND e.t >= p.t{limit} "
                     f"GROUP BY p.entity)")
-    selects = ["SELECT 1 AS step, count(*) AS entities, NULL::DOUBLE AS median_prev, NULL::DOUBLE AS median_start "
-               "FROM s1"]
+    selects = [("SELECT 1 AS step, count(*) AS entities, NULL::DOUBLE AS median_prev, NULL::DOUBLE AS median_start "
+                "FROM s1")]
     for k in range(2, len(steps) + 1):
         selects.append(f"SELECT {k}, count(*), median(epoch(t) - epoch(prev)), median(epoch(t) - epoch(t0)) FROM s{k}")
     sql = "WITH " + ", ".join(ctes) + " " + " UNION ALL ".join(selects) + " ORDER BY step"

@@ -123,9 +123,8 @@ def read_params(schema: list[dict], params: dict) -> dict:
     grain = choice(params, "grain", GRAINS, default="day")
     gaps = choice(params, "gaps", GAP_RULES, default="auto")
     season = params.get("season")
-    if season is not None:
-        if isinstance(season, bool) or not isinstance(season, int) or not 1 <= season <= 366:
-            raise InvalidSpec("The field 'season' must be a whole number of periods from 1 (no season) to 366")
+    if season is not None and (isinstance(season, bool) or not isinstance(season, int) or not 1 <= season <= 366):
+        raise InvalidSpec("The field 'season' must be a whole number of periods from 1 (no season) to 366")
     return {"date": date_name, "value": value_name, "agg": agg, "grain": grain, "gaps": gaps, "season": season,
             "date_type": types[date_name]}
 

@@ -9,7 +9,14 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components import analyze_clustering, analyze_regression, analyze_stats
+from components import (
+    analyze_clustering,
+    analyze_journeys,
+    analyze_regression,
+    analyze_segments,
+    analyze_stats,
+    analyze_timeseries,
+)
 from components.feedback import empty_state, page_header
 from web.context import current_storage, current_workspace, require_principal
 
@@ -20,6 +27,9 @@ TABS = [
     ("correlation", "Correlation", analyze_stats.correlation_layout),
     ("regression", "Regression", analyze_regression.layout),
     ("clustering", "Clustering", analyze_clustering.layout),
+    ("timeseries", "Time series", analyze_timeseries.layout),
+    ("journeys", "Funnels & journeys", analyze_journeys.layout),
+    ("segments", "Customer segments", analyze_segments.layout),
 ]
 
 

@@ -29,7 +29,7 @@ from typing import Callable
 
 import numpy as np
 
-from analytics import clustering, correlation, regression, stats
+from analytics import clustering, correlation, forecasting, funnels, regression, segments, stats
 from storage.duck import connect, literal
 from storage.errors import InvalidSpec
 from storage.principal import Principal, Role
@@ -42,6 +42,13 @@ KINDS: dict[str, Callable] = {
     "correlation": correlation.run,
     "regression": regression.run,
     "clustering": clustering.run,
+    "forecast": forecasting.run,
+    "funnel": funnels.funnel,
+    "event_names": funnels.event_names,
+    "journeys": funnels.journeys,
+    "retention": funnels.retention,
+    "rfm": segments.rfm,
+    "clv": segments.clv,
 }
 
 # The cache keeps at most this many results; the oldest go first.

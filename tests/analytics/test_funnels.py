@@ -53,7 +53,7 @@ def reference_funnel(events, steps, window_days=None):
     """Each user: enters at the first step-1 event; then the first step-k event at or after
     step k-1 (and within the window of entering)."""
     reached = [0] * len(steps)
-    for user, rows in by_user(events).items():
+    for rows in by_user(events).values():
         times = [t for t, e in rows if e == steps[0]]
         if not times:
             continue
@@ -91,7 +91,7 @@ def test_funnel_conversion_and_drop_off(con):
 def test_funnel_median_time_to_convert_by_hand(con, events):
     """Median seconds from cart to purchase among the 15 who bought, walked in Python."""
     gaps = []
-    for user, rows in by_user(events).items():
+    for rows in by_user(events).values():
         current = min((t for t, e in rows if e == STEPS[0]), default=None)
         times = [current]
         for step in STEPS[1:]:

@@ -1,0 +1,44 @@
+"""The Time series tab: the forecast runs as a background job through
+``callbacks.analyze_common`` (progress bar, Cancel); storage checks the dataset's access."""
+from __future__ import annotations
+
+from dash import State
+
+from callbacks.analyze_common import register_analysis, register_column_options
+from components import analyze_timeseries
+from components.analyze_common import DATES, NUMERIC
+from storage.errors import InvalidSpec
+
+
+def whole(value, what):
+    """A form's number field as an int (None when empty), or a message naming the field."""
+    if value in (None, ""):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InvalidSpec(f"{what} must be a whole number") from None
+    if not number.is_integer():
+        raise InvalidSpec(f"{what} must be a whole number")
+    return int(number)
+
+
+def forecast_params(date, value, agg, grain, horizon, holdout, gaps, season) -> dict:
+    params = {"date": date, "value": value, "agg": agg or "sum", "grain": grain or "day",
+              "horizon": whole(horizon, "Forecast periods") or 30, "holdout": whole(holdout, "Holdout periods") or 30,
+              "gaps": gaps or "auto"}
+    season = whole(season, "Season")
+    if season is not None:
+        params["season"] = season
+    return params
+
+
+def register(app) -> None:
+    register_column_options(app, {"ts-date": DATES, "ts-value": NUMERIC})
+    register_analysis(
+        app, "ts", "forecast",
+        [State("ts-date", "value"), State("ts-value", "value"), State("ts-agg", "value"), State("ts-grain", "value"),
+         State("ts-horizon", "value"), State("ts-holdout", "value"), State("ts-gaps", "value"),
+         State("ts-season", "value")],
+        forecast_params, analyze_timeseries.render,
+    )

@@ -1,0 +1,154 @@
+"""The Time series tab: a date column and a measure, the grain and gap rule, and the
+forecast's result: holdout error beside seasonal naive, the forecast with its interval,
+the STL decomposition, the validation scores that chose the model."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+from plotly.subplots import make_subplots
+
+from components.analyze_common import field, fmt, graph, job_panel, metric, simple_table
+
+# History shown before the holdout: enough for a season's shape, small for the browser.
+HISTORY_SHOWN = 400
+
+
+def layout():
+    return html.Div(
+        [
+            dbc.Row(
+                [
+                    field("Date column", dcc.Dropdown(id="ts-date", placeholder="When")),
+                    field("Measure", dcc.Dropdown(id="ts-value", placeholder="What to forecast"),
+                          "Leave empty with “count” to count rows."),
+                    field("Aggregate", dcc.Dropdown(id="ts-agg", value="sum", clearable=False, options=[
+                        {"label": a, "value": a} for a in ("sum", "mean", "count", "min", "max", "median")]), width=2),
+                    field("Grain", dcc.Dropdown(id="ts-grain", value="day", clearable=False, options=[
+                        {"label": g, "value": g} for g in ("day", "week", "month")]), width=2),
+                ]
+            ),
+            dbc.Row(
+                [
+                    field("Forecast periods", dbc.Input(id="ts-horizon", type="number", value=30, min=1, max=366),
+                          width=2),
+                    field("Holdout periods", dbc.Input(id="ts-holdout", type="number", value=30, min=1, max=366),
+                          "The last periods, kept out of the fit and the model choice.", width=3),
+                    field("Periods without data", dcc.Dropdown(id="ts-gaps", value="auto", clearable=False, options=[
+                        {"label": "Automatic", "value": "auto"},
+                        {"label": "Count as zero", "value": "zero"},
+                        {"label": "Interpolate", "value": "interpolate"},
+                        {"label": "Skip (trading days)", "value": "skip"}]),
+                          "Automatic: skip weekdays that never have data, zero for sums and counts, "
+                          "interpolate the rest.", width=4),
+                    field("Season", dbc.Input(id="ts-season", type="number", min=1, max=366, placeholder="auto"),
+                          "Periods per season; empty: a week of days, a year of weeks or months.", width=3),
+                ]
+            ),
+            job_panel("ts", run_label="Forecast"),
+        ]
+    )
+
+
+def _errors_table(result: dict):
+    holdout, baseline = result["holdout"], result["baseline"]
+    rows = [
+        [html.Span([result["model_label"], dbc.Badge("chosen", color="primary", className="ms-2")]),
+         fmt(holdout["mape"], 3) + " %", fmt(holdout["mae"]), fmt(holdout["rmse"])],
+        ["Seasonal naive (baseline)", fmt(baseline["mape"], 3) + " %", fmt(baseline["mae"]), fmt(baseline["rmse"])],
+    ]
+    return simple_table(["Model", "MAPE", "MAE", "RMSE"], rows, table_id="ts-errors")
+
+
+def forecast_figure(result: dict) -> go.Figure:
+    level = round(result["interval"] * 100)
+    history = result["history"][-(HISTORY_SHOWN + len(result["holdout_forecast"])):]
+    held, future = result["holdout_forecast"], result["forecast"]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[p["date"] for p in history], y=[p["value"] for p in history], name="Actual",
+                             mode="lines", line={"color": "#495057", "width": 1.5}))
+    for rows, name, color, fill in ((held, "Holdout forecast", "#d63384", "rgba(214,51,132,0.15)"),
+                                    (future, "Forecast", "#0d6efd", "rgba(13,110,253,0.15)")):
+        dates = [r["date"] for r in rows]
+        fig.add_trace(go.Scatter(x=dates + dates[::-1], y=[r["high"] for r in rows] + [r["low"] for r in rows][::-1],
+                                 fill="toself", fillcolor=fill, line={"width": 0}, hoverinfo="skip",
+                                 name=f"{level} % interval", showlegend=name == "Forecast"))
+        fig.add_trace(go.Scatter(x=dates, y=[r["value"] for r in rows], name=name, mode="lines",
+                                 line={"color": color, "width": 2}))
+    fig.add_trace(go.Scatter(x=[r["date"] for r in held], y=[r["baseline"] for r in held], name="Seasonal naive",
+                             mode="lines", line={"color": "#fd7e14", "width": 1, "dash": "dot"}))
+    fig.add_vrect(x0=held[0]["date"], x1=held[-1]["date"], fillcolor="rgba(0,0,0,0.04)", line_width=0,
+                  annotation_text="holdout", annotation_position="top left")
+    fig.update_layout(title=f"{result['agg']} per {result['grain']}: forecast by {result['model_label']}",
+                      legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+def stl_figure(result: dict) -> go.Figure | None:
+    stl = result.get("stl")
+    if not stl:
+        return None
+    dates = [p["date"] for p in result["history"]]
+    fig = make_subplots(rows=4, cols=1, shared_xaxes=True, vertical_spacing=0.03,
+                        subplot_titles=("Series", "Trend", f"Season ({result['season']} periods)", "Remainder"))
+    fig.add_trace(go.Scatter(x=dates, y=[p["value"] for p in result["history"]], line={"width": 1}), row=1, col=1)
+    fig.add_trace(go.Scatter(x=dates, y=stl["trend"], line={"width": 1.5}), row=2, col=1)
+    fig.add_trace(go.Scatter(x=dates, y=stl["seasonal"], line={"width": 1}), row=3, col=1)
+    fig.add_trace(go.Scatter(x=dates, y=stl["remainder"], mode="markers", marker={"size": 3}), row=4, col=1)
+    fig.update_layout(showlegend=False, title="STL decomposition (robust)")
+    return fig
+
+
+def _notes(result: dict):
+    gaps = result["gaps"]
+    validation = result["validation"]
+    notes = [
+        (f"Periods without data: {gaps['method']} ({gaps['reason']}); {gaps['missing_periods']:,} missing between "
+         f"the first and last period" + (f", {gaps['filled']:,} filled." if gaps["filled"] else ".")),
+        f"{result['points']:,} {result['grain']}s; season of {result['season']} periods.",
+        (f"Model chosen by rolling-origin validation inside the training part only: {len(validation['origins'])} "
+         f"origin(s) ({', '.join(str(o) for o in validation['origins'])}), each forecasting {validation['horizon']} "
+         f"periods, lowest mean absolute error wins. The holdout "
+         f"({result['holdout']['start']} to {result['holdout']['end']}) was used once, to score the chosen model."),
+        (f"{round(result['interval'] * 100)} % prediction interval; it covered "
+         f"{result['holdout']['interval_coverage'] * 100:.0f} % of the holdout."),
+    ]
+    if result.get("combination_of"):
+        notes.append("The combination averages: " + ", ".join(result["combination_of"]) + ".")
+    notes += validation.get("left_out", []) + result.get("notes", [])
+    notes += [f"{f['model']} could not be fitted: {f['error']}" for f in validation.get("failed", [])]
+    return html.Ul([html.Li(n) for n in notes], className="small", id="ts-notes")
+
+
+def render(result: dict):
+    holdout, baseline = result["holdout"], result["baseline"]
+    better = holdout["mape"] is not None and baseline["mape"] is not None and holdout["mape"] < baseline["mape"]
+    metrics = dbc.Row([
+        metric("Chosen model", result["model_label"], "ts-model"),
+        metric("Holdout MAPE", fmt(holdout["mape"], 3) + " %", "ts-mape"),
+        metric("Seasonal naive MAPE", fmt(baseline["mape"], 3) + " %", "ts-baseline-mape"),
+        metric("Holdout MAE", fmt(holdout["mae"])),
+        metric("Holdout RMSE", fmt(holdout["rmse"])),
+        metric("Holdout periods", fmt(holdout["periods"])),
+    ])
+    verdict = dbc.Alert(
+        "Better than seasonal naive on the holdout." if better else
+        "Not better than seasonal naive on the holdout: the simple forecast is as good here.",
+        color="success" if better else "warning", className="py-2 small")
+    validation_rows = [[row["label"], fmt(row["mae"]), fmt(row["mape"], 3) + " %" if row["mape"] is not None else "–",
+                        fmt(row["rmse"])] for row in result["validation"]["scores"]]
+    forecast_rows = [[str(r["date"]), fmt(r["value"]), fmt(r["low"]), fmt(r["high"])] for r in result["forecast"]]
+    stl = stl_figure(result)
+    return html.Div([
+        metrics,
+        verdict,
+        _errors_table(result),
+        graph(forecast_figure(result), "ts-forecast-graph", height=420),
+        _notes(result),
+        html.H6("Validation inside the training part (mean over origins)", className="mt-3"),
+        simple_table(["Model", "MAE", "MAPE", "RMSE"], validation_rows, table_id="ts-validation"),
+        graph(stl, "ts-stl-graph", height=560) if stl else html.P(
+            "No STL decomposition: the series has no season or fewer than two.", className="small"),
+        html.H6("Forecast", className="mt-3"),
+        simple_table(["Date", "Forecast", "Low", "High"], forecast_rows, table_id="ts-forecast-table"),
+    ])
