@@ -15,7 +15,13 @@ from components.feedback import error_alert, icon
 
 KIND_LABELS = {"numeric": "Numbers", "text": "Text and categories", "temporal": "Dates and times", "boolean": "Booleans"}
 MAX_CARDS = 60
-GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+GRAPH_CONFIG = {"displayModeBar": False}
+
+
+def graph(figure: dict, **kwargs) -> dcc.Graph:
+    """A figure at the height its layout asks for (dcc.Graph's default box is 450 px)."""
+    height = figure["layout"].get("height", 300)
+    return dcc.Graph(figure=figure, config=GRAPH_CONFIG, style={"height": f"{height}px"}, **kwargs)
 
 
 def profile_tab(dataset_id: int) -> html.Div:
@@ -91,9 +97,12 @@ def column_card(col: dict) -> dbc.Card:
     badges += [dbc.Badge(ALERT_TYPES.get(a, a), color="warning", text_color="dark", className="me-1")
                for a in col.get("alerts") or []]
     graphs = []
-    for figure in (figures.column_figure(col), figures.weekday_figure(col), figures.hour_figure(col)):
+    for label, figure in ((None, figures.column_figure(col)), ("By weekday", figures.weekday_figure(col)),
+                          ("By hour of the day", figures.hour_figure(col))):
         if figure:
-            graphs.append(dcc.Graph(figure=figure, config=GRAPH_CONFIG, className="profile-graph"))
+            if label:
+                graphs.append(html.Div(label, className="small text-body-secondary mt-2"))
+            graphs.append(graph(figure, className="profile-graph"))
     if not graphs:
         graphs = [html.P("No values to chart.", className="small text-body-secondary")]
     rows = [html.Tr([html.Td(label), html.Td(value, className="text-end font-monospace")]) for label, value in stat_rows(col)]
@@ -147,7 +156,7 @@ def correlation_block(profile: dict, method: str, figure: dict | None) -> list:
         return [html.P("Not enough columns of this kind to correlate.", className="text-body-secondary")]
     note = (f"Computed on a random sample of {block['rows_used']:,} rows." if block.get("sampled")
             else f"Computed on all {block['rows_used']:,} rows.")
-    return [dcc.Graph(figure=figure, config=GRAPH_CONFIG, id="profile-heatmap-graph"),
+    return [graph(figure, id="profile-heatmap-graph"),
             html.P(note, className="small text-body-secondary", id="profile-corr-note")]
 
 
@@ -181,10 +190,10 @@ def profile_view(profile: dict, dataset_id: int, columns: list[dict], heatmap: d
                                             html.Td(f"{p['value']:.3f}", className="text-end")]) for p in pairs])],
                       size="sm", className="small", id="profile-top-pairs") if pairs else None,
             html.H2("Missing values", className="h5 mt-4 mb-2"),
-            dcc.Graph(figure=figures.missing_figure(profile), config=GRAPH_CONFIG, id="profile-missing-graph")
+            graph(figures.missing_figure(profile), id="profile-missing-graph")
             if profile["table"]["missing_cells"] else html.P("No missing values.", className="text-body-secondary"),
             html.Div([html.H3("Missing together", className="h6"),
-                      dcc.Graph(figure=nullity, config=GRAPH_CONFIG)]) if nullity else None,
+                      graph(nullity)]) if nullity else None,
             dbc.Table([html.Thead(html.Tr([html.Th("Missing columns"), html.Th("Rows", className="text-end")])),
                        html.Tbody([html.Tr([html.Td(", ".join(p["missing"]) or "(none missing)"),
                                             html.Td(f"{p['count']:,}", className="text-end")]) for p in patterns])],
