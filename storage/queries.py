@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import pickle
 import re
 import threading
 import time
+from collections import OrderedDict
 from pathlib import Path
 
 import diskcache
@@ -32,6 +34,38 @@ log = logging.getLogger(__name__)
 DEFAULT_TIME_LIMIT = 15.0  # seconds per widget query
 CACHE_SIZE_LIMIT = 512 * 1024 * 1024
 CACHE_EXPIRE = 7 * 24 * 3600  # results of versions nobody asks for age out
+MEMORY_ENTRIES = 512  # recent outputs also kept in this process, in front of the disk cache
+
+
+class _Recent:
+    """A small in-process LRU in front of diskcache. Safe with several worker processes:
+    a key names one dataset version's file and one normalised spec, so a value never
+    changes; each process just remembers what it has seen. Values are kept pickled, so a
+    caller that changes the dict it got back cannot change the cached one."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return pickle.loads(self.items[key])
+        return None
+
+    def put(self, key, value) -> None:
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        with self.lock:
+            self.items[key] = data
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
 
 
 class QueryTimeout(AnalysisError):
@@ -51,8 +85,26 @@ class QueryService:
         self.row_cap = row_cap
         self.cache = diskcache.Cache(str(self.data_dir / "cache" / "queries"), size_limit=CACHE_SIZE_LIMIT,
                                      eviction_policy="least-recently-used")
+        self.recent = _Recent(MEMORY_ENTRIES)
         self._db = None
         self._db_lock = threading.Lock()
+
+    def clear_cache(self) -> None:
+        """Forget every cached result (tests and benchmarks; versions make it unneeded)."""
+        self.recent.clear()
+        self.cache.clear()
+
+    def _cached(self, key: str):
+        hit = self.recent.get(key)
+        if hit is None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.recent.put(key, hit)
+        return hit
+
+    def _store(self, key: str, value) -> None:
+        self.recent.put(key, value)
+        self.cache.set(key, value, expire=CACHE_EXPIRE)
 
     # --- the engine ---------------------------------------------------------------------
 
@@ -111,7 +163,7 @@ class QueryService:
 
     def _result(self, dataset: Dataset, normalized: dict) -> dict:
         key = self._key("q", dataset, normalized)
-        hit = self.cache.get(key)
+        hit = self._cached(key)
         if hit is not None:
             return {**hit, "cached": True}
         wt = widget_type(normalized["type"])
@@ -125,7 +177,7 @@ class QueryService:
             log.debug("widget %s on dataset %s: %.1f ms", normalized["type"], dataset.id,
                       (time.perf_counter() - started) * 1000)
             result = {"columns": columns, "rows": rows, "truncated": truncated}
-        self.cache.set(key, result, expire=CACHE_EXPIRE)
+        self._store(key, result)
         return {**result, "cached": False}
 
     def _render(self, dataset: Dataset | None, normalized: dict) -> dict:
@@ -133,11 +185,11 @@ class QueryService:
         if dataset is None:  # markdown: no data at all
             return wt.render(None, normalized)
         key = self._key("r", dataset, normalized)
-        hit = self.cache.get(key)
+        hit = self._cached(key)
         if hit is not None:
             return hit
         output = wt.render(self._result(dataset, normalized), normalized)
-        self.cache.set(key, output, expire=CACHE_EXPIRE)
+        self._store(key, output)
         return output
 
     # --- for a signed-in principal --------------------------------------------------------

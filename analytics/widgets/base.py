@@ -12,6 +12,8 @@ import decimal
 import math
 from dataclasses import asdict, dataclass
 
+import plotly.graph_objects as go  # imported once at start-up, not on the first widget
+
 from analytics.sql import quote_ident
 from errors import InvalidSpec
 
@@ -339,8 +341,6 @@ def f_number_format():
 
 def figure_output(data: list[dict], layout: dict) -> dict:
     """A plotly figure (validated by plotly) as plain JSON for the browser."""
-    import plotly.graph_objects as go
-
     fig = go.Figure(data=data, layout=layout)
     return {"kind": "figure", "figure": plain(fig.to_plotly_json())}
 
