@@ -228,8 +228,8 @@ class QueryService:
         """One widget of a shared dashboard. The link reaches only that dashboard's own
         widget specs; ``extra_filters`` may hold the dashboard's own filters (the dashboard
         filter shape, matched by id: only the value comes from the caller) and cross-filter
-        clicks (``=`` / ``is null`` on a column the dashboard's widgets use). Anything else
-        is refused."""
+        clicks (``=`` / ``is null`` / a histogram bin's ``between`` on a column the
+        dashboard's widgets use). Anything else is refused."""
         dashboard, _share_principal = self.dashboards.get_shared(token)
         widget = _find_widget(dashboard, widget_id)
         spec = widget["spec"]
@@ -287,7 +287,8 @@ def _split_shared_filters(dashboard: dict, extra_filters) -> tuple[list[dict], l
                 raise Forbidden("A shared dashboard only takes its own filters")
             values.append({**own, "value": flt.get("value")})
         else:
-            if flt.get("op") not in ("=", "is null") or flt.get("column") not in used:
+            # What click_filter makes: = (and is null) on a mark, between on a histogram bin.
+            if flt.get("op") not in ("=", "is null", "between") or flt.get("column") not in used:
                 raise Forbidden("A shared dashboard only takes its own filters and clicks on its charts")
             clicks.append(flt)
     return values, clicks

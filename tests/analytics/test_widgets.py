@@ -458,3 +458,34 @@ def test_payloads_stay_small_whatever_the_rows(sales):
                  {"type": "heatmap", "x": "product", "group": "country", "agg": "count"}):
         _, _, output = sales.run(spec)
         assert len(json.dumps(output)) < 100_000, spec["type"]
+
+
+ONE_OF_EACH = [
+    {"type": "kpi", "y": "Global_Sales", "agg": "percentile", "percentile": 75},
+    {"type": "bar", "x": "Genre", "y": "Global_Sales", "agg": "sum", "group": "Platform", "orientation": "h"},
+    {"type": "line", "x": "Year", "agg": "count", "group": "Genre"},
+    {"type": "area", "x": "Year", "y": "NA_Sales", "agg": "median"},
+    {"type": "pie", "x": "Platform", "agg": "count"},
+    {"type": "scatter", "x": "NA_Sales", "y": "EU_Sales", "group": "Genre", "size": "Global_Sales"},
+    {"type": "histogram", "x": "Global_Sales"},
+    {"type": "box", "y": "Global_Sales"},
+    {"type": "heatmap", "x": "Genre", "group": "Platform", "agg": "count"},
+    {"type": "table", "columns": ["Name"], "sort": "-Name"},
+    {"type": "pivot", "rows": ["Genre", "Platform"], "agg": "count"},
+    {"type": "map", "x": "Publisher", "y": "Global_Sales", "agg": "max"},
+    {"type": "funnel", "x": "Genre", "agg": "count_distinct", "y": "Publisher"},
+    {"type": "sankey", "x": "Platform", "group": "Genre", "agg": "count"},
+    {"type": "treemap", "x": "Genre", "group": "Platform", "y": "Global_Sales", "agg": "min"},
+    {"type": "markdown", "text": "*hi*"},
+]
+
+
+@pytest.mark.parametrize("spec", ONE_OF_EACH, ids=[s["type"] for s in ONE_OF_EACH])
+def test_every_type_normalises_idempotently_and_renders(vg, spec):
+    once = normalize_spec(spec, vg.schema)
+    assert normalize_spec(once, vg.schema) == once  # what a dashboard stores validates again unchanged
+    _, _, output = vg.run(spec)
+    assert output["kind"] in ("figure", "kpi", "table", "markdown")
+    if output["kind"] == "figure":
+        assert output["figure"]["layout"]["template"]["layout"]["colorway"][0] == "#0d6efd"
+    assert len(json.dumps(output)) < 100_000
