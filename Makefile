@@ -37,8 +37,19 @@ dev: $(RUNTIME_STAMP)
 test: $(DEV_STAMP) test-system-deps
 	$(PY) -m pytest
 
-bench: $(DEV_STAMP)
+bench: $(DEV_STAMP) $(BASELINE_STAMP)
 	$(PY) -m bench
+
+# ydata-profiling, the profiling benchmark's baseline, needs pandas 2: it gets a venv of
+# its own that bench/profile.py runs in a child process.
+BASELINE_VENV := .venv-baseline
+BASELINE_STAMP := $(BASELINE_VENV)/.installed
+$(BASELINE_STAMP): bench/requirements-baseline.txt
+	$(PYTHON) -m venv $(BASELINE_VENV)
+	$(BASELINE_VENV)/bin/python -m pip install --quiet -r bench/requirements-baseline.txt
+	touch $@
+
+$(BASELINE_VENV): $(BASELINE_STAMP)
 
 # Re-pin after changing a dependency on purpose: installs the ranges in pyproject.toml
 # into a scratch venv and writes what resolved.

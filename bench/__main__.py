@@ -5,7 +5,7 @@ import importlib
 import sys
 
 # Modules under bench/ with a run() function; capabilities add themselves here.
-BENCHMARKS: list[str] = ["ingest", "dashboard"]
+BENCHMARKS: list[str] = ["ingest", "dashboard", "profile", "analytics"]
 
 
 def main() -> int:
