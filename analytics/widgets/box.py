@@ -41,7 +41,7 @@ class Box(WidgetType):
         x = cols.col(spec["x"]) if spec.get("x") else "'All'"
         where = filter_sql(cols, spec.get("filters"), params)
         limit = params.add(int(spec["limit"]))
-        sql = (f"WITH base AS (SELECT {x} AS x, CAST({y} AS DOUBLE) AS v FROM {source_sql} "
+        sql = (f"WITH base AS NOT MATERIALIZED (SELECT {x} AS x, CAST({y} AS DOUBLE) AS v FROM {source_sql} "
                f"WHERE {where} AND {y} IS NOT NULL), "
                "s AS (SELECT x, quantile_cont(v, 0.25) AS q1, median(v) AS med, quantile_cont(v, 0.75) AS q3, "
                f"avg(v) AS mean, count(*) AS n FROM base GROUP BY x ORDER BY n DESC, x LIMIT {limit}) "

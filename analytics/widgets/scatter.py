@@ -48,7 +48,7 @@ class Scatter(WidgetType):
         where = filter_sql(cols, spec.get("filters"), params)
         limit = params.add(int(spec["limit"]))
         # A deterministic sample (the same points every time) by a hash of the row's values.
-        sql = (f"WITH base AS (SELECT CAST({x} AS DOUBLE) AS x, CAST({y} AS DOUBLE) AS y{extra} FROM {source_sql} "
+        sql = (f"WITH base AS NOT MATERIALIZED (SELECT CAST({x} AS DOUBLE) AS x, CAST({y} AS DOUBLE) AS y{extra} FROM {source_sql} "
                f"WHERE {where} AND {x} IS NOT NULL AND {y} IS NOT NULL), "
                "fit AS (SELECT count(*) AS n, regr_slope(y, x) AS slope, regr_intercept(y, x) AS intercept FROM base) "
                f"SELECT sample.*, fit.n, fit.slope, fit.intercept FROM "
