@@ -26,7 +26,7 @@ from errors import AnalysisError, InvalidSpec
 
 FIT_ROWS = 200_000         # k-means is fitted on a random sample of this many rows above it
 SELECT_ROWS = 50_000       # k is chosen (silhouette over k_range) on this many rows of the fit sample
-SILHOUETTE_ROWS = 10_000   # silhouette on a random sample of this size above it (it is O(n²))
+SILHOUETTE_ROWS = 5_000    # silhouette on a random sample of this size above it (it is O(n²))
 N_INIT = 4                 # k-means restarts from different seeds; the best is kept
 MAX_ITER = 300
 MAX_LEVELS = 20            # one-hot columns per categorical feature

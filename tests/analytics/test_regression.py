@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from statsmodels.stats.outliers_influence import variance_inflation_factor
 
 from analytics import regression
 from errors import AnalysisError, InvalidSpec
@@ -45,7 +46,10 @@ def test_ols_on_mall_customers_equals_statsmodels(storage, owner, mall):
     assert result["reference_levels"] == {"Genre": "Female"}
     assert terms["C(Genre)[T.Male]"]["column"] == "Genre" and terms["C(Genre)[T.Male]"]["level"] == "Male"
     assert "C(column)[T.level]" in result["term_naming"]
-    assert {v["term"] for v in result["vif"]} == set(terms) - {"Intercept"}
+    exog = expected.model.exog
+    for i, row in enumerate(result["vif"], start=1):  # equal to statsmodels' one-regression-per-column VIF
+        assert row["term"] == expected.model.exog_names[i]
+        assert row["vif"] == pytest.approx(variance_inflation_factor(exog, i), rel=1e-6)
     assert len(result["residuals"]["fitted"]) == 200 and len(result["qq"]["theoretical"]) == 200
     # Known property of this data: age lowers the spending score.
     assert terms["Age"]["estimate"] < 0 and terms["Age"]["p"] < 0.001
@@ -67,6 +71,7 @@ def test_ols_recovers_a_known_answer(storage, owner, make_dataset):
         assert terms[term]["estimate"] == pytest.approx(truth, abs=0.1)
     expected = smf.ols("y ~ x1 + x2 + C(group)", pd.read_csv(storage.data_dir.parent / "known.csv")).fit()
     assert result["r2"] == pytest.approx(expected.rsquared, rel=1e-9)
+    assert list(terms) == list(expected.params.index)  # patsy's order: categorical terms first
     for term in expected.params.index:
         assert terms[term]["std_error"] == pytest.approx(expected.bse[term], rel=1e-6)
 
