@@ -14,7 +14,8 @@ Definitions (docs/analyze-timeseries.md says them for people):
   is the position in ascending order (recency: descending, so recent is 5) and **tied values
   share the lowest rank** (rank "min"), so equal values always get the same score.
 * segments from the R and F scores by the table in ``SEGMENT_RULES`` (the common RFM map).
-* CLV: historic = monetary. Predictive (next ``clv_months``) = average order value ×
+* CLV: historic = monetary. Predictive (next ``clv_months``) = average order value (net of
+  returns: monetary / frequency, at least 0; a returned order is worth nothing) ×
   purchases per month (over the months from the first purchase to the reference date, at
   least ``MIN_TENURE_MONTHS``) × ``clv_months``, and 0 for a customer whose last purchase is more than
   ``lapse_days`` ago (counted as lapsed). A plain rate model, not BG/NBD: it assumes an
@@ -115,9 +116,8 @@ def _customers_sql(con, source_sql: str, schema: list[dict], params: dict) -> tu
                    min(p.t) AS first_purchase, max(p.t) AS last_purchase,
                    any_value((SELECT day FROM reference)) AS reference_day
             FROM purchases AS p GROUP BY p.customer),
-        money AS (SELECT customer, sum(amount) AS monetary, sum(amount) FILTER (WHERE amount > 0) AS gross
-                  FROM rows GROUP BY customer),
-        joined AS (SELECT per.*, money.monetary, money.gross, count(*) OVER () AS n FROM per JOIN money USING (customer)),
+        money AS (SELECT customer, sum(amount) AS monetary FROM rows GROUP BY customer),
+        joined AS (SELECT per.*, money.monetary, count(*) OVER () AS n FROM per JOIN money USING (customer)),
         scored AS (
             SELECT *,
                    1 + floor(5 * (rank() OVER (ORDER BY recency DESC) - 1) / n)::INTEGER AS r_score,
@@ -127,7 +127,7 @@ def _customers_sql(con, source_sql: str, schema: list[dict], params: dict) -> tu
         SELECT customer, recency, frequency, monetary, first_purchase, last_purchase, r_score, f_score, m_score,
                {_segment_case()} AS segment,
                monetary AS historic_clv,
-               gross / frequency AS average_order_value,
+               greatest(monetary, 0) / frequency AS average_order_value,
                frequency / greatest({MIN_TENURE_MONTHS}, date_diff('day', CAST(first_purchase AS DATE), reference_day)
                                          / {DAYS_PER_MONTH}) AS purchases_per_month,
                CASE WHEN recency > {lapse_days} THEN 0.0
@@ -204,7 +204,7 @@ def clv(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
             "lapsed": int(lapsed), "by_segment": by_segment, "top_customers": top,
             "clv_months": settings["clv_months"], "lapse_days": settings["lapse_days"],
             "method": (f"historic = net amount bought so far; predicted (next {settings['clv_months']} months) = "
-                       f"average order value × purchases per month since the first purchase (at least "
+                       f"average order value (net of returns) × purchases per month since the first purchase (at least "
                        f"{MIN_TENURE_MONTHS:g} months counted) × "
                        f"{settings['clv_months']}, and 0 for customers whose last purchase is more than "
                        f"{settings['lapse_days']} days before the reference date")}

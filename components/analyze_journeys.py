@@ -58,6 +58,10 @@ def layout():
     )
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."
+
+
 def _duration(seconds) -> str:
     if seconds is None:
         return "–"
@@ -117,7 +121,7 @@ def render_journeys(result: dict):
         graph(sankey_figure(result), "jr-sankey", height=460),
         html.H6("Top paths"),
         simple_table(["Path", "Entities", "Share"], rows, table_id="jr-paths"),
-        html.P(result["definition"].capitalize() + ".", className="small text-body-secondary"),
+        html.P(_sentence(result["definition"]), className="small text-body-secondary"),
     ])
 
 
@@ -143,7 +147,7 @@ def render_retention(result: dict):
         graph(heat, "ret-heatmap", height=max(320, 28 * len(cohorts) + 120)),
         simple_table(["Cohort", "Size"] + [f"+{k}" for k in range(min(width, 8))], rows, table_id="ret-table"),
         graph(bars, "ret-lifecycle", height=340),
-        html.P(result["definition"].capitalize() + ". Lifecycle: new (joined this period), retained (active the "
+        html.P(_sentence(result["definition"]) + " Lifecycle: new (joined this period), retained (active the "
                "period before too), resurrected (back after a gap), churned (active the period before, not this one).",
                className="small text-body-secondary"),
     ])

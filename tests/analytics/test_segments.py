@@ -56,7 +56,6 @@ def pandas_rfm(frame: pd.DataFrame, order: str | None = None) -> pd.DataFrame:
                                             frequency=(key, "nunique"))
     per["recency"] = (reference - per["last"].dt.normalize()).dt.days
     per["monetary"] = frame.groupby("customer")["amount"].sum()
-    per["gross"] = purchases.groupby("customer")["amount"].sum()
     n = len(per)
 
     def score(values, ascending=True):
@@ -70,7 +69,7 @@ def pandas_rfm(frame: pd.DataFrame, order: str | None = None) -> pd.DataFrame:
     tenure = np.maximum(segments.MIN_TENURE_MONTHS,
                         (reference - per["first"].dt.normalize()).dt.days / segments.DAYS_PER_MONTH)
     per["predicted_clv"] = np.where(per["recency"] > 180, 0.0,
-                                    per["gross"] / per["frequency"] * per["frequency"] / tenure * 12)
+                                    per["monetary"].clip(lower=0) / per["frequency"] * per["frequency"] / tenure * 12)
     return per
 
 
