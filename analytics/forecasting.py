@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as st
-from threadpoolctl import threadpool_limits
 
 from analytics import timeseries
 from analytics._fields import integer
@@ -209,14 +208,11 @@ def check_length(n: int, season: int, holdout: int, grain: str) -> None:
 
 
 def forecast_series(series: timeseries.Series, options: dict, progress) -> dict:
-    """The whole protocol on a built series; JSON-able result."""
-    # The models multiply tiny matrices: BLAS threads only fight each other (and the other
-    # requests) over the cores, making a fit ten times slower on a busy 2-core machine.
-    with threadpool_limits(1):
-        return _forecast_series(series, options, progress)
+    """The whole protocol on a built series; JSON-able result.
 
-
-def _forecast_series(series: timeseries.Series, options: dict, progress) -> dict:
+    The models multiply tiny matrices: with more than one BLAS thread they only fight over
+    the cores and a fit is ten times slower. The app caps BLAS at one thread once per
+    process (storage.analyses.limit_blas_threads); callers outside it should do the same."""
     y, m, h, H = series.values, series.season, options["holdout"], options["horizon"]
     level = options["level"]
     check_length(len(y), m, h, series.grain)

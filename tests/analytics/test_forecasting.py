@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from analytics import forecasting, timeseries
 from errors import AnalysisError, InvalidSpec
@@ -42,6 +43,13 @@ def schema_of(frame: pd.DataFrame, **types) -> list[dict]:
             kind = "text"
         out.append({"name": name, "type": kind})
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_blas_thread():
+    """As the app runs the models (storage.analyses.limit_blas_threads): ten times faster."""
+    with threadpool_limits(1):
+        yield
 
 
 @pytest.fixture(scope="module")
