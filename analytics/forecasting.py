@@ -257,19 +257,31 @@ def forecast_series(series: timeseries.Series, options: dict, progress) -> dict:
                            "mae": float(np.mean([s["mae"] for s in scores[name]])),
                            "mape": _mean_or_none([s["mape"] for s in scores[name]]),
                            "rmse": float(np.mean([s["rmse"] for s in scores[name]]))})
-    chosen = min(validation, key=lambda row: row["mae"])["model"]  # min keeps the first (simpler) on ties
+    # sorted() is stable: on a tie the earlier (simpler) candidate stays first.
+    ranking = [row["model"] for row in sorted(validation, key=lambda row: row["mae"])]
 
-    # 3. the chosen model, fitted on the training part, scored once on the holdout
-    progress(0.88, f"Scoring {MODEL_LABELS[chosen]} on the holdout")
+    # 3. the chosen model, fitted on the training part, scored once on the holdout. Should
+    # it fail to fit there, the next in the validation ranking takes its place (said in the
+    # result); seasonal naive always fits.
     combo_parts = [p for p in parts if p not in failed]
-    held = fit_forecast(chosen, train, m, h, level, combo_parts)
+    for chosen in ranking:
+        progress(0.88, f"Scoring {MODEL_LABELS[chosen]} on the holdout")
+        try:
+            held = fit_forecast(chosen, train, m, h, level, combo_parts)
+            break
+        except Exception as exc:  # noqa: BLE001 (said in the result, the next model is tried)
+            failed[chosen] = f"{type(exc).__name__}: {exc}"[:200]
     baseline = fit_forecast("seasonal_naive", train, m, h, level)
     holdout_dates = series.dates[n_train:]
     inside = (test >= held.low) & (test <= held.high)
 
     # 4. the chosen model on the whole series, forecasting the future
     progress(0.94, "Forecasting")
-    future = fit_forecast(chosen, y, m, H, level, combo_parts)
+    try:
+        future = fit_forecast(chosen, y, m, H, level, combo_parts)
+    except Exception as exc:  # a person gets the reason, not a traceback
+        raise AnalysisError(f"{MODEL_LABELS[chosen]} was chosen and scored, but could not be fitted on the whole "
+                            f"series ({type(exc).__name__}: {exc}); try another grain or season") from exc
     future_dates = series.future_dates(H)
     decomposition = timeseries.stl(y, m)
     elapsed = time.perf_counter() - started
