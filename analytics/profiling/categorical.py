@@ -39,23 +39,21 @@ def value_counts(con, source_sql: str, columns: list[ProfiledColumn], jsonable) 
     """{column index: {"distinct", "singletons", "entropy", "top_values"}}, exact. One
     GROUP BY per column: each reads only its own column from the Parquet file, and is
     much faster in DuckDB than one GROUPING SETS query over all of them (measured 10x
-    on a million rows). Ties in the top values are broken by the value's text."""
+    on a million rows). Ties in the top values are broken by the value, ascending."""
     result = {}
     for col in columns:
-        con.execute("DROP TABLE IF EXISTS profile_value_counts")
-        con.execute(f"CREATE TEMP TABLE profile_value_counts AS SELECT v, count(*) AS n "
-                    f"FROM (SELECT {col.value} AS v FROM {source_sql}) WHERE v IS NOT NULL GROUP BY v")
-        try:
-            distinct, singletons, total, nlogn = con.execute(
-                "SELECT count(*), count_if(n = 1), sum(n), sum(n * ln(n)) FROM profile_value_counts").fetchone()
-            top = con.execute("SELECT v, n FROM profile_value_counts ORDER BY n DESC, CAST(v AS VARCHAR) "
-                              f"LIMIT {TOP_VALUES}").fetchall()
-        finally:
-            con.execute("DROP TABLE IF EXISTS profile_value_counts")
+        distinct, singletons, total, nlogn, values, counts = con.execute(
+            f"WITH g AS MATERIALIZED (SELECT v, count(*) AS n FROM (SELECT {col.value} AS v FROM {source_sql}) "
+            f"WHERE v IS NOT NULL GROUP BY v), top AS (SELECT v, n FROM g ORDER BY n DESC, v LIMIT {TOP_VALUES}) "
+            "SELECT (SELECT count(*) FROM g), (SELECT count_if(n = 1) FROM g), (SELECT sum(n) FROM g), "
+            "(SELECT sum(n * ln(n)) FROM g), (SELECT list(v ORDER BY n DESC, v) FROM top), "
+            "(SELECT list(n ORDER BY n DESC, v) FROM top)"
+        ).fetchone()
         total = int(total or 0)
         entropy = max(math.log(total) - float(nlogn) / total, 0.0) if total else None
         result[col.index] = {"distinct": int(distinct), "singletons": int(singletons or 0), "entropy": entropy,
-                             "top_values": [{"value": jsonable(v), "count": int(n)} for v, n in top]}
+                             "top_values": [{"value": jsonable(v), "count": int(n)}
+                                            for v, n in zip(values or [], counts or [])]}
     return result
 
 

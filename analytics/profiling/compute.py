@@ -1,9 +1,10 @@
 """The profile of one relation, computed in DuckDB in a few scans:
 
 1. one scan for counts, sums, extremes, lengths, booleans and date checks of every column;
-2. one scan for central moments, exact quantiles and histograms (around pass 1's means);
+2. one scan for central moments, exact quantiles and histograms (around pass 1's means),
+   Pearson, and which columns are missing together;
 3. one GROUP BY per column for its value counts (distinct, top values), reading that column only;
-4. duplicate rows; Pearson and the missing-value patterns on all rows;
+4. duplicate rows and the missing-value patterns;
 5. Spearman, Cramér's V and semantic patterns on all rows or, above
    correlations.SAMPLE_ROWS, on a reservoir sample whose size the profile states.
 
@@ -21,10 +22,6 @@ from analytics.profiling.alerts import column_alerts, sort_alerts, table_alerts
 from analytics.profiling.columns import infer_schema, profiled_columns
 from analytics.values import jsonable as _cell
 
-# Above this many rows duplicate rows are counted through a 64-bit hash of each row
-# (a collision, which would count one extra duplicate, has a chance below 1e-5 at 10M
-# rows); below it, exactly with SELECT DISTINCT.
-EXACT_DUPLICATES_ROWS = 2_000_000
 # Above this many rows, a column whose estimated distinct count exceeds
 # DISTINCT_EXACT_LIMIT keeps the HyperLogLog estimate and its top values come from the
 # sample: an exact count would hold a hash table of millions of keys.
@@ -69,10 +66,12 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
     by_kind = {kind: [c for c in columns if c.kind == kind] for kind in ("numeric", "text", "temporal", "boolean")}
 
     step(0.05, "Counting values")
+    rows = int(con.execute(f"SELECT count(*) FROM {source_sql}").fetchone()[0])  # Parquet metadata: instant
     first_query = AggregateQuery()
     first_query.add("rows", "count(*)")
     for col in columns:
-        first_query.add(f"c{col.index}_approx_distinct", f"approx_count_distinct({col.value})")
+        if rows > DISTINCT_EXACT_ROWS:  # only then can a distinct count be estimated
+            first_query.add(f"c{col.index}_approx_distinct", f"approx_count_distinct({col.value})")
         if col.kind == "numeric":
             numeric.first_pass(first_query, col)
         elif col.kind == "temporal":
@@ -82,18 +81,24 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
     first = first_query.run(con, source_sql)
     rows = int(first["rows"])
 
-    step(0.3, "Quantiles, moments and histograms")
+    step(0.3, "Quantiles, moments, histograms and correlations")
     second_query = AggregateQuery()
     for col in by_kind["numeric"]:
         numeric.second_pass(second_query, col, first)
     for col in by_kind["temporal"]:
         temporal.second_pass(second_query, col, first)
+    # Pearson needs two finite values and some spread: min < max.
+    usable_numeric = [c for c in by_kind["numeric"] if (first[f"c{c.index}_n"] or 0) >= 2
+                      and first[f"c{c.index}_min"] < first[f"c{c.index}_max"]][:correlations.MAX_NUMERIC]
+    pearson_pairs = correlations.pearson_pass(second_query, usable_numeric)
+    gappy = [c for c in columns if 0 < first[f"c{c.index}_missing"] < rows][:correlations.MAX_GAPPY]
+    nullity_pairs = correlations.nullity_pass(second_query, gappy)
     second = second_query.run(con, source_sql)
 
     step(0.5, "Distinct and most frequent values")
     exact, estimated = [], []
     for col in columns:
-        approx = first[f"c{col.index}_approx_distinct"] or 0
+        approx = first.get(f"c{col.index}_approx_distinct") or 0
         (estimated if rows > DISTINCT_EXACT_ROWS and approx > DISTINCT_EXACT_LIMIT else exact).append(col)
     counts = categorical.value_counts(con, source_sql, exact, jsonable)
 
@@ -125,18 +130,15 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
         profiles.append(out)
 
     step(0.65, "Duplicate rows")
-    duplicate_rows, duplicates_method = _duplicates(con, source_sql, columns, rows)
+    duplicate_rows = _duplicates(con, source_sql, columns, rows)
 
-    step(0.72, "Correlations")
-    usable_numeric = [c for c in by_kind["numeric"]
-                      if (profiles[c.index]["finite_count"] or 0) >= 2 and profiles[c.index]["std"]]
-    usable_numeric = usable_numeric[:correlations.MAX_NUMERIC]
+    step(0.72, "Missing values together")
     categorical_cols = [c for c in by_kind["text"] + by_kind["boolean"]
                         if 2 <= (profiles[c.index]["distinct"] or 0) <= CATEGORICAL_CORR_MAX_DISTINCT
                         and not profiles[c.index]["distinct_estimated"]][:correlations.MAX_CATEGORICAL]
-    result_correlations = {"pearson": correlations.pearson(con, source_sql, usable_numeric)}
-    gappy = [c for c in columns if 0 < profiles[c.index]["missing"] < rows]
-    missing_block = correlations.missingness(con, source_sql, gappy, rows)
+    result_correlations = {"pearson": correlations.pearson_result(usable_numeric, pearson_pairs, second)}
+    missing_block = {"nullity_correlation": correlations.nullity_result(gappy, nullity_pairs, second),
+                     "patterns": correlations.missing_patterns(con, source_sql, gappy, rows)}
 
     step(0.8, "Rank correlations and patterns on a sample" if rows > correlations.SAMPLE_ROWS
          else "Rank correlations and patterns")
@@ -172,7 +174,7 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
         "rows": rows, "columns": len(columns), "size_bytes": size_bytes,
         "missing_cells": missing_cells, "missing_cells_share": missing_cells / (rows * len(columns)) if rows and columns else None,
         "duplicate_rows": duplicate_rows, "duplicate_rows_share": duplicate_rows / rows if rows else None,
-        "duplicates_method": duplicates_method, "types": types,
+        "types": types,
     }
     alerts = sort_alerts(alerts + table_alerts(table, pairs))
     for pair_alert in (a for a in alerts if a["type"] == "high_correlation"):
@@ -193,9 +195,6 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
         if sample_rows:
             estimates.append({"what": f"top values of {col.name}", "method": "reservoir sample",
                               "sample_rows": sample_rows, "rows": rows})
-    if duplicates_method == "hash":
-        estimates.append({"what": "duplicate rows", "method": "64-bit row hashes (exact but for collisions)",
-                          "sample_rows": None, "rows": rows})
     step(1.0, "Done")
     return {
         "table": table,
@@ -217,15 +216,19 @@ def jsonable(value):
     return _cell(value)
 
 
-def _duplicates(con, source_sql: str, columns, rows: int) -> tuple[int, str]:
+def _duplicates(con, source_sql: str, columns, rows: int) -> int:
+    """Rows that repeat an earlier row, exactly: rows are grouped by a 64-bit hash first
+    (cheap), and only the rows whose hash repeats are compared in full."""
     if not rows or not columns:
-        return 0, "exact"
+        return 0
     names = ", ".join(c.q for c in columns)
-    if rows <= EXACT_DUPLICATES_ROWS:
-        distinct = con.execute(f"SELECT count(*) FROM (SELECT DISTINCT {names} FROM {source_sql})").fetchone()[0]
-        return rows - int(distinct), "exact"
-    distinct = con.execute(f"SELECT count(DISTINCT hash({names})) FROM {source_sql}").fetchone()[0]
-    return rows - int(distinct), "hash"
+    return int(con.execute(
+        f"WITH hashed AS (SELECT hash({names}) AS h FROM {source_sql}), "
+        "repeated AS (SELECT h FROM hashed GROUP BY h HAVING count(*) > 1) "
+        f"SELECT (SELECT count(*) FROM {source_sql} WHERE hash({names}) IN (SELECT h FROM repeated)) - "
+        f"(SELECT count(*) FROM (SELECT DISTINCT {names} FROM {source_sql} "
+        f"WHERE hash({names}) IN (SELECT h FROM repeated)))"
+    ).fetchone()[0])
 
 
 def _semantic_matches(con, source_sql: str, rows: int, text_cols) -> dict[str, dict[str, float]]:
@@ -264,7 +267,7 @@ def _sampled_top_values(con, table: str, estimated, profiles, jsonable) -> None:
     """Top values of the columns too varied to count exactly, from the sample."""
     for col in estimated:
         rows = con.execute(f"SELECT s{col.index}, count(*) AS n FROM {table} WHERE s{col.index} IS NOT NULL "
-                           f"GROUP BY 1 ORDER BY n DESC, CAST(s{col.index} AS VARCHAR) LIMIT {categorical.TOP_VALUES}"
+                           f"GROUP BY 1 ORDER BY n DESC, 1 LIMIT {categorical.TOP_VALUES}"
                            ).fetchall()
         total = con.execute(f"SELECT count(s{col.index}) FROM {table}").fetchone()[0] or 1
         profiles[col.index]["top_values"] = [

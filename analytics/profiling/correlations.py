@@ -16,6 +16,7 @@ from analytics.profiling.columns import ProfiledColumn
 
 SAMPLE_ROWS = 100_000
 MAX_NUMERIC = 40
+MAX_GAPPY = 30
 MAX_CATEGORICAL = 25
 CRAMERS_MAX_DISTINCT = 50
 PAIRS_PER_QUERY = 60
@@ -38,18 +39,20 @@ def _matrix(names: list[str], pairs: dict[tuple[int, int], float | None]) -> lis
     return matrix
 
 
-def pearson(con, source_sql: str, columns: list[ProfiledColumn]) -> dict | None:
+def pearson_pass(query, columns: list[ProfiledColumn]) -> list[tuple[int, int]]:
+    """Adds corr() of every pair to ``query`` (a full scan that also computes the
+    moments); returns the pairs, for pearson_result."""
+    pairs = [(i, j) for i in range(len(columns)) for j in range(i + 1, len(columns))]
+    for i, j in pairs:
+        query.add(f"pearson_{i}_{j}", f"corr({columns[i].finite}, {columns[j].finite})")
+    return pairs
+
+
+def pearson_result(columns: list[ProfiledColumn], pairs, found: dict) -> dict | None:
     if len(columns) < 2:
         return None
-    pairs = [(i, j) for i in range(len(columns)) for j in range(i + 1, len(columns))]
-    values = {}
-    for start in range(0, len(pairs), 400):
-        chunk = pairs[start:start + 400]
-        parts = ", ".join(f"corr({columns[i].finite}, {columns[j].finite})" for i, j in chunk)
-        row = con.execute(f"SELECT {parts} FROM {source_sql}").fetchone()
-        values.update({pair: _clean(v) for pair, v in zip(chunk, row)})
     names = [c.name for c in columns]
-    return {"columns": names, "matrix": _matrix(names, values)}
+    return {"columns": names, "matrix": _matrix(names, {(i, j): _clean(found[f"pearson_{i}_{j}"]) for i, j in pairs})}
 
 
 def make_sample(con, source_sql: str, rows: int, columns: list[ProfiledColumn]) -> tuple[str, int | None]:
@@ -63,10 +66,11 @@ def make_sample(con, source_sql: str, rows: int, columns: list[ProfiledColumn]) 
 
 
 def _avg_rank(expression: str) -> str:
-    # rank() is the first rank of a group of ties and count(*) over the same ordering
-    # (RANGE frame: peers included) the last; their mean is the average rank. One sort.
-    return (f"CASE WHEN {expression} IS NULL THEN NULL ELSE (rank() OVER (ORDER BY {expression}) "
-            f"+ count(*) OVER (ORDER BY {expression})) / 2.0 END")
+    # rank() is the first rank of a group of ties; cume_dist() times the row count the
+    # last (NULLs sort last, so they do not shift the ranks of values). Their mean is the
+    # average rank. Both come from one sort.
+    return (f"CASE WHEN {expression} IS NULL THEN NULL ELSE (rank() OVER (ORDER BY {expression} NULLS LAST) "
+            f"+ round(cume_dist() OVER (ORDER BY {expression} NULLS LAST) * count(*) OVER ())) / 2.0 END")
 
 
 def spearman(con, table: str, columns: list[ProfiledColumn]) -> dict | None:
@@ -87,8 +91,27 @@ def spearman(con, table: str, columns: list[ProfiledColumn]) -> dict | None:
             row = con.execute("SELECT " + ", ".join(f"corr(r{cols[i]}, r{cols[j]})" for i, j in chunk)
                               + " FROM profile_ranks").fetchone()
             values.update({pair: _clean(v) for pair, v in zip(chunk, row)})
-        for start in range(0, len(gaps), PAIRS_PER_QUERY):
-            chunk = gaps[start:start + PAIRS_PER_QUERY]
+        # A pair with gaps is ranked again over its common rows. Pairs of a gappy column
+        # with complete ones share that column's rows: one query ranks it once and each
+        # partner once. Pairs of two gappy columns get a query each.
+        by_gappy: dict[int, list[int]] = {}
+        both_gappy = []
+        for i, j in gaps:
+            if complete[i] or complete[j]:
+                g, other = (j, i) if complete[i] else (i, j)
+                by_gappy.setdefault(g, []).append(other)
+            else:
+                both_gappy.append((i, j))
+        for g, partners in by_gappy.items():
+            a = cols[g]
+            ranks = ", ".join(f"{_avg_rank(cols[o])} AS p{o}" for o in partners)
+            row = con.execute(f"SELECT {', '.join(f'corr(ra, p{o})' for o in partners)} FROM "
+                              f"(SELECT {_avg_rank(a)} AS ra, {ranks} FROM profile_ranks WHERE {a} IS NOT NULL)"
+                              ).fetchone()
+            for o, value in zip(partners, row):
+                values[(min(g, o), max(g, o))] = _clean(value)
+        for start in range(0, len(both_gappy), PAIRS_PER_QUERY):
+            chunk = both_gappy[start:start + PAIRS_PER_QUERY]
             parts = []
             for number, (i, j) in enumerate(chunk):
                 a, b = cols[i], cols[j]
@@ -152,25 +175,29 @@ def ranked_pairs(correlations: dict) -> list[dict]:
     return found
 
 
-def missingness(con, source_sql: str, columns: list[ProfiledColumn], rows: int, max_columns: int = 30) -> dict:
-    """Which columns are missing together: the correlation of the missing indicators
-    (1 where a value is missing) and the most common patterns of missing columns."""
-    gappy = columns[:max_columns]
-    result = {"nullity_correlation": None, "patterns": []}
+def nullity_pass(query, gappy: list[ProfiledColumn]) -> list[tuple[int, int]]:
+    """Adds the correlations of the missing-value indicators (1 where a value is
+    missing) of the columns that have gaps: which columns are missing together."""
+    pairs = [(i, j) for i in range(len(gappy)) for j in range(i + 1, len(gappy))]
+    for i, j in pairs:
+        query.add(f"nullity_{i}_{j}", f"corr(CAST({gappy[i].missing_condition} AS DOUBLE), "
+                                      f"CAST({gappy[j].missing_condition} AS DOUBLE))")
+    return pairs
+
+
+def nullity_result(gappy: list[ProfiledColumn], pairs, found: dict) -> dict | None:
+    if len(gappy) < 2:
+        return None
+    names = [c.name for c in gappy]
+    return {"columns": names, "matrix": _matrix(names, {(i, j): _clean(found[f"nullity_{i}_{j}"]) for i, j in pairs})}
+
+
+def missing_patterns(con, source_sql: str, gappy: list[ProfiledColumn], rows: int) -> list[dict]:
+    """The most common combinations of missing columns, with their row counts."""
     if not gappy or not rows:
-        return result
-    if len(gappy) >= 2:
-        pairs = [(i, j) for i in range(len(gappy)) for j in range(i + 1, len(gappy))]
-        parts = ", ".join(f"corr(CAST({gappy[i].missing_condition} AS DOUBLE), "
-                          f"CAST({gappy[j].missing_condition} AS DOUBLE))" for i, j in pairs)
-        row = con.execute(f"SELECT {parts} FROM {source_sql}").fetchone()
-        names = [c.name for c in gappy]
-        result["nullity_correlation"] = {"columns": names,
-                                         "matrix": _matrix(names, {p: _clean(v) for p, v in zip(pairs, row)})}
+        return []
     flags = ", ".join(f"{c.missing_condition} AS m{n}" for n, c in enumerate(gappy))
-    patterns = con.execute(f"SELECT *, count(*) AS n FROM (SELECT {flags} FROM {source_sql}) GROUP BY ALL "
-                           f"ORDER BY n DESC LIMIT 12").fetchall()
-    for *missing, count in patterns:
-        result["patterns"].append({"missing": [c.name for c, m in zip(gappy, missing) if m], "count": int(count),
-                                   "share": count / rows})
-    return result
+    found = con.execute(f"SELECT *, count(*) AS n FROM (SELECT {flags} FROM {source_sql}) GROUP BY ALL "
+                        f"ORDER BY n DESC LIMIT 12").fetchall()
+    return [{"missing": [c.name for c, m in zip(gappy, missing) if m], "count": int(count), "share": count / rows}
+            for *missing, count in found]
