@@ -152,6 +152,9 @@ class QueryService:
 
     def _key(self, kind: str, dataset: Dataset, spec: dict) -> str:
         # The version's file path is unique (a uuid), so a re-used dataset id cannot collide.
+        # Words that change no result (title, description) are left out of a query's key.
+        if kind == "q":
+            spec = {k: v for k, v in spec.items() if k not in ("title", "description", "dataset_id")}
         raw = json.dumps([kind, dataset.id, dataset.version, dataset.path, spec], sort_keys=True, default=str)
         return kind + ":" + hashlib.sha256(raw.encode()).hexdigest()
 
