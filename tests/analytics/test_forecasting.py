@@ -305,3 +305,22 @@ def test_count_needs_no_measure():
     con, src = source(frame)
     series = timeseries.build(con, src, schema_of(frame), {"date": "ordered_at", "agg": "count"})
     assert series.values[0] == 3 and series.values[40] == 0
+
+
+def test_a_cancelled_forecast_stops_between_models(retail):
+    """The job's progress raises when the person cancels; the model loop does not swallow it."""
+    class Cancelled(Exception):
+        pass
+
+    calls = []
+
+    def cancel_on_the_fourth(_fraction, _message=None):
+        calls.append(_message)
+        if len(calls) == 4:
+            raise Cancelled
+
+    con, src = source(retail)
+    with pytest.raises(Cancelled):
+        forecasting.run(con, src, schema_of(retail, date="date"), {"date": "date", "value": "revenue"},
+                        cancel_on_the_fourth)
+    assert calls[-1].startswith("Validating")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from analytics import funnels
 from errors import AnalysisError, InvalidSpec
 
 SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "events-ecom-journey" / "ecom-sample.csv"
+# The whole clickstream (600 users, 31,106 events), as the app ships it as a sample dataset.
+WHOLE = Path(__file__).resolve().parents[2] / "data" / "samples" / "ecom-journey.csv.gz"
 SCHEMA = [{"name": n, "type": t} for n, t in (
     ("user_id", "text"), ("session_id", "text"), ("event", "categorical"), ("timestamp", "timestamp"),
     ("platform", "categorical"), ("acquisition_channel", "categorical"), ("user_cohort", "text"),
@@ -34,12 +37,17 @@ def con():
     return connection
 
 
-@pytest.fixture(scope="module")
-def events():
+def read_events(path: Path):
     """(user, time, event) of every row, read with the csv module: no DuckDB in the reference."""
-    with open(SAMPLE, newline="") as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", newline="") as handle:
         rows = [(r["user_id"], dt.datetime.fromisoformat(r["timestamp"]), r["event"]) for r in csv.DictReader(handle)]
     return sorted(rows, key=lambda r: (r[0], r[1], r[2]))
+
+
+@pytest.fixture(scope="module")
+def events():
+    return read_events(SAMPLE)
 
 
 def by_user(events):
@@ -225,6 +233,35 @@ def test_retention_from_a_start_event_to_a_return_event(con, events):
                                                          return_event="purchase"), quiet)
     buyers = {u for u, _t, e in events if e == "purchase"}
     assert sum(c["size"] for c in result["cohorts"]) == len(buyers)
+
+
+@pytest.mark.skipif(not WHOLE.exists(), reason="the shipped sample data/samples/ecom-journey.csv.gz is not there")
+def test_whole_clickstream_funnel_and_retention_by_hand():
+    """All 600 users: the same counts as the plain-Python walk."""
+    everything = read_events(WHOLE)
+    connection = duckdb.connect()
+    connection.execute(f"CREATE TABLE events AS SELECT * FROM read_csv('{WHOLE}')")
+    steps = ["catalog", "product_view", "add_to_cart", "shipping_details", "payment_details", "purchase"]
+    result = funnels.funnel(connection, "events", SCHEMA, dict(COLUMNS, steps=steps), quiet)
+    assert [s["entities"] for s in result["steps"]] == reference_funnel(everything, steps)
+    assert result["entities_total"] == 600
+    retention = funnels.retention(connection, "events", SCHEMA, dict(COLUMNS, grain="week", periods=52), quiet)
+    cohorts, table = reference_retention(everything, "week")
+    for row in retention["cohorts"]:
+        assert row["active"] == [table[row["cohort"]].get(k, 0) for k in range(len(row["active"]))]
+
+
+def test_a_cancelled_run_stops(con):
+    """The job's progress raises when the person cancels: nothing swallows it."""
+    class Cancelled(Exception):
+        pass
+
+    def cancel(_fraction, _message=None):
+        raise Cancelled
+
+    for run in (funnels.funnel, funnels.journeys):
+        with pytest.raises(Cancelled):
+            run(con, "events", SCHEMA, dict(COLUMNS, steps=STEPS), cancel)
 
 
 # --- bad input --------------------------------------------------------------------------------------------
