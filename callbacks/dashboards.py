@@ -66,6 +66,24 @@ def register(app) -> None:
         return None, f"/dashboards/{board['id']}"
 
     @app.callback(
+        Output("dataset-create-dashboard-feedback", "children"),
+        Output("dataset-redirect", "href", allow_duplicate=True),
+        Input("dataset-create-dashboard", "n_clicks"),
+        State("dataset-id", "data"),
+        prevent_initial_call=True,
+    )
+    def create_from_dataset(clicks, dataset_id):
+        """The dataset page's "Create dashboard": a template or a proposal from its columns."""
+        if not clicks:
+            return no_update, no_update
+        principal = require_principal()
+        try:
+            board = current_storage().dashboards.generate(principal, dataset_id)
+        except DataInsightError as exc:
+            return error_alert(exc.message), no_update
+        return None, f"/dashboards/{board['id']}"
+
+    @app.callback(
         Output("dashboards-list", "children", allow_duplicate=True),
         Output("dashboards-feedback", "children", allow_duplicate=True),
         Input({"type": "dashboard-duplicate", "index": ALL}, "n_clicks"),

@@ -33,6 +33,11 @@ def layout(dataset_id=None, **_query):
     dataset = storage.datasets.get(principal, dataset_id)
     can_edit = dataset.role.at_least(Role.EDITOR)
     actions = [export_menu(dataset.id)]
+    if can_edit:
+        actions = [dbc.Button([icon("grid-1x2", "me-1"), "Create dashboard"], id="dataset-create-dashboard",
+                              color="secondary", outline=True, className="me-2", n_clicks=0,
+                              title="A dashboard made for this dataset: a template when its columns match one"),
+                   *actions]
     settings_tab = None
     if can_edit:
         settings_tab = dbc.Tab(
@@ -84,7 +89,8 @@ def layout(dataset_id=None, **_query):
         tabs.append(settings_tab)
     return html.Div(
         [
-            page_header(dataset.name, dataset.description or None, actions),
+            page_header(dataset.name, dataset.description or None, html.Div(actions, className="d-flex")),
+            html.Div(id="dataset-create-dashboard-feedback"),
             dbc.Row(
                 [
                     _stat("Rows", f"{dataset.rows:,}", "dataset-rows"),
