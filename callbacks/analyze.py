@@ -146,4 +146,17 @@ def register(app) -> None:
         return current_storage().analyses.start_save_labels(principal, params, column or "cluster"), params
 
     register_job(app, "clu-save", [State("clu-params", "data"), State("clu-label-name", "value")], start_save,
-                 analyze_clustering.render_saved, label="cluster labels")
+                 analyze_clustering.render_saved, keep=lambda saved: saved, label="cluster labels")
+
+    @app.callback(
+        Output("analyze-schema", "data", allow_duplicate=True),
+        Output("analyze-dataset-info", "children", allow_duplicate=True),
+        Input("clu-save-data", "data"),
+        State("analyze-dataset", "value"),
+        prevent_initial_call=True,
+    )
+    def after_save(saved, dataset_id):
+        # The dataset has a new version with one more column: show it, offer the column.
+        if not saved:
+            return no_update, no_update
+        return dataset_schema(dataset_id)

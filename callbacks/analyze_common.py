@@ -29,17 +29,26 @@ HIDE = {"display": "none"}
 
 def register_column_options(app, pickers: dict[str, tuple | None]) -> None:
     """Fill each dropdown id in ``pickers`` with the columns of the logical types given
-    (None: every column) whenever the chosen dataset changes; clears their values."""
+    (None: every column) whenever the schema changes (another dataset, a new version);
+    a chosen value stays only if the new schema still offers it."""
     ids = list(pickers)
 
     @app.callback(
         *[Output(i, "options") for i in ids],
         *[Output(i, "value") for i in ids],
         Input("analyze-schema", "data"),
+        *[State(i, "value") for i in ids],
     )
-    def fill(schema):
+    def fill(schema, *current):
         options = [column_options(schema, pickers[i]) for i in ids]
-        return (*options, *[None for _ in ids])
+        values = []
+        for opts, value in zip(options, current):
+            offered = {o["value"] for o in opts}
+            if isinstance(value, list):
+                values.append([v for v in value if v in offered] or None)
+            else:
+                values.append(value if value in offered else None)
+        return (*options, *values)
 
 
 def register_analysis(app, prefix: str, kind: str, states: list[State], build_params: Callable[..., dict],

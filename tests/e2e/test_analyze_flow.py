@@ -136,6 +136,8 @@ def test_cluster_into_segments_and_save_the_labels(owner_page: Page, mall_id):
     page.locator("#clu-label-name").fill("segment")
     page.locator("#clu-save-run").click()
     expect(page.locator("#clu-saved")).to_contain_text("version 2", timeout=FIT_TIMEOUT_MS)
+    expect(page.locator("#analyze-dataset-info")).to_have_text("200 rows · 6 columns · version 2")
+    expect(page.locator("#clu-features")).to_contain_text("2 selected")  # the choice survives the new version
     dataset = page.request.get(f"/api/v1/datasets/{mall_id}").json()
     assert dataset["version"] == 2 and dataset["columns"][-1] == {"name": "segment", "type": "integer"}
     page.screenshot(path=str(ARTIFACTS / "analyze-clustering-saved.png"), full_page=True)

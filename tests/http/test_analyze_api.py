@@ -176,3 +176,42 @@ def test_callbacks_run_for_the_owner_and_refuse_a_crafted_post(make_client, app_
         changed=["clu-save-run.n_clicks"],
     ).get_json()["response"]
     assert "There is no dataset" in json.dumps(save) and app_storage.datasets.get(admin.principal(), mall.id).version == 1
+
+
+def test_the_cancel_button_stops_a_long_fit(make_client, app_storage, admin, tmp_path):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "points.csv"
+    path.write_text("a,b\n" + "\n".join(f"{x:.4f},{y:.4f}" for x, y in rng.normal(size=(150_000, 2))))
+    principal = admin.principal()
+    dataset = app_storage.datasets.create_from_file(principal, app_storage.workspaces.personal_workspace(principal).id,
+                                                    path, "points.csv")
+    owner = make_client()
+    sign_in(owner, "ada@example.com")
+    started = post_callback(
+        owner,
+        [("clu-job", "data"), ("clu-params", "data"), ("clu-poll", "disabled"), ("clu-running", "style"),
+         ("clu-status", "children"), ("clu-result", "children"), ("clu-progress", "value")],
+        [("clu-run", "n_clicks", 1)],
+        [("analyze-dataset", "value", dataset.id), ("clu-features", "value", ["a", "b"]), ("clu-k", "value", None),
+         ("clu-k-low", "value", 2), ("clu-k-high", "value", 10), ("clu-seed", "value", 0)],
+        changed=["clu-run.n_clicks"],
+    ).get_json()["response"]
+    job_id = started["clu-job"]["data"]
+    assert started["clu-running"]["style"] == {"display": "flex"} and started["clu-poll"]["disabled"] is False
+    cancelled = post_callback(owner, [("clu-status", "children")], [("clu-cancel", "n_clicks", 1)],
+                              [("clu-job", "data", job_id)], changed=["clu-cancel.n_clicks"]).get_json()["response"]
+    assert cancelled["clu-status"]["children"] == "Cancelling…"
+    for _ in range(400):
+        body = post_callback(
+            owner,
+            [("clu-progress", "value"), ("clu-running", "style"), ("clu-status", "children"), ("clu-result", "children"),
+             ("clu-job", "data"), ("clu-poll", "disabled"), ("clu-data", "data")],
+            [("clu-poll", "n_intervals", 1)], [("clu-job", "data", job_id)], changed=["clu-poll.n_intervals"],
+        ).get_json()["response"]
+        if body["clu-poll"]["disabled"]:
+            break
+        time.sleep(0.05)
+    assert "Cancelled." in json.dumps(body["clu-result"]) and body["clu-running"]["style"] == {"display": "none"}
+    assert app_storage.jobs.get(principal, job_id)["status"] == "cancelled"
