@@ -70,19 +70,28 @@ class Kpi(WidgetType):
         agg = aggregate_sql(spec, cols, params)
         where = filter_sql(cols, spec.get("filters"), params)
         if not spec.get("x"):
-            return f"SELECT 1 AS is_total, NULL AS b, {agg} AS y FROM {source_sql} WHERE {where}", params.values
+            return (f"SELECT 1 AS is_total, NULL AS b, {agg} AS y, NULL AS total FROM {source_sql} WHERE {where}",
+                    params.values)
         bucket = dimension_sql(cols, spec["x"], spec.get("time_grain") or "month")
         limit = params.add(MAX_BUCKETS + 1)
+        if spec.get("agg") in ("sum", "count") and not spec.get("per"):
+            # Additive: the total is the sum of the periods (rows without a date included),
+            # which costs a window over a few hundred rows instead of a second aggregation.
+            sql = (f"SELECT 0 AS is_total, b, y, sum(y) OVER () AS total FROM (SELECT {bucket} AS b, {agg} AS y "
+                   f"FROM {source_sql} WHERE {where} GROUP BY 1) ORDER BY b DESC NULLS LAST LIMIT {limit}")
+            return sql, params.values
         # One scan: the total (grouping set ()) and one row per period, newest first.
-        sql = (f"SELECT gb AS is_total, b, y FROM (SELECT {bucket} AS b, {agg} AS y, grouping({bucket}) AS gb "
-               f"FROM {source_sql} WHERE {where} AND {cols.col(spec['x'])} IS NOT NULL "
-               f"GROUP BY GROUPING SETS (({bucket}), ())) ORDER BY is_total DESC, b DESC LIMIT {limit}")
+        sql = (f"SELECT gb AS is_total, b, y, NULL AS total FROM (SELECT {bucket} AS b, {agg} AS y, "
+               f"grouping({bucket}) AS gb FROM {source_sql} WHERE {where} "
+               f"GROUP BY GROUPING SETS (({bucket}), ())) ORDER BY is_total DESC, b DESC NULLS LAST LIMIT {limit}")
         return sql, params.values
 
     def render(self, result, spec):
         rows = result["rows"]
         total = next((r[2] for r in rows if r[0]), None)
-        buckets = [(r[1], r[2]) for r in rows if not r[0]]  # newest first
+        if total is None and rows and rows[0][3] is not None:
+            total = rows[0][3]  # the additive total carried on every period row
+        buckets = [(r[1], r[2]) for r in rows if not r[0] and r[1] is not None]  # newest first; no undated rows
         value, previous, delta = total, None, None
         if spec.get("compare_previous") and buckets:
             value = buckets[0][1]

@@ -489,3 +489,17 @@ def test_every_type_normalises_idempotently_and_renders(vg, spec):
     if output["kind"] == "figure":
         assert output["figure"]["layout"]["template"]["layout"]["colorway"][0] == "#0d6efd"
     assert len(json.dumps(output)) < 100_000
+
+
+@pytest.mark.parametrize("agg", ["sum", "mean", "count"])
+def test_kpi_total_with_a_sparkline_counts_rows_without_a_date(con, tmp_path, agg):
+    path = tmp_path / "gaps.parquet"
+    con.execute(f"""COPY (SELECT CASE WHEN i % 10 = 0 THEN NULL ELSE DATE '2024-01-01' + CAST(i AS INTEGER) END AS d,
+                    CAST(i AS DOUBLE) AS v FROM range(100) t(i)) TO '{path}' (FORMAT parquet)""")
+    data = Data(con, path)
+    _, _, output = data.run({"type": "kpi", "y": "v", "agg": agg, "x": "d", "time_grain": "month", "sparkline": True})
+    expected = {"sum": data.frame.v.sum(), "mean": data.frame.v.mean(), "count": len(data.frame)}[agg]
+    assert output["value"] == pytest.approx(expected)
+    monthly = data.frame.dropna().groupby(pd.to_datetime(data.frame.d.dropna()).dt.to_period("M")).v
+    assert output["sparkline"]["data"][0]["y"] == pytest.approx(
+        {"sum": monthly.sum(), "mean": monthly.mean(), "count": monthly.count()}[agg].tolist())

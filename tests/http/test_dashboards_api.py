@@ -51,7 +51,7 @@ def test_query_answers_the_issue_contract(client, ada, vg):
     assert again["cached"] is True and again["rows"] == body["rows"]
     count = client.post("/api/v1/query", json={"dataset_id": vg["id"], "spec": {"type": "kpi", "agg": "count"}},
                         headers=bearer(ada)).get_json()
-    assert count["rows"] == [[1, None, 16598]]
+    assert count["rows"] == [[1, None, 16598, None]]
     rendered = client.post("/api/v1/query", json={"dataset_id": vg["id"], "spec": QUERY, "render": True},
                            headers=bearer(ada)).get_json()
     assert rendered["kind"] == "figure" and rendered["figure"]["data"][0]["x"][0] == "Sports"
