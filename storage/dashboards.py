@@ -60,11 +60,13 @@ class DashboardService:
         return conn.execute(select(dashboard_shares.c.id).where(
             dashboard_shares.c.dashboard_id == dashboard_id, dashboard_shares.c.revoked_at.is_(None))).first()
 
-    def _to_dict(self, conn, row, role: Role | None) -> dict:
+    def _to_dict(self, conn, row, role: Role | None, shared: bool | None = None) -> dict:
+        if shared is None:
+            shared = self._active_share(conn, row.id) is not None
         return {
             "id": row.id, "workspace_id": row.workspace_id, "name": row.name, "description": row.description or "",
             "tabs": json.loads(row.tabs_json), "widgets": json.loads(row.widgets_json),
-            "filters": json.loads(row.filters_json), "shared": self._active_share(conn, row.id) is not None,
+            "filters": json.loads(row.filters_json), "shared": shared,
             "created_at": as_utc(row.created_at).isoformat(), "updated_at": as_utc(row.updated_at).isoformat(),
             "role": role.value if role else "viewer",
         }
@@ -90,7 +92,11 @@ class DashboardService:
             role = self.workspaces.require_role(conn, principal, workspace_id, Role.VIEWER)
             rows = conn.execute(select(dashboards).where(dashboards.c.workspace_id == int(workspace_id))
                                 .order_by(dashboards.c.updated_at.desc(), dashboards.c.id.desc())).all()
-            return [self._to_dict(conn, r, role) for r in rows]
+            shared = set(conn.execute(
+                select(dashboard_shares.c.dashboard_id).join(dashboards, dashboards.c.id == dashboard_shares.c.dashboard_id)
+                .where(dashboards.c.workspace_id == int(workspace_id), dashboard_shares.c.revoked_at.is_(None))
+            ).scalars().all())
+            return [self._to_dict(conn, r, role, r.id in shared) for r in rows]
 
     def get(self, principal: Principal, dashboard_id) -> dict:
         with self.engine.connect() as conn:

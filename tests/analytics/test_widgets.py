@@ -503,3 +503,14 @@ def test_kpi_total_with_a_sparkline_counts_rows_without_a_date(con, tmp_path, ag
     monthly = data.frame.dropna().groupby(pd.to_datetime(data.frame.d.dropna()).dt.to_period("M")).v
     assert output["sparkline"]["data"][0]["y"] == pytest.approx(
         {"sum": monthly.sum(), "mean": monthly.mean(), "count": monthly.count()}[agg].tolist())
+
+
+@pytest.mark.parametrize("spec", ONE_OF_EACH, ids=[s["type"] for s in ONE_OF_EACH])
+def test_every_type_renders_when_the_filters_leave_no_rows(vg, spec):
+    nothing = [{"column": "Global_Sales", "op": "<", "value": -1}]
+    _, result, output = vg.run({**spec, "filters": nothing} if spec["type"] != "markdown" else spec)
+    assert output["kind"] in ("figure", "kpi", "table", "markdown")
+    if output["kind"] == "table":
+        assert output["rows"] == [] and output["total"] == 0
+    if output["kind"] == "kpi" and spec["agg"] != "count":
+        assert output["value"] is None
