@@ -127,19 +127,29 @@ def read_params(schema: list[dict], params: dict) -> dict:
         if agg != "count" and types[value_name] not in NUMERIC_TYPES:
             raise InvalidSpec(f"The measure {value_name!r} is {types[value_name]}; {agg} needs a number "
                               f"(only 'count' works on any column)")
+    multiply = params.get("multiply")
+    if multiply in (None, ""):
+        multiply = None
+    else:
+        # Revenue = price × quantity (Online Retail): the product is taken row by row, in DuckDB.
+        check_column(multiply, schema, NUMERIC_TYPES, what="multiplier column")
+        if value_name is None or types[value_name] not in NUMERIC_TYPES:
+            raise InvalidSpec("A multiplier needs a numeric measure to multiply")
     grain = choice(params, "grain", GRAINS, default="day")
     gaps = choice(params, "gaps", GAP_RULES, default="auto")
     season = params.get("season")
     if season is not None and (isinstance(season, bool) or not isinstance(season, int) or not 1 <= season <= 366):
         raise InvalidSpec("The field 'season' must be a whole number of periods from 1 (no season) to 366")
-    return {"date": date_name, "value": value_name, "agg": agg, "grain": grain, "gaps": gaps, "season": season,
-            "date_type": types[date_name]}
+    return {"date": date_name, "value": value_name, "multiply": multiply, "agg": agg, "grain": grain, "gaps": gaps,
+            "season": season, "date_type": types[date_name]}
 
 
 def aggregate(con, source_sql: str, spec: dict) -> pd.DataFrame:
     """(period, value, rows) per period that has rows, in DuckDB; rows without a date left out."""
     date_sql = date_expression(con, source_sql, spec["date"], spec["date_type"])
     value_sql = q(spec["value"]) if spec["value"] else "1"
+    if spec["multiply"]:
+        value_sql = f"(CAST({value_sql} AS DOUBLE) * CAST({q(spec['multiply'])} AS DOUBLE))"
     measure = AGGREGATES[spec["agg"]].format(v="v")
     frame = con.execute(
         f"SELECT CAST(date_trunc(?, d) AS DATE) AS period, CAST({measure} AS DOUBLE) AS value, count(*) AS rows "

@@ -23,8 +23,8 @@ def whole(value, what):
     return int(number)
 
 
-def forecast_params(date, value, agg, grain, horizon, holdout, gaps, season) -> dict:
-    params = {"date": date, "value": value, "agg": agg or "sum", "grain": grain or "day",
+def forecast_params(date, value, multiply, agg, grain, horizon, holdout, gaps, season) -> dict:
+    params = {"date": date, "value": value, "multiply": multiply, "agg": agg or "sum", "grain": grain or "day",
               "horizon": whole(horizon, "Forecast periods") or 30, "holdout": whole(holdout, "Holdout periods") or 30,
               "gaps": gaps or "auto"}
     season = whole(season, "Season")
@@ -34,10 +34,11 @@ def forecast_params(date, value, agg, grain, horizon, holdout, gaps, season) -> 
 
 
 def register(app) -> None:
-    register_column_options(app, {"ts-date": DATES, "ts-value": NUMERIC})
+    register_column_options(app, {"ts-date": DATES, "ts-value": NUMERIC, "ts-multiply": NUMERIC})
     register_analysis(
         app, "ts", "forecast",
-        [State("ts-date", "value"), State("ts-value", "value"), State("ts-agg", "value"), State("ts-grain", "value"),
+        [State("ts-date", "value"), State("ts-value", "value"), State("ts-multiply", "value"), State("ts-agg", "value"),
+         State("ts-grain", "value"),
          State("ts-horizon", "value"), State("ts-holdout", "value"), State("ts-gaps", "value"),
          State("ts-season", "value")],
         forecast_params, analyze_timeseries.render,

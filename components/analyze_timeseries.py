@@ -12,6 +12,8 @@ from components.analyze_common import field, fmt, graph, job_panel, metric, simp
 
 # History shown before the holdout: enough for a season's shape, small for the browser.
 HISTORY_SHOWN = 400
+SHORT_NAMES = {"seasonal_naive": "Seasonal naive", "ets": "ETS, damped", "ets_mul": "ETS, damped, × season",
+               "sarima": "SARIMA", "theta": "Theta", "combination": "Combination"}
 
 
 def layout():
@@ -19,9 +21,11 @@ def layout():
         [
             dbc.Row(
                 [
-                    field("Date column", dcc.Dropdown(id="ts-date", placeholder="When")),
+                    field("Date column", dcc.Dropdown(id="ts-date", placeholder="When"), width=3),
                     field("Measure", dcc.Dropdown(id="ts-value", placeholder="What to forecast"),
-                          "Leave empty with “count” to count rows."),
+                          "Leave empty with “count” to count rows.", width=3),
+                    field("× column", dcc.Dropdown(id="ts-multiply", placeholder="none"),
+                          "Price × quantity = revenue, row by row.", width=2),
                     field("Aggregate", dcc.Dropdown(id="ts-agg", value="sum", clearable=False, options=[
                         {"label": a, "value": a} for a in ("sum", "mean", "count", "min", "max", "median")]), width=2),
                     field("Grain", dcc.Dropdown(id="ts-grain", value="day", clearable=False, options=[
@@ -124,7 +128,7 @@ def render(result: dict):
     holdout, baseline = result["holdout"], result["baseline"]
     better = holdout["mape"] is not None and baseline["mape"] is not None and holdout["mape"] < baseline["mape"]
     metrics = dbc.Row([
-        metric("Chosen model", result["model_label"], "ts-model"),
+        metric("Chosen model", SHORT_NAMES.get(result["model"], result["model"]), "ts-model"),
         metric("Holdout MAPE", fmt(holdout["mape"], 3) + " %", "ts-mape"),
         metric("Seasonal naive MAPE", fmt(baseline["mape"], 3) + " %", "ts-baseline-mape"),
         metric("Holdout MAE", fmt(holdout["mae"])),

@@ -18,6 +18,8 @@ from errors import AnalysisError, InvalidSpec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 RETAIL = FIXTURES / "online-retail-daily-revenue.csv"
+# The whole Online Retail data, as the app ships it as a sample dataset.
+WHOLE_RETAIL = Path(__file__).resolve().parents[2] / "data" / "samples" / "online-retail.csv.gz"
 
 
 def quiet(_fraction, _message=None):
@@ -124,6 +126,21 @@ def test_retail_future_dates_skip_the_closed_weekday(retail_result):
     assert dates == sorted(dates) and len(set(dates)) == 30
     for row in retail_result["forecast"]:
         assert row["low"] <= row["value"] <= row["high"]
+
+
+@pytest.mark.skipif(not WHOLE_RETAIL.exists(), reason="the shipped sample data/samples/online-retail.csv.gz is not there")
+def test_revenue_of_the_invoice_lines_is_the_fixture_series(retail):
+    """UnitPrice × Quantity summed per day, in DuckDB, from the 541,909 invoice lines: the
+    fixture's series (which SOURCES.md says was derived this way)."""
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE lines AS SELECT * FROM read_csv('{WHOLE_RETAIL}')")
+    schema = [{"name": "InvoiceDate", "type": "timestamp"}, {"name": "UnitPrice", "type": "float"},
+              {"name": "Quantity", "type": "integer"}]
+    series = timeseries.build(con, "lines", schema, {"date": "InvoiceDate", "value": "UnitPrice",
+                                                     "multiply": "Quantity"})
+    assert series.dates == [d.date() for d in retail["date"]]
+    np.testing.assert_allclose(series.values, retail["revenue"].to_numpy(), atol=0.006)
+    assert series.season == 6
 
 
 def test_choice_does_not_depend_on_the_holdout(retail, retail_result):
@@ -292,6 +309,8 @@ def test_too_short_for_validation_and_holdout_is_refused_with_the_numbers():
     ({"date": "month", "value": "sales", "interval": 0.5}, "'interval' must be one of"),
     ({"date": "month", "value": "sales", "season": 0}, "'season' must be a whole number"),
     ({"date": "month", "value": "sales", "gaps": "guess"}, "'gaps' must be one of"),
+    ({"date": "month", "value": "sales", "multiply": "label"}, "multiplier column 'label' is text"),
+    ({"date": "month", "agg": "count", "multiply": "sales"}, "A multiplier needs a numeric measure"),
 ])
 def test_bad_requests_are_refused(params, message):
     frame = monthly_series(40)

@@ -53,6 +53,18 @@ def owner_page(new_page, owner_state) -> Page:
     return new_page(storage_state=owner_state)
 
 
+@pytest.fixture(scope="module")
+def whole_retail_id(browser, base_url, owner_state) -> int:
+    """The whole Online Retail data (541,909 invoice lines), as the app ships it as a sample."""
+    context = browser.new_context(base_url=base_url, storage_state=owner_state)
+    try:
+        response = context.request.post("/api/v1/samples/online-retail", timeout=180_000)
+        assert response.status == 201, response.text()
+        return response.json()["id"]
+    finally:
+        context.close()
+
+
 def choose(page: Page, dropdown_id: str, *names: str) -> None:
     """Pick options of a dcc.Dropdown whose label is the name, or the name then the type
     or count in brackets, by typing into its search box."""
@@ -90,7 +102,8 @@ def test_forecast_online_retail_revenue(owner_page: Page):
     expect(page.locator("#ts-notes")).to_contain_text("no data ever on Saturday")
     expect(page.locator("#ts-notes")).to_contain_text("inside the training part only")
     expect(page.locator("#ts-forecast-graph .main-svg").first).to_be_visible()
-    expect(page.locator("#ts-stl-graph")).to_be_visible()
+    expect(page.locator("#ts-stl-graph .main-svg").first).to_be_visible()
+    expect(page.locator("#ts-model")).to_have_text("Combination")
     assert len(table_rows(page, "ts-forecast-table")) == 30
     page.screenshot(path=str(ARTIFACTS / "analyze-b-forecast.png"), full_page=True)
 
@@ -124,13 +137,27 @@ def test_funnel_journeys_and_retention_of_the_clickstream(owner_page: Page):
     page.screenshot(path=str(ARTIFACTS / "analyze-b-journeys.png"), full_page=True)
 
 
-def test_rfm_segments_of_online_retail(owner_page: Page):
-    """The whole Online Retail data (541,909 invoice lines), as the app ships it as a sample."""
+def test_forecast_revenue_from_the_invoice_lines(owner_page: Page, whole_retail_id):
+    """UnitPrice × Quantity per day from the 541,909 lines: the same series and error as the fixture."""
     page = owner_page
-    response = page.request.post("/api/v1/samples/online-retail", timeout=120_000)
-    assert response.status == 201, response.text()
-    dataset = response.json()
-    page.goto(f"/analyze?dataset={dataset['id']}&tab=segments")
+    page.goto(f"/analyze?dataset={whole_retail_id}&tab=timeseries")
+    expect(page.locator("#analyze-dataset-info")).to_contain_text("541,909 rows")
+    choose(page, "ts-date", "InvoiceDate")
+    choose(page, "ts-value", "UnitPrice")
+    choose(page, "ts-multiply", "Quantity")
+    page.locator("#ts-run").click()
+    expect(page.locator("#ts-errors")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    rows = table_rows(page, "ts-errors")
+    assert number(rows[1][1]) == pytest.approx(30.3, abs=0.05) and number(rows[0][1]) < 26
+    expect(page.locator("#ts-notes")).to_contain_text("305 days; season of 6 periods")
+    expect(page.locator("#ts-forecast-graph .main-svg").first).to_be_visible()
+    expect(page.locator("#ts-stl-graph .main-svg").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "analyze-b-forecast-lines.png"), full_page=True)
+
+
+def test_rfm_segments_of_online_retail(owner_page: Page, whole_retail_id):
+    page = owner_page
+    page.goto(f"/analyze?dataset={whole_retail_id}&tab=segments")
     expect(page.locator("#analyze-dataset-info")).to_contain_text("541,909 rows")
     choose(page, "seg-customer", "CustomerID")
     choose(page, "seg-date", "InvoiceDate")

@@ -177,7 +177,8 @@ FUNNEL_STATES = [("fj-entity", "value", "user_id"), ("fj-event", "value", "event
 RFM_STATES = [("seg-customer", "value", "CustomerID"), ("seg-date", "value", "InvoiceDate"),
               ("seg-amount", "value", "UnitPrice"), ("seg-quantity", "value", "Quantity"), ("seg-order", "value", None),
               ("seg-months", "value", 12), ("seg-lapse", "value", 180)]
-FORECAST_STATES = [("ts-date", "value", "date"), ("ts-value", "value", "revenue"), ("ts-agg", "value", "sum"),
+FORECAST_STATES = [("ts-date", "value", "date"), ("ts-value", "value", "revenue"), ("ts-multiply", "value", None),
+                   ("ts-agg", "value", "sum"),
                    ("ts-grain", "value", "day"), ("ts-horizon", "value", 30), ("ts-holdout", "value", 30),
                    ("ts-gaps", "value", "auto"), ("ts-season", "value", None)]
 
