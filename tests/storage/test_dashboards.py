@@ -143,6 +143,7 @@ def test_share_tokens_are_stored_only_as_hashes_and_can_be_revoked(storage, ada,
         stored = conn.execute(select(dashboard_shares)).all()
     assert [r.token_hash for r in stored] == [hashlib.sha256(link["token"].encode()).hexdigest()]
     assert link["token"] not in json.dumps([list(map(str, r)) for r in stored])
+    assert [b["shared"] for b in storage.dashboards.list(ada, workspace)] == [True]
     shared, principal = storage.dashboards.get_shared(link["token"])
     assert shared["id"] == board["id"] and shared["shared"] is True and principal == SHARE_PRINCIPAL
     # The share principal is nobody anywhere else.
