@@ -34,11 +34,15 @@ def main(mode: str, parquet: str) -> None:
     frame = pd.read_parquet(parquet)
     load_seconds = time.perf_counter() - started
     _reset_peak()
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     report = ProfileReport(frame, minimal=(mode == "minimal"), progress_bar=False, title="bench")
     description = report.get_description()
     seconds = time.perf_counter() - started
-    print(json.dumps({"seconds": seconds, "load_seconds": load_seconds, "peak_mb": _status_mb("VmHWM"),
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before, "load_seconds": load_seconds, "peak_mb": _status_mb("VmHWM"),
                       "rows": int(description.table["n"])}))
 
 

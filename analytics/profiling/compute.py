@@ -93,7 +93,17 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
     pearson_pairs = correlations.pearson_pass(second_query, usable_numeric)
     gappy = [c for c in columns if 0 < first[f"c{c.index}_missing"] < rows][:correlations.MAX_GAPPY]
     nullity_pairs = correlations.nullity_pass(second_query, gappy)
+    with_values = [c for c in by_kind["numeric"] if first[f"c{c.index}_n"]]
+    batches = numeric.quantile_batches(with_values, rows)
+    for col in batches[0] if batches else []:  # the first batch rides along in this scan
+        second_query.add(f"c{col.index}_quantiles", numeric.quantile_sql(col))
     second = second_query.run(con, source_sql)
+    for batch in batches[1:]:
+        check_cancelled = step.check
+        if check_cancelled:
+            check_cancelled()
+        values = con.execute(f"SELECT {', '.join(numeric.quantile_sql(c) for c in batch)} FROM {source_sql}").fetchone()
+        second.update({f"c{c.index}_quantiles": v for c, v in zip(batch, values)})
 
     step(0.5, "Distinct and most frequent values")
     exact, estimated = [], []

@@ -15,6 +15,7 @@ from analytics.profiling.columns import ProfiledColumn
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 30
+QUANTILE_MEMORY = 256 * 1024 * 1024
 # Integer columns spanning fewer values than this get one bar per value.
 INTEGER_BAR_PER_VALUE = 40
 
@@ -58,12 +59,21 @@ def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict) -> None
     query.add(p + "m2", f"sum(profile_d{i} * profile_d{i})")
     query.add(p + "m3", f"sum(profile_d{i} * profile_d{i} * profile_d{i})")
     query.add(p + "m4", f"sum((profile_d{i} * profile_d{i}) * (profile_d{i} * profile_d{i}))")
-    quantiles = ", ".join(str(x) for x in QUANTILES)
-    query.add(p + "quantiles", f"quantile_cont({fin}, [{quantiles}])")
     start, width, bins = histogram_plan(col, first[p + "min"], first[p + "max"])
     first[p + "hist_plan"] = (start, width, bins)
     query.add(p + "hist", f"histogram(CASE WHEN {fin} IS NOT NULL THEN "
                           f"least(greatest(floor(({fin} - ?) / ?), 0), ?)::INTEGER END)", (start, width, bins - 1))
+
+
+def quantile_sql(col: ProfiledColumn) -> str:
+    return f"quantile_cont({col.finite}, [{', '.join(str(x) for x in QUANTILES)}])"
+
+
+def quantile_batches(columns: list[ProfiledColumn], rows: int) -> list[list[ProfiledColumn]]:
+    """Exact quantiles hold every value of a column in memory (DuckDB cannot spill them):
+    as many columns per query as fit QUANTILE_MEMORY at ~16 bytes a value."""
+    per_query = max(1, QUANTILE_MEMORY // max(1, rows * 16))
+    return [columns[i:i + per_query] for i in range(0, len(columns), per_query)]
 
 
 def skewness(n: int, m2: float, m3: float):
