@@ -178,23 +178,30 @@ def journeys(con, source_sql: str, schema: list[dict], params: dict, progress) -
     start_filter = ("JOIN (SELECT entity, min(t) AS t0 FROM ev WHERE event = ? GROUP BY entity) AS s "
                     "USING (entity) WHERE ev.t >= s.t0" if start_event else "")
     bind = [chosen, OTHER] + ([start_event] if start_event else []) + [depth]
-    base = (f"WITH ev AS ({events_sql}), "
-            f"mapped AS (SELECT ev.entity, CASE WHEN list_contains(?, ev.event) THEN ev.event ELSE ? END AS step, ev.t "
-            f"FROM ev {start_filter}), "
-            f"ordered AS (SELECT entity, step, t, lag(step) OVER (PARTITION BY entity ORDER BY t, step) AS before "
-            f"FROM mapped), "
-            f"collapsed AS (SELECT entity, step, row_number() OVER (PARTITION BY entity ORDER BY t, step) AS pos "
-            f"FROM ordered WHERE before IS NULL OR before <> step), "
-            f"kept AS (SELECT * FROM collapsed WHERE pos <= ?) ")
-    links = con.execute(
-        base + f"SELECT a.pos, a.step, coalesce(b.step, '{END}') AS target, count(*) AS entities "
-               "FROM kept AS a LEFT JOIN kept AS b ON b.entity = a.entity AND b.pos = a.pos + 1 "
-               "GROUP BY ALL ORDER BY a.pos, entities DESC, a.step, target", bind).fetchall()
-    progress(0.7, "Counting whole paths")
-    paths = con.execute(
-        base + "SELECT path, count(*) AS entities FROM (SELECT entity, list(step ORDER BY pos) AS path "
-               "FROM kept GROUP BY entity) GROUP BY path ORDER BY entities DESC, path LIMIT ?", bind + [top_paths]).fetchall()
-    entities = con.execute(base + "SELECT count(DISTINCT entity) FROM kept", bind).fetchone()[0]
+    # The kept steps are computed once into a temp table (per connection: each analysis
+    # run has its own), then links, paths and the count read it.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE journey_steps AS WITH ev AS ({events_sql}), "
+        f"mapped AS (SELECT ev.entity, CASE WHEN list_contains(?, ev.event) THEN ev.event ELSE ? END AS step, ev.t "
+        f"FROM ev {start_filter}), "
+        f"ordered AS (SELECT entity, step, t, lag(step) OVER (PARTITION BY entity ORDER BY t, step) AS before "
+        f"FROM mapped), "
+        f"collapsed AS (SELECT entity, step, row_number() OVER (PARTITION BY entity ORDER BY t, step) AS pos "
+        f"FROM ordered WHERE before IS NULL OR before <> step) "
+        f"SELECT * FROM collapsed WHERE pos <= ?", bind)
+    try:
+        links = con.execute(
+            f"SELECT a.pos, a.step, coalesce(b.step, '{END}') AS target, count(*) AS entities "
+            "FROM journey_steps AS a LEFT JOIN journey_steps AS b ON b.entity = a.entity AND b.pos = a.pos + 1 "
+            "GROUP BY ALL ORDER BY a.pos, entities DESC, a.step, target").fetchall()
+        progress(0.7, "Counting whole paths")
+        paths = con.execute(
+            "SELECT path, count(*) AS entities FROM (SELECT entity, list(step ORDER BY pos) AS path "
+            "FROM journey_steps GROUP BY entity) GROUP BY path ORDER BY entities DESC, path LIMIT ?",
+            [top_paths]).fetchall()
+        entities = con.execute("SELECT count(DISTINCT entity) FROM journey_steps").fetchone()[0]
+    finally:
+        con.execute("DROP TABLE IF EXISTS journey_steps")
     return {
         "links": [{"position": int(pos), "source": source, "target": target, "entities": int(n)}
                   for pos, source, target, n in links if pos < depth or target == END],
@@ -218,11 +225,24 @@ def retention(con, source_sql: str, schema: list[dict], params: dict, progress) 
     progress(0.2, "Finding each entity's cohort")
     start_where = "WHERE event = ?" if start_event else ""
     return_where = "WHERE event = ?" if return_event else ""
-    bind = [grain] + ([start_event] if start_event else []) + [grain] + ([return_event] if return_event else [])
-    base = (f"WITH ev AS ({events_sql}), "
-            f"first AS (SELECT entity, CAST(date_trunc(?, min(t)) AS DATE) AS cohort FROM ev {start_where} "
-            f"GROUP BY entity), "
-            f"active AS (SELECT DISTINCT entity, CAST(date_trunc(?, t) AS DATE) AS period FROM ev {return_where}) ")
+    # Each entity's cohort and active periods, computed once (temp tables of this run's own
+    # connection); every count below reads them.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE retention_first AS WITH ev AS ({events_sql}) "
+                f"SELECT entity, CAST(date_trunc(?, min(t)) AS DATE) AS cohort FROM ev {start_where} GROUP BY entity",
+                [grain] + ([start_event] if start_event else []))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE retention_active AS WITH ev AS ({events_sql}) "
+                f"SELECT DISTINCT entity, CAST(date_trunc(?, t) AS DATE) AS period FROM ev {return_where}",
+                [grain] + ([return_event] if return_event else []))
+    try:
+        return _retention_counts(con, grain, periods, start_event, return_event, progress)
+    finally:
+        con.execute("DROP TABLE IF EXISTS retention_first")
+        con.execute("DROP TABLE IF EXISTS retention_active")
+
+
+def _retention_counts(con, grain: str, periods: int, start_event, return_event, progress) -> dict:
+    base = "WITH first AS (SELECT * FROM retention_first), active AS (SELECT * FROM retention_active) "
+    bind: list = []
     rows = con.execute(
         base + "SELECT f.cohort, date_diff(?, f.cohort, a.period) AS k, count(DISTINCT a.entity) AS n "
                "FROM first AS f JOIN active AS a ON a.entity = f.entity AND a.period >= f.cohort "
