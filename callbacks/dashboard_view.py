@@ -8,17 +8,21 @@ is reached differs: by the acting principal's role, or by the share token.
 """
 from __future__ import annotations
 
-import logging
-
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, ctx, no_update
 
 from analytics.widgets import click_filter
-from components.dashboards import cross_filter_chips, dashboard_body, widget_ids
-from components.widgets import widget_body, widget_error
+from components.dashboards import (
+    cross_filter_chips,
+    dashboard_body,
+    rendered_body,
+    resolve_tab,
+    widget_ids,
+    widgets_of_tab,
+)
+from components.widgets import widget_error
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
 
-log = logging.getLogger(__name__)
 MAX_CROSS_FILTERS = 10
 
 
@@ -33,12 +37,12 @@ class PrivateAccess:
         return current_storage().dashboards.get(require_principal(), key)
 
     @staticmethod
-    def render(key, widget_id, filters, cross) -> dict:
-        return current_storage().dashboard_views.render_widget(require_principal(), key, widget_id, filters, cross)
-
-    @staticmethod
     def options(key) -> dict:
         return current_storage().dashboard_views.filter_options(require_principal(), key)
+
+    @staticmethod
+    def render_many(key, board, widgets, filters, cross) -> dict:
+        return current_storage().dashboard_views.render_widgets(require_principal(), board, widgets, filters, cross)
 
 
 class SharedAccess:
@@ -52,12 +56,12 @@ class SharedAccess:
         return current_storage().dashboard_views.shared_board(key)
 
     @staticmethod
-    def render(key, widget_id, filters, cross) -> dict:
-        return current_storage().dashboard_views.render_shared_widget(key, widget_id, filters, cross)
-
-    @staticmethod
     def options(key) -> dict:
         return current_storage().dashboard_views.shared_filter_options(key)
+
+    @staticmethod
+    def render_many(key, board, widgets, filters, cross) -> dict:
+        return current_storage().dashboard_views.render_shared_widgets(key, board, widgets, filters, cross)
 
 
 def _widget_spec(board: dict, widget_id) -> dict | None:
@@ -107,18 +111,20 @@ def register_view(app, access) -> None:
         Output({"type": f"{p}dash-widget-body", "index": MATCH}, "children"),
         Input(f"{p}dash-state", "data"),
         State(access.key_id, "data"),
+        prevent_initial_call=True,  # the page and draw_body arrive with the widgets drawn
     )
     def draw_widget(state, key):
         widget_id = ctx.outputs_list["id"]["index"]
         state = state or {}
         try:
-            output = access.render(key, widget_id, state.get("filters"), state.get("cross"))
+            board = access.board(key)
         except DataInsightError as exc:
             return widget_error(exc.message)
-        except Exception:  # noqa: BLE001 - one widget's failure must not break the dashboard
-            log.exception("widget %s of dashboard %s failed", widget_id, key)
-            return widget_error("This widget could not be drawn; the server log has the details")
-        return widget_body(output, widget_ids(p, widget_id)["graph"], output.get("title"))
+        widget = next((w for w in board.get("widgets") or [] if str(w["id"]) == str(widget_id)), None)
+        if widget is None:
+            return widget_error("This widget is no longer on the dashboard; reload the page")
+        output = access.render_many(key, board, [widget], state.get("filters"), state.get("cross"))[str(widget_id)]
+        return rendered_body(output, widget_ids(p, widget_id)["graph"])
 
     @app.callback(
         Output(f"{p}dash-state", "data", allow_duplicate=True),
@@ -221,7 +227,10 @@ def register_view(app, access) -> None:
         except DataInsightError as exc:
             return widget_error(exc.message)
         editable = bool(view.get("edit")) and not p
-        return dashboard_body(board, {**(state or {}), "tab": view.get("tab")}, options, p, editable)
+        state = {**(state or {}), "tab": view.get("tab")}
+        shown = widgets_of_tab(board, resolve_tab(board, state["tab"]))
+        outputs = access.render_many(key, board, shown, state.get("filters"), state.get("cross"))
+        return dashboard_body(board, state, options, p, editable, outputs)
 
     app.clientside_callback(
         ClientsideFunction(namespace="datainsight", function_name="syncDashboardUrl"),

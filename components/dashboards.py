@@ -7,7 +7,7 @@ from dash import dcc, html
 from dash_snap_grid import Grid
 
 from components.feedback import icon
-from components.widgets import widget_card
+from components.widgets import widget_body, widget_card, widget_error
 
 
 def _when(value) -> str:
@@ -129,7 +129,24 @@ def widgets_of_tab(board: dict, tab_id: str | None) -> list[dict]:
     return [w for w in board.get("widgets") or [] if (w.get("tab") or first) == (tab_id or first)]
 
 
-def _widget_cards(widgets: list[dict], prefix: str, editable: bool) -> list:
+def resolve_tab(board: dict, tab_id: str | None) -> str | None:
+    """The tab to show: the one asked for if the dashboard has it, else the first."""
+    tabs = board.get("tabs") or []
+    if tab_id in {t["id"] for t in tabs}:
+        return tab_id
+    return tabs[0]["id"] if tabs else None
+
+
+def rendered_body(output: dict | None, graph_id):
+    """A widget's content from its render output ({"error": ...} when it failed)."""
+    if output is None:
+        return html.Div(className="widget-placeholder")
+    if "error" in output and "kind" not in output:
+        return widget_error(output["error"])
+    return widget_body(output, graph_id, output.get("title"))
+
+
+def _widget_cards(widgets: list[dict], prefix: str, editable: bool, outputs: dict | None) -> list:
     cards = []
     for widget in widgets:
         ids = widget_ids(prefix, widget["id"])
@@ -137,12 +154,12 @@ def _widget_cards(widgets: list[dict], prefix: str, editable: bool) -> list:
         if editable:
             menu_ids = {action: {"type": f"dash-widget-{action}", "index": widget["id"]}
                         for action in ("edit", "duplicate", "delete")}
-        cards.append(widget_card(widget, html.Div(className="widget-placeholder"), editable=editable,
-                                 body_id=ids["body"], menu_ids=menu_ids))
+        body = rendered_body((outputs or {}).get(str(widget["id"])), ids["graph"])
+        cards.append(widget_card(widget, body, editable=editable, body_id=ids["body"], menu_ids=menu_ids))
     return cards
 
 
-def dashboard_grid(board: dict, tab_id: str | None, prefix: str, editable: bool):
+def dashboard_grid(board: dict, tab_id: str | None, prefix: str, editable: bool, outputs: dict | None = None):
     widgets = widgets_of_tab(board, tab_id)
     if not widgets:
         text = ("This tab has no widgets yet: add one with “Add widget”." if editable
@@ -153,7 +170,7 @@ def dashboard_grid(board: dict, tab_id: str | None, prefix: str, editable: bool)
         cols=GRID_COLS,
         rowHeight=GRID_ROW_HEIGHT,
         layout=grid_layout(widgets),
-        children=_widget_cards(widgets, prefix, editable),
+        children=_widget_cards(widgets, prefix, editable, outputs),
         isDraggable=editable,
         isResizable=editable,
         draggableHandle=".widget-handle",
@@ -192,13 +209,13 @@ def _edit_toolbar(board: dict, tab_id: str | None) -> html.Div:
     )
 
 
-def dashboard_body(board: dict, state: dict, options: dict, prefix: str, editable: bool) -> list:
+def dashboard_body(board: dict, state: dict, options: dict, prefix: str, editable: bool,
+                   outputs: dict | None = None) -> list:
     """Filters, tabs, (editing tools) and the grid of one tab: what is redrawn when the
-    mode or the tab changes or widgets are added or removed."""
-    tab_id = state.get("tab")
+    mode or the tab changes or widgets are added or removed. ``outputs`` are the tab's
+    widgets already rendered ({widget id: output}), so the page arrives drawn."""
+    tab_id = resolve_tab(board, state.get("tab"))
     tabs = board.get("tabs") or []
-    if tab_id not in {t["id"] for t in tabs}:
-        tab_id = tabs[0]["id"] if tabs else None
     values = state.get("filters") or {}
     filters = [filter_control(f, options.get(f["id"]), values.get(f["id"], f.get("value")), prefix, editable)
                for f in board.get("filters") or []]
@@ -210,11 +227,12 @@ def dashboard_body(board: dict, state: dict, options: dict, prefix: str, editabl
                      id=f"{prefix}dash-tabs", active_tab=tab_id, className="mb-2"),
             className="" if len(tabs) > 1 or editable else "d-none",
         ),
-        dashboard_grid(board, tab_id, prefix, editable),
+        dashboard_grid(board, tab_id, prefix, editable, outputs),
     ]
 
 
-def dashboard_page_body(board: dict, state: dict, options: dict, prefix: str = "", editable: bool = False):
+def dashboard_page_body(board: dict, state: dict, options: dict, prefix: str = "", editable: bool = False,
+                        outputs: dict | None = None):
     return html.Div(
         [
             dcc.Store(id=f"{prefix}dash-state", data={"filters": state.get("filters") or {},
@@ -222,6 +240,6 @@ def dashboard_page_body(board: dict, state: dict, options: dict, prefix: str = "
             dcc.Store(id=f"{prefix}dash-view", data={"tab": state.get("tab"), "edit": editable}),
             html.Div(cross_filter_chips(state.get("cross") or [], prefix), id=f"{prefix}dash-chips",
                      className="mb-1"),
-            html.Div(dashboard_body(board, state, options, prefix, editable), id=f"{prefix}dash-body"),
+            html.Div(dashboard_body(board, state, options, prefix, editable, outputs), id=f"{prefix}dash-body"),
         ]
     )

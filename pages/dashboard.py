@@ -2,32 +2,18 @@
 cross-filtering, and (for editors) the widget editor, filter and tab management and the
 public link. The filter state is read from the URL, so a filtered view can be shared:
 ``?filters={"<filter id>": [...]}&xf=[cross-filters]&tab=<tab id>``."""
-import json
-
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.dashboards import dashboard_page_body
+from components.dashboards import dashboard_page_body, resolve_tab, widgets_of_tab
 from components.feedback import icon, page_header
 from components.widget_editor import editor_modal, filter_modal, share_modal
+from storage.dashboard_views import parse_view_state
 from storage.principal import Role
 from web.context import current_storage, current_workspace, require_principal
 
 dash.register_page(__name__, path_template="/dashboards/<dashboard_id>", title="Dashboard · DataInsight", order=51)
-
-
-def parse_url_state(filters=None, xf=None, tab=None) -> dict:
-    """The filter state a shared URL carries; anything unreadable is ignored (the link
-    then shows the dashboard unfiltered rather than an error)."""
-    def load(text, kind):
-        try:
-            value = json.loads(text) if text else kind()
-        except ValueError:
-            return kind()
-        return value if isinstance(value, kind) else kind()
-
-    return {"filters": load(filters, dict), "cross": load(xf, list)[:10], "tab": tab if isinstance(tab, str) else None}
 
 
 def layout(dashboard_id=None, filters=None, xf=None, tab=None, **_query):
@@ -35,8 +21,11 @@ def layout(dashboard_id=None, filters=None, xf=None, tab=None, **_query):
     storage = current_storage()
     board = storage.dashboards.get(principal, dashboard_id)
     can_edit = Role(board["role"]).at_least(Role.EDITOR)
-    state = parse_url_state(filters, xf, tab)
-    options = storage.dashboard_views.filter_options(principal, board["id"])
+    state = parse_view_state(filters, xf, tab)
+    views = storage.dashboard_views
+    options = views.filter_options(principal, board["id"])
+    shown = widgets_of_tab(board, resolve_tab(board, state["tab"]))
+    outputs = views.render_widgets(principal, board, shown, state["filters"], state["cross"])
     actions = []
     if can_edit:
         actions = [
@@ -49,7 +38,7 @@ def layout(dashboard_id=None, filters=None, xf=None, tab=None, **_query):
     return html.Div(
         [
             page_header(board["name"], board.get("description") or None, html.Div(actions, className="d-flex")),
-            dashboard_page_body(board, state, options, prefix="", editable=False),
+            dashboard_page_body(board, state, options, prefix="", editable=False, outputs=outputs),
             dcc.Store(id="dash-id", data=board["id"]),
             dcc.Store(id="dash-rev", data=0),
             html.Div(id="dash-url-sync", hidden=True),

@@ -4,8 +4,9 @@ reaches data through the token (storage checks it), never through an id."""
 import dash
 from dash import dcc, html
 
-from components.dashboards import dashboard_page_body
+from components.dashboards import dashboard_page_body, resolve_tab, widgets_of_tab
 from components.feedback import empty_state, icon
+from storage.dashboard_views import parse_view_state
 from storage.errors import NotFound
 from web.context import current_storage
 
@@ -14,8 +15,6 @@ dash.register_page(__name__, path_template="/public/dashboards/<token>", title="
 
 
 def layout(token=None, **_query):
-    from pages.dashboard import parse_url_state
-
     views = current_storage().dashboard_views
     try:
         board = views.shared_board(token or "")
@@ -23,7 +22,9 @@ def layout(token=None, **_query):
     except NotFound:
         return empty_state("link-45deg", "This link does not work",
                            "The dashboard's public link was revoked, or the address is incomplete.")
-    state = parse_url_state(_query.get("filters"), _query.get("xf"), _query.get("tab"))
+    state = parse_view_state(_query.get("filters"), _query.get("xf"), _query.get("tab"))
+    shown = widgets_of_tab(board, resolve_tab(board, state["tab"]))
+    outputs = views.render_shared_widgets(token, board, shown, state["filters"], state["cross"])
     return html.Div(
         [
             html.Div(
@@ -33,7 +34,7 @@ def layout(token=None, **_query):
                           className="small text-body-secondary")],
                 className="mb-3",
             ),
-            dashboard_page_body(board, state, options, prefix="public-", editable=False),
+            dashboard_page_body(board, state, options, prefix="public-", editable=False, outputs=outputs),
             dcc.Store(id="public-dash-token", data=token),
             html.Div(id="public-dash-url-sync", hidden=True),
         ],

@@ -8,16 +8,38 @@ workspace) or by the share token.
 """
 from __future__ import annotations
 
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
 from analytics.widgets import drill_down, widget_type
 from analytics.widgets.spec import (
     apply_dashboard_filters,
     normalize_dashboard_filter,
 )
-from errors import InvalidSpec, NotFound
+from errors import DataInsightError, InvalidSpec, NotFound
+
+log = logging.getLogger(__name__)
 
 # How many category values a multi-select filter offers (the most frequent first).
 FILTER_OPTION_LIMIT = 500
 MAX_CROSS_FILTERS = 10
+RENDER_THREADS = 4  # widgets of one page drawn at once
+
+
+def parse_view_state(filters=None, xf=None, tab=None) -> dict:
+    """The view a dashboard URL carries (``?filters={"<filter id>": [...]}&xf=[...]&tab=``),
+    for the page, the public link and exports alike. Anything unreadable is ignored: the
+    link then shows the dashboard unfiltered rather than an error."""
+    def load(text, kind):
+        try:
+            value = json.loads(text) if text else kind()
+        except (TypeError, ValueError):
+            return kind()
+        return value if isinstance(value, kind) else kind()
+
+    return {"filters": load(filters, dict), "cross": load(xf, list)[:MAX_CROSS_FILTERS],
+            "tab": tab if isinstance(tab, str) else None}
 
 
 def active_filters(board: dict, values: dict | None) -> list[dict]:
@@ -59,6 +81,24 @@ def _cross_for(widget_id, cross: list[dict] | None, schema_types: dict) -> list[
     return out
 
 
+def _in_parallel(widgets: list[dict], render) -> dict:
+    """Run ``render`` for each widget on a few threads (DuckDB releases the GIL while it
+    scans); a widget that fails gets its error message, the others are unaffected."""
+    def safe(widget):
+        try:
+            return render(widget)
+        except DataInsightError as exc:
+            return {"error": exc.message}
+        except Exception:  # noqa: BLE001 - one widget's failure must not break the page
+            log.exception("widget %s failed", widget.get("id"))
+            return {"error": "This widget could not be drawn; the server log has the details"}
+
+    if len(widgets) <= 1:
+        return {str(w["id"]): safe(w) for w in widgets}
+    with ThreadPoolExecutor(max_workers=min(RENDER_THREADS, len(widgets))) as pool:
+        return dict(zip((str(w["id"]) for w in widgets), pool.map(safe, widgets)))
+
+
 class DashboardViewService:
     def __init__(self, dashboards, datasets, queries):
         self.dashboards = dashboards
@@ -70,10 +110,22 @@ class DashboardViewService:
     def render_widget(self, principal, dashboard_id, widget_id, filter_values: dict | None = None,
                       cross: list[dict] | None = None) -> dict:
         board = self.dashboards.get(principal, dashboard_id)
-        widget = _widget(board, widget_id)
+        return self._render_in(principal, board, _widget(board, widget_id), filter_values, cross)
+
+    def render_widgets(self, principal, board: dict, widgets: list[dict], filter_values: dict | None = None,
+                       cross: list[dict] | None = None) -> dict:
+        """{widget id: output, or {"error": message}} for widgets of ``board`` (a dashboard
+        this principal just read through DashboardService), drawn in parallel: the page
+        arrives with every widget in it instead of a request per widget."""
+        def one(widget):
+            return self._render_in(principal, board, widget, filter_values, cross)
+
+        return _in_parallel(widgets, one)
+
+    def _render_in(self, principal, board: dict, widget: dict, filter_values, cross) -> dict:
         spec = dict(widget["spec"])
         if spec.get("type") == "markdown":
-            return widget_type("markdown").render(None, spec)
+            return {**widget_type("markdown").render(None, spec), "title": spec.get("title")}
         dataset = self.datasets.get(principal, spec["dataset_id"])
         spec = self._viewed_spec(widget, spec, dataset.schema, board, filter_values, cross)
         extra = _cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})
@@ -141,13 +193,18 @@ class DashboardViewService:
         board, _share_principal = self.dashboards.get_shared(token)
         return board
 
-    def render_shared_widget(self, token: str, widget_id, filter_values: dict | None = None,
-                             cross: list[dict] | None = None) -> dict:
-        """One widget of a shared dashboard, with the dashboard's own filters set to the
-        visitor's values and their clicks on its charts. The token reaches only this
-        dashboard's widgets (QueryService.render_shared checks what the filters may be)."""
-        board = self.shared_board(token)
-        widget = _widget(board, widget_id)
+    def render_shared_widgets(self, token: str, board: dict, widgets: list[dict], filter_values: dict | None = None,
+                              cross: list[dict] | None = None) -> dict:
+        """Widgets of a shared dashboard (see render_widgets), with the dashboard's own
+        filters set to the visitor's values and their clicks on its charts. The token
+        reaches only this dashboard's widgets (QueryService.render_shared checks what the
+        filters may be)."""
+        def one(widget):
+            return self._render_shared_in(token, board, widget, filter_values, cross)
+
+        return _in_parallel(widgets, one)
+
+    def _render_shared_in(self, token: str, board: dict, widget: dict, filter_values, cross) -> dict:
         extra = [{"id": flt["id"], "value": flt["value"]} for flt in active_filters(board, filter_values)
                  if flt.get("value")]
         if widget["spec"].get("type") != "markdown":
