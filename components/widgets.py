@@ -81,10 +81,10 @@ def _table_body(output: dict) -> html.Div:
     body = html.Tbody([html.Tr([html.Td(_cell(v)) for v in row]) for row in rows])
     note = f"{len(rows):,} of {total:,} rows" if total and total > len(rows) else f"{len(rows):,} rows"
     return html.Div([
-        html.Div(dbc.Table([head, body], size="sm", hover=True, striped=True, className="mb-0 widget-table"),
+        html.Div(dbc.Table([head, body], size="sm", hover=True, striped=True, className="mb-0"),
                  className="widget-table-wrap"),
         html.Div(note, className="small text-body-secondary mt-1"),
-    ])
+    ], className="widget-table")
 
 
 def widget_body(output: dict | None, graph_id, title: str | None = None) -> object:
