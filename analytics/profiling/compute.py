@@ -99,9 +99,7 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
         second_query.add(f"c{col.index}_quantiles", numeric.quantile_sql(col))
     second = second_query.run(con, source_sql)
     for batch in batches[1:]:
-        check_cancelled = step.check
-        if check_cancelled:
-            check_cancelled()
+        step(0.4, "Quantiles")
         values = con.execute(f"SELECT {', '.join(numeric.quantile_sql(c) for c in batch)} FROM {source_sql}").fetchone()
         second.update({f"c{c.index}_quantiles": v for c, v in zip(batch, values)})
 

@@ -84,14 +84,6 @@ def hints(column: dict, rows: int, matches: dict[str, float]) -> list[str]:
     non-empty values that look like e-mail addresses, URLs, country names and codes."""
     found = []
     kind, count, distinct = column["kind"], column["count"] or 0, column["distinct"]
-    if distinct is not None and count >= 2 and column["type"] in ("integer", "text", "categorical", "decimal"):
-        if distinct == count and (name_looks_like_id(column["name"]) or column["type"] != "float"):
-            found.append("id")
-        elif name_looks_like_id(column["name"]) and distinct >= 0.5 * count and column["type"] != "categorical":
-            found.append("id")
-    if (column["type"] == "integer" and distinct is not None and 2 <= distinct <= CODE_MAX_DISTINCT
-            and count >= CODE_MIN_ROWS_PER_VALUE * distinct and "id" not in found):
-        found.append("categorical_code")
     if kind == "text":
         if matches.get("email", 0) >= MATCH_SHARE:
             found.append("email")
@@ -101,6 +93,15 @@ def hints(column: dict, rows: int, matches: dict[str, float]) -> list[str]:
             found.append("country_name")
         elif matches.get("country_code", 0) >= MATCH_SHARE and (column.get("length_max") or 0) <= 3:
             found.append("country_code")
+    # A column of e-mail addresses or URLs is what it is, even when every value differs.
+    if not found and distinct is not None and count >= 2 and column["type"] in ("integer", "text", "categorical",
+                                                                                 "decimal"):
+        if distinct == count or (name_looks_like_id(column["name"]) and distinct >= 0.5 * count
+                                 and column["type"] != "categorical"):
+            found.insert(0, "id")
+    if (column["type"] == "integer" and distinct is not None and 2 <= distinct <= CODE_MAX_DISTINCT
+            and count >= CODE_MIN_ROWS_PER_VALUE * distinct and "id" not in found):
+        found.append("categorical_code")
     return found
 
 

@@ -255,3 +255,25 @@ def test_online_retail_alerts(tmp_path):
 
 def test_jsonable_infinities():
     assert (jsonable(float("inf")), jsonable(float("-inf")), jsonable(float("nan"))) == ("inf", "-inf", None)
+
+
+def test_semantic_hints(tmp_path):
+    frame = pd.DataFrame({
+        "email": [f"person{i}@example.org" for i in range(40)],
+        "site": [f"https://example.org/page/{i}" for i in range(40)],
+        "cc": ["FR", "DE", "GB", "US"] * 10,
+        "customer_id": list(range(1000, 1040)),
+        "amount": [float(i % 7) + 0.5 for i in range(40)],
+    })
+    cols = by_name(profile_frame(frame, tmp_path))
+    assert cols["email"]["semantic"] == ["email"] and cols["site"]["semantic"] == ["url"]
+    assert cols["cc"]["semantic"] == ["country_code"] and cols["customer_id"]["semantic"] == ["id"]
+    assert cols["amount"]["semantic"] == []
+
+
+def test_empty_relation(tmp_path):
+    path = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"a": pa.array([], pa.int64()), "b": pa.array([], pa.string())}), path)
+    profile = profile_parquet(path)
+    assert profile["table"]["rows"] == 0 and profile["alerts"] == []
+    assert [(c["count"], c["distinct"], c["mean"]) for c in profile["columns"]] == [(0, 0, None), (0, 0, None)]
