@@ -36,6 +36,7 @@ OUTLIER_SD = 3.0           # an outlier lies farther than mean + 3 sd of its clu
 TOP_OUTLIERS = 20
 DISTINCT_SD = 0.5          # a numeric feature "sets a cluster apart" at |mean - overall| >= 0.5 sd
 OTHER = "(other)"
+WEAK_SILHOUETTE = 0.25     # below this the result carries a warning: no clear structure
 
 
 def label_column_name(wanted: str, existing: list[str]) -> str:
@@ -208,7 +209,12 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
         pca_points = {"x": xy[:, 0], "y": xy[:, 1], "cluster": labels[pick],
                       "centroids": {"x": cxy[:, 0], "y": cxy[:, 1]},
                       "explained_variance": pca.explained_variance_ratio_}
+    warnings = []
+    if sil < WEAK_SILHOUETTE:
+        warnings.append(f"The silhouette is {sil:.2f} (below {WEAK_SILHOUETTE}): the rows do not fall into clearly "
+                        "separated groups, so read the clusters as slices of a continuum rather than segments.")
     return {
+        "warnings": warnings,
         "k": int(k), "k_chosen_by": "given" if k_given else "silhouette", "k_range": [k_low, k_high],
         "silhouette_by_k": scores, "silhouette": sil, "davies_bouldin": db, "calinski_harabasz": ch,
         "inertia": float(fitted.inertia_), "sizes": sizes.tolist(), "clusters": clusters, "outliers": outliers,

@@ -278,6 +278,9 @@ def _ols(endog, exog: pd.DataFrame, design_features, progress) -> dict:
     vif = vif_table(exog)
     if any(v["vif"] is None or v["vif"] > 10 for v in vif):
         warnings_list.append("A VIF above 10 means strong collinearity: those coefficients are unstable")
+    if fit.f_pvalue is not None and np.isfinite(fit.f_pvalue) and fit.f_pvalue >= 0.05:
+        warnings_list.append(f"The F test finds no evidence that the features explain the target together "
+                             f"(p = {fit.f_pvalue:.3g}).")
     fitted = np.asarray(fit.fittedvalues)
     resid = np.asarray(fit.resid)
     pick = np.linspace(0, len(fitted) - 1, min(PLOT_POINTS, len(fitted))).astype(int)
@@ -362,7 +365,10 @@ def _logistic(endog, exog: pd.DataFrame, design_features, seed, progress) -> dic
         "r2": float(fit.prsquared), "r2_kind": "McFadden's pseudo R²", "adj_r2": None,
         "aic": float(fit.aic), "bic": float(fit.bic), "log_likelihood": float(fit.llf),
         "llr_p": _finite(fit.llr_pvalue), "df_model": float(fit.df_model), "df_resid": float(fit.df_resid),
-        "coefficients": coefficients, "holdout": holdout, "warnings": [],
+        "coefficients": coefficients, "holdout": holdout,
+        "warnings": [] if not np.isfinite(fit.llr_pvalue) or fit.llr_pvalue < 0.05 else [
+            f"The likelihood-ratio test finds no evidence that the features predict the target "
+            f"(p = {fit.llr_pvalue:.3g}): the model does no better than the base rate."],
         "note": "Coefficients and odds ratios come from the fit on all rows used; the confusion matrix and "
                 "ROC AUC from a second fit on the training split, scored on the held-out split.",
     }

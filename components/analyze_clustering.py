@@ -47,6 +47,7 @@ def render(result: dict):
     colors = [PALETTE[i % len(PALETTE)] for i in range(k)]
     parts = [
         sample_note(result),
+        *[dbc.Alert(w, color="warning", className="py-2 small") for w in result.get("warnings") or []],
         dbc.Row([
             metric("Clusters (k)", str(k), "clu-k-chosen"),
             metric("Silhouette", fmt(result["silhouette"]), "clu-silhouette"),

@@ -32,11 +32,11 @@ def statistics_layout():
             ),
             dbc.Row(
                 [
-                    field("Rows", dcc.Dropdown(id="stats-pivot-rows")),
-                    field("Columns", dcc.Dropdown(id="stats-pivot-columns", placeholder="None")),
-                    field("Values", dcc.Dropdown(id="stats-pivot-values", placeholder="(rows)"), width=2),
+                    field("Rows", dcc.Dropdown(id="stats-pivot-rows"), width=3),
+                    field("Columns", dcc.Dropdown(id="stats-pivot-columns", placeholder="None"), width=3),
+                    field("Values", dcc.Dropdown(id="stats-pivot-values", placeholder="(rows)"), width=3),
                     field("Aggregate", dcc.Dropdown(id="stats-pivot-agg", options=AGG_OPTIONS, value="count",
-                                                    clearable=False), width=2),
+                                                    clearable=False), width=3),
                 ],
                 id="stats-pivot-fields", style={"display": "none"},
             ),
@@ -59,10 +59,10 @@ def correlation_layout():
             dbc.Row(
                 [
                     field("Columns", dcc.Dropdown(id="corr-columns", multi=True, placeholder="All numeric columns"),
-                          width=6),
+                          width=5),
                     field("Method", dbc.RadioItems(id="corr-method", value="pearson", inline=True, options=[
                         {"label": "Pearson", "value": "pearson"}, {"label": "Spearman", "value": "spearman"},
-                        {"label": "Kendall", "value": "kendall"}]), width=3),
+                        {"label": "Kendall", "value": "kendall"}]), width=4),
                     field("Scatter matrix of", dcc.Dropdown(id="corr-scatter", multi=True,
                                                             placeholder="First four columns"), width=3),
                 ]
@@ -107,7 +107,8 @@ def _describe(result):
 
 def _pivot(result):
     value = f"{result['agg']} of {result['values']}" if result.get("values") else "count of rows"
-    header = [result["rows"] + " \\ " + (result["columns"] or ""), *result["column_labels"]]
+    corner = f"{result['rows']} \\ {result['columns']}" if result.get("columns") else result["rows"]
+    header = [corner, *result["column_labels"]]
     rows = [[label or "(missing)", *(fmt(v) for v in line)]
             for label, line in zip(result["row_labels"], result["cells"])]
     parts = [html.P(f"Each cell: {value}. Overall: {fmt(result['total'])}.", className="small text-body-secondary"),

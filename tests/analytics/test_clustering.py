@@ -42,7 +42,7 @@ def test_recovers_generated_blobs_and_k(storage, owner, blobs):
     assert [s["k"] for s in result["silhouette_by_k"]] == [2, 3, 4, 5, 6]
     assert sorted(result["sizes"]) == [300, 300, 300] and result["sample_size"] == 900
     labels = clustering.assign(result["model"], frame)
-    assert adjusted_rand_score(frame["truth"], labels) == 1.0
+    assert adjusted_rand_score(frame["truth"], labels) == 1.0 and result["warnings"] == []
     assert len(result["clusters"]) == 3 and all(c["description"].startswith(f"Cluster {c['id']} holds 33%")
                                                  for c in result["clusters"])
 
@@ -79,6 +79,13 @@ def test_mall_customers_fall_into_five_described_segments(storage, owner, mall):
     text = rich_savers[0]["description"]
     assert f"higher {INCOME}" in text and f"lower {SCORE}" in text
     assert len(numeric_only["pca"]["x"]) == 200 and numeric_only["outliers"]["count"] >= 0
+
+
+def test_noise_gets_a_warning_not_segments(storage, owner, make_dataset):
+    rng = np.random.default_rng(5)
+    dataset = make_dataset(pd.DataFrame(rng.normal(size=(600, 5)), columns=list("abcde")), "noise")
+    result = run(storage, owner, dataset, features=list("abcde"))
+    assert result["silhouette"] < 0.25 and "do not fall into clearly separated groups" in result["warnings"][0]
 
 
 def test_large_data_is_clustered_on_a_stated_sample(storage, owner, make_dataset, monkeypatch):
