@@ -7,12 +7,13 @@ from analytics.widgets.base import (
     TEMPORAL,
     Params,
     Schema,
-    aggregate_sql,
+    by_day_first,
     click_value,
     dimension_sql,
     equals_filter,
     filter_sql,
     grain_label,
+    grouped_source,
     plain,
 )
 
@@ -38,19 +39,24 @@ def category_query(spec: dict, schema_list: list[dict], source_sql: str, group_k
     """SELECT x[, g], y: x top ``limit`` by the sort, g top ``max_groups`` by total."""
     schema = Schema(schema_list)
     params = Params()
-    xdim = dimension_sql(schema, spec["x"], spec.get("time_grain"))
-    agg = aggregate_sql(spec, schema, params)
     where = filter_sql(schema, spec.get("filters"), params)
+    group = spec.get(group_key)
+    gdim = dimension_sql(schema, group, spec.get("group_grain")) if group else None
+    # A monthly chart groups by day first (cheaper); not when the group has a grain of its
+    # own, which may be finer than a day (hour of day).
+    pre = not (group and spec.get("group_grain"))
+    xdim, source_sql, where, agg = grouped_source(spec, schema, params, source_sql, where,
+                                                  {"grp": gdim} if group else None, allow=pre)
+    if group and by_day_first(spec, spec.get("time_grain")) and pre:
+        gdim = "grp"
     sort = spec.get("sort") or default_sort(spec, schema)
     direction = "DESC" if sort.startswith("-") else "ASC"
     key = "y" if sort.lstrip("-") == "y" else "x"
     limit = params.add(int(spec.get("limit") or 20))
-    group = spec.get(group_key)
     if not group:
         sql = (f"SELECT {xdim} AS x, {agg} AS y FROM {source_sql} WHERE {where} GROUP BY 1 "
                f"ORDER BY {key} {direction} NULLS LAST, x NULLS LAST LIMIT {limit}")
         return sql, params.values
-    gdim = dimension_sql(schema, group, spec.get("group_grain"))
     glimit = params.add(max_groups)
     # Categories are ranked by their total over all groups; groups by their total too.
     rank = "sum(y)" if key == "y" else "x"

@@ -11,6 +11,7 @@ from analytics.widgets.base import (
     Params,
     Schema,
     WidgetType,
+    REAGGREGATE,
     aggregate_sql,
     dimension_sql,
     f_agg,
@@ -23,6 +24,7 @@ from analytics.widgets.base import (
     f_y,
     figure_output,
     filter_sql,
+    grouped_source,
     plain,
 )
 from errors import InvalidSpec
@@ -67,19 +69,24 @@ class Kpi(WidgetType):
     def query(self, spec, schema, source_sql):
         cols = Schema(schema)
         params = Params()
-        agg = aggregate_sql(spec, cols, params)
         where = filter_sql(cols, spec.get("filters"), params)
         if not spec.get("x"):
+            agg = aggregate_sql(spec, cols, params)
             return (f"SELECT 1 AS is_total, NULL AS b, {agg} AS y, NULL AS total FROM {source_sql} WHERE {where}",
                     params.values)
-        bucket = dimension_sql(cols, spec["x"], spec.get("time_grain") or "month")
+        grain = spec.get("time_grain") or "month"
         limit = params.add(MAX_BUCKETS + 1)
-        if spec.get("agg") in ("sum", "count") and not spec.get("per"):
-            # Additive: the total is the sum of the periods (rows without a date included),
-            # which costs a window over a few hundred rows instead of a second aggregation.
-            sql = (f"SELECT 0 AS is_total, b, y, sum(y) OVER () AS total FROM (SELECT {bucket} AS b, {agg} AS y "
-                   f"FROM {source_sql} WHERE {where} GROUP BY 1) ORDER BY b DESC NULLS LAST LIMIT {limit}")
+        if (spec.get("agg") or "count") in REAGGREGATE and not spec.get("per"):
+            # The total is the periods combined (rows without a date included): a window
+            # over a few hundred rows instead of a second aggregation of every row.
+            bucket, source, inner_where, agg = grouped_source({**spec, "time_grain": grain}, cols, params, source_sql,
+                                                              where)
+            total = f"{REAGGREGATE[spec.get('agg') or 'count']}(y) OVER ()"
+            sql = (f"SELECT 0 AS is_total, b, y, {total} AS total FROM (SELECT {bucket} AS b, {agg} AS y "
+                   f"FROM {source} WHERE {inner_where} GROUP BY 1) ORDER BY b DESC NULLS LAST LIMIT {limit}")
             return sql, params.values
+        bucket = dimension_sql(cols, spec["x"], grain)
+        agg = aggregate_sql(spec, cols, params)
         # One scan: the total (grouping set ()) and one row per period, newest first.
         sql = (f"SELECT gb AS is_total, b, y, NULL AS total FROM (SELECT {bucket} AS b, {agg} AS y, "
                f"grouping({bucket}) AS gb FROM {source_sql} WHERE {where} "

@@ -514,3 +514,25 @@ def test_every_type_renders_when_the_filters_leave_no_rows(vg, spec):
         assert output["rows"] == [] and output["total"] == 0
     if output["kind"] == "kpi" and spec["agg"] != "count":
         assert output["value"] is None
+
+
+@pytest.mark.parametrize("agg", ["sum", "count", "min", "max", "mean", "median"])
+@pytest.mark.parametrize("grain,period", [("month", "M"), ("quarter", "Q"), ("year", "Y")])
+def test_coarse_grains_grouped_by_day_first_match_pandas(sales, agg, grain, period):
+    """sum/count/min/max group by day and then by month; the rest group directly: both
+    must give pandas' answer, with and without a second dimension, and in the KPI."""
+    revenue = {"expr": "mul", "columns": ["qty", "price"]}
+    spec = {"type": "bar", "x": "ts", "time_grain": grain, "y": revenue, "agg": agg, "limit": 100}
+    frame = sales.frame.assign(revenue=sales.frame.qty * sales.frame.price,
+                               bucket=sales.frame.ts.dt.to_period(period).dt.start_time)
+    how = {"count": "count"}.get(agg, agg)
+    expected = getattr(frame.groupby("bucket").revenue, how)()
+    _, result, _ = sales.run(spec)
+    assert {pd.Timestamp(r[0]): r[1] for r in result["rows"]} == pytest.approx(expected.to_dict())
+    _, result, _ = sales.run({**spec, "group": "country", "stacking": "stacked"})
+    by_country = getattr(frame.groupby(["bucket", "country"]).revenue, how)()
+    assert {(pd.Timestamp(x), g): y for x, g, y in result["rows"]} == pytest.approx(by_country.to_dict())
+    _, _, kpi = sales.run({"type": "kpi", "y": revenue, "agg": agg, "x": "ts", "time_grain": grain,
+                           "compare_previous": True, "sparkline": True})
+    assert kpi["value"] == pytest.approx(expected.iloc[-1]) and kpi["previous"] == pytest.approx(expected.iloc[-2])
+    assert kpi["sparkline"]["data"][0]["y"] == pytest.approx(expected.tolist())
