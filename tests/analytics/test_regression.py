@@ -181,3 +181,21 @@ def test_bad_inputs_get_a_clear_message(storage, owner, make_dataset, frame, par
     with pytest.raises(error) as caught:
         run(storage, owner, dataset, **params)
     assert message in caught.value.message
+
+
+def test_ols_on_online_retail_invoice_aggregates_equals_statsmodels(storage, owner, make_dataset):
+    lines = pd.read_csv(FIXTURES / "online-retail-20k.csv")
+    lines["amount"] = lines.Quantity * lines.UnitPrice
+    invoices = lines.groupby("InvoiceNo").agg(revenue=("amount", "sum"), items=("Quantity", "sum"),
+                                              lines=("StockCode", "count"), Country=("Country", "first")).reset_index()
+    invoices = invoices[invoices.revenue > 0]
+    dataset = make_dataset(invoices[["revenue", "items", "lines", "Country"]], "invoices")
+    result = run(storage, owner, dataset, target="revenue", features=["items", "lines", "Country"])
+    saved = pd.read_csv(storage.data_dir.parent / "invoices.csv")
+    expected = smf.ols("revenue ~ C(Country) + items + lines", saved).fit()
+    terms = by_term(result)
+    assert list(terms) == list(expected.params.index) and len(terms) > 10
+    for term in expected.params.index:
+        assert terms[term]["estimate"] == pytest.approx(expected.params[term], rel=1e-7, abs=1e-9)
+        assert terms[term]["std_error"] == pytest.approx(expected.bse[term], rel=1e-7)
+    assert result["r2"] == pytest.approx(expected.rsquared, rel=1e-10) and result["n"] == len(saved)
