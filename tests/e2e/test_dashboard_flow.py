@@ -263,3 +263,27 @@ def test_public_link_signed_out_then_revoked(owner_page: Page, new_page):
     expect(page.locator("#share-status")).to_contain_text("No public link")
     response = visitor.goto(url)
     assert response.status == 404
+
+
+def test_a_map_draws_from_local_assets_only(owner_page: Page):
+    """A choropleth needs country shapes; they come from our assets, and nothing on the
+    dashboard page asks any other host for anything (the app works offline)."""
+    page = owner_page
+    outside = []
+    page.on("request", lambda request: None if request.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else outside.append(request.url))
+    rows = "country,sales\n" + "".join(f"{c},{v}\n" for c, v in (
+        ("France", 10), ("Germany", 20), ("United Kingdom", 30), ("EIRE", 5), ("Japan", 12), ("Brazil", 7)))
+    upload = page.request.post("/api/v1/datasets", multipart={
+        "file": {"name": "countries.csv", "mimeType": "text/csv", "buffer": rows.encode()}})
+    assert upload.status == 201, upload.text()
+    dataset_id = upload.json()["id"]
+    board = api(page, "POST", "/api/v1/dashboards", data={"name": "Sales map", "widgets": [
+        {"id": "map", "layout": {"x": 0, "y": 0, "w": 12, "h": 8},
+         "spec": {"type": "map", "dataset_id": dataset_id, "x": "country", "y": "sales", "agg": "sum",
+                  "title": "Sales by country"}}]})
+    page.goto(f"/dashboards/{board['id']}")
+    # Six countries filled: plotly drew them from the shapes it loaded from our assets.
+    expect(page.locator(f"{pattern_id('dash-widget-body', 'map')} .choroplethlocation")).to_have_count(6)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-map.png"))
+    assert outside == [], f"requests to other hosts: {outside}"
