@@ -11,6 +11,7 @@ from analytics.profiling import figures
 from analytics.profiling.alerts import ALERT_TYPES
 from analytics.profiling.report_html import anchor, format_value, pct, stat_rows
 from analytics.profiling.semantic import HINT_LABELS
+from components.datasets import human_size
 from components.feedback import error_alert, icon
 
 KIND_LABELS = {"numeric": "Numbers", "text": "Text and categories", "temporal": "Dates and times", "boolean": "Booleans"}
@@ -63,7 +64,7 @@ def _overview(profile: dict) -> dbc.Row:
     stats = [("Rows", format_value(table["rows"])), ("Columns", format_value(table["columns"])),
              ("Missing cells", f"{format_value(table['missing_cells'])} ({pct(table['missing_cells_share'])})"),
              ("Duplicate rows", f"{format_value(table['duplicate_rows'])} ({pct(table['duplicate_rows_share'])})"),
-             ("Size on disk", f"{(table.get('size_bytes') or 0) / 1e6:,.1f} MB"), ("Column types", types)]
+             ("Size on disk", human_size(table.get("size_bytes") or 0)), ("Column types", types)]
     return dbc.Row([dbc.Col([html.Div(label, className="small text-body-secondary"),
                              html.Div(value, className="profile-stat fw-semibold")], xs=6, md=4, lg=2)
                     for label, value in stats], className="g-3 mb-3", id="profile-overview")

@@ -103,7 +103,12 @@ def render_html(profile: dict, title: str) -> str:
                 ("Missing cells", f"{format_value(table['missing_cells'])} ({pct(table['missing_cells_share'])})"),
                 ("Duplicate rows", f"{format_value(table['duplicate_rows'])} ({pct(table['duplicate_rows_share'])})")]
     if table.get("size_bytes") is not None:
-        overview.append(("Size on disk", f"{table['size_bytes'] / 1e6:,.1f} MB"))
+        size, unit = float(table["size_bytes"]), "B"
+        for unit in ("B", "KB", "MB", "GB"):  # binary units, as the dataset page shows them
+            if size < 1024 or unit == "GB":
+                break
+            size /= 1024
+        overview.append(("Size on disk", f"{size:,.1f} {unit}"))
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Profile · {esc(title)}</title>",
              f"<style>{CSS}</style><script>{_plotly_js()}</script></head><body><main>",
              f"<h1>{esc(title)}</h1><p class='muted'>Profile of version {profile.get('version')}, computed "
