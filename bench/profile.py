@@ -49,7 +49,8 @@ def generate(path: Path, rows: int) -> None:
     def pick(values: list[str], salt: int) -> str:
         return f"[{', '.join(repr(v) for v in values)}][(1 + hash(range * {salt}) % {len(values)})::BIGINT]"
 
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         con.execute(f"""COPY (SELECT
             range AS transaction_id,
@@ -78,7 +79,8 @@ def generate(path: Path, rows: int) -> None:
 def retail_parquet(path: Path) -> None:
     import duckdb
 
-    con = duckdb.connect(config={"enable_progress_bar": False})
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")
     try:
         con.execute(f"COPY (SELECT * FROM read_csv('{RETAIL}', types={{'InvoiceNo': 'VARCHAR', "
                     f"'StockCode': 'VARCHAR'}})) TO '{path}' (FORMAT parquet, COMPRESSION zstd)")

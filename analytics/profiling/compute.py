@@ -59,10 +59,9 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
     started = time.perf_counter()
     step = _Progress(report, check)
     now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    storage_types = {c["name"]: c["storage_type"] for c in infer_schema(con, source_sql)}
-    if schema is None:
-        schema = infer_schema(con, source_sql)
-    columns = profiled_columns(schema, storage_types)
+    described = infer_schema(con, source_sql)
+    storage_types = {c["name"]: c["storage_type"] for c in described}
+    columns = profiled_columns(schema if schema is not None else described, storage_types)
     by_kind = {kind: [c for c in columns if c.kind == kind] for kind in ("numeric", "text", "temporal", "boolean")}
 
     step(0.05, "Counting values")
@@ -108,7 +107,9 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
     for col in columns:
         approx = first.get(f"c{col.index}_approx_distinct") or 0
         (estimated if rows > DISTINCT_EXACT_ROWS and approx > DISTINCT_EXACT_LIMIT else exact).append(col)
-    counts = categorical.value_counts(con, source_sql, exact, jsonable)
+    counts = categorical.value_counts(
+        con, source_sql, exact, jsonable,
+        on_column=lambda done: step(0.5 + 0.15 * done / len(exact), "Distinct and most frequent values"))
 
     profiles = []
     for col in columns:
