@@ -161,3 +161,48 @@ def test_public_link_draws_only_its_dashboard_and_dies_when_revoked(make_client,
     body = widget_children(draw_widget(visitor, "genre", "public-dash-token", token, {"filters": {}, "cross": []},
                                        prefix="public-"))
     assert "Action" not in body
+
+
+def test_dashboards_list_create_duplicate_delete(client, make_client, app_storage, admin, second_user, board):
+    sign_in(client, "ada@example.com")
+    page = json.dumps(render_page(client, "/dashboards").get_json())
+    assert "Games" in page and "dashboard-new-open" in page
+
+    response = post_callback(client, [("dashboard-new-feedback", "children"), ("dashboards-redirect", "href")],
+                             [("dashboard-new-create", "n_clicks", 1)],
+                             [("dashboard-new-source", "value", ""), ("dashboard-new-name", "value", "Blank one")],
+                             changed=["dashboard-new-create.n_clicks"])
+    href = response.get_json()["response"]["dashboards-redirect"]["href"]
+    new_id = int(href.rsplit("/", 1)[1])
+    assert app_storage.dashboards.get(admin.principal(), new_id)["name"] == "Blank one"
+
+    def press(who, kind, board_id):
+        outputs = {"dashboard-duplicate": [("dashboards-list", "children"), ("dashboards-feedback", "children")],
+                   "dashboard-delete": [("dashboard-delete-modal", "is_open"), ("dashboard-delete-text", "children"),
+                                        ("dashboard-pending-id", "data")]}[kind]
+        extra = [("dashboard-delete-cancel", "n_clicks", 0)] if kind == "dashboard-delete" else []
+        return post_callback(who, outputs, [({"type": kind, "index": "ALL"}, "n_clicks", [(board_id, 1)]), *extra],
+                             changed=[json.dumps({"index": board_id, "type": kind}, separators=(",", ":"))
+                                      + ".n_clicks"])
+
+    assert "Copy of Games" in json.dumps(press(client, "dashboard-duplicate", board["id"]).get_json())
+    workspace = board["workspace_id"]
+    assert len(app_storage.dashboards.list(admin.principal(), workspace)) == 3
+
+    # Bob posts Ada's dashboard ids to the list's buttons: nothing is copied or deleted.
+    bob = make_client()
+    sign_in(bob, "bob@example.com")
+    assert "no dashboard" in json.dumps(press(bob, "dashboard-duplicate", board["id"]).get_json()).lower()
+    delete = post_callback(bob, [("dashboard-delete-modal", "is_open", ), ("dashboards-list", "children"),
+                                 ("dashboards-feedback", "children")],
+                           [("dashboard-delete-confirm", "n_clicks", 1)], [("dashboard-pending-id", "data", board["id"])],
+                           changed=["dashboard-delete-confirm.n_clicks"])
+    assert "no dashboard" in json.dumps(delete.get_json()).lower()
+    assert len(app_storage.dashboards.list(admin.principal(), workspace)) == 3
+
+    # Ada deletes her copy through the confirmation.
+    post_callback(client, [("dashboard-delete-modal", "is_open"), ("dashboards-list", "children"),
+                           ("dashboards-feedback", "children")],
+                  [("dashboard-delete-confirm", "n_clicks", 1)], [("dashboard-pending-id", "data", new_id)],
+                  changed=["dashboard-delete-confirm.n_clicks"])
+    assert {b["name"] for b in app_storage.dashboards.list(admin.principal(), workspace)} == {"Games", "Copy of Games"}
