@@ -17,7 +17,9 @@ Protocol (docs/analyze-timeseries.md says it for people):
 
 Candidates: seasonal naive; Holt-Winters with a damped additive trend and additive season
 (and multiplicative season when every value is positive); SARIMA(1,0,0)(1,1,1)m with a
-constant; the Theta method; and the equal-weight combination of the statistical ones.
+constant and the airline model SARIMA(0,1,1)(0,1,1)m; the Theta method; and the
+equal-weight combination of one model per family (ETS, SARIMA, Theta), each family's form
+chosen by its validation error.
 """
 from __future__ import annotations
 
@@ -48,8 +50,9 @@ MODEL_LABELS = {
     "ets": "ETS (Holt-Winters, damped trend, additive season)",
     "ets_mul": "ETS (Holt-Winters, damped trend, multiplicative season)",
     "sarima": "SARIMA(1,0,0)(1,1,1) with constant",
+    "sarima_airline": "SARIMA(0,1,1)(0,1,1) (airline)",
     "theta": "Theta",
-    "combination": "Combination (mean of the statistical models)",
+    "combination": "Combination (ETS, SARIMA and Theta: the best form of each)",
 }
 
 
@@ -111,6 +114,16 @@ def sarima(y, season, horizon, level) -> Forecast:
     return Forecast(np.asarray(prediction.predicted_mean, dtype=float), bounds[:, 0], bounds[:, 1])
 
 
+def sarima_airline(y, season, horizon, level) -> Forecast:
+    """The airline model (Box-Jenkins): both differences, an MA term for each."""
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    fit = SARIMAX(y, order=(0, 1, 1), seasonal_order=(0, 1, 1, season)).fit(disp=False, maxiter=100)
+    prediction = fit.get_forecast(horizon)
+    bounds = np.asarray(prediction.conf_int(alpha=1 - level), dtype=float)
+    return Forecast(np.asarray(prediction.predicted_mean, dtype=float), bounds[:, 0], bounds[:, 1])
+
+
 def theta(y, season, horizon, level) -> Forecast:
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
@@ -124,8 +137,10 @@ def theta(y, season, horizon, level) -> Forecast:
     return Forecast(mean, bounds[:, 0], bounds[:, 1])
 
 
-MODELS = {"seasonal_naive": seasonal_naive, "ets": ets, "ets_mul": ets_mul, "sarima": sarima, "theta": theta}
-STATISTICAL = ("ets", "ets_mul", "sarima", "theta")
+MODELS = {"seasonal_naive": seasonal_naive, "ets": ets, "ets_mul": ets_mul, "sarima": sarima,
+          "sarima_airline": sarima_airline, "theta": theta}
+# The combination takes one model of each family: the form with the lowest validation error.
+FAMILIES = (("ets", "ets_mul"), ("sarima", "sarima_airline"), ("theta",))
 
 
 def candidates(y: np.ndarray, season: int) -> tuple[list[str], list[str]]:
@@ -137,7 +152,7 @@ def candidates(y: np.ndarray, season: int) -> tuple[list[str], list[str]]:
     elif season > 1:
         left_out.append("ETS with a multiplicative season needs every value above zero")
     if season <= SARIMA_MAX_SEASON:
-        names.append("sarima")
+        names += ["sarima", "sarima_airline"] if season > 1 else ["sarima"]
     else:
         left_out.append(f"SARIMA sits out seasons longer than {SARIMA_MAX_SEASON} periods (its fit takes minutes)")
     names += ["theta", "combination"]
@@ -219,51 +234,46 @@ def forecast_series(series: timeseries.Series, options: dict, progress) -> dict:
     n_train = len(y) - h
     train, test = y[:n_train], y[n_train:]
     names, left_out = candidates(train, m)
-    parts = [p for p in STATISTICAL if p in names]
+    singles = [name for name in names if name != "combination"]
     origins = origins_for(n_train, m, h, options["folds"])
     started = time.perf_counter()
 
     # 2. rolling-origin validation inside the training part
-    scores: dict[str, list[dict]] = {name: [] for name in names}
+    forecasts: dict[str, list[np.ndarray]] = {name: [] for name in singles}
     failed: dict[str, str] = {}
-    steps = len(origins) * len(names) + 3
+    steps = len(origins) * len(singles) + 3
     done = 0
     for origin in origins:
-        fitted: dict[str, Forecast] = {}
-        for name in names:
+        for name in singles:
             done += 1
             progress(0.05 + 0.8 * done / steps, f"Validating {MODEL_LABELS[name]} at origin {origin}")
             if name in failed:
                 continue
             try:
-                if name == "combination":
-                    usable = [p for p in parts if p in fitted]
-                    if not usable:
-                        raise ArithmeticError("no statistical model fitted")
-                    result = Forecast(*(np.mean([getattr(fitted[p], a) for p in usable], axis=0)
-                                        for a in ("mean", "low", "high")))
-                else:
-                    result = fit_forecast(name, train[:origin], m, h, level)
-                    fitted[name] = result
+                forecasts[name].append(fit_forecast(name, train[:origin], m, h, level).mean)
             except Exception as exc:  # noqa: BLE001 (a model that cannot fit this series sits out, said in the result)
                 failed[name] = f"{type(exc).__name__}: {exc}"[:200]
-                continue
-            scores[name].append(errors_of(train[origin:origin + h], result.mean))
-    validation = []
-    for name in names:
-        if name in failed or not scores[name]:
-            continue
-        validation.append({"model": name, "label": MODEL_LABELS[name],
-                           "mae": float(np.mean([s["mae"] for s in scores[name]])),
-                           "mape": _mean_or_none([s["mape"] for s in scores[name]]),
-                           "rmse": float(np.mean([s["rmse"] for s in scores[name]]))})
+    actuals = [train[origin:origin + h] for origin in origins]
+
+    def scored(name: str, per_origin: list[np.ndarray]) -> dict:
+        errors = [errors_of(a, f) for a, f in zip(actuals, per_origin)]
+        return {"model": name, "label": MODEL_LABELS[name], "mae": float(np.mean([e["mae"] for e in errors])),
+                "mape": _mean_or_none([e["mape"] for e in errors]),
+                "rmse": float(np.mean([e["rmse"] for e in errors]))}
+
+    validation = [scored(name, forecasts[name]) for name in singles if name not in failed]
+    mae_of = {row["model"]: row["mae"] for row in validation}
+    combo_parts = [min((v for v in family if v in mae_of), key=mae_of.get)
+                   for family in FAMILIES if any(v in mae_of for v in family)]
+    if "combination" in names and len(combo_parts) >= 2:
+        validation.append(scored("combination", [np.mean([forecasts[p][i] for p in combo_parts], axis=0)
+                                                 for i in range(len(origins))]))
     # sorted() is stable: on a tie the earlier (simpler) candidate stays first.
     ranking = [row["model"] for row in sorted(validation, key=lambda row: row["mae"])]
 
     # 3. the chosen model, fitted on the training part, scored once on the holdout. Should
     # it fail to fit there, the next in the validation ranking takes its place (said in the
     # result); seasonal naive always fits.
-    combo_parts = [p for p in parts if p not in failed]
     for chosen in ranking:
         progress(0.88, f"Scoring {MODEL_LABELS[chosen]} on the holdout")
         try:

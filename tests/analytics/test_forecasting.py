@@ -118,6 +118,17 @@ def test_retail_validation_stays_inside_the_training_part(retail_result, retail)
     assert best["model"] == retail_result["model"]
 
 
+def test_combination_takes_the_best_form_of_each_family(retail_result):
+    """ETS, SARIMA and Theta each bring the form with the lowest validation MAE."""
+    mae = {row["model"]: row["mae"] for row in retail_result["validation"]["scores"]}
+    assert retail_result["model"] == "combination"
+    assert {"sarima", "sarima_airline", "ets", "theta"} <= set(mae)
+    best_sarima = min(("sarima", "sarima_airline"), key=mae.get)
+    assert retail_result["combination_of"] == ["ets", best_sarima, "theta"]
+    # ETS with a multiplicative season sits out: one day of returns is below zero.
+    assert "ets_mul" not in mae and any("multiplicative" in note for note in retail_result["validation"]["left_out"])
+
+
 def test_retail_future_dates_skip_the_closed_weekday(retail_result):
     dates = [row["date"] for row in retail_result["forecast"]]
     assert len(dates) == 30
