@@ -176,7 +176,7 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
             design_features.append({"name": name, "kind": "categorical", "term": categorical_term(name),
                                     "levels": order, "reference": ref})
         else:
-            if frame[name].nunique() < 2:
+            if frame[name].min() == frame[name].max():  # cheaper than nunique on many rows
                 raise AnalysisError(f"The feature {name!r} has the same value in every row used; leave it out")
             design_features.append({"name": name, "kind": "numeric", "term": formula_name(name),
                                     "mean": float(frame[name].mean()), "min": float(frame[name].min()),
@@ -267,9 +267,9 @@ def _ols(endog, exog: pd.DataFrame, design_features, progress) -> dict:
 
     x = exog.to_numpy()
     full_rank = np.linalg.matrix_rank(x.T @ x) == x.shape[1]
-    # QR is several times faster than statsmodels' default pseudo-inverse on many rows and
-    # gives the same answer for a full-rank design; a rank-deficient one needs the pinv.
-    fit = sm.OLS(endog, exog).fit(method="qr" if full_rank else "pinv")
+    # statsmodels' default pseudo-inverse, as the formula API uses (its QR path computes
+    # the pseudo-inverse as well, so it is slower here).
+    fit = sm.OLS(endog, exog).fit()
     progress(0.7, "Diagnostics")
     warnings_list = []
     if not full_rank:
