@@ -86,6 +86,8 @@ class QueryService:
         self.cache = diskcache.Cache(str(self.data_dir / "cache" / "queries"), size_limit=CACHE_SIZE_LIMIT,
                                      eviction_policy="least-recently-used")
         self.recent = _Recent(MEMORY_ENTRIES)
+        self._ranges: OrderedDict = OrderedDict()  # version file -> {integer column: (min, max)}
+        self._ranges_lock = threading.Lock()
         self._db = None
         self._db_lock = threading.Lock()
 
@@ -150,6 +152,40 @@ class QueryService:
         truncated = len(rows) > self.row_cap
         return columns, rows[: self.row_cap], truncated
 
+    def _schema_with_ranges(self, dataset: Dataset) -> list[dict]:
+        """The schema with exact min/max of its integer columns, read from the Parquet
+        footer's statistics (no scan), so a distinct count can use a bitmap. A column is left
+        without bounds unless every row group has statistics for it."""
+        key = dataset.path
+        with self._ranges_lock:
+            known = self._ranges.get(key)
+        if known is None:
+            integers = {c["name"] for c in dataset.schema if c["type"] == "integer"}
+            ranges = {}
+            if integers:
+                path = literal(str(self.datasets.file_path(dataset)))
+                cursor = self._database().cursor()
+                try:
+                    rows = cursor.execute(
+                        "SELECT path_in_schema, min(TRY_CAST(stats_min_value AS BIGINT)), "
+                        "max(TRY_CAST(stats_max_value AS BIGINT)), bool_and(TRY_CAST(stats_min_value AS BIGINT) "
+                        "IS NOT NULL OR stats_null_count = row_group_num_rows) "
+                        f"FROM parquet_metadata({path}) GROUP BY 1").fetchall()
+                    ranges = {name: (low, high) for name, low, high, complete in rows
+                              if name in integers and complete and low is not None and high is not None}
+                except duckdb.Error as exc:  # no statistics: plain distinct counts
+                    log.info("no Parquet statistics for dataset %s: %s", dataset.id, exc)
+                finally:
+                    cursor.close()
+            with self._ranges_lock:
+                self._ranges[key] = ranges
+                while len(self._ranges) > MEMORY_ENTRIES:
+                    self._ranges.popitem(last=False)
+            known = ranges
+        ranges = known
+        return [dict(c, min=ranges[c["name"]][0], max=ranges[c["name"]][1]) if c["name"] in ranges else c
+                for c in dataset.schema]
+
     def _key(self, kind: str, dataset: Dataset, spec: dict) -> str:
         # The version's file path is unique (a uuid), so a re-used dataset id cannot collide.
         # Words that change no result (title, description) are left out of a query's key.
@@ -171,7 +207,7 @@ class QueryService:
             return {**hit, "cached": True}
         wt = widget_type(normalized["type"])
         source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
-        built = wt.query(normalized, dataset.schema, source)
+        built = wt.query(normalized, self._schema_with_ranges(dataset), source)
         if built is None:
             result = {"columns": [], "rows": [], "truncated": False}
         else:

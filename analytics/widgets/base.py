@@ -97,6 +97,10 @@ class Schema:
     def __init__(self, schema: list[dict]):
         self.columns = [c["name"] for c in schema]
         self.types = {c["name"]: c["type"] for c in schema}
+        # Optional exact bounds of integer columns (from the file's statistics), which let
+        # a whole-table distinct count use a bitmap; see distinct_count_sql.
+        self.ranges = {c["name"]: (int(c["min"]), int(c["max"])) for c in schema
+                       if c.get("type") == "integer" and c.get("min") is not None and c.get("max") is not None}
 
     def type_of(self, name) -> str:
         if not isinstance(name, str) or name not in self.types:
@@ -143,20 +147,36 @@ def measure_sql(schema: Schema, y) -> str | None:
     return f"({left} {op} {right})"
 
 
-def aggregate_sql(spec: dict, schema: Schema, params: Params) -> str:
-    """agg(measure), optionally divided by the distinct count of ``per`` (revenue per order)."""
+BITMAP_MAX_BITS = 1 << 27  # 16 MB: the largest integer range counted with a bitmap
+
+
+def distinct_count_sql(schema: Schema, column, params: Params, whole_table: bool) -> str:
+    """count(DISTINCT column); over a whole table (one group) of integers whose bounds are
+    known and not too far apart, a bitmap of the range instead, about four times faster on
+    millions of rows. Never per group: each group would hold its own bitmap."""
+    if whole_table and isinstance(column, str) and column in schema.ranges:
+        low, high = schema.ranges[column]
+        if 0 <= high - low < BITMAP_MAX_BITS:
+            return (f"coalesce(bit_count(bitstring_agg({schema.col(column)}, {params.add(low)}, "
+                    f"{params.add(high)})), 0)")
+    return f"count(DISTINCT {measure_sql(schema, column)})"
+
+
+def aggregate_sql(spec: dict, schema: Schema, params: Params, whole_table: bool = False) -> str:
+    """agg(measure), optionally divided by the distinct count of ``per`` (revenue per order).
+    ``whole_table``: the query has no GROUP BY (a KPI without periods)."""
     agg = spec.get("agg") or "count"
     m = measure_sql(schema, spec.get("y"))
     if agg == "count":
         expr = "count(*)" if m is None else f"count({m})"
     elif agg == "count_distinct":
-        expr = f"count(DISTINCT {m})"
+        expr = distinct_count_sql(schema, spec.get("y"), params, whole_table)
     elif agg == "percentile":
         expr = f"quantile_cont({m}, {params.add(float(spec.get('percentile') or 90) / 100)})"
     else:
         expr = {"sum": "sum", "mean": "avg", "median": "median", "min": "min", "max": "max"}[agg] + f"({m})"
     if spec.get("per"):
-        expr = f"(CAST({expr} AS DOUBLE) / NULLIF(count(DISTINCT {schema.col(spec['per'])}), 0))"
+        expr = f"(CAST({expr} AS DOUBLE) / NULLIF({distinct_count_sql(schema, spec['per'], params, whole_table)}, 0))"
     return expr
 
 

@@ -71,7 +71,7 @@ class Kpi(WidgetType):
         params = Params()
         where = filter_sql(cols, spec.get("filters"), params)
         if not spec.get("x"):
-            agg = aggregate_sql(spec, cols, params)
+            agg = aggregate_sql(spec, cols, params, whole_table=True)
             return (f"SELECT 1 AS is_total, NULL AS b, {agg} AS y, NULL AS total FROM {source_sql} WHERE {where}",
                     params.values)
         grain = spec.get("time_grain") or "month"

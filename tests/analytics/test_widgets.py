@@ -536,3 +536,29 @@ def test_coarse_grains_grouped_by_day_first_match_pandas(sales, agg, grain, peri
                            "compare_previous": True, "sparkline": True})
     assert kpi["value"] == pytest.approx(expected.iloc[-1]) and kpi["previous"] == pytest.approx(expected.iloc[-2])
     assert kpi["sparkline"]["data"][0]["y"] == pytest.approx(expected.tolist())
+
+
+def test_whole_table_distinct_counts_use_a_bitmap_when_bounds_are_known(con, tmp_path):
+    path = tmp_path / "ids.parquet"
+    con.execute(f"""COPY (SELECT CASE WHEN i % 7 = 0 THEN NULL ELSE 1000 + (i * 37) % 5000 END AS id,
+                    i % 3 AS grp, 10000000000 + i AS big FROM range(20000) t(i)) TO '{path}' (FORMAT parquet)""")
+    data = Data(con, path)
+    bounded = [dict(c, min=1000, max=5999) if c["name"] == "id" else
+               dict(c, min=10000000000, max=10000000000 + 19999 + 10 ** 9) if c["name"] == "big" else c
+               for c in data.schema]
+    for flt in ([], [{"column": "grp", "op": "=", "value": 1}], [{"column": "grp", "op": "=", "value": 9}]):
+        spec = normalize_spec({"type": "kpi", "y": "id", "agg": "count_distinct", "filters": flt}, bounded)
+        sql, params = widget_type("kpi").query(spec, bounded, data.source)
+        assert "bitstring_agg" in sql
+        expected = data.frame[data.frame.grp == flt[0]["value"]].id.nunique() if flt else data.frame.id.nunique()
+        assert con.execute(sql, params).fetchall()[0][2] == expected
+    # A range too wide for a bitmap, a grouped query, or no bounds: the plain distinct count.
+    for spec, schema in (({"type": "kpi", "y": "big", "agg": "count_distinct"}, bounded),
+                         ({"type": "bar", "x": "grp", "y": "id", "agg": "count_distinct"}, bounded),
+                         ({"type": "kpi", "y": "id", "agg": "count_distinct"}, data.schema)):
+        sql, params = widget_type(spec["type"]).query(normalize_spec(spec, schema), schema, data.source)
+        assert "bitstring_agg" not in sql and "count(DISTINCT" in sql
+    spec = normalize_spec({"type": "kpi", "y": "id", "agg": "count", "per": "id"}, bounded)
+    sql, params = widget_type("kpi").query(spec, bounded, data.source)
+    assert "bitstring_agg" in sql
+    assert con.execute(sql, params).fetchall()[0][2] == pytest.approx(data.frame.id.count() / data.frame.id.nunique())

@@ -160,3 +160,17 @@ def test_share_link_reaches_only_its_own_widgets(storage, ada, vg):
     storage.dashboards.revoke_share(ada, board["id"])
     with pytest.raises(NotFound):
         storage.queries.render_shared(token, "total")
+
+
+def test_distinct_counts_read_the_files_statistics(storage, ada, vg):
+    import pandas as pd
+
+    frame = pd.read_csv(FIXTURES / "vgsales.csv", na_values=["N/A"])
+    kpi = storage.queries.render(ada, vg.id, {"type": "kpi", "y": "Year", "agg": "count_distinct"})
+    assert kpi["value"] == frame.Year.nunique()
+    schema = {c["name"]: c for c in storage.queries._schema_with_ranges(storage.datasets.get(ada, vg.id))}
+    assert (schema["Year"]["min"], schema["Year"]["max"]) == (frame.Year.min(), frame.Year.max())
+    assert (schema["Rank"]["min"], schema["Rank"]["max"]) == (1, 16600) and "min" not in schema["Name"]
+    filtered = storage.queries.run(ada, vg.id, {"type": "kpi", "y": "Year", "agg": "count_distinct",
+                                                "filters": [{"column": "Platform", "op": "=", "value": "Wii"}]})
+    assert filtered["rows"][0][2] == frame[frame.Platform == "Wii"].Year.nunique()
