@@ -13,7 +13,8 @@ from components.analyze_common import field, fmt, graph, job_panel, metric, simp
 # History shown before the holdout: enough for a season's shape, small for the browser.
 HISTORY_SHOWN = 400
 SHORT_NAMES = {"seasonal_naive": "Seasonal naive", "ets": "ETS, damped", "ets_mul": "ETS, damped, × season",
-               "sarima": "SARIMA", "theta": "Theta", "combination": "Combination"}
+               "sarima": "SARIMA", "sarima_airline": "SARIMA (airline)", "theta": "Theta",
+               "combination": "Combination"}
 
 
 def layout():
