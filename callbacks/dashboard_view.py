@@ -124,7 +124,7 @@ def register_view(app, access) -> None:
         if widget is None:
             return widget_error("This widget is no longer on the dashboard; reload the page")
         output = access.render_many(key, board, [widget], state.get("filters"), state.get("cross"))[str(widget_id)]
-        return rendered_body(output, widget_ids(p, widget_id)["graph"])
+        return rendered_body(output, p, widget_id)
 
     @app.callback(
         Output(f"{p}dash-state", "data", allow_duplicate=True),
@@ -240,6 +240,50 @@ def register_view(app, access) -> None:
     )
 
 
+def next_table_view(view: dict | None, trigger: dict) -> dict:
+    """The page and sort after a click on a table widget's pager or a header."""
+    view = dict(view or {})
+    page = int(view.get("page") or 0)
+    kind = trigger.get("type", "")
+    if kind.endswith("dash-table-prev"):
+        view["page"] = max(page - 1, 0)
+    elif kind.endswith("dash-table-next"):
+        view["page"] = page + 1
+    elif kind.endswith("dash-table-sort"):
+        column = trigger.get("col")
+        view["descending"] = view.get("sort") == column and not view.get("descending")
+        view["sort"] = column
+        view["page"] = 0
+    return view
+
+
+def register_tables(app) -> None:
+    """Paging and sorting a table widget on the signed-in page: only that widget redraws."""
+    @app.callback(
+        Output({"type": "dash-widget-body", "index": MATCH}, "children", allow_duplicate=True),
+        Input({"type": "dash-table-prev", "index": MATCH}, "n_clicks"),
+        Input({"type": "dash-table-next", "index": MATCH}, "n_clicks"),
+        Input({"type": "dash-table-sort", "index": MATCH, "col": ALL}, "n_clicks"),
+        State({"type": "dash-table-view", "index": MATCH}, "data"),
+        State("dash-state", "data"),
+        State("dash-id", "data"),
+        prevent_initial_call=True,
+    )
+    def page_table(_prev, _next, _sorts, view, state, board_id):
+        trigger = ctx.triggered_id
+        if not isinstance(trigger, dict) or not (ctx.triggered and ctx.triggered[0].get("value")):
+            return no_update
+        view = next_table_view(view, trigger)
+        state = state or {}
+        try:
+            output = current_storage().dashboard_views.render_widget(
+                require_principal(), board_id, trigger["index"], state.get("filters"), state.get("cross"), view)
+        except DataInsightError as exc:
+            return widget_error(exc.message)
+        return rendered_body(output, "", trigger["index"], view)
+
+
 def register(app) -> None:
     register_view(app, PrivateAccess)
     register_view(app, SharedAccess)
+    register_tables(app)

@@ -113,6 +113,11 @@ def widget_ids(prefix: str, widget_id: str) -> dict:
     return {
         "body": {"type": f"{prefix}dash-widget-body", "index": widget_id},
         "graph": {"type": f"{prefix}dash-widget-graph", "index": widget_id},
+        # A table widget's pager and sortable headers (the header id also gets "col").
+        "prev": {"type": f"{prefix}dash-table-prev", "index": widget_id},
+        "next": {"type": f"{prefix}dash-table-next", "index": widget_id},
+        "sort": {"type": f"{prefix}dash-table-sort", "index": widget_id},
+        "view": {"type": f"{prefix}dash-table-view", "index": widget_id},
     }
 
 
@@ -137,13 +142,17 @@ def resolve_tab(board: dict, tab_id: str | None) -> str | None:
     return tabs[0]["id"] if tabs else None
 
 
-def rendered_body(output: dict | None, graph_id):
+def rendered_body(output: dict | None, prefix: str, widget_id, table_view: dict | None = None):
     """A widget's content from its render output ({"error": ...} when it failed)."""
     if output is None:
         return html.Div(className="widget-placeholder")
     if "error" in output and "kind" not in output:
         return widget_error(output["error"])
-    return widget_body(output, graph_id, output.get("title"))
+    ids = widget_ids(prefix, widget_id)
+    pager = None
+    if output.get("kind") == "table" and not prefix:  # the public link shows the first page
+        pager = {"ids": {k: ids[k] for k in ("prev", "next", "sort", "view")}, "view": table_view or {}}
+    return widget_body(output, ids["graph"], output.get("title"), pager)
 
 
 def _widget_cards(widgets: list[dict], prefix: str, editable: bool, outputs: dict | None) -> list:
@@ -154,7 +163,7 @@ def _widget_cards(widgets: list[dict], prefix: str, editable: bool, outputs: dic
         if editable:
             menu_ids = {action: {"type": f"dash-widget-{action}", "index": widget["id"]}
                         for action in ("edit", "duplicate", "delete")}
-        body = rendered_body((outputs or {}).get(str(widget["id"])), ids["graph"])
+        body = rendered_body((outputs or {}).get(str(widget["id"])), prefix, widget["id"])
         cards.append(widget_card(widget, body, editable=editable, body_id=ids["body"], menu_ids=menu_ids))
     return cards
 

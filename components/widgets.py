@@ -75,21 +75,46 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _table_body(output: dict) -> html.Div:
+def _table_body(output: dict, pager: dict | None = None) -> html.Div:
+    """A page of a table widget. With ``pager`` ({"ids": {...}, "view": {...}}) the header
+    cells sort and the footer pages, through the dashboard's table callbacks."""
     columns = output.get("columns") or []
     rows = output.get("rows") or []
     total = output.get("total", len(rows))
-    head = html.Thead(html.Tr([html.Th(str(c)) for c in columns]))
+    page, size = int(output.get("page") or 0), int(output.get("page_size") or len(rows) or 1)
+    view = (pager or {}).get("view") or {}
+
+    def header(name):
+        if pager is None:
+            return html.Th(str(name))
+        arrow = ""
+        if view.get("sort") == name:
+            arrow = " ▼" if view.get("descending") else " ▲"
+        return html.Th(html.Button(f"{name}{arrow}", id={**pager["ids"]["sort"], "col": str(name)}, n_clicks=0,
+                                   className="btn btn-link btn-sm p-0 text-reset fw-semibold text-decoration-none",
+                                   title="Sort by this column"))
+
+    head = html.Thead(html.Tr([header(c) for c in columns]))
     body = html.Tbody([html.Tr([html.Td(_cell(v)) for v in row]) for row in rows])
-    note = f"{len(rows):,} of {total:,} rows" if total and total > len(rows) else f"{len(rows):,} rows"
+    first = page * size + 1 if rows else 0
+    note = f"{first:,}–{page * size + len(rows):,} of {total:,} rows"
+    footer = [html.Span(note, className="me-auto")]
+    if pager is not None and total > size:
+        footer += [
+            html.Button("‹ Previous", id=pager["ids"]["prev"], n_clicks=0, disabled=page == 0,
+                        className="btn btn-outline-secondary btn-sm me-1"),
+            html.Button("Next ›", id=pager["ids"]["next"], n_clicks=0, disabled=(page + 1) * size >= total,
+                        className="btn btn-outline-secondary btn-sm"),
+        ]
     return html.Div([
         html.Div(dbc.Table([head, body], size="sm", hover=True, striped=True, className="mb-0"),
                  className="widget-table-wrap"),
-        html.Div(note, className="small text-body-secondary mt-1"),
+        html.Div(footer, className="small text-body-secondary mt-1 d-flex align-items-center"),
+        dcc.Store(id=pager["ids"]["view"], data=view) if pager is not None else None,
     ], className="widget-table")
 
 
-def widget_body(output: dict | None, graph_id, title: str | None = None) -> object:
+def widget_body(output: dict | None, graph_id, title: str | None = None, pager: dict | None = None) -> object:
     """The inside of a widget card for one render output. ``graph_id`` is the id given to
     the dcc.Graph so clicks on it can cross-filter the dashboard."""
     if not output:
@@ -101,7 +126,7 @@ def widget_body(output: dict | None, graph_id, title: str | None = None) -> obje
     if kind == "kpi":
         return _kpi_body(output, graph_id, title)
     if kind == "table":
-        return _table_body(output)
+        return _table_body(output, pager)
     if kind == "markdown":
         return dcc.Markdown(output.get("text") or "", className="widget-markdown", link_target="_blank")
     return html.Div(f"Unknown widget output {kind!r}", className="text-danger small")

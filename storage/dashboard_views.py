@@ -62,6 +62,21 @@ def _widget(board: dict, widget_id) -> dict:
     raise NotFound("This widget is not on the dashboard (it may have been deleted); reload the page")
 
 
+def _table_view(spec: dict, view: dict | None) -> dict:
+    """The page and sort a viewer chose for a table widget (other widgets take none); the
+    column is checked against the schema with the rest of the spec."""
+    if spec.get("type") != "table" or not isinstance(view, dict):
+        return {}
+    out = {}
+    page = view.get("page")
+    if isinstance(page, int) and not isinstance(page, bool) and 0 <= page <= 1_000_000:
+        out["page"] = page
+    if isinstance(view.get("sort"), str) and view["sort"]:
+        out["sort"] = view["sort"]
+        out["descending"] = bool(view.get("descending"))
+    return out
+
+
 def _cross_for(widget_id, cross: list[dict] | None, schema_types: dict) -> list[dict]:
     """Cross-filters set by clicking widgets, for the columns this widget's dataset has.
     The widget that was clicked keeps showing all its categories, so the choice stays
@@ -108,9 +123,10 @@ class DashboardViewService:
     # --- signed-in viewers -------------------------------------------------------------
 
     def render_widget(self, principal, dashboard_id, widget_id, filter_values: dict | None = None,
-                      cross: list[dict] | None = None) -> dict:
+                      cross: list[dict] | None = None, table_view: dict | None = None) -> dict:
+        """One widget; ``table_view`` pages and sorts a table widget as its viewer asks."""
         board = self.dashboards.get(principal, dashboard_id)
-        return self._render_in(principal, board, _widget(board, widget_id), filter_values, cross)
+        return self._render_in(principal, board, _widget(board, widget_id), filter_values, cross, table_view)
 
     def render_widgets(self, principal, board: dict, widgets: list[dict], filter_values: dict | None = None,
                        cross: list[dict] | None = None) -> dict:
@@ -122,8 +138,8 @@ class DashboardViewService:
 
         return _in_parallel(widgets, one)
 
-    def _render_in(self, principal, board: dict, widget: dict, filter_values, cross) -> dict:
-        spec = dict(widget["spec"])
+    def _render_in(self, principal, board: dict, widget: dict, filter_values, cross, table_view=None) -> dict:
+        spec = {**widget["spec"], **_table_view(widget["spec"], table_view)}
         if spec.get("type") == "markdown":
             return {**widget_type("markdown").render(None, spec), "title": spec.get("title")}
         dataset = self.datasets.get(principal, spec["dataset_id"])

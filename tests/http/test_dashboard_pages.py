@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from errors import InvalidSpec
+
 from tests.conftest import post_callback, render_page, sign_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -206,3 +208,47 @@ def test_dashboards_list_create_duplicate_delete(client, make_client, app_storag
                   [("dashboard-delete-confirm", "n_clicks", 1)], [("dashboard-pending-id", "data", new_id)],
                   changed=["dashboard-delete-confirm.n_clicks"])
     assert {b["name"] for b in app_storage.dashboards.list(admin.principal(), workspace)} == {"Games", "Copy of Games"}
+
+
+def test_table_widget_pages_and_sorts_through_its_callback(client, app_storage, admin, vgsales, board):
+    principal = admin.principal()
+    widgets = board["widgets"] + [{"id": "games", "layout": {"x": 0, "y": 6, "w": 12, "h": 6}, "spec": {
+        "type": "table", "dataset_id": vgsales.id, "columns": ["Name", "Global_Sales"], "page_size": 10}}]
+    app_storage.dashboards.update(principal, board["id"], {"widgets": widgets})
+    sign_in(client, "ada@example.com")
+
+    def press(trigger_type, view, col=None):
+        trigger = {"index": "games", "type": trigger_type, **({"col": col} if col else {})}
+        sorts = [(json.dumps({"col": c, "index": "games", "type": "dash-table-sort"}), 1 if c == col else 0)
+                 for c in ("Name", "Global_Sales")]
+        body = {
+            "output": json.dumps({"index": ["MATCH"], "type": "dash-widget-body"}, separators=(",", ":"))
+            + ".children@" + next(k.split("@")[1] for k in client.application.extensions["datainsight_dash"]
+                                   .callback_map if "dash-widget-body" in k and "@" in k),
+            "outputs": {"id": {"index": "games", "type": "dash-widget-body"}, "property": "children"},
+            "inputs": [{"id": {"index": "games", "type": "dash-table-prev"}, "property": "n_clicks",
+                        "value": 1 if trigger_type == "dash-table-prev" else 0},
+                       {"id": {"index": "games", "type": "dash-table-next"}, "property": "n_clicks",
+                        "value": 1 if trigger_type == "dash-table-next" else 0},
+                       [{"id": json.loads(i), "property": "n_clicks", "value": v} for i, v in sorts]],
+            "state": [{"id": {"index": "games", "type": "dash-table-view"}, "property": "data", "value": view},
+                      {"id": "dash-state", "property": "data", "value": {"filters": {}, "cross": []}},
+                      {"id": "dash-id", "property": "data", "value": board["id"]}],
+            "changedPropIds": [json.dumps(trigger, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
+        }
+        response = client.post("/_dash-update-component", json=body)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return json.dumps(response.get_json())
+
+    page_two = press("dash-table-next", {"page": 0})
+    assert "11\\u201320 of 16,598 rows" in page_two or "11–20 of 16,598 rows" in page_two
+    ordered = press("dash-table-sort", {"page": 1}, col="Global_Sales")
+    assert "1\\u201310 of 16,598" in ordered or "1–10 of 16,598" in ordered
+    lowest = app_storage.dashboard_views.render_widget(principal, board["id"], "games", {}, [],
+                                                       {"sort": "Global_Sales", "descending": False})
+    assert lowest["rows"][0][1] == min(r[1] for r in app_storage.queries.run(principal, vgsales.id, {
+        "type": "table", "columns": ["Global_Sales"], "sort": "Global_Sales", "page_size": 1})["rows"])
+    # A crafted sort column that is not in the dataset is refused with a message.
+    with pytest.raises(InvalidSpec) as caught:
+        app_storage.dashboard_views.render_widget(principal, board["id"], "games", {}, [], {"sort": 'x"; DROP'})
+    assert "DROP" in caught.value.message
