@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import pickle
 import re
 import threading
@@ -86,7 +87,7 @@ class QueryService:
         self.cache = diskcache.Cache(str(self.data_dir / "cache" / "queries"), size_limit=CACHE_SIZE_LIMIT,
                                      eviction_policy="least-recently-used")
         self.recent = _Recent(MEMORY_ENTRIES)
-        self._ranges: OrderedDict = OrderedDict()  # version file -> {integer column: (min, max)}
+        self._ranges: OrderedDict = OrderedDict()  # version file -> {integer column: (min, max)} of numeric columns
         self._ranges_lock = threading.Lock()
         self._db = None
         self._db_lock = threading.Lock()
@@ -153,26 +154,36 @@ class QueryService:
         return columns, rows[: self.row_cap], truncated
 
     def _schema_with_ranges(self, dataset: Dataset) -> list[dict]:
-        """The schema with exact min/max of its integer columns, read from the Parquet
-        footer's statistics (no scan), so a distinct count can use a bitmap. A column is left
-        without bounds unless every row group has statistics for it."""
+        """The schema with exact min/max of its integer and float columns, read from the
+        Parquet footer's statistics (no scan), so a distinct count can use a bitmap and a
+        histogram needs one pass. A column is left without bounds unless every row group
+        has statistics for it."""
         key = dataset.path
         with self._ranges_lock:
             known = self._ranges.get(key)
         if known is None:
-            integers = {c["name"] for c in dataset.schema if c["type"] == "integer"}
+            numeric = {c["name"]: c["type"] for c in dataset.schema if c["type"] in ("integer", "float")}
             ranges = {}
-            if integers:
+            if numeric:
                 path = literal(str(self.datasets.file_path(dataset)))
                 cursor = self._database().cursor()
                 try:
                     rows = cursor.execute(
-                        "SELECT path_in_schema, min(TRY_CAST(stats_min_value AS BIGINT)), "
-                        "max(TRY_CAST(stats_max_value AS BIGINT)), bool_and(TRY_CAST(stats_min_value AS BIGINT) "
-                        "IS NOT NULL OR stats_null_count = row_group_num_rows) "
+                        "SELECT path_in_schema, min(TRY_CAST(stats_min_value AS DOUBLE)), "
+                        "max(TRY_CAST(stats_max_value AS DOUBLE)), bool_and(TRY_CAST(stats_min_value AS DOUBLE) "
+                        "IS NOT NULL OR stats_null_count = row_group_num_rows), "
+                        "min(TRY_CAST(stats_min_value AS BIGINT)), max(TRY_CAST(stats_max_value AS BIGINT)) "
                         f"FROM parquet_metadata({path}) GROUP BY 1").fetchall()
-                    ranges = {name: (low, high) for name, low, high, complete in rows
-                              if name in integers and complete and low is not None and high is not None}
+                    for name, low, high, complete, int_low, int_high in rows:
+                        if name not in numeric or not complete or low is None or high is None:
+                            continue
+                        if not (math.isfinite(low) and math.isfinite(high)):
+                            continue
+                        if numeric[name] == "integer":
+                            if int_low is not None and int_high is not None:
+                                ranges[name] = (int_low, int_high)
+                        else:
+                            ranges[name] = (low, high)
                 except duckdb.Error as exc:  # no statistics: plain distinct counts
                     log.info("no Parquet statistics for dataset %s: %s", dataset.id, exc)
                 finally:

@@ -97,10 +97,12 @@ class Schema:
     def __init__(self, schema: list[dict]):
         self.columns = [c["name"] for c in schema]
         self.types = {c["name"]: c["type"] for c in schema}
-        # Optional exact bounds of integer columns (from the file's statistics), which let
-        # a whole-table distinct count use a bitmap; see distinct_count_sql.
-        self.ranges = {c["name"]: (int(c["min"]), int(c["max"])) for c in schema
-                       if c.get("type") == "integer" and c.get("min") is not None and c.get("max") is not None}
+        # Optional exact bounds of integer and float columns (from the file's statistics):
+        # a whole-table distinct count uses a bitmap, a histogram skips a pass for its bins.
+        self.ranges = {c["name"]: (int(c["min"]), int(c["max"])) if c["type"] == "integer"
+                       else (float(c["min"]), float(c["max"])) for c in schema
+                       if c.get("type") in ("integer", "float") and c.get("min") is not None
+                       and c.get("max") is not None}
 
     def type_of(self, name) -> str:
         if not isinstance(name, str) or name not in self.types:
@@ -154,7 +156,7 @@ def distinct_count_sql(schema: Schema, column, params: Params, whole_table: bool
     """count(DISTINCT column); over a whole table (one group) of integers whose bounds are
     known and not too far apart, a bitmap of the range instead, about four times faster on
     millions of rows. Never per group: each group would hold its own bitmap."""
-    if whole_table and isinstance(column, str) and column in schema.ranges:
+    if whole_table and isinstance(column, str) and column in schema.ranges and schema.types[column] == "integer":
         low, high = schema.ranges[column]
         if 0 <= high - low < BITMAP_MAX_BITS:
             return (f"coalesce(bit_count(bitstring_agg({schema.col(column)}, {params.add(low)}, "

@@ -562,3 +562,21 @@ def test_whole_table_distinct_counts_use_a_bitmap_when_bounds_are_known(con, tmp
     sql, params = widget_type("kpi").query(spec, bounded, data.source)
     assert "bitstring_agg" in sql
     assert con.execute(sql, params).fetchall()[0][2] == pytest.approx(data.frame.id.count() / data.frame.id.nunique())
+
+
+def test_histogram_bounds_from_statistics_give_numpys_bins(mall):
+    column = "Annual Income (k$)"
+    values = mall.frame[column]
+    bounded = [dict(c, min=int(values.min()), max=int(values.max())) if c["name"] == column else c
+               for c in mall.schema]
+    spec = normalize_spec({"type": "histogram", "x": column, "bins": 12}, bounded)
+    sql, params = widget_type("histogram").query(spec, bounded, mall.source)
+    assert "min(v)" not in sql
+    cursor = mall.con.execute(sql, params)
+    output = widget_type("histogram").render({"columns": [d[0] for d in cursor.description],
+                                              "rows": [list(r) for r in cursor.fetchall()]}, spec)
+    counts, _ = np.histogram(values, bins=12)
+    assert output["figure"]["data"][0]["y"] == counts.tolist()
+    filtered = normalize_spec({"type": "histogram", "x": column, "bins": 12,
+                               "filters": [{"column": "Genre", "op": "=", "value": "Male"}]}, bounded)
+    assert "min(v)" in widget_type("histogram").query(filtered, bounded, mall.source)[0]  # filtered: its own bounds
