@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from errors import InvalidSpec
 from analytics.sql import quote_ident
+from errors import InvalidSpec
 
 NUMERIC_TYPES = ("integer", "float", "decimal")
 CATEGORY_TYPES = ("text", "categorical", "boolean")

@@ -21,7 +21,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analytics._fields import CATEGORY_TYPES, NUMERIC_TYPES, columns, integer, read_rows, types_of
+from analytics._fields import (
+    CATEGORY_TYPES,
+    NUMERIC_TYPES,
+    columns,
+    integer,
+    read_rows,
+    types_of,
+)
 from errors import AnalysisError, InvalidSpec
 
 FIT_ROWS = 200_000         # k-means is fitted on a random sample of this many rows above it
@@ -128,7 +135,11 @@ def assign(model: dict, frame: pd.DataFrame) -> np.ndarray:
 def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dict:
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
-    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+    from sklearn.metrics import (
+        calinski_harabasz_score,
+        davies_bouldin_score,
+        silhouette_score,
+    )
 
     types = types_of(schema)
     features = columns(params, "features", schema, what="feature", maximum=MAX_FEATURES,
@@ -218,7 +229,7 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
         "k": int(k), "k_chosen_by": "given" if k_given else "silhouette", "k_range": [k_low, k_high],
         "silhouette_by_k": scores, "silhouette": sil, "davies_bouldin": db, "calinski_harabasz": ch,
         "inertia": float(fitted.inertia_), "sizes": sizes.tolist(), "clusters": clusters, "outliers": outliers,
-        "pca": pca_points, "features": features, "rows": int(total), "sample_size": int(len(x)),
+        "pca": pca_points, "features": features, "rows": int(total), "sample_size": len(x),
         "sampled": sampled, "seed": seed,
         "silhouette_sample": min(len(x), SILHOUETTE_ROWS),
         "preparation": _preparation(model),
@@ -296,7 +307,7 @@ def _profiles(frame, model, labels, sizes, distance) -> tuple[list[dict], dict]:
             outlier_rows.append((float(distance[i]), cid, int(i)))
         clusters.append({
             "id": cid, "size": int(size), "share": float(size / total), "profile": profile,
-            "distinguishing": apart[:5], "outliers": int(len(far)), "outlier_threshold": threshold,
+            "distinguishing": apart[:5], "outliers": len(far), "outlier_threshold": threshold,
             "mean_distance": float(d.mean()) if size else None,
             "description": describe(cid, size / total, apart),
         })

@@ -67,7 +67,7 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
     scatter = {c: data[c][pick] for c in scatter_cols}
     return {
         "method": method, "columns": names, "matrix": matrix, "p_values": p_values, "n": counts,
-        "pairs": pairs[:TOP_PAIRS], "rows": int(total), "sample_size": int(len(frame)), "sampled": sampled,
+        "pairs": pairs[:TOP_PAIRS], "rows": int(total), "sample_size": len(frame), "sampled": sampled,
         "scatter": {"columns": scatter_cols, "points": scatter},
         "note": ("Each coefficient uses the rows where both columns have a value (pairwise complete). "
                  "p-values test the null hypothesis of no correlation (two-sided)."),

@@ -31,8 +31,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from analytics._fields import CATEGORY_TYPES, NUMERIC_TYPES, check_column, choice, columns, integer, q, read_rows, \
-    types_of
+from analytics._fields import (
+    CATEGORY_TYPES,
+    NUMERIC_TYPES,
+    check_column,
+    choice,
+    columns,
+    integer,
+    q,
+    read_rows,
+    types_of,
+)
 from errors import AnalysisError, InvalidSpec
 
 SAMPLE_ROWS = 500_000          # fit on a random sample of this many rows above it
@@ -193,7 +202,7 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
     progress(0.35, "Fitting")
     result = {
         "model": model, "target": target, "features": features, "formula": formula, "missing": missing,
-        "rows": int(total), "n": int(len(frame)), "sample_size": int(len(frame)), "sampled": sampled,
+        "rows": int(total), "n": len(frame), "sample_size": len(frame), "sampled": sampled,
         "dropped": {"missing_target": int(total - with_target),
                     "missing_features": int(incomplete) if missing == "drop" else 0},
         "imputed": imputed, "reference_levels": reference_levels, "term_naming": TERM_NAMING,
@@ -342,7 +351,7 @@ def _logistic(endog, exog: pd.DataFrame, design_features, seed, progress) -> dic
         row["or_low"] = _finite(math.exp(row["ci_low"])) if row["ci_low"] < 700 else None
         row["or_high"] = _finite(math.exp(row["ci_high"])) if row["ci_high"] < 700 else None
     train, test = train_test_split(np.arange(len(endog)), test_size=TEST_SIZE, random_state=seed, stratify=endog)
-    holdout = {"test_size": TEST_SIZE, "seed": seed, "train_rows": int(len(train)), "test_rows": int(len(test))}
+    holdout = {"test_size": TEST_SIZE, "seed": seed, "train_rows": len(train), "test_rows": len(test)}
     try:
         split_fit = fit_logit(endog[train], exog.iloc[train])
         prob = np.asarray(split_fit.predict(exog.iloc[test]))
@@ -367,8 +376,8 @@ def _logistic(endog, exog: pd.DataFrame, design_features, seed, progress) -> dic
         "llr_p": _finite(fit.llr_pvalue), "df_model": float(fit.df_model), "df_resid": float(fit.df_resid),
         "coefficients": coefficients, "holdout": holdout,
         "warnings": [] if not np.isfinite(fit.llr_pvalue) or fit.llr_pvalue < 0.05 else [
-            f"The likelihood-ratio test finds no evidence that the features predict the target "
-            f"(p = {fit.llr_pvalue:.3g}): the model does no better than the base rate."],
+            (f"The likelihood-ratio test finds no evidence that the features predict the target "
+            f"(p = {fit.llr_pvalue:.3g}): the model does no better than the base rate.")],
         "note": "Coefficients and odds ratios come from the fit on all rows used; the confusion matrix and "
                 "ROC AUC from a second fit on the training split, scored on the held-out split.",
     }

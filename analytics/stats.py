@@ -13,8 +13,19 @@ import math
 import numpy as np
 from scipy import stats as st
 
-from analytics._fields import (CATEGORY_TYPES, DATE_TYPES, NUMERIC_TYPES, check_column, choice, column, columns,
-                               integer, q, read_rows, types_of)
+from analytics._fields import (
+    CATEGORY_TYPES,
+    DATE_TYPES,
+    NUMERIC_TYPES,
+    check_column,
+    choice,
+    column,
+    columns,
+    integer,
+    q,
+    read_rows,
+    types_of,
+)
 from errors import AnalysisError, InvalidSpec
 
 MAX_GROUPS = 500            # describe: at most this many groups are listed (largest first)
@@ -139,7 +150,7 @@ def test(con, source_sql, schema, params, progress) -> dict:
                               f"a grouping needs at most {TEST_MAX_GROUPS}")
     if types[name] in NUMERIC_TYPES:
         return _compare_means(con, source_sql, name, group, params, progress)
-    if types[name] in CATEGORY_TYPES or types[name] in ("integer",):
+    if types[name] in CATEGORY_TYPES:
         return _chi_square(con, source_sql, name, group)
     raise InvalidSpec(f"The column {name!r} is {types[name]}; a test needs a numeric or categorical column")
 
@@ -167,8 +178,8 @@ def _compare_means(con, source_sql, name, group, params, progress) -> dict:
     values = list(samples.values())
     normality = _normality(values)
     levene = st.levene(*values, center="median")
-    result = {"analysis": "test", "column": name, "group": group, "groups": groups, "n": int(len(frame)),
-              "sample_size": int(len(frame)), "sampled": sampled, "rows": int(total)}
+    result = {"analysis": "test", "column": name, "group": group, "groups": groups, "n": len(frame),
+              "sample_size": len(frame), "sampled": sampled, "rows": int(total)}
     if len(values) == 2:
         t = st.ttest_ind(values[0], values[1], equal_var=False)
         pooled = math.sqrt(((len(values[0]) - 1) * groups[0]["std"] ** 2 + (len(values[1]) - 1) * groups[1]["std"] ** 2)
@@ -181,10 +192,10 @@ def _compare_means(con, source_sql, name, group, params, progress) -> dict:
             "alternative": {"test": "Mann-Whitney U (two-sided)", "statistic": float(mw.statistic), "p": float(mw.pvalue)},
             "assumptions": [
                 "Observations are independent of each other.",
-                "Each group's mean is roughly normally distributed: true for normal data or for large groups "
-                f"(central limit theorem). {normality}",
-                "Equal variances are NOT assumed (Welch's correction); "
-                f"Levene's test for equal variances: p = {levene.pvalue:.3g}.",
+                ("Each group's mean is roughly normally distributed: true for normal data or for large groups "
+                f"(central limit theorem). {normality}"),
+                ("Equal variances are NOT assumed (Welch's correction); "
+                f"Levene's test for equal variances: p = {levene.pvalue:.3g}."),
             ],
         })
     else:

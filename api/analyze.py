@@ -9,6 +9,7 @@ from __future__ import annotations
 import flask
 
 from api._helpers import created, json_body
+from storage.errors import InvalidInput
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_analyze", __name__, url_prefix="/api/v1/analyze")
@@ -39,7 +40,6 @@ def save_cluster_labels():
     params = json_body()
     column = params.pop("column", None) or "cluster"
     if not isinstance(column, str):
-        from storage.errors import InvalidInput
         raise InvalidInput("The field 'column' must be a string")
     dataset = current_storage().analyses.save_cluster_labels(principal, params, column)
     return created(dataset.public_dict())

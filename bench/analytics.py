@@ -98,7 +98,6 @@ def _run_kind(kind: str, path: Path, schema: list[dict], params: dict, tmp: Path
 def case_ols(rows: int, tmp: Path) -> dict:
     import statsmodels.formula.api as smf
 
-    from analytics import regression
 
     frame = ols_data(rows)
     path = tmp / "ols.parquet"

@@ -7,7 +7,11 @@ from __future__ import annotations
 from dash import ALL, Input, Output, State, no_update
 
 from analytics.regression import predict
-from callbacks.analyze_common import register_analysis, register_column_options, register_job
+from callbacks.analyze_common import (
+    register_analysis,
+    register_column_options,
+    register_job,
+)
 from components import analyze_clustering, analyze_regression, analyze_stats
 from components.analyze_common import CATEGORICAL, DATES, NUMERIC
 from components.feedback import error_alert

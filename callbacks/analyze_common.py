@@ -11,7 +11,7 @@ found", like the API.
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, no_update

@@ -6,7 +6,15 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from components.analyze_common import field, fmt, graph, job_panel, metric, sample_note, simple_table
+from components.analyze_common import (
+    field,
+    fmt,
+    graph,
+    job_panel,
+    metric,
+    sample_note,
+    simple_table,
+)
 
 PALETTE = ["#0d6efd", "#dc3545", "#198754", "#fd7e14", "#6f42c1", "#20c997", "#d63384", "#6c757d", "#0dcaf0",
            "#ffc107"]

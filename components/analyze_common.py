@@ -117,8 +117,8 @@ def sample_note(result: dict) -> html.Div | None:
     if not result.get("sampled"):
         return None
     return dbc.Alert([icon("info-circle", "me-2"),
-                      f"Fitted on a random sample of {result['sample_size']:,} of the {result.get('rows', 0):,} rows "
-                      "(drawn by DuckDB with a fixed seed)."],
+                      (f"Fitted on a random sample of {result['sample_size']:,} of the {result.get('rows', 0):,} rows "
+                      "(drawn by DuckDB with a fixed seed).")],
                      color="info", className="py-2 small analyze-sample-note")
 
 

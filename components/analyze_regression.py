@@ -5,7 +5,16 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from components.analyze_common import field, fmt, fmt_p, graph, job_panel, metric, sample_note, simple_table
+from components.analyze_common import (
+    field,
+    fmt,
+    fmt_p,
+    graph,
+    job_panel,
+    metric,
+    sample_note,
+    simple_table,
+)
 
 
 def layout():

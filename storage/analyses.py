@@ -24,14 +24,22 @@ import math
 import os
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from analytics import clustering, correlation, forecasting, funnels, regression, segments, stats
+from analytics import (
+    clustering,
+    correlation,
+    forecasting,
+    funnels,
+    regression,
+    segments,
+    stats,
+)
 from storage.duck import connect, literal
-from storage.errors import InvalidSpec
+from storage.errors import Conflict, Forbidden, InvalidSpec
 from storage.principal import Principal, Role
 
 log = logging.getLogger(__name__)
@@ -232,11 +240,9 @@ class AnalysisService:
         params = self._check_params(params)
         dataset = self.datasets.get(principal, params["dataset_id"])
         if not dataset.role.at_least(Role.EDITOR):
-            from storage.errors import Forbidden
             raise Forbidden("Saving cluster labels makes a new version of the dataset: that needs an editor")
         result = self.run(principal, "clustering", params, reporter)
         if result["version"] != dataset.version:
-            from storage.errors import Conflict
             raise Conflict("The dataset changed while the clustering ran; run it again")
         column = clustering.label_column_name(column, dataset.column_names)
         model = result["model"]
@@ -256,7 +262,6 @@ class AnalysisService:
         params = self._check_params(params)
         dataset = self.datasets.get(principal, params["dataset_id"])
         if not dataset.role.at_least(Role.EDITOR):
-            from storage.errors import Forbidden
             raise Forbidden("Saving cluster labels makes a new version of the dataset: that needs an editor")
 
         def work(reporter):

@@ -8,7 +8,12 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from sklearn.datasets import make_blobs
-from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score, silhouette_score
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
 from sklearn.preprocessing import StandardScaler
 
 from analytics import clustering
@@ -99,7 +104,7 @@ def test_large_data_is_clustered_on_a_stated_sample(storage, owner, make_dataset
 
 
 def test_saving_labels_makes_a_new_version_with_every_row(storage, owner, blobs):
-    dataset, frame = blobs
+    dataset, _frame = blobs
     params = {"dataset_id": dataset.id, "features": ["a", "b", "c"], "k": 3}
     saved = storage.analyses.save_cluster_labels(owner, params)
     assert saved.version == 2 and saved.rows == 900
