@@ -123,7 +123,7 @@ def test_create_dashboard_from_the_dataset_page(owner_page: Page):
     print(f"\nvgsales dashboard ({len(board['widgets'])} widgets) fully drawn {seconds:.2f} s after navigation")
 
 
-def test_resize_is_kept_after_reload(owner_page: Page):
+def test_resize_and_drag_are_kept_after_reload(owner_page: Page):
     page = owner_page
     board_id = _made["board"]
     board = api(page, "GET", f"/api/v1/dashboards/{board_id}")
@@ -152,8 +152,32 @@ def test_resize_is_kept_after_reload(owner_page: Page):
         time.sleep(0.2)
     new_height = saved_height()
     assert new_height > genre["layout"]["h"]
+
+    # Drag the Japan KPI by its handle to the left end of its row.
+    japan = widget_by_title(board, "Japan (M units)")
+    assert japan["layout"]["x"] > 0
+    grip = page.locator(f"[id='{japan['id']}'] .widget-handle")
+    grip.scroll_into_view_if_needed()
+    box = grip.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(box["x"] - 100 * step, box["y"] + 5, steps=2)
+    page.mouse.up()
+
+    def saved_x():
+        return widget_by_title(api(page, "GET", f"/api/v1/dashboards/{board_id}"), "Japan (M units)")["layout"]["x"]
+
+    deadline = time.time() + 10
+    while saved_x() == japan["layout"]["x"] and time.time() < deadline:
+        time.sleep(0.2)
+    assert saved_x() == 0
+
     page.reload()
     wait_until_drawn(page, len(board["widgets"]))
+    moved = page.locator(".react-grid-item", has=page.locator(f"[id='{japan['id']}']"))
+    first_kpi = page.locator(".react-grid-item").first
+    assert moved.bounding_box()["x"] == pytest.approx(first_kpi.bounding_box()["x"], abs=2)
     item = page.locator(".react-grid-item", has=page.locator(f"[id='{genre['id']}']"))
     # The item is as tall as the saved layout says: rows of 60 px with 12 px margins.
     assert item.bounding_box()["height"] == pytest.approx(new_height * 60 + (new_height - 1) * 12, abs=2)
