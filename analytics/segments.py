@@ -6,7 +6,8 @@ Definitions (docs/analyze-timeseries.md says them for people):
 * amount of a row = ``amount`` (times ``quantity`` when a quantity column is given, as for
   Online Retail's UnitPrice × Quantity). Rows without a customer, date or amount are left out.
 * purchases are rows with an amount above 0; returns (below 0) only lower the monetary value.
-* reference date = the day after the last purchase in the data (or ``as_of``).
+* reference date = the day after the last purchase in the data, or ``as_of`` (then only the
+  rows before that day count).
 * recency = days from the customer's last purchase to the reference date;
   frequency = distinct orders (the ``order`` column) or, without one, distinct purchase
   times; monetary = the sum of all the customer's amounts (returns included).
@@ -101,8 +102,10 @@ def _customers_sql(con, source_sql: str, schema: list[dict], params: dict) -> tu
             as_of_date = dt.date.fromisoformat(str(as_of)[:10])
         except ValueError:
             raise InvalidSpec(f"The field 'as_of' must be a date like 2011-12-10, not {as_of!r}") from None
+        # As of a day: what happened after it is not known yet, so it is left out.
+        rows_sql += " AND CAST(" + date_sql + " AS DATE) < CAST(? AS DATE)"
         reference = "CAST(? AS DATE)"
-        bind.append(as_of_date)
+        bind += [as_of_date, as_of_date]
     else:
         reference = "(SELECT CAST(max(t) AS DATE) + 1 FROM purchases)"
     sql = f"""

@@ -125,6 +125,18 @@ def test_rfm_segments_add_up_and_match_pandas(con, frame):
     assert result["reference_day"] == (frame["sold_at"].max().normalize() + pd.Timedelta(days=1)).date()
 
 
+def test_as_of_a_day_leaves_out_what_came_after(con, frame):
+    cut = dt.date(2022, 7, 1)
+    ours = scored_table(con, dict(BASE, as_of=cut.isoformat()))
+    expected = pandas_rfm(frame[frame["sold_at"] < pd.Timestamp(cut)]).sort_index()
+    assert list(ours.index) == list(expected.index)  # the reference day is the cut: last purchase 30 June
+    assert ours["recency"].tolist() == expected["recency"].tolist()
+    assert ours["f_score"].tolist() == expected["f_score"].tolist()
+    default = scored_table(con, BASE)
+    day_after = (frame["sold_at"].max().normalize() + pd.Timedelta(days=1)).date().isoformat()
+    assert scored_table(con, dict(BASE, as_of=day_after)).equals(default)
+
+
 def test_segment_rules_cover_every_score_pair_once():
     for r in range(1, 6):
         for f in range(1, 6):
