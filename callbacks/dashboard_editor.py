@@ -13,7 +13,7 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from analytics.widgets import REGISTRY
 from components.dashboards import widgets_of_tab
 from components.feedback import error_alert, icon
-from components.widget_editor import editor_fields, share_status
+from components.widget_editor import editor_fields, filters_from_form, share_status
 from components.widgets import widget_body, widget_error
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
@@ -43,9 +43,11 @@ def _below_everything(board: dict, tab: str | None) -> int:
     return max((w["layout"]["y"] + w["layout"]["h"] for w in widgets_of_tab(board, tab)), default=0)
 
 
-def spec_from_form(type_name, dataset_id, title, description, states) -> dict:
+def spec_from_form(type_name, dataset_id, title, description, states, filters=None) -> dict:
     """The spec the editor form describes: only fields of the chosen type that are set."""
     spec = {"type": type_name, "dataset_id": dataset_id}
+    if filters:
+        spec["filters"] = filters
     if title:
         spec["title"] = title
     if description:
@@ -173,15 +175,20 @@ def register(app) -> None:
         Input({"type": "editor-field", "index": ALL}, "value"),
         Input("editor-title", "value"),
         Input("editor-description", "value"),
+        Input({"type": "editor-filter-col", "index": ALL}, "value"),
+        Input({"type": "editor-filter-op", "index": ALL}, "value"),
+        Input({"type": "editor-filter-value", "index": ALL}, "value"),
         State("editor-type", "value"),
         State("editor-dataset", "value"),
         State("editor-modal", "is_open"),
         prevent_initial_call=True,
     )
-    def preview(_values, title, description, type_name, dataset_id, is_open):
+    def preview(_values, title, description, filter_cols, filter_ops, filter_values, type_name, dataset_id,
+                is_open):
         if not is_open or dataset_id is None:
             return no_update
-        spec = spec_from_form(type_name, dataset_id, title, description, ctx.inputs_list[0])
+        spec = spec_from_form(type_name, dataset_id, title, description, ctx.inputs_list[0],
+                              filters_from_form(filter_cols, filter_ops, filter_values))
         try:
             output = current_storage().queries.render(require_principal(), dataset_id, spec)
         except DataInsightError as exc:
@@ -194,6 +201,9 @@ def register(app) -> None:
         Output("dash-rev", "data", allow_duplicate=True),
         Input("editor-save", "n_clicks"),
         State({"type": "editor-field", "index": ALL}, "value"),
+        State({"type": "editor-filter-col", "index": ALL}, "value"),
+        State({"type": "editor-filter-op", "index": ALL}, "value"),
+        State({"type": "editor-filter-value", "index": ALL}, "value"),
         State("editor-type", "value"),
         State("editor-dataset", "value"),
         State("editor-title", "value"),
@@ -204,10 +214,12 @@ def register(app) -> None:
         State("dash-rev", "data"),
         prevent_initial_call=True,
     )
-    def save_widget(clicks, _values, type_name, dataset_id, title, description, target, board_id, view, rev):
+    def save_widget(clicks, _values, filter_cols, filter_ops, filter_values, type_name, dataset_id, title,
+                    description, target, board_id, view, rev):
         if not clicks:
             return no_update, no_update, no_update
-        spec = spec_from_form(type_name, dataset_id, title, description, ctx.states_list[0])
+        spec = spec_from_form(type_name, dataset_id, title, description, ctx.states_list[0],
+                              filters_from_form(filter_cols, filter_ops, filter_values))
         principal = require_principal()
         try:
             board = _board().get(principal, board_id)

@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from analytics.widgets import REGISTRY
+from analytics.widgets.base import OPS
 from components.feedback import icon
 from components.forms import labelled
 
@@ -60,6 +61,46 @@ def field_control(field, schema: list[dict], value):
     return labelled(label, control, field.help or None)
 
 
+FILTER_ROWS = 3
+
+
+def filter_rows(schema: list[dict], filters: list[dict] | None) -> html.Div:
+    """The widget's own filters: up to FILTER_ROWS rows of column, operator and value
+    (a list is written comma-separated; 'between' takes two values)."""
+    filters = list(filters or [])[:FILTER_ROWS]
+    rows = []
+    for i in range(FILTER_ROWS):
+        current = filters[i] if i < len(filters) else {}
+        value = current.get("value")
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        rows.append(dbc.Row([
+            dbc.Col(dcc.Dropdown(id={"type": "editor-filter-col", "index": i}, options=_column_options(schema, None),
+                                 value=current.get("column"), placeholder="Column"), md=5),
+            dbc.Col(dcc.Dropdown(id={"type": "editor-filter-op", "index": i}, options=list(OPS),
+                                 value=current.get("op") or "=", clearable=False), md=3),
+            dbc.Col(dbc.Input(id={"type": "editor-filter-value", "index": i}, value=value, debounce=True,
+                              placeholder="Value"), md=4),
+        ], className="g-1 mb-1"))
+    return html.Div([html.Div("Only rows where", className="form-label"), *rows,
+                     html.Div("Lists: a, b, c. Between: low, high.", className="form-text")], className="mb-3")
+
+
+def filters_from_form(columns, ops, values) -> list[dict]:
+    """The filter rows as spec filters; rows without a column are left out."""
+    out = []
+    for column, op, value in zip(columns, ops, values):
+        if not column:
+            continue
+        op = op or "="
+        if op in ("is null", "is not null"):
+            value = None
+        elif op in ("in", "not in", "between"):
+            value = [part.strip() for part in str(value or "").split(",") if part.strip()]
+        out.append({"column": column, "op": op, "value": value})
+    return out
+
+
 def editor_fields(type_name: str | None, schema: list[dict], spec: dict | None) -> list:
     """The form for one widget type over one dataset's columns, filled from ``spec``."""
     wt = REGISTRY.get(type_name or "")
@@ -69,7 +110,10 @@ def editor_fields(type_name: str | None, schema: list[dict], spec: dict | None) 
     # Title and description have their own inputs above the type's fields.
     fields = [f for f in wt.fields if f.kind != "filters" and f.name not in ("title", "description")]
     controls = [field_control(f, schema, spec.get(f.name)) for f in fields]
-    return [dbc.Row([dbc.Col(c, md=6) for c in controls])]
+    form = [dbc.Row([dbc.Col(c, md=6) for c in controls])]
+    if any(f.kind == "filters" for f in wt.fields):
+        form.append(filter_rows(schema, spec.get("filters")))
+    return form
 
 
 def editor_modal(datasets, workspace) -> dbc.Modal:

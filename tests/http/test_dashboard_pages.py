@@ -113,7 +113,10 @@ def test_second_user_cannot_draw_edit_or_open_the_dashboard(make_client, app_sto
     response = post_callback(
         bob, [("editor-modal", "is_open"), ("editor-feedback", "children"), ("dash-rev", "data")],
         [("editor-save", "n_clicks", 1)],
-        [({"type": "editor-field", "index": "ALL"}, "value", []), ("editor-type", "value", "markdown"),
+        [({"type": "editor-field", "index": "ALL"}, "value", []),
+         ({"type": "editor-filter-col", "index": "ALL"}, "value", []),
+         ({"type": "editor-filter-op", "index": "ALL"}, "value", []),
+         ({"type": "editor-filter-value", "index": "ALL"}, "value", []), ("editor-type", "value", "markdown"),
          ("editor-dataset", "value", None), ("editor-title", "value", "pwned"),
          ("editor-description", "value", ""), ("editor-target", "data", {"widget_id": None, "spec": {}}),
          ("dash-id", "data", board["id"]), ("dash-view", "data", {"edit": True}), ("dash-rev", "data", 0)],
@@ -121,6 +124,35 @@ def test_second_user_cannot_draw_edit_or_open_the_dashboard(make_client, app_sto
     assert response.status_code == 200
     assert "no dashboard" in json.dumps(response.get_json()).lower()
     assert len(app_storage.dashboards.get(admin.principal(), board["id"])["widgets"]) == 2
+
+
+def test_editor_saves_a_widget_with_its_own_filters(client, app_storage, admin, board, vgsales):
+    sign_in(client, "ada@example.com")
+    response = post_callback(
+        client, [("editor-modal", "is_open"), ("editor-feedback", "children"), ("dash-rev", "data")],
+        [("editor-save", "n_clicks", 1)],
+        [({"type": "editor-field", "index": "ALL"}, "value", [("x", "Platform"), ("y", "Global_Sales"),
+                                                             ("agg", "sum")]),
+         ({"type": "editor-filter-col", "index": "ALL"}, "value", [(0, "Genre"), (1, "Year"), (2, None)]),
+         ({"type": "editor-filter-op", "index": "ALL"}, "value", [(0, "in"), (1, "between"), (2, "=")]),
+         ({"type": "editor-filter-value", "index": "ALL"}, "value", [(0, "Sports, Racing"), (1, "2000, 2005"),
+                                                                    (2, None)]),
+         ("editor-type", "value", "bar"), ("editor-dataset", "value", vgsales.id),
+         ("editor-title", "value", "Sports and racing 2000-2005"), ("editor-description", "value", ""),
+         ("editor-target", "data", {"widget_id": None, "spec": {}}), ("dash-id", "data", board["id"]),
+         ("dash-view", "data", {"edit": True}), ("dash-rev", "data", 3)],
+        changed=["editor-save.n_clicks"])
+    assert response.get_json()["response"]["dash-rev"]["data"] == 4
+    saved = app_storage.dashboards.get(admin.principal(), board["id"])["widgets"][-1]
+    assert saved["spec"]["filters"] == [{"column": "Genre", "op": "in", "value": ["Sports", "Racing"]},
+                                        {"column": "Year", "op": "between", "value": [2000, 2005]}]
+    assert saved["layout"]["y"] >= 6  # placed below the widgets already there
+    output = app_storage.dashboard_views.render_widget(admin.principal(), board["id"], saved["id"], {}, [])
+    expected = app_storage.queries.run(admin.principal(), vgsales.id, {
+        "type": "bar", "x": "Platform", "y": "Global_Sales", "agg": "sum",
+        "filters": [{"column": "Genre", "op": "in", "value": ["Sports", "Racing"]},
+                    {"column": "Year", "op": "between", "value": [2000, 2005]}]})
+    assert output["kind"] == "figure" and len(expected["rows"]) > 3
 
 
 def test_viewer_sees_but_cannot_change_the_dashboard(make_client, app_storage, admin, second_user, board):
