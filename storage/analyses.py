@@ -150,7 +150,7 @@ class AnalysisService:
         fn = self._check_kind(kind)
         params = self._check_params(params)
         dataset = self.datasets.get(principal, params["dataset_id"])  # NotFound for non-members
-        key = self._cache_key(dataset.id, dataset.version, kind, params)
+        key = self._cache_key(dataset, kind, params)
         cached = self._cache_read(key)
         if cached is not None:
             return cached
@@ -190,10 +190,12 @@ class AnalysisService:
     # --- cache ------------------------------------------------------------------------------
 
     @staticmethod
-    def _cache_key(dataset_id: int, version: int, kind: str, params: dict) -> str:
+    def _cache_key(dataset, kind: str, params: dict) -> str:
+        """The version's file path is in the key, not only (id, version): ids can be reused
+        after a delete (SQLite hands out max(id) + 1 again), file names never are."""
         body = canonical({k: v for k, v in params.items() if k != "dataset_id"})
-        raw = f"{CACHE_FORMAT}|{dataset_id}|{version}|{kind}|{body}"
-        return f"{dataset_id}-{version}-{hashlib.sha256(raw.encode()).hexdigest()[:40]}"
+        raw = f"{CACHE_FORMAT}|{dataset.id}|{dataset.version}|{dataset.path}|{kind}|{body}"
+        return f"{dataset.id}-{dataset.version}-{hashlib.sha256(raw.encode()).hexdigest()[:40]}"
 
     def _cache_read(self, key: str) -> dict | None:
         path = self.cache_dir / f"{key}.json"
