@@ -93,13 +93,15 @@ def choice(params: dict, key: str, options: tuple, default=None):
 
 
 def read_rows(con, source_sql: str, names: list[str], *, where: str = "", sample: int | None = None,
-              seed: int = 0) -> tuple[pd.DataFrame, int, bool]:
+              seed: int = 0, total: int | None = None) -> tuple[pd.DataFrame, int, bool]:
     """(frame of ``names``, rows matching ``where``, whether a sample was taken). Above
     ``sample`` rows DuckDB draws a reservoir sample of that many rows with a fixed seed,
-    so the frame in memory never grows with the dataset."""
+    so the frame in memory never grows with the dataset. A caller that has counted the
+    matching rows already passes ``total`` and saves a scan."""
     cols = ", ".join(q(n) for n in names)
     where_sql = f"WHERE {where}" if where else ""
-    total = con.execute(f"SELECT count(*) FROM {source_sql} {where_sql}").fetchone()[0]
+    if total is None:
+        total = con.execute(f"SELECT count(*) FROM {source_sql} {where_sql}").fetchone()[0]
     inner = f"SELECT {cols} FROM {source_sql} {where_sql}"
     if sample is not None and total > sample:
         # Sample size and seed are validated integers; DuckDB takes no parameters here.

@@ -110,8 +110,9 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
     where = f"{q(target)} IS NOT NULL"
     if missing == "drop":
         where += "".join(f" AND {q(f)} IS NOT NULL" for f in features)
-    frame, used_rows, sampled = read_rows(con, source_sql, [target] + features, where=where, sample=SAMPLE_ROWS,
-                                          seed=seed)
+    matching = with_target - incomplete if missing == "drop" else with_target
+    frame, used_rows, sampled = read_rows(con, source_sql, [target, *features], where=where, sample=SAMPLE_ROWS,
+                                          seed=seed, total=matching)
     progress(0.2, "Preparing the data")
     if used_rows == 0:
         raise AnalysisError("No row has the target and every feature filled; choose 'impute' or fewer features")
