@@ -5,7 +5,7 @@ import importlib
 import sys
 
 # Modules under bench/ with a run() function; capabilities add themselves here.
-BENCHMARKS: list[str] = ["ingest", "dashboard", "profile", "analytics"]
+BENCHMARKS: list[str] = ["ingest", "dashboard", "profile", "analytics", "dashboard_browser"]
 
 
 def main() -> int:
