@@ -118,6 +118,19 @@ def limit_blas_threads() -> None:
         _blas_limited = True
 
 
+class _Share:
+    """A job reporter for one part of a job: progress 0..1 of the part maps to lo..hi."""
+
+    def __init__(self, reporter, lo: float, hi: float):
+        self.reporter, self.lo, self.hi = reporter, lo, hi
+
+    def __call__(self, fraction: float, message: str | None = None, force: bool = False) -> None:
+        self.reporter(self.lo + (self.hi - self.lo) * fraction, message, force=force)
+
+    def check(self) -> None:
+        self.reporter.check()
+
+
 class AnalysisService:
     def __init__(self, datasets, jobs, data_dir: Path):
         self.datasets = datasets
@@ -243,12 +256,12 @@ class AnalysisService:
         dataset = self.datasets.get(principal, params["dataset_id"])
         if not dataset.role.at_least(Role.EDITOR):
             raise Forbidden("Saving cluster labels makes a new version of the dataset: that needs an editor")
-        result = self.run(principal, "clustering", params, reporter)
+        result = self.run(principal, "clustering", params, _Share(reporter, 0.0, 0.5) if reporter else None)
         if result["version"] != dataset.version:
             raise Conflict("The dataset changed while the clustering ran; run it again")
         column = clustering.label_column_name(column, dataset.column_names)
         model = result["model"]
-        progress = self._progress(reporter)
+        progress = self._progress(_Share(reporter, 0.5, 1.0) if reporter else None)
 
         def labels_for(frame):
             return clustering.assign(model, frame)

@@ -124,3 +124,14 @@ def test_a_reused_dataset_id_never_gets_another_datasets_cached_result(storage, 
     if storage.engine.dialect.name == "sqlite":
         assert second.id == first.id  # SQLite hands the id out again: the cache must not care
     assert result["rows"][0]["mean"] == 20.0
+
+
+def test_saving_labels_runs_as_a_job(storage, owner, make_dataset):
+    dataset = make_dataset(pd.DataFrame({"a": [1.0, 1.1, 0.9, 5.0, 5.1, 4.9]}), "tiny")
+    job_id = storage.analyses.start_save_labels(owner, {"dataset_id": dataset.id, "features": ["a"], "k": 2}, "group")
+    job = wait(storage, owner, job_id)
+    assert job["status"] == "done" and job["kind"] == "derive"
+    assert job["result"] == {"dataset_id": dataset.id, "name": "tiny", "version": 2, "rows": 6, "column": "group"}
+    rows = storage.datasets.rows(owner, dataset.id, limit=10)
+    labels = [r[1] for r in rows[1]]
+    assert rows[0] == ["a", "group"] and labels[0] == labels[1] == labels[2] != labels[3] == labels[4] == labels[5]
