@@ -36,6 +36,11 @@ DATE_FORMATS = (
     ("%Y-%m-%dT%H:%M:%S.%f", "timestamp"),
     ("%Y-%m-%dT%H:%M:%SZ", "timestamp"),
     ("%Y-%m-%dT%H:%M:%S.%fZ", "timestamp"),
+    # With a UTC offset (+02:00, -0530): stored as the same instant in UTC.
+    ("%Y-%m-%dT%H:%M:%S%z", "timestamp"),
+    ("%Y-%m-%dT%H:%M:%S.%f%z", "timestamp"),
+    ("%Y-%m-%d %H:%M:%S%z", "timestamp"),
+    ("%Y-%m-%d %H:%M:%S.%f%z", "timestamp"),
     ("%Y-%m-%d %H:%M", "timestamp"),
     ("%Y-%m-%dT%H:%M", "timestamp"),
     ("%m/%d/%Y %H:%M:%S", "timestamp"),

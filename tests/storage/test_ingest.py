@@ -179,6 +179,14 @@ def test_null_words_in_the_head_switch_the_list_on(tmp_path):
     assert result.records == [(1, None), (2, None)]
 
 
+def test_timestamps_with_utc_offsets_become_utc_timestamps(tmp_path):
+    result = ingest(tmp_path, b"n,at,when\n1,2024-01-01T10:00:00+02:00,2024-06-30 23:30:00.250-05:30\n"
+                              b"2,2024-01-01T10:00:00-01:00,\n")
+    assert result.types["at"] == result.types["when"] == "timestamp"
+    assert result.column("at") == [dt.datetime(2024, 1, 1, 8, 0), dt.datetime(2024, 1, 1, 11, 0)]
+    assert result.column("when") == [dt.datetime(2024, 7, 1, 5, 0, 0, 250000), None]
+
+
 def test_day_first_value_after_the_sample(tmp_path):
     """The first rows read month-first; a day-first date further down switches the whole
     column to day-first instead of losing it to text."""
