@@ -75,6 +75,20 @@ def protect_page_layouts() -> None:
         page["layout"] = guarded
 
 
+def _start_scheduler(storage: Storage, settings: Settings) -> None:
+    """Mail from the SMTP settings, and the thread that sends scheduled reports (every
+    worker runs one; the database claim sends each report once). Off inside pytest
+    unless DATAINSIGHT_SCHEDULER=true asks for it."""
+    import os
+
+    from storage.schedules import Mailer, Scheduler
+
+    storage.schedules.mailer = Mailer.from_settings(settings)
+    wanted = settings.scheduler if settings.scheduler is not None else "PYTEST_CURRENT_TEST" not in os.environ
+    if wanted:
+        storage.scheduler = Scheduler(storage.schedules).start()
+
+
 def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     settings.ensure_data_dir()
@@ -82,6 +96,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     storage = Storage(settings.database_url, settings.data_dir, max_upload_mb=settings.max_upload_mb)
     storage.migrate()
     storage.recover()
+    _start_scheduler(storage, settings)
 
     server = flask.Flask("datainsight", root_path=str(PROJECT_ROOT))
     server.config["MAX_CONTENT_LENGTH"] = None  # uploads are chunked; limits are per route

@@ -57,6 +57,15 @@ class Settings:
     threads: int = 8
     secure_cookies: bool = False
     log_level: str = "INFO"
+    # Outgoing mail for scheduled reports (DATAINSIGHT_SMTP_*); no host means no mail.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str = "datainsight@localhost"
+    smtp_tls: bool = False  # STARTTLS after connecting (port 465's implicit TLS too)
+    # The report scheduler thread; None = on, except inside a pytest run.
+    scheduler: bool | None = None
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -75,6 +84,13 @@ class Settings:
             threads=_int_env(env, "THREADS", 8),
             secure_cookies=_bool_env(env, "SECURE_COOKIES", False),
             log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
+            smtp_host=env.get(PREFIX + "SMTP_HOST") or None,
+            smtp_port=_int_env(env, "SMTP_PORT", 25),
+            smtp_user=env.get(PREFIX + "SMTP_USER") or None,
+            smtp_password=env.get(PREFIX + "SMTP_PASSWORD") or None,
+            smtp_from=env.get(PREFIX + "SMTP_FROM") or "datainsight@localhost",
+            smtp_tls=_bool_env(env, "SMTP_TLS", False),
+            scheduler=_bool_env(env, "SCHEDULER", True) if (env.get(PREFIX + "SCHEDULER") or "").strip() else None,
         )
 
     def with_overrides(self, **changes) -> "Settings":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import flask
 
-from api import analyze, dashboards, datasets, fallback, health, profiles, v1
+from api import analyze, dashboards, datasets, fallback, health, profiles, reports, v1
 from api.errors import install_api_error_handlers
 
 
@@ -14,5 +14,6 @@ def register_api(server: flask.Flask) -> None:
     server.register_blueprint(analyze.blueprint)
     server.register_blueprint(dashboards.blueprint)
     server.register_blueprint(profiles.blueprint)
+    server.register_blueprint(reports.blueprint)
     server.register_blueprint(fallback.blueprint)  # last: catches unknown /api/v1 paths
     install_api_error_handlers(server)

@@ -20,6 +20,8 @@ from storage.invitations import InvitationService
 from storage.jobs import JobService
 from storage.profiles import ProfileService
 from storage.queries import QueryService
+from storage.reports import ReportService
+from storage.schedules import ScheduleService
 from storage.throttle import LoginThrottle
 from storage.tokens import TokenService
 from storage.uploads import UploadService
@@ -49,6 +51,11 @@ class Storage:
         self.queries.dashboards = self.dashboards
         self.dashboard_views = DashboardViewService(self.dashboards, self.datasets, self.queries)
         self.analyses = AnalysisService(self.datasets, self.jobs, self.data_dir)
+        self.reports = ReportService(self.dashboards, self.dashboard_views, self.datasets, self.queries, self.jobs,
+                                     self.data_dir)
+        self.scheduler = None  # storage.schedules.Scheduler, started by app.create_app
+        self.schedules = ScheduleService(self.engine, self.workspaces, self.dashboards, self.users, self.reports,
+                                         self.jobs)
 
     def migrate(self) -> None:
         migrate(self.engine, lock_dir=self.data_dir)
@@ -59,6 +66,7 @@ class Storage:
         self.uploads.sweep()
         self.jobs.fail_orphans()
         self.profiles.sweep()
+        self.reports.sweep()
 
     def health(self) -> dict:
         """Checks for /api/health: the database answers and the data dir is writable."""
@@ -79,6 +87,8 @@ class Storage:
         return checks
 
     def dispose(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.jobs.shutdown()
         self.queries.close()
         self.engine.dispose()

@@ -22,7 +22,7 @@ from analytics.widgets.spec import normalize_dashboard_filter, normalize_spec
 from storage.database import as_utc, utcnow
 from storage.datasets import DatasetService
 from storage.duck import connect, literal
-from storage.errors import InvalidInput, InvalidSpec, NotFound
+from storage.errors import Forbidden, InvalidInput, InvalidSpec, NotFound
 from storage.principal import SCOPE_READ, Principal, Role
 from storage.sql import quote_ident
 from storage.tables import dashboard_shares, dashboards
@@ -285,9 +285,10 @@ class DashboardService:
 
     # --- sharing --------------------------------------------------------------------------
 
-    def share(self, principal: Principal, dashboard_id) -> dict:
+    def share(self, principal: Principal, dashboard_id, allow_export: bool = False) -> dict:
         """A new public link (an editor's decision); any earlier link stops working, since
-        only hashes are kept and the old token cannot be shown again."""
+        only hashes are kept and the old token cannot be shown again. ``allow_export``:
+        whether the link may also download the dashboard's reports (off unless asked)."""
         token = secrets.token_urlsafe(32)
         now = utcnow()
         with self.engine.begin() as conn:
@@ -295,8 +296,29 @@ class DashboardService:
             conn.execute(update(dashboard_shares).where(dashboard_shares.c.dashboard_id == row.id,
                                                         dashboard_shares.c.revoked_at.is_(None)).values(revoked_at=now))
             conn.execute(insert(dashboard_shares).values(dashboard_id=row.id, token_hash=_hash(token),
-                                                         created_by=principal.user_id, created_at=now))
-        return {"token": token, "url": share_url(token)}
+                                                         created_by=principal.user_id, created_at=now,
+                                                         allow_export=bool(allow_export)))
+        return {"token": token, "url": share_url(token), "allow_export": bool(allow_export)}
+
+    def set_share_export(self, principal: Principal, dashboard_id, allow: bool) -> dict:
+        """Let the live public link download reports, or stop it (an editor's decision)."""
+        with self.engine.begin() as conn:
+            row, _ = self._load(conn, principal, dashboard_id, Role.EDITOR)
+            changed = conn.execute(update(dashboard_shares).where(
+                dashboard_shares.c.dashboard_id == row.id, dashboard_shares.c.revoked_at.is_(None))
+                .values(allow_export=bool(allow))).rowcount
+        if not changed:
+            raise NotFound("This dashboard has no public link; share it first")
+        return {"allow_export": bool(allow)}
+
+    def require_share_export(self, token) -> None:
+        """Forbidden unless the live link ``token`` allows exports (NotFound if no such link)."""
+        self.get_shared(token)
+        with self.engine.connect() as conn:
+            allowed = conn.execute(select(dashboard_shares.c.allow_export).where(
+                dashboard_shares.c.token_hash == _hash(token), dashboard_shares.c.revoked_at.is_(None))).scalar()
+        if not allowed:
+            raise Forbidden("This shared link does not allow downloads; ask the dashboard's editors to allow them")
 
     def revoke_share(self, principal: Principal, dashboard_id) -> None:
         with self.engine.begin() as conn:

@@ -198,4 +198,50 @@ dashboard_shares = Table(
     Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
+    # Added by migration 0005: whether the link may also download the dashboard's reports.
+    Column("allow_export", Boolean, nullable=False, default=False),
+)
+
+# --- added by migration 0005 -------------------------------------------------------
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dashboard_id", Integer, ForeignKey("dashboards.id", ondelete="SET NULL"), index=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("name", String(200), nullable=False),
+    Column("frequency", String(16), nullable=False),  # daily | weekly | monthly
+    Column("days_json", Text, nullable=False),  # weekly: [0..6], Monday = 0; monthly: [day of month]
+    Column("time_of_day", String(5), nullable=False),  # HH:MM in the schedule's time zone
+    Column("timezone", String(64), nullable=False),
+    Column("recipients_json", Text, nullable=False),  # ["a@b.c", ...]
+    Column("format", String(8), nullable=False),  # pdf | xlsx | html | zip
+    Column("paper", String(8), nullable=False),
+    Column("orientation", String(16), nullable=False),
+    Column("filters_json", Text, nullable=False),  # {filter id: value}, as in the dashboard URL
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("stop_reason", Text),  # why the scheduler stopped it (dashboard deleted, owner lost access)
+    Column("next_run_at", DateTime(timezone=True), index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+schedule_runs = Table(
+    "schedule_runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("schedule_id", Integer, ForeignKey("schedules.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("due_at", DateTime(timezone=True), nullable=False),  # the slot this run is for
+    Column("trigger", String(16), nullable=False),  # schedule | manual
+    Column("status", String(16), nullable=False),  # running | retrying | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("retry_at", DateTime(timezone=True)),
+    Column("claimed_by", String(200)),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("pages", Integer),
+    Column("size_bytes", BigInteger),
 )

@@ -1,0 +1,281 @@
+"""Reports of dashboards: PDF, Excel, interactive HTML, a ZIP of CSVs or one widget's CSV,
+with the filters of the dashboard URL, for a signed-in viewer or a share link that
+allows exports. Access is checked here (DashboardService / the share token); the files
+are laid out by ``analytics.reports``.
+
+Every widget is queried as the dashboard draws it (the same filters, cross-filters and
+drill-downs, the same cache), except that tables are asked for all their rows at once
+(page 0 with a page size of the row cap, 10,000) instead of the page on screen, so the
+PDF and the spreadsheets hold the whole table.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from analytics import reports as layout
+from analytics.widgets import widget_type
+from analytics.widgets.spec import normalize_spec
+from storage.dashboard_views import _cross_for, _in_parallel, active_filters, parse_view_state
+from storage.errors import InvalidInput, NotFound
+from storage.exports import neutralise, safe_filename
+from storage.principal import Principal
+
+log = logging.getLogger(__name__)
+
+EXPORT_FORMATS = ("pdf", "xlsx", "html", "zip", "csv")
+KEEP_FILES = dt.timedelta(hours=6)  # rendered files wait this long for their download
+
+
+@dataclass
+class ReportFile:
+    content: bytes
+    mimetype: str
+    filename: str
+    stats: dict
+
+
+def check_timezone(name) -> str:
+    name = name or "UTC"
+    if not isinstance(name, str) or len(name) > 64:
+        raise InvalidInput("The time zone must be a name such as Europe/Paris or UTC")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"Unknown time zone {name!r}; use a name such as Europe/Paris or UTC") from None
+    return name
+
+
+def check_options(fmt, paper, orientation, widget) -> tuple[str, str, str]:
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"Unknown export format {fmt!r}; choose pdf, xlsx, html, zip or csv")
+    paper = (paper or "a4").lower()
+    orientation = (orientation or "portrait").lower()
+    layout.pdf.page_size(paper, orientation)  # InvalidInput naming the choices
+    if fmt == "csv" and not widget:
+        raise InvalidInput("A CSV export is of one widget: add widget=<widget id>")
+    return fmt, paper, orientation
+
+
+def _filter_text(flt: dict) -> str:
+    value = flt.get("value")
+    if flt.get("kind") == "multi_select":
+        return ", ".join(str(v) for v in value)
+    low, high = (list(value) + [None, None])[:2]
+    if low in (None, ""):
+        return f"up to {high}"
+    if high in (None, ""):
+        return f"from {low}"
+    return f"{low} – {high}"
+
+
+class ReportService:
+    def __init__(self, dashboards, views, datasets, queries, jobs, data_dir: Path, renderer=None):
+        self.dashboards = dashboards
+        self.views = views
+        self.datasets = datasets
+        self.queries = queries
+        self.jobs = jobs
+        self.renderer = renderer  # None: the process-wide kaleido renderer
+        self.files_dir = Path(data_dir) / "reports"
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+
+    # --- collecting ---------------------------------------------------------------------
+
+    def collect(self, principal: Principal, dashboard_id, view: dict | None = None, timezone: str = "UTC") -> dict:
+        """The report of a dashboard the principal can view (NotFound otherwise), with the
+        view's filter values and cross-filters."""
+        board = self.dashboards.get(principal, dashboard_id)
+        view = view or {}
+        values, cross = view.get("filters") or {}, view.get("cross") or []
+
+        def one(widget):
+            return self._widget_report(board, widget, values, cross,
+                                       lambda ds_id: self.datasets.get(principal, ds_id))
+
+        return self._assemble(board, values, timezone, one)
+
+    def collect_shared(self, token: str, view: dict | None = None, timezone: str = "UTC") -> dict:
+        """The report of a shared dashboard, only when its link allows exports (NotFound
+        for an unknown or revoked link, Forbidden when exports are off). A link carries
+        the dashboard's own filters only, so cross-filters are not applied here."""
+        board = self.dashboards.get_shared(token)[0]
+        self.dashboards.require_share_export(token)
+        view = view or {}
+        values = view.get("filters") or {}
+
+        def one(widget):
+            return self._widget_report(board, widget, values, [],
+                                       lambda ds_id: self.queries._shared_dataset(ds_id, board["workspace_id"]))
+
+        return self._assemble(board, values, timezone, one)
+
+    def _assemble(self, board: dict, values: dict, timezone: str, one) -> dict:
+        timezone = check_timezone(timezone)
+        filters = [{"label": f.get("label") or f["column"], "value": _filter_text(f)}
+                   for f in active_filters(board, values) if f.get("value")]
+        widgets = board.get("widgets") or []
+        rendered = _in_parallel(widgets, one)
+        tabs = []
+        for tab in board.get("tabs") or []:
+            items = []
+            for widget in widgets:
+                if widget.get("tab") != tab["id"]:
+                    continue
+                item = rendered[str(widget["id"])]
+                if "error" in item and "output" not in item:  # the widget failed as a whole
+                    item = {"output": {"error": item["error"]}, "data": None}
+                spec = widget["spec"]
+                items.append({"id": str(widget["id"]), "title": spec.get("title") or "", "type": spec.get("type"),
+                              "layout": widget.get("layout") or {}, "number_format": spec.get("number_format"),
+                              "output": item["output"], "data": item["data"]})
+            tabs.append({"id": tab["id"], "title": tab["title"], "widgets": items})
+        return {"title": board["name"], "description": board.get("description") or "", "filters": filters,
+                "generated_at": dt.datetime.now(ZoneInfo(timezone)), "timezone": timezone, "tabs": tabs,
+                "dashboard_id": board["id"]}
+
+    def _widget_report(self, board: dict, widget: dict, values: dict, cross: list, dataset_of) -> dict:
+        """{"output", "data"} of one widget: what the dashboard shows, and its numbers."""
+        spec = dict(widget["spec"])
+        if spec.get("type") == "markdown":
+            output = widget_type("markdown").render(None, normalize_spec(spec, []))
+            return {"output": {**output, "title": spec.get("title")}, "data": None}
+        dataset = dataset_of(spec["dataset_id"])
+        viewed = self.views._viewed_spec(widget, spec, dataset.schema, board, values, cross)
+        extra = _cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})
+        normalized = self.queries._prepare(dataset, viewed, extra or None)
+        if normalized["type"] == "table":
+            # All the rows (up to the row cap) in one query, not the page on screen.
+            normalized["page"], normalized["page_size"] = 0, self.queries.row_cap
+        result = self.queries._result(dataset, normalized)
+        output = {**widget_type(normalized["type"]).render(result, normalized), "title": spec.get("title")}
+        return {"output": output, "data": layout.widget_data(normalized, output, result)}
+
+    # --- building files -----------------------------------------------------------------
+
+    def build(self, report: dict, fmt: str, paper: str = "a4", orientation: str = "portrait",
+              widget_id: str | None = None, progress=None) -> ReportFile:
+        fmt, paper, orientation = check_options(fmt, paper, orientation, widget_id)
+        mimetype, extension = layout.FORMATS[fmt]
+        stats: dict = {}
+        started = time.perf_counter()
+        if fmt == "pdf":
+            content, stats = layout.render_pdf(report, paper, orientation, renderer=self.renderer, progress=progress)
+        elif fmt == "html":
+            content = layout.render_html(report)
+        elif fmt == "xlsx":
+            buffer = io.BytesIO()
+            layout.write_xlsx(report, buffer, neutralise)
+            content = buffer.getvalue()
+        elif fmt == "zip":
+            buffer = io.BytesIO()
+            layout.write_zip(report, buffer, neutralise)
+            content = buffer.getvalue()
+        else:
+            widget = next((w for t in report["tabs"] for w in t["widgets"] if w["id"] == str(widget_id)), None)
+            if widget is None:
+                raise NotFound(f"There is no widget {widget_id!r} on this dashboard")
+            if widget.get("data") is None:
+                raise InvalidInput(f"The widget {widget.get('title') or widget_id!r} has no data to export")
+            content = layout.widget_csv(widget, neutralise)
+            name = safe_filename(f"{report['title']} - {widget.get('title') or widget['id']}", extension)
+            return ReportFile(content, mimetype, name, {"seconds": round(time.perf_counter() - started, 3)})
+        stats["seconds"] = round(time.perf_counter() - started, 3)
+        stats["bytes"] = len(content)
+        return ReportFile(content, mimetype, safe_filename(report["title"], extension), stats)
+
+    def export(self, principal: Principal, dashboard_id, fmt: str, *, view: dict | None = None, paper="a4",
+               orientation="portrait", widget_id=None, timezone="UTC", progress=None) -> ReportFile:
+        check_options(fmt, paper, orientation, widget_id)
+        report = self.collect(principal, dashboard_id, view, timezone)
+        return self.build(report, fmt, paper, orientation, widget_id, progress)
+
+    def export_shared(self, token: str, fmt: str, *, view: dict | None = None, paper="a4", orientation="portrait",
+                      widget_id=None, timezone="UTC") -> ReportFile:
+        check_options(fmt, paper, orientation, widget_id)
+        report = self.collect_shared(token, view, timezone)
+        return self.build(report, fmt, paper, orientation, widget_id)
+
+    @staticmethod
+    def view_from_args(args) -> dict:
+        """The dashboard URL's view state from request arguments (filters, xf, tab)."""
+        return parse_view_state(args.get("filters"), args.get("xf"), args.get("tab"))
+
+    # --- in the background, for the UI --------------------------------------------------------
+
+    def start_export(self, principal: Principal, dashboard_id, fmt: str, *, view=None, paper="a4",
+                     orientation="portrait", timezone="UTC") -> str:
+        """A job that renders the report to a file kept for a few hours; its result names
+        the file, fetched by ``job_file`` (GET /api/v1/reports/<job id>/file)."""
+        check_options(fmt, paper, orientation, None if fmt != "csv" else "-")
+        board = self.dashboards.get(principal, dashboard_id)  # NotFound before a job exists
+        self.sweep()
+
+        def run(reporter):
+            reporter(0.02, "Querying the widgets", force=True)
+            report = self.collect(principal, board["id"], view, timezone)
+            reporter.check()
+            reporter(0.1, "Laying out the report", force=True)
+            built = self.build(report, fmt, paper, orientation, progress=lambda p, m: (reporter.check(), reporter(p, m)))
+            name = f"{uuid.uuid4().hex}{layout.FORMATS[fmt][1]}"
+            path = self.files_dir / name
+            tmp = path.with_suffix(path.suffix + ".part")
+            tmp.write_bytes(built.content)
+            tmp.replace(path)
+            return {"file": name, "filename": built.filename, "mimetype": built.mimetype, "format": fmt,
+                    "size": len(built.content), "stats": built.stats}
+
+        return self.jobs.start(principal, "report", board["workspace_id"], run, message="Queued")
+
+    def job_file(self, principal: Principal, job_id) -> tuple[Path, str, str]:
+        """(path, mimetype, download name) of a finished export job of this person."""
+        job = self.jobs.get(principal, job_id)  # NotFound for anyone else's job
+        result = job.get("result") or {}
+        if job["kind"] != "report" or job["status"] != "done" or "file" not in result:
+            raise NotFound("This report is not ready (or failed); start the export again")
+        path = self.files_dir / Path(result["file"]).name
+        if not path.is_file():
+            raise NotFound("This report file has expired; export again")
+        return path, result["mimetype"], result["filename"]
+
+    def sweep(self) -> None:
+        """Forget rendered files older than KEEP_FILES."""
+        limit = time.time() - KEEP_FILES.total_seconds()
+        for path in self.files_dir.glob("*"):
+            try:
+                if path.stat().st_mtime < limit:
+                    path.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+
+def report_summary_html(report: dict) -> str:
+    """A short HTML summary for an email body: the title, filters and the KPIs."""
+    import html as h
+
+    from analytics.reports.content import format_number, generated_text
+
+    rows = []
+    for tab in report["tabs"]:
+        for widget in tab["widgets"]:
+            out = widget.get("output") or {}
+            if out.get("kind") == "kpi":
+                delta = out.get("delta_pct")
+                delta_text = "" if delta is None else f" ({delta:+.1f} %)"
+                rows.append(f"<tr><td style='padding:4px 12px 4px 0'>{h.escape(str(out.get('label') or ''))}</td>"
+                            f"<td style='padding:4px 0;font-weight:bold;text-align:right'>"
+                            f"{h.escape(format_number(out.get('value'), out.get('format')))}{h.escape(delta_text)}</td></tr>")
+    filters = "; ".join(f"{f['label']}: {f['value']}" for f in report.get("filters") or [])
+    parts = [f"<h2 style='font-family:sans-serif'>{h.escape(report['title'])}</h2>",
+             f"<p style='font-family:sans-serif;color:#555'>Generated {h.escape(generated_text(report))}"
+             + (f" · Filters: {h.escape(filters)}" if filters else "") + "</p>"]
+    if rows:
+        parts.append("<table style='font-family:sans-serif;border-collapse:collapse'>" + "".join(rows) + "</table>")
+    parts.append("<p style='font-family:sans-serif;color:#555'>The full report is attached.</p>")
+    return "".join(parts)

@@ -1,0 +1,519 @@
+"""Report schedules: a dashboard's report mailed daily, weekly on chosen days or monthly,
+at a time in a time zone, to a list of recipients, with the dashboard's filters set.
+
+Editors of the dashboard's workspace manage its schedules; each runs as its owner (the
+person who made it), so the report shows what the owner may see. A schedule whose
+dashboard was deleted, or whose owner lost access, stops and records why.
+
+Exactly once with several workers: the scheduler claims a due slot by moving the
+schedule's ``next_run_at`` on in one UPDATE that names the old value (``WHERE id = :id
+AND next_run_at = :old``); only the worker whose UPDATE changed a row runs it. Retries
+are claimed the same way on the run row (``status = 'retrying'`` → ``'running'``).
+Failures wait longer before each retry (RETRY_DELAYS) and show in the run history.
+"""
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+import logging
+import re
+import smtplib
+import ssl
+import threading
+from dataclasses import dataclass
+from email.message import EmailMessage
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+
+from storage.database import as_utc, utcnow
+from storage.errors import DataInsightError, Forbidden, InvalidInput, NotFound
+from storage.jobs import this_worker
+from storage.principal import Principal, Role
+from storage.reports import check_options, check_timezone, report_summary_html
+from storage.tables import dashboards as dashboards_table
+from storage.tables import schedule_runs, schedules
+
+log = logging.getLogger(__name__)
+
+FREQUENCIES = ("daily", "weekly", "monthly")
+SCHEDULE_FORMATS = ("pdf", "xlsx", "html", "zip")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MAX_RECIPIENTS = 50
+MAX_SCHEDULES_PER_DASHBOARD = 50
+RETRY_DELAYS = (60, 300, 1800)  # seconds before the 2nd, 3rd and 4th attempt
+STALE_RUN = dt.timedelta(minutes=30)  # a run "running" longer than this was cut off
+HISTORY = 20
+_EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+PAYLOAD_KEYS = {"name", "frequency", "days", "time", "timezone", "recipients", "format", "paper", "orientation",
+                "filters", "enabled"}
+
+
+class ScheduleStopped(Exception):
+    """The schedule cannot run any more (dashboard deleted, owner without access)."""
+
+
+# --- when ------------------------------------------------------------------------------
+
+
+def next_run(frequency: str, days: list[int], time_of_day: str, timezone: str, after: dt.datetime) -> dt.datetime:
+    """The first slot strictly after ``after`` (UTC), as an aware UTC datetime. A monthly
+    day past the month's end runs on its last day; a local time skipped by a clock
+    change runs an hour later, as zoneinfo resolves it."""
+    zone = ZoneInfo(timezone)
+    hour, minute = (int(p) for p in time_of_day.split(":"))
+    day = after.astimezone(zone).date()
+    for _ in range(400):
+        if frequency == "daily":
+            wanted = True
+        elif frequency == "weekly":
+            wanted = day.weekday() in days
+        else:
+            last = calendar.monthrange(day.year, day.month)[1]
+            wanted = day.day == min(days[0] if days else 1, last)
+        if wanted:
+            local = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+            when = local.astimezone(dt.timezone.utc)
+            if when > after:
+                return when
+        day += dt.timedelta(days=1)
+    raise InvalidInput("This schedule never runs; check its days")
+
+
+def describe(schedule: dict) -> str:
+    """'Weekly on Mon, Thu at 08:00 Europe/Paris' for lists and emails."""
+    when = f"at {schedule['time']} {schedule['timezone']}"
+    if schedule["frequency"] == "daily":
+        return f"Daily {when}"
+    if schedule["frequency"] == "weekly":
+        return f"Weekly on {', '.join(WEEKDAYS[d] for d in schedule['days'])} {when}"
+    return f"Monthly on day {schedule['days'][0]} {when}"
+
+
+# --- mail ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mailer:
+    """SMTP delivery from the DATAINSIGHT_SMTP_* settings."""
+
+    host: str | None = None
+    port: int = 25
+    user: str | None = None
+    password: str | None = None
+    sender: str = "datainsight@localhost"
+    tls: bool = False
+    timeout: float = 30
+
+    @classmethod
+    def from_settings(cls, settings) -> "Mailer":
+        return cls(settings.smtp_host, settings.smtp_port, settings.smtp_user, settings.smtp_password,
+                   settings.smtp_from, settings.smtp_tls)
+
+    def send(self, recipients: list[str], subject: str, html_body: str, text_body: str,
+             attachment: tuple[str, str, bytes] | None = None) -> None:
+        if not self.host:
+            raise MailError("Email is not set up on this server: set DATAINSIGHT_SMTP_HOST (and _PORT, _FROM, "
+                            "_USER, _PASSWORD, _TLS as needed) and restart")
+        message = EmailMessage()
+        message["Subject"] = subject
+        message["From"] = self.sender
+        message["To"] = ", ".join(recipients)
+        message.set_content(text_body)
+        message.add_alternative(html_body, subtype="html")
+        if attachment:
+            filename, mimetype, content = attachment
+            maintype, _, subtype = mimetype.split(";")[0].partition("/")
+            message.add_attachment(content, maintype=maintype, subtype=subtype, filename=filename)
+        try:
+            if self.tls and self.port == 465:
+                client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                          context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with client:
+                if self.tls and self.port != 465:
+                    client.starttls(context=ssl.create_default_context())
+                if self.user:
+                    client.login(self.user, self.password or "")
+                client.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            raise MailError(f"The mail server {self.host}:{self.port} refused or failed: "
+                            f"{_smtp_message(exc)}") from None
+
+
+class MailError(DataInsightError):
+    code = "mail_failed"
+    status = 502
+
+
+def _smtp_message(exc: Exception) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        detail = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"{exc.smtp_code} {detail}"[:300]
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "every recipient was refused"
+    return (str(exc) or type(exc).__name__)[:300]
+
+
+# --- the service -------------------------------------------------------------------------
+
+
+class ScheduleService:
+    def __init__(self, engine, workspaces, dashboards, users, reports, jobs, mailer: Mailer | None = None,
+                 clock=utcnow):
+        self.engine = engine
+        self.workspaces = workspaces
+        self.dashboards = dashboards
+        self.users = users
+        self.reports = reports
+        self.jobs = jobs
+        self.mailer = mailer or Mailer()
+        self.clock = clock
+        self.retry_delays = RETRY_DELAYS
+        self.worker = this_worker()
+
+    # --- access ---------------------------------------------------------------------------
+
+    def _editable_board(self, principal: Principal, dashboard_id) -> dict:
+        board = self.dashboards.get(principal, dashboard_id)  # NotFound for non-members
+        with self.engine.connect() as conn:
+            self.workspaces.require_role(conn, principal, board["workspace_id"], Role.EDITOR)
+        return board
+
+    def _row(self, conn, schedule_id):
+        try:
+            schedule_id = int(schedule_id)
+        except (TypeError, ValueError):
+            raise NotFound(f"There is no schedule {schedule_id!r}") from None
+        return conn.execute(select(schedules).where(schedules.c.id == schedule_id)).first()
+
+    def _editable(self, principal: Principal, schedule_id):
+        with self.engine.connect() as conn:
+            row = self._row(conn, schedule_id)
+            if row is None:
+                raise NotFound(f"There is no schedule {schedule_id} that you can see")
+            try:
+                self.workspaces.require_role(conn, principal, row.workspace_id, Role.VIEWER)
+            except NotFound:
+                raise NotFound(f"There is no schedule {schedule_id} that you can see") from None
+            self.workspaces.require_role(conn, principal, row.workspace_id, Role.EDITOR)
+        return row
+
+    # --- reading --------------------------------------------------------------------------
+
+    @staticmethod
+    def _to_dict(row) -> dict:
+        out = {
+            "id": row.id, "dashboard_id": row.dashboard_id, "workspace_id": row.workspace_id, "owner_id": row.owner_id,
+            "name": row.name, "frequency": row.frequency, "days": json.loads(row.days_json), "time": row.time_of_day,
+            "timezone": row.timezone, "recipients": json.loads(row.recipients_json), "format": row.format,
+            "paper": row.paper, "orientation": row.orientation, "filters": json.loads(row.filters_json),
+            "enabled": bool(row.enabled), "stop_reason": row.stop_reason,
+            "next_run_at": as_utc(row.next_run_at).isoformat() if row.next_run_at and row.enabled else None,
+            "created_at": as_utc(row.created_at).isoformat(), "updated_at": as_utc(row.updated_at).isoformat(),
+        }
+        out["description"] = describe(out)
+        return out
+
+    @staticmethod
+    def _run_dict(row) -> dict:
+        def iso(value):
+            return as_utc(value).isoformat() if value else None
+
+        return {"id": row.id, "schedule_id": row.schedule_id, "due_at": iso(row.due_at), "trigger": row.trigger,
+                "status": row.status, "attempts": row.attempts, "error": row.error, "retry_at": iso(row.retry_at),
+                "started_at": iso(row.started_at), "sent_at": iso(row.sent_at), "pages": row.pages,
+                "size_bytes": row.size_bytes}
+
+    def list(self, principal: Principal, dashboard_id) -> list[dict]:
+        board = self._editable_board(principal, dashboard_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schedules).where(schedules.c.dashboard_id == board["id"])
+                                .order_by(schedules.c.id)).all()
+        return [self._to_dict(r) for r in rows]
+
+    def get(self, principal: Principal, schedule_id) -> dict:
+        return self._to_dict(self._editable(principal, schedule_id))
+
+    def runs(self, principal: Principal, schedule_id, limit: int = HISTORY) -> list[dict]:
+        row = self._editable(principal, schedule_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schedule_runs).where(schedule_runs.c.schedule_id == row.id)
+                                .order_by(schedule_runs.c.id.desc()).limit(limit)).all()
+        return [self._run_dict(r) for r in rows]
+
+    # --- changing -------------------------------------------------------------------------
+
+    def _clean(self, payload: dict, board: dict, current: dict | None = None) -> dict:
+        if not isinstance(payload, dict):
+            raise InvalidInput("A schedule must be a JSON object")
+        unknown = sorted(set(payload) - PAYLOAD_KEYS - {"id", "dashboard_id", "workspace_id", "owner_id",
+                                                         "stop_reason", "next_run_at", "created_at", "updated_at",
+                                                         "description"})
+        if unknown:
+            raise InvalidInput(f"Unknown schedule field {unknown[0]!r}")
+        merged = {**(current or {}), **payload}
+        name = merged.get("name") or f"{board['name']} report"
+        if not isinstance(name, str) or len(name.strip()) > 200:
+            raise InvalidInput("The schedule's name must be text of at most 200 characters")
+        frequency = merged.get("frequency") or "weekly"
+        if frequency not in FREQUENCIES:
+            raise InvalidInput(f"Unknown frequency {frequency!r}; choose daily, weekly or monthly")
+        days = merged.get("days")
+        if frequency == "daily":
+            days = []
+        elif frequency == "weekly":
+            if not isinstance(days, list) or not days or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+                raise InvalidInput("A weekly schedule needs its days: a list of 0 (Monday) to 6 (Sunday)")
+            days = sorted(set(days))
+        else:
+            if isinstance(days, int):
+                days = [days]
+            if not isinstance(days, list) or len(days) != 1 or not isinstance(days[0], int) or not 1 <= days[0] <= 31:
+                raise InvalidInput("A monthly schedule needs its day of the month: [1] to [31]")
+        time_of_day = merged.get("time") or "08:00"
+        if not isinstance(time_of_day, str) or not _TIME.match(time_of_day):
+            raise InvalidInput("The time must be HH:MM on a 24-hour clock, such as 08:00")
+        timezone = check_timezone(merged.get("timezone") or "UTC")
+        recipients = merged.get("recipients")
+        if isinstance(recipients, str):
+            recipients = [r for r in re.split(r"[,;\s]+", recipients) if r]
+        if not isinstance(recipients, list) or not recipients:
+            raise InvalidInput("Add at least one recipient's email address")
+        if len(recipients) > MAX_RECIPIENTS:
+            raise InvalidInput(f"A schedule mails at most {MAX_RECIPIENTS} recipients")
+        for address in recipients:
+            if not isinstance(address, str) or not _EMAIL.match(address.strip()) or len(address) > 320:
+                raise InvalidInput(f"{address!r} is not an email address")
+        recipients = list(dict.fromkeys(a.strip() for a in recipients))
+        fmt = merged.get("format") or "pdf"
+        if fmt not in SCHEDULE_FORMATS:
+            raise InvalidInput(f"Unknown format {fmt!r}; a schedule sends pdf, xlsx, html or zip")
+        _fmt, paper, orientation = check_options(fmt, merged.get("paper"), merged.get("orientation"), None)
+        filters = merged.get("filters") or {}
+        if not isinstance(filters, dict):
+            raise InvalidInput("The filters must be an object {filter id: value}, as in the dashboard's link")
+        known = {f["id"] for f in board.get("filters") or []}
+        for fid, value in filters.items():
+            if fid not in known:
+                raise InvalidInput(f"The dashboard has no filter {fid!r}")
+            if value is not None and not isinstance(value, list):
+                raise InvalidInput(f"The value of filter {fid!r} must be a list or null")
+        enabled = merged.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise InvalidInput("enabled must be true or false")
+        return {"name": name.strip(), "frequency": frequency, "days_json": json.dumps(days), "time_of_day": time_of_day,
+                "timezone": timezone, "recipients_json": json.dumps(recipients), "format": fmt, "paper": paper,
+                "orientation": orientation, "filters_json": json.dumps(filters), "enabled": enabled}
+
+    def _next(self, values: dict) -> dt.datetime | None:
+        if not values["enabled"]:
+            return None
+        return next_run(values["frequency"], json.loads(values["days_json"]), values["time_of_day"],
+                        values["timezone"], self.clock())
+
+    def create(self, principal: Principal, dashboard_id, payload: dict) -> dict:
+        board = self._editable_board(principal, dashboard_id)
+        values = self._clean(payload, board)
+        now = self.clock()
+        with self.engine.begin() as conn:
+            count = conn.execute(select(schedules.c.id).where(schedules.c.dashboard_id == board["id"])).all()
+            if len(count) >= MAX_SCHEDULES_PER_DASHBOARD:
+                raise InvalidInput(f"A dashboard has at most {MAX_SCHEDULES_PER_DASHBOARD} schedules")
+            schedule_id = conn.execute(insert(schedules).values(
+                dashboard_id=board["id"], workspace_id=board["workspace_id"], owner_id=principal.user_id,
+                stop_reason=None, next_run_at=self._next(values), created_at=now, updated_at=now, **values,
+            ).returning(schedules.c.id)).scalar_one()
+        return self.get(principal, schedule_id)
+
+    def update(self, principal: Principal, schedule_id, patch: dict) -> dict:
+        row = self._editable(principal, schedule_id)
+        if row.dashboard_id is None:
+            raise InvalidInput("This schedule's dashboard was deleted; delete the schedule")
+        board = self._editable_board(principal, row.dashboard_id)
+        current = self._to_dict(row)
+        values = self._clean(patch, board, current)
+        with self.engine.begin() as conn:
+            # Saving makes the editor its owner: it runs with what they can see from now on.
+            conn.execute(update(schedules).where(schedules.c.id == row.id).values(
+                owner_id=principal.user_id, stop_reason=None if values["enabled"] else row.stop_reason,
+                next_run_at=self._next(values), updated_at=self.clock(), **values))
+        return self.get(principal, row.id)
+
+    def delete(self, principal: Principal, schedule_id) -> None:
+        row = self._editable(principal, schedule_id)
+        with self.engine.begin() as conn:
+            conn.execute(schedule_runs.delete().where(schedule_runs.c.schedule_id == row.id))
+            conn.execute(schedules.delete().where(schedules.c.id == row.id))
+
+    def send_now(self, principal: Principal, schedule_id, background: bool = True) -> dict:
+        """Send the report at once (as the schedule's owner), recorded in its history;
+        in a background job unless ``background`` is False. Returns the run."""
+        row = self._editable(principal, schedule_id)
+        if row.dashboard_id is None:
+            raise InvalidInput("This schedule's dashboard was deleted")
+        now = self.clock()
+        with self.engine.begin() as conn:
+            run_id = conn.execute(insert(schedule_runs).values(
+                schedule_id=row.id, due_at=now, trigger="manual", status="running", attempts=0,
+                claimed_by=self.worker, started_at=now).returning(schedule_runs.c.id)).scalar_one()
+        if background:
+            self.jobs.start(principal, "schedule_send", row.workspace_id, lambda reporter: self._attempt(run_id),
+                            message="Sending")
+        else:
+            self._attempt(run_id)
+        return self.run(principal, run_id)
+
+    def run(self, principal: Principal, run_id) -> dict:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(schedule_runs).where(schedule_runs.c.id == int(run_id))).first()
+        if found is None:
+            raise NotFound(f"There is no run {run_id}")
+        self._editable(principal, found.schedule_id)
+        return self._run_dict(found)
+
+    # --- the scheduler's side -------------------------------------------------------------------
+
+    def claim_due(self) -> list[int]:
+        """Claim every slot that is due and every retry whose time has come; returns the
+        run ids this caller now owns (another worker's claims are not among them)."""
+        now = self.clock()
+        claimed = []
+        with self.engine.connect() as conn:
+            due = conn.execute(select(schedules.c.id, schedules.c.next_run_at, schedules.c.frequency,
+                                      schedules.c.days_json, schedules.c.time_of_day, schedules.c.timezone)
+                               .where(schedules.c.enabled.is_(True), schedules.c.next_run_at <= now)).all()
+            retries = conn.execute(select(schedule_runs.c.id).where(
+                schedule_runs.c.status == "retrying", schedule_runs.c.retry_at <= now)).scalars().all()
+        for row in due:
+            following = next_run(row.frequency, json.loads(row.days_json), row.time_of_day, row.timezone,
+                                 max(now, as_utc(row.next_run_at)))
+            with self.engine.begin() as conn:
+                won = conn.execute(update(schedules).where(
+                    schedules.c.id == row.id, schedules.c.enabled.is_(True), schedules.c.next_run_at == row.next_run_at,
+                ).values(next_run_at=following, updated_at=now)).rowcount
+                if won == 1:
+                    claimed.append(conn.execute(insert(schedule_runs).values(
+                        schedule_id=row.id, due_at=as_utc(row.next_run_at), trigger="schedule", status="running",
+                        attempts=0, claimed_by=self.worker, started_at=now).returning(schedule_runs.c.id)).scalar_one())
+        for run_id in retries:
+            with self.engine.begin() as conn:
+                won = conn.execute(update(schedule_runs).where(
+                    schedule_runs.c.id == run_id, schedule_runs.c.status == "retrying",
+                ).values(status="running", claimed_by=self.worker)).rowcount
+            if won == 1:
+                claimed.append(run_id)
+        with self.engine.begin() as conn:  # runs of a worker that died mid-way
+            conn.execute(update(schedule_runs).where(
+                schedule_runs.c.status == "running", schedule_runs.c.started_at < now - STALE_RUN,
+            ).values(status="failed", error="The run was interrupted (the server stopped); it was not retried"))
+        return claimed
+
+    def tick(self) -> list[int]:
+        """One scheduler round: claim what is due and run it here. Returns the run ids."""
+        claimed = self.claim_due()
+        for run_id in claimed:
+            try:
+                self._attempt(run_id)
+            except Exception:  # noqa: BLE001 - one schedule's failure must not stop the others
+                log.exception("schedule run %s failed", run_id)
+        return claimed
+
+    def _stop(self, schedule_id: int, reason: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(schedules).where(schedules.c.id == schedule_id).values(
+                enabled=False, stop_reason=reason, next_run_at=None, updated_at=self.clock()))
+
+    def _owner_principal(self, row) -> Principal:
+        """The owner as the report's reader, or ScheduleStopped saying why not."""
+        if row.dashboard_id is None:
+            raise ScheduleStopped("The dashboard was deleted, so this schedule stopped")
+        with self.engine.connect() as conn:
+            exists = conn.execute(select(dashboards_table.c.id).where(dashboards_table.c.id == row.dashboard_id)).first()
+        if exists is None:
+            raise ScheduleStopped("The dashboard was deleted, so this schedule stopped")
+        owner = self.users.get(row.owner_id) if row.owner_id is not None else None
+        if owner is None or not owner.is_active:
+            raise ScheduleStopped("The schedule's owner no longer has an active account; an editor can save the "
+                                  "schedule to take it over")
+        principal = owner.principal(via="schedule")
+        try:
+            self._editable_board(principal, row.dashboard_id)
+        except (NotFound, Forbidden):
+            raise ScheduleStopped(f"The schedule's owner ({owner.email}) no longer has edit access to the "
+                                  "dashboard; an editor can save the schedule to take it over") from None
+        return principal
+
+    def _attempt(self, run_id: int) -> dict:
+        """One attempt at a claimed run: build the report as the owner and mail it."""
+        with self.engine.connect() as conn:
+            run = conn.execute(select(schedule_runs).where(schedule_runs.c.id == run_id)).first()
+            row = conn.execute(select(schedules).where(schedules.c.id == run.schedule_id)).first()
+        attempts = run.attempts + 1
+        try:
+            principal = self._owner_principal(row)
+        except ScheduleStopped as stopped:
+            self._stop(row.id, str(stopped))
+            self._finish_run(run_id, status="failed", attempts=attempts, error=str(stopped), retry_at=None)
+            return {"status": "failed", "error": str(stopped)}
+        try:
+            schedule = self._to_dict(row)
+            report = self.reports.collect(principal, row.dashboard_id, {"filters": schedule["filters"]},
+                                          schedule["timezone"])
+            built = self.reports.build(report, row.format, row.paper, row.orientation)
+            subject = f"{report['title']} · {report['generated_at']:%Y-%m-%d}"
+            text = (f"{report['title']}\n{schedule['description']}\n\nThe report is attached "
+                    f"({built.filename}).\n")
+            html = report_summary_html(report) + f"<p style='font-family:sans-serif;color:#888'>{describe(schedule)}</p>"
+            self.mailer.send(schedule["recipients"], subject, html, text,
+                             (built.filename, built.mimetype, built.content))
+        except Exception as exc:  # noqa: BLE001 - recorded in the run history, retried
+            message = exc.message if isinstance(exc, DataInsightError) else "The report could not be built; the server log has the details"
+            if not isinstance(exc, DataInsightError):
+                log.exception("schedule %s run %s failed", row.id, run_id)
+            if attempts <= len(self.retry_delays):
+                retry_at = self.clock() + dt.timedelta(seconds=self.retry_delays[attempts - 1])
+                self._finish_run(run_id, status="retrying", attempts=attempts, error=message, retry_at=retry_at)
+                return {"status": "retrying", "error": message}
+            self._finish_run(run_id, status="failed", attempts=attempts, error=message, retry_at=None)
+            return {"status": "failed", "error": message}
+        self._finish_run(run_id, status="sent", attempts=attempts, error=None, retry_at=None, sent_at=self.clock(),
+                         pages=built.stats.get("pages"), size_bytes=len(built.content))
+        return {"status": "sent"}
+
+    def _finish_run(self, run_id: int, **values) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(schedule_runs).where(schedule_runs.c.id == run_id).values(**values))
+
+
+class Scheduler:
+    """The thread that runs due schedules: one ``tick`` every ``interval`` seconds. Any
+    number of these (threads or worker processes) may run at once; the database claim
+    gives each run to one of them."""
+
+    def __init__(self, service: ScheduleService, interval: float = 30.0):
+        self.service = service
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "Scheduler":
+        self._thread = threading.Thread(target=self._loop, name="datainsight-scheduler", daemon=True)
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.service.tick()
+            except Exception:  # noqa: BLE001 - the loop must survive a bad round (database busy...)
+                log.exception("scheduler round failed")
+            self._stop.wait(self.interval)
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
