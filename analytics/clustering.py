@@ -26,6 +26,7 @@ from analytics._fields import (
     NUMERIC_TYPES,
     columns,
     integer,
+    q,
     read_rows,
     types_of,
 )
@@ -37,6 +38,7 @@ SILHOUETTE_ROWS = 5_000    # silhouette on a random sample of this size above it
 N_INIT = 4                 # k-means restarts from different seeds; the best is kept
 MAX_ITER = 300
 MAX_LEVELS = 20            # one-hot columns per categorical feature
+MATRIX_CELLS = 10_000_000  # rows × encoded columns held at once (80 MB); wide feature sets fit fewer rows
 MAX_FEATURES = 30
 PCA_POINTS = 2_000         # points in the 2-D PCA scatter
 OUTLIER_SD = 3.0           # an outlier lies farther than mean + 3 sd of its cluster's distances
@@ -149,7 +151,15 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
     k_given, (k_low, k_high) = _k_params(params)
     seed = integer(params, "seed", 0, 0, 2**31 - 1)
 
-    frame, total, sampled = read_rows(con, source_sql, features, sample=FIT_ROWS, seed=seed)
+    # One-hot columns per categorical feature, counted in SQL, bound the matrix's width; a
+    # wide matrix is fitted on fewer rows so it stays within MATRIX_CELLS.
+    width = len(numeric)
+    if categorical:
+        levels = con.execute("SELECT " + ", ".join(f"count(DISTINCT {q(f)})" for f in categorical)
+                             + f" FROM {source_sql}").fetchone()
+        width += sum(min(count, MAX_LEVELS + 1) for count in levels)
+    fit_rows = min(FIT_ROWS, max(10_000, MATRIX_CELLS // max(width, 1)))
+    frame, total, sampled = read_rows(con, source_sql, features, sample=fit_rows, seed=seed)
     if total == 0:
         raise AnalysisError("The dataset has no rows")
     progress(0.1, "Preparing the features")

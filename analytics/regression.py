@@ -49,6 +49,8 @@ PLOT_POINTS = 2_000            # residual-vs-fitted points sent to the browser
 QQ_POINTS = 200
 MAX_LEVELS = 50                # a categorical feature may have at most this many levels
 MAX_FEATURES = 50
+MAX_COEFFICIENTS = 150         # columns of the design matrix, intercept and dummies included
+DESIGN_CELLS = 10_000_000      # rows × coefficients held at once (80 MB); wide models sample fewer rows
 TEST_SIZE = 0.25               # logistic: share of rows held out to score the model
 TERM_NAMING = ("statsmodels formula (patsy) names: C(column)[T.level] for a level of a categorical column "
                "against its reference level, the column name for a numeric column, and Q(\"name\") around a "
@@ -111,7 +113,22 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
     if missing == "drop":
         where += "".join(f" AND {q(f)} IS NOT NULL" for f in features)
     matching = with_target - incomplete if missing == "drop" else with_target
-    frame, used_rows, sampled = read_rows(con, source_sql, [target, *features], where=where, sample=SAMPLE_ROWS,
+    # Levels counted in SQL first: a too-wide model fails before any rows are read, and a
+    # wide one is fitted on fewer rows so the design matrix stays within DESIGN_CELLS.
+    width = 1 + len(features) - len(categorical)
+    if categorical:
+        levels = con.execute("SELECT " + ", ".join(f"count(DISTINCT {q(f)})" for f in categorical)
+                             + f" FROM {source_sql} WHERE {where}").fetchone()
+        for name, count in zip(categorical, levels):
+            if count > MAX_LEVELS:
+                raise InvalidSpec(f"The feature {name!r} has {count} distinct values; a categorical feature "
+                                  f"may have at most {MAX_LEVELS} (one coefficient each)")
+            width += max(count - 1, 0)
+    if width > MAX_COEFFICIENTS:
+        raise InvalidSpec(f"The model would have {width} coefficients; at most {MAX_COEFFICIENTS}: "
+                          "use fewer features or categorical features with fewer values")
+    sample_rows = min(SAMPLE_ROWS, max(10_000, DESIGN_CELLS // width))
+    frame, used_rows, sampled = read_rows(con, source_sql, [target, *features], where=where, sample=sample_rows,
                                           seed=seed, total=matching)
     progress(0.2, "Preparing the data")
     if used_rows == 0:

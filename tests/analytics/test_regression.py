@@ -175,6 +175,8 @@ def test_large_data_is_fitted_on_a_stated_sample(storage, owner, make_dataset, m
      AnalysisError, "exactly two values"),
     (pd.DataFrame({"y": range(120), "x": [f"v{i}" for i in range(120)]}), {"target": "y", "features": ["x"]},
      InvalidSpec, "at most 50"),
+    (pd.DataFrame({"y": range(200), **{c: [f"{c}{i % 45}" for i in range(200)] for c in "abcd"}}),
+     {"target": "y", "features": ["a", "b", "c", "d"]}, InvalidSpec, "The model would have 177 coefficients; at most 150"),
 ])
 def test_bad_inputs_get_a_clear_message(storage, owner, make_dataset, frame, params, error, message):
     dataset = make_dataset(frame, "bad")
