@@ -375,9 +375,34 @@ def _csv_columns(con, source: Source) -> tuple[str, list[tuple[str, str, str]], 
     return relation, [(quote_ident(n), n, read_types[n]) for n, _ in sniffed], raw_names, csv_options
 
 
+RECORD_FIELDS = ("data", "records", "rows", "items", "results", "values", "entries")
+
+
+def _json_records(con, relation: str) -> tuple[str, str | None]:
+    """(relation, field): a JSON file that is one object wrapping its records in a list of
+    objects ({"data": [{...}, ...]}, as many APIs answer) reads as those records. The
+    field is the only list of objects, or the one with a usual name for records."""
+    if _one(con, f"SELECT count(*) FROM (SELECT 1 FROM {relation} LIMIT 2)")[0] != 1:
+        return relation, None
+    lists = [name for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+             if kind.startswith("STRUCT(") and kind.endswith(")[]")]
+    named = [name for name in lists if name.lower() in RECORD_FIELDS]
+    field = lists[0] if len(lists) == 1 else (named[0] if len(named) == 1 else None)
+    if field is None:
+        return relation, None
+    return f"(SELECT record.* FROM (SELECT unnest({quote_ident(field)}) AS record FROM {relation}))", field
+
+
+def _structured_relation(con, source: Source, json_sample: int = SNIFF_SAMPLE_ROWS) -> tuple[str, str | None]:
+    relation = _source_relation_sql(source, None, None, json_sample)
+    return _json_records(con, relation) if source.kind == "json" else (relation, None)
+
+
 def _structured_columns(con, source: Source) -> tuple[str, list[tuple[str, str, str]], list[str]]:
     """(relation, [(expression, source name, type)], raw names) of a JSON or Parquet file."""
-    relation = _source_relation_sql(source, None, None)
+    relation, field = _structured_relation(con, source)
+    if field is not None:
+        source.notes.append(f"The records were read from the {field!r} list of the JSON object")
     columns = _flatten_struct_columns(con, relation)
     if source.kind == "json" and [n for _, n, _ in columns] == ["json"]:
         raise IngestError("The JSON is not a table: upload an array of objects, or one object per line (NDJSON)")
@@ -644,7 +669,7 @@ def _write_relation(con, state: _Write, inspection: Inspection) -> tuple[str, di
     if state.source.kind == "csv":
         relation = _csv_reader_sql(state.source.path, state.csv_options, state.read_types(inspection))
         return relation, {c.source: quote_ident(c.source) for c in inspection.columns}
-    relation = _source_relation_sql(state.source, None, None, state.json_sample)
+    relation, _field = _structured_relation(con, state.source, state.json_sample)
     return relation, {name: expression for expression, name, _ in _flatten_struct_columns(con, relation)}
 
 

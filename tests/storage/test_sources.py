@@ -333,9 +333,22 @@ def test_nested_objects_become_dotted_columns(tmp_path):
 
 
 def test_json_with_a_list_of_objects_inside_one_object(tmp_path):
-    # Used to fail with a DuckDB binder error: STRUCT(...)[] was taken for a STRUCT.
-    result = ingest(tmp_path, b'{"data": [{"a": 1}, {"a": 2}]}', "wrapped.json")
-    assert result.columns == ["data"] and result.records == [('[{"a":1},{"a":2}]',)]
+    """An API answer like {"meta": ..., "data": [records]} reads as its records."""
+    data = json.dumps({"meta": {"page": 1}, "data": [{"a": 1, "b": {"c": "x"}}, {"a": 2, "b": {"c": "y"}}]})
+    result = ingest(tmp_path, data.encode(), "wrapped.json")
+    assert result.columns == ["a", "b.c"] and result.records == [(1, "x"), (2, "y")]
+    assert any("'data' list" in note for note in result.inspection.notes)
+
+
+def test_json_object_with_two_lists_reads_the_one_named_like_records(tmp_path):
+    data = json.dumps({"links": [{"href": "/a"}], "results": [{"n": 1}, {"n": 2}, {"n": 3}]})
+    result = ingest(tmp_path, data.encode(), "wrapped.json")
+    assert result.columns == ["n"] and result.records == [(1,), (2,), (3,)]
+
+
+def test_one_json_object_without_a_list_of_records_is_one_row(tmp_path):
+    result = ingest(tmp_path, b'{"a": 1, "tags": [1, 2]}', "one.json")
+    assert result.columns == ["a", "tags"] and result.records == [(1, "[1,2]")]
 
 
 @pytest.mark.parametrize(("data", "expected"), [
