@@ -88,7 +88,8 @@ class ReportService:
 
     # --- collecting ---------------------------------------------------------------------
 
-    def collect(self, principal: Principal, dashboard_id, view: dict | None = None, timezone: str = "UTC") -> dict:
+    def collect(self, principal: Principal, dashboard_id, view: dict | None = None, timezone: str = "UTC",
+                now: dt.datetime | None = None) -> dict:
         """The report of a dashboard the principal can view (NotFound otherwise), with the
         view's filter values and cross-filters."""
         board = self.dashboards.get(principal, dashboard_id)
@@ -99,7 +100,7 @@ class ReportService:
             return self._widget_report(board, widget, values, cross,
                                        lambda ds_id: self.datasets.get(principal, ds_id))
 
-        return self._assemble(board, values, timezone, one)
+        return self._assemble(board, values, timezone, one, now)
 
     def collect_shared(self, token: str, view: dict | None = None, timezone: str = "UTC") -> dict:
         """The report of a shared dashboard, only when its link allows exports (NotFound
@@ -116,7 +117,7 @@ class ReportService:
 
         return self._assemble(board, values, timezone, one)
 
-    def _assemble(self, board: dict, values: dict, timezone: str, one) -> dict:
+    def _assemble(self, board: dict, values: dict, timezone: str, one, now: dt.datetime | None = None) -> dict:
         timezone = check_timezone(timezone)
         filters = [{"label": f.get("label") or f["column"], "value": _filter_text(f)}
                    for f in active_filters(board, values) if f.get("value")]
@@ -137,7 +138,7 @@ class ReportService:
                               "output": item["output"], "data": item["data"]})
             tabs.append({"id": tab["id"], "title": tab["title"], "widgets": items})
         return {"title": board["name"], "description": board.get("description") or "", "filters": filters,
-                "generated_at": dt.datetime.now(ZoneInfo(timezone)), "timezone": timezone, "tabs": tabs,
+                "generated_at": (now or dt.datetime.now(dt.timezone.utc)).astimezone(ZoneInfo(timezone)), "timezone": timezone, "tabs": tabs,
                 "dashboard_id": board["id"]}
 
     def _widget_report(self, board: dict, widget: dict, values: dict, cross: list, dataset_of) -> dict:

@@ -462,7 +462,7 @@ class ScheduleService:
         try:
             schedule = self._to_dict(row)
             report = self.reports.collect(principal, row.dashboard_id, {"filters": schedule["filters"]},
-                                          schedule["timezone"])
+                                          schedule["timezone"], now=self.clock())
             built = self.reports.build(report, row.format, row.paper, row.orientation)
             subject = f"{report['title']} · {report['generated_at']:%Y-%m-%d}"
             text = (f"{report['title']}\n{schedule['description']}\n\nThe report is attached "

@@ -178,8 +178,11 @@ def figures_to_draw(report: dict, content_px: float) -> list[tuple[str, dict, in
 
 def _for_print(figure: dict) -> dict:
     """The figure with a white background and the page's font (the screen's transparent
-    background would print as nothing behind gridlines)."""
+    background would print as nothing behind gridlines), in SVG marks only."""
     fig = dict(figure)
+    # WebGL traces come out of an SVG export as an empty bitmap: print them as SVG marks.
+    fig["data"] = [{**trace, "type": "scatter"} if trace.get("type") == "scattergl" else trace
+                   for trace in fig.get("data") or []]
     layout = dict(fig.get("layout") or {})
     layout.pop("height", None)
     layout.pop("width", None)
