@@ -1,9 +1,11 @@
 """The profile of one relation, computed in DuckDB in a few scans:
 
 1. one scan for counts, sums, extremes, lengths, booleans and date checks of every column;
-2. one scan for central moments, exact quantiles and histograms (around pass 1's means),
-   Pearson, and which columns are missing together;
-3. one GROUP BY per column for its value counts (distinct, top values), reading that column only;
+2. one scan for central moments (around pass 1's means), Pearson, and which columns are
+   missing together;
+3. one GROUP BY per column for its value counts, reading that column only: distinct and
+   top values, and from the counts (one row per distinct value, not per row) the exact
+   quantiles and the histograms;
 4. duplicate rows and the missing-value patterns;
 5. Spearman, Cramér's V and semantic patterns on all rows or, above
    correlations.SAMPLE_ROWS, on a reservoir sample whose size the profile states.
@@ -80,20 +82,28 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
     first = first_query.run(con, source_sql)
     rows = int(first["rows"])
 
-    step(0.3, "Quantiles, moments, histograms and correlations")
+    # Columns whose values are counted exactly (all but the very varied ones of very
+    # large tables): their quantiles and histograms come from the value counts.
+    exact, estimated = [], []
+    for col in columns:
+        approx = first.get(f"c{col.index}_approx_distinct") or 0
+        (estimated if rows > DISTINCT_EXACT_ROWS and approx > DISTINCT_EXACT_LIMIT else exact).append(col)
+    counted = {c.index for c in exact}
+
+    step(0.3, "Moments and correlations")
     second_query = AggregateQuery()
     for col in by_kind["numeric"]:
-        numeric.second_pass(second_query, col, first)
+        numeric.second_pass(second_query, col, first, col.index in counted)
     for col in by_kind["temporal"]:
-        temporal.second_pass(second_query, col, first)
+        temporal.second_pass(second_query, col, first, col.index in counted)
     # Pearson needs two finite values and some spread: min < max.
     usable_numeric = [c for c in by_kind["numeric"] if (first[f"c{c.index}_n"] or 0) >= 2
                       and first[f"c{c.index}_min"] < first[f"c{c.index}_max"]][:correlations.MAX_NUMERIC]
     pearson_pairs = correlations.pearson_pass(second_query, usable_numeric)
     gappy = [c for c in columns if 0 < first[f"c{c.index}_missing"] < rows][:correlations.MAX_GAPPY]
     nullity_pairs = correlations.nullity_pass(second_query, gappy)
-    with_values = [c for c in by_kind["numeric"] if first[f"c{c.index}_n"]]
-    batches = numeric.quantile_batches(with_values, rows)
+    uncounted = [c for c in by_kind["numeric"] if first[f"c{c.index}_n"] and c.index not in counted]
+    batches = numeric.quantile_batches(uncounted, rows)
     for col in batches[0] if batches else []:  # the first batch rides along in this scan
         second_query.add(f"c{col.index}_quantiles", numeric.quantile_sql(col))
     second = second_query.run(con, source_sql)
@@ -102,14 +112,21 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
         values = con.execute(f"SELECT {', '.join(numeric.quantile_sql(c) for c in batch)} FROM {source_sql}").fetchone()
         second.update({f"c{c.index}_quantiles": v for c, v in zip(batch, values)})
 
-    step(0.5, "Distinct and most frequent values")
-    exact, estimated = [], []
-    for col in columns:
-        approx = first.get(f"c{col.index}_approx_distinct") or 0
-        (estimated if rows > DISTINCT_EXACT_ROWS and approx > DISTINCT_EXACT_LIMIT else exact).append(col)
+    step(0.45, "Distinct and most frequent values, quantiles, histograms")
+
+    def more_from_counts(con_, table, col):
+        if col.kind == "numeric":
+            return numeric.from_value_counts(con_, table, col, first, source_sql)
+        if col.kind == "temporal":
+            return temporal.from_value_counts(con_, table, col, first)
+        return {}
+
     counts = categorical.value_counts(
-        con, source_sql, exact, jsonable,
-        on_column=lambda done: step(0.5 + 0.15 * done / len(exact), "Distinct and most frequent values"))
+        con, source_sql, exact, jsonable, extra=more_from_counts,
+        on_column=lambda done: step(0.45 + 0.2 * done / len(exact), "Distinct and most frequent values, quantiles, "
+                                                                      "histograms"))
+    for found in counts.values():
+        second.update(found["extra"])
 
     profiles = []
     for col in columns:

@@ -46,7 +46,9 @@ def histogram_plan(col: ProfiledColumn, low, high) -> tuple[float, float, int]:
     return low, (high - low) / HISTOGRAM_BINS, HISTOGRAM_BINS
 
 
-def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict) -> None:
+def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict, counted: bool) -> None:
+    """Moments always; the histogram only when the column's values are not ``counted``
+    (else from_value_counts draws it from the value counts, far cheaper)."""
     p, fin, i = f"c{col.index}_", col.finite, col.index
     n = first[p + "n"]
     if not n:
@@ -61,12 +63,52 @@ def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict) -> None
     query.add(p + "m4", f"sum((profile_d{i} * profile_d{i}) * (profile_d{i} * profile_d{i}))")
     start, width, bins = histogram_plan(col, first[p + "min"], first[p + "max"])
     first[p + "hist_plan"] = (start, width, bins)
-    query.add(p + "hist", f"histogram(CASE WHEN {fin} IS NOT NULL THEN "
-                          f"least(greatest(floor(({fin} - ?) / ?), 0), ?)::INTEGER END)", (start, width, bins - 1))
+    if not counted:
+        query.add(p + "hist", f"histogram(CASE WHEN {fin} IS NOT NULL THEN "
+                              f"least(greatest(floor(({fin} - ?) / ?), 0), ?)::INTEGER END)", (start, width, bins - 1))
 
 
-def quantile_sql(col: ProfiledColumn) -> str:
-    return f"quantile_cont({col.finite}, [{', '.join(str(x) for x in QUANTILES)}])"
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy's linear interpolation, the same arithmetic to the last bit."""
+    diff = b - a
+    return b - diff * (1 - t) if t >= 0.5 else a + diff * t
+
+
+def from_value_counts(con, table: str, col: ProfiledColumn, first: dict, source_sql: str) -> dict:
+    """Exact quantiles and the histogram from the column's value counts (``table``: v, n)
+    rather than from every row: no second read of the file, and where values repeat a
+    cumulative count over the distinct values replaces a sort of all rows. Quantile q is
+    linear interpolation between the values at 0-based ranks floor(h) and ceil(h),
+    h = (n − 1)·q, as numpy and pandas compute it. When most values are distinct the
+    cumulative count gains nothing over DuckDB's quantile_cont (a selection, not a sort),
+    which then runs on the distinct values (all distinct) or on the column itself."""
+    p = f"c{col.index}_"
+    n = first[p + "n"]
+    if not n:
+        return {}
+    x = "CAST(v AS DOUBLE)"
+    finite = f"isfinite({x})" if col.is_float else "true"
+    distinct = con.execute(f"SELECT count(*) FROM {table} WHERE {finite}").fetchone()[0]
+    if distinct == n:
+        quantiles = con.execute(f"SELECT {quantile_sql(col, x)} FROM {table} WHERE {finite}").fetchone()[0]
+    elif distinct > n / 8:
+        quantiles = con.execute(f"SELECT {quantile_sql(col)} FROM {source_sql}").fetchone()[0]
+    else:
+        positions = [(n - 1) * q for q in QUANTILES]
+        ranks = [r for h in positions for r in (math.floor(h), math.ceil(h))]
+        row = con.execute(
+            f"WITH c AS (SELECT {x} AS x, sum(n) OVER (ORDER BY {x}) AS cum FROM {table} WHERE {finite}) "
+            f"SELECT {', '.join('min(x) FILTER (WHERE cum > ?)' for _ in ranks)} FROM c", ranks).fetchone()
+        quantiles = [_lerp(row[2 * k], row[2 * k + 1], h - math.floor(h)) for k, h in enumerate(positions)]
+    start, width, bins = first[p + "hist_plan"]
+    hist = dict(con.execute(
+        f"SELECT least(greatest(floor(({x} - ?) / ?), 0), ?)::INTEGER AS b, sum(n) FROM {table} "
+        f"WHERE {finite} GROUP BY b", [start, width, bins - 1]).fetchall())
+    return {p + "quantiles": quantiles, p + "hist": hist}
+
+
+def quantile_sql(col: ProfiledColumn, expression: str | None = None) -> str:
+    return f"quantile_cont({expression or col.finite}, [{', '.join(str(x) for x in QUANTILES)}])"
 
 
 def quantile_batches(columns: list[ProfiledColumn], rows: int) -> list[list[ProfiledColumn]]:

@@ -32,7 +32,9 @@ def first_pass(query: AggregateQuery, col: ProfiledColumn, now: dt.datetime) -> 
     query.add(p + "has_time", "false" if is_date else f"bool_or(CAST({fin} AS TIME) <> TIME '00:00:00')")
 
 
-def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict) -> None:
+def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict, counted: bool) -> None:
+    """The histogram and weekday/hour counts, unless the column's values are ``counted``
+    (then from_value_counts makes them from the value counts)."""
     p, fin = f"c{col.index}_", col.finite
     if not first[p + "n"]:
         return
@@ -40,11 +42,30 @@ def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict) -> None
     bins = HISTOGRAM_BINS if high > low else 1
     width = (high - low) / bins if high > low else 1.0
     first[p + "hist_plan"] = (low, width, bins)
+    if counted:
+        return
     query.add(p + "hist", f"histogram(CASE WHEN {fin} IS NOT NULL THEN least(greatest(floor(({_epoch(fin)} - ?) / ?), 0), ?)::INTEGER END)",
               (low, width, bins - 1))
     query.add(p + "weekday", f"histogram(isodow({fin}))")
     if first[p + "has_time"]:
         query.add(p + "hour", f"histogram(hour({fin}))")
+
+
+def from_value_counts(con, table: str, col: ProfiledColumn, first: dict) -> dict:
+    p = f"c{col.index}_"
+    if not first[p + "n"]:
+        return {}
+    low, width, bins = first[p + "hist_plan"]
+    finite = "isfinite(v)"
+    found = {p + "hist": dict(con.execute(
+        f"SELECT least(greatest(floor(({_epoch('v')} - ?) / ?), 0), ?)::INTEGER AS b, sum(n) FROM {table} "
+        f"WHERE {finite} GROUP BY b", [low, width, bins - 1]).fetchall())}
+    found[p + "weekday"] = dict(con.execute(
+        f"SELECT isodow(v) AS d, sum(n) FROM {table} WHERE {finite} GROUP BY d").fetchall())
+    if first[p + "has_time"]:
+        found[p + "hour"] = dict(con.execute(
+            f"SELECT hour(v) AS h, sum(n) FROM {table} WHERE {finite} GROUP BY h").fetchall())
+    return found
 
 
 def _iso(seconds: float) -> str:

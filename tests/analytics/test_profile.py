@@ -277,3 +277,25 @@ def test_empty_relation(tmp_path):
     profile = profile_parquet(path)
     assert profile["table"]["rows"] == 0 and profile["alerts"] == []
     assert [(c["count"], c["distinct"], c["mean"]) for c in profile["columns"]] == [(0, 0, None), (0, 0, None)]
+
+
+def test_very_varied_columns_of_large_tables_are_estimated_and_say_so(tmp_path, monkeypatch):
+    """Above DISTINCT_EXACT_ROWS a column with about as many distinct values as rows keeps
+    the HyperLogLog estimate; its quantiles and histogram are still exact (by a sort)."""
+    import analytics.profiling.compute as compute_module
+
+    monkeypatch.setattr(compute_module, "DISTINCT_EXACT_ROWS", 1000)
+    monkeypatch.setattr(compute_module, "DISTINCT_EXACT_LIMIT", 500)
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"x": rng.normal(50, 10, 4000), "k": rng.integers(0, 5, 4000),
+                          "t": pd.Timestamp("2021-01-01") + pd.to_timedelta(rng.integers(0, 10**8, 4000), unit="s")})
+    profile = profile_frame(frame, tmp_path)
+    cols = by_name(profile)
+    assert cols["x"]["distinct_estimated"] and abs(cols["x"]["distinct"] - 4000) < 200
+    assert not cols["k"]["distinct_estimated"] and cols["k"]["distinct"] == 5
+    for q, key in ((0.05, "q05"), (0.5, "median"), (0.95, "q95")):
+        assert close(cols["x"][key], frame["x"].quantile(q))
+    assert sum(cols["x"]["histogram"]["counts"]) == 4000 and sum(cols["t"]["histogram"]["counts"]) == 4000
+    assert sum(cols["t"]["weekday_counts"].values()) == 4000
+    assert "distinct values of x" in {e["what"] for e in profile["estimates"]}
+    assert cols["x"]["top_values"][0]["count"] == 1  # on all rows here: below the sample size
