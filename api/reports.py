@@ -9,7 +9,8 @@ from __future__ import annotations
 import flask
 
 from api._helpers import created, json_body
-from storage.errors import InvalidInput
+from api.errors import handle_app_error
+from storage.errors import DataInsightError, InvalidInput
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_reports", __name__)
@@ -64,8 +65,11 @@ def export_shared(token):
     """A shared dashboard's report, when its link allows exports (403 otherwise)."""
     args = flask.request.args
     reports = current_storage().reports
-    built = reports.export_shared(token, args.get("format", "pdf"), view=reports.view_from_args(args),
-                                  widget_id=args.get("widget"), **_options(args))
+    try:
+        built = reports.export_shared(token, args.get("format", "pdf"), view=reports.view_from_args(args),
+                                      widget_id=args.get("widget"), **_options(args))
+    except DataInsightError as exc:  # outside /api/: answer the same JSON errors by hand
+        return handle_app_error(exc)
     return _send(built)
 
 

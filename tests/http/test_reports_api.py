@@ -1,0 +1,177 @@
+"""Reports and schedules through the API: exports in every format with the dashboard
+URL's filters, the background export and its file, another workspace gets 404, a public
+link downloads only when its share allows it, and a missing browser is a clear 503."""
+from __future__ import annotations
+
+import io
+import json
+import time
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from analytics.reports import figures
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def ada(app_storage, admin):
+    return app_storage.tokens.create(admin.principal(), "tests")[1]
+
+
+@pytest.fixture
+def bob(app_storage, second_user):
+    return app_storage.tokens.create(second_user.principal(), "bob")[1]
+
+
+@pytest.fixture
+def board(client, ada):
+    response = client.post("/api/v1/datasets", data={"file": (io.BytesIO((FIXTURES / "vgsales.csv").read_bytes()),
+                                                                "vgsales.csv")}, headers=bearer(ada))
+    vg = response.get_json()
+    response = client.post("/api/v1/dashboards", headers=bearer(ada), json={
+        "name": "Sales", "widgets": [
+            {"id": "k", "spec": {"type": "kpi", "dataset_id": vg["id"], "title": "Total", "y": "Global_Sales",
+                                 "agg": "sum", "number_format": "decimal"}},
+            {"id": "b", "spec": {"type": "bar", "dataset_id": vg["id"], "title": "By genre", "x": "Genre",
+                                 "y": "Global_Sales", "agg": "sum"}}],
+        "filters": [{"id": "genre", "column": "Genre", "kind": "multi_select", "value": None}]})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def url(board, **params):
+    return f"/api/v1/dashboards/{board['id']}/export?" + urllib.parse.urlencode(params)
+
+
+def test_export_formats_with_the_dashboard_filters(client, ada, board):
+    filters = json.dumps({"genre": ["Action", "Sports"]})
+    response = client.get(url(board, format="xlsx", filters=filters), headers=bearer(ada))
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == "attachment; filename=Sales.xlsx"
+    book = load_workbook(io.BytesIO(response.data))
+    assert [r[0] for r in book["By genre"].iter_rows(values_only=True)][1:] == ["Action", "Sports"]
+    pdf = client.get(url(board, format="pdf", paper="letter", orientation="landscape", filters=filters, tab="main"),
+                     headers=bearer(ada))
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-") and int(pdf.headers["X-Report-Pages"]) >= 2
+    csv_file = client.get(url(board, format="csv", widget="b", filters=filters), headers=bearer(ada))
+    assert csv_file.status_code == 200
+    assert csv_file.data.decode("utf-8-sig").splitlines()[1].startswith("Action,")
+    html = client.get(url(board, format="html"), headers=bearer(ada))
+    assert html.status_code == 200 and b"Plotly.newPlot" in html.data
+    archive = client.get(url(board, format="zip"), headers=bearer(ada))
+    assert archive.status_code == 200 and archive.data.startswith(b"PK")
+
+
+@pytest.mark.parametrize("params,message", [
+    ({"format": "docx"}, "choose pdf, xlsx, html, zip or csv"),
+    ({"format": "pdf", "paper": "a3"}, "choose a4 or letter"),
+    ({"format": "pdf", "orientation": "sideways"}, "choose portrait or landscape"),
+    ({"format": "csv"}, "widget=<widget id>"),
+    ({"format": "xlsx", "tz": "Nowhere/Land"}, "Unknown time zone"),
+])
+def test_bad_options_are_named(client, ada, board, params, message):
+    response = client.get(url(board, **params), headers=bearer(ada))
+    assert response.status_code == 400 and message in response.get_json()["error"]["message"]
+    missing = client.get(url(board, format="csv", widget="nope"), headers=bearer(ada))
+    assert missing.status_code == 404
+
+
+def test_another_workspace_cannot_export(client, ada, bob, board):
+    for fmt in ("pdf", "xlsx", "html", "zip"):
+        response = client.get(url(board, format=fmt), headers=bearer(bob))
+        assert response.status_code == 404, fmt
+    assert client.get(url(board, format="csv", widget="b"), headers=bearer(bob)).status_code == 404
+    assert client.post(f"/api/v1/dashboards/{board['id']}/export/jobs", json={"format": "pdf"},
+                       headers=bearer(bob)).status_code == 404
+    assert client.get(url(board, format="pdf")).status_code == 401  # no one signed in
+
+
+def test_public_link_exports_only_when_the_share_allows_it(client, ada, bob, board):
+    share = client.post(f"/api/v1/dashboards/{board['id']}/share", headers=bearer(ada)).get_json()
+    token = share["token"]
+    public = f"/public/exports/dashboards/{token}?format=xlsx"
+    refused = client.get(public)
+    assert refused.status_code == 403 and "does not allow downloads" in refused.get_json()["error"]["message"]
+    assert client.put(f"/api/v1/dashboards/{board['id']}/share/export", json={"allow_export": True},
+                      headers=bearer(bob)).status_code == 404  # not bob's to decide
+    allowed = client.put(f"/api/v1/dashboards/{board['id']}/share/export", json={"allow_export": True},
+                         headers=bearer(ada))
+    assert allowed.status_code == 200 and allowed.get_json() == {"allow_export": True}
+    response = client.get(public + "&" + urllib.parse.urlencode({"filters": json.dumps({"genre": ["Puzzle"]})}))
+    assert response.status_code == 200
+    assert [r[0] for r in load_workbook(io.BytesIO(response.data))["By genre"].iter_rows(values_only=True)][1:] == \
+        ["Puzzle"]
+    assert client.get(f"/public/exports/dashboards/{'x' * 43}?format=xlsx").status_code == 404  # a guessed token
+    client.put(f"/api/v1/dashboards/{board['id']}/share/export", json={"allow_export": False}, headers=bearer(ada))
+    assert client.get(public).status_code == 403
+    client.put(f"/api/v1/dashboards/{board['id']}/share/export", json={"allow_export": True}, headers=bearer(ada))
+    client.delete(f"/api/v1/dashboards/{board['id']}/share", headers=bearer(ada))
+    assert client.get(public).status_code == 404  # a revoked link exports nothing
+
+
+def test_background_export_and_its_file(client, ada, bob, board):
+    started = client.post(f"/api/v1/dashboards/{board['id']}/export/jobs",
+                          json={"format": "pdf", "paper": "a4", "filters": json.dumps({"genre": ["Racing"]})},
+                          headers=bearer(ada))
+    assert started.status_code == 201
+    job_id = started.get_json()["job_id"]
+    for _ in range(600):
+        job = client.get(f"/api/v1/jobs/{job_id}", headers=bearer(ada)).get_json()
+        if job["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "done", job
+    assert job["result"]["filename"] == "Sales.pdf" and job["result"]["stats"]["pages"] >= 2
+    assert client.get(f"/api/v1/reports/{job_id}/file", headers=bearer(bob)).status_code == 404
+    response = client.get(f"/api/v1/reports/{job_id}/file", headers=bearer(ada))
+    assert response.status_code == 200 and response.data.startswith(b"%PDF-")
+    assert "Sales.pdf" in response.headers["Content-Disposition"]
+
+
+def test_no_browser_is_a_503_naming_the_package(client, ada, board, monkeypatch):
+    previous = figures.set_default_renderer(figures.FigureRenderer(browser_path="/nonexistent/chromium"))
+    try:
+        response = client.get(url(board, format="pdf"), headers=bearer(ada))
+    finally:
+        figures.set_default_renderer(previous)
+    assert response.status_code == 503
+    error = response.get_json()["error"]
+    assert error["code"] == "browser_missing" and "apt-get install chromium" in error["message"]
+    assert "Traceback" not in response.get_data(as_text=True)
+    assert client.get(url(board, format="xlsx"), headers=bearer(ada)).status_code == 200  # no browser needed
+
+
+def test_schedules_api(client, ada, bob, board):
+    base = f"/api/v1/dashboards/{board['id']}/schedules"
+    made = client.post(base, json={"frequency": "weekly", "days": [0], "time": "08:00", "timezone": "UTC",
+                                   "recipients": ["team@example.com"], "format": "pdf"}, headers=bearer(ada))
+    assert made.status_code == 201, made.get_json()
+    schedule = made.get_json()
+    assert schedule["description"] == "Weekly on Mon at 08:00 UTC" and schedule["name"] == "Sales report"
+    assert client.get(base, headers=bearer(ada)).get_json()["schedules"][0]["id"] == schedule["id"]
+    assert client.get(base, headers=bearer(bob)).status_code == 404
+    assert client.get(f"/api/v1/schedules/{schedule['id']}", headers=bearer(bob)).status_code == 404
+    assert client.post(f"/api/v1/schedules/{schedule['id']}/send", headers=bearer(bob)).status_code == 404
+    bad = client.post(base, json={"frequency": "weekly", "days": [], "recipients": ["a@b.co"]}, headers=bearer(ada))
+    assert bad.status_code == 400 and "needs its days" in bad.get_json()["error"]["message"]
+    changed = client.patch(f"/api/v1/schedules/{schedule['id']}", json={"frequency": "daily"}, headers=bearer(ada))
+    assert changed.get_json()["description"] == "Daily at 08:00 UTC"
+    sent = client.post(f"/api/v1/schedules/{schedule['id']}/send", headers=bearer(ada))
+    assert sent.status_code == 201 and sent.get_json()["trigger"] == "manual"
+    for _ in range(600):  # the send runs in the background; no mail server is set up here
+        detail = client.get(f"/api/v1/schedules/{schedule['id']}", headers=bearer(ada)).get_json()
+        if detail["runs"][0]["status"] != "running":
+            break
+        time.sleep(0.1)
+    run = detail["runs"][0]
+    assert run["id"] == sent.get_json()["id"] and run["status"] == "retrying"
+    assert "DATAINSIGHT_SMTP_HOST" in run["error"]
+    assert client.delete(f"/api/v1/schedules/{schedule['id']}", headers=bearer(ada)).status_code == 204
