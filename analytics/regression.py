@@ -94,14 +94,19 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
         if name not in categorical:
             raise InvalidSpec(f"A reference level was given for {name!r}, which is not a categorical feature")
 
-    # How much is missing, counted over the whole dataset in SQL.
+    # In one scan: how much is missing, and the levels of each categorical feature among
+    # rows with a target (so a too-wide model fails before any rows are read, and a wide
+    # one is fitted on fewer rows: the design matrix stays within DESIGN_CELLS).
     counts = con.execute(
         f"SELECT count(*), count({q(target)}), "
         + ", ".join(f"count({q(f)})" for f in features)
+        + "".join(f", count(DISTINCT {q(f)}) FILTER (WHERE {q(target)} IS NOT NULL)" for f in categorical)
         + f", count(*) FILTER (WHERE {q(target)} IS NOT NULL AND NOT ("
         + " AND ".join(f"{q(f)} IS NOT NULL" for f in features) + f")) FROM {source_sql}"
     ).fetchone()
-    total, with_target, feature_counts, incomplete = counts[0], counts[1], counts[2:-1], counts[-1]
+    total, with_target, incomplete = counts[0], counts[1], counts[-1]
+    feature_counts = counts[2:2 + len(features)]
+    levels = counts[2 + len(features):-1]
     if total == 0:
         raise AnalysisError("The dataset has no rows")
     if with_target == 0:
@@ -113,17 +118,12 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
     if missing == "drop":
         where += "".join(f" AND {q(f)} IS NOT NULL" for f in features)
     matching = with_target - incomplete if missing == "drop" else with_target
-    # Levels counted in SQL first: a too-wide model fails before any rows are read, and a
-    # wide one is fitted on fewer rows so the design matrix stays within DESIGN_CELLS.
     width = 1 + len(features) - len(categorical)
-    if categorical:
-        levels = con.execute("SELECT " + ", ".join(f"count(DISTINCT {q(f)})" for f in categorical)
-                             + f" FROM {source_sql} WHERE {where}").fetchone()
-        for name, count in zip(categorical, levels):
-            if count > MAX_LEVELS:
-                raise InvalidSpec(f"The feature {name!r} has {count} distinct values; a categorical feature "
-                                  f"may have at most {MAX_LEVELS} (one coefficient each)")
-            width += max(count - 1, 0)
+    for name, count in zip(categorical, levels):
+        if count > MAX_LEVELS:
+            raise InvalidSpec(f"The feature {name!r} has {count} distinct values; a categorical feature "
+                              f"may have at most {MAX_LEVELS} (one coefficient each)")
+        width += max(count - 1, 0)
     if width > MAX_COEFFICIENTS:
         raise InvalidSpec(f"The model would have {width} coefficients; at most {MAX_COEFFICIENTS}: "
                           "use fewer features or categorical features with fewer values")
