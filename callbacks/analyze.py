@@ -36,8 +36,9 @@ def _corr_params(columns, method, scatter):
     return {"columns": columns or [], "method": method or "pearson", "scatter_columns": scatter or []}
 
 
-def _reg_params(target, features, model, missing):
-    return {"target": target, "features": features or [], "model": model or "auto", "missing": missing or "drop"}
+def _reg_params(target, features, model, missing, standard_errors):
+    return {"target": target, "features": features or [], "model": model or "auto", "missing": missing or "drop",
+            "standard_errors": standard_errors or "classical"}
 
 
 def _whole(value, name):
@@ -109,7 +110,7 @@ def register(app) -> None:
     register_analysis(
         app, "reg", "regression",
         [State("reg-target", "value"), State("reg-features", "value"), State("reg-model", "value"),
-         State("reg-missing", "value")],
+         State("reg-missing", "value"), State("reg-se", "value")],
         _reg_params, analyze_regression.render, keep=analyze_regression.keep,
     )
     register_analysis(

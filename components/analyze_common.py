@@ -102,12 +102,15 @@ def fmt_p(value) -> str:
     return "<0.0001" if value < 1e-4 else f"{value:.4f}"
 
 
-def simple_table(header: list[str], rows: list[list], table_id: str | None = None, numeric_from: int = 1):
-    """A compact striped table; cells from column ``numeric_from`` on are right-aligned."""
-    head = html.Thead(html.Tr([html.Th(h, className="text-end" if i >= numeric_from else None)
-                               for i, h in enumerate(header)]))
-    body = html.Tbody([html.Tr([html.Td(cell, className="text-end" if i >= numeric_from else None)
-                                for i, cell in enumerate(row)]) for row in rows])
+def simple_table(header: list[str], rows: list[list], table_id: str | None = None, numeric_from: int = 1,
+                 numeric_to: int | None = None):
+    """A compact striped table; cells of columns ``numeric_from`` to ``numeric_to``
+    (exclusive; default: the last) are right-aligned, as numbers read best."""
+    def align(i):
+        return "text-end" if i >= numeric_from and (numeric_to is None or i < numeric_to) else None
+
+    head = html.Thead(html.Tr([html.Th(h, className=align(i)) for i, h in enumerate(header)]))
+    body = html.Tbody([html.Tr([html.Td(cell, className=align(i)) for i, cell in enumerate(row)]) for row in rows])
     kwargs = {"id": table_id} if table_id else {}
     return dbc.Table([head, body], size="sm", striped=True, hover=True, responsive=True, className="mb-3", **kwargs)
 

@@ -30,12 +30,15 @@ def layout():
             dbc.Row(
                 [
                     field("Model", dbc.RadioItems(id="reg-model", value="auto", inline=True, options=[
-                        {"label": "Automatic", "value": "auto"}, {"label": "Linear (OLS)", "value": "ols"},
+                        {"label": "Automatic", "value": "auto"}, {"label": "OLS", "value": "ols"},
                         {"label": "Logistic", "value": "logistic"}]),
-                          "Automatic: logistic when the target has two values, else linear.", width=6),
+                          "Automatic: logistic when the target has two values, else linear.", width=4),
                     field("Missing values", dbc.RadioItems(id="reg-missing", value="drop", inline=True, options=[
                         {"label": "Drop rows", "value": "drop"}, {"label": "Impute (mean / most frequent)",
-                                                                   "value": "impute"}]), width=6),
+                                                                   "value": "impute"}]), width=4),
+                    field("Standard errors (OLS)", dbc.RadioItems(id="reg-se", value="classical", inline=True, options=[
+                        {"label": "Classical", "value": "classical"}, {"label": "Robust (HC3)", "value": "HC3"}]),
+                          width=4),
                 ]
             ),
             job_panel("reg", run_label="Fit"),
@@ -115,8 +118,13 @@ def render(result: dict):
         ])
         qq.update_layout(title="Normal Q-Q plot of standardised residuals", xaxis_title="Theoretical quantile",
                          yaxis_title="Sample quantile", showlegend=False)
+        diagnostics = [[d["test"], fmt(d["statistic"]), fmt_p(d["p"]), d["reading"]] for d in result["diagnostics"]]
         parts += [
+            html.P("Standard errors: " + ("robust to unequal variance (HC3)" if result["standard_errors"] == "HC3"
+                                          else "classical (constant variance assumed)") + ".",
+                   className="small text-body-secondary"),
             dbc.Row([dbc.Col(graph(resid, "reg-residuals"), md=6), dbc.Col(graph(qq, "reg-qq"), md=6)]),
+            simple_table(["Check", "Statistic", "p", "Reading"], diagnostics, "reg-diagnostics", numeric_to=3),
             html.H3("Collinearity (VIF)", className="h6"),
             html.P("Variance inflation factor per term: above 5 is worth a look, above 10 is a problem.",
                    className="small text-body-secondary"),

@@ -76,6 +76,24 @@ def test_ols_recovers_a_known_answer(storage, owner, make_dataset):
         assert terms[term]["std_error"] == pytest.approx(expected.bse[term], rel=1e-6)
 
 
+def test_robust_standard_errors_and_diagnostics_equal_statsmodels(storage, owner, mall):
+    from statsmodels.stats.diagnostic import het_breuschpagan
+    from statsmodels.stats.stattools import jarque_bera
+
+    result = run(storage, owner, mall, target=SCORE, features=["Genre", "Age", INCOME], standard_errors="HC3")
+    formula = 'Q("Spending Score (1-100)") ~ C(Genre) + Age + Q("Annual Income (k$)")'
+    expected = smf.ols(formula, pd.read_csv(FIXTURES / "shopping_data.csv")).fit(cov_type="HC3")
+    terms = by_term(result)
+    assert result["standard_errors"] == "HC3"
+    for term in expected.params.index:
+        assert terms[term]["std_error"] == pytest.approx(expected.bse[term], rel=1e-9)
+        assert terms[term]["p"] == pytest.approx(expected.pvalues[term], rel=1e-9)
+    jb, bp = result["diagnostics"]
+    assert jb["statistic"] == pytest.approx(jarque_bera(expected.resid)[0])
+    assert bp["p"] == pytest.approx(het_breuschpagan(expected.resid, expected.model.exog)[1])
+    assert bp["test"] == "Breusch-Pagan (constant variance)" and bp["reading"]
+
+
 def test_reference_level_is_chosen_and_stated(storage, owner, mall):
     result = run(storage, owner, mall, target=SCORE, features=["Genre", "Age"], reference={"Genre": "Male"})
     assert result["reference_levels"] == {"Genre": "Male"}
@@ -171,6 +189,8 @@ def test_large_data_is_fitted_on_a_stated_sample(storage, owner, make_dataset, m
      "Choose at least 1 feature"),
     (pd.DataFrame({"y": range(10), "x": range(10)}), {"target": "y", "features": ["x"], "missing": "guess"},
      InvalidSpec, "'missing' must be one of drop, impute"),
+    (pd.DataFrame({"y": range(10), "x": range(10)}), {"target": "y", "features": ["x"], "standard_errors": "HC9"},
+     InvalidSpec, "'standard_errors' must be one of classical, HC3"),
     (pd.DataFrame({"y": range(10), "x": range(10)}), {"target": "y", "features": ["x"], "model": "logistic"},
      AnalysisError, "exactly two values"),
     (pd.DataFrame({"y": range(120), "x": [f"v{i}" for i in range(120)]}), {"target": "y", "features": ["x"]},

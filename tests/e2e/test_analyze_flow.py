@@ -116,6 +116,7 @@ def test_fit_a_regression_and_read_the_coefficient_table(owner_page: Page, mall_
     expect(page.locator("#reg-r2")).to_have_text(f"{expected.rsquared:.4g}")
     expect(page.locator("#reg-notes")).to_contain_text("reference level “Female”")
     expect(page.locator("#reg-residuals")).to_be_visible()
+    expect(page.locator("#reg-diagnostics")).to_contain_text("Breusch-Pagan")
     page.locator("#reg-predict").click()
     expect(page.locator("#reg-prediction")).to_contain_text("Predicted Spending Score (1-100):")
     page.screenshot(path=str(ARTIFACTS / "analyze-regression.png"), full_page=True)

@@ -126,7 +126,8 @@ def _start_regression(client, dataset_id):
          ("reg-status", "children"), ("reg-result", "children"), ("reg-progress", "value")],
         [("reg-run", "n_clicks", 1)],
         [("analyze-dataset", "value", dataset_id), ("reg-target", "value", SCORE),
-         ("reg-features", "value", ["Age", "Genre"]), ("reg-model", "value", "auto"), ("reg-missing", "value", "drop")],
+         ("reg-features", "value", ["Age", "Genre"]), ("reg-model", "value", "auto"), ("reg-missing", "value", "drop"),
+         ("reg-se", "value", "classical")],
         changed=["reg-run.n_clicks"],
     ).get_json()["response"]
 
