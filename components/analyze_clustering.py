@@ -78,9 +78,16 @@ def render(result: dict):
     ]
     figures = []
     if result["silhouette_by_k"]:
-        by_k = go.Figure(go.Scatter(x=[s["k"] for s in result["silhouette_by_k"]],
-                                    y=[s["silhouette"] for s in result["silhouette_by_k"]], mode="lines+markers"))
-        by_k.update_layout(title="Silhouette by k", xaxis_title="k", yaxis_title="Silhouette")
+        ks = [s["k"] for s in result["silhouette_by_k"]]
+        by_k = go.Figure([
+            go.Scatter(x=ks, y=[s["silhouette"] for s in result["silhouette_by_k"]], mode="lines+markers",
+                       name="silhouette"),
+            go.Scatter(x=ks, y=[s["inertia"] for s in result["silhouette_by_k"]], mode="lines", yaxis="y2",
+                       name="inertia (elbow)", line={"dash": "dot", "color": "grey"}),
+        ])
+        by_k.update_layout(title="Silhouette (and inertia) by k", xaxis_title="k", yaxis_title="Silhouette",
+                           yaxis2={"title": "Inertia", "overlaying": "y", "side": "right", "showgrid": False},
+                           legend={"orientation": "h", "y": -0.25})
         figures.append(dbc.Col(graph(by_k, "clu-silhouette-by-k", 320), md=6))
     if result["pca"]:
         pca = result["pca"]
