@@ -61,32 +61,42 @@ def describe(con, source_sql, schema, params) -> dict:
     if not measures:
         raise InvalidSpec("Choose the columns to describe: this dataset has no numeric columns")
     groups_sql = ", ".join(q(g) for g in group_by)
-    select_groups = groups_sql + ", " if group_by else ""
-    rows = []
-    total_groups = 0
-    for name in measures:
+    # One scan for every column and group: aggregates aliased by the column's position.
+    parts = ["count(*) AS n"]
+    for i, name in enumerate(measures):
         col = q(name)
         if types[name] in NUMERIC_TYPES:
-            parts = (f"count(*) AS n, count({col}) AS count, avg({col}) AS mean, stddev_samp({col}) AS std, "
-                     f"min({col}) AS min, quantile_cont({col}, 0.25) AS q1, median({col}) AS median, "
-                     f"quantile_cont({col}, 0.75) AS q3, max({col}) AS max")
+            parts += [f"count({col}) AS c{i}_count", f"avg({col}) AS c{i}_mean", f"stddev_samp({col}) AS c{i}_std",
+                      f"min({col}) AS c{i}_min", f"quantile_cont({col}, [0.25, 0.5, 0.75]) AS c{i}_quartiles",
+                      f"max({col}) AS c{i}_max"]
         else:
-            parts = (f"count(*) AS n, count({col}) AS count, count(DISTINCT {col}) AS distinct_values, "
-                     f"mode({col}) AS top")
-        sql = f"SELECT {select_groups}{parts} FROM {source_sql}"
-        if group_by:
-            sql += f" GROUP BY {groups_sql} ORDER BY n DESC, {groups_sql}"
-        frame = con.execute(sql).df()
-        total_groups = max(total_groups, len(frame))
-        for record in frame.head(MAX_GROUPS).to_dict("records"):
-            group = {g: _label(record.pop(g)) for g in group_by}
-            n = int(record.pop("n"))
-            entry = {"group": group, "column": name, "type": types[name], "rows": n,
-                     "missing": n - int(record["count"])}
-            entry.update(record)
-            if "top" in entry:
-                entry["top"] = _label(entry["top"])
+            parts += [f"count({col}) AS c{i}_count", f"count(DISTINCT {col}) AS c{i}_distinct",
+                      f"mode({col}) AS c{i}_top"]
+    select_groups = groups_sql + ", " if group_by else ""
+    sql = f"SELECT {select_groups}{', '.join(parts)} FROM {source_sql}"
+    total_groups = 1
+    if group_by:
+        sql += f" GROUP BY {groups_sql} ORDER BY n DESC, {groups_sql} LIMIT {MAX_GROUPS}"
+        total_groups = con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {source_sql} GROUP BY {groups_sql})").fetchone()[0]
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    rows = []
+    for record in (dict(zip(names, values)) for values in cursor.fetchall()):
+        group = {g: _label(record[g]) for g in group_by}
+        n = int(record["n"])
+        for i, name in enumerate(measures):
+            count = int(record[f"c{i}_count"])
+            entry = {"group": group, "column": name, "type": types[name], "rows": n, "missing": n - count,
+                     "count": count}
+            if types[name] in NUMERIC_TYPES:
+                quartiles = record[f"c{i}_quartiles"] or [None, None, None]
+                entry.update(mean=record[f"c{i}_mean"], std=record[f"c{i}_std"], min=_num(record[f"c{i}_min"]),
+                             q1=quartiles[0], median=quartiles[1], q3=quartiles[2], max=_num(record[f"c{i}_max"]))
+            else:
+                entry.update(distinct_values=int(record[f"c{i}_distinct"]), top=_label(record[f"c{i}_top"]))
             rows.append(entry)
+    # Listed column by column, groups largest first within each, as a reader scans them.
+    rows.sort(key=lambda r: measures.index(r["column"]))
     return {"analysis": "describe", "group_by": group_by, "columns": measures, "rows": rows,
             "groups": total_groups, "truncated": total_groups > MAX_GROUPS}
 

@@ -130,3 +130,14 @@ def test_correlation_needs_two_varying_columns(storage, owner, make_dataset):
         run(storage, owner, make_dataset(data, "flat"), "correlation", columns=["a", "b"])
     with pytest.raises(AnalysisError, match="at least two numeric columns"):
         run(storage, owner, make_dataset(data, "flat2"), "correlation", columns=["b"])
+
+
+def test_describe_lists_the_largest_groups_and_says_how_many(storage, owner, mall, monkeypatch):
+    from analytics import stats
+
+    monkeypatch.setattr(stats, "MAX_GROUPS", 5)
+    result = run(storage, owner, mall, columns=["Age", "Genre"], group_by=["Age"])
+    ages = [r for r in result["rows"] if r["column"] == "Age"]
+    assert result["groups"] == 51 and result["truncated"] is True and len(ages) == 5
+    assert [r["rows"] for r in ages] == sorted((r["rows"] for r in ages), reverse=True)
+    assert [r["column"] for r in result["rows"]] == ["Age"] * 5 + ["Genre"] * 5
