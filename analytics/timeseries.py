@@ -78,10 +78,13 @@ def step(day: dt.date, grain: str) -> dt.date:
 def date_expression(con, source_sql: str, name: str, column_type: str) -> str:
     """SQL reading column ``name`` as a TIMESTAMP. A text column must hold dates in one of
     the formats ingest knows, every non-empty value of it: otherwise the analysis stops
-    with the count and an example of the values that are not dates."""
+    with the count and an example of the values that are not dates. A number column must
+    hold Unix epoch times."""
     col = q(name)
     if column_type in DATE_TYPES:
         return f"CAST({col} AS TIMESTAMP)"
+    if column_type in NUMERIC_TYPES:
+        return _epoch_expression(con, source_sql, name)
     candidates = [f"TRY_CAST({col} AS TIMESTAMP)"]
     # Formats are constants of ours, not user input; DuckDB wants them as literals here.
     candidates += [f"try_strptime(CAST({col} AS VARCHAR), '{fmt}')" for fmt, _kind in DATE_FORMATS]
@@ -107,6 +110,25 @@ def date_expression(con, source_sql: str, name: str, column_type: str) -> str:
                         f"(for example {example!r}); choose a date column or fix those values")
 
 
+# Unix epoch times by their size: microseconds, milliseconds, seconds (from 1973 on).
+EPOCH_SCALES = ((1e14, 1, "microseconds"), (1e11, 1_000, "milliseconds"), (1e8, 1_000_000, "seconds"))
+
+
+def _epoch_expression(con, source_sql: str, name: str) -> str:
+    """A number column as a time: Unix epoch seconds, milliseconds or microseconds (as
+    event logs keep them), told apart by the size of the largest value."""
+    col = q(name)
+    low, high = con.execute(f"SELECT min({col}), max({col}) FROM {source_sql}").fetchone()
+    if high is None:
+        raise AnalysisError(f"The date column {name!r} is empty")
+    biggest = max(abs(float(low)), abs(float(high)))
+    for threshold, factor, _unit in EPOCH_SCALES:
+        if biggest >= threshold:
+            return f"make_timestamp(CAST(round({col} * {factor}) AS BIGINT))"
+    raise AnalysisError(f"The column {name!r} holds numbers from {low:,} to {high:,}, not times: a number column "
+                        f"counts as a time only when it holds Unix epoch seconds, milliseconds or microseconds")
+
+
 def read_params(schema: list[dict], params: dict) -> dict:
     """The request's time-series fields, checked."""
     types = types_of(schema)
@@ -114,7 +136,7 @@ def read_params(schema: list[dict], params: dict) -> dict:
     if date_name in (None, ""):
         raise InvalidSpec("Choose a date column: the field 'date' is required")
     check_column(date_name, schema, what="date column")
-    if types[date_name] not in DATE_TYPES + ("text", "categorical"):
+    if types[date_name] not in DATE_TYPES + NUMERIC_TYPES + ("text", "categorical"):
         raise InvalidSpec(f"The date column {date_name!r} is {types[date_name]}; it must be a date or timestamp")
     agg = choice(params, "agg", tuple(AGGREGATES), default="sum")
     value_name = params.get("value")

@@ -8,7 +8,7 @@ from dash import Input, Output, State
 from callbacks.analyze_common import register_analysis, register_column_options
 from callbacks.analyze_timeseries import whole
 from components import analyze_journeys
-from components.analyze_common import CATEGORICAL, DATES
+from components.analyze_common import CATEGORICAL, DATES, NUMERIC
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
 
@@ -43,7 +43,8 @@ def retention_params(entity, event, time, grain, start, returning, periods) -> d
 
 
 def register(app) -> None:
-    register_column_options(app, {"fj-entity": None, "fj-event": CATEGORICAL, "fj-time": DATES})
+    # Event logs often keep time as Unix epoch numbers (Sparkify's ts): number columns are offered too.
+    register_column_options(app, {"fj-entity": None, "fj-event": CATEGORICAL, "fj-time": DATES + NUMERIC})
 
     @app.callback(
         Output("fun-steps", "options"), Output("jr-start", "options"), Output("ret-start", "options"),

@@ -312,7 +312,6 @@ def test_too_short_for_validation_and_holdout_is_refused_with_the_numbers():
     ({"date": "month"}, "Choose a measure"),
     ({"date": "nope", "value": "sales"}, "There is no column 'nope'"),
     ({"date": "month", "value": "label"}, "'label' is text; sum needs a number"),
-    ({"date": "sales", "value": "sales"}, "'sales' is float; it must be a date"),
     ({"date": "month", "value": "sales", "grain": "hour"}, "'grain' must be one of day, week, month"),
     ({"date": "month", "value": "sales", "agg": "mode"}, "'agg' must be one of"),
     ({"date": "month", "value": "sales", "horizon": 0}, "'horizon' must be between 1 and 366"),
@@ -328,6 +327,19 @@ def test_bad_requests_are_refused(params, message):
     frame["label"] = "x"
     with pytest.raises(InvalidSpec, match=message):
         run_with(frame, params)
+
+
+def test_a_number_column_is_a_time_only_when_it_holds_epoch_times():
+    frame = monthly_series(40)
+    with pytest.raises(AnalysisError, match=r"'sales' holds numbers from .* not times: .*Unix epoch"):
+        run_with(frame, {"date": "sales", "value": "sales", "grain": "month", "holdout": 3})
+    since_epoch = frame["month"] - pd.Timestamp("1970-01-01")
+    frame["epoch_ms"] = since_epoch // pd.Timedelta(milliseconds=1)
+    frame["epoch_s"] = since_epoch // pd.Timedelta(seconds=1)
+    con, src = source(frame)
+    for column in ("epoch_ms", "epoch_s"):
+        series = timeseries.build(con, src, schema_of(frame), {"date": column, "value": "sales", "grain": "month"})
+        assert series.dates == [d.date() for d in frame["month"]], column
 
 
 def test_count_needs_no_measure():

@@ -264,6 +264,23 @@ def test_a_cancelled_run_stops(con):
             run(con, "events", SCHEMA, dict(COLUMNS, steps=STEPS), cancel)
 
 
+def test_sparkify_log_with_epoch_milliseconds_by_hand():
+    """The Sparkify log keeps time as Unix epoch milliseconds. Read off its 15 lines: users
+    39, 8 and 26 open Home; 8 and 26 then play a song (8 in the same millisecond: "at or
+    after" counts it); only 8 then upgrades."""
+    sparkify = Path(__file__).resolve().parents[1] / "fixtures" / "events-sparkify" / "2018-11-01-events.json"
+    connection = duckdb.connect()
+    connection.execute(f"CREATE TABLE log AS SELECT * FROM read_json('{sparkify}')")
+    schema = [{"name": "userId", "type": "text"}, {"name": "page", "type": "categorical"},
+              {"name": "ts", "type": "integer"}]
+    params = {"entity": "userId", "event": "page", "time": "ts", "steps": ["Home", "NextSong", "Upgrade"]}
+    result = funnels.funnel(connection, "log", schema, params, quiet)
+    assert [s["entities"] for s in result["steps"]] == [3, 2, 1]
+    assert result["entities_total"] == 5
+    # User 8: Home and a song at 21:01:46.796, the upgrade 26 s later.
+    assert result["steps"][2]["median_seconds_from_previous"] == pytest.approx(26.0)
+
+
 # --- bad input --------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("params, message", [
