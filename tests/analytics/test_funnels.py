@@ -246,7 +246,7 @@ def test_whole_clickstream_funnel_and_retention_by_hand():
     assert [s["entities"] for s in result["steps"]] == reference_funnel(everything, steps)
     assert result["entities_total"] == 600
     retention = funnels.retention(connection, "events", SCHEMA, dict(COLUMNS, grain="week", periods=52), quiet)
-    cohorts, table = reference_retention(everything, "week")
+    _cohorts, table = reference_retention(everything, "week")
     for row in retention["cohorts"]:
         assert row["active"] == [table[row["cohort"]].get(k, 0) for k in range(len(row["active"]))]
 
