@@ -112,6 +112,7 @@ def pivot(con, source_sql, schema, params) -> dict:
     value = column(params, "values", schema, required=agg != "count", what="value column",
                    allowed_types=NUMERIC_TYPES if agg not in ("count",) else None)
     measure = AGGREGATES[agg].format(v=q(value) if value else "*")
+    source_measure = AGGREGATES[agg].format(v=f"source.{q(value)}" if value else "*")
     row_keys = con.execute(f"SELECT {q(row)} FROM {source_sql} GROUP BY 1 ORDER BY count(*) DESC, 1 "
                            f"LIMIT {PIVOT_MAX_ROWS + 1}").fetchall()
     row_labels = [r[0] for r in row_keys]
@@ -125,7 +126,18 @@ def pivot(con, source_sql, schema, params) -> dict:
     cols_cut = len(col_labels) > PIVOT_MAX_COLUMNS
     row_labels, col_labels = row_labels[:PIVOT_MAX_ROWS], col_labels[:PIVOT_MAX_COLUMNS]
     if col:
-        data = con.execute(f"SELECT {q(row)}, {q(col)}, {measure} FROM {source_sql} GROUP BY 1, 2").fetchall()
+        # Only the cells shown are computed: rows and columns limited to the top labels in SQL
+        # (IS NOT DISTINCT FROM keeps a missing label as a row or column of its own).
+        keys = (f"WITH pivot_rows AS (SELECT {q(row)} AS pivot_key FROM {source_sql} GROUP BY 1 "
+                f"ORDER BY count(*) DESC, 1 LIMIT {PIVOT_MAX_ROWS}), "
+                f"pivot_cols AS (SELECT {q(col)} AS pivot_key FROM {source_sql} GROUP BY 1 "
+                f"ORDER BY count(*) DESC, 1 LIMIT {PIVOT_MAX_COLUMNS}) ")
+        data = con.execute(
+            keys + f"SELECT source.{q(row)}, source.{q(col)}, {source_measure} "
+            f"FROM {source_sql} AS source "
+            f"JOIN pivot_rows ON source.{q(row)} IS NOT DISTINCT FROM pivot_rows.pivot_key "
+            f"JOIN pivot_cols ON source.{q(col)} IS NOT DISTINCT FROM pivot_cols.pivot_key GROUP BY 1, 2"
+        ).fetchall()
         lookup = {(r, c): v for r, c, v in data}
     else:
         data = con.execute(f"SELECT {q(row)}, {measure} FROM {source_sql} GROUP BY 1").fetchall()

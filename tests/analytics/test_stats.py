@@ -141,3 +141,16 @@ def test_describe_lists_the_largest_groups_and_says_how_many(storage, owner, mal
     assert result["groups"] == 51 and result["truncated"] is True and len(ages) == 5
     assert [r["rows"] for r in ages] == sorted((r["rows"] for r in ages), reverse=True)
     assert [r["column"] for r in result["rows"]] == ["Age"] * 5 + ["Genre"] * 5
+
+
+def test_pivot_keeps_missing_labels_and_cuts_to_the_largest(storage, owner, make_dataset, monkeypatch):
+    from analytics import stats
+
+    monkeypatch.setattr(stats, "PIVOT_MAX_COLUMNS", 2)
+    data = pd.DataFrame({"shop": ["a", "a", None, None, None, "b"], "day": ["x", "y", "x", "x", "z", "y"],
+                         "sales": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]})
+    result = run(storage, owner, make_dataset(data, "pivot"), analysis="pivot", rows="shop", columns="day",
+                 values="sales", agg="sum")
+    assert result["row_labels"] == [None, "a", "b"] and result["column_labels"] == ["x", "y"]
+    assert result["cells"] == [[7.0, None], [1.0, 2.0], [None, 6.0]]
+    assert result["truncated"] == {"rows": False, "columns": True} and result["total"] == 21.0
