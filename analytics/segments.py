@@ -91,7 +91,12 @@ def _customers_sql(con, source_sql: str, schema: list[dict], params: dict) -> tu
         amount_sql = f"({amount_sql} * CAST({q(names['quantity'])} AS DOUBLE))"
     # What counts as one purchase: an order id, or without one a distinct purchase time.
     order_sql = f"CAST({q(names['order'])} AS VARCHAR)" if "order" in names else f"CAST({date_sql} AS VARCHAR)"
-    rows_sql = (f"SELECT CAST({q(names['customer'])} AS VARCHAR) AS customer, {date_sql} AS t, "
+    customer = q(names["customer"])
+    if types[names["customer"]] in ("float", "decimal"):
+        # Ids read as floats (CustomerID 17850.0 in a file with blank ids) are shown whole.
+        customer = (f"CASE WHEN {customer} = floor({customer}) THEN CAST(CAST({customer} AS BIGINT) AS VARCHAR) "
+                    f"ELSE CAST({customer} AS VARCHAR) END")
+    rows_sql = (f"SELECT CAST({customer} AS VARCHAR) AS customer, {date_sql} AS t, "
                 f"{amount_sql} AS amount, {order_sql} AS order_key "
                 f"FROM {source_sql} WHERE {q(names['customer'])} IS NOT NULL AND {date_sql} IS NOT NULL "
                 f"AND {amount_sql} IS NOT NULL")

@@ -137,6 +137,16 @@ def test_as_of_a_day_leaves_out_what_came_after(con, frame):
     assert scored_table(con, dict(BASE, as_of=day_after)).equals(default)
 
 
+def test_float_customer_ids_are_shown_whole():
+    con = duckdb.connect()
+    con.register("sales", pd.DataFrame({"customer": [17850.0, 17850.0, 12.5, None], "sold_at": pd.to_datetime(
+        ["2011-01-01", "2011-02-01", "2011-02-02", "2011-02-03"]), "price": [2.0, 3.0, 4.0, 5.0], "qty": [1, 1, 1, 1]}))
+    schema = [{"name": "customer", "type": "float"}, {"name": "sold_at", "type": "timestamp"},
+              {"name": "price", "type": "float"}, {"name": "qty", "type": "integer"}]
+    sql, bind, _ = segments._customers_sql(con, "sales", schema, BASE)
+    assert sorted(con.execute(f"SELECT customer FROM ({sql})", bind).fetchall()) == [("12.5",), ("17850",)]
+
+
 def test_segment_rules_cover_every_score_pair_once():
     for r in range(1, 6):
         for f in range(1, 6):
