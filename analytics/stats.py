@@ -275,6 +275,13 @@ def _normality(values) -> str:
 
 
 def _chi_square(con, source_sql, name, group) -> dict:
+    # Count the levels first, so a column with a million values is refused before its
+    # contingency table is built.
+    a_count, b_count = con.execute(f"SELECT count(DISTINCT {q(name)}), count(DISTINCT {q(group)}) "
+                                   f"FROM {source_sql}").fetchone()
+    if a_count > TEST_MAX_GROUPS or b_count > TEST_MAX_GROUPS:
+        raise InvalidSpec(f"A chi-square test takes at most {TEST_MAX_GROUPS} values per column; "
+                          f"{name!r} has {a_count} and {group!r} has {b_count}")
     rows = con.execute(f"SELECT {q(name)}, {q(group)}, count(*) FROM {source_sql} "
                        f"WHERE {q(name)} IS NOT NULL AND {q(group)} IS NOT NULL GROUP BY 1, 2").fetchall()
     a_levels = sorted({str(r[0]) for r in rows})

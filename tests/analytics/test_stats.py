@@ -154,3 +154,9 @@ def test_pivot_keeps_missing_labels_and_cuts_to_the_largest(storage, owner, make
     assert result["row_labels"] == [None, "a", "b"] and result["column_labels"] == ["x", "y"]
     assert result["cells"] == [[7.0, None], [1.0, 2.0], [None, 6.0]]
     assert result["truncated"] == {"rows": False, "columns": True} and result["total"] == 21.0
+
+
+def test_chi_square_refuses_a_column_with_too_many_values(storage, owner, make_dataset):
+    data = pd.DataFrame({"code": [f"c{i}" for i in range(120)], "plan": ["free", "pro"] * 60})
+    with pytest.raises(InvalidSpec, match="at most 50 values per column; 'code' has 120 and 'plan' has 2"):
+        run(storage, owner, make_dataset(data, "wide"), analysis="test", column="code", group="plan")
