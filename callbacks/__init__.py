@@ -17,11 +17,12 @@ from callbacks import (
     datasets,
     navigation,
     profiles,
+    reports,
     workspaces,
 )
 
 MODULES = (auth, navigation, account, workspaces, admin, datasets, analyze, analyze_timeseries, analyze_journeys,
-           analyze_segments, profiles, dashboards, dashboard_view, dashboard_editor)
+           analyze_segments, profiles, dashboards, dashboard_view, dashboard_editor, reports)
 
 
 def register_all(app) -> None:

@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from components.dashboards import dashboard_page_body, resolve_tab, widgets_of_tab
 from components.feedback import icon, page_header
+from components.reports import download_actions, download_modal
 from components.widget_editor import editor_modal, filter_modal, share_modal
 from storage.dashboard_views import parse_view_state
 from storage.principal import Role
@@ -26,9 +27,9 @@ def layout(dashboard_id=None, filters=None, xf=None, tab=None, **_query):
     options = views.filter_options(principal, board["id"])
     shown = widgets_of_tab(board, resolve_tab(board, state["tab"]))
     outputs = views.render_widgets(principal, board, shown, state["filters"], state["cross"])
-    actions = []
+    actions = download_actions(board["id"], can_edit)
     if can_edit:
-        actions = [
+        actions += [
             dbc.Button([icon("share", "me-1"), "Share"], id="dash-share-open", color="secondary", outline=True,
                        className="me-2", n_clicks=0),
             dbc.Button([icon("pencil-square", "me-1"), "Edit"], id="dash-edit-toggle", color="primary",
@@ -42,6 +43,7 @@ def layout(dashboard_id=None, filters=None, xf=None, tab=None, **_query):
             dcc.Store(id="dash-id", data=board["id"]),
             dcc.Store(id="dash-rev", data=0),
             html.Div(id="dash-url-sync", hidden=True),
+            download_modal(),
             *([editor_modal(datasets, current_workspace(principal)), filter_modal(), share_modal(board)]
               if can_edit else []),
         ],

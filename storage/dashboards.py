@@ -311,6 +311,14 @@ class DashboardService:
             raise NotFound("This dashboard has no public link; share it first")
         return {"allow_export": bool(allow)}
 
+    def share_export_allowed(self, principal: Principal, dashboard_id) -> bool | None:
+        """Whether the live public link may download reports; None when there is no link."""
+        with self.engine.connect() as conn:
+            row, _ = self._load(conn, principal, dashboard_id, Role.VIEWER)
+            found = conn.execute(select(dashboard_shares.c.allow_export).where(
+                dashboard_shares.c.dashboard_id == row.id, dashboard_shares.c.revoked_at.is_(None))).first()
+        return None if found is None else bool(found.allow_export)
+
     def require_share_export(self, token) -> None:
         """Forbidden unless the live link ``token`` allows exports (NotFound if no such link)."""
         self.get_shared(token)

@@ -25,9 +25,10 @@ PX_PER_MM = 96 / 25.4
 GRID_COLUMNS = 12
 ROW_PX = 70  # one grid row of the dashboard, in CSS px (charts keep their proportions)
 MAX_CHART_PX = 520
-# WeasyPrint lays out about 100 table rows a second on a busy core: a PDF shows this
-# many rows of a table and says so; Excel, CSV and HTML have them all (up to 10,000).
-PDF_TABLE_ROWS = 2000
+# WeasyPrint lays out about 100-150 table rows a second on a busy core: a PDF shows this
+# many rows of a table (about a dozen pages) and says so; Excel, CSV, ZIP and HTML have
+# them all (up to the row cap, 10,000).
+PDF_TABLE_ROWS = 500
 
 
 def page_size(paper: str, orientation: str) -> tuple[float, float]:
@@ -111,7 +112,8 @@ def _kpi_html(output: dict, sparkline_svg: str | None) -> str:
         arrow = "▲" if delta >= 0 else "▼"
         parts.append(f'<div class="delta {direction}">{arrow} {delta:+.1f} % vs '
                      f'{_esc(format_number(output.get("previous"), fmt))}</div>')
-    parts.append(f'<div class="label">{_esc(output.get("label"))}</div>')
+    if output.get("label") and output.get("label") != output.get("title"):  # the title already says it
+        parts.append(f'<div class="label">{_esc(output.get("label"))}</div>')
     if sparkline_svg:
         parts.append(_svg_img(sparkline_svg))
     return '<div class="kpi">' + "".join(parts) + "</div>"

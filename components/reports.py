@@ -1,0 +1,188 @@
+"""Report pieces: the dashboard's Download menu (format, paper, orientation, a progress
+bar while the file renders in the background) and the schedules page's list, form and
+run history."""
+from __future__ import annotations
+
+import datetime as dt
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.feedback import icon
+from components.forms import card, labelled
+
+FORMAT_OPTIONS = [{"label": "PDF (looks like the dashboard)", "value": "pdf"},
+                  {"label": "Excel (a sheet per widget)", "value": "xlsx"},
+                  {"label": "Interactive HTML (works offline)", "value": "html"},
+                  {"label": "ZIP of CSV files", "value": "zip"}]
+PAPER_OPTIONS = [{"label": "A4", "value": "a4"}, {"label": "Letter", "value": "letter"}]
+ORIENTATION_OPTIONS = [{"label": "Portrait", "value": "portrait"}, {"label": "Landscape", "value": "landscape"}]
+FREQUENCY_OPTIONS = [{"label": "Daily", "value": "daily"}, {"label": "Weekly", "value": "weekly"},
+                     {"label": "Monthly", "value": "monthly"}]
+WEEKDAY_OPTIONS = [{"label": d, "value": i} for i, d in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))]
+STATUS_COLOURS = {"sent": "success", "failed": "danger", "retrying": "warning", "running": "info"}
+
+
+def download_actions(board_id: int, can_edit: bool) -> list:
+    """The Download button (and, for editors, the Schedules link) for the page header."""
+    out = [dbc.Button([icon("download", "me-1"), "Download"], id="report-download-open", color="secondary",
+                      outline=True, className="me-2", n_clicks=0)]
+    if can_edit:
+        out.append(dbc.Button([icon("envelope", "me-1"), "Schedules"], href=f"/dashboards/{board_id}/schedules",
+                              id="report-schedules-link", color="secondary", outline=True, className="me-2"))
+    return out
+
+
+def download_modal() -> dbc.Modal:
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle("Download this dashboard")),
+            dbc.ModalBody([
+                html.P("With the filters as they are set now, every tab and every row of its tables.",
+                       className="small text-body-secondary"),
+                labelled("Format", dbc.RadioItems(id="report-format", options=FORMAT_OPTIONS, value="pdf")),
+                dbc.Row([
+                    dbc.Col(labelled("Paper", dbc.RadioItems(id="report-paper", options=PAPER_OPTIONS, value="a4",
+                                                            inline=True))),
+                    dbc.Col(labelled("Orientation", dbc.RadioItems(id="report-orientation",
+                                                                  options=ORIENTATION_OPTIONS, value="portrait",
+                                                                  inline=True))),
+                ], id="report-paper-options"),
+                html.Div([
+                    dbc.Progress(id="report-progress", value=0, striped=True, animated=True, className="mb-2"),
+                    html.Div(id="report-progress-message", className="small text-body-secondary"),
+                ], id="report-progress-box", hidden=True),
+                html.Div(id="report-download-feedback", className="mt-2"),
+            ]),
+            dbc.ModalFooter([
+                dbc.Button("Close", id="report-download-close", color="secondary", n_clicks=0),
+                dbc.Button([icon("download", "me-1"), "Download"], id="report-download-start", color="primary",
+                           n_clicks=0),
+            ]),
+            dcc.Store(id="report-request"),
+            dcc.Store(id="report-job"),
+            dcc.Store(id="report-file-url"),
+            dcc.Interval(id="report-poll", interval=700, disabled=True),
+            html.Div(id="report-download-trigger", hidden=True),
+        ],
+        id="report-download-modal", is_open=False,
+    )
+
+
+def ready_link(url: str, filename: str, stats: dict | None) -> dbc.Alert:
+    pages = (stats or {}).get("pages")
+    detail = f" · {pages} pages" if pages else ""
+    return dbc.Alert([icon("check-circle-fill", "me-2"), "Ready: ",
+                      html.A(filename, href=url, id="report-file-link", className="alert-link"),
+                      html.Span(detail, className="text-body-secondary")], color="success", className="mb-0")
+
+
+# --- the schedules page ---------------------------------------------------------------------
+
+
+def schedule_form(board: dict, filter_options: dict) -> dbc.Card:
+    filters = []
+    for flt in board.get("filters") or []:
+        if flt.get("kind") != "multi_select":
+            continue
+        filters.append(labelled(f"Filter: {flt.get('label') or flt['column']}", dcc.Dropdown(
+            id={"type": "schedule-filter", "index": flt["id"]}, multi=True, value=flt.get("value") or [],
+            options=[{"label": str(v), "value": v} for v in filter_options.get(flt["id"], [])],
+            placeholder="All values")))
+    body = [
+        dbc.Row([
+            dbc.Col(labelled("Name", dbc.Input(id="schedule-name", placeholder=f"{board['name']} report",
+                                               maxLength=200)), md=4),
+            dbc.Col(labelled("Format", dbc.Select(id="schedule-format", value="pdf", options=[
+                {"label": o["label"].split(" (")[0], "value": o["value"]} for o in FORMAT_OPTIONS])), md=3),
+            dbc.Col(labelled("Paper", dbc.Select(id="schedule-paper", value="a4", options=PAPER_OPTIONS)), md=2),
+            dbc.Col(labelled("Orientation", dbc.Select(id="schedule-orientation", value="portrait",
+                                                       options=ORIENTATION_OPTIONS)), md=3),
+        ]),
+        dbc.Row([
+            dbc.Col(labelled("Repeat", dbc.Select(id="schedule-frequency", value="weekly",
+                                                  options=FREQUENCY_OPTIONS)), md=3),
+            dbc.Col([
+                html.Div(labelled("On", dbc.Checklist(id="schedule-weekdays", options=WEEKDAY_OPTIONS, value=[0],
+                                                      inline=True)), id="schedule-weekdays-box"),
+                html.Div(labelled("Day of the month", dbc.Input(id="schedule-monthday", type="number", min=1, max=31,
+                                                                value=1)), id="schedule-monthday-box", hidden=True),
+            ], md=5),
+            dbc.Col(labelled("At", dbc.Input(id="schedule-time", type="time", value="08:00")), md=2),
+            dbc.Col(labelled("Time zone", dbc.Input(id="schedule-timezone", value="UTC", maxLength=64),
+                             "Such as Europe/Paris"), md=2),
+        ]),
+        labelled("Recipients", dbc.Textarea(id="schedule-recipients", rows=2,
+                                            placeholder="team@example.com, boss@example.com"),
+                 "Email addresses, separated by commas or new lines"),
+        *filters,
+        html.Div(id="schedule-form-feedback", className="mb-2"),
+        dbc.Button([icon("plus-lg", "me-1"), "Add schedule"], id="schedule-create", color="primary", n_clicks=0),
+    ]
+    return card("New schedule", body)
+
+
+def _when(value: str | None, zone: str = "UTC") -> str:
+    if not value:
+        return "–"
+    try:
+        from zoneinfo import ZoneInfo
+
+        return dt.datetime.fromisoformat(value).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+    except (ValueError, KeyError):
+        return value
+
+
+def schedule_list(schedules: list[dict]) -> html.Div:
+    if not schedules:
+        return html.P("No schedules yet: add one below, and the report goes out by email on its own.",
+                      className="text-body-secondary")
+    rows = []
+    for s in schedules:
+        if s["enabled"]:
+            state = html.Span(f"Next: {_when(s['next_run_at'], s['timezone'])} {s['timezone']}", className="small")
+        else:
+            state = dbc.Badge("Stopped", color="danger" if s.get("stop_reason") else "secondary", className="me-1")
+        rows.append(html.Tr([
+            html.Td([html.Div(s["name"], className="fw-semibold"), html.Div(s["description"], className="small")]),
+            html.Td(", ".join(s["recipients"]), className="small"),
+            html.Td(s["format"].upper()),
+            html.Td([state, html.Div(s.get("stop_reason") or "", className="small text-danger")]),
+            html.Td(html.Div([
+                dbc.Button([icon("send", "me-1"), "Send now"], id={"type": "schedule-send", "index": s["id"]},
+                           size="sm", color="primary", outline=True, className="me-1 text-nowrap", n_clicks=0),
+                dbc.Button("Pause" if s["enabled"] else "Resume", id={"type": "schedule-toggle", "index": s["id"]},
+                           size="sm", color="secondary", outline=True, className="me-1", n_clicks=0),
+                dbc.Button(icon("trash"), id={"type": "schedule-delete", "index": s["id"]}, size="sm",
+                           color="danger", outline=True, n_clicks=0, title="Delete"),
+            ], className="d-flex")),
+        ], id=f"schedule-row-{s['id']}"))
+    return dbc.Table([html.Thead(html.Tr([html.Th("Schedule"), html.Th("Recipients"), html.Th("Format"),
+                                          html.Th("Status"), html.Th("")])), html.Tbody(rows)],
+                     hover=True, responsive=True, className="align-middle", id="schedule-table")
+
+
+def run_history(schedules: list[dict], runs: dict) -> html.Div:
+    names = {s["id"]: s["name"] for s in schedules}
+    items = sorted(((r, names.get(sid, "")) for sid, rs in runs.items() for r in rs),
+                   key=lambda pair: pair[0]["id"], reverse=True)[:30]
+    if not items:
+        return html.P("Nothing sent yet.", className="text-body-secondary mb-0")
+    rows = [html.Tr([
+        html.Td(name), html.Td(_when(r["started_at"])), html.Td("Send now" if r["trigger"] == "manual" else "Scheduled"),
+        html.Td(dbc.Badge(r["status"], color=STATUS_COLOURS.get(r["status"], "secondary"))),
+        html.Td(r["attempts"]),
+        html.Td(r.get("error") or (f"Sent {_when(r['sent_at'])}" + (f" · {r['pages']} pages" if r.get("pages") else "")),
+                className="small"),
+    ]) for r, name in items]
+    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Schedule", "Started (UTC)", "How", "Status",
+                                                                 "Attempts", "Details")])), html.Tbody(rows)],
+                     size="sm", responsive=True, id="schedule-history-table")
+
+
+def share_export_switch(board: dict, allowed: bool | None) -> html.Div:
+    if not board.get("shared"):
+        return html.P([icon("lock", "me-2"), "This dashboard has no public link, so nobody downloads it without "
+                       "signing in."], className="small text-body-secondary mb-0")
+    return dbc.Switch(id="schedule-share-export", value=bool(allowed),
+                      label="People with the public link may download this dashboard (PDF, Excel, HTML, CSV)")

@@ -1,0 +1,120 @@
+"""Reports in a real browser against a real server: the video game sales dashboard made
+from vgsales, downloaded as PDF (a page converted to PNG with pdftoppm to look at) and
+as Excel from the Download menu; a weekly schedule made on the schedules page; "Send
+now" delivers the PDF to a local SMTP server (aiosmtpd)."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import subprocess
+
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
+from tests.e2e.test_main_flow import ensure_account, sign_in
+from tests.smtp_server import SmtpServer
+
+pytestmark = pytest.mark.e2e
+
+EMAIL, PASSWORD, NAME = "rita@example.com", "rita's long password", "Rita Reports"
+LABELS = {"pdf": "PDF", "xlsx": "Excel"}
+VGSALES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "vgsales.csv")
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def live_server(smtp):
+    saved = {k: os.environ.get(k) for k in ("DATAINSIGHT_SMTP_HOST", "DATAINSIGHT_SMTP_PORT", "DATAINSIGHT_SMTP_FROM")}
+    os.environ.update(DATAINSIGHT_SMTP_HOST="127.0.0.1", DATAINSIGHT_SMTP_PORT=str(smtp.port),
+                      DATAINSIGHT_SMTP_FROM="reports@example.com")
+    try:
+        with run_live_server() as server:
+            yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def base_url(live_server) -> str:
+    return live_server.url
+
+
+@pytest.fixture
+def rita(new_page, browser, base_url, live_server) -> Page:
+    ensure_account(live_server, EMAIL, PASSWORD, NAME)
+    page = new_page(accept_downloads=True)
+    page.set_default_timeout(EXPECT_TIMEOUT_MS)
+    sign_in(page, EMAIL, PASSWORD)
+    return page
+
+
+def download(page: Page, fmt: str):
+    page.locator("#report-download-open").click()
+    expect(page.locator("#report-download-modal")).to_be_visible()
+    page.locator("#report-format label", has_text=LABELS[fmt]).click()
+    with page.expect_download(timeout=180_000) as caught:
+        page.locator("#report-download-start").click()
+        if fmt == "pdf":  # the progress bar while it renders
+            expect(page.locator("#report-progress-box")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "report-download-progress.png"))
+    expect(page.locator("#report-file-link")).to_be_visible(timeout=180_000)
+    page.locator("#report-download-close").click()
+    return caught.value
+
+
+def test_download_pdf_and_excel_then_schedule_and_send_now(rita: Page, smtp, tmp_path):
+    page = rita
+    upload = page.request.post("/api/v1/datasets", multipart={
+        "file": {"name": "vgsales.csv", "mimeType": "text/csv", "buffer": open(VGSALES, "rb").read()}})
+    assert upload.status == 201, upload.text()
+    generated = page.request.post(f"/api/v1/datasets/{upload.json()['id']}/dashboard")
+    assert generated.status == 201, generated.text()
+    board = generated.json()
+    page.goto(f"/dashboards/{board['id']}")
+    expect(page.locator(".widget-placeholder")).to_have_count(0)
+
+    pdf = download(page, "pdf")
+    pdf_path = tmp_path / "dashboard.pdf"
+    pdf.save_as(pdf_path)
+    assert pdf.suggested_filename.endswith(".pdf") and pdf_path.read_bytes().startswith(b"%PDF-")
+    text = subprocess.run(["pdftotext", str(pdf_path), "-"], capture_output=True, text=True, check=True).stdout
+    assert board["name"] in text and "Sales by genre" in text
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "2", "-l", "2", str(pdf_path),
+                    str(ARTIFACTS / "report-vgsales-page")], check=True)
+    assert list(ARTIFACTS.glob("report-vgsales-page*.png"))
+
+    xlsx = download(page, "xlsx")
+    book = load_workbook(io.BytesIO(open(xlsx.path(), "rb").read()))
+    assert book.sheetnames[0] == "Summary" and "Sales by genre" in book.sheetnames
+    page.screenshot(path=str(ARTIFACTS / "report-download-menu.png"))
+
+    page.locator("#report-schedules-link").click()
+    page.wait_for_url(re.compile(r"/dashboards/\d+/schedules"))
+    page.fill("#schedule-name", "Monday sales")
+    page.select_option("#schedule-frequency", "weekly")
+    page.locator("#schedule-weekdays label", has_text="Thu").click()  # Thursday too
+    page.fill("#schedule-timezone", "Europe/Paris")
+    page.fill("#schedule-recipients", "team@example.com, boss@example.com")
+    page.locator("#schedule-create").click()
+    expect(page.locator("#schedule-form-feedback")).to_contain_text("Added: Weekly on Mon, Thu at 08:00 Europe/Paris")
+    expect(page.locator("#schedule-table")).to_contain_text("Monday sales")
+    page.locator("#schedule-table button:has-text('Send now')").first.click()
+    expect(page.locator("#schedule-history-table")).to_contain_text("sent", timeout=180_000)
+    page.screenshot(path=str(ARTIFACTS / "report-schedules.png"), full_page=True)
+    assert len(smtp.inbox.messages) == 1
+    received = smtp.inbox.messages[0]
+    assert sorted(received["to"]) == ["boss@example.com", "team@example.com"]
+    [attachment] = list(received["message"].iter_attachments())
+    assert attachment.get_filename().endswith(".pdf") and attachment.get_content().startswith(b"%PDF-")
