@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Installs the Debian packages DataInsight needs, only when they are missing.
 #   python  the venv module (python3-venv), before the virtual environment is made
-#   run     nothing is required to serve yet; chromium is installed where possible for
-#           later PDF export, and its absence is not an error
-#   test    chromium and chromium-driver (browser tests), poppler-utils (PDF checks)
+#   run     pango (WeasyPrint lays out PDF reports with it); chromium is installed where
+#           possible for the charts of PDF exports, and its absence is not an error
+#   test    pango, chromium and chromium-driver (browser tests), poppler-utils (PDF checks)
 set -euo pipefail
 what=${1:-test}
 
 have() { command -v "$1" >/dev/null 2>&1; }
+
+# WeasyPrint (PDF reports) loads Pango through ctypes: check for the shared libraries.
+have_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+pango_missing() {
+  local out=()
+  have_lib libpango-1.0.so.0 || out+=(libpango-1.0-0)
+  have_lib libpangoft2-1.0.so.0 || out+=(libpangoft2-1.0-0)
+  echo "${out[@]}"
+}
 
 apt_install() {
   local sudo=""
@@ -33,12 +42,18 @@ case "$what" in
     fi
     ;;
   run)
+    pango=$(pango_missing)
+    if [ -n "$pango" ]; then
+      # shellcheck disable=SC2086 # one word per package
+      apt_install $pango || echo "Could not install $pango; PDF export will not work until it is installed."
+    fi
     if ! have chromium && ! have chromium-browser && ! have google-chrome; then
       apt_install chromium || echo "Could not install chromium; PDF export will say what to install."
     fi
     ;;
   test)
     missing=()
+    for lib in $(pango_missing); do missing+=("$lib"); done
     have chromium || missing+=(chromium)
     have chromedriver || missing+=(chromium-driver)
     have pdftoppm || missing+=(poppler-utils)
