@@ -15,7 +15,6 @@ from scipy import stats as st
 
 from analytics._fields import (
     CATEGORY_TYPES,
-    DATE_TYPES,
     NUMERIC_TYPES,
     check_column,
     choice,
@@ -165,7 +164,7 @@ def test(con, source_sql, schema, params, progress) -> dict:
     group = column(params, "group", schema, what="grouping column")
     if name == group:
         raise InvalidSpec("Choose a grouping column different from the column tested")
-    if types[group] in NUMERIC_TYPES + DATE_TYPES:
+    if types[name] in NUMERIC_TYPES:  # (a chi-square test counts both columns' levels itself)
         levels = con.execute(f"SELECT count(DISTINCT {q(group)}) FROM {source_sql}").fetchone()[0]
         if levels > TEST_MAX_GROUPS:
             raise InvalidSpec(f"The grouping column {group!r} has {levels} distinct values; "
