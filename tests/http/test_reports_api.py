@@ -13,6 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from analytics.reports import figures
+from tests.conftest import PASSWORD, post_callback, render_page
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -175,3 +176,59 @@ def test_schedules_api(client, ada, bob, board):
     assert run["id"] == sent.get_json()["id"] and run["status"] == "retrying"
     assert "DATAINSIGHT_SMTP_HOST" in run["error"]
     assert client.delete(f"/api/v1/schedules/{schedule['id']}", headers=bearer(ada)).status_code == 204
+
+
+# --- crafted callback posts: another user reaches nothing -------------------------------------
+
+
+START_OUTPUTS = [("report-job", "data"), ("report-poll", "disabled"), ("report-progress-box", "hidden"),
+                 ("report-progress", "value"), ("report-progress-message", "children"),
+                 ("report-download-feedback", "children"), ("report-download-start", "disabled")]
+
+
+def start_export_callback(client, board_id):
+    return post_callback(client, START_OUTPUTS, [("report-download-start", "n_clicks", 1)],
+                         [("dash-id", "data", board_id), ("dash-state", "data", {"filters": {}, "cross": []}),
+                          ("report-format", "value", "xlsx"), ("report-paper", "value", "a4"),
+                          ("report-orientation", "value", "portrait")],
+                         changed=["report-download-start.n_clicks"])
+
+
+def test_callbacks_refuse_another_users_dashboard_job_and_schedule(make_client, app_storage, admin, board):
+    from tests.conftest import sign_in
+
+    owner = make_client()
+    sign_in(owner, "ada@example.com")
+    started = start_export_callback(owner, board["id"]).get_json()["response"]
+    job_id = started["report-job"]["data"]
+    assert job_id and started["report-poll"]["disabled"] is False
+    schedule = app_storage.schedules.create(admin.principal(), board["id"], {
+        "frequency": "daily", "time": "07:00", "recipients": ["a@example.com"]})
+
+    app_storage.users.create_user(admin.principal(), "bob@example.com", PASSWORD, "Bob")
+    bob = make_client()
+    sign_in(bob, "bob@example.com")
+    refused = start_export_callback(bob, board["id"]).get_json()["response"]
+    assert refused["report-job"]["data"] is None
+    assert "no dashboard" in json.dumps(refused["report-download-feedback"]["children"])
+    polled = post_callback(
+        bob, [("report-progress", "value"), ("report-progress-message", "children"), ("report-poll", "disabled"),
+              ("report-download-feedback", "children"), ("report-file-url", "data"),
+              ("report-download-start", "disabled"), ("report-progress-box", "hidden")],
+        [("report-poll", "n_intervals", 1)], [("report-job", "data", job_id)],
+        changed=["report-poll.n_intervals"]).get_json()["response"]
+    assert polled["report-file-url"]["data"] is None and "no job" in json.dumps(polled)
+    assert bob.get(f"/api/v1/reports/{job_id}/file").status_code == 404
+    sent = post_callback(
+        bob, [("schedule-action-feedback", "children"), ("schedule-rev", "data")],
+        [({"type": "schedule-send", "index": "ALL"}, "n_clicks", [(schedule["id"], 1)]),
+         ({"type": "schedule-toggle", "index": "ALL"}, "n_clicks", []),
+         ({"type": "schedule-delete", "index": "ALL"}, "n_clicks", [])],
+        [("schedule-rev", "data", 0)],
+        changed=[json.dumps({"index": schedule["id"], "type": "schedule-send"}, separators=(",", ":")) + ".n_clicks"])
+    assert "no schedule" in json.dumps(sent.get_json()["response"])
+    assert app_storage.schedules.runs(admin.principal(), schedule["id"]) == []
+    page = json.dumps(render_page(bob, f"/dashboards/{board['id']}/schedules").get_json())
+    assert "This page could not be shown" in page and "a@example.com" not in page
+    mine = json.dumps(render_page(owner, f"/dashboards/{board['id']}/schedules").get_json())
+    assert "a@example.com" in mine and "Daily at 07:00 UTC" in mine and "Send now" in mine
