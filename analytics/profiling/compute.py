@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from analytics.profiling import categorical, correlations, numeric, semantic, temporal
 from analytics.profiling.aggregates import AggregateQuery
@@ -31,6 +31,7 @@ DISTINCT_EXACT_ROWS = 2_000_000
 DISTINCT_EXACT_LIMIT = 1_000_000
 CATEGORICAL_CORR_MAX_DISTINCT = correlations.CRAMERS_MAX_DISTINCT
 SEMANTIC_SAMPLE_ROWS = 20_000
+PREFIX_ROWS = 1_000_000
 
 COLUMN_FIELDS = (
     "name", "type", "kind", "count", "missing", "missing_share", "distinct", "distinct_share", "distinct_estimated",
@@ -60,7 +61,7 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
     (e.g. ``read_parquet('...')``), whose columns ``schema`` describes."""
     started = time.perf_counter()
     step = _Progress(report, check)
-    now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     described = infer_schema(con, source_sql)
     storage_types = {c["name"]: c["storage_type"] for c in described}
     columns = profiled_columns(schema if schema is not None else described, storage_types)
@@ -70,9 +71,9 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
     rows = int(con.execute(f"SELECT count(*) FROM {source_sql}").fetchone()[0])  # Parquet metadata: instant
     first_query = AggregateQuery()
     first_query.add("rows", "count(*)")
+    for col in _maybe_very_varied(con, source_sql, columns, rows):
+        first_query.add(f"c{col.index}_approx_distinct", f"approx_count_distinct({col.value})")
     for col in columns:
-        if rows > DISTINCT_EXACT_ROWS:  # only then can a distinct count be estimated
-            first_query.add(f"c{col.index}_approx_distinct", f"approx_count_distinct({col.value})")
         if col.kind == "numeric":
             numeric.first_pass(first_query, col)
         elif col.kind == "temporal":
@@ -230,7 +231,7 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
                     **missing_block},
         "alerts": alerts,
         "estimates": estimates,
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "generated_at": dt.datetime.now(dt.UTC).isoformat(),
         "seconds": round(time.perf_counter() - started, 3),
     }
 
@@ -240,6 +241,22 @@ def jsonable(value):
     if isinstance(value, float) and value in (float("inf"), float("-inf")):
         return "inf" if value > 0 else "-inf"
     return _cell(value)
+
+
+def _maybe_very_varied(con, source_sql: str, columns, rows: int) -> list:
+    """The columns that may have more than DISTINCT_EXACT_LIMIT distinct values, for which
+    pass 1 computes a HyperLogLog estimate over all rows (the only ones that may be
+    estimated). A cheap look at the first PREFIX_ROWS rows rules most columns out; a
+    column it misses is merely counted exactly, which is slower, never wrong."""
+    if rows <= DISTINCT_EXACT_ROWS or not columns:
+        return []
+    prefix = min(PREFIX_ROWS, rows)
+    found = con.execute(f"SELECT {', '.join(f'approx_count_distinct({c.value})' for c in columns)} "
+                        f"FROM (SELECT * FROM {source_sql} LIMIT {prefix})").fetchone()
+    # A column with DISTINCT_EXACT_LIMIT values spread over the table shows at least its
+    # share of them in the prefix.
+    threshold = DISTINCT_EXACT_LIMIT * prefix / rows / 2
+    return [c for c, distinct in zip(columns, found) if (distinct or 0) > threshold]
 
 
 def _duplicates(con, source_sql: str, columns, rows: int) -> int:

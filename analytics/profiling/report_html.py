@@ -72,8 +72,9 @@ def stat_rows(col: dict) -> list[tuple[str, str]]:
                            ("Negatives", "negatives"), ("Infinite", "infinite")):
             rows.append((label, format_value(col.get(key))))
     elif kind == "text":
-        rows += [("Length min / mean / max", f"{format_value(col.get('length_min'))} / "
-                  f"{format_value(col.get('length_mean'))} / {format_value(col.get('length_max'))}"),
+        rows += [("Length min / mean / max", (f"{format_value(col.get('length_min'))} / "
+                                              f"{format_value(col.get('length_mean'))} / "
+                                              f"{format_value(col.get('length_max'))}")),
                  ("Empty strings", format_value(col.get("empty"))), ("Seen once", format_value(col.get("singletons"))),
                  ("Imbalance", format_value(col.get("imbalance")))]
     elif kind == "temporal":
@@ -111,8 +112,9 @@ def render_html(profile: dict, title: str) -> str:
         overview.append(("Size on disk", f"{size:,.1f} {unit}"))
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>Profile · {esc(title)}</title>",
              f"<style>{CSS}</style><script>{_plotly_js()}</script></head><body><main>",
-             f"<h1>{esc(title)}</h1><p class='muted'>Profile of version {profile.get('version')}, computed "
-             f"{esc(str(profile.get('generated_at', ''))[:19].replace('T', ' '))} UTC. Columns by type: {esc(types)}.</p>",
+             (f"<h1>{esc(title)}</h1><p class='muted'>Profile of version {profile.get('version')}, computed "
+              f"{esc(str(profile.get('generated_at', ''))[:19].replace('T', ' '))} UTC. "
+              f"Columns by type: {esc(types)}.</p>"),
              "<div class='grid'>" + "".join(f"<div class='stat'><span class='muted'>{esc(k)}</span><b>{esc(v)}</b></div>"
                                             for k, v in overview) + "</div>"]
     for estimate in profile.get("estimates") or []:

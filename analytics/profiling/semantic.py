@@ -23,7 +23,7 @@ _ID_NAME = re.compile(r"(^|[^a-z])(id|key|uuid|guid|no|nr|number|code)$|^id[^a-z
 
 # ISO 3166-1 alpha-2 and alpha-3 codes and English short names (with a few common
 # variants), lower case. Used only to recognise a column of countries.
-_ALPHA2 = (
+_ALPHA2 = (  # noqa: SIM905 (a code list reads better as one string)
     "ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bl bm bn bo bq br bs bt bv bw by bz "
     "ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee eg eh er es et fi fj fk fm fo "
     "fr ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk hm hn hr ht hu id ie il im in io iq ir is it je "
@@ -32,7 +32,7 @@ _ALPHA2 = (
     "py qa re ro rs ru rw sa sb sc sd se sg sh si sj sk sl sm sn so sr ss st sv sx sy sz tc td tf tg th tj tk tl tm "
     "tn to tr tt tv tw tz ua ug um us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw uk eu"
 ).split()
-_ALPHA3 = (
+_ALPHA3 = (  # noqa: SIM905
     "abw afg ago aia ala alb and are arg arm asm ata atf atg aus aut aze bdi bel ben bes bfa bgd bgr bhr bhs bih blm "
     "blr blz bmu bol bra brb brn btn bvt bwa caf can cck che chl chn civ cmr cod cog cok col com cpv cri cub cuw cxr "
     "cym cyp cze deu dji dma dnk dom dza ecu egy eri esh esp est eth fin fji flk fra fro fsm gab gbr geo ggy gha gib "
@@ -94,11 +94,11 @@ def hints(column: dict, rows: int, matches: dict[str, float]) -> list[str]:
         elif matches.get("country_code", 0) >= MATCH_SHARE and (column.get("length_max") or 0) <= 3:
             found.append("country_code")
     # A column of e-mail addresses or URLs is what it is, even when every value differs.
-    if not found and distinct is not None and count >= 2 and column["type"] in ("integer", "text", "categorical",
-                                                                                 "decimal"):
-        if distinct == count or (name_looks_like_id(column["name"]) and distinct >= 0.5 * count
-                                 and column["type"] != "categorical"):
-            found.insert(0, "id")
+    id_types = ("integer", "text", "categorical", "decimal")
+    if (not found and distinct is not None and count >= 2 and column["type"] in id_types
+            and (distinct == count or (name_looks_like_id(column["name"]) and distinct >= 0.5 * count
+                                       and column["type"] != "categorical"))):
+        found.insert(0, "id")
     if (column["type"] == "integer" and distinct is not None and 2 <= distinct <= CODE_MAX_DISTINCT
             and count >= CODE_MIN_ROWS_PER_VALUE * distinct and "id" not in found):
         found.append("categorical_code")

@@ -18,7 +18,7 @@ def _epoch(expression: str) -> str:
 
 
 def first_pass(query: AggregateQuery, col: ProfiledColumn, now: dt.datetime) -> None:
-    p, q, fin = f"c{col.index}_", col.q, col.finite
+    p, fin = f"c{col.index}_", col.finite
     is_date = col.storage_type.upper() == "DATE"
     query.add(p + "missing", f"count_if({col.missing_condition})")
     query.add(p + "n", f"count({fin})")
