@@ -68,7 +68,7 @@ def test_sign_out_ends_the_session(client, admin):
 def test_pages_render_for_a_signed_in_user(client, admin):
     sign_in(client, "ada@example.com")
     for path, text in [("/", "Welcome, Ada Admin"), ("/datasets", "No datasets in Ada Admin"),
-                       ("/dashboards", "No dashboards in"), ("/analyze", "Nothing to analyze yet"),
+                       ("/dashboards", "No dashboards here yet"), ("/analyze", "Nothing to analyze yet"),
                        ("/settings", "ada@example.com"), ("/settings/workspaces", "Members of Ada Admin"),
                        ("/admin/users", "Create a user"), ("/no/such/page", "This page does not exist")]:
         assert text in json.dumps(response_of(render_page(client, path))), path
