@@ -238,7 +238,10 @@ class QueryService:
         hit = self._cached(key)
         if hit is not None:
             return hit
-        output = wt.render(self._result(dataset, normalized), normalized)
+        result = self._result(dataset, normalized)
+        output = wt.render(result, normalized)
+        if result["truncated"]:
+            output["truncated"] = True  # the UI can say that not everything is shown
         self._store(key, output)
         return output
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from analytics.widgets.base import (
     GRAINS,
+    ROW_CAP,
     TEMPORAL,
     Params,
     Schema,
@@ -52,22 +53,32 @@ def category_query(spec: dict, schema_list: list[dict], source_sql: str, group_k
     sort = spec.get("sort") or default_sort(spec, schema)
     direction = "DESC" if sort.startswith("-") else "ASC"
     key = "y" if sort.lstrip("-") == "y" else "x"
-    limit = params.add(int(spec.get("limit") or 20))
+    # A time axis read left to right keeps its latest periods when there are too many.
+    latest = key == "x" and direction == "ASC" and x_is_time(spec, schema)
+    wanted = int(spec.get("limit") or 20)
+    if group:  # every category brings up to max_groups rows: stay under the row cap
+        wanted = min(wanted, max(1, ROW_CAP // max_groups))
+    limit = params.add(wanted)
     if not group:
-        sql = (f"SELECT {xdim} AS x, {agg} AS y FROM {source_sql} WHERE {where} GROUP BY 1 "
-               f"ORDER BY {key} {direction} NULLS LAST, x NULLS LAST LIMIT {limit}")
+        if latest:
+            sql = (f"SELECT x, y FROM (SELECT {xdim} AS x, {agg} AS y FROM {source_sql} WHERE {where} GROUP BY 1 "
+                   f"ORDER BY x DESC NULLS LAST LIMIT {limit}) AS latest ORDER BY x NULLS LAST")
+        else:
+            sql = (f"SELECT {xdim} AS x, {agg} AS y FROM {source_sql} WHERE {where} GROUP BY 1 "
+                   f"ORDER BY {key} {direction} NULLS LAST, x NULLS LAST LIMIT {limit}")
         return sql, params.values
     glimit = params.add(max_groups)
     # Categories are ranked by their total over all groups; groups by their total too.
-    rank = "sum(y)" if key == "y" else "x"
+    pick = "x DESC NULLS LAST" if latest else f"{'sum(y)' if key == 'y' else 'x'} {direction} NULLS LAST, x NULLS LAST"
     sql = (
         f"WITH t AS (SELECT {xdim} AS x, {gdim} AS g, {agg} AS y FROM {source_sql} WHERE {where} GROUP BY 1, 2), "
-        f"top_x AS (SELECT x, row_number() OVER (ORDER BY {rank} {direction} NULLS LAST, x NULLS LAST) AS rk "
+        f"top_x AS (SELECT x, row_number() OVER (ORDER BY {pick}) AS rk "
         f"FROM t GROUP BY x ORDER BY rk LIMIT {limit}), "
         f"top_g AS (SELECT g, row_number() OVER (ORDER BY sum(y) DESC NULLS LAST, g NULLS LAST) AS gk "
         f"FROM t GROUP BY g ORDER BY gk LIMIT {glimit}) "
         "SELECT t.x, t.g, t.y FROM t JOIN top_x ON t.x IS NOT DISTINCT FROM top_x.x "
-        "JOIN top_g ON t.g IS NOT DISTINCT FROM top_g.g ORDER BY top_x.rk, top_g.gk"
+        "JOIN top_g ON t.g IS NOT DISTINCT FROM top_g.g "
+        f"ORDER BY {'top_x.x NULLS LAST' if latest else 'top_x.rk'}, top_g.gk"
     )
     return sql, params.values
 

@@ -37,7 +37,8 @@ class Pivot(WidgetType):
         EditorField("values", "Values", "column", types=list(DIMENSION),
                     help="The column to aggregate; not needed for a count"),
         f_agg("sum"), f_percentile(),
-        EditorField("limit", "Rows shown", "number", default=500, minimum=1, maximum=2000),
+        # Rows x columns must stay under the engine's row cap (300 x 30 = 9,000 cells).
+        EditorField("limit", "Rows shown", "number", default=200, minimum=1, maximum=300),
         f_number_format(), f_filters(),
     ]
 

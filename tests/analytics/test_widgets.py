@@ -580,3 +580,17 @@ def test_histogram_bounds_from_statistics_give_numpys_bins(mall):
     filtered = normalize_spec({"type": "histogram", "x": column, "bins": 12,
                                "filters": [{"column": "Genre", "op": "=", "value": "Male"}]}, bounded)
     assert "min(v)" in widget_type("histogram").query(filtered, bounded, mall.source)[0]  # filtered: its own bounds
+
+
+def test_time_series_keep_their_latest_periods_within_the_limit(sales):
+    _, result, _ = sales.run({"type": "line", "x": "ts", "time_grain": "day", "agg": "count", "limit": 30})
+    days = sorted(sales.frame.ts.dt.normalize().unique())[-30:]
+    assert [pd.Timestamp(r[0]) for r in result["rows"]] == list(days)
+    _, result, _ = sales.run({"type": "line", "x": "ts", "time_grain": "day", "agg": "count", "limit": 30,
+                              "group": "country"})
+    assert sorted({pd.Timestamp(r[0]) for r in result["rows"]}) == list(days)
+    assert [r[0] for r in result["rows"]] == sorted(r[0] for r in result["rows"])
+    # Grouped: categories x groups stay under the row cap whatever the limit asks.
+    _, result, _ = sales.run({"type": "line", "x": "ts", "time_grain": "hour", "agg": "count", "limit": 5000,
+                              "group": "country"})
+    assert len(result["rows"]) <= 10_000 and len({r[0] for r in result["rows"]}) == 10_000 // 12

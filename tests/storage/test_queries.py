@@ -91,6 +91,9 @@ def test_row_cap_truncates(storage, ada, vg):
     service = QueryService(storage.datasets, storage.data_dir / "capped", row_cap=5)
     result = service.run(ada, vg.id, {"type": "table", "columns": ["Name"], "page_size": 50})
     assert result["truncated"] is True and len(result["rows"]) == 5
+    output = service.render(ada, vg.id, {"type": "table", "columns": ["Name"], "page_size": 50})
+    assert output["truncated"] is True and len(output["rows"]) == 5
+    assert "truncated" not in storage.queries.render(ada, vg.id, {"type": "table", "columns": ["Name"]})
     service.close()
 
 
