@@ -60,6 +60,16 @@ def report_file(job_id):
     return flask.send_file(path, mimetype=mimetype, as_attachment=True, download_name=filename)
 
 
+@blueprint.get("/api/v1/datasets/<dataset_id>/profile/export")
+def export_profile(dataset_id):
+    """The dataset's profile as pdf|xlsx|html|zip (409 while it is being computed)."""
+    principal = require_principal()
+    args = flask.request.args
+    storage = current_storage()
+    return _send(storage.reports.export_profile(principal, dataset_id, args.get("format", "pdf"),
+                                                profiles=storage.profiles, **_options(args)))
+
+
 @blueprint.get("/public/exports/dashboards/<token>")
 def export_shared(token):
     """A shared dashboard's report, when its link allows exports (403 otherwise)."""

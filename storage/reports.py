@@ -203,6 +203,25 @@ class ReportService:
         report = self.collect_shared(token, view, timezone)
         return self.build(report, fmt, paper, orientation, widget_id)
 
+    def export_profile(self, principal: Principal, dataset_id, fmt: str, *, paper="a4", orientation="portrait",
+                       timezone="UTC", profiles=None) -> ReportFile:
+        """A dataset's profile through the same renderers (pdf, xlsx, html or zip);
+        Conflict while the profile is still being computed."""
+        from analytics.reports.profile_report import profile_report
+        from storage.errors import Conflict
+
+        if fmt == "csv":
+            raise InvalidInput("A profile exports as pdf, xlsx, html or zip")
+        check_options(fmt, paper, orientation, None)
+        dataset = self.datasets.get(principal, dataset_id)
+        profile = profiles.get(principal, dataset.id)
+        if profile.get("status") != "ready":
+            raise Conflict(f"The profile is still being computed ({round(100 * (profile.get('progress') or 0))} %); "
+                           "export it when it is ready" if profile.get("status") == "running" else
+                           f"The profile could not be computed: {profile.get('message')}")
+        report = profile_report(dataset.name, profile, check_timezone(timezone))
+        return self.build(report, fmt, paper, orientation)
+
     @staticmethod
     def view_from_args(args) -> dict:
         """The dashboard URL's view state from request arguments (filters, xf, tab)."""

@@ -232,3 +232,30 @@ def test_callbacks_refuse_another_users_dashboard_job_and_schedule(make_client, 
     assert "This page could not be shown" in page and "a@example.com" not in page
     mine = json.dumps(render_page(owner, f"/dashboards/{board['id']}/schedules").get_json())
     assert "a@example.com" in mine and "Daily at 07:00 UTC" in mine and "Send now" in mine
+
+
+def test_profile_pdf_and_excel(client, ada, bob, board, app_storage):
+    dataset_id = board["widgets"][0]["spec"]["dataset_id"]
+    for _ in range(300):
+        status = client.get(f"/api/v1/datasets/{dataset_id}/profile", headers=bearer(ada)).get_json()["status"]
+        if status != "running":
+            break
+        time.sleep(0.1)
+    assert status == "ready"
+    assert client.get(f"/api/v1/datasets/{dataset_id}/profile/export?format=pdf", headers=bearer(bob)).status_code == 404
+    response = client.get(f"/api/v1/datasets/{dataset_id}/profile/export?format=pdf", headers=bearer(ada))
+    assert response.status_code == 200 and response.data.startswith(b"%PDF-")
+    assert response.headers["Content-Disposition"] == 'attachment; filename="Profile of vgsales.pdf"'
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".pdf") as handle:
+        handle.write(response.data)
+        handle.flush()
+        text = subprocess.run(["pdftotext", handle.name, "-"], capture_output=True, text=True, check=True).stdout
+    assert "Profile of vgsales" in text and "16,598" in text and "Column statistics" in text
+    assert "Global_Sales" in text and "Correlation (Pearson)" in text
+    book = load_workbook(io.BytesIO(client.get(f"/api/v1/datasets/{dataset_id}/profile/export?format=xlsx",
+                                               headers=bearer(ada)).data))
+    stats = list(book["Column statistics"].iter_rows(values_only=True))
+    assert stats[0][:3] == ("Column", "Type", "Values") and len(stats) == 12  # header + 11 columns
