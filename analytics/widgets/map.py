@@ -53,7 +53,10 @@ class Map(WidgetType):
                  "locationmode": spec.get("location_mode") or "country names", "colorscale": SEQUENTIAL,
                  "customdata": [[v] for v in raw], "text": [str(v) for v in raw],
                  "hovertemplate": "%{text}: %{z:,.4~g}<extra></extra>", "marker": {"line": {"width": 0.5}}}
-        layout = base_layout({}, geo={"showframe": False, "showcoastlines": False, "projection": {"type": "natural earth"},
+        # The whole world with every border drawn, not zoomed to the countries with data.
+        layout = base_layout({}, geo={"showframe": False, "showcoastlines": False, "showcountries": True,
+                                      "countrycolor": "#ced4da", "showland": True, "landcolor": "#f8f9fa",
+                                      "fitbounds": False, "projection": {"type": "natural earth"},
                                       "bgcolor": "rgba(0,0,0,0)"})
         return figure_output([trace], layout)
 

@@ -21,6 +21,11 @@ from analytics.widgets.base import (
 from analytics.widgets.theme import base_layout
 
 
+# DuckDB takes a sample size only as SQL text, so the size is one of these words of ours,
+# looked up by the chosen number, never the request's own text.
+SAMPLE_SIZES = {500: "500", 1000: "1000", 2000: "2000", 5000: "5000"}
+
+
 class Scatter(WidgetType):
     name = "scatter"
     label = "Scatter plot"
@@ -31,7 +36,7 @@ class Scatter(WidgetType):
         EditorField("y", "Y axis", "column", required=True, types=list(NUMERIC)),
         EditorField("group", "Colour by", "column", types=list(DISCRETE)),
         EditorField("size", "Size by", "column", types=list(NUMERIC)),
-        EditorField("limit", "Points shown (sample)", "number", default=2000, minimum=10, maximum=5000),
+        EditorField("limit", "Points shown (sample)", "choice", choices=list(SAMPLE_SIZES), default=2000),
         EditorField("trendline", "Trend line", "bool", default=False),
         f_filters(),
     ]
@@ -46,13 +51,14 @@ class Scatter(WidgetType):
         if spec.get("size"):
             extra += f", CAST({cols.col(spec['size'])} AS DOUBLE) AS s"
         where = filter_sql(cols, spec.get("filters"), params)
-        limit = params.add(int(spec["limit"]))
-        # A deterministic sample (the same points every time) by a hash of the row's values.
-        sql = (f"WITH base AS NOT MATERIALIZED (SELECT CAST({x} AS DOUBLE) AS x, CAST({y} AS DOUBLE) AS y{extra} FROM {source_sql} "
-               f"WHERE {where} AND {x} IS NOT NULL AND {y} IS NOT NULL), "
+        size = SAMPLE_SIZES[spec["limit"]]
+        # A uniform sample of the filtered rows (reservoir, fixed seed: the same points for
+        # the same data), and the least-squares fit over all of them.
+        sql = (f"WITH base AS NOT MATERIALIZED (SELECT CAST({x} AS DOUBLE) AS x, CAST({y} AS DOUBLE) AS y{extra} "
+               f"FROM {source_sql} WHERE {where} AND {x} IS NOT NULL AND {y} IS NOT NULL), "
                "fit AS (SELECT count(*) AS n, regr_slope(y, x) AS slope, regr_intercept(y, x) AS intercept FROM base) "
                f"SELECT sample.*, fit.n, fit.slope, fit.intercept FROM "
-               f"(SELECT * FROM base ORDER BY hash(x, y), x, y LIMIT {limit}) AS sample CROSS JOIN fit")
+               f"(SELECT * FROM base USING SAMPLE reservoir({size} ROWS) REPEATABLE (7)) AS sample CROSS JOIN fit")
         return sql, params.values
 
     def render(self, result, spec):
@@ -65,7 +71,7 @@ class Scatter(WidgetType):
         sizes = [r[idx["s"]] for r in rows if r[idx["s"]] is not None] if "s" in idx else []
         top = max(sizes) if sizes else None
         for g, members in groups.items():
-            trace = {"type": "scattergl" if len(rows) > 1000 else "scatter", "mode": "markers",
+            trace = {"type": "scatter", "mode": "markers",
                      "name": "" if g is None else str(g), "x": [plain(r[0]) for r in members],
                      "y": [plain(r[1]) for r in members], "customdata": [[g] for _ in members],
                      "marker": {"opacity": 0.7}}

@@ -209,6 +209,8 @@ def test_scatter_samples_to_the_cap_and_fits_on_all_rows(vg):
     _, result, output = vg.run({"type": "scatter", "x": "NA_Sales", "y": "EU_Sales", "limit": 500,
                                 "trendline": True})
     assert len(result["rows"]) == 500
+    # A uniform sample, not the rows that happen to share one hash (many games sold 0 / 0).
+    assert len({(r[0], r[1]) for r in result["rows"]}) > 200
     slope, intercept = np.polyfit(vg.frame.NA_Sales, vg.frame.EU_Sales, 1)
     row = dict(zip(result["columns"], result["rows"][0]))
     assert row["n"] == len(vg.frame)
