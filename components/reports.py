@@ -38,8 +38,8 @@ def download_modal() -> dbc.Modal:
         [
             dbc.ModalHeader(dbc.ModalTitle("Download this dashboard")),
             dbc.ModalBody([
-                html.P("With the filters as they are set now, every tab and every row of its tables.",
-                       className="small text-body-secondary"),
+                html.P("Every tab, with the filters as they are set now. A PDF shows up to 500 rows of each "
+                       "table; Excel, HTML and ZIP hold them all.", className="small text-body-secondary"),
                 labelled("Format", dbc.RadioItems(id="report-format", options=FORMAT_OPTIONS, value="pdf")),
                 dbc.Row([
                     dbc.Col(labelled("Paper", dbc.RadioItems(id="report-paper", options=PAPER_OPTIONS, value="a4",
