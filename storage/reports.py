@@ -6,7 +6,10 @@ are laid out by ``analytics.reports``.
 Every widget is queried as the dashboard draws it (the same filters, cross-filters and
 drill-downs, the same cache), except that tables are asked for all their rows at once
 (page 0 with a page size of the row cap, 10,000) instead of the page on screen, so the
-PDF and the spreadsheets hold the whole table.
+PDF and the spreadsheets hold the whole table. To query exactly as the dashboard does this
+module uses the view and query services' own steps (``DashboardViewService._viewed_spec``,
+``_cross_for``, ``QueryService._prepare``/``_result``/``_shared_dataset``), as
+``DashboardViewService`` itself does, rather than a second copy of them.
 """
 from __future__ import annotations
 
@@ -233,7 +236,9 @@ class ReportService:
                      orientation="portrait", timezone="UTC") -> str:
         """A job that renders the report to a file kept for a few hours; its result names
         the file, fetched by ``job_file`` (GET /api/v1/reports/<job id>/file)."""
-        check_options(fmt, paper, orientation, None if fmt != "csv" else "-")
+        if fmt == "csv":
+            raise InvalidInput("A CSV export is of one widget: GET /api/v1/dashboards/<id>/export?format=csv&widget=<id>")
+        check_options(fmt, paper, orientation, None)
         board = self.dashboards.get(principal, dashboard_id)  # NotFound before a job exists
         self.sweep()
 
