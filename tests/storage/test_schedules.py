@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from storage.errors import Forbidden, InvalidInput, NotFound
-from storage.schedules import Mailer, ScheduleService, Scheduler, next_run
+from storage.schedules import Mailer, Scheduler, ScheduleService, next_run
 from tests.conftest import PASSWORD
 from tests.smtp_server import SmtpServer
 
