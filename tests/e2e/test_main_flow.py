@@ -153,7 +153,7 @@ def test_navbar_reaches_every_page(page: Page, base_url, admin):
 
     sections = [
         ("nav-link-datasets", "/datasets", "Datasets", f"No datasets in {ADMIN_WORKSPACE} yet"),
-        ("nav-link-dashboards", "/dashboards", "Dashboards", f"No dashboards in {ADMIN_WORKSPACE} yet"),
+        ("nav-link-dashboards", "/dashboards", "Dashboards", "No dashboards here yet"),
         ("nav-link-analyze", "/analyze", "Analyze", "Nothing to analyze yet"),
         ("nav-link-settings", "/settings", "Settings", "API tokens"),
     ]
