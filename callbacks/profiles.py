@@ -8,7 +8,13 @@ from dash import Input, Output, State, html, no_update
 
 from analytics.profiling import figures
 from components.feedback import error_alert
-from components.profile import column_cards, correlation_block, profile_failed, profile_progress, profile_view
+from components.profile import (
+    column_cards,
+    correlation_block,
+    profile_failed,
+    profile_progress,
+    profile_view,
+)
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
 

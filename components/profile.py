@@ -88,8 +88,8 @@ def _estimates(profile: dict) -> list:
     notes = []
     for estimate in profile.get("estimates") or []:
         size = f" of {estimate['sample_rows']:,} rows" if estimate.get("sample_rows") else ""
-        notes.append(html.Div([icon("info-circle", "me-1"), f"Estimated: {estimate['what']} "
-                               f"({estimate['method']}{size})."], className="small text-body-secondary"))
+        text = f"Estimated: {estimate['what']} ({estimate['method']}{size})."
+        notes.append(html.Div([icon("info-circle", "me-1"), text], className="small text-body-secondary"))
     return notes
 
 

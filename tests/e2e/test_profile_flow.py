@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
-from tests.e2e.test_main_flow import ensure_account, heading, sign_in
+from tests.e2e.test_main_flow import ensure_account, sign_in
 
 pytestmark = pytest.mark.e2e
 
