@@ -32,7 +32,9 @@ def layout(dataset_id=None, **_query):
     storage = current_storage()
     dataset = storage.datasets.get(principal, dataset_id)
     can_edit = dataset.role.at_least(Role.EDITOR)
-    actions = [export_menu(dataset.id)]
+    actions = [dbc.Button([icon("graph-up", "me-1"), "Analyze"], href=f"/analyze?dataset={dataset.id}",
+                          id="dataset-analyze", color="secondary", outline=True, className="me-2"),
+               export_menu(dataset.id)]
     if can_edit:
         actions = [dbc.Button([icon("grid-1x2", "me-1"), "Create dashboard"], id="dataset-create-dashboard",
                               color="secondary", outline=True, className="me-2", n_clicks=0,
