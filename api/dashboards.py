@@ -97,6 +97,16 @@ def duplicate_dashboard(dashboard_id):
     return created(current_storage().dashboards.duplicate(principal, dashboard_id, name))
 
 
+@blueprint.post("/dashboards/<dashboard_id>/widgets")
+def add_widget(dashboard_id):
+    """{"spec", "layout"?, "tab"?}: one widget of any type appended below the others
+    (an analysis widget: {"type": "analysis", "dataset_id", "kind", "params", "view"?}).
+    201 with the dashboard."""
+    principal = require_principal()
+    body = json_body()
+    return created(current_storage().dashboards.add_widget(principal, dashboard_id, body))
+
+
 @blueprint.post("/dashboards/<dashboard_id>/widgets/<widget_id>/render")
 def render_widget(dashboard_id, widget_id):
     """One widget's output with {"filters": cross-filters, "dashboard_filters": values of

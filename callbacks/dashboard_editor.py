@@ -43,8 +43,10 @@ def _below_everything(board: dict, tab: str | None) -> int:
     return max((w["layout"]["y"] + w["layout"]["h"] for w in widgets_of_tab(board, tab)), default=0)
 
 
-def spec_from_form(type_name, dataset_id, title, description, states, filters=None) -> dict:
-    """The spec the editor form describes: only fields of the chosen type that are set."""
+def spec_from_form(type_name, dataset_id, title, description, states, filters=None, kept: dict | None = None) -> dict:
+    """The spec the editor form describes: only fields of the chosen type that are set.
+    Fields the form has no control for ("object": an analysis widget's params) are kept
+    from ``kept``, the spec of the widget being edited."""
     spec = {"type": type_name, "dataset_id": dataset_id}
     if filters:
         spec["filters"] = filters
@@ -62,6 +64,9 @@ def spec_from_form(type_name, dataset_id, title, description, states, filters=No
         if field.kind == "bool":
             value = bool(value)
         spec[name] = value
+    for field in names.values():
+        if field.kind == "object" and isinstance(kept, dict) and kept.get("type") == type_name and field.name in kept:
+            spec[field.name] = kept[field.name]
     return spec
 
 
@@ -181,14 +186,15 @@ def register(app) -> None:
         State("editor-type", "value"),
         State("editor-dataset", "value"),
         State("editor-modal", "is_open"),
+        State("editor-target", "data"),
         prevent_initial_call=True,
     )
     def preview(_values, title, description, filter_cols, filter_ops, filter_values, type_name, dataset_id,
-                is_open):
+                is_open, target):
         if not is_open or dataset_id is None:
             return no_update
         spec = spec_from_form(type_name, dataset_id, title, description, ctx.inputs_list[0],
-                              filters_from_form(filter_cols, filter_ops, filter_values))
+                              filters_from_form(filter_cols, filter_ops, filter_values), (target or {}).get("spec"))
         try:
             output = current_storage().queries.render(require_principal(), dataset_id, spec)
         except DataInsightError as exc:
@@ -219,7 +225,7 @@ def register(app) -> None:
         if not clicks:
             return no_update, no_update, no_update
         spec = spec_from_form(type_name, dataset_id, title, description, ctx.states_list[0],
-                              filters_from_form(filter_cols, filter_ops, filter_values))
+                              filters_from_form(filter_cols, filter_ops, filter_values), (target or {}).get("spec"))
         principal = require_principal()
         try:
             board = _board().get(principal, board_id)

@@ -4,9 +4,14 @@ with lifecycle counts, each run as its own job."""
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
+from analytics.analysis_figures import (
+    funnel_figure,
+    lifecycle_figure,
+    retention_figure,
+    sankey_figure,
+)
 from components.analyze_common import field, fmt, graph, job_panel, metric, simple_table
 
 
@@ -73,9 +78,7 @@ def _duration(seconds) -> str:
 
 def render_funnel(result: dict):
     steps = result["steps"]
-    fig = go.Figure(go.Funnel(y=[s["name"] for s in steps], x=[s["entities"] for s in steps],
-                              textinfo="value+percent initial", marker={"color": "#0d6efd"}))
-    fig.update_layout(title="Entities reaching each step")
+    fig = funnel_figure(result)
     rows = [[s["name"], fmt(s["entities"]), f"{s['conversion'] * 100:.1f} %", f"{s['step_conversion'] * 100:.1f} %",
              f"{s['drop_off'] * 100:.1f} %", _duration(s["median_seconds_from_previous"]),
              _duration(s["median_seconds_from_start"])] for s in steps]
@@ -94,27 +97,6 @@ def render_funnel(result: dict):
     ])
 
 
-def sankey_figure(result: dict) -> go.Figure:
-    """Nodes are (position, event); a link carries the entities going from one to the next."""
-    nodes: dict[tuple, int] = {}
-
-    def node(position, name):
-        return nodes.setdefault((position, name), len(nodes))
-
-    sources, targets, values = [], [], []
-    for link in result["links"]:
-        if link["target"] == "(end)":
-            continue  # the end of a journey is where its band stops
-        sources.append(node(link["position"], link["source"]))
-        targets.append(node(link["position"] + 1, link["target"]))
-        values.append(link["entities"])
-    labels = [f"{name}" for (_position, name) in nodes]
-    fig = go.Figure(go.Sankey(node={"label": labels, "pad": 12, "thickness": 14},
-                              link={"source": sources, "target": targets, "value": values}))
-    fig.update_layout(title=f"Journeys of {result['entities']:,} entities, first {result['depth']} steps")
-    return fig
-
-
 def render_journeys(result: dict):
     rows = [[" → ".join(p["path"]), fmt(p["entities"]), f"{p['share'] * 100:.1f} %"] for p in result["paths"]]
     return html.Div([
@@ -128,20 +110,8 @@ def render_journeys(result: dict):
 def render_retention(result: dict):
     cohorts = result["cohorts"]
     width = max(len(c["retention"]) for c in cohorts)
-    z = [[c["retention"][k] * 100 if k < len(c["retention"]) else None for k in range(width)] for c in cohorts]
-    labels = [f"{c['cohort']} ({c['size']:,})" for c in cohorts]
-    heat = go.Figure(go.Heatmap(z=z, x=[str(k) for k in range(width)], y=labels, colorscale="Blues", zmin=0, zmax=100,
-                                text=[[f"{v:.0f}%" if v is not None else "" for v in row] for row in z],
-                                texttemplate="%{text}", hovertemplate="%{y}, +%{x}: %{z:.1f}%<extra></extra>"))
-    heat.update_layout(title=f"Share of each cohort active, by {result['grain']}s since joining",
-                       yaxis={"autorange": "reversed"}, xaxis_title=f"{result['grain']}s since joining")
-    life = result["lifecycle"]
-    periods = [str(p["period"]) for p in life]
-    bars = go.Figure()
-    for key, color, sign in (("new", "#198754", 1), ("retained", "#0d6efd", 1), ("resurrected", "#6f42c1", 1),
-                             ("churned", "#dc3545", -1)):
-        bars.add_trace(go.Bar(x=periods, y=[sign * p[key] for p in life], name=key, marker_color=color))
-    bars.update_layout(barmode="relative", title=f"Lifecycle per {result['grain']}", legend={"orientation": "h"})
+    heat = retention_figure(result)
+    bars = lifecycle_figure(result)
     rows = [[str(c["cohort"]), fmt(c["size"])] + [f"{v * 100:.0f} %" for v in c["retention"][:8]] for c in cohorts]
     return html.Div([
         graph(heat, "ret-heatmap", height=max(320, 28 * len(cohorts) + 120)),

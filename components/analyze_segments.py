@@ -3,9 +3,13 @@ segments, the R × F grid, top customers) and customer lifetime value, each a jo
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-import plotly.graph_objects as go
 from dash import dcc, html
 
+from analytics.analysis_figures import (
+    rfm_grid_figure,
+    rfm_segments_figure,
+    top_customers_table,
+)
 from components.analyze_common import field, fmt, graph, job_panel, metric, simple_table
 
 
@@ -40,24 +44,16 @@ def layout():
 
 
 def _top_table(rows: list[dict], table_id: str):
-    body = [[str(r["customer"]), r["segment"], fmt(r["recency"]), fmt(r["frequency"]), fmt(r["monetary"]),
-             f"{r['r_score']}{r['f_score']}{r['m_score']}", fmt(r["predicted_clv"])] for r in rows]
-    return simple_table(["Customer", "Segment", "Recency (days)", "Frequency", "Monetary", "RFM", "Predicted CLV"],
-                        body, table_id=table_id, numeric_from=2)
+    header, body = top_customers_table(rows)
+    shown = [[customer, segment, *(fmt(v) for v in numbers[:3]), rfm, fmt(clv)]
+             for customer, segment, *numbers, rfm, clv in body]
+    return simple_table(header, shown, table_id=table_id, numeric_from=2)
 
 
 def render_rfm(result: dict):
     segments = [s for s in result["segments"]]
-    bars = go.Figure(go.Bar(y=[s["name"] for s in segments][::-1], x=[s["customers"] for s in segments][::-1],
-                            orientation="h", marker_color="#0d6efd",
-                            text=[f"{s['share'] * 100:.1f} %" for s in segments][::-1], textposition="auto"))
-    bars.update_layout(title="Customers per segment")
-    grid = {(g["r"], g["f"]): g["customers"] for g in result["grid"]}
-    heat = go.Figure(go.Heatmap(z=[[grid.get((r, f), 0) for f in range(1, 6)] for r in range(1, 6)],
-                                x=[str(f) for f in range(1, 6)], y=[str(r) for r in range(1, 6)], colorscale="Blues",
-                                texttemplate="%{z}", hovertemplate="R %{y}, F %{x}: %{z}<extra></extra>"))
-    heat.update_layout(title="Customers by recency (R) and frequency (F) score", xaxis_title="F score",
-                       yaxis_title="R score")
+    bars = rfm_segments_figure(result)
+    heat = rfm_grid_figure(result)
     rows = [[s["name"], fmt(s["customers"]), f"{s['share'] * 100:.1f} %", fmt(s["revenue"]),
              f"{s['revenue_share'] * 100:.1f} %" if s["revenue_share"] is not None else "–",
              fmt(s["mean_recency"]), fmt(s["mean_frequency"]),

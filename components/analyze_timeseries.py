@@ -8,10 +8,9 @@ import plotly.graph_objects as go
 from dash import dcc, html
 from plotly.subplots import make_subplots
 
+from analytics.analysis_figures import forecast_figure
 from components.analyze_common import field, fmt, graph, job_panel, metric, simple_table
 
-# History shown before the holdout: enough for a season's shape, small for the browser.
-HISTORY_SHOWN = 400
 SHORT_NAMES = {"seasonal_naive": "Seasonal naive", "ets": "ETS, damped", "ets_mul": "ETS, damped, × season",
                "sarima": "SARIMA", "sarima_airline": "SARIMA (airline)", "theta": "Theta",
                "combination": "Combination"}
@@ -63,30 +62,6 @@ def _errors_table(result: dict):
         ["Seasonal naive (baseline)", fmt(baseline["mape"], 3) + " %", fmt(baseline["mae"]), fmt(baseline["rmse"])],
     ]
     return simple_table(["Model", "MAPE", "MAE", "RMSE"], rows, table_id="ts-errors")
-
-
-def forecast_figure(result: dict) -> go.Figure:
-    level = round(result["interval"] * 100)
-    history = result["history"][-(HISTORY_SHOWN + len(result["holdout_forecast"])):]
-    held, future = result["holdout_forecast"], result["forecast"]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[p["date"] for p in history], y=[p["value"] for p in history], name="Actual",
-                             mode="lines", line={"color": "#495057", "width": 1.5}))
-    for rows, name, color, fill in ((held, "Holdout forecast", "#d63384", "rgba(214,51,132,0.15)"),
-                                    (future, "Forecast", "#0d6efd", "rgba(13,110,253,0.15)")):
-        dates = [r["date"] for r in rows]
-        fig.add_trace(go.Scatter(x=dates + dates[::-1], y=[r["high"] for r in rows] + [r["low"] for r in rows][::-1],
-                                 fill="toself", fillcolor=fill, line={"width": 0}, hoverinfo="skip",
-                                 name=f"{level} % interval", showlegend=name == "Forecast"))
-        fig.add_trace(go.Scatter(x=dates, y=[r["value"] for r in rows], name=name, mode="lines",
-                                 line={"color": color, "width": 2}))
-    fig.add_trace(go.Scatter(x=[r["date"] for r in held], y=[r["baseline"] for r in held], name="Seasonal naive",
-                             mode="lines", line={"color": "#fd7e14", "width": 1, "dash": "dot"}))
-    fig.add_vrect(x0=held[0]["date"], x1=held[-1]["date"], fillcolor="rgba(0,0,0,0.04)", line_width=0,
-                  annotation_text="holdout", annotation_position="top left")
-    fig.update_layout(title=f"{result['agg']} per {result['grain']}: forecast by {result['model_label']}",
-                      legend={"orientation": "h", "y": -0.15})
-    return fig
 
 
 def stl_figure(result: dict) -> go.Figure | None:

@@ -12,7 +12,10 @@ from components.forms import labelled
 
 
 def type_options() -> list[dict]:
-    return [{"label": wt.label, "value": wt.name} for wt in REGISTRY.values()]
+    # A type the editor cannot make (an analysis, made on the Analyze page) is listed
+    # disabled: it shows when editing such a widget, and cannot be picked for a new one.
+    return [{"label": wt.label, "value": wt.name, "disabled": not getattr(wt, "editor_creatable", True)}
+            for wt in REGISTRY.values()]
 
 
 def _column_options(schema: list[dict], types) -> list[dict]:
@@ -108,7 +111,7 @@ def editor_fields(type_name: str | None, schema: list[dict], spec: dict | None) 
         return [html.P("Choose a widget type.", className="text-body-secondary")]
     spec = spec or {}
     # Title and description have their own inputs above the type's fields.
-    fields = [f for f in wt.fields if f.kind != "filters" and f.name not in ("title", "description")]
+    fields = [f for f in wt.fields if f.kind not in ("filters", "object") and f.name not in ("title", "description")]
     controls = [field_control(f, schema, spec.get(f.name)) for f in fields]
     form = [dbc.Row([dbc.Col(c, md=6) for c in controls])]
     if any(f.kind == "filters" for f in wt.fields):

@@ -119,6 +119,13 @@ def widget_body(output: dict | None, graph_id, title: str | None = None, pager: 
     the dcc.Graph so clicks on it can cross-filter the dashboard."""
     if not output:
         return html.Div("No data", className="text-body-secondary small")
+    if output.get("note"):  # a line under the body (an analysis widget: filters do not apply)
+        inner = widget_body({k: v for k, v in output.items() if k != "note"}, graph_id, title, pager)
+        return html.Div([html.Div(inner, style={"flex": "1 1 auto", "minHeight": 0, "overflow": "auto"}),
+                         html.Div(output["note"], className="widget-note text-body-secondary", title=output["note"],
+                                  style={"flex": "0 0 auto", "fontSize": "0.72rem", "lineHeight": 1.25,
+                                         "maxHeight": "2.5em", "overflow": "hidden"})],
+                        style={"display": "flex", "flexDirection": "column", "height": "100%"})
     kind = output.get("kind")
     if kind == "figure":
         return dcc.Graph(id=graph_id, figure=output["figure"], config=GRAPH_CONFIG, className="widget-graph",

@@ -51,6 +51,7 @@ class Storage:
         self.queries.dashboards = self.dashboards
         self.dashboard_views = DashboardViewService(self.dashboards, self.datasets, self.queries)
         self.analyses = AnalysisService(self.datasets, self.jobs, self.data_dir)
+        self.queries.analyses = self.analyses  # analysis widgets on dashboards
         self.reports = ReportService(self.dashboards, self.dashboard_views, self.datasets, self.queries, self.jobs,
                                      self.data_dir)
         self.scheduler = None  # storage.schedules.Scheduler, started by app.create_app

@@ -268,6 +268,30 @@ class DashboardService:
             conn.execute(update(dashboards).where(dashboards.c.id == row.id).values(updated_at=utcnow(), **values))
         return self.get(principal, dashboard_id)
 
+    def add_widget(self, principal: Principal, dashboard_id, widget: dict) -> dict:
+        """Append one widget ({"spec", "layout"?, "tab"?}) to the dashboard (editor role),
+        below the others on its tab, full width unless a layout is given; the spec is
+        checked like every other. Answers the dashboard."""
+        if not isinstance(widget, dict):
+            raise InvalidInput("Send the widget as a JSON object with spec (and optionally layout, tab)")
+        extra = set(widget) - {"spec", "layout", "tab"}
+        if extra:
+            raise InvalidInput(f"Unknown widget field {sorted(extra)[0]!r}")
+        if not isinstance(widget.get("spec"), dict):
+            raise InvalidSpec("The field 'spec' must be a widget spec object")
+        with self.engine.connect() as conn:
+            self._load(conn, principal, dashboard_id, Role.EDITOR)  # NotFound / Forbidden first
+        board = self.get(principal, dashboard_id)
+        if len(board["widgets"]) >= MAX_WIDGETS:
+            raise InvalidInput(f"A dashboard holds at most {MAX_WIDGETS} widgets")
+        tab = widget.get("tab") or board["tabs"][0]["id"]
+        layout = widget.get("layout")
+        if layout is None:
+            bottom = max((w["layout"]["y"] + w["layout"]["h"] for w in board["widgets"] if w["tab"] == tab), default=0)
+            layout = {"x": 0, "y": bottom, "w": 12, "h": 6}
+        added = {"id": uuid.uuid4().hex[:12], "spec": widget["spec"], "layout": layout, "tab": tab}
+        return self.update(principal, board["id"], {"widgets": board["widgets"] + [added]})
+
     def delete(self, principal: Principal, dashboard_id) -> None:
         with self.engine.begin() as conn:
             row, _ = self._load(conn, principal, dashboard_id, Role.EDITOR)

@@ -81,6 +81,7 @@ class QueryService:
                  row_cap: int = ROW_CAP):
         self.datasets = datasets
         self.dashboards = None  # set by Storage: render_shared reads the shared dashboard
+        self.analyses = None  # set by Storage: analysis widgets run their analysis through it
         self.data_dir = Path(data_dir)
         self.time_limit = time_limit
         self.row_cap = row_cap
@@ -234,6 +235,8 @@ class QueryService:
         wt = widget_type(normalized["type"])
         if dataset is None:  # markdown: no data at all
             return wt.render(None, normalized)
+        if normalized["type"] == "analysis":
+            return self._render_analysis(dataset, normalized)
         key = self._key("r", dataset, normalized)
         hit = self._cached(key)
         if hit is not None:
@@ -242,6 +245,21 @@ class QueryService:
         output = wt.render(result, normalized)
         if result["truncated"]:
             output["truncated"] = True  # the UI can say that not everything is shown
+        self._store(key, output)
+        return output
+
+    def _render_analysis(self, dataset: Dataset, normalized: dict) -> dict:
+        """An analysis widget: its analysis run on ``dataset`` (already access-checked, or
+        found by a share token) with the widget's stored params, then drawn. Filters do
+        not apply (the output says so), so they are not part of the key; the analysis
+        service caches the result per dataset version, so a new version recomputes."""
+        spec = {k: v for k, v in normalized.items() if k != "filters"}
+        key = self._key("r", dataset, spec)
+        hit = self._cached(key)
+        if hit is not None:
+            return hit
+        result = self.analyses.run_on(dataset, spec["kind"], spec["params"])
+        output = widget_type("analysis").render(result, spec)
         self._store(key, output)
         return output
 

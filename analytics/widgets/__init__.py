@@ -12,7 +12,7 @@ from analytics.widgets.base import GRAINS, EditorField, WidgetType
 from errors import InvalidSpec
 
 _MODULES = ("kpi", "bar", "line", "area", "pie", "scatter", "histogram", "box", "heatmap", "table", "pivot", "map",
-            "funnel", "sankey", "treemap", "markdown")
+            "funnel", "sankey", "treemap", "markdown", "analysis")
 
 REGISTRY: dict[str, WidgetType] = {}
 for _name in _MODULES:

@@ -47,7 +47,8 @@ NUMBER_FORMATS = ("auto", "integer", "decimal", "percent", "currency", "compact"
 D3_FORMATS = {"auto": "", "integer": ",.0f", "decimal": ",.2f", "percent": ".1%", "currency": "$,.2f",
               "compact": ".3s"}
 
-FIELD_KINDS = ("column", "columns", "agg", "grain", "number", "text", "choice", "bool", "filters")
+FIELD_KINDS = ("column", "columns", "agg", "grain", "number", "text", "choice", "bool", "filters", "object")
+# "object": a JSON object set by the app, not typed in the editor (an analysis widget's params).
 
 # Every result is capped: a widget's payload must not grow with the dataset.
 ROW_CAP = 10_000

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 
 from analytics.widgets.base import (
     AGGS,
@@ -191,7 +192,27 @@ def _field_value(fld, value, cols: Schema, spec: dict):
         return value
     if kind == "filters":
         return normalize_filters(value, cols)
+    if kind == "object":
+        return _object(fld, value)
     raise InvalidSpec(f"Unknown field kind {kind!r}")
+
+
+MAX_OBJECT_CHARS = 20_000
+
+
+def _object(fld, value) -> dict:
+    """A JSON object kept as it is (its owner checks its contents), of bounded size."""
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise InvalidSpec(f"{fld.label!r} must be a JSON object")
+    try:
+        text = json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        raise InvalidSpec(f"{fld.label!r} must be plain JSON") from None
+    if len(text) > MAX_OBJECT_CHARS:
+        raise InvalidSpec(f"{fld.label!r} must be at most {MAX_OBJECT_CHARS:,} characters of JSON")
+    return json.loads(text)
 
 
 def _check_measure(out: dict, cols: Schema, wt) -> None:

@@ -409,14 +409,14 @@ def test_a_real_column_with_a_hostile_name_is_quoted_not_executed(con, tmp_path)
 
 def test_registry_lists_every_type_with_its_editor_fields():
     assert set(REGISTRY) == {"kpi", "bar", "line", "area", "pie", "scatter", "histogram", "box", "heatmap", "table",
-                             "pivot", "map", "funnel", "sankey", "treemap", "markdown"}
+                             "pivot", "map", "funnel", "sankey", "treemap", "markdown", "analysis"}
     catalogue = json.loads(json.dumps(editor_catalogue()))
     bar = next(t for t in catalogue if t["name"] == "bar")
     assert bar["icon"] == "bar-chart" and bar["label"] == "Bar chart"
     x = next(f for f in bar["fields"] if f["name"] == "x")
     assert x["kind"] == "column" and x["required"] and "categorical" in x["types"]
     kinds = {f["kind"] for t in catalogue for f in t["fields"]}
-    assert kinds <= {"column", "columns", "agg", "grain", "number", "text", "choice", "bool", "filters"}
+    assert kinds <= {"column", "columns", "agg", "grain", "number", "text", "choice", "bool", "filters", "object"}
     with pytest.raises(InvalidSpec, match="Unknown widget type 'nope'"):
         widget_type("nope")
 

@@ -186,6 +186,6 @@ def test_widget_types_catalogue(client, ada):
     response = client.get("/api/v1/widget-types", headers=bearer(ada))
     assert response.status_code == 200
     types = {t["name"]: t for t in response.get_json()["widget_types"]}
-    assert len(types) == 16 and types["map"]["icon"] == "globe"
+    assert len(types) == 17 and types["analysis"]["fields"][4]["kind"] == "object" and types["map"]["icon"] == "globe"
     assert {f["name"] for f in types["pivot"]["fields"]} >= {"rows", "columns", "values", "agg"}
     assert client.get("/api/v1/widget-types").status_code == 401
