@@ -39,15 +39,19 @@ class Histogram(WidgetType):
         where = filter_sql(cols, spec.get("filters"), params)
         bins = params.add(int(spec["bins"]))
         if not spec.get("filters") and spec["x"] in cols.ranges:
-            # Unfiltered, the bounds are the file's statistics: one pass instead of two.
+            # Unfiltered, the bounds are the file's statistics: one pass, no join.
             low, high = cols.ranges[spec["x"]]
-            bounds = f"(SELECT CAST({params.add(low)} AS DOUBLE) AS lo, CAST({params.add(high)} AS DOUBLE) AS hi)"
-        else:
-            bounds = "(SELECT min(v) AS lo, max(v) AS hi FROM base)"
+            lo, hi = f"CAST({params.add(low)} AS DOUBLE)", f"CAST({params.add(high)} AS DOUBLE)"
+            v = f"CAST({x} AS DOUBLE)"
+            return (f"SELECT greatest(least(coalesce(CAST(floor(({v} - {lo}) / nullif({hi} - {lo}, 0) * {bins}) "
+                    f"AS BIGINT), 0), {bins} - 1), 0) AS bin, count(*) AS n, any_value({lo}) AS lo, "
+                    f"any_value({hi}) AS hi FROM {source_sql} WHERE {where} AND {x} IS NOT NULL AND isfinite({v}) "
+                    "GROUP BY bin ORDER BY bin"), params.values
         # The last bin is closed on the right, like numpy.histogram, so max falls in it.
         # NOT MATERIALIZED: scanning the column twice is cheaper than keeping every value.
         sql = (f"WITH base AS NOT MATERIALIZED (SELECT CAST({x} AS DOUBLE) AS v FROM {source_sql} WHERE {where} "
-               f"AND {x} IS NOT NULL AND isfinite(CAST({x} AS DOUBLE))), bounds AS {bounds} "
+               f"AND {x} IS NOT NULL AND isfinite(CAST({x} AS DOUBLE))), "
+               "bounds AS (SELECT min(v) AS lo, max(v) AS hi FROM base) "
                f"SELECT greatest(least(coalesce(CAST(floor((v - lo) / nullif(hi - lo, 0) * {bins}) AS BIGINT), 0), "
                f"{bins} - 1), 0) AS bin, count(*) AS n, any_value(lo) AS lo, any_value(hi) AS hi "
                "FROM base CROSS JOIN bounds GROUP BY bin ORDER BY bin")
