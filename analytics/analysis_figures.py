@@ -23,6 +23,12 @@ def _pct(value) -> str:
     return "–" if value is None else f"{value:,.1f} %"
 
 
+def _num(value) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.4g}"
+
+
 # --- time series -------------------------------------------------------------------------
 
 
@@ -57,7 +63,7 @@ def forecast_error_line(result: dict) -> str:
     """The holdout error beside the baseline's, in one line (a widget's title or note)."""
     holdout, baseline = result["holdout"], result["baseline"]
     return (f"Holdout MAPE {_pct(holdout['mape'])} (seasonal naive {_pct(baseline['mape'])}); "
-            f"MAE {holdout['mae']:,.4g}, RMSE {holdout['rmse']:,.4g} over {holdout.get('periods', '?')} periods")
+            f"MAE {_num(holdout['mae'])}, RMSE {_num(holdout['rmse'])} over {holdout.get('periods', '?')} periods")
 
 
 # --- funnels and journeys -------------------------------------------------------------------

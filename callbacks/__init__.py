@@ -6,6 +6,7 @@ from __future__ import annotations
 from callbacks import (
     account,
     admin,
+    analysis_widget,
     analyze,
     analyze_journeys,
     analyze_segments,
@@ -22,7 +23,7 @@ from callbacks import (
 )
 
 MODULES = (auth, navigation, account, workspaces, admin, datasets, analyze, analyze_timeseries, analyze_journeys,
-           analyze_segments, profiles, dashboards, dashboard_view, dashboard_editor, reports)
+           analyze_segments, analysis_widget, profiles, dashboards, dashboard_view, dashboard_editor, reports)
 
 
 def register_all(app) -> None:

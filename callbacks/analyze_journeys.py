@@ -8,6 +8,7 @@ from dash import Input, Output, State
 from callbacks.analyze_common import register_analysis, register_column_options
 from callbacks.analyze_timeseries import whole
 from components import analyze_journeys
+from components.analysis_widget import with_add_button
 from components.analyze_common import CATEGORICAL, DATES, NUMERIC
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
@@ -65,11 +66,11 @@ def register(app) -> None:
 
     columns = [State("fj-entity", "value"), State("fj-event", "value"), State("fj-time", "value")]
     register_analysis(app, "fun", "funnel", columns + [State("fun-steps", "value"), State("fun-window", "value")],
-                      funnel_params, analyze_journeys.render_funnel)
+                      funnel_params, with_add_button("fun", "funnel", analyze_journeys.render_funnel))
     register_analysis(app, "jr", "journeys",
                       columns + [State("jr-start", "value"), State("jr-depth", "value"), State("jr-top", "value")],
-                      journeys_params, analyze_journeys.render_journeys)
+                      journeys_params, with_add_button("jr", "journeys", analyze_journeys.render_journeys))
     register_analysis(app, "ret", "retention",
                       columns + [State("ret-grain", "value"), State("ret-start", "value"), State("ret-return", "value"),
                                  State("ret-periods", "value")],
-                      retention_params, analyze_journeys.render_retention)
+                      retention_params, with_add_button("ret", "retention", analyze_journeys.render_retention))

@@ -7,6 +7,7 @@ from dash import State
 from callbacks.analyze_common import register_analysis, register_column_options
 from callbacks.analyze_timeseries import whole
 from components import analyze_segments
+from components.analysis_widget import with_add_button
 from components.analyze_common import DATES, NUMERIC
 
 
@@ -26,5 +27,7 @@ def register(app) -> None:
     fields = [State("seg-customer", "value"), State("seg-date", "value"), State("seg-amount", "value"),
               State("seg-quantity", "value"), State("seg-order", "value"), State("seg-months", "value"),
               State("seg-lapse", "value")]
-    register_analysis(app, "rfm", "rfm", fields, segment_params, analyze_segments.render_rfm)
-    register_analysis(app, "clv", "clv", fields, segment_params, analyze_segments.render_clv)
+    register_analysis(app, "rfm", "rfm", fields, segment_params,
+                      with_add_button("rfm", "rfm", analyze_segments.render_rfm))
+    register_analysis(app, "clv", "clv", fields, segment_params,
+                      with_add_button("clv", "clv", analyze_segments.render_clv))

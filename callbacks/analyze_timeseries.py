@@ -6,6 +6,7 @@ from dash import State
 
 from callbacks.analyze_common import register_analysis, register_column_options
 from components import analyze_timeseries
+from components.analysis_widget import with_add_button
 from components.analyze_common import DATES, NUMERIC
 from storage.errors import InvalidSpec
 
@@ -41,5 +42,5 @@ def register(app) -> None:
          State("ts-grain", "value"),
          State("ts-horizon", "value"), State("ts-holdout", "value"), State("ts-gaps", "value"),
          State("ts-season", "value")],
-        forecast_params, analyze_timeseries.render,
+        forecast_params, with_add_button("ts", "forecast", analyze_timeseries.render),
     )
