@@ -157,8 +157,15 @@ class ReportService:
         if normalized["type"] == "table":
             # All the rows (up to the row cap) in one query, not the page on screen.
             normalized["page"], normalized["page_size"] = 0, self.queries.row_cap
-        result = self.queries._result(dataset, normalized)
-        output = {**widget_type(normalized["type"]).render(result, normalized), "title": spec.get("title")}
+            result = self.queries._result(dataset, normalized)
+            output = widget_type("table").render(result, normalized)
+        elif normalized["type"] == "analysis":
+            # Not a query: the engine runs the analysis (its table views become the data).
+            result, output = None, self.queries._render(dataset, normalized)
+        else:
+            output = self.queries._render(dataset, normalized)  # the dashboard's own cached drawing
+            result = self.queries._result(dataset, normalized)  # and its rows, cached alike
+        output = {**output, "title": spec.get("title")}
         return {"output": output, "data": layout.widget_data(normalized, output, result)}
 
     # --- building files -----------------------------------------------------------------

@@ -194,6 +194,8 @@ def _widget_html(widget: dict, svgs: dict, content_px: float) -> str:
         body = f'<div class="markdown">{markdown_html(output.get("text") or "")}</div>'
     else:
         body = ""
+    if output.get("note") and "error" not in output:
+        body += f'<div class="note">{_esc(output["note"])}</div>'
     if _is_full_width(widget):
         return f'<div class="widget full">{heading}{body}</div>'
     width_pct = min(GRID_COLUMNS, max(1, int(layout.get("w", 6)))) / GRID_COLUMNS * 100
