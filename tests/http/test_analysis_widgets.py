@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from storage.errors import Forbidden, NotFound
-from tests.conftest import render_page
+from tests.conftest import _post_callback, post_callback, render_page, sign_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FORECAST = {"date": "date", "value": "revenue", "agg": "sum", "grain": "day", "horizon": 14, "holdout": 30}
@@ -134,8 +134,6 @@ def test_forecast_and_rfm_widgets_draw_and_follow_new_versions(client, ada, app_
 
 
 def test_the_dashboard_page_draws_analysis_widgets(client, app_storage, admin, retail):
-    from tests.conftest import sign_in
-
     principal = admin.principal()
     workspace = app_storage.workspaces.personal_workspace(principal)
     board = app_storage.dashboards.create(principal, workspace.id, {"name": "Segments"})
@@ -234,3 +232,84 @@ def test_public_link_draws_the_analysis_and_nothing_else(client, ada, app_storag
     assert client.delete(f"/api/v1/dashboards/{board['id']}/share", headers=bearer(ada)).status_code == 204
     with pytest.raises(NotFound):
         app_storage.queries.render_shared(link["token"], widget_id)
+
+
+def _match_key(client, output_types: list[str]) -> str:
+    """The callback map key of the MATCH callback writing these aw-* outputs."""
+    callbacks = client.application.extensions["datainsight_dash"].callback_map
+    found = [k for k in callbacks if all(f'"type":"aw-{t}"' in k for t in output_types) and "MATCH" in k]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _save(client, prefix, kind, params, board, new_name="", title="Segments", view="bar"):
+    def pid(name):
+        return {"prefix": prefix, "type": f"aw-{name}"}
+
+    response = _post_callback(
+        client, _match_key(client, ["feedback", "board"]),
+        [(pid("feedback"), "children"), (pid("board"), "options"), (pid("board"), "value")],
+        [(pid("save"), "n_clicks", 1)],
+        [(pid("kind"), "data", kind), (pid("params"), "data", params), (pid("board"), "value", board),
+         (pid("new-name"), "value", new_name), (pid("title"), "value", title), (pid("view"), "value", view)],
+        changed=[json.dumps(pid("save"), sort_keys=True, separators=(",", ":")) + ".n_clicks"])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json.dumps(response.get_json()["response"])
+
+
+def _open(client, prefix, params):
+    def pid(name):
+        return {"prefix": prefix, "type": f"aw-{name}"}
+
+    response = post_callback(
+        client, [(pid("modal"), "is_open"), (pid("board"), "options"), (pid("board"), "value"), (pid("params"), "data"),
+                 (pid("feedback"), "children")],
+        [(pid("open"), "n_clicks", 1)], [(f"{prefix}-params", "data", params)],
+        changed=[json.dumps(pid("open"), sort_keys=True, separators=(",", ":")) + ".n_clicks"])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json.dumps(response.get_json()["response"])
+
+
+def test_add_to_dashboard_callbacks_for_the_owner_and_a_crafted_post(make_client, app_storage, admin, second_user,
+                                                                      retail):
+    principal = admin.principal()
+    workspace = app_storage.workspaces.personal_workspace(principal)
+    board = app_storage.dashboards.create(principal, workspace.id, {"name": "Customer overview"})
+    params = {**RFM, "dataset_id": retail.id}
+
+    owner = make_client()
+    sign_in(owner, admin.email)
+    opened = _open(owner, "rfm", params)
+    assert "Customer overview" in opened and "New dashboard" in opened
+    saved = _save(owner, "rfm", "rfm", params, board["id"])
+    assert "Added to" in saved and f"/dashboards/{board['id']}" in saved
+    widgets = app_storage.dashboards.get(principal, board["id"])["widgets"]
+    assert [(w["spec"]["kind"], w["spec"]["title"], w["spec"]["params"]) for w in widgets] == [("rfm", "Segments", RFM)]
+    created = _save(owner, "ts", "forecast", {**FORECAST, "dataset_id": retail.id}, "__new__", "Outlook", "Forecast",
+                    "line")
+    assert "Added to \\u201cOutlook\\u201d" in created
+    assert "Outlook" in [b["name"] for b in app_storage.dashboards.list(principal, workspace.id)]
+
+    intruder = make_client()
+    sign_in(intruder, second_user.email)
+    peek = _open(intruder, "rfm", params)
+    assert "There is no dataset" in peek and "Customer overview" not in peek
+    for target in (board["id"], "__new__"):
+        refused = _save(intruder, "rfm", "rfm", params, target, "Stolen")
+        assert "There is no" in refused and "Added to" not in refused
+    assert len(app_storage.dashboards.get(principal, board["id"])["widgets"]) == 1
+    his = app_storage.workspaces.personal_workspace(second_user.principal())
+    assert app_storage.dashboards.list(second_user.principal(), his.id) == []
+
+
+def test_the_editor_keeps_an_analysis_widgets_params():
+    from callbacks.dashboard_editor import spec_from_form
+
+    stored = {"type": "analysis", "dataset_id": 3, "kind": "rfm", "params": RFM, "view": "bar", "title": "Old"}
+    states = [{"id": {"type": "editor-field", "index": "kind"}, "value": "rfm"},
+              {"id": {"type": "editor-field", "index": "view"}, "value": "treemap"}]
+    spec = spec_from_form("analysis", 3, "New", "", states, None, stored)
+    assert spec == {"type": "analysis", "dataset_id": 3, "title": "New", "kind": "rfm", "view": "treemap",
+                    "params": RFM}
+    # A widget of another type gets nothing from it.
+    assert "params" not in spec_from_form("bar", 3, "", "", [], None, stored)
