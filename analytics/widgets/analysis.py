@@ -155,6 +155,10 @@ def _clustering(result, view):
     fig = figures.pca_figure(result) if view == "scatter" else None
     if fig is None:  # one feature has no PCA map: the sizes say the most
         fig = figures.cluster_sizes_figure(result)
+    else:  # up to 2,000 points: 4 significant digits keep the map and halve the payload
+        for trace in fig.data:
+            trace.x = [float(f"{v:.4g}") for v in trace.x]
+            trace.y = [float(f"{v:.4g}") for v in trace.y]
     return _figure(fig, note, legend=view == "scatter")
 
 
