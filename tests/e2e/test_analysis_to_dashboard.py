@@ -58,7 +58,7 @@ def _pattern(kind: str, prefix: str) -> str:
     return f"[id='{{\"prefix\":\"{prefix}\",\"type\":\"aw-{kind}\"}}']"
 
 
-def test_rfm_result_goes_onto_a_dashboard(owner_page: Page):
+def test_rfm_result_goes_onto_a_dashboard(owner_page: Page, new_page):
     page = owner_page
     dataset = api_import(page.request, FIXTURES / "online-retail-20k.csv", name="Retail lines")
     board = page.request.post("/api/v1/dashboards", data={"name": "Customer overview"})
@@ -91,6 +91,16 @@ def test_rfm_result_goes_onto_a_dashboard(owner_page: Page):
     expect(card.locator(".widget-note")).to_contain_text("dashboard filters")
     expect(card).to_contain_text("Champions")
     page.screenshot(path=str(ARTIFACTS / "analysis-widget-dashboard.png"), full_page=True)
+
+    # The public link draws it for a visitor who is not signed in.
+    link = page.request.post(f"/api/v1/dashboards/{board.json()['id']}/share")
+    assert link.status == 201, link.text()
+    visitor = new_page()
+    visitor.goto(link.json()["url"])
+    shared = visitor.locator(".widget-card", has_text="Customer segments")
+    expect(shared.locator(".main-svg").first).to_be_visible()
+    expect(shared).to_contain_text("Champions")
+    visitor.screenshot(path=str(ARTIFACTS / "analysis-widget-public.png"), full_page=True)
 
 
 def test_forecast_goes_onto_a_new_dashboard(owner_page: Page):
