@@ -76,8 +76,8 @@ class Analysis(WidgetType):
         f_title(), f_description(),
         EditorField("kind", "Analysis", "choice", required=True, choices=list(KINDS)),
         EditorField("view", "View", "choice", choices=list(ALL_VIEWS),
-                    help="What of the result to show: " + "; ".join(
-                        f"{KIND_LABELS[k]}: {', '.join(v)}" for k, v in VIEWS.items())),
+                    help="Each analysis has its own views (RFM: bar, treemap or table); "
+                         "one it lacks is refused with the list"),
         EditorField("params", "Parameters", "object",
                     help="The analysis parameters, set by the Analyze tab's “Add to dashboard”"),
     ]

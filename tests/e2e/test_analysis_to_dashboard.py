@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
 from tests.e2e.test_analyze_b_flow import choose
+from tests.e2e.test_dashboard_flow import choose_pattern
 from tests.e2e.test_datasets_flow import api_import
 from tests.e2e.test_main_flow import ensure_account, sign_in
 
@@ -91,6 +92,22 @@ def test_rfm_result_goes_onto_a_dashboard(owner_page: Page, new_page):
     expect(card.locator(".widget-note")).to_contain_text("dashboard filters")
     expect(card).to_contain_text("Champions")
     page.screenshot(path=str(ARTIFACTS / "analysis-widget-dashboard.png"), full_page=True)
+
+    # The widget editor changes the view and keeps the analysis params it cannot show.
+    page.locator("#dash-edit-toggle").click()
+    card.locator(".widget-menu button").first.click()
+    page.locator(".dropdown-menu.show").get_by_text("Edit", exact=True).click()
+    expect(page.locator("#editor-modal")).to_be_visible()
+    expect(page.locator("#editor-preview .main-svg").first).to_be_visible()
+    choose_pattern(page, "editor-field", "view", "treemap")
+    expect(page.locator("#editor-preview .treemap").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "analysis-widget-editor.png"))
+    page.locator("#editor-save").click()
+    expect(page.locator("#editor-modal")).to_be_hidden()
+    expect(card.locator(".treemap").first).to_be_visible()
+    saved = page.request.get(f"/api/v1/dashboards/{board.json()['id']}").json()["widgets"][0]["spec"]
+    assert saved["view"] == "treemap" and saved["params"]["customer"] == "CustomerID"
+    page.locator("#dash-edit-toggle").click()
 
     # The public link draws it for a visitor who is not signed in.
     link = page.request.post(f"/api/v1/dashboards/{board.json()['id']}/share")
