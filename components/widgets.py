@@ -6,6 +6,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from analytics.widgets.formatting import format_number
 from components.feedback import icon
 
 # One look for every graph: no plotly logo or toolbar clutter, resize with the card.
@@ -13,29 +14,6 @@ from components.feedback import icon
 TOPOJSON_URL = "/assets/vendor-topojson/"
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": TOPOJSON_URL,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toImage"]}
-
-
-def format_number(value, d3_format: str | None = None) -> str:
-    """A number as the widget's d3-format asks (the subset the widget registry uses:
-    ",.0f", ",.2f", ".1%", "$,.2f", ".3s"); thousands separators otherwise."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    fmt = d3_format or ""
-    prefix = "$" if fmt.startswith("$") else ""
-    if fmt.endswith("%"):
-        return f"{value:.1%}"
-    if fmt.endswith("s"):  # SI prefixes: 1.23M, 45.6k
-        for limit, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-            if abs(value) >= limit:
-                return f"{prefix}{value / limit:.3g}{suffix}"
-        return f"{prefix}{value:.3g}"
-    if fmt.endswith(".0f") or (not fmt.endswith(".2f") and float(value).is_integer()):
-        return f"{prefix}{value:,.0f}"
-    if fmt.endswith(".2f") or abs(value) >= 100:
-        return f"{prefix}{value:,.2f}"
-    return f"{prefix}{value:,.4g}"
 
 
 def _kpi_body(output: dict, graph_id, title: str | None = None) -> html.Div:

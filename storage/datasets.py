@@ -392,7 +392,7 @@ class DatasetService:
                 old = self.file_path(current)
                 con.execute(f"COPY (SELECT * FROM read_parquet({literal(str(old))}) UNION ALL BY NAME "
                             f"SELECT * FROM read_parquet({literal(str(new_part))})) TO {literal(str(combined))} "
-                            "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+                            f"(FORMAT parquet, {ingest.PARQUET_OPTIONS})")
                 rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(combined))})").fetchone()[0]
             finally:
                 con.close()

@@ -17,6 +17,8 @@ import re
 
 from markdown_it import MarkdownIt
 
+from analytics.widgets.formatting import format_number  # noqa: F401 - re-exported: reports format KPIs like the screen
+
 # The widget queries' column aliases, as the spec field they come from.
 _ALIASES = {"x": "x", "g": "group", "b": "x", "c": "columns", "s": "size", "lat": "lat", "lon": "lon"}
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
@@ -26,13 +28,6 @@ def markdown_html(text: str) -> str:
     """Markdown as HTML, raw HTML in the text escaped (the text is the author's, the
     reader's PDF viewer should see text, not markup)."""
     return _md.render(text or "")
-
-
-def format_number(value, d3_format: str | None = None) -> str:
-    """Numbers as the dashboard shows them (the one implementation, in components)."""
-    from components.widgets import format_number as dashboard_format
-
-    return dashboard_format(value, d3_format)
 
 
 def measure_label(spec: dict) -> str:

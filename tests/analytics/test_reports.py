@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from analytics.reports.figures import BrowserMissing, FigureRenderer
-from components.widgets import format_number
+from analytics.widgets.formatting import format_number
 from storage import Storage
 from tests.conftest import PASSWORD
 from tests.report_fixtures import every_widget_dashboard
