@@ -9,6 +9,7 @@ Pure: a dataset name, its schema and a small summary in, a dashboard payload out
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 NUMERIC = ("integer", "float", "decimal")
 TEMPORAL = ("date", "timestamp")
@@ -194,6 +195,28 @@ def _grain_for(days: float | None) -> str:
     return "day" if days > 3 else "hour"
 
 
+# Words in a column name that say its values add up (a total of sales means something); other
+# measures (age, score, price, rating, temperature) are averaged: a sum of ages is no answer.
+ADDITIVE_WORDS = ("sales", "revenue", "amount", "quantity", "qty", "count", "total", "cost", "profit", "units",
+                  "volume", "spend", "paid", "income", "turnover", "orders", "visits", "clicks", "views", "sold",
+                  "duration", "minutes", "hours", "seconds", "weight", "distance")
+NON_ADDITIVE_WORDS = ("score", "rate", "ratio", "percent", "pct", "price", "age", "rating", "avg", "average", "mean",
+                      "temperature", "temp", "index", "year", "lat", "lon")
+
+
+def measure_agg(column: str) -> str:
+    """sum for a measure whose name says it adds up, mean otherwise (and for names that say
+    both, like "Spending Score": a score is not summed)."""
+    words = re.findall(r"[a-z]+", column.lower())
+    if any(w.startswith(NON_ADDITIVE_WORDS) for w in words):
+        return "mean"
+    return "sum" if any(w.startswith(ADDITIVE_WORDS) for w in words) else "mean"
+
+
+def _measure_title(measure: str) -> str:
+    return f"{'Total' if measure_agg(measure) == 'sum' else 'Average'} {measure}"
+
+
 def profile_based(name, schema, summary, dataset_id) -> dict:
     columns = summary.get("columns") or {}
     rows = summary.get("rows") or 0
@@ -211,21 +234,22 @@ def profile_based(name, schema, summary, dataset_id) -> dict:
     g = _Grid(dataset_id)
     g.add({"type": "kpi", "title": "Rows", "agg": "count", "number_format": "integer"}, 3, 2)
     for measure in measures[:3]:
-        g.add({"type": "kpi", "title": f"Total {measure}", "y": measure, "agg": "sum"}, 3, 2)
+        g.add({"type": "kpi", "title": _measure_title(measure), "y": measure, "agg": measure_agg(measure),
+               "number_format": "decimal" if measure_agg(measure) == "mean" else "auto"}, 3, 2)
     if dates:
         date = dates[0]
         grain = _grain_for(_span_days(columns.get(date, {})))
-        spec = {"type": "line", "title": f"Rows by {grain}" if not measures else f"{measures[0]} by {grain}",
-                "x": date, "time_grain": grain, "agg": "count" if not measures else "sum"}
+        spec = {"type": "line", "title": f"Rows by {grain}" if not measures else f"{_measure_title(measures[0])} by {grain}",
+                "x": date, "time_grain": grain, "agg": "count" if not measures else measure_agg(measures[0])}
         if measures:
             spec["y"] = measures[0]
         g.add(spec, 12, 4)
     for category in categories[:3]:
         spec = {"type": "bar", "title": f"Top {category}", "x": category, "sort": "-y", "limit": 15,
-                "agg": "sum" if measures else "count"}
+                "agg": measure_agg(measures[0]) if measures else "count"}
         if measures:
             spec["y"] = measures[0]
-            spec["title"] = f"{measures[0]} by {category}"
+            spec["title"] = f"{_measure_title(measures[0])} by {category}"
         g.add(spec, 6, 4)
     for measure in measures[:3]:
         g.add({"type": "histogram", "title": f"Distribution of {measure}", "x": measure, "bins": 30}, 6, 4)

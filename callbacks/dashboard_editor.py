@@ -13,7 +13,7 @@ from dash import ALL, Input, Output, State, ctx, no_update
 from analytics.widgets import REGISTRY
 from components.dashboards import widgets_of_tab
 from components.feedback import error_alert, icon
-from components.widget_editor import editor_fields, filters_from_form, share_status
+from components.widget_editor import computed_value, editor_fields, filters_from_form, share_status
 from components.widgets import widget_body, widget_error
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
@@ -63,6 +63,8 @@ def spec_from_form(type_name, dataset_id, title, description, states, filters=No
             continue
         if field.kind == "bool":
             value = bool(value)
+        elif field.kind == "column":
+            value = computed_value(value)
         spec[name] = value
     for field in names.values():
         if field.kind == "object" and isinstance(kept, dict) and kept.get("type") == type_name and field.name in kept:

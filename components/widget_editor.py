@@ -2,6 +2,8 @@
 filter' form and the share dialog of a dashboard. Pure rendering."""
 from __future__ import annotations
 
+import json
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
@@ -35,6 +37,23 @@ def _choice_options(field) -> list[dict]:
     return out
 
 
+EXPR_SIGNS = {"mul": "×", "add": "+", "sub": "−", "div": "÷"}
+
+
+def computed_label(value: dict) -> str:
+    return f" {EXPR_SIGNS.get(value.get('expr'), '?')} ".join(str(c) for c in value.get("columns") or [])
+
+
+def computed_value(value):
+    """A computed value chosen in a column picker (kept as JSON text there) back as a dict."""
+    if isinstance(value, str) and value.startswith('{"'):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
 def field_control(field, schema: list[dict], value):
     """One editor control. Every kind keeps its value in ``value`` so the form is read
     with a single pattern: {"type": "editor-field", "index": <field name>}."""
@@ -43,7 +62,12 @@ def field_control(field, schema: list[dict], value):
         value = field.default
     kind = field.kind
     if kind in ("column", "columns"):
-        control = dcc.Dropdown(id=control_id, options=_column_options(schema, field.types), value=value,
+        options = _column_options(schema, field.types)
+        if isinstance(value, dict):  # a computed value (Quantity × UnitPrice) from a template or the API
+            options = [{"label": f"{computed_label(value)} (computed)", "value": json.dumps(value, sort_keys=True)},
+                       *options]
+            value = json.dumps(value, sort_keys=True)
+        control = dcc.Dropdown(id=control_id, options=options, value=value,
                                multi=kind == "columns", clearable=not field.required,
                                placeholder="Choose a column" + ("s" if kind == "columns" else ""))
     elif kind in ("agg", "grain", "choice"):

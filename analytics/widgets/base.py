@@ -345,8 +345,7 @@ def f_y(label="Value", types=ANY):
     # aggregations check for a number in normalize_spec.
     return EditorField("y", label, "column", types=list(types),
                        help="The column to aggregate (a number for sum, average, median, percentile); "
-                            "not needed for a count. "
-                            'A computed value is {"expr": "mul", "columns": [a, b]}.')
+                            "not needed for a count.")
 
 
 def f_agg(default="sum"):

@@ -227,6 +227,10 @@ def test_generate_profile_based_for_other_shapes(storage, ada, workspace):
     types = [s["type"] for s in specs]
     assert types[0] == "kpi" and "histogram" in types and "scatter" in types and "bar" in types
     assert not any(s.get("y") == "CustomerID" for s in specs)  # an identifier is not summed
+    kpis = {s["title"]: s["agg"] for s in specs if s["type"] == "kpi"}
+    # Ages and scores are averaged, an income adds up.
+    assert kpis == {"Rows": "count", "Average Age": "mean", "Total Annual Income (k$)": "sum",
+                    "Average Spending Score (1-100)": "mean"}
     assert set(_renders(storage, ada, board)) <= {"kpi", "figure", "table"}
 
 

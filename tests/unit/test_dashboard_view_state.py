@@ -54,3 +54,20 @@ def test_filter_controls_read_back_into_values():
               [item("dash-filter-max", "n", "value")]]
     values = _filters_from_controls(inputs, [[["Wii"]], ["2010-01-01"], [None], [None], [None]])
     assert values == {"p": ["Wii"], "d": ["2010-01-01", None], "n": None}
+
+
+def test_the_editor_keeps_a_computed_value():
+    """A template's revenue (Quantity × UnitPrice) is offered in the picker as JSON text and
+    saved back as the computed value, not as a column named like JSON."""
+    from analytics.widgets import widget_type
+    from callbacks.dashboard_editor import spec_from_form
+    from components.widget_editor import field_control
+
+    revenue = {"expr": "mul", "columns": ["Quantity", "UnitPrice"]}
+    y_field = next(f for f in widget_type("kpi").fields if f.name == "y")
+    picker = field_control(y_field, [{"name": "Quantity", "type": "integer"}], revenue).children[1]
+    assert picker.options[0]["label"] == "Quantity × UnitPrice (computed)"
+    states = [{"id": {"type": "editor-field", "index": "y"}, "value": picker.value},
+              {"id": {"type": "editor-field", "index": "agg"}, "value": "sum"}]
+    assert spec_from_form("kpi", 3, "Revenue", None, states) == {
+        "type": "kpi", "dataset_id": 3, "title": "Revenue", "y": revenue, "agg": "sum"}
