@@ -55,7 +55,7 @@ NULL_STRINGS_SQL = "[" + ", ".join("'" + v + "'" for v in NULL_STRINGS) + "]"
 # the list only when the first NULL_SCAN_BYTES of the file use one of those words; a word
 # that first appears later makes a typed column fail to convert, and the write is retried
 # with the list (see _adapt_after_failure). In text columns such a late word stays text.
-NULL_SCAN_BYTES = 4 * 1024 * 1024
+NULL_SCAN_BYTES = 1024 * 1024  # about what the sniffer and the sample read
 # Dataset files are written with snappy, DuckDB's default: zstd made them a quarter smaller
 # but cost about 10 % more CPU to write and 5 % to scan, and CPU, not disk, is what a
 # 2-core BI server runs out of.
