@@ -8,7 +8,7 @@
    quantiles and the histograms;
 4. duplicate rows and the missing-value patterns;
 5. Spearman, Cramér's V and semantic patterns on all rows or, above
-   correlations.SAMPLE_ROWS, on a reservoir sample whose size the profile states.
+   correlations.SAMPLE_ROWS, on a random sample whose size the profile states.
 
 Nothing is loaded into pandas; what comes back to Python is a few rows per query.
 """
@@ -212,7 +212,7 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
     estimates = []
     if sample_rows:
         estimates.append({"what": "Spearman and Cramér's V correlations",
-                          "method": "reservoir sample", "sample_rows": sample_rows, "rows": rows})
+                          "method": "random sample of rows", "sample_rows": sample_rows, "rows": rows})
     if rows > SEMANTIC_SAMPLE_ROWS:
         estimates.append({"what": "semantic hints (e-mail, URL, country)", "method": "random blocks of rows",
                           "sample_rows": SEMANTIC_SAMPLE_ROWS, "rows": rows})
@@ -220,7 +220,7 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
         estimates.append({"what": f"distinct values of {col.name}", "method": "HyperLogLog estimate",
                           "sample_rows": None, "rows": rows})
         if sample_rows:
-            estimates.append({"what": f"top values of {col.name}", "method": "reservoir sample",
+            estimates.append({"what": f"top values of {col.name}", "method": "random sample of rows",
                               "sample_rows": sample_rows, "rows": rows})
     step(1.0, "Done")
     return {

@@ -1,5 +1,5 @@
 """Relations between columns: Pearson on every row; Spearman and Cramér's V on a
-reservoir sample above SAMPLE_ROWS rows (the profile states the sample size); which
+random sample of about SAMPLE_ROWS rows above that many (the profile states the sample size); which
 columns are missing together.
 
 Pairs use the rows where both values are present (pandas' pairwise complete
@@ -56,13 +56,19 @@ def pearson_result(columns: list[ProfiledColumn], pairs, found: dict) -> dict | 
 
 
 def make_sample(con, source_sql: str, rows: int, columns: list[ProfiledColumn]) -> tuple[str, int | None]:
-    """A temp table with the cleaned values of ``columns`` (all rows, or a reservoir
+    """A temp table with the cleaned values of ``columns`` (all rows, or a random
     sample above SAMPLE_ROWS); returns (its name, the sample size or None when whole)."""
     select = ", ".join(f"{c.finite} AS s{c.index}" for c in columns) or "1 AS s"
-    sample = f" USING SAMPLE reservoir({SAMPLE_ROWS} ROWS) REPEATABLE (42)" if rows > SAMPLE_ROWS else ""
+    # Bernoulli (each row kept with the same chance, scanned in parallel) rather than a
+    # reservoir, which runs on one thread: 4x faster on Online Retail. Its size varies a
+    # little around SAMPLE_ROWS, so the size stated is the one drawn.
+    share = 100.0 * SAMPLE_ROWS / rows if rows else 100.0
+    sample = f" USING SAMPLE {share:.6f}% (bernoulli, 42)" if rows > SAMPLE_ROWS else ""
     con.execute("DROP TABLE IF EXISTS profile_sample")
     con.execute(f"CREATE TEMP TABLE profile_sample AS SELECT {select} FROM {source_sql}{sample}")
-    return "profile_sample", (SAMPLE_ROWS if sample else None)
+    if not sample:
+        return "profile_sample", None
+    return "profile_sample", int(con.execute("SELECT count(*) FROM profile_sample").fetchone()[0])
 
 
 def _avg_rank(expression: str) -> str:
