@@ -10,10 +10,15 @@ import uuid
 import flask
 from dash import ALL, Input, Output, State, ctx, no_update
 
+from analytics.dashboards import widgets_of_tab
 from analytics.widgets import REGISTRY
-from components.dashboards import widgets_of_tab
 from components.feedback import error_alert, icon
-from components.widget_editor import computed_value, editor_fields, filters_from_form, share_status
+from components.widget_editor import (
+    computed_value,
+    editor_fields,
+    filters_from_form,
+    share_status,
+)
 from components.widgets import widget_body, widget_error
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
@@ -165,6 +170,7 @@ def register(app) -> None:
         Input("editor-type", "value"),
         Input("editor-dataset", "value"),
         Input("editor-target", "data"),
+        prevent_initial_call=True,  # drawn when the editor opens (editor-target), not with the page
     )
     def draw_fields(type_name, dataset_id, target):
         if dataset_id is None:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, ctx, no_update
 
+from analytics.dashboards import resolve_tab, widgets_of_tab
 from analytics.widgets import click_filter
 from components.dashboards import (
     cross_filter_chips,
     dashboard_body,
     rendered_body,
-    resolve_tab,
-    widget_ids,
-    widgets_of_tab,
 )
 from components.widgets import widget_error
 from storage.errors import DataInsightError

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
-
 from dash_snap_grid import Grid
 
+from analytics.dashboards import resolve_tab, widgets_of_tab
 from components.feedback import icon
 from components.widgets import widget_body, widget_card, widget_error
 
@@ -126,20 +126,6 @@ def grid_layout(widgets: list[dict]) -> list[dict]:
     return [{"i": str(w["id"]), "x": int(w["layout"].get("x", 0)), "y": int(w["layout"].get("y", 0)),
              "w": int(w["layout"].get("w", 4)), "h": int(w["layout"].get("h", 5)), "minW": 2, "minH": 2}
             for w in widgets]
-
-
-def widgets_of_tab(board: dict, tab_id: str | None) -> list[dict]:
-    tabs = board.get("tabs") or []
-    first = tabs[0]["id"] if tabs else None
-    return [w for w in board.get("widgets") or [] if (w.get("tab") or first) == (tab_id or first)]
-
-
-def resolve_tab(board: dict, tab_id: str | None) -> str | None:
-    """The tab to show: the one asked for if the dashboard has it, else the first."""
-    tabs = board.get("tabs") or []
-    if tab_id in {t["id"] for t in tabs}:
-        return tab_id
-    return tabs[0]["id"] if tabs else None
 
 
 def rendered_body(output: dict | None, prefix: str, widget_id, table_view: dict | None = None):

@@ -6,7 +6,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.dashboards import dashboard_page_body, resolve_tab, widgets_of_tab
+from analytics.dashboards import resolve_tab, widgets_of_tab
+from components.dashboards import dashboard_page_body
 from components.feedback import icon, page_header
 from components.reports import download_actions, download_modal
 from components.widget_editor import editor_modal, filter_modal, share_modal

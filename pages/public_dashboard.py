@@ -4,7 +4,8 @@ reaches data through the token (storage checks it), never through an id."""
 import dash
 from dash import dcc, html
 
-from components.dashboards import dashboard_page_body, resolve_tab, widgets_of_tab
+from analytics.dashboards import resolve_tab, widgets_of_tab
+from components.dashboards import dashboard_page_body
 from components.feedback import empty_state, icon
 from storage.dashboard_views import parse_view_state
 from storage.errors import NotFound

@@ -12,6 +12,7 @@ import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+from analytics.dashboards import resolve_tab, widgets_of_tab
 from analytics.widgets import drill_down, widget_type
 from analytics.widgets.spec import (
     apply_dashboard_filters,
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 FILTER_OPTION_LIMIT = 500
 MAX_CROSS_FILTERS = 10
 RENDER_THREADS = 4  # widgets of one page drawn at once
+# Prefetches run here, a few at a time, so a burst of page loads cannot pile up threads.
+_PREFETCH = ThreadPoolExecutor(max_workers=2, thread_name_prefix="datainsight-prefetch")
 
 
 def parse_view_state(filters=None, xf=None, tab=None) -> dict:
@@ -104,7 +107,7 @@ def _in_parallel(widgets: list[dict], render) -> dict:
             return render(widget)
         except DataInsightError as exc:
             return {"error": exc.message}
-        except Exception:  # noqa: BLE001 - one widget's failure must not break the page
+        except Exception:
             log.exception("widget %s failed", widget.get("id"))
             return {"error": "This widget could not be drawn; the server log has the details"}
 
@@ -245,3 +248,31 @@ class DashboardViewService:
                     options[flt["id"]] = self._top_values_of(dataset, flt["column"])
                     break
         return options
+
+    # --- prefetch ------------------------------------------------------------------------
+
+    def prefetch(self, principal, dashboard_id, state: dict) -> None:
+        """Start the visible widgets' queries while the browser is still loading the page's
+        scripts; the page's own request then finds them done or running (QueryService
+        waits for a running query instead of starting it twice). Errors are left for the
+        page to show."""
+        def work():
+            try:
+                board = self.dashboards.get(principal, dashboard_id)
+                shown = widgets_of_tab(board, resolve_tab(board, state.get("tab")))
+                self.render_widgets(principal, board, shown, state.get("filters"), state.get("cross"))
+            except Exception:  # noqa: BLE001 - the page reports problems; this only warms the cache
+                log.debug("prefetch of dashboard %s failed", dashboard_id, exc_info=True)
+
+        _PREFETCH.submit(work)
+
+    def prefetch_shared(self, token: str, state: dict) -> None:
+        def work():
+            try:
+                board = self.shared_board(token)
+                shown = widgets_of_tab(board, resolve_tab(board, state.get("tab")))
+                self.render_shared_widgets(token, board, shown, state.get("filters"), state.get("cross"))
+            except Exception:  # noqa: BLE001 - see prefetch
+                log.debug("prefetch of a shared dashboard failed", exc_info=True)
+
+        _PREFETCH.submit(work)

@@ -24,7 +24,12 @@ import duckdb
 
 from analytics.widgets import widget_type
 from analytics.widgets.base import ROW_CAP, Schema
-from analytics.widgets.spec import apply_dashboard_filters, normalize_filters, normalize_spec, spec_columns
+from analytics.widgets.spec import (
+    apply_dashboard_filters,
+    normalize_filters,
+    normalize_spec,
+    spec_columns,
+)
 from storage.datasets import Dataset, DatasetService
 from storage.duck import connect, literal
 from storage.errors import AnalysisError, Forbidden, InvalidInput, InvalidSpec, NotFound
@@ -92,6 +97,8 @@ class QueryService:
         self._ranges_lock = threading.Lock()
         self._db = None
         self._db_lock = threading.Lock()
+        self._inflight: dict[str, threading.Event] = {}  # result key -> set when that query ends
+        self._inflight_lock = threading.Lock()
 
     def clear_cache(self) -> None:
         """Forget every cached result (tests and benchmarks; versions make it unneeded)."""
@@ -217,6 +224,25 @@ class QueryService:
         hit = self._cached(key)
         if hit is not None:
             return {**hit, "cached": True}
+        with self._inflight_lock:
+            running = self._inflight.get(key)
+            if running is None:
+                self._inflight[key] = threading.Event()
+        if running is not None:
+            # The same query is already running (a prefetch, or another viewer): wait for
+            # its result rather than scanning the table a second time.
+            running.wait(self.time_limit + 1)
+            hit = self._cached(key)
+            if hit is not None:
+                return {**hit, "cached": True}
+            return self._result(dataset, normalized)  # it failed: run it here, with its error
+        try:
+            return self._run_query(key, dataset, normalized)
+        finally:
+            with self._inflight_lock:
+                self._inflight.pop(key).set()
+
+    def _run_query(self, key: str, dataset: Dataset, normalized: dict) -> dict:
         wt = widget_type(normalized["type"])
         source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
         built = wt.query(normalized, self._schema_with_ranges(dataset), source)

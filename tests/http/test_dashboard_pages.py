@@ -284,3 +284,54 @@ def test_table_widget_pages_and_sorts_through_its_callback(client, app_storage, 
     with pytest.raises(InvalidSpec) as caught:
         app_storage.dashboard_views.render_widget(principal, board["id"], "games", {}, [], {"sort": 'x"; DROP'})
     assert "DROP" in caught.value.message
+
+
+def test_opening_the_page_starts_the_widget_queries(client, make_client, app_storage, admin, second_user, board,
+                                                    vgsales):
+    """GET of the dashboard page warms the cache for the widgets the page will draw; a
+    second user's GET of the same page computes nothing for them."""
+    import time
+
+    app_storage.queries.clear_cache()
+    spec = board["widgets"][0]["spec"]
+    bob = make_client()
+    sign_in(bob, "bob@example.com")
+    bob.get(f"/dashboards/{board['id']}")
+    time.sleep(1.0)
+    assert app_storage.queries.run(admin.principal(), vgsales.id, spec)["cached"] is False
+
+    app_storage.queries.clear_cache()
+    sign_in(client, "ada@example.com")
+    assert client.get(f"/dashboards/{board['id']}").status_code == 200
+    deadline = time.time() + 10
+    while not app_storage.queries._cached(app_storage.queries._key(
+            "q", vgsales, app_storage.queries._prepare(vgsales, spec, None))) and time.time() < deadline:
+        time.sleep(0.05)
+    assert app_storage.queries.run(admin.principal(), vgsales.id, spec)["cached"] is True
+
+
+def test_the_same_query_at_once_runs_once(app_storage, admin, vgsales, monkeypatch):
+    import threading
+
+    queries = app_storage.queries
+    queries.clear_cache()
+    calls = []
+    original = queries._execute
+
+    def slow_execute(*args):
+        calls.append(1)
+        threading.Event().wait(0.3)
+        return original(*args)
+
+    monkeypatch.setattr(queries, "_execute", slow_execute)
+    spec = {"type": "bar", "x": "Genre", "y": "Global_Sales", "agg": "sum"}
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(queries.run(admin.principal(), vgsales.id, spec)))
+               for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1
+    assert len({json.dumps(r["rows"], default=str) for r in results}) == 1
+    assert sorted(r["cached"] for r in results) == [False, True, True]
