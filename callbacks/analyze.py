@@ -13,6 +13,7 @@ from callbacks.analyze_common import (
     register_job,
 )
 from components import analyze_clustering, analyze_regression, analyze_stats
+from components.analysis_widget import with_add_button
 from components.analyze_common import CATEGORICAL, DATES, NUMERIC
 from components.feedback import error_alert
 from storage.errors import DataInsightError, InvalidSpec
@@ -100,24 +101,25 @@ def register(app) -> None:
          State("stats-pivot-rows", "value"), State("stats-pivot-columns", "value"),
          State("stats-pivot-values", "value"), State("stats-pivot-agg", "value"),
          State("stats-test-column", "value"), State("stats-test-group", "value")],
-        _stats_params, analyze_stats.render_stats,
+        _stats_params, with_add_button("stats", "stats", analyze_stats.render_stats),
     )
     register_analysis(
         app, "corr", "correlation",
         [State("corr-columns", "value"), State("corr-method", "value"), State("corr-scatter", "value")],
-        _corr_params, analyze_stats.render_correlation,
+        _corr_params, with_add_button("corr", "correlation", analyze_stats.render_correlation),
     )
     register_analysis(
         app, "reg", "regression",
         [State("reg-target", "value"), State("reg-features", "value"), State("reg-model", "value"),
          State("reg-missing", "value"), State("reg-se", "value")],
-        _reg_params, analyze_regression.render, keep=analyze_regression.keep,
+        _reg_params, with_add_button("reg", "regression", analyze_regression.render), keep=analyze_regression.keep,
     )
     register_analysis(
         app, "clu", "clustering",
         [State("clu-features", "value"), State("clu-k", "value"), State("clu-k-low", "value"),
          State("clu-k-high", "value"), State("clu-seed", "value")],
-        _clu_params, analyze_clustering.render, keep=lambda result: {"k": result["k"]},
+        _clu_params, with_add_button("clu", "clustering", analyze_clustering.render),
+        keep=lambda result: {"k": result["k"]},
     )
 
     @app.callback(

@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from analytics.analysis_figures import cluster_colors, pca_figure
 from components.analyze_common import (
     field,
     fmt,
@@ -15,9 +16,6 @@ from components.analyze_common import (
     sample_note,
     simple_table,
 )
-
-PALETTE = ["#0d6efd", "#dc3545", "#198754", "#fd7e14", "#6f42c1", "#20c997", "#d63384", "#6c757d", "#0dcaf0",
-           "#ffc107"]
 
 
 def layout():
@@ -52,7 +50,7 @@ def layout():
 
 def render(result: dict):
     k = result["k"]
-    colors = [PALETTE[i % len(PALETTE)] for i in range(k)]
+    colors = cluster_colors(k)
     parts = [
         sample_note(result),
         *[dbc.Alert(w, color="warning", className="py-2 small") for w in result.get("warnings") or []],
@@ -89,19 +87,8 @@ def render(result: dict):
                            yaxis2={"title": "Inertia", "overlaying": "y", "side": "right", "showgrid": False},
                            legend={"orientation": "h", "y": -0.25})
         figures.append(dbc.Col(graph(by_k, "clu-silhouette-by-k", 320), md=6))
-    if result["pca"]:
-        pca = result["pca"]
-        scatter = go.Figure()
-        for cid in range(k):
-            xs = [x for x, c in zip(pca["x"], pca["cluster"]) if c == cid]
-            ys = [y for y, c in zip(pca["y"], pca["cluster"]) if c == cid]
-            scatter.add_trace(go.Scattergl(x=xs, y=ys, mode="markers", name=f"Cluster {cid}",
-                                           marker={"size": 5, "opacity": 0.7, "color": colors[cid]}))
-        scatter.add_trace(go.Scatter(x=pca["centroids"]["x"], y=pca["centroids"]["y"], mode="markers",
-                                     name="centroids", marker={"symbol": "x", "size": 12, "color": "black"}))
-        ev = pca["explained_variance"]
-        scatter.update_layout(title=f"PCA map ({len(pca['x']):,} points)", xaxis_title=f"PC1 ({ev[0]:.0%})",
-                              yaxis_title=f"PC2 ({ev[1]:.0%})")
+    scatter = pca_figure(result)  # shared with the dashboard's analysis widget
+    if scatter is not None:
         figures.append(dbc.Col(graph(scatter, "clu-pca", 320), md=6))
     parts.append(dbc.Row(figures))
     parts.append(_profile_table(result))

@@ -5,6 +5,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
+from analytics.analysis_figures import correlation_figure
 from components.analyze_common import (
     field,
     fmt,
@@ -166,12 +167,7 @@ def _test(result):
 
 def render_correlation(result: dict):
     cols = result["columns"]
-    matrix = result["matrix"]
-    text = [[fmt(v, 2) if v is not None else "" for v in row] for row in matrix]
-    heat = go.Figure(go.Heatmap(z=matrix, x=cols, y=cols, zmin=-1, zmax=1, colorscale="RdBu", reversescale=True,
-                                text=text, texttemplate="%{text}", hovertemplate="%{y} × %{x}: %{z:.3f}<extra></extra>"))
-    heat.update_layout(title=f"{result['method'].capitalize()} correlation")
-    heat.update_yaxes(autorange="reversed")
+    heat = correlation_figure(result)  # shared with the dashboard's analysis widget
     pairs = [[f"{p['a']} × {p['b']}", fmt(p["r"]), fmt_p(p["p"]), fmt(p["n"])] for p in result["pairs"]]
     scatter_cols = result["scatter"]["columns"]
     points = result["scatter"]["points"]

@@ -160,9 +160,21 @@ class AnalysisService:
 
     def run(self, principal: Principal, kind: str, params: dict, reporter=None) -> dict:
         """Run one analysis (or answer from the cache) for a dataset the principal can see."""
-        fn = self._check_kind(kind)
+        self._check_kind(kind)
         params = self._check_params(params)
         dataset = self.datasets.get(principal, params["dataset_id"])  # NotFound for non-members
+        return self.run_on(dataset, kind, params, reporter)
+
+    def run_on(self, dataset, kind: str, params: dict, reporter=None) -> dict:
+        """``run`` on a dataset already resolved by its caller: after ``run``'s access check,
+        or for a dashboard's analysis widget (the widget engine found the dataset by the
+        viewer's role or, for a public link, in the shared dashboard's own workspace, and
+        passes only the widget's stored params). Never with a dataset the caller did not
+        check."""
+        fn = self._check_kind(kind)
+        if not isinstance(params, dict):
+            raise InvalidSpec("The analysis parameters must be a JSON object")
+        params = {**params, "dataset_id": dataset.id}
         key = self._cache_key(dataset, kind, params)
         cached = self._cache_read(key)
         if cached is not None:
