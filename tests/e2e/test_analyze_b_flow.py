@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
+from tests.e2e.conftest import ARTIFACTS, run_live_server
 from tests.e2e.test_datasets_flow import api_import
-from tests.e2e.test_main_flow import ensure_account, sign_in
+from tests.e2e.test_main_flow import signed_in_state
 
 pytestmark = pytest.mark.e2e
 
@@ -38,14 +38,7 @@ def base_url(live_server) -> str:
 
 @pytest.fixture(scope="module")
 def owner_state(browser, base_url, live_server):
-    ensure_account(live_server, *OWNER)
-    context = browser.new_context(base_url=base_url)
-    context.set_default_timeout(EXPECT_TIMEOUT_MS)
-    try:
-        sign_in(context.new_page(), OWNER[0], OWNER[1])
-        return context.storage_state()
-    finally:
-        context.close()
+    return signed_in_state(browser, base_url, live_server, *OWNER)
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import EXPECT_TIMEOUT_MS
+
 pytestmark = pytest.mark.e2e
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -89,6 +91,19 @@ def sign_in(page: Page, email: str, password: str, next_path: str | None = None,
     page.wait_for_url(lambda url: "/login" not in url)
     expect(page.locator("#nav-user-menu")).to_be_visible()
     expect(page.locator("#page-body h1")).to_be_visible()  # the page itself has rendered too
+
+
+def signed_in_state(browser, base_url: str, live_server, email: str, password: str, name: str) -> dict:
+    """The browser state (cookies) of ``email`` signed in through the login form once, made
+    with create-user first; modules start each test's context from it."""
+    ensure_account(live_server, email, password, name)
+    context = browser.new_context(base_url=base_url)
+    context.set_default_timeout(EXPECT_TIMEOUT_MS)
+    try:
+        sign_in(context.new_page(), email, password)
+        return context.storage_state()
+    finally:
+        context.close()
 
 
 def open_user_menu(page: Page):
