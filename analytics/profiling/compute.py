@@ -1,20 +1,23 @@
 """The profile of one relation, computed in DuckDB in a few scans:
 
-1. one scan for counts, sums, extremes, lengths, booleans and date checks of every column;
-2. one scan for central moments (around pass 1's means), Pearson, and which columns are
-   missing together;
-3. one GROUP BY per column for its value counts, reading that column only: distinct and
-   top values, and from the counts (one row per distinct value, not per row) the exact
-   quantiles and the histograms;
-4. duplicate rows and the missing-value patterns;
-5. Spearman, Cramér's V and semantic patterns on all rows or, above
-   correlations.SAMPLE_ROWS, on a random sample whose size the profile states.
+1. one scan for counts, sums, extremes, lengths, booleans, date checks and Pearson
+   correlations of every column;
+2. one GROUP BY per column for its value counts, reading that column only: distinct and
+   top values, and from the counts (one row per distinct value, not per row) the
+   central moments, the exact quantiles and the histograms;
+3. meanwhile, on a second connection: duplicate rows, which columns are missing
+   together, and semantic patterns;
+4. Spearman and Cramér's V on all rows or, above correlations.SAMPLE_ROWS, on a random
+   sample whose size the profile states;
+5. only for columns too varied to count exactly (tables of millions of rows): one more
+   scan for their moments, quantiles and histograms.
 
 Nothing is loaded into pandas; what comes back to Python is a few rows per query.
 """
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 
@@ -80,106 +83,51 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
             temporal.first_pass(first_query, col, now)
         else:
             categorical.first_pass(first_query, col)
+    pearson_candidates = by_kind["numeric"][:correlations.MAX_NUMERIC]
+    correlations.pearson_pass(first_query, pearson_candidates)
     first = first_query.run(con, source_sql)
     rows = int(first["rows"])
-
-    # Columns whose values are counted exactly (all but the very varied ones of very
-    # large tables): their quantiles and histograms come from the value counts.
-    exact, estimated = [], []
-    for col in columns:
-        approx = first.get(f"c{col.index}_approx_distinct") or 0
-        (estimated if rows > DISTINCT_EXACT_ROWS and approx > DISTINCT_EXACT_LIMIT else exact).append(col)
-    counted = {c.index for c in exact}
-
-    step(0.3, "Moments and correlations")
-    second_query = AggregateQuery()
     for col in by_kind["numeric"]:
-        numeric.second_pass(second_query, col, first, col.index in counted)
+        numeric.plan(col, first)
     for col in by_kind["temporal"]:
-        temporal.second_pass(second_query, col, first, col.index in counted)
-    # Pearson needs two finite values and some spread: min < max.
-    usable_numeric = [c for c in by_kind["numeric"] if (first[f"c{c.index}_n"] or 0) >= 2
-                      and first[f"c{c.index}_min"] < first[f"c{c.index}_max"]][:correlations.MAX_NUMERIC]
-    pearson_pairs = correlations.pearson_pass(second_query, usable_numeric)
+        temporal.plan(col, first)
+
+    # Duplicate rows, missing-value patterns and semantic patterns need nothing but the
+    # first scan; they run on a second connection while this one goes on (the small
+    # per-column queries below leave a core idle much of the time).
     gappy = [c for c in columns if 0 < first[f"c{c.index}_missing"] < rows][:correlations.MAX_GAPPY]
-    nullity_pairs = correlations.nullity_pass(second_query, gappy)
-    uncounted = [c for c in by_kind["numeric"] if first[f"c{c.index}_n"] and c.index not in counted]
-    batches = numeric.quantile_batches(uncounted, rows)
-    for col in batches[0] if batches else []:  # the first batch rides along in this scan
-        second_query.add(f"c{col.index}_quantiles", numeric.quantile_sql(col))
-    second = second_query.run(con, source_sql)
-    for batch in batches[1:]:
-        step(0.4, "Quantiles")
-        values = con.execute(f"SELECT {', '.join(numeric.quantile_sql(c) for c in batch)} FROM {source_sql}").fetchone()
-        second.update({f"c{c.index}_quantiles": v for c, v in zip(batch, values)})
-
-    step(0.45, "Distinct and most frequent values, quantiles, histograms")
-
-    def more_from_counts(con_, table, col):
-        if col.kind == "numeric":
-            return numeric.from_value_counts(con_, table, col, first, source_sql)
-        if col.kind == "temporal":
-            return temporal.from_value_counts(con_, table, col, first)
-        return {}
-
-    counts = categorical.value_counts(
-        con, source_sql, exact, jsonable, extra=more_from_counts,
-        on_column=lambda done: step(0.45 + 0.2 * done / len(exact), "Distinct and most frequent values, quantiles, "
-                                                                      "histograms"))
-    for found in counts.values():
-        second.update(found["extra"])
-
-    profiles = []
-    for col in columns:
-        p = f"c{col.index}_"
-        missing = int(first[p + "missing"])
-        out = {field: None for field in COLUMN_FIELDS}
-        out.update(name=col.name, type=col.type, kind=col.kind, count=rows - missing, missing=missing,
-                   missing_share=missing / rows if rows else None, distinct_estimated=False)
-        if col.index in counts:
-            found = counts[col.index]
-            out.update(distinct=found["distinct"], singletons=found["singletons"], entropy=found["entropy"],
-                       top_values=found["top_values"])
-        else:
-            out.update(distinct=int(first[p + "approx_distinct"]), distinct_estimated=True, top_values=[])
-        if out["count"]:
-            out["distinct_share"] = out["distinct"] / out["count"]
-            out["unique"] = out["distinct"] == out["count"] and not out["distinct_estimated"]
-            for item in out["top_values"] or []:
-                item["share"] = item["count"] / out["count"]
-        if col.kind == "numeric":
-            numeric.finish(col, first, second, out)
-        elif col.kind == "temporal":
-            temporal.finish(col, first, second, out, jsonable)
-        else:
-            categorical.finish(col, first, out)
-        out["imbalance"] = categorical.imbalance(out["distinct"], out["entropy"]) if col.kind != "numeric" else None
-        profiles.append(out)
-
-    step(0.65, "Duplicate rows")
-    duplicate_rows = _duplicates(con, source_sql, columns, rows)
-
-    step(0.72, "Missing values together")
-    categorical_cols = [c for c in by_kind["text"] + by_kind["boolean"]
-                        if 2 <= (profiles[c.index]["distinct"] or 0) <= CATEGORICAL_CORR_MAX_DISTINCT
-                        and not profiles[c.index]["distinct_estimated"]][:correlations.MAX_CATEGORICAL]
-    result_correlations = {"pearson": correlations.pearson_result(usable_numeric, pearson_pairs, second)}
-    missing_block = {"nullity_correlation": correlations.nullity_result(gappy, nullity_pairs, second),
-                     "patterns": correlations.missing_patterns(con, source_sql, gappy, rows)}
-
-    step(0.8, "Rank correlations and patterns on a sample" if rows > correlations.SAMPLE_ROWS
-         else "Rank correlations and patterns")
-    text_cols = [c for c in by_kind["text"] if profiles[c.index]["count"]]
-    sampled = {c.index: c for c in usable_numeric + categorical_cols + estimated}
-    table_name, sample_rows = correlations.make_sample(con, source_sql, rows, list(sampled.values()))
+    text_cols = [c for c in by_kind["text"] if first[f"c{c.index}_missing"] < rows]
+    side = _Concurrently(con, lambda cursor: (
+        _duplicates(cursor, source_sql, columns, rows),
+        correlations.missing_together(cursor, source_sql, gappy, rows),
+        _semantic_matches(cursor, source_sql, rows, text_cols)))
     try:
-        result_correlations["spearman"] = correlations.spearman(con, table_name, usable_numeric)
-        step(0.9, "Cramér's V")
-        result_correlations["cramers_v"] = correlations.cramers_v(con, table_name, categorical_cols)
-        matches = _semantic_matches(con, source_sql, rows, text_cols)
-        _sampled_top_values(con, table_name, estimated, profiles, jsonable)
+        step(0.2, "Distinct and most frequent values, quantiles, histograms")
+        profiles, estimated = _column_profiles(con, source_sql, columns, rows, first, step)
+
+        step(0.75, "Rank correlations and patterns on a sample" if rows > correlations.SAMPLE_ROWS
+             else "Rank correlations and patterns")
+        usable_numeric = [c for c in pearson_candidates if (first[f"c{c.index}_n"] or 0) >= 2
+                          and first[f"c{c.index}_min"] < first[f"c{c.index}_max"]]  # spread: min < max
+        categorical_cols = [c for c in by_kind["text"] + by_kind["boolean"]
+                            if 2 <= (profiles[c.index]["distinct"] or 0) <= CATEGORICAL_CORR_MAX_DISTINCT
+                            and not profiles[c.index]["distinct_estimated"]][:correlations.MAX_CATEGORICAL]
+        result_correlations = {"pearson": correlations.pearson_result(usable_numeric, first)}
+        sampled = {c.index: c for c in usable_numeric + categorical_cols + estimated}
+        table_name, sample_rows = correlations.make_sample(con, source_sql, rows, list(sampled.values()))
+        try:
+            result_correlations["spearman"] = correlations.spearman(con, table_name, usable_numeric)
+            step(0.9, "Cramér's V")
+            result_correlations["cramers_v"] = correlations.cramers_v(con, table_name, categorical_cols)
+            _sampled_top_values(con, table_name, estimated, profiles, jsonable)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {table_name}")
+
+        step(0.95, "Duplicate rows, missing values together, semantic patterns")
+        duplicate_rows, (patterns, nullity), matches = side.result()
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {table_name}")
+        side.stop()
+
     for method, block in result_correlations.items():
         if block:
             block["rows_used"] = sample_rows if (method != "pearson" and sample_rows) else rows
@@ -228,12 +176,119 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
         "columns": profiles,
         "correlations": result_correlations,
         "missing": {"columns": [p["name"] for p in profiles], "shares": [p["missing_share"] for p in profiles],
-                    **missing_block},
+                    "nullity_correlation": nullity, "patterns": patterns},
         "alerts": alerts,
         "estimates": estimates,
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
         "seconds": round(time.perf_counter() - started, 3),
     }
+
+
+def _column_profiles(con, source_sql: str, columns, rows: int, first: dict, step: _Progress) -> tuple[list[dict], list]:
+    """(the profile of every column, the columns whose distinct count is estimated).
+    Every column's values are counted exactly but the very varied ones of very large
+    tables; those get a scan of their own for moments, quantiles and histogram."""
+    exact, estimated = [], []
+    for col in columns:
+        approx = first.get(f"c{col.index}_approx_distinct") or 0
+        (estimated if rows > DISTINCT_EXACT_ROWS and approx > DISTINCT_EXACT_LIMIT else exact).append(col)
+
+    def more_from_counts(con_, table, col):
+        if col.kind == "numeric":
+            return numeric.from_value_counts(con_, table, col, first, source_sql)
+        if col.kind == "temporal":
+            return temporal.from_value_counts(con_, table, col, first)
+        return {}
+
+    counts = categorical.value_counts(
+        con, source_sql, exact, jsonable, extra=more_from_counts,
+        on_column=lambda done: step(0.2 + 0.5 * done / len(exact), "Distinct and most frequent values, quantiles, "
+                                                                     "histograms"))
+    second = {}
+    for found in counts.values():
+        second.update(found["extra"])
+    second.update(_uncounted_pass(con, source_sql, [c for c in estimated if c.kind in ("numeric", "temporal")],
+                                  rows, first, step))
+
+    profiles = []
+    for col in columns:
+        p = f"c{col.index}_"
+        missing = int(first[p + "missing"])
+        out = {field: None for field in COLUMN_FIELDS}
+        out.update(name=col.name, type=col.type, kind=col.kind, count=rows - missing, missing=missing,
+                   missing_share=missing / rows if rows else None, distinct_estimated=False)
+        if col.index in counts:
+            found = counts[col.index]
+            out.update(distinct=found["distinct"], singletons=found["singletons"], entropy=found["entropy"],
+                       top_values=found["top_values"])
+        else:
+            out.update(distinct=int(first[p + "approx_distinct"]), distinct_estimated=True, top_values=[])
+        if out["count"]:
+            out["distinct_share"] = out["distinct"] / out["count"]
+            out["unique"] = out["distinct"] == out["count"] and not out["distinct_estimated"]
+            for item in out["top_values"] or []:
+                item["share"] = item["count"] / out["count"]
+        if col.kind == "numeric":
+            numeric.finish(col, first, second, out)
+        elif col.kind == "temporal":
+            temporal.finish(col, first, second, out, jsonable)
+        else:
+            categorical.finish(col, first, out)
+        out["imbalance"] = categorical.imbalance(out["distinct"], out["entropy"]) if col.kind != "numeric" else None
+        profiles.append(out)
+    return profiles, estimated
+
+
+def _uncounted_pass(con, source_sql: str, uncounted, rows: int, first: dict, step: _Progress) -> dict:
+    """Moments, histograms and exact quantiles of the number and date columns too varied
+    to count: one scan, plus one per further batch of quantiles (quantiles hold every
+    value in memory)."""
+    if not uncounted:
+        return {}
+    step(0.7, "Moments and quantiles of the most varied columns")
+    query = AggregateQuery()
+    for col in uncounted:
+        (numeric if col.kind == "numeric" else temporal).second_pass(query, col, first)
+    batches = numeric.quantile_batches([c for c in uncounted if c.kind == "numeric" and first[f"c{c.index}_n"]], rows)
+    for col in batches[0] if batches else []:  # the first batch rides along in this scan
+        query.add(f"c{col.index}_quantiles", numeric.quantile_sql(col))
+    found = query.run(con, source_sql)
+    for batch in batches[1:]:
+        step(0.72, "Quantiles")
+        values = con.execute(f"SELECT {', '.join(numeric.quantile_sql(c) for c in batch)} FROM {source_sql}").fetchone()
+        found.update({f"c{c.index}_quantiles": v for c, v in zip(batch, values)})
+    return found
+
+
+class _Concurrently:
+    """``work(cursor)`` in a thread, on a second connection to the same DuckDB database
+    (its own cursor: a DuckDB connection runs one query at a time)."""
+
+    def __init__(self, con, work: Callable):
+        self._cursor = con.cursor()
+        self._value = self._error = None
+        self._thread = threading.Thread(target=self._run, args=(work,), name="profile-side", daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable) -> None:
+        try:
+            self._value = work(self._cursor)
+        except BaseException as error:  # handed to the caller by result()
+            self._error = error
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def stop(self) -> None:
+        """Ends the work (interrupting its query when the profile failed or was
+        cancelled first) and closes the cursor."""
+        if self._thread.is_alive():
+            self._cursor.interrupt()
+        self._thread.join()
+        self._cursor.close()
 
 
 def jsonable(value):
@@ -261,16 +316,15 @@ def _maybe_very_varied(con, source_sql: str, columns, rows: int) -> list:
 
 def _duplicates(con, source_sql: str, columns, rows: int) -> int:
     """Rows that repeat an earlier row, exactly: rows are grouped by a 64-bit hash first
-    (cheap), and only the rows whose hash repeats are compared in full."""
+    (cheap), and only the rows whose hash repeats are compared in full (row(...) keeps
+    rows with NULLs, which count(DISTINCT) of a bare column would drop)."""
     if not rows or not columns:
         return 0
     names = ", ".join(c.q for c in columns)
     return int(con.execute(
-        f"WITH hashed AS (SELECT hash({names}) AS h FROM {source_sql}), "
-        "repeated AS (SELECT h FROM hashed GROUP BY h HAVING count(*) > 1) "
-        f"SELECT (SELECT count(*) FROM {source_sql} WHERE hash({names}) IN (SELECT h FROM repeated)) - "
-        f"(SELECT count(*) FROM (SELECT DISTINCT {names} FROM {source_sql} "
-        f"WHERE hash({names}) IN (SELECT h FROM repeated)))"
+        f"WITH repeated AS (SELECT hash({names}) AS h FROM {source_sql} GROUP BY h HAVING count(*) > 1) "
+        f"SELECT count(*) - count(DISTINCT row({names})) FROM {source_sql} "
+        f"WHERE hash({names}) IN (SELECT h FROM repeated)"
     ).fetchone()[0])
 
 

@@ -39,20 +39,22 @@ def _matrix(names: list[str], pairs: dict[tuple[int, int], float | None]) -> lis
     return matrix
 
 
-def pearson_pass(query, columns: list[ProfiledColumn]) -> list[tuple[int, int]]:
-    """Adds corr() of every pair to ``query`` (a full scan that also computes the
-    moments); returns the pairs, for pearson_result."""
-    pairs = [(i, j) for i in range(len(columns)) for j in range(i + 1, len(columns))]
-    for i, j in pairs:
-        query.add(f"pearson_{i}_{j}", f"corr({columns[i].finite}, {columns[j].finite})")
-    return pairs
+def pearson_pass(query, columns: list[ProfiledColumn]) -> None:
+    """Adds corr() of every pair of ``columns`` to ``query`` (the first scan: DuckDB's
+    corr is a streaming covariance, it needs no means beforehand)."""
+    for n, a in enumerate(columns):
+        for b in columns[n + 1:]:
+            query.add(f"pearson_{a.index}_{b.index}", f"corr({a.finite}, {b.finite})")
 
 
-def pearson_result(columns: list[ProfiledColumn], pairs, found: dict) -> dict | None:
+def pearson_result(columns: list[ProfiledColumn], found: dict) -> dict | None:
+    """The matrix of ``columns`` (those pearson_pass was given that have spread)."""
     if len(columns) < 2:
         return None
     names = [c.name for c in columns]
-    return {"columns": names, "matrix": _matrix(names, {(i, j): _clean(found[f"pearson_{i}_{j}"]) for i, j in pairs})}
+    pairs = {(i, j): _clean(found[f"pearson_{columns[i].index}_{columns[j].index}"])
+             for i in range(len(columns)) for j in range(i + 1, len(columns))}
+    return {"columns": names, "matrix": _matrix(names, pairs)}
 
 
 def make_sample(con, source_sql: str, rows: int, columns: list[ProfiledColumn]) -> tuple[str, int | None]:
@@ -71,12 +73,22 @@ def make_sample(con, source_sql: str, rows: int, columns: list[ProfiledColumn]) 
     return "profile_sample", int(con.execute("SELECT count(*) FROM profile_sample").fetchone()[0])
 
 
-def _avg_rank(expression: str) -> str:
-    # rank() is the first rank of a group of ties; cume_dist() times the row count the
-    # last (NULLs sort last, so they do not shift the ranks of values). Their mean is the
-    # average rank. Both come from one sort.
-    return (f"CASE WHEN {expression} IS NULL THEN NULL ELSE (rank() OVER (ORDER BY {expression} NULLS LAST) "
-            f"+ round(cume_dist() OVER (ORDER BY {expression} NULLS LAST) * count(*) OVER ())) / 2.0 END")
+def _ranks(table: str, column: str, where: str) -> str:
+    """(v, r): each distinct value of ``column`` among the rows of ``table`` that satisfy
+    ``where`` and its average rank there (ties share the mean of their ranks): the
+    running count up to and including v, less (ties - 1) / 2. Ranking the distinct
+    values and joining them back is 3x faster than a rank() window over every row."""
+    return (f"(SELECT v, sum(n) OVER (ORDER BY v) - (n - 1) / 2.0 AS r FROM "
+            f"(SELECT {column} AS v, count(*) AS n FROM {table} WHERE {where} GROUP BY v))")
+
+
+def _ranked_rows(table: str, columns: list[str], where: str) -> str:
+    """The rows of ``table`` that satisfy ``where``, with the average rank of each of
+    ``columns`` among them as r<column> (NULL where the value is NULL)."""
+    joins = " ".join(f"LEFT JOIN {_ranks(table, c, f'{where} AND {c} IS NOT NULL')} AS g{n} ON t.{c} = g{n}.v"
+                     for n, c in enumerate(columns))
+    ranks = ", ".join(f"g{n}.r AS r{c}" for n, c in enumerate(columns))
+    return f"(SELECT {ranks} FROM (SELECT * FROM {table} WHERE {where}) AS t {joins})"
 
 
 def spearman(con, table: str, columns: list[ProfiledColumn]) -> dict | None:
@@ -84,49 +96,48 @@ def spearman(con, table: str, columns: list[ProfiledColumn]) -> dict | None:
         return None
     cols = [f"s{c.index}" for c in columns]
     complete = con.execute(f"SELECT {', '.join(f'count_if({c} IS NULL) = 0' for c in cols)} FROM {table}").fetchone()
-    con.execute("DROP TABLE IF EXISTS profile_ranks")
-    con.execute(f"CREATE TEMP TABLE profile_ranks AS SELECT {', '.join(f'{_avg_rank(c)} AS r{c}' for c in cols)}, "
-                f"{', '.join(cols)} FROM {table}")
-    try:
-        pairs = [(i, j) for i in range(len(cols)) for j in range(i + 1, len(cols))]
-        whole = [(i, j) for i, j in pairs if complete[i] and complete[j]]
-        gaps = [(i, j) for i, j in pairs if not (complete[i] and complete[j])]
-        values = {}
-        for start in range(0, len(whole), 400):
-            chunk = whole[start:start + 400]
-            row = con.execute("SELECT " + ", ".join(f"corr(r{cols[i]}, r{cols[j]})" for i, j in chunk)
-                              + " FROM profile_ranks").fetchone()
-            values.update({pair: _clean(v) for pair, v in zip(chunk, row)})
-        # A pair with gaps is ranked again over its common rows. Pairs of a gappy column
-        # with complete ones share that column's rows: one query ranks it once and each
-        # partner once. Pairs of two gappy columns get a query each.
-        by_gappy: dict[int, list[int]] = {}
-        both_gappy = []
-        for i, j in gaps:
-            if complete[i] or complete[j]:
-                g, other = (j, i) if complete[i] else (i, j)
-                by_gappy.setdefault(g, []).append(other)
-            else:
-                both_gappy.append((i, j))
-        for g, partners in by_gappy.items():
-            a = cols[g]
-            ranks = ", ".join(f"{_avg_rank(cols[o])} AS p{o}" for o in partners)
-            row = con.execute(f"SELECT {', '.join(f'corr(ra, p{o})' for o in partners)} FROM "
-                              f"(SELECT {_avg_rank(a)} AS ra, {ranks} FROM profile_ranks WHERE {a} IS NOT NULL)"
-                              ).fetchone()
-            for o, value in zip(partners, row):
-                values[(min(g, o), max(g, o))] = _clean(value)
-        for start in range(0, len(both_gappy), PAIRS_PER_QUERY):
-            chunk = both_gappy[start:start + PAIRS_PER_QUERY]
-            parts = []
-            for number, (i, j) in enumerate(chunk):
-                a, b = cols[i], cols[j]
-                parts.append(f"SELECT {number} AS pair, corr(ra, rb) AS r FROM (SELECT {_avg_rank(a)} AS ra, "
-                             f"{_avg_rank(b)} AS rb FROM profile_ranks WHERE {a} IS NOT NULL AND {b} IS NOT NULL)")
-            for number, value in con.execute(" UNION ALL ".join(parts)).fetchall():
-                values[chunk[number]] = _clean(value)
-    finally:
+    pairs = [(i, j) for i in range(len(cols)) for j in range(i + 1, len(cols))]
+    whole = [(i, j) for i, j in pairs if complete[i] and complete[j]]
+    gaps = [(i, j) for i, j in pairs if not (complete[i] and complete[j])]
+    values = {}
+    if whole:
+        ranked = sorted({k for pair in whole for k in pair})
         con.execute("DROP TABLE IF EXISTS profile_ranks")
+        con.execute(f"CREATE TEMP TABLE profile_ranks AS SELECT * FROM {_ranked_rows(table, [cols[k] for k in ranked], 'true')}")
+        try:
+            for start in range(0, len(whole), 400):
+                chunk = whole[start:start + 400]
+                row = con.execute("SELECT " + ", ".join(f"corr(r{cols[i]}, r{cols[j]})" for i, j in chunk)
+                                  + " FROM profile_ranks").fetchone()
+                values.update({pair: _clean(v) for pair, v in zip(chunk, row)})
+        finally:
+            con.execute("DROP TABLE IF EXISTS profile_ranks")
+    # A pair with gaps is ranked again over its common rows, as pandas does. Pairs of a
+    # gappy column with complete ones share that column's rows: one query ranks it once
+    # and each partner once. Pairs of two gappy columns get a query each.
+    by_gappy: dict[int, list[int]] = {}
+    both_gappy = []
+    for i, j in gaps:
+        if complete[i] or complete[j]:
+            g, other = (j, i) if complete[i] else (i, j)
+            by_gappy.setdefault(g, []).append(other)
+        else:
+            both_gappy.append((i, j))
+    for g, partners in by_gappy.items():
+        a = cols[g]
+        row = con.execute(f"SELECT {', '.join(f'corr(r{a}, r{cols[o]})' for o in partners)} FROM "
+                          f"{_ranked_rows(table, [a] + [cols[o] for o in partners], f'{a} IS NOT NULL')}").fetchone()
+        for o, value in zip(partners, row):
+            values[(min(g, o), max(g, o))] = _clean(value)
+    for start in range(0, len(both_gappy), PAIRS_PER_QUERY):
+        chunk = both_gappy[start:start + PAIRS_PER_QUERY]
+        parts = []
+        for number, (i, j) in enumerate(chunk):
+            a, b = cols[i], cols[j]
+            parts.append(f"SELECT {number} AS pair, corr(r{a}, r{b}) AS r FROM "
+                         f"{_ranked_rows(table, [a, b], f'{a} IS NOT NULL AND {b} IS NOT NULL')}")
+        for number, value in con.execute(" UNION ALL ".join(parts)).fetchall():
+            values[chunk[number]] = _clean(value)
     names = [c.name for c in columns]
     return {"columns": names, "matrix": _matrix(names, values)}
 
@@ -181,29 +192,35 @@ def ranked_pairs(correlations: dict) -> list[dict]:
     return found
 
 
-def nullity_pass(query, gappy: list[ProfiledColumn]) -> list[tuple[int, int]]:
-    """Adds the correlations of the missing-value indicators (1 where a value is
-    missing) of the columns that have gaps: which columns are missing together."""
-    pairs = [(i, j) for i in range(len(gappy)) for j in range(i + 1, len(gappy))]
-    for i, j in pairs:
-        query.add(f"nullity_{i}_{j}", f"corr(CAST({gappy[i].missing_condition} AS DOUBLE), "
-                                      f"CAST({gappy[j].missing_condition} AS DOUBLE))")
-    return pairs
-
-
-def nullity_result(gappy: list[ProfiledColumn], pairs, found: dict) -> dict | None:
-    if len(gappy) < 2:
-        return None
-    names = [c.name for c in gappy]
-    return {"columns": names, "matrix": _matrix(names, {(i, j): _clean(found[f"nullity_{i}_{j}"]) for i, j in pairs})}
-
-
-def missing_patterns(con, source_sql: str, gappy: list[ProfiledColumn], rows: int) -> list[dict]:
-    """The most common combinations of missing columns, with their row counts."""
+def missing_together(con, source_sql: str, gappy: list[ProfiledColumn], rows: int) -> tuple[list[dict], dict | None]:
+    """(the most common combinations of missing columns with their row counts, the
+    nullity correlation matrix), from one GROUP BY of the missing-value flags. The
+    correlation of two 0/1 indicators needs only the rows where both are missing:
+    (n·n11 − n1·n2) / sqrt(n1·(n − n1)·n2·(n − n2)), in exact integers up to the last
+    division; it equals pandas' frame.isna().corr()."""
     if not gappy or not rows:
-        return []
+        return [], None
     flags = ", ".join(f"{c.missing_condition} AS m{n}" for n, c in enumerate(gappy))
-    found = con.execute(f"SELECT *, count(*) AS n FROM (SELECT {flags} FROM {source_sql}) GROUP BY ALL "
-                        f"ORDER BY n DESC LIMIT 12").fetchall()
-    return [{"missing": [c.name for c, m in zip(gappy, missing) if m], "count": int(count), "share": count / rows}
-            for *missing, count in found]
+    con.execute("DROP TABLE IF EXISTS profile_missing")
+    con.execute(f"CREATE TEMP TABLE profile_missing AS SELECT *, count(*) AS n FROM (SELECT {flags} FROM {source_sql}) "
+                "GROUP BY ALL")
+    try:
+        found = con.execute("SELECT * FROM profile_missing ORDER BY n DESC LIMIT 12").fetchall()
+        patterns = [{"missing": [c.name for c, m in zip(gappy, missing) if m], "count": int(count),
+                     "share": count / rows} for *missing, count in found]
+        pairs = [(i, j) for i in range(len(gappy)) for j in range(i + 1, len(gappy))]
+        if len(gappy) < 2:
+            return patterns, None
+        singles = [f"coalesce(sum(n) FILTER (WHERE m{i}), 0)" for i in range(len(gappy))]
+        both = [f"coalesce(sum(n) FILTER (WHERE m{i} AND m{j}), 0)" for i, j in pairs]
+        row = con.execute(f"SELECT {', '.join(singles + both)} FROM profile_missing").fetchone()
+    finally:
+        con.execute("DROP TABLE IF EXISTS profile_missing")
+    missing = [int(v) for v in row[:len(gappy)]]
+    values = {}
+    for (i, j), n11 in zip(pairs, row[len(gappy):]):
+        n1, n2 = missing[i], missing[j]
+        spread = n1 * (rows - n1) * n2 * (rows - n2)
+        values[(i, j)] = (rows * int(n11) - n1 * n2) / math.sqrt(spread) if spread else None
+    names = [c.name for c in gappy]
+    return patterns, {"columns": names, "matrix": _matrix(names, values)}

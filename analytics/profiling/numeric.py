@@ -1,5 +1,6 @@
-"""Number columns: counts in the first scan; central moments, exact quantiles and the
-histogram in the second, around the mean the first scan found.
+"""Number columns: counts in the first scan; central moments (around the mean the first
+scan found), exact quantiles and the histogram from the column's value counts, or from a
+second scan for the few columns too varied to count.
 
 Two passes rather than sums of powers: skewness and kurtosis from raw power sums lose
 digits when the mean is large next to the spread (years, prices in cents), and pandas
@@ -46,26 +47,29 @@ def histogram_plan(col: ProfiledColumn, low, high) -> tuple[float, float, int]:
     return low, (high - low) / HISTOGRAM_BINS, HISTOGRAM_BINS
 
 
-def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict, counted: bool) -> None:
-    """Moments always; the histogram only when the column's values are not ``counted``
-    (else from_value_counts draws it from the value counts, far cheaper)."""
+def plan(col: ProfiledColumn, first: dict) -> None:
+    """The mean and the histogram's bins, from the first scan's sum, count and range."""
+    p = f"c{col.index}_"
+    if first[p + "n"]:
+        first[p + "mean"] = first[p + "sum"] / first[p + "n"]
+        first[p + "hist_plan"] = histogram_plan(col, first[p + "min"], first[p + "max"])
+
+
+def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict) -> None:
+    """Moments and the histogram of a column whose values are not counted (too varied
+    for value counts; a counted column gets both from from_value_counts, far cheaper)."""
     p, fin, i = f"c{col.index}_", col.finite, col.index
-    n = first[p + "n"]
-    if not n:
+    if not first[p + "n"]:
         return
-    mean = first[p + "sum"] / n
-    first[p + "mean"] = mean
     # Deviations from pass 1's mean, once per row; their powers summed. Central moments
     # are sums of small, mostly positive terms: plain summation keeps them to ~1e-13.
-    query.project(f"profile_d{i}", f"{fin} - ?", (mean,))
+    query.project(f"profile_d{i}", f"{fin} - ?", (first[p + "mean"],))
     query.add(p + "m2", f"sum(profile_d{i} * profile_d{i})")
     query.add(p + "m3", f"sum(profile_d{i} * profile_d{i} * profile_d{i})")
     query.add(p + "m4", f"sum((profile_d{i} * profile_d{i}) * (profile_d{i} * profile_d{i}))")
-    start, width, bins = histogram_plan(col, first[p + "min"], first[p + "max"])
-    first[p + "hist_plan"] = (start, width, bins)
-    if not counted:
-        query.add(p + "hist", f"histogram(CASE WHEN {fin} IS NOT NULL THEN "
-                              f"least(greatest(floor(({fin} - ?) / ?), 0), ?)::INTEGER END)", (start, width, bins - 1))
+    start, width, bins = first[p + "hist_plan"]
+    query.add(p + "hist", f"histogram(CASE WHEN {fin} IS NOT NULL THEN "
+                          f"least(greatest(floor(({fin} - ?) / ?), 0), ?)::INTEGER END)", (start, width, bins - 1))
 
 
 def _lerp(a: float, b: float, t: float) -> float:
@@ -88,7 +92,11 @@ def from_value_counts(con, table: str, col: ProfiledColumn, first: dict, source_
         return {}
     x = "CAST(v AS DOUBLE)"
     finite = f"isfinite({x})" if col.is_float else "true"
-    distinct = con.execute(f"SELECT count(*) FROM {table} WHERE {finite}").fetchone()[0]
+    # The central moments too: each distinct value's deviation from the mean, its powers
+    # weighted by the value's count.
+    distinct, m2, m3, m4 = con.execute(
+        f"SELECT count(*), sum(n * (d * d)), sum(n * (d * d * d)), sum(n * ((d * d) * (d * d))) "
+        f"FROM (SELECT n, {x} - ? AS d FROM {table} WHERE {finite})", [first[p + "mean"]]).fetchone()
     if distinct == n:
         quantiles = con.execute(f"SELECT {quantile_sql(col, x)} FROM {table} WHERE {finite}").fetchone()[0]
     elif distinct > n / 8:
@@ -104,7 +112,7 @@ def from_value_counts(con, table: str, col: ProfiledColumn, first: dict, source_
     hist = dict(con.execute(
         f"SELECT least(greatest(floor(({x} - ?) / ?), 0), ?)::INTEGER AS b, sum(n) FROM {table} "
         f"WHERE {finite} GROUP BY b", [start, width, bins - 1]).fetchall())
-    return {p + "quantiles": quantiles, p + "hist": hist}
+    return {p + "quantiles": quantiles, p + "hist": hist, p + "m2": m2, p + "m3": m3, p + "m4": m4}
 
 
 def quantile_sql(col: ProfiledColumn, expression: str | None = None) -> str:

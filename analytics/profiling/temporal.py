@@ -1,5 +1,6 @@
-"""Dates and timestamps: range, values in the future or before 1900, then (second scan)
-a histogram over time and counts by weekday and, where there is a time, by hour."""
+"""Dates and timestamps: range, values in the future or before 1900 in the first scan;
+a histogram over time and counts by weekday and, where there is a time, by hour from
+the column's value counts (or a second scan when there are too many values to count)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -32,18 +33,23 @@ def first_pass(query: AggregateQuery, col: ProfiledColumn, now: dt.datetime) -> 
     query.add(p + "has_time", "false" if is_date else f"bool_or(CAST({fin} AS TIME) <> TIME '00:00:00')")
 
 
-def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict, counted: bool) -> None:
-    """The histogram and weekday/hour counts, unless the column's values are ``counted``
-    (then from_value_counts makes them from the value counts)."""
-    p, fin = f"c{col.index}_", col.finite
+def plan(col: ProfiledColumn, first: dict) -> None:
+    """The histogram's bins, from the first scan's range."""
+    p = f"c{col.index}_"
     if not first[p + "n"]:
         return
     low, high = float(first[p + "min_epoch"]), float(first[p + "max_epoch"])
     bins = HISTOGRAM_BINS if high > low else 1
-    width = (high - low) / bins if high > low else 1.0
-    first[p + "hist_plan"] = (low, width, bins)
-    if counted:
+    first[p + "hist_plan"] = (low, (high - low) / bins if high > low else 1.0, bins)
+
+
+def second_pass(query: AggregateQuery, col: ProfiledColumn, first: dict) -> None:
+    """The histogram and weekday/hour counts of a column whose values are not counted
+    (a counted one gets them from from_value_counts)."""
+    p, fin = f"c{col.index}_", col.finite
+    if not first[p + "n"]:
         return
+    low, width, bins = first[p + "hist_plan"]
     query.add(p + "hist", f"histogram(CASE WHEN {fin} IS NOT NULL THEN least(greatest(floor(({_epoch(fin)} - ?) / ?), 0), ?)::INTEGER END)",
               (low, width, bins - 1))
     query.add(p + "weekday", f"histogram(isodow({fin}))")
