@@ -1,5 +1,5 @@
 """/api/v1/datasets/<id>/profile: the dataset profile as JSON (status running with
-progress until ready), a POST to compute it again, and the profile as a self-contained
+progress until ready), a POST to compute it again or to cancel it, and the profile as a self-contained
 HTML file. Thin: every route takes the acting principal and calls storage.profiles."""
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ def refresh_profile(dataset_id):
     response = flask.jsonify(current_storage().profiles.refresh(principal, dataset_id))
     response.status_code = 202
     return response
+
+
+@blueprint.post("/datasets/<dataset_id>/profile/cancel")
+def cancel_profile(dataset_id):
+    """Stop computing the profile (editors); the profile then answers failed, cancelled."""
+    principal = require_principal()
+    return flask.jsonify(current_storage().profiles.cancel(principal, dataset_id))
 
 
 @blueprint.get("/datasets/<dataset_id>/profile.html")

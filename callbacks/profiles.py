@@ -1,7 +1,8 @@
-"""The Profile tab: poll the profile while it is computed, then show it; filter the
-column cards; switch the correlation method; compute again after a failure. Every
-callback takes the acting principal and reads through storage.profiles, which checks
-access (a crafted post for someone else's dataset gets the NotFound message)."""
+"""The Profile tab: poll the profile while it is computed (with a Cancel button), then
+show it; filter the column cards; switch the correlation method; compute again after a
+failure or a cancel. Every callback takes the acting principal and reads through
+storage.profiles, which checks access (a crafted post for someone else's dataset gets
+the NotFound message)."""
 from __future__ import annotations
 
 from dash import Input, Output, State, html, no_update
@@ -67,7 +68,7 @@ def register(app) -> None:
         if profile["status"] == "running":
             return profile_progress(profile["progress"], profile["message"]), False
         if profile["status"] == "failed":
-            return profile_failed(profile["message"]), True
+            return profile_failed(profile["message"], profile.get("cancelled", False)), True
         method = "pearson" if (profile.get("correlations") or {}).get("pearson") else \
             next((m for m in ("spearman", "cramers_v") if (profile.get("correlations") or {}).get(m)), "pearson")
         return profile_view(profile, dataset_id, profile["columns"], figures.heatmap_figure(profile, method), method), True
@@ -116,3 +117,24 @@ def register(app) -> None:
         except DataInsightError as exc:
             return html.Div([error_alert(exc.message)]), True
         return profile_progress(profile["progress"], profile["message"]), False
+
+    @app.callback(
+        Output("profile-body", "children", allow_duplicate=True),
+        Output("profile-poll", "disabled", allow_duplicate=True),
+        Output("profile-cancel-feedback", "children"),
+        Input("profile-cancel", "n_clicks"),
+        State("dataset-id", "data"),
+        prevent_initial_call=True,
+    )
+    def cancel(clicks, dataset_id):
+        if not clicks:
+            return no_update, no_update, no_update
+        principal = require_principal()
+        try:
+            profile = current_storage().profiles.cancel(principal, dataset_id)
+        except DataInsightError as exc:
+            # Nothing left to cancel (it just finished) or not allowed: say so, keep polling.
+            return no_update, no_update, error_alert(exc.message)
+        if profile["status"] == "running":  # stops at its next step; the poll shows it
+            return no_update, False, no_update
+        return profile_failed(profile["message"], profile.get("cancelled", False)), True, no_update

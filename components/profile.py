@@ -43,19 +43,25 @@ def profile_progress(progress: float, message: str | None) -> html.Div:
                    className="mb-2", id="profile-progress-text"),
             dbc.Progress(value=round(progress * 100), label=f"{progress * 100:.0f} %", striped=True, animated=True,
                          id="profile-progress", style={"height": "1.2rem"}),
-            html.P("The page fills in when it is done; you can keep working meanwhile.",
-                   className="small text-body-secondary mt-2"),
+            html.Div([
+                html.Span("The page fills in when it is done; you can keep working meanwhile.",
+                          className="small text-body-secondary"),
+                dbc.Button([icon("x-circle", "me-1"), "Cancel"], id="profile-cancel", color="secondary",
+                           outline=True, size="sm", n_clicks=0),
+            ], className="d-flex justify-content-between align-items-center mt-2 gap-2"),
+            html.Div(id="profile-cancel-feedback"),
         ],
         className="profile-progress",
     )
 
 
-def profile_failed(message: str | None) -> html.Div:
-    return html.Div([
-        error_alert(["The profile could not be computed: ", message or "unknown error"]),
-        dbc.Button([icon("arrow-clockwise", "me-1"), "Compute again"], id="profile-retry", color="primary",
-                   className="mt-3", n_clicks=0),
-    ])
+def profile_failed(message: str | None, cancelled: bool = False) -> html.Div:
+    retry = dbc.Button([icon("arrow-clockwise", "me-1"), "Compute again"], id="profile-retry", color="primary",
+                       className="mt-3", n_clicks=0)
+    if cancelled:
+        return html.Div([dbc.Alert([icon("info-circle", "me-2"), message or "Profiling was cancelled"],
+                                   color="secondary", className="mb-0", id="profile-cancelled"), retry])
+    return html.Div([error_alert(["The profile could not be computed: ", message or "unknown error"]), retry])
 
 
 def _overview(profile: dict) -> dbc.Row:

@@ -178,9 +178,14 @@ class JobService:
 
     def cancel(self, principal: Principal, job_id) -> dict:
         self.get(principal, job_id)
+        self.request_cancel(job_id)
+        return self.get(principal, job_id)
+
+    def request_cancel(self, job_id) -> None:
+        """Ask a job to stop, for a caller that has checked the right to (a job started
+        on behalf of a dataset, such as its profile, is stopped by the dataset's editors)."""
         with self.engine.begin() as conn:
             conn.execute(update(jobs).where(jobs.c.id == str(job_id)).values(cancel_requested=True))
-        return self.get(principal, job_id)
 
     def fail_orphans(self) -> int:
         """At start-up: jobs of processes on this host that no longer run were cut off by a

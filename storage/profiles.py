@@ -22,9 +22,9 @@ from analytics.profile import compute_profile
 from storage.database import as_utc, utcnow
 from storage.datasets import Dataset, DatasetService, _fsync_dir, _fsync_file
 from storage.duck import connect, literal
-from storage.errors import Conflict
+from storage.errors import Conflict, Forbidden
 from storage.jobs import STALE_AFTER, JobService, pid_alive
-from storage.principal import Principal
+from storage.principal import Principal, Role
 from storage.tables import dataset_versions, jobs
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,12 @@ class ProfileService:
         row = self._job_row(job_id)
         if row is None:
             return None
-        status = row.status
+        status, message = row.status, row.message
         if status in ("queued", "running") and as_utc(row.updated_at) < utcnow() - STALE_AFTER:
             status = "interrupted"
-        return status, float(row.progress or 0.0), row.message, job_id
+        elif status in ("queued", "running") and row.cancel_requested:
+            message = "Cancelling…"
+        return status, float(row.progress or 0.0), message, job_id
 
     def _start(self, principal: Principal, dataset: Dataset, replace: bool = False) -> str | None:
         """Start computing the profile unless another request already did."""
@@ -151,7 +153,9 @@ class ProfileService:
         if status in ("failed", "cancelled", "interrupted"):
             if status == "interrupted":
                 message = "Profiling was interrupted (the server restarted); compute it again"
-            return self._empty(dataset, "failed", progress, message)
+            elif status == "cancelled":
+                message = "Profiling was cancelled; compute it again when you need it"
+            return {**self._empty(dataset, "failed", progress, message), "cancelled": status == "cancelled"}
         return self._empty(dataset, "running", progress, message)
 
     def refresh(self, principal: Principal, dataset_id) -> dict:
@@ -162,6 +166,19 @@ class ProfileService:
             raise Conflict("The profile is being computed already")
         self._path(dataset.id, dataset.version, "json").unlink(missing_ok=True)
         self._start(principal, dataset, replace=True)
+        return self.get(principal, dataset_id)
+
+    def cancel(self, principal: Principal, dataset_id) -> dict:
+        """Stop the computation of the current version's profile (it stops at its next
+        step, within seconds). Needs the editor role: the profile is everyone's.
+        Conflict when nothing is being computed."""
+        dataset = self.datasets.get(principal, dataset_id)
+        if not dataset.role.at_least(Role.EDITOR):
+            raise Forbidden("Cancelling the profile stops it for everyone in the workspace: that needs an editor")
+        state = self._job_state(dataset)
+        if state is None or state[0] not in ("queued", "running") or state[3] is None:
+            raise Conflict("The profile is not being computed")
+        self.jobs.request_cancel(state[3])
         return self.get(principal, dataset_id)
 
     def ready(self, principal: Principal, dataset_id) -> dict:

@@ -22,6 +22,17 @@ def _short(value, limit: int = 28) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+LOG_SCALE_RATIO = 100
+
+
+def needs_log_scale(counts: list[int]) -> bool:
+    """A number histogram whose tallest bar is over LOG_SCALE_RATIO times its shortest
+    non-empty one (skewed data: prices, quantities) is drawn on a log axis, so that the tail is
+    seen at all rather than as bars one pixel high."""
+    filled = [c for c in counts if c > 0]
+    return len(filled) > 1 and max(filled) > LOG_SCALE_RATIO * min(filled)
+
+
 def column_figure(col: dict) -> dict | None:
     """A histogram for numbers and dates, a bar of the top values otherwise."""
     histogram = col.get("histogram")
@@ -35,7 +46,10 @@ def column_figure(col: dict) -> dict | None:
         else:
             trace = {"type": "bar", "x": edges[:-1], "y": counts, "marker": {"color": BLUE}, "offset": 0,
                      "hovertemplate": "from %{x}<br>%{y:,} rows<extra></extra>"}
-        return {"data": [trace], "layout": _layout(170, yaxis={"title": None}, xaxis={"title": None})}
+        yaxis = {"title": None}
+        if col["kind"] == "numeric" and needs_log_scale(counts):  # over time, a quiet day is no tail
+            yaxis = {"type": "log", "title": {"text": "rows (log)", "font": {"size": 10}}}
+        return {"data": [trace], "layout": _layout(170, yaxis=yaxis, xaxis={"title": None})}
     top = col.get("top_values") or []
     if not top:
         return None

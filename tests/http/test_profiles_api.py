@@ -223,3 +223,52 @@ def test_profile_tab_callbacks(make_client, ada, admin, second_user):
                              [("profile-retry", "n_clicks", 1)], [("dataset-id", "data", dataset["id"])],
                              changed=["profile-retry.n_clicks"])
     assert "no dataset" in str(crafted.get_json())
+
+
+def test_cancel_stops_the_profile_and_compute_again_finishes_it(client, ada, bob, app_storage, admin, gate):
+    team = app_storage.workspaces.create(admin.principal(), "Team").id
+    app_storage.workspaces.add_member(admin.principal(), team, "bob@example.com", "viewer")
+    response = client.post("/api/v1/datasets", headers=bearer(ada),
+                           data={"file": (io.BytesIO((FIXTURES / "shopping_data.csv").read_bytes()), "mall.csv"),
+                                 "workspace_id": str(team)})
+    assert response.status_code == 201
+    url = f"/api/v1/datasets/{response.get_json()['id']}/profile"
+    assert client.get(url, headers=bearer(ada)).get_json()["status"] == "running"
+    # A viewer sees the profile but may not stop it for everyone.
+    refused = client.post(url + "/cancel", headers=bearer(bob))
+    assert refused.status_code == 403 and "needs an editor" in refused.get_json()["error"]["message"]
+    cancelling = client.post(url + "/cancel", headers=bearer(ada))
+    assert cancelling.status_code == 200
+    assert cancelling.get_json()["status"] == "running" and cancelling.get_json()["message"] == "Cancelling…"
+    gate.set()  # the computation goes on to its first step, which sees the request
+    body = wait_ready(client, ada, response.get_json()["id"])
+    assert (body["status"], body["cancelled"]) == ("failed", True)
+    assert body["message"].startswith("Profiling was cancelled") and body["columns"] is None
+    nothing = client.post(url + "/cancel", headers=bearer(ada))
+    assert nothing.status_code == 409 and "not being computed" in nothing.get_json()["error"]["message"]
+    assert client.post(url, headers=bearer(ada)).status_code == 202
+    assert wait_ready(client, ada, response.get_json()["id"])["status"] == "ready"
+
+
+def test_cancel_button_callback(make_client, ada, admin, gate):
+    api = make_client()
+    dataset = upload(api, ada, (FIXTURES / "shopping_data.csv").read_bytes(), "mall.csv")
+    browser = make_client()
+    sign_in(browser, "ada@example.com")
+    running = _load(browser, dataset["id"]).get_json()["response"]
+    assert "profile-cancel" in str(running["profile-body"]["children"]) and running["profile-poll"]["disabled"] is False
+    callback_map = browser.application.extensions["datainsight_dash"].callback_map
+    key = next(k for k, c in callback_map.items() if any(i["id"] == "profile-cancel" for i in c["inputs"]))
+    outputs = [("profile-body", "children"), ("profile-poll", "disabled"), ("profile-cancel-feedback", "children")]
+    clicked = _post_callback(browser, key, outputs, [("profile-cancel", "n_clicks", 1)],
+                             [("dataset-id", "data", dataset["id"])], changed=["profile-cancel.n_clicks"])
+    assert clicked.status_code == 200
+    assert clicked.get_json()["response"]["profile-poll"]["disabled"] is False  # the poll shows it stop
+    gate.set()
+    wait_ready(api, ada, dataset["id"])
+    shown = str(_load(browser, dataset["id"]).get_json()["response"]["profile-body"]["children"])
+    assert "Profiling was cancelled" in shown and "profile-retry" in shown
+    # Clicking again when nothing runs says so in place.
+    again = _post_callback(browser, key, outputs, [("profile-cancel", "n_clicks", 2)],
+                           [("dataset-id", "data", dataset["id"])], changed=["profile-cancel.n_clicks"])
+    assert "not being computed" in str(again.get_json()["response"]["profile-cancel-feedback"])
