@@ -16,3 +16,8 @@ def widgets_of_tab(board: dict, tab_id: str | None) -> list[dict]:
     tabs = board.get("tabs") or []
     first = tabs[0]["id"] if tabs else None
     return [w for w in board.get("widgets") or [] if (w.get("tab") or first) == (tab_id or first)]
+
+
+def bottom_of(board: dict, tab_id: str | None) -> int:
+    """The first free grid row below the widgets of a tab: where a new widget goes."""
+    return max((w["layout"]["y"] + w["layout"]["h"] for w in widgets_of_tab(board, tab_id)), default=0)

@@ -10,7 +10,7 @@ import uuid
 import flask
 from dash import ALL, Input, Output, State, ctx, no_update
 
-from analytics.dashboards import widgets_of_tab
+from analytics.dashboards import bottom_of, widgets_of_tab
 from analytics.widgets import REGISTRY
 from components.feedback import error_alert, icon
 from components.widget_editor import (
@@ -20,7 +20,7 @@ from components.widget_editor import (
     share_status,
 )
 from components.widgets import widget_body, widget_error
-from storage.errors import DataInsightError
+from storage.errors import DataInsightError, InvalidInput
 from web.context import current_storage, require_principal
 
 NEW_WIDGET_SIZE = {"w": 6, "h": 6}
@@ -42,10 +42,6 @@ def _current_tab(board: dict, view: dict | None) -> str | None:
     tabs = board.get("tabs") or []
     tab = (view or {}).get("tab")
     return tab if tab in {t["id"] for t in tabs} else (tabs[0]["id"] if tabs else None)
-
-
-def _below_everything(board: dict, tab: str | None) -> int:
-    return max((w["layout"]["y"] + w["layout"]["h"] for w in widgets_of_tab(board, tab)), default=0)
 
 
 def spec_from_form(type_name, dataset_id, title, description, states, filters=None, kept: dict | None = None) -> dict:
@@ -107,9 +103,9 @@ def register(app) -> None:
         if not (view or {}).get("edit") or not layout:
             return no_update
         principal = require_principal()
-        try:
-            board = _board().get(principal, board_id)
-            placed = {str(item["i"]): item for item in layout if isinstance(item, dict) and "i" in item}
+        placed = {str(item["i"]): item for item in layout if isinstance(item, dict) and "i" in item}
+
+        def moved(board):
             widgets, changed = [], False
             for widget in board["widgets"]:
                 item = placed.get(str(widget["id"]))
@@ -119,8 +115,10 @@ def register(app) -> None:
                         widget = {**widget, "layout": new}
                         changed = True
                 widgets.append(widget)
-            if changed:
-                _board().update(principal, board_id, {"widgets": widgets})
+            return {"widgets": widgets} if changed else None
+
+        try:
+            _board().modify(principal, board_id, moved)
         except (DataInsightError, KeyError, TypeError, ValueError) as exc:
             return error_alert(getattr(exc, "message", "The layout could not be saved"))
         return no_update
@@ -235,18 +233,22 @@ def register(app) -> None:
         spec = spec_from_form(type_name, dataset_id, title, description, ctx.states_list[0],
                               filters_from_form(filter_cols, filter_ops, filter_values), (target or {}).get("spec"))
         principal = require_principal()
-        try:
-            board = _board().get(principal, board_id)
+        widget_id = (target or {}).get("widget_id")
+        new_id = uuid.uuid4().hex[:12]
+
+        def saved(board):
             widgets = list(board["widgets"])
-            widget_id = (target or {}).get("widget_id")
             if widget_id is None:
                 tab = _current_tab(board, view)
                 size = DEFAULT_SIZES.get(type_name, NEW_WIDGET_SIZE)
-                widgets.append({"id": uuid.uuid4().hex[:12], "spec": spec, "tab": tab,
-                                "layout": {"x": 0, "y": _below_everything(board, tab), **size}})
+                widgets.append({"id": new_id, "spec": spec, "tab": tab,
+                                "layout": {"x": 0, "y": bottom_of(board, tab), **size}})
             else:
                 widgets = [{**w, "spec": spec} if str(w["id"]) == str(widget_id) else w for w in widgets]
-            _board().update(principal, board_id, {"widgets": widgets})
+            return {"widgets": widgets}
+
+        try:
+            _board().modify(principal, board_id, saved)
         except DataInsightError as exc:
             return True, error_alert(exc.message), no_update
         return False, None, (rev or 0) + 1
@@ -267,22 +269,24 @@ def register(app) -> None:
         if not isinstance(trigger, dict) or not _fired():
             return no_update, no_update
         principal = require_principal()
-        try:
-            board = _board().get(principal, board_id)
+        copy_id = uuid.uuid4().hex[:12]
+
+        def changed(board):
             widgets = list(board["widgets"])
             source = next((w for w in widgets if str(w["id"]) == str(trigger["index"])), None)
-            if source is None:
-                return no_update, no_update
+            if source is None:  # gone already (deleted in another window)
+                return None
             if trigger["type"] == "dash-widget-delete":
-                widgets = [w for w in widgets if w is not source]
-            else:
-                copy_ = copy.deepcopy(source)
-                copy_["id"] = uuid.uuid4().hex[:12]
-                copy_["layout"] = {**source["layout"], "y": _below_everything(board, source.get("tab"))}
-                if copy_["spec"].get("title"):
-                    copy_["spec"]["title"] = f"{copy_['spec']['title']} (copy)"
-                widgets.append(copy_)
-            _board().update(principal, board_id, {"widgets": widgets})
+                return {"widgets": [w for w in widgets if w is not source]}
+            copy_ = copy.deepcopy(source)
+            copy_["id"] = copy_id
+            copy_["layout"] = {**source["layout"], "y": bottom_of(board, source.get("tab"))}
+            if copy_["spec"].get("title"):
+                copy_["spec"]["title"] = f"{copy_['spec']['title']} (copy)"
+            return {"widgets": widgets + [copy_]}
+
+        try:
+            _board().modify(principal, board_id, changed)
         except DataInsightError as exc:
             return no_update, error_alert(exc.message)
         return (rev or 0) + 1, None
@@ -307,19 +311,19 @@ def register(app) -> None:
             return no_update, no_update, no_update
         principal = require_principal()
         view = dict(view or {})
-        try:
-            board = _board().get(principal, board_id)
+        action, new_id = ctx.triggered_id, uuid.uuid4().hex[:8]
+
+        def changed(board):
             tabs = [dict(t) for t in board.get("tabs") or []]
             current = _current_tab(board, view)
             widgets = board["widgets"]
-            if ctx.triggered_id == "dash-tab-add":
-                new_id = uuid.uuid4().hex[:8]
+            if action == "dash-tab-add":
                 if not tabs:  # the widgets so far belong to a first tab of their own
                     tabs.append({"id": "main", "title": "Overview"})
                     widgets = [{**w, "tab": w.get("tab") or "main"} for w in widgets]
                 tabs.append({"id": new_id, "title": f"Tab {len(tabs) + 1}"})
                 view["tab"] = new_id
-            elif ctx.triggered_id == "dash-tab-rename":
+            elif action == "dash-tab-rename":
                 if not tabs:
                     tabs = [{"id": "main", "title": (title or "Overview").strip()[:60]}]
                     widgets = [{**w, "tab": "main"} for w in widgets]
@@ -329,12 +333,15 @@ def register(app) -> None:
                             tab["title"] = (title or "").strip()[:60] or tab["title"]
             else:
                 if len(tabs) < 2:
-                    return no_update, no_update, error_alert("A dashboard keeps at least one tab")
+                    raise InvalidInput("A dashboard keeps at least one tab")
                 if widgets_of_tab(board, current):
-                    return no_update, no_update, error_alert("Move or delete this tab's widgets before deleting it")
+                    raise InvalidInput("Move or delete this tab's widgets before deleting it")
                 tabs = [t for t in tabs if t["id"] != current]
                 view["tab"] = tabs[0]["id"]
-            _board().update(principal, board_id, {"tabs": tabs, "widgets": widgets})
+            return {"tabs": tabs, "widgets": widgets}
+
+        try:
+            _board().modify(principal, board_id, changed)
         except DataInsightError as exc:
             return no_update, no_update, error_alert(exc.message)
         return (rev or 0) + 1, view, None
@@ -384,11 +391,10 @@ def register(app) -> None:
                 return True, error_alert(f"No widget's dataset has a column {column!r}"), no_update
             kind = ("date_range" if types[column] in ("date", "timestamp")
                     else "numeric_range" if types[column] in ("integer", "float", "decimal") else "multi_select")
-            board = _board().get(principal, board_id)
             new = {"id": uuid.uuid4().hex[:8], "column": column, "kind": kind, "value": None}
             if label:
                 new["label"] = label.strip()
-            _board().update(principal, board_id, {"filters": list(board.get("filters") or []) + [new]})
+            _board().modify(principal, board_id, lambda board: {"filters": list(board.get("filters") or []) + [new]})
         except DataInsightError as exc:
             return True, error_alert(exc.message), no_update
         return False, None, (rev or 0) + 1
@@ -407,9 +413,8 @@ def register(app) -> None:
             return no_update, no_update
         principal = require_principal()
         try:
-            board = _board().get(principal, board_id)
-            kept = [f for f in board.get("filters") or [] if f["id"] != trigger["index"]]
-            _board().update(principal, board_id, {"filters": kept})
+            _board().modify(principal, board_id, lambda board: {
+                "filters": [f for f in board.get("filters") or [] if f["id"] != trigger["index"]]})
         except DataInsightError as exc:
             return no_update, error_alert(exc.message)
         return (rev or 0) + 1, None

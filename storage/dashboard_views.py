@@ -80,7 +80,7 @@ def _table_view(spec: dict, view: dict | None) -> dict:
     return out
 
 
-def _cross_for(widget_id, cross: list[dict] | None, schema_types: dict) -> list[dict]:
+def cross_for(widget_id, cross: list[dict] | None, schema_types: dict) -> list[dict]:
     """Cross-filters set by clicking widgets, for the columns this widget's dataset has.
     The widget that was clicked keeps showing all its categories, so the choice stays
     visible; a click on a period of a time chart also drills that chart into the period."""
@@ -99,7 +99,7 @@ def _cross_for(widget_id, cross: list[dict] | None, schema_types: dict) -> list[
     return out
 
 
-def _in_parallel(widgets: list[dict], render) -> dict:
+def in_parallel(widgets: list[dict], render) -> dict:
     """Run ``render`` for each widget on a few threads (DuckDB releases the GIL while it
     scans); a widget that fails gets its error message, the others are unaffected."""
     def safe(widget):
@@ -139,20 +139,20 @@ class DashboardViewService:
         def one(widget):
             return self._render_in(principal, board, widget, filter_values, cross)
 
-        return _in_parallel(widgets, one)
+        return in_parallel(widgets, one)
 
     def _render_in(self, principal, board: dict, widget: dict, filter_values, cross, table_view=None) -> dict:
         spec = {**widget["spec"], **_table_view(widget["spec"], table_view)}
         if spec.get("type") == "markdown":
             return {**widget_type("markdown").render(None, spec), "title": spec.get("title")}
         dataset = self.datasets.get(principal, spec["dataset_id"])
-        spec = self._viewed_spec(widget, spec, dataset.schema, board, filter_values, cross)
-        extra = _cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})
+        spec = self.viewed_spec(widget, spec, dataset.schema, board, filter_values, cross)
+        extra = cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})
         output = self.queries.render(principal, dataset.id, spec, extra_filters=extra or None)
         return {**output, "title": widget["spec"].get("title")}
 
     @staticmethod
-    def _viewed_spec(widget: dict, spec: dict, schema: list[dict], board: dict, filter_values, cross) -> dict:
+    def viewed_spec(widget: dict, spec: dict, schema: list[dict], board: dict, filter_values, cross) -> dict:
         spec = apply_dashboard_filters(spec, schema, active_filters(board, filter_values))
         # Each period clicked on this widget drills it one grain finer (month -> week ...).
         steps = sum(1 for item in (cross or []) if isinstance(item, dict) and item.get("grain")
@@ -188,7 +188,7 @@ class DashboardViewService:
         """The column's most frequent values (at most FILTER_OPTION_LIMIT), sorted."""
         spec = {"type": "bar", "x": column, "agg": "count", "sort": "-y", "limit": FILTER_OPTION_LIMIT}
         try:
-            result = self.queries._result(dataset, self.queries._prepare(dataset, spec, None))
+            result = self.queries.result_on(dataset, self.queries.prepare(dataset, spec, None))
         except InvalidSpec:
             return []
         return sorted((row[0] for row in result["rows"] if row[0] is not None), key=lambda v: str(v))
@@ -221,15 +221,15 @@ class DashboardViewService:
         def one(widget):
             return self._render_shared_in(token, board, widget, filter_values, cross)
 
-        return _in_parallel(widgets, one)
+        return in_parallel(widgets, one)
 
     def _render_shared_in(self, token: str, board: dict, widget: dict, filter_values, cross) -> dict:
         extra = [{"id": flt["id"], "value": flt["value"]} for flt in active_filters(board, filter_values)
                  if flt.get("value")]
         if widget["spec"].get("type") != "markdown":
-            dataset = self.queries._shared_dataset(widget["spec"]["dataset_id"], board["workspace_id"])
+            dataset = self.queries.dataset_in_workspace(widget["spec"]["dataset_id"], board["workspace_id"])
             types = {c["name"]: c["type"] for c in dataset.schema}
-            extra += [c for c in _cross_for(widget["id"], cross, types) if not c.get("grain")]
+            extra += [c for c in cross_for(widget["id"], cross, types) if not c.get("grain")]
         output = self.queries.render_shared(token, widget["id"], extra_filters=extra or None)
         return {**output, "title": widget["spec"].get("title")}
 
@@ -243,7 +243,7 @@ class DashboardViewService:
                 dataset_id = widget["spec"].get("dataset_id")
                 if dataset_id is None:
                     continue
-                dataset = self.queries._shared_dataset(dataset_id, board["workspace_id"])
+                dataset = self.queries.dataset_in_workspace(dataset_id, board["workspace_id"])
                 if flt["column"] in {c["name"] for c in dataset.schema}:
                     options[flt["id"]] = self._top_values_of(dataset, flt["column"])
                     break

@@ -13,22 +13,25 @@ import json
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from analytics import dashboard_templates
+from analytics.dashboards import bottom_of
 from analytics.widgets.spec import normalize_dashboard_filter, normalize_spec
 from storage.database import as_utc, utcnow
 from storage.datasets import DatasetService
 from storage.duck import connect, literal
-from storage.errors import Forbidden, InvalidInput, InvalidSpec, NotFound
+from storage.errors import Conflict, Forbidden, InvalidInput, InvalidSpec, NotFound
 from storage.principal import SCOPE_READ, Principal, Role
 from storage.sql import quote_ident
 from storage.tables import dashboard_shares, dashboards
 from storage.workspaces import WorkspaceService
 
 MAX_WIDGETS = 100
+MODIFY_ATTEMPTS = 5
 MAX_TABS = 20
 MAX_FILTERS = 20
 DEFAULT_TABS = [{"id": "main", "title": "Overview"}]
@@ -251,22 +254,44 @@ class DashboardService:
         return self.get(principal, dashboard_id)
 
     def update(self, principal: Principal, dashboard_id, patch: dict) -> dict:
-        with self.engine.connect() as conn:
-            row, _ = self._load(conn, principal, dashboard_id, Role.EDITOR)
-        if not isinstance(patch, dict):
-            raise InvalidInput("Send the fields to change as a JSON object")
-        if not set(patch) & PAYLOAD_KEYS:
-            raise InvalidInput("Nothing to change: send name, description, tabs, widgets and/or filters")
-        if "widgets" in patch and "tabs" not in patch:
-            patch = {**patch, "tabs": json.loads(row.tabs_json)}
-        elif "tabs" in patch and "widgets" not in patch:
-            # Widgets must still sit on tabs that exist: re-check them against the new tabs.
-            patch = {**patch, "widgets": json.loads(row.widgets_json)}
-        values = self._clean(principal, row.workspace_id, patch, partial=True)
-        with self.engine.begin() as conn:
-            self._load(conn, principal, dashboard_id, Role.EDITOR)
-            conn.execute(update(dashboards).where(dashboards.c.id == row.id).values(updated_at=utcnow(), **values))
-        return self.get(principal, dashboard_id)
+        """Replace the fields in ``patch`` (the API's PATCH: the last write wins)."""
+        return self.modify(principal, dashboard_id, lambda _board: patch, compare=False)
+
+    def modify(self, principal: Principal, dashboard_id, change: Callable[[dict], dict | None],
+               compare: bool = True) -> dict:
+        """Apply ``change`` (the current dashboard -> a patch, or None for nothing) and
+        save it, editor role. The save only lands if the dashboard is still the one
+        ``change`` saw; if someone saved in between, ``change`` runs again on theirs. So
+        two editors adding a widget at the same moment both keep theirs (a plain
+        read-then-write would lose one). Answers the dashboard."""
+        for _attempt in range(MODIFY_ATTEMPTS):
+            with self.engine.connect() as conn:
+                row, role = self._load(conn, principal, dashboard_id, Role.EDITOR)
+                board = self._to_dict(conn, row, role)
+            patch = change(board)
+            if patch is None:
+                return board
+            if not isinstance(patch, dict):
+                raise InvalidInput("Send the fields to change as a JSON object")
+            if not set(patch) & PAYLOAD_KEYS:
+                raise InvalidInput("Nothing to change: send name, description, tabs, widgets and/or filters")
+            if "widgets" in patch and "tabs" not in patch:
+                patch = {**patch, "tabs": board["tabs"]}
+            elif "tabs" in patch and "widgets" not in patch:
+                # Widgets must still sit on tabs that exist: re-check them against the new tabs.
+                patch = {**patch, "widgets": board["widgets"]}
+            values = self._clean(principal, row.workspace_id, patch, partial=True)
+            where = dashboards.c.id == row.id
+            if compare:
+                for column in ("name", "description", "tabs_json", "widgets_json", "filters_json"):
+                    seen = getattr(row, column)
+                    where &= dashboards.c[column].is_(None) if seen is None else dashboards.c[column] == seen
+            with self.engine.begin() as conn:
+                self._load(conn, principal, dashboard_id, Role.EDITOR)
+                saved = conn.execute(update(dashboards).where(where).values(updated_at=utcnow(), **values))
+            if saved.rowcount:
+                return self.get(principal, dashboard_id)
+        raise Conflict("The dashboard kept changing while this change was saved (others are editing it); try again")
 
     def add_widget(self, principal: Principal, dashboard_id, widget: dict) -> dict:
         """Append one widget ({"spec", "layout"?, "tab"?}) to the dashboard (editor role),
@@ -279,18 +304,19 @@ class DashboardService:
             raise InvalidInput(f"Unknown widget field {sorted(extra)[0]!r}")
         if not isinstance(widget.get("spec"), dict):
             raise InvalidSpec("The field 'spec' must be a widget spec object")
-        with self.engine.connect() as conn:
-            self._load(conn, principal, dashboard_id, Role.EDITOR)  # NotFound / Forbidden first
-        board = self.get(principal, dashboard_id)
-        if len(board["widgets"]) >= MAX_WIDGETS:
-            raise InvalidInput(f"A dashboard holds at most {MAX_WIDGETS} widgets")
-        tab = widget.get("tab") or board["tabs"][0]["id"]
-        layout = widget.get("layout")
-        if layout is None:
-            bottom = max((w["layout"]["y"] + w["layout"]["h"] for w in board["widgets"] if w["tab"] == tab), default=0)
-            layout = {"x": 0, "y": bottom, "w": 12, "h": 6}
-        added = {"id": uuid.uuid4().hex[:12], "spec": widget["spec"], "layout": layout, "tab": tab}
-        return self.update(principal, board["id"], {"widgets": board["widgets"] + [added]})
+        added_id = uuid.uuid4().hex[:12]
+
+        def append(board: dict) -> dict:
+            if len(board["widgets"]) >= MAX_WIDGETS:
+                raise InvalidInput(f"A dashboard holds at most {MAX_WIDGETS} widgets")
+            tab = widget.get("tab") or board["tabs"][0]["id"]
+            layout = widget.get("layout")
+            if layout is None:
+                layout = {"x": 0, "y": bottom_of(board, tab), "w": 12, "h": 6}
+            added = {"id": added_id, "spec": widget["spec"], "layout": layout, "tab": tab}
+            return {"widgets": board["widgets"] + [added]}
+
+        return self.modify(principal, dashboard_id, append)
 
     def delete(self, principal: Principal, dashboard_id) -> None:
         with self.engine.begin() as conn:

@@ -162,6 +162,20 @@ class DatasetService:
         with self.engine.connect() as conn:
             return self._load(conn, principal, dataset_id, Role.VIEWER)
 
+    def in_workspace(self, dataset_id, workspace_id: int) -> Dataset | None:
+        """The dataset if it is in ``workspace_id``, with viewer rights, for callers that
+        hold another authority over that workspace (a dashboard's share token); None
+        otherwise. Never for a signed-in user: get() checks their membership."""
+        try:
+            dataset_id = int(dataset_id)
+        except (TypeError, ValueError):
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(self._select().where(datasets.c.id == dataset_id)).first()
+        if row is None or row.workspace_id != workspace_id:
+            return None
+        return self._to_dataset(row, Role.VIEWER)
+
     def file_path(self, dataset: Dataset) -> Path:
         return self.data_dir / dataset.path
 

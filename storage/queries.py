@@ -33,7 +33,7 @@ from analytics.widgets.spec import (
 from storage.datasets import Dataset, DatasetService
 from storage.duck import connect, literal
 from storage.errors import AnalysisError, Forbidden, InvalidInput, InvalidSpec, NotFound
-from storage.principal import Principal, Role
+from storage.principal import Principal
 
 log = logging.getLogger(__name__)
 
@@ -213,13 +213,19 @@ class QueryService:
         raw = json.dumps([kind, dataset.id, dataset.version, dataset.path, spec], sort_keys=True, default=str)
         return kind + ":" + hashlib.sha256(raw.encode()).hexdigest()
 
-    def _prepare(self, dataset: Dataset, spec: dict, extra_filters) -> dict:
+    # --- on a dataset the caller has already been given (by an access check or a share
+    # token): the steps the dashboard views and the reports share with run/render ---------
+
+    def prepare(self, dataset: Dataset, spec: dict, extra_filters) -> dict:
+        """The widget spec checked against ``dataset``'s columns, with ``extra_filters``
+        (dashboard filters, cross-filters) added to its own."""
         normalized = normalize_spec(spec, dataset.schema)
         if extra_filters:
             normalized["filters"] = normalized["filters"] + normalize_filters(extra_filters, Schema(dataset.schema))
         return normalized
 
-    def _result(self, dataset: Dataset, normalized: dict) -> dict:
+    def result_on(self, dataset: Dataset, normalized: dict) -> dict:
+        """The rows of a prepared spec: cached, or run once however many ask at a time."""
         key = self._key("q", dataset, normalized)
         hit = self._cached(key)
         if hit is not None:
@@ -235,7 +241,7 @@ class QueryService:
             hit = self._cached(key)
             if hit is not None:
                 return {**hit, "cached": True}
-            return self._result(dataset, normalized)  # it failed: run it here, with its error
+            return self.result_on(dataset, normalized)  # it failed: run it here, with its error
         try:
             return self._run_query(key, dataset, normalized)
         finally:
@@ -257,7 +263,8 @@ class QueryService:
         self._store(key, result)
         return {**result, "cached": False}
 
-    def _render(self, dataset: Dataset | None, normalized: dict) -> dict:
+    def render_on(self, dataset: Dataset | None, normalized: dict) -> dict:
+        """The drawn widget (figure, table or text) of a prepared spec, cached."""
         wt = widget_type(normalized["type"])
         if dataset is None:  # markdown: no data at all
             return wt.render(None, normalized)
@@ -267,7 +274,7 @@ class QueryService:
         hit = self._cached(key)
         if hit is not None:
             return hit
-        result = self._result(dataset, normalized)
+        result = self.result_on(dataset, normalized)
         output = wt.render(result, normalized)
         if result["truncated"]:
             output["truncated"] = True  # the UI can say that not everything is shown
@@ -295,15 +302,15 @@ class QueryService:
         """{"columns", "rows", "truncated", "cached"}: the widget's small result. Rows hold
         Python values (dates, decimals); the API turns them into JSON."""
         dataset = self.datasets.get(principal, dataset_id)
-        return self._result(dataset, self._prepare(dataset, spec, extra_filters))
+        return self.result_on(dataset, self.prepare(dataset, spec, extra_filters))
 
     def render(self, principal: Principal, dataset_id, spec: dict, extra_filters=None) -> dict:
         """The widget's output (figure, KPI, table or markdown); a failing query raises its
         error (InvalidSpec, QueryTimeout, AnalysisError) for the UI to show on that widget."""
         if isinstance(spec, dict) and spec.get("type") == "markdown" and dataset_id is None:
-            return self._render(None, normalize_spec(spec, []))
+            return self.render_on(None, normalize_spec(spec, []))
         dataset = self.datasets.get(principal, dataset_id)
-        return self._render(dataset, self._prepare(dataset, spec, extra_filters))
+        return self.render_on(dataset, self.prepare(dataset, spec, extra_filters))
 
     def render_widget(self, principal: Principal, dashboard_id, widget_id: str, extra_filters=None,
                       dashboard_filters=None) -> dict:
@@ -313,11 +320,11 @@ class QueryService:
         widget = _find_widget(dashboard, widget_id)
         spec = widget["spec"]
         if spec["type"] == "markdown":
-            return self._render(None, normalize_spec(spec, []))
+            return self.render_on(None, normalize_spec(spec, []))
         dataset = self.datasets.get(principal, spec["dataset_id"])
-        normalized = self._prepare(dataset, spec, extra_filters)
+        normalized = self.prepare(dataset, spec, extra_filters)
         normalized = apply_dashboard_filters(normalized, dataset.schema, dashboard_filters)
-        return self._render(dataset, normalized)
+        return self.render_on(dataset, normalized)
 
     # --- for a public share link -----------------------------------------------------------
 
@@ -331,23 +338,20 @@ class QueryService:
         widget = _find_widget(dashboard, widget_id)
         spec = widget["spec"]
         if spec["type"] == "markdown":
-            return self._render(None, normalize_spec(spec, []))
-        dataset = self._shared_dataset(spec["dataset_id"], dashboard["workspace_id"])
+            return self.render_on(None, normalize_spec(spec, []))
+        dataset = self.dataset_in_workspace(spec["dataset_id"], dashboard["workspace_id"])
         dashboard_values, clicks = _split_shared_filters(dashboard, extra_filters)
-        normalized = self._prepare(dataset, spec, clicks)
+        normalized = self.prepare(dataset, spec, clicks)
         normalized = apply_dashboard_filters(normalized, dataset.schema, dashboard_values)
-        return self._render(dataset, normalized)
+        return self.render_on(dataset, normalized)
 
-    def _shared_dataset(self, dataset_id, workspace_id: int) -> Dataset:
+    def dataset_in_workspace(self, dataset_id, workspace_id: int) -> Dataset:
         """The widget's dataset, found by the share token's authority (no member here):
         only when it is in the dashboard's own workspace."""
-        from storage.tables import datasets as datasets_table
-
-        with self.datasets.engine.connect() as conn:
-            row = conn.execute(self.datasets._select().where(datasets_table.c.id == int(dataset_id))).first()
-        if row is None or row.workspace_id != workspace_id:
+        dataset = self.datasets.in_workspace(dataset_id, workspace_id)
+        if dataset is None:
             raise NotFound("This widget's dataset is no longer there")
-        return self.datasets._to_dataset(row, Role.VIEWER)
+        return dataset
 
     def close(self) -> None:
         self.cache.close()

@@ -7,8 +7,8 @@ Every widget is queried as the dashboard draws it (the same filters, cross-filte
 drill-downs, the same cache), except that tables are asked for all their rows at once
 (page 0 with a page size of the row cap, 10,000) instead of the page on screen, so the
 PDF and the spreadsheets hold the whole table. To query exactly as the dashboard does this
-module uses the view and query services' own steps (``DashboardViewService._viewed_spec``,
-``_cross_for``, ``QueryService._prepare``/``_result``/``_shared_dataset``), as
+module uses the view and query services' own steps (``DashboardViewService.viewed_spec``,
+``cross_for``, ``QueryService.prepare``/``result_on``/``dataset_in_workspace``), as
 ``DashboardViewService`` itself does, rather than a second copy of them.
 """
 from __future__ import annotations
@@ -25,7 +25,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from analytics import reports as layout
 from analytics.widgets import widget_type
 from analytics.widgets.spec import normalize_spec
-from storage.dashboard_views import _cross_for, _in_parallel, active_filters, parse_view_state
+from storage.dashboard_views import (
+    active_filters,
+    cross_for,
+    in_parallel,
+    parse_view_state,
+)
 from storage.errors import InvalidInput, NotFound
 from storage.exports import neutralise, safe_filename
 from storage.principal import Principal
@@ -116,7 +121,7 @@ class ReportService:
 
         def one(widget):
             return self._widget_report(board, widget, values, [],
-                                       lambda ds_id: self.queries._shared_dataset(ds_id, board["workspace_id"]))
+                                       lambda ds_id: self.queries.dataset_in_workspace(ds_id, board["workspace_id"]))
 
         return self._assemble(board, values, timezone, one)
 
@@ -125,7 +130,7 @@ class ReportService:
         filters = [{"label": f.get("label") or f["column"], "value": _filter_text(f)}
                    for f in active_filters(board, values) if f.get("value")]
         widgets = board.get("widgets") or []
-        rendered = _in_parallel(widgets, one)
+        rendered = in_parallel(widgets, one)
         tabs = []
         for tab in board.get("tabs") or []:
             items = []
@@ -151,20 +156,20 @@ class ReportService:
             output = widget_type("markdown").render(None, normalize_spec(spec, []))
             return {"output": {**output, "title": spec.get("title")}, "data": None}
         dataset = dataset_of(spec["dataset_id"])
-        viewed = self.views._viewed_spec(widget, spec, dataset.schema, board, values, cross)
-        extra = _cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})
-        normalized = self.queries._prepare(dataset, viewed, extra or None)
+        viewed = self.views.viewed_spec(widget, spec, dataset.schema, board, values, cross)
+        extra = cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})
+        normalized = self.queries.prepare(dataset, viewed, extra or None)
         if normalized["type"] == "table":
             # All the rows (up to the row cap) in one query, not the page on screen.
             normalized["page"], normalized["page_size"] = 0, self.queries.row_cap
-            result = self.queries._result(dataset, normalized)
+            result = self.queries.result_on(dataset, normalized)
             output = widget_type("table").render(result, normalized)
         elif normalized["type"] == "analysis":
             # Not a query: the engine runs the analysis (its table views become the data).
-            result, output = None, self.queries._render(dataset, normalized)
+            result, output = None, self.queries.render_on(dataset, normalized)
         else:
-            output = self.queries._render(dataset, normalized)  # the dashboard's own cached drawing
-            result = self.queries._result(dataset, normalized)  # and its rows, cached alike
+            output = self.queries.render_on(dataset, normalized)  # the dashboard's own cached drawing
+            result = self.queries.result_on(dataset, normalized)  # and its rows, cached alike
         output = {**output, "title": spec.get("title")}
         return {"output": output, "data": layout.widget_data(normalized, output, result)}
 

@@ -273,7 +273,7 @@ class _Concurrently:
     def _run(self, work: Callable) -> None:
         try:
             self._value = work(self._cursor)
-        except BaseException as error:  # handed to the caller by result()
+        except BaseException as error:  # noqa: BLE001 (handed to the caller by result())
             self._error = error
 
     def result(self):

@@ -305,7 +305,7 @@ def test_opening_the_page_starts_the_widget_queries(client, make_client, app_sto
     assert client.get(f"/dashboards/{board['id']}").status_code == 200
     deadline = time.time() + 10
     while not app_storage.queries._cached(app_storage.queries._key(
-            "q", vgsales, app_storage.queries._prepare(vgsales, spec, None))) and time.time() < deadline:
+            "q", vgsales, app_storage.queries.prepare(vgsales, spec, None))) and time.time() < deadline:
         time.sleep(0.05)
     assert app_storage.queries.run(admin.principal(), vgsales.id, spec)["cached"] is True
 

@@ -242,3 +242,47 @@ def test_generate_needs_an_editor(storage, ada, bob):
     storage.workspaces.add_member(ada, team, "bob@example.com", "viewer")
     with pytest.raises(Forbidden):
         storage.dashboards.generate(bob, dataset.id)
+
+
+def test_simultaneous_changes_both_land(storage, ada, workspace, vg):
+    """modify() saves only over the dashboard its change saw: when another save lands in
+    between, the change runs again on that one, so neither is lost."""
+    board = storage.dashboards.create(ada, workspace, {"name": "Busy"})
+    seen = []
+
+    def add_mine(current):
+        seen.append([w["spec"].get("title") for w in current["widgets"]])
+        if len(seen) == 1:  # another editor saves while this change is being made
+            storage.dashboards.add_widget(ada, board["id"], widget(vg, type="kpi", y="Global_Sales", agg="sum",
+                                                                   title="theirs"))
+        mine = {"id": "mine", "spec": {"dataset_id": vg.id, "type": "kpi", "y": "NA_Sales", "agg": "sum",
+                                       "title": "mine"}, "layout": {"x": 0, "y": 9, "w": 3, "h": 3}}
+        return {"widgets": current["widgets"] + [mine]}
+
+    saved = storage.dashboards.modify(ada, board["id"], add_mine)
+    assert seen == [[], ["theirs"]]
+    assert [w["spec"]["title"] for w in saved["widgets"]] == ["theirs", "mine"]
+    assert [w["spec"]["title"] for w in storage.dashboards.get(ada, board["id"])["widgets"]] == ["theirs", "mine"]
+    # A change with nothing to do saves nothing; a change that never settles says so.
+    assert storage.dashboards.modify(ada, board["id"], lambda current: None)["updated_at"] == saved["updated_at"]
+
+    overtaken = []
+
+    def always_overtaken(current):
+        overtaken.append(1)
+        storage.dashboards.update(ada, board["id"], {"name": f"Busy {len(overtaken)}"})
+        return {"description": "never lands"}
+
+    from storage.errors import Conflict
+    with pytest.raises(Conflict, match="kept changing"):
+        storage.dashboards.modify(ada, board["id"], always_overtaken)
+    assert storage.dashboards.get(ada, board["id"])["description"] == "" and len(overtaken) == 5
+
+
+def test_modify_needs_an_editor(storage, ada, bob, vg):
+    team = storage.workspaces.create(ada, "Team").id
+    storage.workspaces.add_member(ada, team, "bob@example.com", "viewer")
+    board = storage.dashboards.create(ada, team, {"name": "Team board"})
+    with pytest.raises(Forbidden):
+        storage.dashboards.modify(bob, board["id"], lambda current: {"name": "Bob's now"})
+    assert storage.dashboards.get(ada, board["id"])["name"] == "Team board"

@@ -1,7 +1,7 @@
 """The dashboard's view state: cross-filters from clicks, drill-down steps, the URL, and
 the filter controls read back into filter values."""
 from callbacks.dashboard_view import _filters_from_controls, add_cross_filter
-from storage.dashboard_views import DashboardViewService, _cross_for, parse_view_state
+from storage.dashboard_views import DashboardViewService, cross_for, parse_view_state
 
 
 def test_clicking_categories_replaces_and_toggles():
@@ -20,10 +20,10 @@ def test_clicking_periods_drills_in_step_by_step():
     cross = add_cross_filter(cross, "t", {"column": "Date", "op": "=", "value": "2011-03", "grain": "month"})
     assert [c["grain"] for c in cross] == ["year", "month"]
     spec = {"type": "line", "x": "Date", "time_grain": "year"}
-    drilled = DashboardViewService._viewed_spec({"id": "t"}, spec, [{"name": "Date", "type": "date"}],
+    drilled = DashboardViewService.viewed_spec({"id": "t"}, spec, [{"name": "Date", "type": "date"}],
                                                 {"filters": []}, {}, cross)
     assert drilled["time_grain"] == "month"  # two steps: year -> quarter -> month
-    other = DashboardViewService._viewed_spec({"id": "other"}, spec, [{"name": "Date", "type": "date"}],
+    other = DashboardViewService.viewed_spec({"id": "other"}, spec, [{"name": "Date", "type": "date"}],
                                               {"filters": []}, {}, cross)
     assert other["time_grain"] == "year"
 
@@ -33,9 +33,9 @@ def test_cross_filters_skip_the_clicked_chart_and_unknown_columns():
              {"column": "Date", "op": "=", "value": "2011", "grain": "year", "source": "line"},
              {"column": "Missing", "op": "=", "value": 1, "source": "x"}]
     types = {"Genre": "text", "Date": "date"}
-    assert _cross_for("bar", cross, types) == [{"column": "Date", "op": "=", "value": "2011", "grain": "year"}]
+    assert cross_for("bar", cross, types) == [{"column": "Date", "op": "=", "value": "2011", "grain": "year"}]
     # The clicked time chart keeps its period filter: it shows the period it drilled into.
-    assert [c["column"] for c in _cross_for("line", cross, types)] == ["Genre", "Date"]
+    assert [c["column"] for c in cross_for("line", cross, types)] == ["Genre", "Date"]
 
 
 def test_url_state_ignores_what_it_cannot_read():
