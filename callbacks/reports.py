@@ -1,13 +1,20 @@
 """Report callbacks: the dashboard's Download menu (a background export job with a
-progress bar, then the browser fetches the file) and the schedules page (create, send
+progress bar, then the browser fetches the file) and the schedules page (create, edit, send
 now, pause/resume, delete, the run history, the public link's download switch). Each
 takes the acting principal; storage checks access on every call."""
 from __future__ import annotations
 
 from dash import ALL, Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
 
 from components.feedback import error_alert, success_alert
-from components.reports import ready_link, run_history, schedule_list
+from components.reports import (
+    ready_link,
+    run_history,
+    schedule_form_mode,
+    schedule_form_values,
+    schedule_list,
+)
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
 
@@ -117,9 +124,48 @@ def register_schedules(app) -> None:
     def days_for(frequency):
         return frequency != "weekly", frequency != "monthly"
 
+    field_outputs = [Output(f"schedule-{name}", "value") for name in
+                     ("name", "format", "paper", "orientation", "frequency", "weekdays", "monthday", "time",
+                      "timezone", "recipients")]
+
+    @app.callback(
+        *field_outputs,
+        Output({"type": "schedule-filter", "index": ALL}, "value"),
+        Output("schedule-editing", "data"),
+        Output("schedule-form-mode", "children"),
+        Output("schedule-create", "children"),
+        Output("schedule-edit-cancel-box", "hidden"),
+        Output("schedule-form-feedback", "children", allow_duplicate=True),
+        Input({"type": "schedule-edit", "index": ALL}, "n_clicks"),
+        Input("schedule-edit-cancel", "n_clicks"),
+        Input("schedule-saved", "data"),
+        State("schedule-filter-defaults", "data"),
+        prevent_initial_call=True,
+    )
+    def edit_mode(_edits, _cancel, _saved, filter_defaults):
+        """An Edit click fills the form with that schedule (read with the editor's rights);
+        Cancel, or a save, empties it for a new one."""
+        trigger = ctx.triggered_id
+        filter_ids = [o["id"]["index"] for o in ctx.outputs_list[len(field_outputs)]]
+        schedule = None
+        if isinstance(trigger, dict):
+            if not (ctx.triggered and ctx.triggered[0]["value"]):
+                raise PreventUpdate  # the buttons fire with 0 when the list is drawn
+            try:
+                schedule = current_storage().schedules.get(require_principal(), trigger["index"])
+            except DataInsightError:
+                raise PreventUpdate from None  # gone, or not this user's to edit: the list says so
+        filters = (schedule or {}).get("filters") or filter_defaults or {}
+        note, label, cancel_hidden = schedule_form_mode(schedule)
+        # A save's own message stays; an edit or a cancel starts afresh.
+        feedback = no_update if trigger == "schedule-saved" else None
+        return (*schedule_form_values(schedule), [filters.get(i) or [] for i in filter_ids],
+                schedule["id"] if schedule else None, note, label, cancel_hidden, feedback)
+
     @app.callback(
         Output("schedule-form-feedback", "children"),
         Output("schedule-rev", "data"),
+        Output("schedule-saved", "data"),
         Input("schedule-create", "n_clicks"),
         State("schedule-dashboard-id", "data"),
         State("schedule-name", "value"),
@@ -134,23 +180,32 @@ def register_schedules(app) -> None:
         State("schedule-recipients", "value"),
         State({"type": "schedule-filter", "index": ALL}, "value"),
         State({"type": "schedule-filter", "index": ALL}, "id"),
+        State("schedule-editing", "data"),
         State("schedule-rev", "data"),
+        State("schedule-saved", "data"),
         prevent_initial_call=True,
     )
-    def create(n_clicks, dashboard_id, name, fmt, paper, orientation, frequency, weekdays, monthday, time_of_day,
-               timezone, recipients, filter_values, filter_ids, rev):
+    def save(n_clicks, dashboard_id, name, fmt, paper, orientation, frequency, weekdays, monthday, time_of_day,
+             timezone, recipients, filter_values, filter_ids, editing, rev, saved):
+        """Add a schedule, or save the one being edited (the storage layer checks that it
+        is an editable schedule of a dashboard this user edits)."""
         if not n_clicks:
-            return no_update, no_update
+            return no_update, no_update, no_update
         days = (weekdays or []) if frequency == "weekly" else ([int(monthday)] if monthday else [])
         payload = {"name": name or None, "format": fmt, "paper": paper, "orientation": orientation,
                    "frequency": frequency, "days": days, "time": (time_of_day or "")[:5], "timezone": timezone,
                    "recipients": _recipients(recipients),
                    "filters": {i["index"]: v for i, v in zip(filter_ids, filter_values) if v}}
+        schedules = current_storage().schedules
         try:
-            made = current_storage().schedules.create(require_principal(), dashboard_id, payload)
+            if editing is not None:
+                made = schedules.update(require_principal(), editing, payload)
+            else:
+                made = schedules.create(require_principal(), dashboard_id, payload)
         except DataInsightError as exc:
-            return error_alert(exc.message), no_update
-        return success_alert(f"Added: {made['description']}."), (rev or 0) + 1
+            return error_alert(exc.message), no_update, no_update
+        done = "Saved" if editing is not None else "Added"
+        return success_alert(f"{done}: {made['description']}."), (rev or 0) + 1, (saved or 0) + 1
 
     @app.callback(
         Output("schedule-action-feedback", "children"),

@@ -80,6 +80,36 @@ def ready_link(url: str, filename: str, stats: dict | None) -> dbc.Alert:
 # --- the schedules page ---------------------------------------------------------------------
 
 
+# The schedule form's fields, in the order schedule_form_values answers them.
+SCHEDULE_FIELDS = ("name", "format", "paper", "orientation", "frequency", "weekdays", "monthday", "time", "timezone",
+                   "recipients")
+_NEW_SCHEDULE = {"name": None, "format": "pdf", "paper": "a4", "orientation": "portrait", "frequency": "weekly",
+                 "weekdays": [0], "monthday": 1, "time": "08:00", "timezone": "UTC", "recipients": None}
+
+
+def schedule_form_values(schedule: dict | None) -> list:
+    """The form's field values for ``schedule`` (editing it), or for a new one."""
+    if schedule is None:
+        return [_NEW_SCHEDULE[f] for f in SCHEDULE_FIELDS]
+    days = schedule.get("days") or []
+    found = {"name": schedule["name"], "format": schedule["format"], "paper": schedule["paper"] or "a4",
+             "orientation": schedule["orientation"] or "portrait", "frequency": schedule["frequency"],
+             "weekdays": days if schedule["frequency"] == "weekly" else [0],
+             "monthday": days[0] if schedule["frequency"] == "monthly" and days else 1,
+             "time": schedule["time"], "timezone": schedule["timezone"],
+             "recipients": ", ".join(schedule["recipients"])}
+    return [found[f] for f in SCHEDULE_FIELDS]
+
+
+def schedule_form_mode(schedule: dict | None) -> tuple:
+    """(the note above the form, the save button's label, whether Cancel is hidden)."""
+    if schedule is None:
+        return None, [icon("plus-lg", "me-1"), "Add schedule"], True
+    note = dbc.Alert([icon("pencil", "me-2"), "Editing ", html.Strong(schedule["name"]),
+                      ": change what you need and save."], color="info", className="py-2", id="schedule-editing-note")
+    return note, [icon("check-lg", "me-1"), "Save changes"], False
+
+
 def schedule_form(board: dict, filter_options: dict) -> dbc.Card:
     filters = []
     for flt in board.get("filters") or []:
@@ -117,9 +147,18 @@ def schedule_form(board: dict, filter_options: dict) -> dbc.Card:
                  "Email addresses, separated by commas or new lines"),
         *filters,
         html.Div(id="schedule-form-feedback", className="mb-2"),
-        dbc.Button([icon("plus-lg", "me-1"), "Add schedule"], id="schedule-create", color="primary", n_clicks=0),
+        html.Div([
+            dbc.Button(schedule_form_mode(None)[1], id="schedule-create", color="primary", n_clicks=0),
+            html.Div(dbc.Button("Cancel editing", id="schedule-edit-cancel", color="secondary", outline=True,
+                                n_clicks=0), id="schedule-edit-cancel-box", hidden=True),
+        ], className="d-flex gap-2"),
+        dcc.Store(id="schedule-editing", data=None),
+        dcc.Store(id="schedule-saved", data=0),
+        dcc.Store(id="schedule-filter-defaults",
+                  data={f["id"]: f.get("value") or [] for f in board.get("filters") or []
+                        if f.get("kind") == "multi_select"}),
     ]
-    return card("New schedule", body)
+    return card("Add or edit a schedule", [html.Div(id="schedule-form-mode"), *body])
 
 
 def _when(value: str | None, zone: str = "UTC") -> str:
@@ -153,6 +192,8 @@ def schedule_list(schedules: list[dict]) -> html.Div:
                            size="sm", color="primary", outline=True, className="me-1 text-nowrap", n_clicks=0),
                 dbc.Button("Pause" if s["enabled"] else "Resume", id={"type": "schedule-toggle", "index": s["id"]},
                            size="sm", color="secondary", outline=True, className="me-1", n_clicks=0),
+                dbc.Button(icon("pencil"), id={"type": "schedule-edit", "index": s["id"]}, size="sm",
+                           color="secondary", outline=True, className="me-1", n_clicks=0, title="Edit"),
                 dbc.Button(icon("trash"), id={"type": "schedule-delete", "index": s["id"]}, size="sm",
                            color="danger", outline=True, n_clicks=0, title="Delete"),
             ], className="d-flex")),

@@ -118,3 +118,18 @@ def test_download_pdf_and_excel_then_schedule_and_send_now(rita: Page, smtp, tmp
     assert sorted(received["to"]) == ["boss@example.com", "team@example.com"]
     [attachment] = list(received["message"].iter_attachments())
     assert attachment.get_filename().endswith(".pdf") and attachment.get_content().startswith(b"%PDF-")
+
+    # Edit the schedule: the form fills with it, a change is saved in place.
+    page.locator("#schedule-table button[title='Edit']").first.click()
+    expect(page.locator("#schedule-editing-note")).to_contain_text("Monday sales")
+    expect(page.locator("#schedule-recipients")).to_have_value("team@example.com, boss@example.com")
+    expect(page.locator("#schedule-timezone")).to_have_value("Europe/Paris")
+    page.fill("#schedule-time", "06:45")
+    page.locator("#schedule-weekdays label", has_text="Mon").click()  # Thursdays only now
+    page.screenshot(path=str(ARTIFACTS / "report-schedule-edit.png"), full_page=True)
+    page.locator("#schedule-create").click()
+    expect(page.locator("#schedule-form-feedback")).to_contain_text("Saved: Weekly on Thu at 06:45 Europe/Paris")
+    expect(page.locator("#schedule-table")).to_contain_text("Weekly on Thu at 06:45 Europe/Paris")
+    expect(page.locator("#schedule-table tbody tr")).to_have_count(1)
+    expect(page.locator("#schedule-editing-note")).to_have_count(0)
+    expect(page.locator("#schedule-create")).to_have_text("Add schedule")

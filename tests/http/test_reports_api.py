@@ -259,3 +259,93 @@ def test_profile_pdf_and_excel(client, ada, bob, board, app_storage):
                                                headers=bearer(ada)).data))
     stats = list(book["Column statistics"].iter_rows(values_only=True))
     assert stats[0][:3] == ("Column", "Type", "Values") and len(stats) == 12  # header + 11 columns
+
+
+FORM_FIELDS = ("name", "format", "paper", "orientation", "frequency", "weekdays", "monthday", "time", "timezone",
+               "recipients")
+
+
+def edit_click(client, schedule_id, trigger="edit"):
+    """The schedules page's Edit button (or Cancel) as the renderer posts it: the form's
+    fields, the genre filter's dropdown (a pattern output) and the edit state."""
+    callback_map = client.application.extensions["datainsight_dash"].callback_map
+    key = next(k for k, c in callback_map.items() if any(_id_type(i["id"]) == "schedule-edit" for i in c["inputs"]))
+    outputs = [{"id": f"schedule-{f}", "property": "value"} for f in FORM_FIELDS]
+    outputs += [[{"id": {"type": "schedule-filter", "index": "genre"}, "property": "value"}]]
+    outputs += [{"id": i, "property": p} for i, p in (("schedule-editing", "data"), ("schedule-form-mode", "children"),
+                                                      ("schedule-create", "children"),
+                                                      ("schedule-edit-cancel-box", "hidden"),
+                                                      ("schedule-form-feedback", "children"))]
+    edit = {"type": "schedule-edit", "index": schedule_id}
+    body = {"output": key, "outputs": outputs,
+            "inputs": [[{"id": edit, "property": "n_clicks", "value": 1 if trigger == "edit" else 0}],
+                       {"id": "schedule-edit-cancel", "property": "n_clicks", "value": 1 if trigger == "cancel" else 0},
+                       {"id": "schedule-saved", "property": "data", "value": 0}],
+            "state": [{"id": "schedule-filter-defaults", "property": "data", "value": {"genre": []}}],
+            "changedPropIds": [json.dumps(edit, separators=(",", ":"), sort_keys=True) + ".n_clicks" if trigger == "edit"
+                               else "schedule-edit-cancel.n_clicks"]}
+    return client.post("/_dash-update-component", json=body)
+
+
+def _id_type(component_id) -> str:
+    if isinstance(component_id, str) and component_id.startswith("{"):
+        return json.loads(component_id).get("type", "")
+    return component_id.get("type", "") if isinstance(component_id, dict) else component_id
+
+
+def save_click(client, board_id, editing, values: dict):
+    fields = dict(zip(FORM_FIELDS, [None, "pdf", "a4", "portrait", "weekly", [0], 1, "08:00", "UTC", None]))
+    fields.update(values)
+    return post_callback(
+        client, [("schedule-form-feedback", "children"), ("schedule-rev", "data"), ("schedule-saved", "data")],
+        [("schedule-create", "n_clicks", 1)],
+        [("schedule-dashboard-id", "data", board_id), *[(f"schedule-{f}", "value", fields[f]) for f in FORM_FIELDS],
+         ({"type": "schedule-filter", "index": "ALL"}, "value", [("genre", fields.get("genre", []))]),
+         ({"type": "schedule-filter", "index": "ALL"}, "id", [("genre", {"type": "schedule-filter", "index": "genre"})]),
+         ("schedule-editing", "data", editing), ("schedule-rev", "data", 0), ("schedule-saved", "data", 0)],
+        changed=["schedule-create.n_clicks"])
+
+
+def test_schedule_edit_form_fills_saves_and_refuses_another_user(make_client, app_storage, admin, board):
+    from tests.conftest import sign_in
+
+    schedule = app_storage.schedules.create(admin.principal(), board["id"], {
+        "name": "Monday sales", "frequency": "weekly", "days": [0, 3], "time": "07:30", "timezone": "Europe/Paris",
+        "recipients": ["a@example.com", "b@example.com"], "format": "xlsx", "filters": {"genre": ["Sports"]}})
+    owner = make_client()
+    sign_in(owner, "ada@example.com")
+    response = edit_click(owner, schedule["id"])
+    assert response.status_code == 200, response.get_data(as_text=True)[:2000]
+    filled = response.get_json()["response"]
+    values = [filled[f"schedule-{f}"]["value"] for f in FORM_FIELDS]
+    assert values == ["Monday sales", "xlsx", "a4", "portrait", "weekly", [0, 3], 1, "07:30", "Europe/Paris",
+                      "a@example.com, b@example.com"]
+    assert filled['{"index":"genre","type":"schedule-filter"}']["value"] == ["Sports"]
+    assert filled["schedule-editing"]["data"] == schedule["id"] and filled["schedule-form-feedback"]["children"] is None
+    assert "Save changes" in json.dumps(filled["schedule-create"]) and filled["schedule-edit-cancel-box"]["hidden"] is False
+
+    saved = save_click(owner, board["id"], schedule["id"], {
+        "name": "Monday sales", "format": "pdf", "frequency": "monthly", "monthday": 15, "time": "06:00",
+        "timezone": "Europe/Paris", "recipients": "a@example.com\nc@example.com", "genre": ["Racing"]})
+    body = saved.get_json()["response"]
+    assert "Saved: Monthly on day 15 at 06:00 Europe/Paris" in json.dumps(body), body
+    assert body["schedule-saved"]["data"] == 1
+    now = app_storage.schedules.get(admin.principal(), schedule["id"])
+    assert (now["frequency"], now["days"], now["time"], now["format"], now["recipients"], now["filters"]) == (
+        "monthly", [15], "06:00", "pdf", ["a@example.com", "c@example.com"], {"genre": ["Racing"]})
+    assert len(app_storage.schedules.list(admin.principal(), board["id"])) == 1  # changed, not added
+
+    cancelled = edit_click(owner, schedule["id"], trigger="cancel").get_json()["response"]
+    assert cancelled["schedule-editing"]["data"] is None and cancelled["schedule-name"]["value"] is None
+    assert "Add schedule" in json.dumps(cancelled["schedule-create"])
+
+    # Bob crafts both posts with Ada's schedule: he reads nothing and changes nothing.
+    app_storage.users.create_user(admin.principal(), "bob@example.com", PASSWORD, "Bob")
+    bob = make_client()
+    sign_in(bob, "bob@example.com")
+    peek = edit_click(bob, schedule["id"])
+    assert peek.status_code == 204 or "a@example.com" not in peek.get_data(as_text=True)
+    overwrite = save_click(bob, board["id"], schedule["id"], {"recipients": "bob@example.com"})
+    assert "no schedule" in json.dumps(overwrite.get_json()["response"])
+    assert app_storage.schedules.get(admin.principal(), schedule["id"])["recipients"] == ["a@example.com",
+                                                                                         "c@example.com"]
