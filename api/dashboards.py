@@ -40,7 +40,7 @@ def query():
         raise InvalidInput("The field 'dataset_id' is required")
     queries = current_storage().queries
     if field(body, "render", kind=bool, required=False, default=False):
-        return flask.jsonify(queries.render(principal, dataset_id, spec, _filters(body)))
+        return flask.jsonify(queries.render(principal, dataset_id, spec, _filters(body), complete=True))
     result = queries.run(principal, dataset_id, spec, _filters(body))
     return flask.jsonify({"columns": result["columns"], "rows": [[jsonable(v) for v in r] for r in result["rows"]],
                           "truncated": result["truncated"], "cached": result["cached"]})

@@ -112,7 +112,20 @@ def register_view(app, access) -> None:
         prevent_initial_call=True,  # the page and draw_body arrive with the widgets drawn
     )
     def draw_widget(state, key):
-        widget_id = ctx.outputs_list["id"]["index"]
+        return _draw(ctx.outputs_list["id"]["index"], state, key)
+
+    @app.callback(
+        Output({"type": f"{p}dash-widget-body", "index": MATCH}, "children", allow_duplicate=True),
+        Input({"type": f"{p}dash-widget-poll", "index": MATCH}, "n_intervals"),
+        State(f"{p}dash-state", "data"),
+        State(access.key_id, "data"),
+        prevent_initial_call=True,
+    )
+    def poll_pending(_ticks, state, key):
+        """A widget that was still computing (an analysis on a new version) asks again."""
+        return _draw(ctx.outputs_list["id"]["index"], state, key)
+
+    def _draw(widget_id, state, key):
         state = state or {}
         try:
             board = access.board(key)

@@ -118,6 +118,8 @@ def widget_ids(prefix: str, widget_id: str) -> dict:
         "next": {"type": f"{prefix}dash-table-next", "index": widget_id},
         "sort": {"type": f"{prefix}dash-table-sort", "index": widget_id},
         "view": {"type": f"{prefix}dash-table-view", "index": widget_id},
+        # Polls a widget still being computed (an analysis on a new version).
+        "poll": {"type": f"{prefix}dash-widget-poll", "index": widget_id},
     }
 
 
@@ -135,10 +137,24 @@ def rendered_body(output: dict | None, prefix: str, widget_id, table_view: dict 
     if "error" in output and "kind" not in output:
         return widget_error(output["error"])
     ids = widget_ids(prefix, widget_id)
+    if output.get("kind") == "pending":
+        return pending_body(output["message"], ids["poll"])
     pager = None
     if output.get("kind") == "table" and not prefix:  # the public link shows the first page
         pager = {"ids": {k: ids[k] for k in ("prev", "next", "sort", "view")}, "view": table_view or {}}
     return widget_body(output, ids["graph"], output.get("title"), pager)
+
+
+PENDING_POLL_MS = 2000
+
+
+def pending_body(message: str, poll_id: dict) -> html.Div:
+    """A widget still being computed: says so and asks again every couple of seconds
+    (the poll is part of the body, so it stops when the drawn widget replaces it)."""
+    return html.Div([dbc.Spinner(size="sm", color="secondary", spinner_class_name="me-2"),
+                     html.Span(message, className="small text-body-secondary"),
+                     dcc.Interval(id=poll_id, interval=PENDING_POLL_MS, max_intervals=300)],
+                    className="widget-pending d-flex align-items-center p-2")
 
 
 def _widget_cards(widgets: list[dict], prefix: str, editable: bool, outputs: dict | None) -> list:

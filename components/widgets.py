@@ -114,6 +114,8 @@ def widget_body(output: dict | None, graph_id, title: str | None = None, pager: 
         return _table_body(output, pager)
     if kind == "markdown":
         return dcc.Markdown(output.get("text") or "", className="widget-markdown", link_target="_blank")
+    if kind == "pending":  # (the dashboard polls; components.dashboards.pending_body)
+        return html.Div(output.get("message"), className="small text-body-secondary p-2")
     return html.Div(f"Unknown widget output {kind!r}", className="text-danger small")
 
 

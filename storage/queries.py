@@ -30,6 +30,7 @@ from analytics.widgets.spec import (
     normalize_spec,
     spec_columns,
 )
+from storage.background import BackgroundResults, StillComputing
 from storage.datasets import Dataset, DatasetService
 from storage.duck import connect, literal
 from storage.errors import AnalysisError, Forbidden, InvalidInput, InvalidSpec, NotFound
@@ -41,6 +42,9 @@ DEFAULT_TIME_LIMIT = 15.0  # seconds per widget query
 CACHE_SIZE_LIMIT = 512 * 1024 * 1024
 CACHE_EXPIRE = 7 * 24 * 3600  # results of versions nobody asks for age out
 MEMORY_ENTRIES = 512  # recent outputs also kept in this process, in front of the disk cache
+# An analysis widget not computed yet (a new version) is waited for this long in a page
+# request; after that the page shows it computing and polls.
+ANALYSIS_WAIT = 1.5
 
 
 class _Recent:
@@ -99,6 +103,8 @@ class QueryService:
         self._db_lock = threading.Lock()
         self._inflight: dict[str, threading.Event] = {}  # result key -> set when that query ends
         self._inflight_lock = threading.Lock()
+        self.analysis_wait = ANALYSIS_WAIT
+        self.background = BackgroundResults(workers=2, name="datainsight-analysis-widget")
 
     def clear_cache(self) -> None:
         """Forget every cached result (tests and benchmarks; versions make it unneeded)."""
@@ -263,13 +269,16 @@ class QueryService:
         self._store(key, result)
         return {**result, "cached": False}
 
-    def render_on(self, dataset: Dataset | None, normalized: dict) -> dict:
-        """The drawn widget (figure, table or text) of a prepared spec, cached."""
+    def render_on(self, dataset: Dataset | None, normalized: dict, *, complete: bool = False) -> dict:
+        """The drawn widget (figure, table or text) of a prepared spec, cached. An
+        analysis widget whose analysis takes longer than self.analysis_wait seconds
+        answers {"kind": "pending"} meanwhile (its result is there for the next request),
+        unless ``complete`` (a report: it waits for everything)."""
         wt = widget_type(normalized["type"])
         if dataset is None:  # markdown: no data at all
             return wt.render(None, normalized)
         if normalized["type"] == "analysis":
-            return self._render_analysis(dataset, normalized)
+            return self._render_analysis(dataset, normalized, None if complete else self.analysis_wait)
         key = self._key("r", dataset, normalized)
         hit = self._cached(key)
         if hit is not None:
@@ -281,20 +290,29 @@ class QueryService:
         self._store(key, output)
         return output
 
-    def _render_analysis(self, dataset: Dataset, normalized: dict) -> dict:
+    def _render_analysis(self, dataset: Dataset, normalized: dict, wait: float | None) -> dict:
         """An analysis widget: its analysis run on ``dataset`` (already access-checked, or
         found by a share token) with the widget's stored params, then drawn. Filters do
         not apply (the output says so), so they are not part of the key; the analysis
-        service caches the result per dataset version, so a new version recomputes."""
+        service caches the result per dataset version, so a new version recomputes, in
+        the background: a forecast or a clustering of a large new version may take many
+        seconds, and the rest of the dashboard does not wait for it."""
         spec = {k: v for k, v in normalized.items() if k != "filters"}
         key = self._key("r", dataset, spec)
         hit = self._cached(key)
         if hit is not None:
             return hit
-        result = self.analyses.run_on(dataset, spec["kind"], spec["params"])
-        output = widget_type("analysis").render(result, spec)
-        self._store(key, output)
-        return output
+
+        def compute() -> dict:
+            output = widget_type("analysis").render(self.analyses.run_on(dataset, spec["kind"], spec["params"]), spec)
+            self._store(key, output)
+            return output
+
+        try:
+            return self.background.get(key, compute, wait)
+        except StillComputing:
+            return {"kind": "pending", "message": "Computing this analysis on the current data; it appears here "
+                                                  "when it is done."}
 
     # --- for a signed-in principal --------------------------------------------------------
 
@@ -304,18 +322,21 @@ class QueryService:
         dataset = self.datasets.get(principal, dataset_id)
         return self.result_on(dataset, self.prepare(dataset, spec, extra_filters))
 
-    def render(self, principal: Principal, dataset_id, spec: dict, extra_filters=None) -> dict:
+    def render(self, principal: Principal, dataset_id, spec: dict, extra_filters=None, *,
+               complete: bool = False) -> dict:
         """The widget's output (figure, KPI, table or markdown); a failing query raises its
-        error (InvalidSpec, QueryTimeout, AnalysisError) for the UI to show on that widget."""
+        error (InvalidSpec, QueryTimeout, AnalysisError) for the UI to show on that widget.
+        ``complete``: wait for a slow analysis widget rather than answer "pending" (the API)."""
         if isinstance(spec, dict) and spec.get("type") == "markdown" and dataset_id is None:
             return self.render_on(None, normalize_spec(spec, []))
         dataset = self.datasets.get(principal, dataset_id)
-        return self.render_on(dataset, self.prepare(dataset, spec, extra_filters))
+        return self.render_on(dataset, self.prepare(dataset, spec, extra_filters), complete=complete)
 
     def render_widget(self, principal: Principal, dashboard_id, widget_id: str, extra_filters=None,
                       dashboard_filters=None) -> dict:
         """One widget of a dashboard the principal can view, with the dashboard's filter
-        values (``dashboard_filters``, the dashboard filter shape) and cross-filters."""
+        values (``dashboard_filters``, the dashboard filter shape) and cross-filters. For
+        the API: an analysis widget is waited for, however long it takes."""
         dashboard = self.dashboards.get(principal, dashboard_id)
         widget = _find_widget(dashboard, widget_id)
         spec = widget["spec"]
@@ -324,7 +345,7 @@ class QueryService:
         dataset = self.datasets.get(principal, spec["dataset_id"])
         normalized = self.prepare(dataset, spec, extra_filters)
         normalized = apply_dashboard_filters(normalized, dataset.schema, dashboard_filters)
-        return self.render_on(dataset, normalized)
+        return self.render_on(dataset, normalized, complete=True)
 
     # --- for a public share link -----------------------------------------------------------
 
@@ -354,6 +375,7 @@ class QueryService:
         return dataset
 
     def close(self) -> None:
+        self.background.shutdown()
         self.cache.close()
         with self._db_lock:
             if self._db is not None:

@@ -166,7 +166,7 @@ class ReportService:
             output = widget_type("table").render(result, normalized)
         elif normalized["type"] == "analysis":
             # Not a query: the engine runs the analysis (its table views become the data).
-            result, output = None, self.queries.render_on(dataset, normalized)
+            result, output = None, self.queries.render_on(dataset, normalized, complete=True)
         else:
             output = self.queries.render_on(dataset, normalized)  # the dashboard's own cached drawing
             result = self.queries.result_on(dataset, normalized)  # and its rows, cached alike

@@ -3,13 +3,15 @@ and RFM segments, the dashboard (page, API, public link) draws them, a new datas
 recomputes them, a viewer cannot add one, another workspace gets 404, and the public link
 reaches only the widgets' own analyses."""
 import csv
+import threading
+import time
 import json
 from pathlib import Path
 
 import pytest
 
 from storage.errors import Forbidden, NotFound
-from tests.conftest import _post_callback, post_callback, render_page, sign_in
+from tests.conftest import _input_name, _post_callback, post_callback, render_page, sign_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FORECAST = {"date": "date", "value": "revenue", "agg": "sum", "grain": "day", "horizon": 14, "holdout": 30}
@@ -313,3 +315,61 @@ def test_the_editor_keeps_an_analysis_widgets_params():
                     "params": RFM}
     # A widget of another type gets nothing from it.
     assert "params" not in spec_from_form("bar", 3, "", "", [], None, stored)
+
+
+def _poll(client, board_id, widget_id, prefix="", key_id="dash-id"):
+    """The poll of a widget still being computed, as the renderer posts it."""
+    callback_map = client.application.extensions["datainsight_dash"].callback_map
+    key = next(k for k, c in callback_map.items() if any(_input_name(i["id"]) == f"{prefix}dash-widget-poll"
+                                                          for i in c["inputs"]))
+    poll = {"index": widget_id, "type": f"{prefix}dash-widget-poll"}
+    body = {"output": key, "outputs": {"id": {"index": widget_id, "type": f"{prefix}dash-widget-body"},
+                                       "property": "children"},
+            "inputs": [{"id": poll, "property": "n_intervals", "value": 1}],
+            "state": [{"id": f"{prefix}dash-state", "property": "data", "value": {"filters": {}, "cross": []}},
+                      {"id": key_id, "property": "data", "value": board_id}],
+            "changedPropIds": [json.dumps(poll, separators=(",", ":"), sort_keys=True) + ".n_intervals"]}
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    return json.dumps(response.get_json())
+
+
+def test_a_slow_analysis_does_not_hold_the_page(make_client, app_storage, admin, retail, monkeypatch):
+    """An analysis not computed yet is waited for briefly; then the page arrives with the
+    widget saying it is computing, polls, and gets it drawn. A report waits for it."""
+    principal = admin.principal()
+    workspace = app_storage.workspaces.personal_workspace(principal)
+    board = app_storage.dashboards.create(principal, workspace.id, {"name": "Segments", "widgets": [
+        {"id": "seg", "spec": {"type": "analysis", "dataset_id": retail.id, "kind": "rfm", "params": RFM,
+                               "view": "treemap", "title": "RFM treemap"}},
+        {"id": "n", "spec": {"type": "kpi", "agg": "count", "dataset_id": retail.id, "title": "Rows"}}]})
+    gate = threading.Event()
+    real = app_storage.analyses.run_on
+
+    def held(*args, **kwargs):
+        assert gate.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(app_storage.analyses, "run_on", held)
+    monkeypatch.setattr(app_storage.queries, "analysis_wait", 0.2)
+    ada = make_client()
+    sign_in(ada, admin.email)
+    started = time.monotonic()
+    page = json.dumps(render_page(ada, f"/dashboards/{board['id']}").get_json())
+    assert time.monotonic() - started < 10
+    assert "Computing this analysis" in page and "dash-widget-poll" in page and "Champions" not in page
+    assert "20,000" in page  # the other widget is drawn meanwhile
+    assert "Computing this analysis" in _poll(ada, board["id"], "seg")
+
+    # Another user polling Ada's widget learns nothing.
+    app_storage.users.create_user(principal, "bob@example.com", "bob's long password 1", "Bob")
+    bob = make_client()
+    sign_in(bob, "bob@example.com", "bob's long password 1")
+    crafted = _poll(bob, board["id"], "seg")
+    assert "no dashboard" in crafted and "Champions" not in crafted and "Computing" not in crafted
+
+    gate.set()
+    deadline = time.monotonic() + 60
+    while "Computing this analysis" in (drawn := _poll(ada, board["id"], "seg")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "Champions" in drawn and "dash-widget-poll" not in drawn

@@ -254,9 +254,9 @@ def test_table_widget_pages_and_sorts_through_its_callback(client, app_storage, 
         sorts = [(json.dumps({"col": c, "index": "games", "type": "dash-table-sort"}), 1 if c == col else 0)
                  for c in ("Name", "Global_Sales")]
         body = {
-            "output": json.dumps({"index": ["MATCH"], "type": "dash-widget-body"}, separators=(",", ":"))
-            + ".children@" + next(k.split("@")[1] for k in client.application.extensions["datainsight_dash"]
-                                   .callback_map if "dash-widget-body" in k and "@" in k),
+            "output": next(k for k, c in client.application.extensions["datainsight_dash"].callback_map.items()
+                           if "dash-widget-body" in k and any("dash-table-prev" in json.dumps(i["id"])
+                                                              for i in c["inputs"])),
             "outputs": {"id": {"index": "games", "type": "dash-widget-body"}, "property": "children"},
             "inputs": [{"id": {"index": "games", "type": "dash-table-prev"}, "property": "n_clicks",
                         "value": 1 if trigger_type == "dash-table-prev" else 0},
