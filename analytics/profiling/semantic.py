@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from analytics.countries import ISO2_TO_ISO3
+
 # A value counts as an e-mail address or a URL when the whole value matches; a column
 # gets the hint when at least this share of its sampled non-empty values do.
 MATCH_SHARE = 0.9
@@ -21,28 +23,11 @@ CODE_MIN_ROWS_PER_VALUE = 5
 
 _ID_NAME = re.compile(r"(^|[^a-z])(id|key|uuid|guid|no|nr|number|code)$|^id[^a-z]|_id$", re.IGNORECASE)
 
-# ISO 3166-1 alpha-2 and alpha-3 codes and English short names (with a few common
-# variants), lower case. Used only to recognise a column of countries.
-_ALPHA2 = (  # noqa: SIM905 (a code list reads better as one string)
-    "ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bl bm bn bo bq br bs bt bv bw by bz "
-    "ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee eg eh er es et fi fj fk fm fo "
-    "fr ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk hm hn hr ht hu id ie il im in io iq ir is it je "
-    "jm jo jp ke kg kh ki km kn kp kr kw ky kz la lb lc li lk lr ls lt lu lv ly ma mc md me mf mg mh mk ml mm mn mo "
-    "mp mq mr ms mt mu mv mw mx my mz na nc ne nf ng ni nl no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps pt pw "
-    "py qa re ro rs ru rw sa sb sc sd se sg sh si sj sk sl sm sn so sr ss st sv sx sy sz tc td tf tg th tj tk tl tm "
-    "tn to tr tt tv tw tz ua ug um us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw uk eu"
-).split()
-_ALPHA3 = (  # noqa: SIM905
-    "abw afg ago aia ala alb and are arg arm asm ata atf atg aus aut aze bdi bel ben bes bfa bgd bgr bhr bhs bih blm "
-    "blr blz bmu bol bra brb brn btn bvt bwa caf can cck che chl chn civ cmr cod cog cok col com cpv cri cub cuw cxr "
-    "cym cyp cze deu dji dma dnk dom dza ecu egy eri esh esp est eth fin fji flk fra fro fsm gab gbr geo ggy gha gib "
-    "gin glp gmb gnb gnq grc grd grl gtm guf gum guy hkg hmd hnd hrv hti hun idn imn ind iot irl irn irq isl isr ita "
-    "jam jey jor jpn kaz ken kgz khm kir kna kor kwt lao lbn lbr lby lca lie lka lso ltu lux lva mac maf mar mco mda "
-    "mdg mdv mex mhl mkd mli mlt mmr mne mng mnp moz mrt msr mtq mus mwi mys myt nam ncl ner nfk nga nic niu nld nor "
-    "npl nru nzl omn pak pan pcn per phl plw png pol pri prk prt pry pse pyf qat reu rou rus rwa sau sdn sen sgp sgs "
-    "shn sjm slb sle slv smr som spm srb ssd stp sur svk svn swe swz sxm syc syr tca tcd tgo tha tjk tkl tkm tls ton "
-    "tto tun tur tuv twn tza uga ukr umi ury usa uzb vat vct ven vgb vir vnm vut wlf wsm yem zaf zmb zwe"
-).split()
+# ISO 3166-1 alpha-2 and alpha-3 codes (analytics.countries, plus UK and EU) and English
+# short names (with a few common variants), lower case. Used only to recognise a column
+# of countries.
+_ALPHA2 = [code.lower() for code in ISO2_TO_ISO3] + ["uk", "eu"]
+_ALPHA3 = [code.lower() for code in ISO2_TO_ISO3.values()]
 _NAMES = [
     "afghanistan", "albania", "algeria", "andorra", "angola", "antigua and barbuda", "argentina", "armenia",
     "australia", "austria", "azerbaijan", "bahamas", "bahrain", "bangladesh", "barbados", "belarus", "belgium",

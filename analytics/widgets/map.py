@@ -1,6 +1,7 @@
-"""Map: a choropleth of a value by country (names or ISO 3166 alpha-3 codes)."""
+"""Map: a choropleth of a value by country (names, or ISO 3166 alpha-3 or alpha-2 codes)."""
 from __future__ import annotations
 
+from analytics.countries import iso3_of
 from analytics.widgets import _category as cat
 from analytics.widgets.base import (
     EditorField,
@@ -18,7 +19,7 @@ from analytics.widgets.base import (
 )
 from analytics.widgets.theme import SEQUENTIAL, base_layout
 
-LOCATION_MODES = ("country names", "ISO-3")
+LOCATION_MODES = ("country names", "ISO-3", "ISO-2")
 # Names seen in real data that plotly's country-name lookup does not know.
 COUNTRY_ALIASES = {"EIRE": "Ireland", "RSA": "South Africa", "USA": "United States", "UK": "United Kingdom",
                    "Czech Republic": "Czechia", "Korea": "South Korea"}
@@ -47,10 +48,15 @@ class Map(WidgetType):
 
     def render(self, result, spec):
         rows = [r for r in result["rows"] if r[0] is not None]
+        mode = spec.get("location_mode") or "country names"
+        if mode == "ISO-2":  # plotly knows alpha-3 codes only; a code it cannot place stays off the map
+            rows = [r for r in rows if iso3_of(r[0])]
+            locations, mode = [iso3_of(r[0]) for r in rows], "ISO-3"
+        else:
+            locations = [COUNTRY_ALIASES.get(str(plain(r[0])), str(plain(r[0]))) for r in rows]
         raw = [plain(r[0]) for r in rows]
-        locations = [COUNTRY_ALIASES.get(str(v), str(v)) for v in raw]
         trace = {"type": "choropleth", "locations": locations, "z": [plain(r[1]) for r in rows],
-                 "locationmode": spec.get("location_mode") or "country names", "colorscale": SEQUENTIAL,
+                 "locationmode": mode, "colorscale": SEQUENTIAL,
                  "customdata": [[v] for v in raw], "text": [str(v) for v in raw],
                  "hovertemplate": "%{text}: %{z:,.4~g}<extra></extra>", "marker": {"line": {"width": 0.5}}}
         # The whole world with every border drawn, not zoomed to the countries with data.

@@ -297,6 +297,19 @@ def test_map_by_country_names(sales):
     assert ["EIRE"] in trace["customdata"]  # a click filters on the value as stored
 
 
+def test_map_by_two_letter_codes(con, tmp_path):
+    path = tmp_path / "codes.parquet"
+    con.execute(f"""COPY (SELECT * FROM (VALUES ('GB', 5), ('gb', 1), ('FR', 3), ('UK', 2), ('DE', 4), ('ZZ', 9))
+                  t(code, n)) TO '{path}' (FORMAT parquet)""")
+    _, result, output = Data(con, path).run({"type": "map", "x": "code", "y": "n", "agg": "sum",
+                                             "location_mode": "ISO-2"})
+    trace = output["figure"]["data"][0]
+    assert trace["locationmode"] == "ISO-3"
+    # GB, gb and UK are one country written three ways; ZZ is none: left off, not misplaced.
+    assert sorted(zip(trace["locations"], trace["z"])) == [("DEU", 4), ("FRA", 3), ("GBR", 1), ("GBR", 2), ("GBR", 5)]
+    assert ["gb"] in trace["customdata"] and ["UK"] in trace["customdata"]  # clicks filter on the stored value
+
+
 def test_funnel_sankey_treemap_match_pandas(sales, vg):
     _, result, output = sales.run({"type": "funnel", "x": "country", "agg": "count", "limit": 3})
     assert as_map(result["rows"]) == sales.frame.country.value_counts().head(3).to_dict()
