@@ -226,7 +226,8 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
                     "missing_features": int(incomplete) if missing == "drop" else 0},
         "imputed": imputed, "reference_levels": reference_levels, "term_naming": TERM_NAMING,
         "design": {"features": design_features, "target": target, "model": model,
-                   "positive": None if positive is None else str(positive)},
+                   "positive": None if positive is None else str(positive),
+                   "target_levels": [str(v) for v in levels] if model == "logistic" else None},
     }
     exog = design_matrix(frame, design_features)
     endog = frame[target].to_numpy(dtype=float)

@@ -37,9 +37,21 @@ def _corr_params(columns, method, scatter):
     return {"columns": columns or [], "method": method or "pearson", "scatter_columns": scatter or []}
 
 
-def _reg_params(target, features, model, missing, standard_errors):
-    return {"target": target, "features": features or [], "model": model or "auto", "missing": missing or "drop",
-            "standard_errors": standard_errors or "classical"}
+def _reg_params(target, features, model, missing, standard_errors, reference_values=None, reference_ids=None,
+                positive=None, kept=None):
+    params = {"target": target, "features": features or [], "model": model or "auto", "missing": missing or "drop",
+              "standard_errors": standard_errors or "classical"}
+    # The reference levels and positive class chosen after the last fit, for what is
+    # still in the model (a feature taken out, or another target, drops its choice).
+    chosen = set(features or [])
+    reference = {i["index"]: v for i, v in zip(reference_ids or [], reference_values or [])
+                 if v not in (None, "") and i["index"] in chosen}
+    if reference:
+        params["reference"] = reference
+    design = (kept or {}).get("design") or {}
+    if positive not in (None, "") and design.get("target") == target and design.get("target_levels"):
+        params["positive"] = positive
+    return params
 
 
 def _whole(value, name):
@@ -111,7 +123,9 @@ def register(app) -> None:
     register_analysis(
         app, "reg", "regression",
         [State("reg-target", "value"), State("reg-features", "value"), State("reg-model", "value"),
-         State("reg-missing", "value"), State("reg-se", "value")],
+         State("reg-missing", "value"), State("reg-se", "value"),
+         State({"type": "reg-reference", "index": ALL}, "value"), State({"type": "reg-reference", "index": ALL}, "id"),
+         State("reg-positive", "value"), State("reg-data", "data")],
         _reg_params, with_add_button("reg", "regression", analyze_regression.render), keep=analyze_regression.keep,
     )
     register_analysis(
@@ -121,6 +135,17 @@ def register(app) -> None:
         _clu_params, with_add_button("clu", "clustering", analyze_clustering.render),
         keep=lambda result: {"k": result["k"]},
     )
+
+    @app.callback(
+        Output("reg-reference-area", "children"),
+        Output("reg-positive", "options"),
+        Output("reg-positive", "value"),
+        Output("reg-positive-box", "style"),
+        Input("reg-data", "data"),
+    )
+    def level_choices(kept):
+        # From the design already sent to this browser with the fit: no data access.
+        return analyze_regression.level_controls((kept or {}).get("design"))
 
     @app.callback(
         Output("reg-predict-result", "children"),

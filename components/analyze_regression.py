@@ -41,10 +41,36 @@ def layout():
                           width=4),
                 ]
             ),
+            # After a fit: the reference level of each categorical feature and the positive
+            # class of a logistic target, to fit again with others.
+            html.Div(id="reg-reference-area"),
+            html.Div(field("Positive class", dcc.Dropdown(id="reg-positive", clearable=False),
+                           "The target value whose odds the logistic model explains.", width=4),
+                     id="reg-positive-box", style={"display": "none"}),
             job_panel("reg", run_label="Fit"),
             html.Div(id="reg-predict-area"),
         ]
     )
+
+
+def level_controls(design: dict | None) -> tuple:
+    """(the reference-level dropdowns, positive class options, its value, its box style)
+    for the design of the last fit; nothing before a fit."""
+    if not design:
+        return None, [], None, {"display": "none"}
+    dropdowns = [field(f"Reference level of {f['name']}",
+                       dcc.Dropdown(id={"type": "reg-reference", "index": f["name"]}, options=f["levels"],
+                                    value=f["reference"], clearable=False), width=4)
+                 for f in design["features"] if f["kind"] == "categorical"]
+    references = None
+    if dropdowns:
+        references = html.Div([dbc.Row(dropdowns), html.P(
+            "Each other level's coefficient is its difference from the reference; choose another and fit again.",
+            className="small text-body-secondary")], id="reg-references")
+    levels = design.get("target_levels")
+    if not levels:
+        return references, [], None, {"display": "none"}
+    return references, levels, design.get("positive"), {}
 
 
 def keep(result: dict) -> dict:

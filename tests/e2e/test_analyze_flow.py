@@ -114,6 +114,20 @@ def test_fit_a_regression_and_read_the_coefficient_table(owner_page: Page, mall_
     expect(page.locator("#reg-prediction")).to_contain_text("Predicted Spending Score (1-100):")
     page.screenshot(path=str(ARTIFACTS / "analyze-regression.png"), full_page=True)
 
+    # Another reference level, chosen after the fit: Male; fit again.
+    references = page.locator("#reg-references")
+    expect(references).to_contain_text("Reference level of Genre")
+    references.locator(".dash-dropdown").first.click()
+    page.get_by_role("option", name="Male", exact=True).click()
+    page.keyboard.press("Escape")
+    page.locator("#reg-run").click()
+    expect(page.locator("#reg-notes")).to_contain_text("reference level “Male”", timeout=FIT_TIMEOUT_MS)
+    rows = {row[0]: row for row in table_rows(page, "reg-coefficients")}
+    assert "C(Genre)[T.Female]" in rows
+    female = float(rows["C(Genre)[T.Female]"][1].replace(",", ""))
+    assert female == pytest.approx(-expected.params["C(Genre)[T.Male]"], rel=1e-3)
+    page.screenshot(path=str(ARTIFACTS / "analyze-regression-reference.png"), full_page=True)
+
 
 def test_cluster_into_segments_and_save_the_labels(owner_page: Page, mall_id):
     page = owner_page

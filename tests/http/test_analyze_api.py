@@ -119,15 +119,20 @@ def test_second_user_gets_404_through_the_api(client, ada, bob, mall, app_storag
     assert app_storage.datasets.get(admin.principal(), mall.id).version == 1
 
 
-def _start_regression(client, dataset_id):
+def _start_regression(client, dataset_id, references=(), positive=None, kept=None, target=SCORE,
+                      features=("Age", "Genre")):
     return post_callback(
         client,
         [("reg-job", "data"), ("reg-params", "data"), ("reg-poll", "disabled"), ("reg-running", "style"),
          ("reg-status", "children"), ("reg-result", "children"), ("reg-progress", "value")],
         [("reg-run", "n_clicks", 1)],
-        [("analyze-dataset", "value", dataset_id), ("reg-target", "value", SCORE),
-         ("reg-features", "value", ["Age", "Genre"]), ("reg-model", "value", "auto"), ("reg-missing", "value", "drop"),
-         ("reg-se", "value", "classical")],
+        [("analyze-dataset", "value", dataset_id), ("reg-target", "value", target),
+         ("reg-features", "value", list(features)), ("reg-model", "value", "auto"), ("reg-missing", "value", "drop"),
+         ("reg-se", "value", "classical"),
+         ({"type": "reg-reference", "index": "ALL"}, "value", [(name, level) for name, level in references]),
+         ({"type": "reg-reference", "index": "ALL"}, "id",
+          [(name, {"type": "reg-reference", "index": name}) for name, _ in references]),
+         ("reg-positive", "value", positive), ("reg-data", "data", kept)],
         changed=["reg-run.n_clicks"],
     ).get_json()["response"]
 
@@ -216,3 +221,42 @@ def test_the_cancel_button_stops_a_long_fit(make_client, app_storage, admin, tmp
         time.sleep(0.05)
     assert "Cancelled." in json.dumps(body["clu-result"]) and body["clu-running"]["style"] == {"display": "none"}
     assert app_storage.jobs.get(principal, job_id)["status"] == "cancelled"
+
+
+def test_reference_level_and_positive_class_chosen_after_a_fit(make_client, app_storage, admin, mall):
+    owner = make_client()
+    sign_in(owner, "ada@example.com")
+    done = _poll_regression(owner, _start_regression(owner, mall.id)["reg-job"]["data"])
+    kept = done["reg-data"]["data"]
+    choices = post_callback(owner, [("reg-reference-area", "children"), ("reg-positive", "options"),
+                                    ("reg-positive", "value"), ("reg-positive-box", "style")],
+                            [("reg-data", "data", kept)], changed=["reg-data.data"]).get_json()["response"]
+    area = json.dumps(choices["reg-reference-area"]["children"])
+    assert "Reference level of Genre" in area and '"value": "Female"' in area
+    assert choices["reg-positive-box"]["style"] == {"display": "none"}  # OLS: no positive class
+    # Male as the reference: the coefficient is Female's difference now, the sign flipped.
+    refit = _poll_regression(owner, _start_regression(owner, mall.id, references=[("Genre", "Male")],
+                                                      kept=kept)["reg-job"]["data"])
+    before = {c["term"]: c["estimate"] for c in kept["coefficients"]}
+    after = {c["term"]: c["estimate"] for c in refit["reg-data"]["data"]["coefficients"]}
+    assert "C(Genre)[T.Female]" in after and "C(Genre)[T.Male]" not in after
+    assert after["C(Genre)[T.Female]"] == pytest.approx(-before["C(Genre)[T.Male]"], rel=1e-9)
+    # A feature no longer in the model drops its reference level instead of failing the fit.
+    alone = _poll_regression(owner, _start_regression(owner, mall.id, references=[("Genre", "Male")], kept=kept,
+                                                      features=["Age"])["reg-job"]["data"])
+    assert [c["term"] for c in alone["reg-data"]["data"]["coefficients"]] == ["Intercept", "Age"]
+
+    # Logistic: the positive class is offered after a fit and used in the next.
+    logistic = _poll_regression(owner, _start_regression(owner, mall.id, target="Genre",
+                                                         features=["Age", SCORE])["reg-job"]["data"])
+    kept = logistic["reg-data"]["data"]
+    choices = post_callback(owner, [("reg-reference-area", "children"), ("reg-positive", "options"),
+                                    ("reg-positive", "value"), ("reg-positive-box", "style")],
+                            [("reg-data", "data", kept)], changed=["reg-data.data"]).get_json()["response"]
+    assert choices["reg-positive"]["options"] == ["Female", "Male"] and choices["reg-positive"]["value"] == "Male"
+    flipped = _poll_regression(owner, _start_regression(owner, mall.id, target="Genre", features=["Age", SCORE],
+                                                        positive="Female", kept=kept)["reg-job"]["data"])
+    first = {c["term"]: c["estimate"] for c in kept["coefficients"]}
+    second = {c["term"]: c["estimate"] for c in flipped["reg-data"]["data"]["coefficients"]}
+    assert flipped["reg-data"]["data"]["design"]["positive"] == "Female"
+    assert second["Age"] == pytest.approx(-first["Age"], rel=1e-6)
