@@ -9,6 +9,7 @@ from dash.exceptions import PreventUpdate
 
 from components.feedback import error_alert, success_alert
 from components.reports import (
+    public_export_href,
     ready_link,
     run_history,
     schedule_form_mode,
@@ -22,6 +23,7 @@ from web.context import current_storage, require_principal
 def register(app) -> None:
     register_download(app)
     register_schedules(app)
+    register_public_downloads(app)
 
 
 # --- the Download menu ----------------------------------------------------------------------
@@ -104,6 +106,22 @@ def register_download(app) -> None:
         Input("report-file-url", "data"),
         prevent_initial_call=True,
     )
+
+
+# --- the public page's Download menu ----------------------------------------------------------
+
+
+def register_public_downloads(app) -> None:
+    @app.callback(
+        Output({"type": "public-download-link", "index": ALL}, "href"),
+        Input("public-dash-state", "data"),
+        State("public-dash-token", "data"),
+        prevent_initial_call=True,
+    )
+    def public_download_links(state, token):
+        """The menu's links follow the visitor's filters and clicks. Only addresses are made
+        here; the export route checks the token and whether its link allows downloads."""
+        return [public_export_href(token or "", o["id"]["index"], state) for o in ctx.outputs_list]
 
 
 # --- the schedules page -------------------------------------------------------------------

@@ -4,6 +4,8 @@ run history."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from urllib.parse import urlencode
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -31,6 +33,32 @@ def download_actions(board_id: int, can_edit: bool) -> list:
         out.append(dbc.Button([icon("envelope", "me-1"), "Schedules"], href=f"/dashboards/{board_id}/schedules",
                               id="report-schedules-link", color="secondary", outline=True, className="me-2"))
     return out
+
+
+PUBLIC_FORMATS = [("pdf", "PDF"), ("xlsx", "Excel workbook"), ("zip", "CSV files (ZIP)"), ("html", "Web page (HTML)")]
+
+
+def public_export_href(token: str, fmt: str, state: dict | None) -> str:
+    """The download address of a shared dashboard's report with the filters and clicks on
+    screen (the export route reads them as the page's own URL does)."""
+    state = state or {}
+    query = {"format": fmt}
+    filters = {k: v for k, v in (state.get("filters") or {}).items() if v not in (None, [], "")}
+    if filters:
+        query["filters"] = json.dumps(filters, separators=(",", ":"))
+    if state.get("cross"):
+        query["xf"] = json.dumps(state["cross"], separators=(",", ":"))
+    return f"/public/exports/dashboards/{token}?{urlencode(query)}"
+
+
+def public_download_menu(token: str, state: dict | None) -> dbc.DropdownMenu:
+    """The public page's Download menu (only when its link allows downloads): plain links,
+    so the browser downloads the file itself; their addresses follow the filters."""
+    return dbc.DropdownMenu(
+        [dbc.DropdownMenuItem(label, href=public_export_href(token, fmt, state), external_link=True,
+                              id={"type": "public-download-link", "index": fmt}) for fmt, label in PUBLIC_FORMATS],
+        label=[icon("download", "me-1"), "Download"], color="primary", id="public-download-menu",
+        align_end=True)
 
 
 def download_modal() -> dbc.Modal:

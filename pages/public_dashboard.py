@@ -7,6 +7,7 @@ from dash import dcc, html
 from analytics.dashboards import resolve_tab, widgets_of_tab
 from components.dashboards import dashboard_page_body
 from components.feedback import empty_state, icon
+from components.reports import public_download_menu
 from storage.dashboard_views import parse_view_state
 from storage.errors import NotFound
 from web.context import current_storage
@@ -26,14 +27,16 @@ def layout(token=None, **_query):
     state = parse_view_state(_query.get("filters"), _query.get("xf"), _query.get("tab"))
     shown = widgets_of_tab(board, resolve_tab(board, state["tab"]))
     outputs = views.render_shared_widgets(token, board, shown, state["filters"], state["cross"])
+    download = public_download_menu(token, state) if current_storage().dashboards.share_allows_export(token) else None
     return html.Div(
         [
             html.Div(
-                [html.H1(board["name"], className="h3 mb-1"),
-                 html.P(board.get("description") or "", className="text-body-secondary mb-1"),
-                 html.Div([icon("globe", "me-1"), "Shared read-only with a public link"],
-                          className="small text-body-secondary")],
-                className="mb-3",
+                [html.Div([html.H1(board["name"], className="h3 mb-1"),
+                           html.P(board.get("description") or "", className="text-body-secondary mb-1"),
+                           html.Div([icon("globe", "me-1"), "Shared read-only with a public link"],
+                                    className="small text-body-secondary")]),
+                 download],
+                className="mb-3 d-flex justify-content-between align-items-start gap-2",
             ),
             dashboard_page_body(board, state, options, prefix="public-", editable=False, outputs=outputs),
             dcc.Store(id="public-dash-token", data=token),

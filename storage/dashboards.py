@@ -369,13 +369,16 @@ class DashboardService:
                 dashboard_shares.c.dashboard_id == row.id, dashboard_shares.c.revoked_at.is_(None))).first()
         return None if found is None else bool(found.allow_export)
 
-    def require_share_export(self, token) -> None:
-        """Forbidden unless the live link ``token`` allows exports (NotFound if no such link)."""
+    def share_allows_export(self, token) -> bool:
+        """Whether the live link ``token`` may download reports (NotFound if no such link)."""
         self.get_shared(token)
         with self.engine.connect() as conn:
-            allowed = conn.execute(select(dashboard_shares.c.allow_export).where(
-                dashboard_shares.c.token_hash == _hash(token), dashboard_shares.c.revoked_at.is_(None))).scalar()
-        if not allowed:
+            return bool(conn.execute(select(dashboard_shares.c.allow_export).where(
+                dashboard_shares.c.token_hash == _hash(token), dashboard_shares.c.revoked_at.is_(None))).scalar())
+
+    def require_share_export(self, token) -> None:
+        """Forbidden unless the live link ``token`` allows exports (NotFound if no such link)."""
+        if not self.share_allows_export(token):
             raise Forbidden("This shared link does not allow downloads; ask the dashboard's editors to allow them")
 
     def revoke_share(self, principal: Principal, dashboard_id) -> None:

@@ -133,3 +133,36 @@ def test_download_pdf_and_excel_then_schedule_and_send_now(rita: Page, smtp, tmp
     expect(page.locator("#schedule-table tbody tr")).to_have_count(1)
     expect(page.locator("#schedule-editing-note")).to_have_count(0)
     expect(page.locator("#schedule-create")).to_have_text("Add schedule")
+
+
+def test_public_link_download_menu(rita: Page, browser, base_url):
+    """A share link that allows downloads shows a Download menu to visitors who are not
+    signed in; its links carry the filters in the address and download the report."""
+    from pathlib import Path
+
+    from tests.e2e.test_datasets_flow import api_import
+
+    dataset = api_import(rita.request, Path(VGSALES), name="vgsales for the public")
+    made = rita.request.post("/api/v1/dashboards", data={
+        "name": "Public sales", "widgets": [
+            {"id": "g", "spec": {"type": "bar", "dataset_id": dataset["id"], "title": "By genre", "x": "Genre",
+                                 "y": "Global_Sales", "agg": "sum"}}],
+        "filters": [{"id": "genre", "column": "Genre", "kind": "multi_select", "value": None}]}).json()
+    token = rita.request.post(f"/api/v1/dashboards/{made['id']}/share").json()["token"]
+    assert rita.request.put(f"/api/v1/dashboards/{made['id']}/share/export", data={"allow_export": True}).ok
+
+    visitor = browser.new_context(base_url=base_url, accept_downloads=True)
+    try:
+        page = visitor.new_page()
+        page.goto(f"/public/dashboards/{token}?filters=" + '{"genre":["Puzzle","Racing"]}')
+        expect(page.locator("#public-download-menu")).to_be_visible(timeout=EXPECT_TIMEOUT_MS)
+        page.locator("#public-download-menu .dropdown-toggle").click()
+        page.screenshot(path=str(ARTIFACTS / "report-public-download.png"))
+        with page.expect_download(timeout=120_000) as caught:
+            page.locator("#public-download-menu a", has_text="Excel workbook").click()
+        assert caught.value.suggested_filename.endswith(".xlsx")
+        book = load_workbook(io.BytesIO(open(caught.value.path(), "rb").read()))
+        genres = sorted(r[0] for r in list(book["By genre"].iter_rows(values_only=True))[1:])
+        assert genres == ["Puzzle", "Racing"]
+    finally:
+        visitor.close()

@@ -349,3 +349,30 @@ def test_schedule_edit_form_fills_saves_and_refuses_another_user(make_client, ap
     assert "no schedule" in json.dumps(overwrite.get_json()["response"])
     assert app_storage.schedules.get(admin.principal(), schedule["id"])["recipients"] == ["a@example.com",
                                                                                          "c@example.com"]
+
+
+def test_public_page_download_menu_follows_the_share_and_the_filters(make_client, client, ada, board):
+    token = client.post(f"/api/v1/dashboards/{board['id']}/share", headers=bearer(ada)).get_json()["token"]
+    visitor = make_client()  # nobody signed in
+    page = json.dumps(render_page(visitor, f"/public/dashboards/{token}").get_json())
+    assert "Sales" in page and "public-download-menu" not in page  # downloads not allowed: no menu
+    client.put(f"/api/v1/dashboards/{board['id']}/share/export", json={"allow_export": True}, headers=bearer(ada))
+    page = json.dumps(render_page(visitor, f"/public/dashboards/{token}").get_json())
+    assert "public-download-menu" in page and f"/public/exports/dashboards/{token}?format=pdf" in page
+
+    # The visitor filters to Puzzle: the links carry it, and the workbook holds only Puzzle.
+    callback_map = visitor.application.extensions["datainsight_dash"].callback_map
+    key = next(k for k in callback_map if "public-download-link" in k)
+    state = {"filters": {"genre": ["Puzzle"]}, "cross": []}
+    response = visitor.post("/_dash-update-component", json={
+        "output": key, "outputs": [{"id": {"index": fmt, "type": "public-download-link"}, "property": "href"}
+                                   for fmt in ("pdf", "xlsx")],
+        "inputs": [{"id": "public-dash-state", "property": "data", "value": state}],
+        "state": [{"id": "public-dash-token", "property": "data", "value": token}],
+        "changedPropIds": ["public-dash-state.data"]})
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    links = [v["href"] for v in response.get_json()["response"].values()]
+    xlsx = next(link for link in links if "format=xlsx" in link)
+    assert "filters=" in xlsx and "Puzzle" in urllib.parse.unquote(xlsx)
+    workbook = load_workbook(io.BytesIO(visitor.get(xlsx).data))
+    assert [r[0] for r in workbook["By genre"].iter_rows(values_only=True)][1:] == ["Puzzle"]
