@@ -19,15 +19,20 @@ Definitions (docs/analyze-timeseries.md says them for people):
   returns: monetary / frequency, at least 0; a returned order is worth nothing) ×
   purchases per month (over the months from the first purchase to the reference date, at
   least ``MIN_TENURE_MONTHS``) × ``clv_months``, and 0 for a customer whose last purchase is more than
-  ``lapse_days`` ago (counted as lapsed). A plain rate model, not BG/NBD: it assumes an
-  active customer keeps buying at their past rate.
+  ``lapse_days`` ago (counted as lapsed). A plain rate model: it assumes an active customer
+  keeps buying at their past rate. With ``model: "bgnbd"``, the expected purchases come from
+  BG/NBD instead and the order value from Gamma-Gamma (analytics.clv_models); lapsed are
+  the customers whose chance of still being active is below one half.
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from analytics import timeseries
-from analytics._fields import NUMERIC_TYPES, check_column, integer, q, types_of
+import numpy as np
+import pandas as pd
+
+from analytics import clv_models, timeseries
+from analytics._fields import NUMERIC_TYPES, check_column, choice, integer, q, types_of
 from errors import AnalysisError, InvalidSpec
 
 # (segment, R scores, F scores): every one of the 25 (R, F) pairs falls in exactly one row.
@@ -44,6 +49,7 @@ SEGMENT_RULES = (
     ("Hibernating", (1, 2), (1, 2)),
 )
 TOP_CUSTOMERS = 20
+CLV_MODELS = ("rate", "bgnbd")
 DAYS_PER_MONTH = 30.4375
 # A customer seen for less than this many months is rated over this many: one purchase last
 # week is not a purchase a week.
@@ -186,7 +192,9 @@ def rfm(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
 
 
 def clv(con, source_sql: str, schema: list[dict], params: dict, progress) -> dict:
-    """The ``clv`` analysis: historic and predicted customer lifetime value."""
+    """The ``clv`` analysis: historic and predicted customer lifetime value, the latter by
+    the rate model (``model`` "rate", the default) or by BG/NBD with Gamma-Gamma ("bgnbd")."""
+    model = choice(params, "model", CLV_MODELS, default="rate")
     sql, bind, settings = _customers_sql(con, source_sql, schema, params)
     progress(0.3, "Valuing the customers")
     con.execute(f"CREATE OR REPLACE TEMP TABLE rfm_customers AS {sql}", bind)
@@ -194,13 +202,20 @@ def clv(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
         total = con.execute("SELECT count(*) FROM rfm_customers").fetchone()[0]
         if total == 0:
             raise AnalysisError("No customer has a purchase (a row with an amount above 0)")
+        fitted = None
+        if model == "bgnbd":
+            progress(0.5, "Fitting BG/NBD and Gamma-Gamma")
+            fitted = _probabilistic_clv(con, settings["clv_months"])
         summary = {}
         for column in ("historic_clv", "predicted_clv"):
             row = con.execute(f"SELECT sum({column}), avg({column}), median({column}), "
                               f"quantile_cont({column}, 0.9) FROM rfm_customers").fetchone()
             summary[column.replace("_clv", "")] = {"total": row[0], "mean": row[1], "median": row[2], "p90": row[3]}
-        lapsed = con.execute("SELECT count(*) FROM rfm_customers WHERE recency > ?",
-                             [settings["lapse_days"]]).fetchone()[0]
+        if fitted is None:
+            lapsed = con.execute("SELECT count(*) FROM rfm_customers WHERE recency > ?",
+                                 [settings["lapse_days"]]).fetchone()[0]
+        else:  # probably gone: the model's chance that the customer is still active is below one half
+            lapsed = con.execute("SELECT count(*) FROM rfm_customers WHERE p_alive < 0.5").fetchone()[0]
         by_segment = [{"name": name, "customers": int(n), "historic": h, "predicted": p}
                       for name, n, h, p in con.execute(
                           "SELECT segment, count(*), avg(historic_clv), avg(predicted_clv) FROM rfm_customers "
@@ -208,14 +223,57 @@ def clv(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
         top = _top(con, "predicted_clv")
     finally:
         con.execute("DROP TABLE IF EXISTS rfm_customers")
+    months = settings["clv_months"]
+    if fitted is None:
+        method = (f"historic = net amount bought so far; predicted (next {months} months) = average order value "
+                  f"(net of returns) × purchases per month since the first purchase (at least "
+                  f"{MIN_TENURE_MONTHS:g} months counted) × {months}, and 0 for customers whose last purchase is "
+                  f"more than {settings['lapse_days']} days before the reference date. A plain rate model (not "
+                  "BG/NBD): it assumes an active customer keeps buying at their past rate")
+    else:
+        method = (f"historic = net amount bought so far; predicted (next {months} months) = the purchases BG/NBD "
+                  f"expects in the next {months * DAYS_PER_MONTH:.0f} days (from each customer's repeat orders, "
+                  "the day of their last order and their age since the first, in days) × the order value Gamma-Gamma "
+                  "expects (each customer's average order value, net of returns, shrunk towards the customers' "
+                  f"mean {fitted['order_value_note']}); lapsed = customers whose chance of still being active is "
+                  "below one half")
     return {"customers": int(total), "historic": summary["historic"], "predicted": summary["predicted"],
             "lapsed": int(lapsed), "by_segment": by_segment, "top_customers": top,
-            "clv_months": settings["clv_months"], "lapse_days": settings["lapse_days"],
-            "method": (f"historic = net amount bought so far; predicted (next {settings['clv_months']} months) = "
-                       f"average order value (net of returns) × purchases per month since the first purchase (at least "
-                       f"{MIN_TENURE_MONTHS:g} months counted) × "
-                       f"{settings['clv_months']}, and 0 for customers whose last purchase is more than "
-                       f"{settings['lapse_days']} days before the reference date")}
+            "clv_months": months, "lapse_days": settings["lapse_days"], "model": model,
+            "model_parameters": None if fitted is None else fitted["parameters"], "method": method}
+
+
+def _probabilistic_clv(con, months: int) -> dict:
+    """Replace rfm_customers' predicted_clv with BG/NBD × Gamma-Gamma, and add p_alive."""
+    found = con.execute(
+        "SELECT customer, frequency, "
+        "date_diff('second', CAST(first_purchase AS TIMESTAMP), CAST(last_purchase AS TIMESTAMP)) / 86400.0 AS t_x, "
+        "date_diff('second', CAST(first_purchase AS TIMESTAMP), CAST(reference_day AS TIMESTAMP)) / 86400.0 AS age, "
+        "average_order_value FROM rfm_customers").fetchnumpy()
+    orders = np.asarray(found["frequency"], dtype=float)
+    repeat, t_x, age = orders - 1, np.asarray(found["t_x"], dtype=float), np.asarray(found["age"], dtype=float)
+    bgnbd = clv_models.fit_bgnbd(repeat, t_x, age)
+    purchases = clv_models.expected_purchases(bgnbd, months * DAYS_PER_MONTH, repeat, t_x, age)
+    alive = clv_models.probability_alive(bgnbd, repeat, t_x, age)
+    order_value = np.asarray(found["average_order_value"], dtype=float)
+    parameters = {"bgnbd": {k: bgnbd[k] for k in ("r", "alpha", "a", "b")}, "gamma_gamma": None}
+    try:
+        gamma = clv_models.fit_gamma_gamma(orders[repeat > 0], order_value[repeat > 0])
+        expected_value = clv_models.expected_order_value(gamma, orders, order_value)
+        parameters["gamma_gamma"] = {k: gamma[k] for k in ("p", "q", "v")}
+        note = f"of {clv_models.population_order_value(gamma):,.2f}, the less the more orders they have"
+    except AnalysisError:
+        # Too few repeat customers to learn how order values vary: each keeps their own.
+        expected_value, note = order_value, "(not here: too few customers with repeat orders; each keeps their own)"
+    frame = pd.DataFrame({"customer": found["customer"], "predicted": purchases * expected_value, "alive": alive})
+    con.execute("ALTER TABLE rfm_customers ADD COLUMN p_alive DOUBLE")
+    con.register("clv_predictions", frame)
+    try:
+        con.execute("UPDATE rfm_customers SET predicted_clv = p.predicted, p_alive = p.alive "
+                    "FROM clv_predictions AS p WHERE rfm_customers.customer = p.customer")
+    finally:
+        con.unregister("clv_predictions")
+    return {"parameters": parameters, "order_value_note": note}
 
 
 def _top(con, order_by: str) -> list[dict]:

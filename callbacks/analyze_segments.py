@@ -21,6 +21,10 @@ def segment_params(customer, date, amount, quantity, order, months, lapse) -> di
     return params
 
 
+def clv_params(customer, date, amount, quantity, order, months, lapse, model) -> dict:
+    return {**segment_params(customer, date, amount, quantity, order, months, lapse), "model": model or "rate"}
+
+
 def register(app) -> None:
     register_column_options(app, {"seg-customer": None, "seg-date": DATES, "seg-amount": NUMERIC,
                                   "seg-quantity": NUMERIC, "seg-order": None})
@@ -29,5 +33,5 @@ def register(app) -> None:
               State("seg-lapse", "value")]
     register_analysis(app, "rfm", "rfm", fields, segment_params,
                       with_add_button("rfm", "rfm", analyze_segments.render_rfm))
-    register_analysis(app, "clv", "clv", fields, segment_params,
+    register_analysis(app, "clv", "clv", [*fields, State("clv-model", "value")], clv_params,
                       with_add_button("clv", "clv", analyze_segments.render_clv))

@@ -37,8 +37,14 @@ def layout():
             ),
             dbc.Card(dbc.CardBody([html.H5("RFM segments", className="card-title"),
                                    job_panel("rfm", run_label="Compute segments")]), className="mb-3"),
-            dbc.Card(dbc.CardBody([html.H5("Customer lifetime value", className="card-title"),
-                                   job_panel("clv", run_label="Estimate CLV")]), className="mb-3"),
+            dbc.Card(dbc.CardBody([
+                html.H5("Customer lifetime value", className="card-title"),
+                field("Prediction", dbc.RadioItems(id="clv-model", value="rate", inline=True, options=[
+                    {"label": "Past rate continues", "value": "rate"},
+                    {"label": "BG/NBD + Gamma-Gamma", "value": "bgnbd"}]),
+                      "BG/NBD learns from all customers how often they buy and how likely they are to have "
+                      "stopped; Gamma-Gamma how much an order is worth.", width=12),
+                job_panel("clv", run_label="Estimate CLV")]), className="mb-3"),
         ]
     )
 
@@ -73,6 +79,17 @@ def render_rfm(result: dict):
     ])
 
 
+def _model_parameters(fitted: dict | None):
+    if not fitted:
+        return None
+    bgnbd, gamma = fitted["bgnbd"], fitted.get("gamma_gamma")
+    text = (f"Fitted BG/NBD: r = {fmt(bgnbd['r'])}, α = {fmt(bgnbd['alpha'])} days, a = {fmt(bgnbd['a'])}, "
+            f"b = {fmt(bgnbd['b'])}")
+    if gamma:
+        text += f"; Gamma-Gamma: p = {fmt(gamma['p'])}, q = {fmt(gamma['q'])}, v = {fmt(gamma['v'])}"
+    return html.P(text + ".", className="small text-body-secondary", id="clv-parameters")
+
+
 def render_clv(result: dict):
     historic, predicted = result["historic"], result["predicted"]
     rows = [[s["name"], fmt(s["customers"]), fmt(s["historic"]), fmt(s["predicted"])] for s in result["by_segment"]]
@@ -82,10 +99,11 @@ def render_clv(result: dict):
                  metric("Historic CLV, median", fmt(historic["median"])),
                  metric(f"Predicted {result['clv_months']} months, mean", fmt(predicted["mean"]), "clv-predicted-mean"),
                  metric("Predicted total", fmt(predicted["total"])),
-                 metric("Lapsed customers", fmt(result["lapsed"]))]),
+                 metric("Probably gone" if result.get("model") == "bgnbd" else "Lapsed customers",
+                        fmt(result["lapsed"]), "clv-lapsed")]),
         simple_table(["Segment", "Customers", "Mean historic CLV", "Mean predicted CLV"], rows, table_id="clv-segments"),
-        html.P("Method: " + result["method"] + ". A plain rate model (not BG/NBD): it assumes an active customer keeps "
-               "buying at their past rate.", className="small text-body-secondary"),
+        html.P("Method: " + result["method"] + ".", className="small text-body-secondary", id="clv-method"),
+        _model_parameters(result.get("model_parameters")),
         html.H6("Top customers by predicted CLV"),
         _top_table(result["top_customers"], "clv-top"),
     ])

@@ -170,4 +170,13 @@ def test_rfm_segments_of_online_retail(owner_page: Page, whole_retail_id):
     page.locator("#clv-run").click()
     expect(page.locator("#clv-segments")).to_be_visible(timeout=RUN_TIMEOUT_MS)
     expect(page.locator("#clv-historic-mean")).not_to_have_text("–")
+    rate_prediction = page.locator("#clv-predicted-mean").inner_text()
     page.screenshot(path=str(ARTIFACTS / "analyze-b-segments.png"), full_page=True)
+    # The probabilistic models instead: fitted on the 4,338 customers, their parameters shown.
+    page.locator("#clv-model label", has_text="BG/NBD").click()
+    page.locator("#clv-run").click()
+    expect(page.locator("#clv-parameters")).to_contain_text("Fitted BG/NBD: r =", timeout=RUN_TIMEOUT_MS)
+    expect(page.locator("#clv-method")).to_contain_text("Gamma-Gamma")
+    expect(page.locator("#clv-predicted-mean")).not_to_have_text(rate_prediction)
+    page.locator("#clv-parameters").scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / "analyze-b-clv-bgnbd.png"), full_page=True)

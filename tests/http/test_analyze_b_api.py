@@ -101,6 +101,11 @@ def test_rfm_and_clv_contracts(client, ada, retail):
     assert sum(s["share"] for s in result["segments"]) == pytest.approx(1.0)
     clv = analyze(client, ada, "clv", dict(RETAIL, dataset_id=retail.id, order="InvoiceNo")).get_json()
     assert clv["customers"] > 0 and clv["historic"]["total"] > 0 and "average order value" in clv["method"]
+    modelled = analyze(client, ada, "clv", dict(RETAIL, dataset_id=retail.id, order="InvoiceNo", model="bgnbd"))
+    assert modelled.status_code == 200, modelled.get_json()
+    modelled = modelled.get_json()
+    assert modelled["model"] == "bgnbd" and set(modelled["model_parameters"]["bgnbd"]) == {"r", "alpha", "a", "b"}
+    assert modelled["historic"] == clv["historic"] and modelled["predicted"]["total"] > 0
 
 
 def test_errors_are_json(client, ada, revenue, clicks):
