@@ -25,6 +25,7 @@ from storage.duck import connect, literal
 from storage.errors import Conflict, Forbidden
 from storage.jobs import STALE_AFTER, JobService, pid_alive
 from storage.principal import Principal, Role
+from storage.priority import polite
 from storage.tables import dataset_versions, jobs
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class ProfileService:
                 profile = compute_profile(
                     con, f"read_parquet({literal(str(path))})", schema, size_bytes=size,
                     report=lambda fraction, message: reporter(0.02 + 0.96 * fraction, message),
-                    check=reporter.check)
+                    check=polite(reporter.check))  # dashboards' queries first, between its steps
             finally:
                 con.close()
             profile.update(dataset_id=dataset_id, version=version)

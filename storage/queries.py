@@ -31,6 +31,7 @@ from analytics.widgets.spec import (
     spec_columns,
 )
 from storage.background import BackgroundResults, StillComputing
+from storage.priority import INTERACTIVE
 from storage.datasets import Dataset, DatasetService
 from storage.duck import connect, literal
 from storage.errors import AnalysisError, Forbidden, InvalidInput, InvalidSpec, NotFound
@@ -148,9 +149,10 @@ class QueryService:
         timer.daemon = True
         timer.start()
         try:
-            cursor.execute(wrapped, params + [self.row_cap + 1])
-            columns = [d[0] for d in cursor.description]
-            rows = [list(r) for r in cursor.fetchall()]
+            with INTERACTIVE.running():  # background jobs (profiles) give way meanwhile
+                cursor.execute(wrapped, params + [self.row_cap + 1])
+                columns = [d[0] for d in cursor.description]
+                rows = [list(r) for r in cursor.fetchall()]
         except duckdb.InterruptException:
             raise QueryTimeout(f"The query took longer than {self.time_limit:g} s and was stopped; add a filter or "
                                "choose a coarser grouping") from None
