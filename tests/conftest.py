@@ -176,3 +176,8 @@ def render_page(client, pathname: str):
         changed=["_pages_location.pathname"],
     )
     return response
+
+
+def bearer(token: str) -> dict:
+    """The Authorization header of an API token."""
+    return {"Authorization": f"Bearer {token}"}

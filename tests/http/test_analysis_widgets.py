@@ -3,33 +3,26 @@ and RFM segments, the dashboard (page, API, public link) draws them, a new datas
 recomputes them, a viewer cannot add one, another workspace gets 404, and the public link
 reaches only the widgets' own analyses."""
 import csv
+import json
 import threading
 import time
-import json
 from pathlib import Path
 
 import pytest
 
 from storage.errors import Forbidden, NotFound
-from tests.conftest import _input_name, _post_callback, post_callback, render_page, sign_in
+from tests.conftest import (
+    _input_name,
+    _post_callback,
+    bearer,
+    post_callback,
+    render_page,
+    sign_in,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 FORECAST = {"date": "date", "value": "revenue", "agg": "sum", "grain": "day", "horizon": 14, "holdout": 30}
 RFM = {"customer": "CustomerID", "date": "InvoiceDate", "amount": "UnitPrice", "quantity": "Quantity"}
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def ada(app_storage, admin):
-    return app_storage.tokens.create(admin.principal(), "tests")[1]
-
-
-@pytest.fixture
-def bob(app_storage, second_user):
-    return app_storage.tokens.create(second_user.principal(), "bob")[1]
 
 
 def _dataset(app_storage, admin, path, name, workspace_id=None):

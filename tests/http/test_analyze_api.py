@@ -7,24 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import post_callback, sign_in
+from tests.conftest import bearer, post_callback, sign_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 INCOME, SCORE = "Annual Income (k$)", "Spending Score (1-100)"
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def ada(app_storage, admin):
-    return app_storage.tokens.create(admin.principal(), "tests")[1]
-
-
-@pytest.fixture
-def bob(app_storage, second_user):
-    return app_storage.tokens.create(second_user.principal(), "bob")[1]
 
 
 @pytest.fixture

@@ -7,26 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import post_callback, sign_in
+from tests.conftest import bearer, post_callback, sign_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 STEPS = ["catalog", "product_view", "add_to_cart", "cart", "purchase"]
 EVENTS = {"entity": "user_id", "event": "event", "time": "timestamp"}
 RETAIL = {"customer": "CustomerID", "date": "InvoiceDate", "amount": "UnitPrice", "quantity": "Quantity"}
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def ada(app_storage, admin):
-    return app_storage.tokens.create(admin.principal(), "tests")[1]
-
-
-@pytest.fixture
-def bob(app_storage, second_user):
-    return app_storage.tokens.create(second_user.principal(), "bob")[1]
 
 
 def _dataset(app_storage, admin, path, name):

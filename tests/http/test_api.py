@@ -1,11 +1,7 @@
 """/api/v1 with Bearer tokens and session cookies, and its JSON errors."""
 import pytest
 
-from tests.conftest import PASSWORD, sign_in
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
+from tests.conftest import PASSWORD, bearer, sign_in
 
 
 @pytest.fixture

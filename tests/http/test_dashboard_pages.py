@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from errors import InvalidSpec
-
 from tests.conftest import post_callback, render_page, sign_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -8,23 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import bearer
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 QUERY = {"type": "bar", "x": "Genre", "y": "Global_Sales", "agg": "sum", "group": None, "time_grain": None,
          "filters": [{"column": "Platform", "op": "in", "value": ["PS2", "Wii"]}], "sort": "-y", "limit": 10}
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def ada(app_storage, admin):
-    return app_storage.tokens.create(admin.principal(), "tests")[1]
-
-
-@pytest.fixture
-def bob(app_storage, second_user):
-    return app_storage.tokens.create(second_user.principal(), "bob")[1]
 
 
 def upload(client, token, name="vgsales.csv", **form):

@@ -9,23 +9,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from tests.conftest import post_callback, sign_in
+from tests.conftest import bearer, post_callback, sign_in
 
 SAMPLES = Path(__file__).resolve().parents[2] / "data" / "samples"
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def ada(app_storage, admin):
-    return app_storage.tokens.create(admin.principal(), "tests")[1]
-
-
-@pytest.fixture
-def bob(app_storage, second_user):
-    return app_storage.tokens.create(second_user.principal(), "bob")[1]
 
 
 def upload(client, token, data: bytes, filename: str, **form):

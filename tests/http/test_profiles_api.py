@@ -12,26 +12,12 @@ import pandas as pd
 import pytest
 
 import storage.profiles as profiles_module
-from tests.conftest import _post_callback, post_callback, sign_in
+from tests.conftest import _post_callback, bearer, post_callback, sign_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 COLUMN_FIELDS = {"name", "type", "count", "missing", "distinct", "min", "max", "mean", "std", "median", "q05", "q25",
                  "q75", "q95", "skewness", "kurtosis", "zeros", "negatives", "top_values", "histogram"}
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def ada(app_storage, admin):
-    return app_storage.tokens.create(admin.principal(), "tests")[1]
-
-
-@pytest.fixture
-def bob(app_storage, second_user):
-    return app_storage.tokens.create(second_user.principal(), "bob")[1]
 
 
 def upload(client, token, data: bytes, filename: str):

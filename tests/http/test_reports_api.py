@@ -13,23 +13,9 @@ import pytest
 from openpyxl import load_workbook
 
 from analytics.reports import figures
-from tests.conftest import PASSWORD, post_callback, render_page
+from tests.conftest import PASSWORD, bearer, post_callback, render_page
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-
-
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def ada(app_storage, admin):
-    return app_storage.tokens.create(admin.principal(), "tests")[1]
-
-
-@pytest.fixture
-def bob(app_storage, second_user):
-    return app_storage.tokens.create(second_user.principal(), "bob")[1]
 
 
 @pytest.fixture
