@@ -151,14 +151,26 @@ class UserService:
         return User.from_row(row)
 
     def create_first_admin(self, email: str, password: str, name: str | None = None) -> User:
-        """First-run setup. Exactly one caller wins, even when two race."""
-        with self.engine.begin() as conn:
-            try:
-                with conn.begin_nested():
-                    conn.execute(insert(instance_state).values(key="setup_completed", value=utcnow().isoformat()))
-            except IntegrityError:
+        """First-run setup. Exactly one caller wins, even when two race.
+
+        The "setup completed" mark is written in the same transaction as the administrator
+        it belongs to, after it, with no savepoint: pysqlite runs a SAVEPOINT outside any
+        transaction and its RELEASE commits on its own, so a mark written in a savepoint
+        survived a refused password and locked everyone out. A refused input raises before
+        anything is written; a lost race fails on the mark's primary key and rolls the
+        whole transaction (the new account too) back."""
+        if not self.needs_setup():
+            raise Conflict("DataInsight is already set up; sign in instead")
+        check_password_rules(password, normalize_email(email))
+        try:
+            with self.engine.begin() as conn:
+                user = self._insert_user(conn, email, password, name, is_admin=True)
+                conn.execute(insert(instance_state).values(key="setup_completed", value=utcnow().isoformat()))
+                return user
+        except (IntegrityError, Conflict):
+            if not self.needs_setup():  # another request finished setup first
                 raise Conflict("DataInsight is already set up; sign in instead") from None
-            return self._insert_user(conn, email, password, name, is_admin=True)
+            raise
 
     def create_user(
         self, principal: Principal, email: str, password: str, name: str | None = None, is_admin: bool = False

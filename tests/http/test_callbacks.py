@@ -56,6 +56,27 @@ def test_setup_callback_refuses_once_set_up(client, admin):
     assert client.get("/api/v1/me").status_code == 401
 
 
+def test_setup_after_a_refused_password_creates_the_admin(client):
+    """First run: a too-short password is refused, and the valid one right after works
+    (it used to answer "already set up" with no account behind it)."""
+    def submit(password):
+        return json.dumps(response_of(post_callback(
+            client,
+            [("public-setup-feedback", "children"), ("public-setup-redirect", "href")],
+            [("public-setup-submit", "n_clicks", 1)],
+            [("public-setup-name", "value", "Ada"), ("public-setup-email", "value", "ada@example.com"),
+             ("public-setup-password", "value", password), ("public-setup-password2", "value", password)],
+            changed=["public-setup-submit.n_clicks"],
+        )))
+
+    refused = submit("short")
+    assert "already set up" not in refused and "characters" in refused
+    accepted = submit(PASSWORD)
+    assert "already set up" not in accepted
+    assert client.get("/api/v1/me").status_code == 200
+    assert client.get("/api/v1/me").get_json()["user"]["email"] == "ada@example.com"
+
+
 def test_sign_out_ends_the_session(client, admin):
     sign_in(client, "ada@example.com")
     body = response_of(post_callback(client, [("nav-redirect", "href")], [("nav-signout", "n_clicks", 1)],

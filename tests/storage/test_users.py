@@ -108,3 +108,42 @@ def test_invitation_is_used_once(storage):
         storage.invitations.lookup("made-up-code")
     with pytest.raises(Forbidden):
         storage.invitations.invite(carol.principal(), "dan@example.com")
+
+
+def test_a_refused_setup_leaves_setup_open(storage):
+    """A too-short password must not mark setup as done: the next, valid try creates the admin."""
+    with pytest.raises(InvalidInput):
+        storage.users.create_first_admin("ada@example.com", "short", "Ada")
+    assert storage.users.needs_setup()
+    assert storage.users.get_by_email("ada@example.com") is None
+    with pytest.raises(InvalidInput):
+        storage.users.create_first_admin("not an email", PASSWORD, "Ada")
+    assert storage.users.needs_setup()
+    admin = storage.users.create_first_admin("ada@example.com", PASSWORD, "Ada")
+    assert admin.is_admin and not storage.users.needs_setup()
+    assert storage.users.authenticate("ada@example.com", PASSWORD).id == admin.id
+
+
+def test_setup_race_leaves_one_admin_and_no_orphan(storage):
+    """Two setups at once: one wins; the loser's account and workspace are rolled back."""
+    import threading
+
+    outcomes = []
+
+    def attempt(email):
+        try:
+            outcomes.append(storage.users.create_first_admin(email, PASSWORD, None).email)
+        except Conflict as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=attempt, args=(f"user{i}@example.com",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [o for o in outcomes if o.endswith("@example.com")]
+    assert len(winners) == 1 and len(outcomes) == 4
+    assert all("already set up" in o for o in outcomes if o not in winners)
+    admin = storage.users.get_by_email(winners[0])
+    emails = [u.email for u in storage.users.list_users(admin.principal())]
+    assert emails == winners
