@@ -20,3 +20,9 @@ var dagfuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
     return formatters[key].format(number);
   };
 })();
+
+// A timestamp as "2013-01-01 05:00:00" rather than JSON's "2013-01-01T05:00:00".
+dagfuncs.gridTimestamp = function (value) {
+  if (value === null || value === undefined) { return ""; }
+  return String(value).replace("T", " ");
+};

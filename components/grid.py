@@ -87,6 +87,8 @@ def column_def(column: dict, role: str | None = None, decimals: int | None = Non
         definition.update(filter="agDateColumnFilter",
                           filterParams={**FILTER_BUTTONS, "defaultOption": "inRange", "inRangeInclusive": True,
                                         "maxNumConditions": 1})
+        if column_type == "timestamp":
+            definition["valueFormatter"] = {"function": "gridTimestamp(params.value)"}  # assets/grid.js
     else:
         definition.update(filter="agTextColumnFilter", filterParams={**FILTER_BUTTONS, "defaultOption": "contains"})
     return definition
