@@ -157,3 +157,18 @@ def test_a_second_users_crafted_click_gets_nothing(make_client, admin, second_us
     # The chip clears what bob himself posted, and nothing of the board's comes back.
     assert response.status_code == 200
     assert "Action" not in response.get_data(as_text=True)
+
+
+def test_the_public_link_syncs_its_dropdown_too(make_client, app_storage, admin, board):
+    token = app_storage.dashboards.share(admin.principal(), board["id"])["token"]
+    visitor = make_client()  # not signed in
+    body = answer(post_click_callback(visitor, "dash-widget-graph", "genre", [("genre", SPORTS_CLICK)],
+                                      {"filters": {}, "cross": []}, token, ["platform", "genre-filter"],
+                                      prefix="public-", key_id="public-dash-token"))
+    assert body["public-dash-state"]["data"]["filters"] == {"genre-filter": ["Sports"]}
+    assert dropdowns(body) == {"platform": [], "genre-filter": ["Sports"]}
+    # A made-up token gets nothing.
+    response = post_click_callback(visitor, "dash-widget-graph", "genre", [("genre", SPORTS_CLICK)],
+                                   {"filters": {}, "cross": []}, "not-a-token", ["genre-filter"],
+                                   prefix="public-", key_id="public-dash-token")
+    assert changes_nothing(response)
