@@ -557,8 +557,11 @@ class DatasetService:
             parts.append(f"max(abs({col})) FILTER (WHERE isfinite({col}))")
         con = connect(self.tmp_dir)
         try:
-            row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT * FROM {self._source(dataset)} "
-                              f"LIMIT {DECIMALS_SCAN_ROWS})").fetchone()
+            # DuckDB's virtual file_row_number reads only the first row groups in parallel;
+            # a LIMIT subquery would read them one thread at a time (4 to 8 times slower).
+            first_rows = ("" if "file_row_number" in dataset.column_names
+                          else f"WHERE file_row_number < {DECIMALS_SCAN_ROWS}")
+            row = con.execute(f"SELECT {', '.join(parts)} FROM {self._source(dataset)} {first_rows}").fetchone()
         finally:
             con.close()
         decimals = {}
