@@ -5,11 +5,13 @@ message instead of reaching DuckDB."""
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from components.grid import column_defs
 from storage.errors import InvalidInput, NotFound
 from tests.conftest import PASSWORD
 
@@ -164,3 +166,31 @@ def test_the_columns_type_decides_the_comparison_not_the_request(storage, ada):
     assert storage.datasets.count_rows(ada, dataset.id, model) == (88, 200)
     with pytest.raises(InvalidInput, match="sort is not valid"):
         storage.datasets.rows(ada, dataset.id, sort_model=["Age"])
+
+
+@pytest.mark.parametrize("path", DATASETS, ids=lambda p: p.name)
+def test_every_fixture_gets_one_exact_format_per_numeric_column(storage, ada, path):
+    """The decimals chosen per float column show every value as it is (unless capped), and
+    integer and date-part/id columns get none."""
+    dataset = make(storage, ada, path)
+    frame = frame_of(storage, dataset)
+    decimals = storage.datasets.column_decimals(ada, dataset.id)
+    defs = {d["field"]: d for d in column_defs(dataset.schema, decimals=decimals)}
+    for column in dataset.schema:
+        name, kind = column["name"], column["type"]
+        if kind not in ("integer", "float"):
+            assert "gridNumber" not in json.dumps(defs[name]), name
+            continue
+        places = int(defs[name]["valueFormatter"]["function"].split(",")[1])
+        values = frame[name].dropna()
+        if kind == "integer":
+            assert places == 0, name
+        elif places == decimals[name] < 2 or (places == decimals[name] and values.abs().max() < 1000
+                                              and places < 4):
+            assert ((values - values.round(places)).abs() <= 1e-9 * values.abs().clip(lower=1)).all(), name
+            if places:  # and no fewer would do
+                assert not ((values - values.round(places - 1)).abs() <= 1e-9 * values.abs().clip(lower=1)).all(), name
+    named = [c["name"] for c in dataset.schema if c["type"] in ("integer", "float")
+             and c["name"].lower() in ("year", "customerid")]
+    for name in named:
+        assert defs[name]["valueFormatter"]["function"] == "gridNumber(params.value, 0, false)", name
