@@ -19,7 +19,6 @@ import csv
 import datetime as dt
 import random
 import re
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect

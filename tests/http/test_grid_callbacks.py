@@ -2,7 +2,6 @@
 "N of M rows match" line for a filter model, the column definitions (filter, opening
 operator, number format), a bad filter answered in words, and a second user whose
 crafted requests get nothing."""
-import json
 from pathlib import Path
 
 import pandas as pd
