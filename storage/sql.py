@@ -18,9 +18,10 @@ def checked_column(name, schema_names: list[str]) -> str:
 
 MAX_CONDITIONS = 10  # per column; the grid offers two
 
+# Case-insensitive, like AG Grid's own text filter (caseSensitive is off by default).
 _TEXT_OPERATORS = {
-    "equals": ("{col} = ?", lambda v: v),
-    "notEqual": ("{col} <> ?", lambda v: v),
+    "equals": ("{col} ILIKE ?", lambda v: _escape_like(v)),
+    "notEqual": ("{col} NOT ILIKE ?", lambda v: _escape_like(v)),
     "contains": ("{col} ILIKE ?", lambda v: f"%{_escape_like(v)}%"),
     "notContains": ("{col} NOT ILIKE ?", lambda v: f"%{_escape_like(v)}%"),
     "startsWith": ("{col} ILIKE ?", lambda v: f"{_escape_like(v)}%"),

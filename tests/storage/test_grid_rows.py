@@ -194,3 +194,16 @@ def test_every_fixture_gets_one_exact_format_per_numeric_column(storage, ada, pa
              and c["name"].lower() in ("year", "customerid")]
     for name in named:
         assert defs[name]["valueFormatter"]["function"] == "gridNumber(params.value, 0, false)", name
+
+
+def test_text_filters_ignore_case_like_the_grid(storage, ada):
+    dataset = make(storage, ada, SAMPLES / "mall-customers.csv")
+
+    def count(kind, value):
+        return storage.datasets.count_rows(ada, dataset.id, {"Genre": {"filterType": "text", "type": kind,
+                                                                       "filter": value}})[0]
+
+    assert count("equals", "male") == count("equals", "Male") == 88
+    assert count("notEqual", "MALE") == 112
+    assert count("equals", "Mal_") == 0 and count("contains", "%") == 0  # wildcards are literal
+    assert count("startsWith", "fe") == 112 and count("endsWith", "ALE") == 200
