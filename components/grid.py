@@ -112,7 +112,9 @@ def data_grid(grid_id: str, schema: list[dict], roles: dict[str, str] | None = N
         rowModelType="infinite",
         columnDefs=column_defs(schema, roles, decimals),
         dashGridOptions={"cacheBlockSize": 100, "maxBlocksInCache": 20, "rowBuffer": 0, "infiniteInitialRowCount": 100,
-                         "maxConcurrentDatasourceRequests": 2},
+                         "maxConcurrentDatasourceRequests": 2,
+                         # A column named "price.eur" is one column, not the "eur" of "price".
+                         "suppressFieldDotNotation": True},
         style={"height": "560px"},
         className="ag-theme-quartz datainsight-grid",
     )

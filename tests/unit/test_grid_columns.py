@@ -111,3 +111,11 @@ def test_the_formatter_in_assets_grid_js():
     out = subprocess.run(["node", "-e", script], capture_output=True, text=True, timeout=30, check=True).stdout
     assert json.loads(out) == ["2013", "9,952.00", "10,086.02", "1,234,568", "", "", "0.5000", "-1,234.5", "12.50",
                                "n/a", "2013-01-01 05:00:00", ""]
+
+
+def test_dotted_column_names_are_whole_columns():
+    from components.grid import data_grid
+
+    grid = data_grid("g", [{"name": "price.eur", "type": "float"}]).children[1]
+    assert grid.dashGridOptions["suppressFieldDotNotation"] is True
+    assert grid.columnDefs[0]["field"] == "price.eur"
