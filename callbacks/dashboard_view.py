@@ -83,6 +83,53 @@ def add_cross_filter(cross: list[dict], widget_id, new: dict) -> list[dict]:
     return cross[-MAX_CROSS_FILTERS:]
 
 
+def select_filter_columns(board: dict) -> dict:
+    """{column: id of the dashboard's multi-select filter on that column}: the filters a
+    click on a chart's category also sets."""
+    return {f["column"]: f["id"] for f in (board or {}).get("filters") or []
+            if isinstance(f, dict) and f.get("kind") == "multi_select" and f.get("column") and f.get("id")}
+
+
+def _clicked_values(cross: list[dict]) -> list[dict]:
+    return [c for c in cross or [] if isinstance(c, dict) and not c.get("grain") and c.get("value") is not None]
+
+
+def filters_after_clicks(board: dict, filters: dict | None, before: list[dict], after: list[dict]) -> dict:
+    """The dashboard filter values once the cross-filters went from ``before`` to
+    ``after``. When the dashboard has a multi-select filter on a clicked column, the
+    click is that filter's choice too, so its dropdown says what the chip says: a new
+    click selects the clicked value there; a cleared click (its chip, or the same bar
+    clicked again) takes the value out."""
+    by_column = select_filter_columns(board)
+    filters = dict(filters or {})
+    added = [c for c in _clicked_values(after) if c not in before]
+    removed = [c for c in _clicked_values(before) if c not in after]
+    for item in removed:
+        fid = by_column.get(item.get("column"))
+        if fid:
+            kept = [v for v in filters.get(fid) or [] if v != item["value"]]
+            filters[fid] = kept or None
+    for item in added:
+        fid = by_column.get(item.get("column"))
+        if fid:
+            filters[fid] = [item["value"]]
+    return filters
+
+
+def cross_after_filter_change(board: dict, cross: list[dict] | None, old: dict | None, new: dict | None) -> list:
+    """The cross-filters once a person changed dashboard filters by hand: the dropdown now
+    states the choice for its column, so the chips of clicks on that column go."""
+    changed = {column for column, fid in select_filter_columns(board).items()
+               if (old or {}).get(fid) != (new or {}).get(fid)}
+    return [c for c in cross or [] if not (isinstance(c, dict) and not c.get("grain") and c.get("column") in changed)]
+
+
+def select_values(outputs: list[dict], filters: dict | None) -> list:
+    """The value of each multi-select dropdown on the page (``outputs``: the ids Dash
+    matched for the wildcard output) for these filter values."""
+    return [(filters or {}).get(item["id"]["index"]) or [] for item in outputs]
+
+
 def _filters_from_controls(states_list, values) -> dict:
     """{filter id: value} from the three kinds of filter controls (see filter_control)."""
     out: dict = {}
@@ -137,8 +184,16 @@ def register_view(app, access) -> None:
         output = access.render_many(key, board, [widget], state.get("filters"), state.get("cross"))[str(widget_id)]
         return rendered_body(output, p, widget_id)
 
+    # A click and a chip also write the multi-select dropdowns (filters_after_clicks); a
+    # callback from the state to the dropdowns instead would be a cycle with set_filters.
+    selects = Output({"type": f"{p}dash-filter-select", "index": ALL}, "value", allow_duplicate=True)
+
+    def _unchanged():
+        return no_update, [no_update] * len(ctx.outputs_list[1])
+
     @app.callback(
         Output(f"{p}dash-state", "data", allow_duplicate=True),
+        selects,
         Input({"type": f"{p}dash-widget-graph", "index": ALL}, "clickData"),
         State(f"{p}dash-state", "data"),
         State(access.key_id, "data"),
@@ -147,40 +202,51 @@ def register_view(app, access) -> None:
     def cross_filter(_clicks, state, key):
         trigger = ctx.triggered_id
         point_data = ctx.triggered[0].get("value") if ctx.triggered else None
-        if not isinstance(trigger, dict) or not point_data or not point_data.get("points"):
-            return no_update
+        if not isinstance(trigger, dict) or not isinstance(point_data, dict) or not point_data.get("points"):
+            return _unchanged()
         try:
-            spec = _widget_spec(access.board(key), trigger["index"])
+            board = access.board(key)
         except DataInsightError:
-            return no_update
+            return _unchanged()
+        spec = _widget_spec(board, trigger["index"])
         new = click_filter(spec, point_data["points"][0]) if spec else None
         if new is None:
-            return no_update
+            return _unchanged()
         state = dict(state or {})
-        state["cross"] = add_cross_filter(state.get("cross") or [], trigger["index"], new)
-        return state
+        before = list(state.get("cross") or [])
+        state["cross"] = add_cross_filter(before, trigger["index"], new)
+        state["filters"] = filters_after_clicks(board, state.get("filters"), before, state["cross"])
+        return state, select_values(ctx.outputs_list[1], state["filters"])
 
     @app.callback(
         Output(f"{p}dash-state", "data", allow_duplicate=True),
+        selects,
         Input({"type": f"{p}dash-chip", "index": ALL}, "n_clicks"),
         State(f"{p}dash-state", "data"),
+        State(access.key_id, "data"),
         prevent_initial_call=True,
     )
-    def clear_chip(_clicks, state):
+    def clear_chip(_clicks, state, key):
         trigger = ctx.triggered_id
         if not isinstance(trigger, dict) or not (ctx.triggered and ctx.triggered[0].get("value")):
-            return no_update
+            return _unchanged()
         state = dict(state or {})
-        cross = list(state.get("cross") or [])
+        before = list(state.get("cross") or [])
+        cross = list(before)
         index = trigger["index"]
-        if 0 <= index < len(cross):
+        if isinstance(index, int) and 0 <= index < len(cross):
             removed = cross.pop(index)
             # Clearing a drill step also clears the finer steps taken after it on that chart.
             if removed.get("grain"):
                 cross = [c for i, c in enumerate(cross)
                          if not (i >= index and c.get("source") == removed.get("source") and c.get("grain"))]
         state["cross"] = cross
-        return state
+        try:
+            board = access.board(key)
+        except DataInsightError:
+            board = {}
+        state["filters"] = filters_after_clicks(board, state.get("filters"), before, cross)
+        return state, select_values(ctx.outputs_list[1], state["filters"])
 
     @app.callback(
         Output(f"{p}dash-chips", "children"),
@@ -197,13 +263,20 @@ def register_view(app, access) -> None:
         Input({"type": f"{p}dash-filter-min", "index": ALL}, "value"),
         Input({"type": f"{p}dash-filter-max", "index": ALL}, "value"),
         State(f"{p}dash-state", "data"),
+        State(access.key_id, "data"),
         prevent_initial_call=True,
     )
-    def set_filters(selects, starts, ends, lows, highs, state):
+    def set_filters(selects, starts, ends, lows, highs, state, key):
         values = _filters_from_controls(ctx.inputs_list, [selects, starts, ends, lows, highs])
         state = dict(state or {})
-        if values == (state.get("filters") or {}):
+        old = state.get("filters") or {}
+        if values == old:
             return no_update
+        if state.get("cross"):
+            try:
+                state["cross"] = cross_after_filter_change(access.board(key), state["cross"], old, values)
+            except DataInsightError:
+                pass
         state["filters"] = values
         return state
 

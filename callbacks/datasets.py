@@ -11,6 +11,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
 from analytics.values import jsonable
 from components.datasets import datasets_table, import_card_body, upload_zone
 from components.feedback import error_alert, success_alert
+from components.grid import column_defs, match_count_text
 from storage import imports, samples
 from storage.errors import DataInsightError, InvalidInput
 from web.context import current_storage, current_workspace, require_principal
@@ -60,6 +61,7 @@ def register(app) -> None:
 
     @app.callback(
         Output("dataset-grid", "getRowsResponse"),
+        Output("dataset-grid-count", "children"),
         Output("export-csv", "href"),
         Output("export-xlsx", "href"),
         Output("export-parquet", "href"),
@@ -68,22 +70,42 @@ def register(app) -> None:
         prevent_initial_call=True,
     )
     def grid_rows(request, dataset_id):
-        if not request:
-            return no_update, no_update, no_update, no_update
+        if not isinstance(request, dict):
+            return no_update, no_update, no_update, no_update, no_update
         principal = require_principal()
-        start, end = int(request.get("startRow", 0)), int(request.get("endRow", 100))
+        datasets = current_storage().datasets
         sort_model, filter_model = request.get("sortModel"), request.get("filterModel")
         try:
-            columns, rows, total = current_storage().datasets.rows(
+            start, end = int(request.get("startRow", 0)), int(request.get("endRow", 100))
+            columns, rows, matching = datasets.rows(
                 principal, dataset_id, offset=start, limit=max(1, min(end - start, 1000)),
                 sort_model=sort_model, filter_model=filter_model,
             )
-        except DataInsightError:
-            # The grid has no place for a message; an empty answer ends its loading state.
-            return {"rowData": [], "rowCount": 0}, no_update, no_update, no_update
-        response = {"rowData": [dict(zip(columns, (jsonable(v) for v in row))) for row in rows], "rowCount": total}
+            _matching, total = datasets.count_rows(principal, dataset_id, filter_model)  # cached by rows()
+        except (TypeError, ValueError):
+            return {"rowData": [], "rowCount": 0}, "The grid asked for rows it cannot have", *[no_update] * 3
+        except DataInsightError as exc:
+            # An empty answer ends the grid's loading state; the line above says why.
+            return {"rowData": [], "rowCount": 0}, exc.message, no_update, no_update, no_update
+        response = {"rowData": [dict(zip(columns, (jsonable(v) for v in row))) for row in rows], "rowCount": matching}
         hrefs = [_export_href(dataset_id, fmt, sort_model, filter_model) for fmt in ("csv", "xlsx", "parquet")]
-        return response, *hrefs
+        return response, match_count_text(matching, total), *hrefs
+
+    @app.callback(
+        Output("dataset-grid", "columnDefs"),
+        Input("dataset-id", "data"),
+    )
+    def grid_columns(dataset_id):
+        """The column definitions again once the floats' decimals are read from the data
+        (the page draws the grid at once, with two decimals for floats). Roles: pass the
+        dataset's stored {column: role} as ``roles=`` to column_defs here."""
+        principal = require_principal()
+        datasets = current_storage().datasets
+        try:
+            dataset = datasets.get(principal, dataset_id)
+            return column_defs(dataset.schema, decimals=datasets.column_decimals(principal, dataset.id))
+        except DataInsightError:
+            return no_update
 
     @app.callback(
         Output("dataset-save-feedback", "children"),

@@ -7,13 +7,12 @@ from dash import html
 
 from analytics.columns import LOGICAL_TYPES
 from components.feedback import icon
+from components.grid import data_grid  # noqa: F401  (the dataset page imports it from here)
 
 TYPE_ICONS = {
     "integer": "123", "float": "percent", "boolean": "toggle-on", "date": "calendar-date",
     "timestamp": "clock", "text": "fonts", "categorical": "tags",
 }
-AG_FILTERS = {"integer": "agNumberColumnFilter", "float": "agNumberColumnFilter", "date": "agDateColumnFilter",
-              "timestamp": "agDateColumnFilter"}
 
 
 def human_size(size: int) -> str:
@@ -130,31 +129,6 @@ def preview_grid(grid_id, columns: list[dict], rows: list[list]) -> dag.AgGrid:
         columnDefs=[{"field": f"c{i}", "headerName": name, "minWidth": 110} for i, name in enumerate(names)],
         defaultColDef={"resizable": True, "cellDataType": False},  # show values as they are, no guessing
         style={"height": "300px"},
-        className="ag-theme-quartz",
-    )
-
-
-def data_grid(grid_id: str, schema: list[dict]) -> dag.AgGrid:
-    """The dataset preview: AG Grid's infinite row model, rows fetched page by page from
-    DuckDB with the grid's sort and filter."""
-    column_defs = []
-    for column in schema:
-        definition = {"field": column["name"], "headerName": column["name"], "filter": AG_FILTERS.get(column["type"],
-                      "agTextColumnFilter"), "sortable": True, "resizable": True, "minWidth": 120,
-                      "headerTooltip": column["type"]}
-        if column["type"] in ("integer", "float"):
-            definition["type"] = "rightAligned"
-        if column["type"] in ("date", "timestamp"):
-            definition["filterParams"] = {"maxNumConditions": 1}
-        column_defs.append(definition)
-    return dag.AgGrid(
-        id=grid_id,
-        rowModelType="infinite",
-        columnDefs=column_defs,
-        defaultColDef={"filterParams": {"buttons": ["apply", "reset"], "closeOnApply": True}},
-        dashGridOptions={"cacheBlockSize": 100, "maxBlocksInCache": 20, "rowBuffer": 0, "infiniteInitialRowCount": 100,
-                         "maxConcurrentDatasourceRequests": 2},
-        style={"height": "560px"},
         className="ag-theme-quartz",
     )
 

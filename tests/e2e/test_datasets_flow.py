@@ -428,8 +428,8 @@ def test_dataset_page_shows_columns_and_a_sortable_scrolling_grid(owner_page: Pa
     expected = vgsales_global_sales_desc()
     row_height = grid.locator('.ag-center-cols-container .ag-row[row-index="0"]').bounding_box()["height"]
     scroll_grid(grid, down=target * row_height)
-    expect(grid_cell(grid, target, "Global_Sales")).to_have_text(f"{expected[target]:g}")
-    expect(grid_cell(grid, target + 1, "Global_Sales")).to_have_text(f"{expected[target + 1]:g}")
+    expect(grid_cell(grid, target, "Global_Sales")).to_have_text(f"{expected[target]:,.2f}")
+    expect(grid_cell(grid, target + 1, "Global_Sales")).to_have_text(f"{expected[target + 1]:,.2f}")
     assert page.evaluate("() => dash_ag_grid.getApi('dataset-grid').getDisplayedRowCount()") == VGSALES_ROWS
     screenshot(page, "dataset-page-scrolled")
     scroll_grid(grid, right=-3000)
@@ -458,7 +458,7 @@ def test_export_follows_the_grid_sort(owner_page: Page, vgsales_dataset):
     header = grid.locator('.ag-header-cell[col-id="JP_Sales"]')
     header.locator(".ag-header-cell-label").click()
     expect(header).to_have_attribute("aria-sort", "ascending")
-    expect(grid_cell(grid, 0, "JP_Sales")).to_have_text("0")
+    expect(grid_cell(grid, 0, "JP_Sales")).to_have_text("0.00")  # one number of decimals per column
     header.locator(".ag-header-cell-label").click()
     expect(header).to_have_attribute("aria-sort", "descending")
     expect(grid_cell(grid, 0, "JP_Sales")).to_have_text("10.22")

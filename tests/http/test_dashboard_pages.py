@@ -8,6 +8,7 @@ import pytest
 
 from errors import InvalidSpec
 from tests.conftest import post_callback, render_page, sign_in
+from tests.http.test_dashboard_click_filters import post_click_callback
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -89,11 +90,8 @@ def test_clicking_a_bar_sets_a_cross_filter(client, admin, board):
     sign_in(client, "ada@example.com")
     clicks = [("genre", {"points": [{"x": "Sports", "y": 1.0, "customdata": ["Sports"], "curveNumber": 0,
                                      "pointNumber": 0}]}), ("total", None)]
-    response = post_callback(
-        client, [("dash-state", "data")],
-        [({"type": "dash-widget-graph", "index": "ALL"}, "clickData", clicks)],
-        [("dash-state", "data", {"filters": {}, "cross": []}), ("dash-id", "data", board["id"])],
-        changed=[json.dumps({"index": "genre", "type": "dash-widget-graph"}, separators=(",", ":")) + ".clickData"])
+    response = post_click_callback(client, "dash-widget-graph", "genre", clicks, {"filters": {}, "cross": []},
+                                   board["id"], ["platform"])
     assert response.status_code == 200, response.get_data(as_text=True)
     state = response.get_json()["response"]["dash-state"]["data"]
     assert state["cross"] == [{"column": "Genre", "op": "=", "value": "Sports", "source": "genre"}]

@@ -221,7 +221,8 @@ def test_crafted_grid_callback_cannot_read_another_users_rows(make_client, app_s
     sign_in(bob, "bob@example.com")
     response = post_callback(
         bob,
-        [("dataset-grid", "getRowsResponse"), ("export-csv", "href"), ("export-xlsx", "href"), ("export-parquet", "href")],
+        [("dataset-grid", "getRowsResponse"), ("dataset-grid-count", "children"), ("export-csv", "href"),
+         ("export-xlsx", "href"), ("export-parquet", "href")],
         [("dataset-grid", "getRowsRequest", {"startRow": 0, "endRow": 100, "sortModel": [], "filterModel": {}})],
         [("dataset-id", "data", dataset.id)],
         changed=["dataset-grid.getRowsRequest"],
@@ -234,7 +235,8 @@ def test_crafted_grid_callback_cannot_read_another_users_rows(make_client, app_s
     sign_in(ada_client, "ada@example.com")
     body = post_callback(
         ada_client,
-        [("dataset-grid", "getRowsResponse"), ("export-csv", "href"), ("export-xlsx", "href"), ("export-parquet", "href")],
+        [("dataset-grid", "getRowsResponse"), ("dataset-grid-count", "children"), ("export-csv", "href"),
+         ("export-xlsx", "href"), ("export-parquet", "href")],
         [("dataset-grid", "getRowsRequest", {"startRow": 0, "endRow": 2, "sortModel": [{"colId": "Age", "sort": "desc"}],
                                              "filterModel": {}})],
         [("dataset-id", "data", dataset.id)],
