@@ -14,6 +14,7 @@ from analytics.widgets.base import (
     f_group,
     f_limit,
     f_number_format,
+    f_other,
     f_per,
     f_percentile,
     f_sort,
@@ -38,7 +39,7 @@ class Bar(WidgetType):
         EditorField("stacking", "Bars", "choice", choices=list(BARMODES), default="grouped"),
         EditorField("orientation", "Orientation", "choice", choices=["v", "h"], default="v",
                     help="v = vertical bars, h = horizontal bars"),
-        f_sort(), f_limit(20, 500), f_number_format(), f_filters(),
+        f_sort(), f_limit(20, 500), f_other(False), f_number_format(), f_filters(),
     ]
 
     def normalize(self, spec, schema):
@@ -52,7 +53,7 @@ class Bar(WidgetType):
         horizontal = spec.get("orientation") == "h"
         traces = []
         for name, _raw, xs, labels, ys in cat.series(result, spec):
-            trace = {"type": "bar", "name": name if name is not None else "", "customdata": [[x] for x in xs],
+            trace = {"type": "bar", "name": name if name is not None else "", "customdata": cat.customdata(xs),
                      "orientation": "h" if horizontal else "v"}
             if horizontal:
                 trace.update(x=ys, y=labels)
@@ -73,7 +74,7 @@ class Bar(WidgetType):
         else:
             layout["xaxis"] = category_axis
             layout["yaxis"] = value_axis
-        return figure_output(traces, layout)
+        return {**figure_output(traces, layout), "note": cat.top_note(result, spec)}
 
     def click_filter(self, spec, point):
         return cat.category_click(spec, point)

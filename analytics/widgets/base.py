@@ -385,6 +385,12 @@ def f_filters():
     return EditorField("filters", "Filters", "filters", default=[])
 
 
+def f_other(default=False):
+    return EditorField("other", "Show the rest as \u201cOther\u201d", "bool", default=default,
+                       help="Categories beyond the top N added up in one \u201cOther\u201d bar (for a sum or a count); "
+                            "when off, the chart's note says how many are left out")
+
+
 def f_number_format():
     return EditorField("number_format", "Number format", "choice", choices=list(NUMBER_FORMATS), default="auto")
 

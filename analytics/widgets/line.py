@@ -47,13 +47,14 @@ class Line(WidgetType):
         for name, _raw, xs, labels, ys in cat.series(result, spec):
             trace = {"type": "scatter", "mode": "lines+markers" if len(xs) <= 60 else "lines",
                      "name": name if name is not None else "", "x": labels, "y": ys,
-                     "customdata": [[x] for x in xs]}
+                     "customdata": cat.customdata(xs)}
             if self.fill:
                 trace["fill"] = self.fill
                 if spec.get("group"):
                     trace["stackgroup"] = "one"
             traces.append(trace)
-        return figure_output(traces, base_layout(spec, showlegend=bool(spec.get("group"))))
+        return {**figure_output(traces, base_layout(spec, showlegend=bool(spec.get("group")))),
+                "note": cat.top_note(result, spec, "points", offers_other=False)}
 
     def click_filter(self, spec, point):
         return cat.category_click(spec, point)

@@ -64,7 +64,7 @@ class Map(WidgetType):
                                       "countrycolor": "#ced4da", "showland": True, "landcolor": "#f8f9fa",
                                       "fitbounds": False, "projection": {"type": "natural earth"},
                                       "bgcolor": "rgba(0,0,0,0)"})
-        return figure_output([trace], layout)
+        return {**figure_output([trace], layout), "note": cat.top_note(result, spec, "places", offers_other=False)}
 
     def click_filter(self, spec, point):
         return cat.category_click(spec, point)

@@ -116,7 +116,7 @@ def test_stacked_bar_by_group_matches_pandas(vg):
     platforms = set(top_platforms[top_platforms.index.isin(
         vg.frame[vg.frame.Genre.isin(top)].Platform.unique())].index)
     cells = vg.frame[vg.frame.Genre.isin(top)].groupby(["Genre", "Platform"]).Global_Sales.sum()
-    got = {(x, g): y for x, g, y in result["rows"]}
+    got = {(x, g): y for x, g, y, *_ in result["rows"]}
     assert {x for x, _ in got} == set(top)
     assert {g for _, g in got} <= platforms and len({g for _, g in got}) == 12
     for key, value in got.items():
@@ -221,16 +221,16 @@ def test_scatter_samples_to_the_cap_and_fits_on_all_rows(vg):
     assert [r[:2] for r in again["rows"]] == [r[:2] for r in result["rows"]]
 
 
-def test_histogram_matches_numpy(mall):
-    column = "Spending Score (1-100)"
+def test_histogram_counts_match_numpy_on_its_own_round_edges(mall):
+    column = "Spending Score (1-100)"  # 1..99: more values than bars asked for, so round bins
     _, result, output = mall.run({"type": "histogram", "x": column, "bins": 10})
-    counts, edges = np.histogram(mall.frame[column], bins=10)
     trace = output["figure"]["data"][0]
-    assert trace["y"] == counts.tolist()
-    assert np.allclose([c[0] for c in trace["customdata"]], edges[:-1])
+    assert trace["customdata"][0] == [0, 9] and trace["customdata"][-1] == [90, 99]  # whole widths of 10
+    edges = [b[0] for b in trace["customdata"]] + [trace["customdata"][-1][1] + 1]
+    counts, _ = np.histogram(mall.frame[column], bins=edges)
+    assert trace["y"] == counts.tolist() and sum(trace["y"]) == len(mall.frame)
     assert click_filter(normalize_spec({"type": "histogram", "x": column, "bins": 10}, mall.schema),
-                        {"customdata": [edges[0], edges[1]]}) == \
-        {"column": column, "op": "between", "value": [edges[0], edges[1]]}
+                        {"customdata": trace["customdata"][2]}) == {"column": column, "op": "between", "value": [20, 29]}
 
 
 def test_box_quartiles_and_whiskers_match_pandas(vg):
@@ -252,7 +252,7 @@ def test_heatmap_matches_pandas(sales):
                                    "agg": "sum"})
     frame = sales.frame.assign(revenue=sales.frame.qty * sales.frame.price)
     expected = frame.groupby([frame.ts.dt.hour, frame.ts.dt.day_of_week + 1]).revenue.sum()
-    got = {(x, g): y for x, g, y in result["rows"]}
+    got = {(x, g): y for x, g, y, *_ in result["rows"]}
     assert len(got) == len(expected) == 24 * 7
     assert all(math.isclose(got[k], v, rel_tol=1e-9) for k, v in expected.items())
     trace = output["figure"]["data"][0]
@@ -322,7 +322,9 @@ def test_funnel_sankey_treemap_match_pandas(sales, vg):
     _, result, output = vg.run({"type": "treemap", "x": "Genre", "y": "Global_Sales", "agg": "sum", "limit": 4})
     expected = vg.frame.groupby("Genre").Global_Sales.sum().sort_values(ascending=False).head(4)
     assert [r[0] for r in result["rows"]] == list(expected.index)
-    assert output["figure"]["data"][0]["values"] == pytest.approx(expected.tolist())
+    rest = vg.frame.Global_Sales.sum() - expected.sum()  # "Other" is on by default for a treemap
+    assert output["figure"]["data"][0]["values"] == pytest.approx(expected.tolist() + [rest])
+    assert output["figure"]["data"][0]["labels"][-1] == "Other" and output["figure"]["data"][0]["customdata"][-1] == []
 
 
 def test_markdown_has_no_query(vg):
@@ -414,7 +416,7 @@ def test_a_real_column_with_a_hostile_name_is_quoted_not_executed(con, tmp_path)
     data = Data(con, path)
     _, result, _ = data.run({"type": "bar", "x": EVIL, "y": 'v"al', "agg": "sum", "sort": "x",
                              "filters": [{"column": EVIL, "op": "!=", "value": "zzz"}]})
-    assert result["rows"] == [["a", 7], ["b", 3]]
+    assert [r[:2] for r in result["rows"]] == [["a", 7], ["b", 3]]
 
 
 # --- registry, clicks, drill-down ---------------------------------------------------------------
@@ -546,7 +548,7 @@ def test_coarse_grains_grouped_by_day_first_match_pandas(sales, agg, grain, peri
     assert {pd.Timestamp(r[0]): r[1] for r in result["rows"]} == pytest.approx(expected.to_dict())
     _, result, _ = sales.run({**spec, "group": "country", "stacking": "stacked"})
     by_country = getattr(frame.groupby(["bucket", "country"]).revenue, how)()
-    assert {(pd.Timestamp(x), g): y for x, g, y in result["rows"]} == pytest.approx(by_country.to_dict())
+    assert {(pd.Timestamp(x), g): y for x, g, y, *_ in result["rows"]} == pytest.approx(by_country.to_dict())
     _, _, kpi = sales.run({"type": "kpi", "y": revenue, "agg": agg, "x": "ts", "time_grain": grain,
                            "compare_previous": True, "sparkline": True})
     assert kpi["value"] == pytest.approx(expected.iloc[-1]) and kpi["previous"] == pytest.approx(expected.iloc[-2])
@@ -579,7 +581,7 @@ def test_whole_table_distinct_counts_use_a_bitmap_when_bounds_are_known(con, tmp
     assert con.execute(sql, params).fetchall()[0][2] == pytest.approx(data.frame.id.count() / data.frame.id.nunique())
 
 
-def test_histogram_bounds_from_statistics_give_numpys_bins(mall):
+def test_histogram_bounds_from_statistics_give_the_same_bins_in_one_pass(mall):
     column = "Annual Income (k$)"
     values = mall.frame[column]
     bounded = [dict(c, min=int(values.min()), max=int(values.max())) if c["name"] == column else c
@@ -590,7 +592,12 @@ def test_histogram_bounds_from_statistics_give_numpys_bins(mall):
     cursor = mall.con.execute(sql, params)
     output = widget_type("histogram").render({"columns": [d[0] for d in cursor.description],
                                               "rows": [list(r) for r in cursor.fetchall()]}, spec)
-    counts, _ = np.histogram(values, bins=12)
+    _, _, scanned = mall.run({"type": "histogram", "x": column, "bins": 12})
+    assert output["figure"]["data"][0]["y"] == scanned["figure"]["data"][0]["y"]
+    assert output["figure"]["data"][0]["customdata"] == scanned["figure"]["data"][0]["customdata"]
+    # 15..137 in at most 12 bars: widths of 20 from 0 (10 would need 13 bars).
+    assert [b[0] for b in output["figure"]["data"][0]["customdata"]] == [0, 20, 40, 60, 80, 100, 120]
+    counts, _ = np.histogram(values, bins=[0, 20, 40, 60, 80, 100, 120, 140])
     assert output["figure"]["data"][0]["y"] == counts.tolist()
     filtered = normalize_spec({"type": "histogram", "x": column, "bins": 12,
                                "filters": [{"column": "Genre", "op": "=", "value": "Male"}]}, bounded)
