@@ -26,6 +26,7 @@ from analytics.widgets.base import (
 from analytics.widgets.theme import base_layout
 
 BARMODES = {"grouped": ("group", None), "stacked": ("stack", None), "percent": ("stack", "percent")}
+BARMODE_LABELS = {"grouped": "Side by side", "stacked": "Stacked", "percent": "Stacked to 100 %"}
 
 
 class Bar(WidgetType):
@@ -36,9 +37,10 @@ class Bar(WidgetType):
         f_title(), f_description(),
         f_x("Categories", types=DIMENSION), f_grain(), f_y(), f_agg("sum"), f_percentile(), f_per(),
         f_group(),
-        EditorField("stacking", "Bars", "choice", choices=list(BARMODES), default="grouped"),
+        EditorField("stacking", "Bars", "choice", choices=list(BARMODES), default="grouped", labels=BARMODE_LABELS,
+                    help="How the bars of one category sit when coloured by a second column"),
         EditorField("orientation", "Orientation", "choice", choices=["v", "h"], default="v",
-                    help="v = vertical bars, h = horizontal bars"),
+                    labels={"v": "Vertical bars", "h": "Horizontal bars"}),
         f_sort(), f_limit(20, 500), f_other(False), f_number_format(), f_filters(),
     ]
 

@@ -36,7 +36,8 @@ class Scatter(WidgetType):
         EditorField("y", "Y axis", "column", required=True, types=list(NUMERIC)),
         EditorField("group", "Colour by", "column", types=list(DISCRETE)),
         EditorField("size", "Size by", "column", types=list(NUMERIC)),
-        EditorField("limit", "Points shown (sample)", "choice", choices=list(SAMPLE_SIZES), default=2000),
+        EditorField("limit", "Points shown (sample)", "choice", choices=list(SAMPLE_SIZES), default=2000,
+                    labels={n: f"{n:,} points" for n in SAMPLE_SIZES}),
         EditorField("trendline", "Trend line", "bool", default=False),
         f_filters(),
     ]
