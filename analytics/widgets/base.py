@@ -111,6 +111,23 @@ class Params:
         return f"${len(self.values)}"
 
 
+class MissingColumn(InvalidSpec):
+    """A spec names a column the dataset does not have (a typo, or a saved widget whose
+    column a new version dropped or renamed); ``details["column"]`` names it."""
+
+
+TYPE_WORDS = {"integer": "whole numbers", "float": "numbers", "decimal": "numbers", "boolean": "true/false values",
+              "date": "dates", "timestamp": "dates and times", "text": "text", "categorical": "categories"}
+
+
+def type_words(types) -> str:
+    """Column types in words: ["integer", "float", "decimal"] → "numbers"."""
+    words = list(dict.fromkeys(TYPE_WORDS.get(t, t) for t in ([types] if isinstance(types, str) else types)))
+    if set(words) >= {"whole numbers", "numbers"}:
+        words.remove("whole numbers")
+    return " or ".join(words)
+
+
 class Schema:
     """The dataset's columns by name, and the checks every identifier passes before SQL."""
 
@@ -126,8 +143,25 @@ class Schema:
 
     def type_of(self, name) -> str:
         if not isinstance(name, str) or name not in self.types:
-            raise InvalidSpec(f"There is no column {name!r} in this dataset")
+            message = f"There is no column {name!r} in this dataset"
+            close = self.similar(name)
+            raise MissingColumn(message + (f"; did you mean {close!r}?" if close else ""),
+                                details={"column": name if isinstance(name, str) else None, "similar": close})
         return self.types[name]
+
+    def similar(self, name) -> str | None:
+        """The column a misspelt or renamed one most likely means (same name in another
+        case or spacing first), or None."""
+        if not isinstance(name, str):
+            return None
+        folded = {c.lower().replace(" ", "").replace("_", ""): c for c in self.columns}
+        key = name.lower().replace(" ", "").replace("_", "")
+        if key in folded:
+            return folded[key]
+        import difflib
+
+        found = difflib.get_close_matches(name, self.columns, n=1, cutoff=0.8)
+        return found[0] if found else None
 
     def col(self, name) -> str:
         """The quoted identifier of a column that exists."""

@@ -154,7 +154,7 @@ def test_count_needs_no_y_and_sum_needs_one(mall):
     assert output["value"] == 200 and output["label"] == "Rows"
     with pytest.raises(InvalidSpec, match="needs a value column"):
         mall.run({"type": "kpi", "agg": "sum"})
-    with pytest.raises(InvalidSpec, match="needs a numeric column"):
+    with pytest.raises(InvalidSpec, match="needs a column of numbers"):
         mall.run({"type": "bar", "x": "Genre", "y": "Genre", "agg": "sum"})
 
 
@@ -400,7 +400,7 @@ EVIL = 'x"); DROP TABLE t; --'
     ({"type": "bar", "x": "Genre", "agg": "count", "sort": "Genre; --"}, "must be one of"),
     ({"type": "table", "sort": EVIL}, "There is no column"),
     ({"type": "line", "x": "Genre", "time_grain": "month", "agg": "count"}, "needs a date or timestamp column"),
-    ({"type": "scatter", "x": "Genre", "y": "Global_Sales"}, "needs a column of type"),
+    ({"type": "scatter", "x": "Genre", "y": "Global_Sales"}, "needs a column of numbers"),
     ({"type": "bar", "x": "Genre", "agg": "count", "version": 2}, "Unknown spec version"),
 ])
 def test_injection_and_bad_specs_are_refused_clearly(vg, spec, message):
