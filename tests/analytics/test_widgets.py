@@ -164,7 +164,10 @@ def test_kpi_compares_the_last_period_with_the_one_before(sales):
     monthly = sales.frame.groupby(sales.frame.ts.dt.to_period("M")).qty.sum()
     assert output["value"] == monthly.iloc[-1] and output["previous"] == monthly.iloc[-2]
     assert output["delta_pct"] == round((monthly.iloc[-1] - monthly.iloc[-2]) / monthly.iloc[-2] * 100, 2)
-    assert "2024-12 vs previous month" in output["label"]
+    # The data ends on 30 December: a partial month, compared with the same days of November
+    # (all 30 of them, so the previous value is all of November here).
+    assert sales.frame.ts.max().day == 30
+    assert output["label"].endswith("1–30 Dec 2024 vs 1–30 Nov 2024")
     spark = output["sparkline"]["data"][0]
     assert spark["y"] == monthly.tolist() and len(spark["x"]) == 24
 
