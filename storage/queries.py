@@ -335,13 +335,14 @@ class QueryService:
             return wt.render(None, normalized)
         if normalized["type"] == "analysis":
             return self._render_analysis(dataset, normalized, None if complete else self.analysis_wait)
-        key = self._key("r", dataset, normalized)
+        context = render_context(dataset)
+        key = self._key("r", dataset, {**normalized, "__roles": context["roles"]} if context["roles"] else normalized)
         hit = self._cached(key)
         if hit is not None:
             return hit
         result = self.result_on(dataset, normalized)
         try:
-            output = wt.render(result, normalized)
+            output = wt.render({**result, **context}, normalized)
         except DataInsightError:
             raise
         except Exception as exc:
@@ -442,6 +443,15 @@ class QueryService:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def render_context(dataset: Dataset) -> dict:
+    """What a widget's render reads besides its rows: {"types": {column: type}, "roles":
+    {column: role} or None}. Roles ("date_part", "identifier", "code", "measure", ...) say
+    which numbers are labels (a year is written 2013, not 2,013); without them the widgets
+    judge from the column's name and values. The one place roles are read from the dataset."""
+    roles = getattr(dataset, "column_roles", None)
+    return {"types": {c["name"]: c["type"] for c in dataset.schema}, "roles": dict(roles) if roles else None}
 
 
 def _find_widget(dashboard: dict, widget_id) -> dict:

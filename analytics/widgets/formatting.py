@@ -80,6 +80,30 @@ def column_d3_format(values, role: str | None = None, name=None, column_type: st
     return f",.{0 if column_type == 'integer' else decimals_for(numbers)}f"
 
 
+def table_formats(columns: list, rows: list[list], types: dict | None = None, roles: dict | None = None) -> list:
+    """One d3-format per table column (None for a column without numbers), each decided
+    from all of the column's values shown, its type and its role."""
+    types, roles = types or {}, roles or {}
+    out = []
+    for i, name in enumerate(columns):
+        values = [r[i] for r in rows if i < len(r)]
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if not numbers:
+            out.append(None)
+            continue
+        out.append(column_d3_format(numbers, roles.get(name), name, types.get(name)))
+    return out
+
+
+def format_cell(value, d3_format: str | None) -> str:
+    """A table cell as its column's format writes it ("" for an empty cell)."""
+    if value is None:
+        return ""
+    if d3_format is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    return format_number(value, d3_format)
+
+
 def format_number(value, d3_format: str | None = None) -> str:
     """A number as the widget's d3-format asks (the subset the widget registry uses:
     ",.0f", ",.2f", ",.Nf", ".Nf", "d", ",d", ".1%", "$,.2f", ".3s"); thousands

@@ -20,6 +20,7 @@ from analytics.widgets.base import (
     f_y,
     figure_output,
 )
+from analytics.widgets.formatting import no_separator
 from analytics.widgets.theme import base_layout
 
 
@@ -53,7 +54,12 @@ class Line(WidgetType):
                 if spec.get("group"):
                     trace["stackgroup"] = "one"
             traces.append(trace)
-        return {**figure_output(traces, base_layout(spec, showlegend=bool(spec.get("group")))),
+        layout = base_layout(spec, showlegend=bool(spec.get("group")))
+        x = spec.get("x")
+        if (result.get("types") or {}).get(x) == "integer" and not spec.get("time_grain") and no_separator(
+                x, (result.get("roles") or {}).get(x), [r[0] for r in result["rows"]], True):
+            layout["xaxis"] = {"tickformat": "d", "hoverformat": "d"}  # years on an axis: 2013, not 2,013
+        return {**figure_output(traces, layout),
                 "note": cat.top_note(result, spec, "points", offers_other=False)}
 
     def click_filter(self, spec, point):
