@@ -97,7 +97,9 @@ class Histogram(WidgetType):
         else:
             # NOT MATERIALIZED: scanning the column twice is cheaper than keeping every value.
             bounds = "bounds AS (SELECT min(v) AS lo, max(v) AS hi, coalesce(bool_and(v = floor(v)), TRUE) AS whole FROM base)"
-        bin_expr = (f"CAST(least(greatest(floor(round(v / step, {EDGE_DECIMALS})) - k0, 0), nbins - 1) AS BIGINT)")
+        # The maximum on the last edge gets bin nbins of its own here: render closes the
+        # last bin over it, or places it in its own whole-number bin (see _to_whole).
+        bin_expr = (f"CAST(least(greatest(floor(round(v / step, {EDGE_DECIMALS})) - k0, 0), nbins) AS BIGINT)")
         sql = (f"WITH {base}, {bounds}, {plan} "
                f"SELECT {bin_expr} AS bin, count(*) AS n, any_value(lo) AS lo, any_value(hi) AS hi, "
                "any_value(step) AS step, any_value(k0) AS k0, any_value(nbins) AS nbins, any_value(whole) AS whole, "
@@ -126,10 +128,12 @@ class Histogram(WidgetType):
         step, k0, nbins = float(rows[0]["step"]), int(rows[0]["k0"]), int(rows[0]["nbins"])
         whole = bool(rows[0]["whole"])
         counts = {int(r["bin"]): int(r["n"]) for r in rows}
-        if not whole and all(r["all_whole"] for r in rows) and not step.is_integer():
-            # Whole values in a float column (known only after the pass): merge the cells
+        if not whole and all(r["all_whole"] for r in rows):
+            # Whole values in a float column (known only after the pass): regroup the cells
             # into whole-number bins so each holds the same number of possible values.
-            whole, (step, k0, nbins, counts) = True, _merge_to_whole(step, k0, nbins, counts, lo, hi)
+            whole, (step, k0, nbins, counts) = True, _to_whole(step, k0, counts, lo, hi, spec.get("bins"))
+        elif nbins in counts:  # the last bin is closed: the maximum on its upper edge belongs in it
+            counts[nbins - 1] = counts.get(nbins - 1, 0) + counts.pop(nbins)
         trace = _trace(column, step, k0, nbins, counts, whole, date_part)
         if whole and step == 1 and nbins <= 12:  # a few values: each one labelled (months 1..12)
             layout["xaxis"].update(tickmode="linear", tick0=k0, dtick=1)
@@ -174,18 +178,23 @@ def _trace(column: str, step: float, k0: int, nbins: int, counts: dict, whole: b
             "meta": {"bins": "whole" if whole else "range"}}
 
 
-def _merge_to_whole(step: float, k0: int, nbins: int, counts: dict, lo: float, hi: float):
-    """Cells of a non-whole nice width (0.5, 2.5) regrouped into the next whole width
-    (1, 5): nice widths nest, so each cell falls into exactly one new bin."""
-    new_step = 1.0 if step < 1 else step * 2
+def _to_whole(step: float, k0: int, counts: dict, lo: float, hi: float, chosen: int | None):
+    """Cells of a plan made for continuous values, regrouped for whole values: the smallest
+    whole nice width that is a multiple of the cell width (so every cell falls in exactly
+    one new bin) and keeps within the bar count, the rule the SQL plan applies to whole
+    numbers. (step, k0, nbins, counts) of the new bins."""
+    one_each = (hi - lo + 1) <= (chosen or AUTO_WHOLE_BINS)
+    cap = chosen or (AUTO_WHOLE_BINS if one_each else AUTO_BINS)
+    nested = [s for s in WHOLE_STEPS if s >= step and abs(s / step - round(s / step)) < 1e-9]
+    fitting = [s for s in nested if math.floor(hi / s) - math.floor(lo / s) + 1 <= cap]
+    new_step = (fitting or nested)[0]
     new_k0 = math.floor(lo / new_step)
     merged: dict = {}
     for cell, n in counts.items():
         start = round((k0 + cell) * step, 10)
         b = math.floor(round(start / new_step, 9)) - new_k0
         merged[b] = merged.get(b, 0) + n
-    new_nbins = math.floor(hi / new_step) - new_k0 + 1
-    return new_step, new_k0, new_nbins, merged
+    return new_step, new_k0, math.floor(hi / new_step) - new_k0 + 1, merged
 
 
 WIDGET = Histogram()
