@@ -382,7 +382,7 @@ class QueryService:
         """{"columns", "rows", "truncated", "cached"}: the widget's small result. Rows hold
         Python values (dates, decimals); the API turns them into JSON."""
         dataset = self.datasets.get(principal, dataset_id)
-        return self.result_on(dataset, self.prepare(dataset, spec, extra_filters, saved=False))
+        return public_result(self.result_on(dataset, self.prepare(dataset, spec, extra_filters, saved=False)))
 
     def render(self, principal: Principal, dataset_id, spec: dict, extra_filters=None, *,
                complete: bool = False) -> dict:
@@ -443,6 +443,20 @@ class QueryService:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+# Columns the chart queries add for their own drawing (how many categories there are, the
+# total behind "Other"): the rendered output says it in words, the public result omits them.
+CHART_COLUMNS = ("__n_all", "__y_all", "__n_groups", "__other")
+
+
+def public_result(result: dict) -> dict:
+    """A query result as the API gives it: the spec's own columns, without CHART_COLUMNS."""
+    columns = result["columns"]
+    keep = [i for i, c in enumerate(columns) if c not in CHART_COLUMNS]
+    if len(keep) == len(columns):
+        return result
+    return {**result, "columns": [columns[i] for i in keep], "rows": [[r[i] for i in keep] for r in result["rows"]]}
 
 
 def render_context(dataset: Dataset) -> dict:
