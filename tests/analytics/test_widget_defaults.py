@@ -7,13 +7,11 @@ month-over-month on a partial month."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from pathlib import Path
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pytest
 
 from analytics.widgets import REGISTRY, editor_catalogue, widget_type
@@ -27,50 +25,13 @@ from analytics.widgets.formatting import (
 )
 from analytics.widgets.histogram import NICE_STEPS
 from analytics.widgets.spec import normalize_spec
+from tests.analytics.test_widgets import Data
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-TYPES = {"BIGINT": "integer", "INTEGER": "integer", "DOUBLE": "float", "VARCHAR": "text", "TIMESTAMP": "timestamp",
-         "DATE": "date", "BOOLEAN": "boolean"}
 # The numeric columns of the real tables in tests/fixtures, as DuckDB reads them.
 REAL_TABLES = {"vgsales.csv": "read_csv('{path}', nullstr='N/A')", "music.csv": "read_csv('{path}')",
                "online-retail-20k.csv": "read_csv('{path}')", "shopping_data.csv": "read_csv('{path}')",
                "online-retail-daily-revenue.csv": "read_csv('{path}')"}
-
-
-class Table:
-    """A Parquet file with its schema in the app's types; ``bounded`` adds the exact
-    min/max of its numeric columns as the query engine reads them from the file."""
-
-    def __init__(self, con, path: Path):
-        self.con = con
-        self.source = f"read_parquet('{path}')"
-        described = con.execute(f"DESCRIBE SELECT * FROM {self.source}").fetchall()
-        self.schema = [{"name": n, "type": TYPES.get(t, "text")} for n, t, *_ in described]
-        self.frame = con.execute(f"SELECT * FROM {self.source}").df()
-
-    def bounded(self) -> list[dict]:
-        out = []
-        for c in self.schema:
-            if c["type"] in ("integer", "float") and self.frame[c["name"]].notna().any():
-                low, high = self.frame[c["name"]].min(), self.frame[c["name"]].max()
-                cast = int if c["type"] == "integer" else float
-                c = dict(c, min=cast(low), max=cast(high))
-            out.append(c)
-        return out
-
-    def run(self, spec: dict, schema: list[dict] | None = None, **context):
-        schema = schema or self.schema
-        normalized = normalize_spec(spec, schema)
-        wt = widget_type(normalized["type"])
-        built = wt.query(normalized, schema, self.source)
-        result = {"columns": [], "rows": [], "truncated": False}
-        if built is not None:
-            cursor = self.con.execute(*built)
-            result = {"columns": [d[0] for d in cursor.description], "rows": [list(r) for r in cursor.fetchall()],
-                      "truncated": False}
-        output = wt.render({**result, **context}, normalized)
-        json.dumps(output, allow_nan=False)
-        return normalized, result, output
 
 
 @pytest.fixture(scope="module")
@@ -80,27 +41,27 @@ def con():
     connection.close()
 
 
-def _table(con, tmp_path_factory, name: str) -> Table:
+def _table(con, tmp_path_factory, name: str) -> Data:
     path = tmp_path_factory.mktemp("t") / (name + ".parquet")
     reader = REAL_TABLES[name].format(path=FIXTURES / name)
     con.execute(f"COPY (SELECT * FROM {reader}) TO '{path}' (FORMAT parquet)")
-    return Table(con, path)
+    return Data(con, path)
 
 
 @pytest.fixture(scope="module")
-def tables(con, tmp_path_factory) -> dict[str, Table]:
+def tables(con, tmp_path_factory) -> dict[str, Data]:
     return {name: _table(con, tmp_path_factory, name) for name in REAL_TABLES}
 
 
 @pytest.fixture(scope="module")
-def calendar_table(con, tmp_path_factory) -> Table:
+def calendar_table(con, tmp_path_factory) -> Data:
     """Every day of 2023 and 2024 with its day of month and month, and a constant."""
     path = tmp_path_factory.mktemp("cal") / "cal.parquet"
     con.execute(f"""COPY (SELECT d AS day, CAST(dayofmonth(d) AS BIGINT) AS day_of_month, CAST(month(d) AS BIGINT)
                     AS month, CAST(month(d) AS DOUBLE) AS month_float, 7 AS seven, CAST(hash(d) % 1000 AS DOUBLE) / 40
                     AS score FROM range(DATE '2023-01-01', DATE '2025-01-01', INTERVAL 1 DAY) t(d))
                     TO '{path}' (FORMAT parquet)""")
-    return Table(con, path)
+    return Data(con, path)
 
 
 def bars(output: dict) -> tuple[list, list]:
@@ -114,7 +75,7 @@ def bars(output: dict) -> tuple[list, list]:
 @pytest.mark.parametrize("bounded", [False, True], ids=["scanned", "file statistics"])
 def test_days_of_a_month_get_one_bar_each_not_a_merged_spike(calendar_table, bounded):
     schema = calendar_table.bounded() if bounded else None
-    _, _, output = calendar_table.run({"type": "histogram", "x": "day_of_month"}, schema)
+    _, _, output = calendar_table.run({"type": "histogram", "x": "day_of_month"}, schema=schema)
     bounds, counts = bars(output)
     assert bounds == [[d, d] for d in range(1, 32)]
     expected = calendar_table.frame.day_of_month.value_counts().sort_index()
@@ -133,7 +94,7 @@ def test_months_have_no_empty_gaps_and_every_month_is_labelled(calendar_table):
 
 def test_whole_values_in_a_float_column_are_binned_as_whole_numbers(calendar_table):
     schema = calendar_table.bounded()
-    _, _, output = calendar_table.run({"type": "histogram", "x": "month_float"}, schema)
+    _, _, output = calendar_table.run({"type": "histogram", "x": "month_float"}, schema=schema)
     bounds, counts = bars(output)
     assert bounds == [[m, m] for m in range(1, 13)] and sum(counts) == len(calendar_table.frame)
     _, _, scanned = calendar_table.run({"type": "histogram", "x": "month_float"})
@@ -142,7 +103,7 @@ def test_whole_values_in_a_float_column_are_binned_as_whole_numbers(calendar_tab
 
 def test_vgsales_years_one_bar_per_year_bounded_by_the_data(tables):
     vg = tables["vgsales.csv"]
-    _, _, output = vg.run({"type": "histogram", "x": "Year"}, vg.bounded())
+    _, _, output = vg.run({"type": "histogram", "x": "Year"}, schema=vg.bounded())
     bounds, counts = bars(output)
     years = vg.frame.Year.dropna().astype(int)
     assert bounds[0] == [years.min(), years.min()] and bounds[-1] == [years.max(), years.max()]
@@ -162,7 +123,7 @@ def test_music_ages_one_bar_per_age(tables):
 
 def test_online_retail_quantity_on_round_edges_with_the_axis_at_the_data(tables):
     retail = tables["online-retail-20k.csv"]
-    _, _, output = retail.run({"type": "histogram", "x": "Quantity"}, retail.bounded())
+    _, _, output = retail.run({"type": "histogram", "x": "Quantity"}, schema=retail.bounded())
     bounds, counts = bars(output)
     width = bounds[0][1] - bounds[0][0] + 1
     assert width == 500 and all(b[0] % 500 == 0 and b[1] - b[0] + 1 == 500 for b in bounds)
@@ -219,12 +180,12 @@ def test_every_real_numeric_column_gets_honest_bins(tables, name, column, bins):
     assert values.max() >= bounds[-1][0]  # no empty bins past the data
     if whole and values.max() - values.min() + 1 <= (bins or 60):
         assert width == 1
-    _, _, stats = table.run({"type": "histogram", "x": column, "bins": bins}, table.bounded())
+    _, _, stats = table.run({"type": "histogram", "x": column, "bins": bins}, schema=table.bounded())
     assert bars(stats) == (bounds, counts)
 
 
 def test_a_constant_column_gets_a_sentence_not_a_histogram(calendar_table, tables):
-    _, _, output = calendar_table.run({"type": "histogram", "x": "seven"}, calendar_table.bounded())
+    _, _, output = calendar_table.run({"type": "histogram", "x": "seven"}, schema=calendar_table.bounded())
     assert output["figure"]["data"] == [] and output["note"] == "One value only: 7 (731 rows)"
     vg = tables["vgsales.csv"]
     _, _, year = vg.run({"type": "histogram", "x": "Year", "filters": [{"column": "Year", "op": "=", "value": 2013}]})
@@ -385,12 +346,12 @@ def test_compact_numbers_for_a_card_on_a_phone():
 
 
 @pytest.fixture(scope="module")
-def orders(con, tmp_path_factory) -> Table:
+def orders(con, tmp_path_factory) -> Data:
     """One order a day, 10 a day, from 1 Oct to 9 Dec 2024: December is partial."""
     path = tmp_path_factory.mktemp("orders") / "orders.parquet"
     con.execute(f"""COPY (SELECT d + INTERVAL 13 HOUR AS ts, CAST(10 + day(d) AS DOUBLE) AS amount
                     FROM range(DATE '2024-10-01', DATE '2024-12-10', INTERVAL 1 DAY) t(d)) TO '{path}' (FORMAT parquet)""")
-    return Table(con, path)
+    return Data(con, path)
 
 
 def test_month_over_month_on_a_partial_month_compares_the_same_days(orders):

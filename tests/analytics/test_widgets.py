@@ -31,21 +31,35 @@ class Data:
         self.schema = [{"name": n, "type": "categorical" if n in categorical else TYPES[t]} for n, t, *_ in described]
         self.frame = con.execute(f"SELECT * FROM {self.source}").df()
 
-    def run(self, spec: dict, extra=None):
-        normalized = normalize_spec(spec, self.schema)
+    def run(self, spec: dict, extra=None, schema: list[dict] | None = None, **context):
+        """normalized spec, query result and output; ``schema`` instead of the file's (with
+        bounds, say), ``context`` passed with the result to render (types, roles)."""
+        schema = schema or self.schema
+        normalized = normalize_spec(spec, schema)
         if extra:
-            normalized = apply_dashboard_filters(normalized, self.schema, extra)
+            normalized = apply_dashboard_filters(normalized, schema, extra)
         wt = widget_type(normalized["type"])
-        built = wt.query(normalized, self.schema, self.source)
+        built = wt.query(normalized, schema, self.source)
         result = None
         if built is not None:
             sql, params = built
             cursor = self.con.execute(sql, params)
             result = {"columns": [d[0] for d in cursor.description], "rows": [list(r) for r in cursor.fetchall()],
                       "truncated": False}
-        output = wt.render(result, normalized)
+        output = wt.render({**result, **context} if result is not None else result, normalized)
         json.dumps(output, allow_nan=False)  # plain JSON, no numpy, no NaN
         return normalized, result, output
+
+    def bounded(self) -> list[dict]:
+        """The schema with the exact min/max of its numeric columns, as the query engine
+        reads them from the Parquet file's statistics."""
+        out = []
+        for c in self.schema:
+            if c["type"] in ("integer", "float") and self.frame[c["name"]].notna().any():
+                cast = int if c["type"] == "integer" else float
+                c = dict(c, min=cast(self.frame[c["name"]].min()), max=cast(self.frame[c["name"]].max()))
+            out.append(c)
+        return out
 
 
 @pytest.fixture(scope="module")
