@@ -60,7 +60,9 @@ class Kpi(WidgetType):
                     help="Needed to compare with the previous period or draw a sparkline"),
         EditorField("time_grain", "Period", "grain", choices=list(GRAINS),
                     help="The period compared and drawn (month when not set)"),
-        EditorField("compare_previous", "Compare with the previous period", "bool", default=False),
+        EditorField("compare_previous", "Compare with the previous period", "bool", default=False,
+                    help="When the data ends part-way through the last period, a sum or a count is compared "
+                         "with the same days of the period before (1-9 Dec with 1-9 Nov)"),
         EditorField("sparkline", "Sparkline", "bool", default=False),
         f_number_format(), f_filters(),
     ]
