@@ -32,7 +32,7 @@ from analytics.widgets.base import (
     grouped_source,
     plain,
 )
-from analytics.widgets.formatting import compact_number, format_number
+from analytics.widgets.formatting import compact_number, format_number, no_separator
 from errors import InvalidSpec
 
 MAX_BUCKETS = 400  # sparkline points; the oldest are dropped beyond this
@@ -165,6 +165,10 @@ class Kpi(WidgetType):
         if comparison:
             label += f" · {comparison}"
         fmt = D3_FORMATS.get(spec.get("number_format") or "auto", "")
+        y = spec.get("y")
+        if not fmt and isinstance(y, str) and (spec.get("agg") or "count") not in ("count", "count_distinct") \
+                and no_separator(y, (result.get("roles") or {}).get(y), [value], True):
+            fmt = "d"  # the latest year is 2013, not 2,013
         value, previous = plain(value), plain(previous)
         # The card shows value_compact (336.8K fits a phone) with value_text (336,776) on hover.
         return {"kind": "kpi", "value": value, "previous": previous,

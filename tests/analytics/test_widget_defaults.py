@@ -409,3 +409,19 @@ def test_scatter_over_a_column_that_never_changes_draws_without_a_trend_line(cal
     assert output["note"] == "No trend line: seven has one value only (7)"
     _, _, fitted = calendar_table.run({"type": "scatter", "x": "month", "y": "score", "trendline": True})
     assert fitted["figure"]["data"][-1]["name"] == "Trend" and fitted["note"] is None
+
+
+def test_the_latest_year_in_a_kpi_reads_2013(tables):
+    vg = tables["vgsales.csv"]
+    _, _, output = vg.run({"type": "kpi", "y": "Year", "agg": "max"})
+    assert (output["format"], output["value_text"], format_number(output["value"], output["format"])) == \
+        ("d", "2020", "2020")
+    _, _, sales = vg.run({"type": "kpi", "y": "Global_Sales", "agg": "max"})
+    assert sales["format"] == "" and sales["value_text"] == "82.74"
+
+
+def test_a_box_plot_says_how_many_boxes_it_leaves_out(tables):
+    vg = tables["vgsales.csv"]
+    _, _, output = vg.run({"type": "box", "y": "Global_Sales", "x": "Platform", "limit": 10})
+    assert len(output["figure"]["data"]) == 10
+    assert output["note"] == f"Top 10 of {vg.frame.Platform.nunique()} boxes; the other 21 left out"

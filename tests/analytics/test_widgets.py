@@ -252,7 +252,7 @@ def test_histogram_counts_match_numpy_on_its_own_round_edges(mall):
 
 def test_box_quartiles_and_whiskers_match_pandas(vg):
     _, result, output = vg.run({"type": "box", "y": "Global_Sales", "x": "Genre", "limit": 3})
-    for x, q1, med, q3, mean, n, lo, hi in result["rows"]:
+    for x, q1, med, q3, mean, n, lo, hi, *_ in result["rows"]:
         values = vg.frame[vg.frame.Genre == x].Global_Sales
         p25, p75 = values.quantile(0.25), values.quantile(0.75)
         iqr = p75 - p25
