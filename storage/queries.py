@@ -96,14 +96,19 @@ class ChartFailed(DataInsightError):
     status = 500
 
 
-def _internal_failure(exc: BaseException, dataset: Dataset, spec: dict, step: str, sql: str | None = None):
-    """Log an unexpected failure with its context and the error a person is shown."""
+def chart_failure(exc: BaseException, context: str) -> ChartFailed:
+    """An unexpected failure logged with ``context``, its traceback and a reference; the
+    error a person is shown quotes the reference (the dashboard's other widgets use it too)."""
     reference = uuid.uuid4().hex[:8]
-    log.error("widget %s failed [ref %s] while %s, dataset %s version %s, spec %s%s", spec.get("type"), reference,
-              step, dataset.id, dataset.version, json.dumps(spec, sort_keys=True, default=str),
-              f", sql {sql}" if sql else "", exc_info=(type(exc), exc, exc.__traceback__))
+    log.error("chart failed [ref %s]: %s", reference, context, exc_info=(type(exc), exc, exc.__traceback__))
     return ChartFailed(f"Something went wrong drawing this chart (reference {reference}); quote the reference "
                        "to your administrator", details={"reference": reference})
+
+
+def _internal_failure(exc: BaseException, dataset: Dataset, spec: dict, step: str, sql: str | None = None):
+    return chart_failure(exc, f"widget {spec.get('type')} while {step}, dataset {dataset.id} version "
+                              f"{dataset.version}, spec {json.dumps(spec, sort_keys=True, default=str)}"
+                              + (f", sql {sql}" if sql else ""))
 
 
 def _missing_column_again(exc: MissingColumn) -> InvalidSpec:
@@ -441,7 +446,18 @@ class QueryService:
         self.cache.close()
         with self._db_lock:
             if self._db is not None:
-                self._db.close()
+                # A query still running (a page's prefetch) keeps the connection busy: wait
+                # for it, at most its time limit, rather than fail the shutdown.
+                deadline = time.monotonic() + self.time_limit + 1
+                while True:
+                    try:
+                        self._db.close()
+                        break
+                    except duckdb.Error as exc:
+                        if time.monotonic() > deadline:
+                            log.warning("widget queries still running at shutdown: %s", exc)
+                            break
+                        time.sleep(0.05)
                 self._db = None
 
 

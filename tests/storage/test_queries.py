@@ -255,3 +255,14 @@ def test_a_broken_query_is_an_internal_failure_with_its_sql_logged(storage, ada,
         with pytest.raises(ChartFailed):
             storage.queries.render(ada, vg.id, {"type": "kpi", "agg": "count"})
     assert any("no_such_function" in r.getMessage() for r in caplog.records)
+
+
+def test_a_dashboard_widget_that_fails_unexpectedly_shows_a_reference(caplog):
+    from storage.dashboard_views import in_parallel
+
+    with caplog.at_level(logging.ERROR, logger="storage.queries"):
+        out = in_parallel([{"id": "w1"}], lambda widget: 1 / 0)
+    message = out["w1"]["error"]
+    assert message.startswith("Something went wrong drawing this chart (reference ") and "server log" not in message
+    reference = message.split("reference ")[1][:8]
+    assert any(reference in r.getMessage() and "dashboard widget w1" in r.getMessage() for r in caplog.records)
