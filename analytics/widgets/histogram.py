@@ -39,7 +39,7 @@ AUTO_BINS = 30
 
 # Nice widths: 1, 2, 2.5, 5 × 10^k. Whole-number data only takes whole widths (25 but
 # not 2.5), so every bin spans the same number of possible values.
-NICE_STEPS = [m * 10.0 ** k for k in range(-12, 17) for m in (1, 2, 2.5, 5)]
+NICE_STEPS = [m * 10.0 ** k for k in range(-15, 40) for m in (1, 2, 2.5, 5)]
 WHOLE_STEPS = [s for s in NICE_STEPS if s >= 1 and float(s).is_integer()]
 # Values on an edge belong to the bin that starts there: v / step is rounded to this many
 # decimals first, so 0.3 / 0.1 (2.9999999999999996) counts as 3.
