@@ -158,8 +158,9 @@ def top_note(result: dict, spec: dict, schema_words: str = "categories", offers_
     if i_groups is not None and rows and rows[0][i_groups] is not None:
         groups_shown = len({plain(r[1]) for r in rows})
         if int(rows[0][i_groups]) > groups_shown:
-            parts.append(f"{spec.get('group')}: the top {groups_shown:,} of {int(rows[0][i_groups]):,}")
-    return "; ".join(parts) or None
+            parts.append(f"the top {groups_shown:,} of {int(rows[0][i_groups]):,} values of {spec.get('group')}")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] if text else None
 
 
 def wants_other_shown(result: dict) -> bool:

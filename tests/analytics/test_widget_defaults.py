@@ -252,7 +252,8 @@ def test_other_in_a_stacked_bar_chart_per_group(tables):
         assert trace["x"][-1] == "Other"
         if trace["name"] in rest.index:
             assert trace["y"][-1] == pytest.approx(rest[trace["name"]])
-    assert "Platform: the top 12 of 31" in output["note"]
+    assert output["note"] == ("Top 5 of 12 categories; the other 7 as \u201cOther\u201d; "
+                              "the top 12 of 31 values of Platform")
 
 
 def test_pie_and_treemap_add_other_by_default(tables):
