@@ -41,9 +41,11 @@ AUTO_BINS = 30
 # not 2.5), so every bin spans the same number of possible values.
 NICE_STEPS = [m * 10.0 ** k for k in range(-15, 40) for m in (1, 2, 2.5, 5)]
 WHOLE_STEPS = [s for s in NICE_STEPS if s >= 1 and float(s).is_integer()]
-# Values on an edge belong to the bin that starts there: v / step is rounded to this many
-# decimals first, so 0.3 / 0.1 (2.9999999999999996) counts as 3.
+# Values on an edge belong to the bin that starts there: 0.3 / 0.1 is 2.9999999999999996
+# in floating point, so the plan rounds its bounds to EDGE_DECIMALS and each value's
+# v / step is nudged up by EDGE_NUDGE before floor() (counts 0.3 in the bin from 0.3).
 EDGE_DECIMALS = 9
+EDGE_NUDGE = "1e-9"
 
 
 def _plan_sql(cap: str, whole_cap: str, steps: str, whole_steps: str) -> str:
@@ -60,7 +62,7 @@ def _plan_sql(cap: str, whole_cap: str, steps: str, whole_steps: str) -> str:
              f"ELSE greatest(ceil(round(hi / step, {EDGE_DECIMALS})) - k0, 1) END")
     return (f"stepped AS (SELECT *, {step} AS step FROM bounds), "
             f"started AS (SELECT *, {k0} AS k0 FROM stepped), "
-            f"plan AS (SELECT *, {nbins} AS nbins FROM started)")
+            f"plan AS MATERIALIZED (SELECT *, {nbins} AS nbins FROM started)")
 
 
 class Histogram(WidgetType):
@@ -87,24 +89,31 @@ class Histogram(WidgetType):
                          f"CAST({params.add(WHOLE_STEPS)} AS DOUBLE[])")
         base = (f"base AS NOT MATERIALIZED (SELECT CAST({x} AS DOUBLE) AS v FROM {source_sql} WHERE {where} "
                 f"AND {x} IS NOT NULL AND isfinite(CAST({x} AS DOUBLE)))")
+        stats_float = False
         if not spec.get("filters") and spec["x"] in cols.ranges:
             # Unfiltered, the bounds are the file's statistics: one pass. Whole numbers are
             # known from the type; a float column of whole values is found in the same
             # pass (all_whole) and its bins merged in render.
             low, high = cols.ranges[spec["x"]]
+            stats_float = cols.types[spec["x"]] != "integer"
             bounds = (f"bounds AS (SELECT CAST({params.add(low)} AS DOUBLE) AS lo, CAST({params.add(high)} AS DOUBLE) "
                       f"AS hi, {'TRUE' if cols.types[spec['x']] == 'integer' else 'FALSE'} AS whole)")
         else:
             # NOT MATERIALIZED: scanning the column twice is cheaper than keeping every value.
-            bounds = "bounds AS (SELECT min(v) AS lo, max(v) AS hi, coalesce(bool_and(v = floor(v)), TRUE) AS whole FROM base)"
+            whole = "TRUE" if cols.types[spec["x"]] == "integer" else "coalesce(bool_and(v = floor(v)), TRUE)"
+            bounds = f"bounds AS (SELECT min(v) AS lo, max(v) AS hi, {whole} AS whole FROM base)"
         # The maximum on the last edge gets bin nbins of its own here: render closes the
         # last bin over it, or places it in its own whole-number bin (see _to_whole).
-        bin_expr = (f"CAST(least(greatest(floor(round(v / step, {EDGE_DECIMALS})) - k0, 0), nbins) AS BIGINT)")
-        sql = (f"WITH {base}, {bounds}, {plan} "
-               f"SELECT {bin_expr} AS bin, count(*) AS n, any_value(lo) AS lo, any_value(hi) AS hi, "
-               "any_value(step) AS step, any_value(k0) AS k0, any_value(nbins) AS nbins, any_value(whole) AS whole, "
-               "bool_and(v = floor(v)) AS all_whole "
-               "FROM base CROSS JOIN plan WHERE step IS NOT NULL GROUP BY bin ORDER BY bin")
+        # + EDGE_NUDGE rather than round(): the same edge rule per row at a third of the cost.
+        bin_expr = f"CAST(least(greatest(floor(v / step + {EDGE_NUDGE}) - k0, 0), nbins) AS BIGINT)"
+        # Per row only the bin and the count (and, for a float column whose bounds came from
+        # the statistics, whether its values are whole); the plan joins the few bins after.
+        check_whole = "bool_and(v = floor(v))" if stats_float else "FALSE"
+        sql = (f"WITH {base}, {bounds}, {plan}, "
+               f"binned AS (SELECT {bin_expr} AS bin, count(*) AS n, {check_whole} AS all_whole "
+               "FROM base CROSS JOIN plan WHERE step IS NOT NULL GROUP BY bin) "
+               "SELECT binned.bin, binned.n, plan.lo, plan.hi, plan.step, plan.k0, plan.nbins, plan.whole, "
+               "binned.all_whole FROM binned CROSS JOIN plan ORDER BY binned.bin")
         return sql, params.values
 
     def render(self, result, spec):
