@@ -26,15 +26,9 @@ def _column_options(schema: list[dict], types) -> list[dict]:
 
 
 def _choice_options(field) -> list[dict]:
-    out = []
-    for choice in field.choices or []:
-        if isinstance(choice, dict):
-            out.append(choice)
-        elif isinstance(choice, (list, tuple)) and len(choice) == 2:
-            out.append({"value": choice[0], "label": str(choice[1])})
-        else:
-            out.append({"value": choice, "label": str(choice).replace("_", " ")})
-    return out
+    # The registry names each choice in words ("Vertical bars" for "v"), the same labels
+    # GET /api/v1/widget-types lists.
+    return field.options()
 
 
 EXPR_SIGNS = {"mul": "×", "add": "+", "sub": "−", "div": "÷"}

@@ -19,6 +19,7 @@ from analytics.widgets.spec import (
     normalize_dashboard_filter,
 )
 from errors import DataInsightError, InvalidSpec, NotFound
+from storage.queries import chart_failure
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +108,8 @@ def in_parallel(widgets: list[dict], render) -> dict:
             return render(widget)
         except DataInsightError as exc:
             return {"error": exc.message}
-        except Exception:
-            log.exception("widget %s failed", widget.get("id"))
-            return {"error": "This widget could not be drawn; the server log has the details"}
+        except Exception as exc:
+            return {"error": chart_failure(exc, f"dashboard widget {widget.get('id')}").message}
 
     if len(widgets) <= 1:
         return {str(w["id"]): safe(w) for w in widgets}

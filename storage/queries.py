@@ -16,6 +16,7 @@ import pickle
 import re
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import diskcache
 import duckdb
 
 from analytics.widgets import widget_type
-from analytics.widgets.base import ROW_CAP, Schema
+from analytics.widgets.base import ROW_CAP, MissingColumn, Schema
 from analytics.widgets.spec import (
     apply_dashboard_filters,
     normalize_filters,
@@ -34,7 +35,7 @@ from storage.background import BackgroundResults, StillComputing
 from storage.priority import INTERACTIVE
 from storage.datasets import Dataset, DatasetService
 from storage.duck import connect, literal
-from storage.errors import AnalysisError, Forbidden, InvalidInput, InvalidSpec, NotFound
+from storage.errors import AnalysisError, DataInsightError, Forbidden, InvalidInput, InvalidSpec, NotFound
 from storage.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,39 @@ class QueryTimeout(AnalysisError):
 
     code = "query_timeout"
     status = 422
+
+
+class ChartFailed(DataInsightError):
+    """Drawing a chart failed for a reason that is ours, not the data's or the spec's (a
+    bug, a file the metadata promised): the person gets a reference to quote, the log
+    keeps the reference with the dataset, the spec and the traceback."""
+
+    code = "chart_failed"
+    status = 500
+
+
+def chart_failure(exc: BaseException, context: str) -> ChartFailed:
+    """An unexpected failure logged with ``context``, its traceback and a reference; the
+    error a person is shown quotes the reference (the dashboard's other widgets use it too)."""
+    reference = uuid.uuid4().hex[:8]
+    log.error("chart failed [ref %s]: %s", reference, context, exc_info=(type(exc), exc, exc.__traceback__))
+    return ChartFailed(f"Something went wrong drawing this chart (reference {reference}); quote the reference "
+                       "to your administrator", details={"reference": reference})
+
+
+def _internal_failure(exc: BaseException, dataset: Dataset, spec: dict, step: str, sql: str | None = None):
+    return chart_failure(exc, f"widget {spec.get('type')} while {step}, dataset {dataset.id} version "
+                              f"{dataset.version}, spec {json.dumps(spec, sort_keys=True, default=str)}"
+                              + (f", sql {sql}" if sql else ""))
+
+
+def _missing_column_again(exc: MissingColumn) -> InvalidSpec:
+    """A saved widget whose column a new version dropped or renamed, in words that say what to do."""
+    name = exc.details.get("column")
+    message = f"The column {name!r} is not in this dataset any more: edit the widget to choose another"
+    if exc.details.get("similar"):
+        message += f" (perhaps {exc.details['similar']!r})"
+    return MissingColumn(message, details=exc.details)
 
 
 class QueryService:
@@ -153,21 +187,34 @@ class QueryService:
                 cursor.execute(wrapped, params + [self.row_cap + 1])
                 columns = [d[0] for d in cursor.description]
                 rows = [list(r) for r in cursor.fetchall()]
-        except duckdb.InterruptException:
-            raise QueryTimeout(f"The query took longer than {self.time_limit:g} s and was stopped; add a filter or "
-                               "choose a coarser grouping") from None
-        except duckdb.ConversionException as exc:
-            raise InvalidSpec(f"A filter value does not fit its column: {_clean_message(exc, source)}") from None
         except duckdb.Error as exc:
-            if timed_out.is_set():
-                raise QueryTimeout(f"The query took longer than {self.time_limit:g} s and was stopped") from None
-            log.warning("widget query failed: %s", exc)
-            raise AnalysisError(f"The widget's query failed: {_clean_message(exc, source)}") from None
+            raise self._query_error(exc, source, timed_out.is_set()) from None
         finally:
             timer.cancel()
             cursor.close()
         truncated = len(rows) > self.row_cap
         return columns, rows[: self.row_cap], truncated
+
+    def _query_error(self, exc: duckdb.Error, source: str, timed_out: bool) -> DataInsightError | duckdb.Error:
+        """What a failed widget query means to a person; an error that is no fault of the
+        data or the spec goes back as it is, for the caller to log with its context."""
+        if timed_out or isinstance(exc, duckdb.InterruptException):
+            return QueryTimeout(f"This chart took longer than {self.time_limit:g} s and was stopped: add a filter "
+                                "or choose a coarser grain (months rather than days, fewer categories)")
+        if isinstance(exc, duckdb.ConversionException):
+            return InvalidSpec("A filter value does not fit its column (" + _clean_message(exc, source) +
+                               "): change the filter's value")
+        if isinstance(exc, duckdb.OutOfRangeException):
+            return AnalysisError("A number in this chart is too large to compute (" + _clean_message(exc, source) +
+                                 "): try an average instead of a sum, or add a filter")
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return AnalysisError("This chart needs more memory than the server can give it: add a filter or "
+                                 "show fewer categories")
+        if isinstance(exc, duckdb.IOException):
+            log.error("a dataset file cannot be read: %s", exc)
+            return AnalysisError("This dataset's file cannot be read on the server: upload the file again, "
+                                 "or ask an administrator to restore it")
+        return exc
 
     def _schema_with_ranges(self, dataset: Dataset) -> list[dict]:
         """The schema with exact min/max of its integer and float columns, read from the
@@ -224,10 +271,14 @@ class QueryService:
     # --- on a dataset the caller has already been given (by an access check or a share
     # token): the steps the dashboard views and the reports share with run/render ---------
 
-    def prepare(self, dataset: Dataset, spec: dict, extra_filters) -> dict:
+    def prepare(self, dataset: Dataset, spec: dict, extra_filters, *, saved: bool = True) -> dict:
         """The widget spec checked against ``dataset``'s columns, with ``extra_filters``
-        (dashboard filters, cross-filters) added to its own."""
-        normalized = normalize_spec(spec, dataset.schema)
+        (dashboard filters, cross-filters) added to its own. ``saved``: the spec was made
+        on an earlier version, so a column it names that is gone is said to be gone."""
+        try:
+            normalized = normalize_spec(spec, dataset.schema)
+        except MissingColumn as exc:
+            raise (_missing_column_again(exc) if saved else exc) from None
         if extra_filters:
             normalized["filters"] = normalized["filters"] + normalize_filters(extra_filters, Schema(dataset.schema))
         return normalized
@@ -259,12 +310,20 @@ class QueryService:
     def _run_query(self, key: str, dataset: Dataset, normalized: dict) -> dict:
         wt = widget_type(normalized["type"])
         source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
-        built = wt.query(normalized, self._schema_with_ranges(dataset), source)
+        try:
+            built = wt.query(normalized, self._schema_with_ranges(dataset), source)
+        except DataInsightError:
+            raise
+        except Exception as exc:
+            raise _internal_failure(exc, dataset, normalized, "building its query") from None
         if built is None:
             result = {"columns": [], "rows": [], "truncated": False}
         else:
             started = time.perf_counter()
-            columns, rows, truncated = self._execute(*built, source)
+            try:
+                columns, rows, truncated = self._execute(*built, source)
+            except duckdb.Error as exc:  # not the data's fault nor the spec's (mapped in _query_error)
+                raise _internal_failure(exc, dataset, normalized, "running its query", built[0]) from None
             log.debug("widget %s on dataset %s: %.1f ms", normalized["type"], dataset.id,
                       (time.perf_counter() - started) * 1000)
             result = {"columns": columns, "rows": rows, "truncated": truncated}
@@ -281,12 +340,18 @@ class QueryService:
             return wt.render(None, normalized)
         if normalized["type"] == "analysis":
             return self._render_analysis(dataset, normalized, None if complete else self.analysis_wait)
-        key = self._key("r", dataset, normalized)
+        context = render_context(dataset)
+        key = self._key("r", dataset, {**normalized, "__roles": context["roles"]} if context["roles"] else normalized)
         hit = self._cached(key)
         if hit is not None:
             return hit
         result = self.result_on(dataset, normalized)
-        output = wt.render(result, normalized)
+        try:
+            output = wt.render({**result, **context}, normalized)
+        except DataInsightError:
+            raise
+        except Exception as exc:
+            raise _internal_failure(exc, dataset, normalized, "drawing its result") from None
         if result["truncated"]:
             output["truncated"] = True  # the UI can say that not everything is shown
         self._store(key, output)
@@ -322,7 +387,7 @@ class QueryService:
         """{"columns", "rows", "truncated", "cached"}: the widget's small result. Rows hold
         Python values (dates, decimals); the API turns them into JSON."""
         dataset = self.datasets.get(principal, dataset_id)
-        return self.result_on(dataset, self.prepare(dataset, spec, extra_filters))
+        return public_result(self.result_on(dataset, self.prepare(dataset, spec, extra_filters, saved=False)))
 
     def render(self, principal: Principal, dataset_id, spec: dict, extra_filters=None, *,
                complete: bool = False) -> dict:
@@ -381,8 +446,42 @@ class QueryService:
         self.cache.close()
         with self._db_lock:
             if self._db is not None:
-                self._db.close()
+                # A query still running (a page's prefetch) keeps the connection busy: wait
+                # for it, at most its time limit, rather than fail the shutdown.
+                deadline = time.monotonic() + self.time_limit + 1
+                while True:
+                    try:
+                        self._db.close()
+                        break
+                    except duckdb.Error as exc:
+                        if time.monotonic() > deadline:
+                            log.warning("widget queries still running at shutdown: %s", exc)
+                            break
+                        time.sleep(0.05)
                 self._db = None
+
+
+# Columns the chart queries add for their own drawing (how many categories there are, the
+# total behind "Other"): the rendered output says it in words, the public result omits them.
+CHART_COLUMNS = ("__n_all", "__y_all", "__n_groups", "__other")
+
+
+def public_result(result: dict) -> dict:
+    """A query result as the API gives it: the spec's own columns, without CHART_COLUMNS."""
+    columns = result["columns"]
+    keep = [i for i, c in enumerate(columns) if c not in CHART_COLUMNS]
+    if len(keep) == len(columns):
+        return result
+    return {**result, "columns": [columns[i] for i in keep], "rows": [[r[i] for i in keep] for r in result["rows"]]}
+
+
+def render_context(dataset: Dataset) -> dict:
+    """What a widget's render reads besides its rows: {"types": {column: type}, "roles":
+    {column: role} or None}. Roles ("date_part", "identifier", "code", "measure", ...) say
+    which numbers are labels (a year is written 2013, not 2,013); without them the widgets
+    judge from the column's name and values. The one place roles are read from the dataset."""
+    roles = getattr(dataset, "column_roles", None)
+    return {"types": {c["name"]: c["type"] for c in dataset.schema}, "roles": dict(roles) if roles else None}
 
 
 def _find_widget(dashboard: dict, widget_id) -> dict:

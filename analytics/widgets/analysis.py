@@ -39,6 +39,8 @@ ALL_VIEWS = tuple(dict.fromkeys(v for views in VIEWS.values() for v in views))
 KIND_LABELS = {"forecast": "Forecast", "funnel": "Funnel", "retention": "Cohort retention", "journeys": "Journeys",
                "rfm": "RFM segments", "clv": "Customer lifetime value", "clustering": "Clustering",
                "regression": "Regression", "correlation": "Correlation", "stats": "Statistics"}
+VIEW_LABELS = {"line": "Line chart", "funnel": "Funnel", "table": "Table", "heatmap": "Heatmap", "bar": "Bar chart",
+               "sankey": "Flow diagram", "treemap": "Treemap", "scatter": "Scatter plot"}
 FILTER_NOTE = "Computed on the whole dataset: dashboard filters and clicks on other charts do not apply."
 MAX_TABLE_ROWS = 500
 
@@ -74,8 +76,8 @@ class Analysis(WidgetType):
     editor_creatable = False
     fields = [
         f_title(), f_description(),
-        EditorField("kind", "Analysis", "choice", required=True, choices=list(KINDS)),
-        EditorField("view", "View", "choice", choices=list(ALL_VIEWS),
+        EditorField("kind", "Analysis", "choice", required=True, choices=list(KINDS), labels=KIND_LABELS),
+        EditorField("view", "View", "choice", choices=list(ALL_VIEWS), labels=VIEW_LABELS,
                     help="Each analysis has its own views (RFM: bar, treemap or table); "
                          "one it lacks is refused with the list"),
         EditorField("params", "Parameters", "object",

@@ -14,6 +14,7 @@ from analytics.widgets.base import (
     f_group,
     f_limit,
     f_number_format,
+    f_other,
     f_per,
     f_percentile,
     f_sort,
@@ -25,6 +26,7 @@ from analytics.widgets.base import (
 from analytics.widgets.theme import base_layout
 
 BARMODES = {"grouped": ("group", None), "stacked": ("stack", None), "percent": ("stack", "percent")}
+BARMODE_LABELS = {"grouped": "Side by side", "stacked": "Stacked", "percent": "Stacked to 100 %"}
 
 
 class Bar(WidgetType):
@@ -35,10 +37,11 @@ class Bar(WidgetType):
         f_title(), f_description(),
         f_x("Categories", types=DIMENSION), f_grain(), f_y(), f_agg("sum"), f_percentile(), f_per(),
         f_group(),
-        EditorField("stacking", "Bars", "choice", choices=list(BARMODES), default="grouped"),
+        EditorField("stacking", "Bars", "choice", choices=list(BARMODES), default="grouped", labels=BARMODE_LABELS,
+                    help="How the bars of one category sit when coloured by a second column"),
         EditorField("orientation", "Orientation", "choice", choices=["v", "h"], default="v",
-                    help="v = vertical bars, h = horizontal bars"),
-        f_sort(), f_limit(20, 500), f_number_format(), f_filters(),
+                    labels={"v": "Vertical bars", "h": "Horizontal bars"}),
+        f_sort(), f_limit(20, 500), f_other(False), f_number_format(), f_filters(),
     ]
 
     def normalize(self, spec, schema):
@@ -52,7 +55,7 @@ class Bar(WidgetType):
         horizontal = spec.get("orientation") == "h"
         traces = []
         for name, _raw, xs, labels, ys in cat.series(result, spec):
-            trace = {"type": "bar", "name": name if name is not None else "", "customdata": [[x] for x in xs],
+            trace = {"type": "bar", "name": name if name is not None else "", "customdata": cat.customdata(xs),
                      "orientation": "h" if horizontal else "v"}
             if horizontal:
                 trace.update(x=ys, y=labels)
@@ -73,7 +76,7 @@ class Bar(WidgetType):
         else:
             layout["xaxis"] = category_axis
             layout["yaxis"] = value_axis
-        return figure_output(traces, layout)
+        return {**figure_output(traces, layout), "note": cat.top_note(result, spec)}
 
     def click_filter(self, spec, point):
         return cat.category_click(spec, point)

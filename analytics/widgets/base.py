@@ -28,6 +28,9 @@ AGG_LABELS = {"count": "Count", "count_distinct": "Distinct count", "sum": "Sum"
               "median": "Median", "min": "Minimum", "max": "Maximum", "percentile": "Percentile"}
 # Aggregations that need a numeric measure; count, count_distinct, min and max take any column.
 NUMERIC_AGGS = ("sum", "mean", "median", "percentile")
+# How the editor names each aggregation (AGG_LABELS reads inside a sentence: "Distinct count of x").
+AGG_OPTION_LABELS = {"count": "Count of rows", "count_distinct": "Count distinct", "sum": "Sum", "mean": "Average",
+                     "median": "Median", "min": "Minimum", "max": "Maximum", "percentile": "Percentile"}
 
 # Truncating grains, coarse to fine; drill-down moves one step right.
 GRAINS = ("year", "quarter", "month", "week", "day", "hour")
@@ -43,6 +46,9 @@ OPS = ("=", "!=", "in", "not in", "<", "<=", ">", ">=", "between", "is null", "i
 EXPRS = {"mul": "*", "add": "+", "sub": "-", "div": "/"}
 
 NUMBER_FORMATS = ("auto", "integer", "decimal", "percent", "currency", "compact")
+NUMBER_FORMAT_LABELS = {"auto": "Automatic", "integer": "Whole number (1,235)", "decimal": "Two decimals (1,234.57)",
+                        "percent": "Percent (12.3 %)", "currency": "Currency ($1,234.57)", "compact": "Compact (1.23k)"}
+SORT_LABELS = {"-y": "Largest first", "y": "Smallest first", "x": "A to Z, oldest first", "-x": "Z to A, newest first"}
 # The d3-format each number format means (plotly and the UI both speak d3-format).
 D3_FORMATS = {"auto": "", "integer": ",.0f", "decimal": ",.2f", "percent": ".1%", "currency": "$,.2f",
               "compact": ".3s"}
@@ -68,6 +74,9 @@ class EditorField:
     help: str = ""
     minimum: float | None = None
     maximum: float | None = None
+    # The words each choice is shown with, {value: label}: the editor, the API and any other
+    # UI read the same ones (GET /api/v1/widget-types lists them as "options").
+    labels: dict | None = None
 
     def __post_init__(self):
         if self.kind not in FIELD_KINDS:
@@ -77,8 +86,18 @@ class EditorField:
         if self.choices is not None:
             self.choices = list(self.choices)
 
+    def options(self) -> list[dict]:
+        """The choices as [{"value", "label"}], in words: "Vertical bars" for "v"."""
+        words = self.labels or {"agg": AGG_OPTION_LABELS, "grain": GRAIN_LABELS}.get(self.kind) or {}
+        return [{"value": c, "label": words.get(c, str(c).replace("_", " ").capitalize())}
+                for c in self.choices or []]
+
     def public_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("labels")
+        if self.choices is not None:
+            out["options"] = self.options()
+        return out
 
 
 class Params:
@@ -90,6 +109,23 @@ class Params:
     def add(self, value) -> str:
         self.values.append(value)
         return f"${len(self.values)}"
+
+
+class MissingColumn(InvalidSpec):
+    """A spec names a column the dataset does not have (a typo, or a saved widget whose
+    column a new version dropped or renamed); ``details["column"]`` names it."""
+
+
+TYPE_WORDS = {"integer": "whole numbers", "float": "numbers", "decimal": "numbers", "boolean": "true/false values",
+              "date": "dates", "timestamp": "dates and times", "text": "text", "categorical": "categories"}
+
+
+def type_words(types) -> str:
+    """Column types in words: ["integer", "float", "decimal"] → "numbers"."""
+    words = list(dict.fromkeys(TYPE_WORDS.get(t, t) for t in ([types] if isinstance(types, str) else types)))
+    if set(words) >= {"whole numbers", "numbers"}:
+        words.remove("whole numbers")
+    return " or ".join(words)
 
 
 class Schema:
@@ -107,8 +143,25 @@ class Schema:
 
     def type_of(self, name) -> str:
         if not isinstance(name, str) or name not in self.types:
-            raise InvalidSpec(f"There is no column {name!r} in this dataset")
+            message = f"There is no column {name!r} in this dataset"
+            close = self.similar(name)
+            raise MissingColumn(message + (f"; did you mean {close!r}?" if close else ""),
+                                details={"column": name if isinstance(name, str) else None, "similar": close})
         return self.types[name]
+
+    def similar(self, name) -> str | None:
+        """The column a misspelt or renamed one most likely means (same name in another
+        case or spacing first), or None."""
+        if not isinstance(name, str):
+            return None
+        folded = {c.lower().replace(" ", "").replace("_", ""): c for c in self.columns}
+        key = name.lower().replace(" ", "").replace("_", "")
+        if key in folded:
+            return folded[key]
+        import difflib
+
+        found = difflib.get_close_matches(name, self.columns, n=1, cutoff=0.8)
+        return found[0] if found else None
 
     def col(self, name) -> str:
         """The quoted identifier of a column that exists."""
@@ -373,8 +426,8 @@ def f_grain(name="time_grain", label="Time grain"):
 
 
 def f_sort(choices=("-y", "y", "x", "-x"), default=None):
-    return EditorField("sort", "Sort", "choice", choices=list(choices), default=default,
-                       help="y = by value, x = by label; a minus sorts descending")
+    return EditorField("sort", "Sort", "choice", choices=list(choices), default=default, labels=SORT_LABELS,
+                       help="By value (largest or smallest first) or by label")
 
 
 def f_limit(default=20, maximum=500, label="Top N"):
@@ -385,8 +438,15 @@ def f_filters():
     return EditorField("filters", "Filters", "filters", default=[])
 
 
+def f_other(default=False):
+    return EditorField("other", "Show the rest as \u201cOther\u201d", "bool", default=default,
+                       help="Categories beyond the top N added up in one \u201cOther\u201d bar (for a sum or a count); "
+                            "when off, the chart's note says how many are left out")
+
+
 def f_number_format():
-    return EditorField("number_format", "Number format", "choice", choices=list(NUMBER_FORMATS), default="auto")
+    return EditorField("number_format", "Number format", "choice", choices=list(NUMBER_FORMATS), default="auto",
+                       labels=NUMBER_FORMAT_LABELS)
 
 
 

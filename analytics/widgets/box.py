@@ -19,6 +19,7 @@ from analytics.widgets.base import (
     grain_label,
     plain,
 )
+from analytics.widgets._category import top_note
 from analytics.widgets.theme import base_layout
 
 
@@ -44,22 +45,24 @@ class Box(WidgetType):
         sql = (f"WITH base AS NOT MATERIALIZED (SELECT {x} AS x, CAST({y} AS DOUBLE) AS v FROM {source_sql} "
                f"WHERE {where} AND {y} IS NOT NULL), "
                "s AS (SELECT x, quantile_cont(v, 0.25) AS q1, median(v) AS med, quantile_cont(v, 0.75) AS q3, "
-               f"avg(v) AS mean, count(*) AS n FROM base GROUP BY x ORDER BY n DESC, x LIMIT {limit}) "
+               f"avg(v) AS mean, count(*) AS n, count(*) OVER () AS __n_all FROM base GROUP BY x "
+               f"ORDER BY n DESC, x LIMIT {limit}) "
                "SELECT s.x, s.q1, s.med, s.q3, s.mean, s.n, "
                "min(b.v) FILTER (WHERE b.v >= s.q1 - 1.5 * (s.q3 - s.q1)) AS lo, "
-               "max(b.v) FILTER (WHERE b.v <= s.q3 + 1.5 * (s.q3 - s.q1)) AS hi "
+               "max(b.v) FILTER (WHERE b.v <= s.q3 + 1.5 * (s.q3 - s.q1)) AS hi, s.__n_all "
                "FROM s JOIN base AS b ON b.x IS NOT DISTINCT FROM s.x "
-               "GROUP BY s.x, s.q1, s.med, s.q3, s.mean, s.n ORDER BY s.n DESC, s.x")
+               "GROUP BY s.x, s.q1, s.med, s.q3, s.mean, s.n, s.__n_all ORDER BY s.n DESC, s.x")
         return sql, params.values
 
     def render(self, result, spec):
         traces = []
-        for x, q1, med, q3, mean, n, lo, hi in result["rows"]:
+        for x, q1, med, q3, mean, n, lo, hi, *_ in result["rows"]:
             label = str(grain_label(x, None))
             traces.append({"type": "box", "name": label, "x": [label], "q1": [q1], "median": [med], "q3": [q3],
                            "mean": [mean], "lowerfence": [lo], "upperfence": [hi],
                            "customdata": [[plain(x)]], "showlegend": False})
-        return figure_output(traces, base_layout(spec, yaxis={"title": {"text": spec["y"]}}))
+        return {**figure_output(traces, base_layout(spec, yaxis={"title": {"text": spec["y"]}})),
+                "note": top_note(result, spec, "boxes", offers_other=False)}
 
     def click_filter(self, spec, point):
         value, ok = click_value(point)

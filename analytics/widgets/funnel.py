@@ -38,7 +38,7 @@ class Funnel(WidgetType):
         trace = {"type": "funnel", "y": [str(v) for v in labels], "x": ys, "customdata": [[x] for x in xs],
                  "textinfo": "value+percent initial"}
         layout = base_layout({}, yaxis={"type": "category"})
-        return figure_output([trace], layout)
+        return {**figure_output([trace], layout), "note": cat.top_note(result, spec, "stages", offers_other=False)}
 
     def click_filter(self, spec, point):
         return cat.category_click(spec, point)

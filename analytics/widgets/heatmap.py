@@ -47,7 +47,7 @@ class Heatmap(WidgetType):
     def render(self, result, spec):
         rows = result["rows"]
         xs, gs, cells = [], [], {}
-        for x, g, y in rows:
+        for x, g, y, *_ in rows:
             kx, kg = plain(x), plain(g)
             if kx not in xs:
                 xs.append(kx)
@@ -70,7 +70,7 @@ class Heatmap(WidgetType):
                  "customdata": [[[x, g] for x in xs] for g in gs], "hoverongaps": False}
         layout = base_layout(spec, xaxis={"type": "category"}, yaxis={"type": "category", "autorange": "reversed"})
         layout["yaxis"].pop("tickformat", None)
-        return figure_output([trace], layout)
+        return {**figure_output([trace], layout), "note": cat.top_note(result, spec, "columns", offers_other=False)}
 
     def click_filter(self, spec, point):
         data = point.get("customdata") if isinstance(point, dict) else None

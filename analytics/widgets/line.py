@@ -20,6 +20,7 @@ from analytics.widgets.base import (
     f_y,
     figure_output,
 )
+from analytics.widgets.formatting import no_separator
 from analytics.widgets.theme import base_layout
 
 
@@ -47,13 +48,19 @@ class Line(WidgetType):
         for name, _raw, xs, labels, ys in cat.series(result, spec):
             trace = {"type": "scatter", "mode": "lines+markers" if len(xs) <= 60 else "lines",
                      "name": name if name is not None else "", "x": labels, "y": ys,
-                     "customdata": [[x] for x in xs]}
+                     "customdata": cat.customdata(xs)}
             if self.fill:
                 trace["fill"] = self.fill
                 if spec.get("group"):
                     trace["stackgroup"] = "one"
             traces.append(trace)
-        return figure_output(traces, base_layout(spec, showlegend=bool(spec.get("group"))))
+        layout = base_layout(spec, showlegend=bool(spec.get("group")))
+        x = spec.get("x")
+        if (result.get("types") or {}).get(x) == "integer" and not spec.get("time_grain") and no_separator(
+                x, (result.get("roles") or {}).get(x), [r[0] for r in result["rows"]], True):
+            layout["xaxis"] = {"tickformat": "d", "hoverformat": "d"}  # years on an axis: 2013, not 2,013
+        return {**figure_output(traces, layout),
+                "note": cat.top_note(result, spec, "points", offers_other=False)}
 
     def click_filter(self, spec, point):
         return cat.category_click(spec, point)

@@ -20,6 +20,8 @@ from analytics.widgets.base import (
 from analytics.widgets.theme import SEQUENTIAL, base_layout
 
 LOCATION_MODES = ("country names", "ISO-3", "ISO-2")
+LOCATION_LABELS = {"country names": "Country names (France)", "ISO-3": "Three-letter codes (FRA)",
+                   "ISO-2": "Two-letter codes (FR)"}
 # Names seen in real data that plotly's country-name lookup does not know.
 COUNTRY_ALIASES = {"EIRE": "Ireland", "RSA": "South Africa", "USA": "United States", "UK": "United Kingdom",
                    "Czech Republic": "Czechia", "Korea": "South Korea"}
@@ -32,7 +34,7 @@ class Map(WidgetType):
     fields = [
         f_title(), f_description(),
         EditorField("x", "Country column", "column", required=True, types=["text", "categorical"]),
-        EditorField("location_mode", "Locations are", "choice", choices=list(LOCATION_MODES),
+        EditorField("location_mode", "Locations are", "choice", choices=list(LOCATION_MODES), labels=LOCATION_LABELS,
                     default="country names"),
         f_y(), f_agg("sum"), f_percentile(), f_per(),
         EditorField("limit", "Countries (top N)", "number", default=250, minimum=1, maximum=300),
@@ -64,7 +66,7 @@ class Map(WidgetType):
                                       "countrycolor": "#ced4da", "showland": True, "landcolor": "#f8f9fa",
                                       "fitbounds": False, "projection": {"type": "natural earth"},
                                       "bgcolor": "rgba(0,0,0,0)"})
-        return figure_output([trace], layout)
+        return {**figure_output([trace], layout), "note": cat.top_note(result, spec, "places", offers_other=False)}
 
     def click_filter(self, spec, point):
         return cat.category_click(spec, point)

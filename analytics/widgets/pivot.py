@@ -3,6 +3,7 @@ values become the table's columns; the top 30 of those and the top 500 rows by t
 from __future__ import annotations
 
 from analytics.widgets.base import (
+    D3_FORMATS,
     DIMENSION,
     NUMERIC,
     NUMERIC_AGGS,
@@ -21,6 +22,7 @@ from analytics.widgets.base import (
     grain_label,
     plain,
 )
+from analytics.widgets.formatting import table_formats
 from errors import InvalidSpec
 
 MAX_PIVOT_COLUMNS = 30
@@ -97,8 +99,14 @@ class Pivot(WidgetType):
         else:
             headers = [spec.get("values") or "Count"]
         rows = [list(key) + [cells[key].get(c) for _, c in col_order] for key in row_order]
+        # Row keys formatted per column (a year as 2013); every value cell is the same
+        # measure, so one format decided from all of them.
+        keys = table_formats(list(spec["rows"]), rows, result.get("types"), result.get("roles"))
+        values = [v for r in rows for v in r[n:]]
+        chosen = D3_FORMATS.get(spec.get("number_format") or "auto", "")
+        value_format = chosen or table_formats(["value"], [[v] for v in values], {"value": "float"})[0]
         return {"kind": "table", "columns": list(spec["rows"]) + headers, "rows": rows, "total": len(rows),
-                "page": 0, "page_size": len(rows)}
+                "page": 0, "page_size": len(rows), "formats": keys + [value_format] * len(headers)}
 
 
 WIDGET = Pivot()

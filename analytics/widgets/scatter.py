@@ -2,6 +2,8 @@
 trend line fitted in SQL over all the filtered rows (not only the sample)."""
 from __future__ import annotations
 
+import math
+
 from analytics.widgets.base import (
     DISCRETE,
     NUMERIC,
@@ -36,7 +38,8 @@ class Scatter(WidgetType):
         EditorField("y", "Y axis", "column", required=True, types=list(NUMERIC)),
         EditorField("group", "Colour by", "column", types=list(DISCRETE)),
         EditorField("size", "Size by", "column", types=list(NUMERIC)),
-        EditorField("limit", "Points shown (sample)", "choice", choices=list(SAMPLE_SIZES), default=2000),
+        EditorField("limit", "Points shown (sample)", "choice", choices=list(SAMPLE_SIZES), default=2000,
+                    labels={n: f"{n:,} points" for n in SAMPLE_SIZES}),
         EditorField("trendline", "Trend line", "bool", default=False),
         f_filters(),
     ]
@@ -79,7 +82,14 @@ class Scatter(WidgetType):
                 trace["marker"]["size"] = [4 + 26 * (max(0.0, r[idx["s"]] or 0) / top) for r in members]
             traces.append(trace)
         total = rows[0][idx["n"]] if rows else 0
-        if spec.get("trendline") and rows and rows[0][idx["slope"]] is not None:
+        note = None
+        fitted = bool(rows) and _finite(rows[0][idx["slope"]]) and _finite(rows[0][idx["intercept"]])
+        if spec.get("trendline") and rows and not fitted:
+            # A column that never changes has no slope: draw the points, say why there is no line.
+            xs = {r[0] for r in rows}
+            note = (f"No trend line: {spec['x']} has one value only ({plain(rows[0][0]):g})" if len(xs) == 1
+                    else "No trend line: the points do not vary enough to fit one")
+        if spec.get("trendline") and fitted:
             slope, intercept = rows[0][idx["slope"]], rows[0][idx["intercept"]]
             xs = [r[0] for r in rows]
             lo, hi = min(xs), max(xs)
@@ -92,13 +102,17 @@ class Scatter(WidgetType):
             layout["annotations"] = [{"text": f"Sample of {len(rows):,} of {total:,} points", "showarrow": False,
                                       "xref": "paper", "yref": "paper", "x": 1, "y": 1, "xanchor": "right",
                                       "font": {"size": 10, "color": "#6c757d"}}]
-        return figure_output(traces, layout)
+        return {**figure_output(traces, layout), "note": note}
 
     def click_filter(self, spec, point):
         value, ok = click_value(point)
         if not ok or not spec.get("group"):
             return None
         return equals_filter(spec["group"], value)
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 WIDGET = Scatter()

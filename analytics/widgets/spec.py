@@ -13,6 +13,7 @@ import datetime as dt
 import json
 
 from analytics.widgets.base import (
+    AGG_OPTION_LABELS,
     AGGS,
     EXPRS,
     GRAINS,
@@ -22,6 +23,7 @@ from analytics.widgets.base import (
     PARTS,
     TEMPORAL,
     Schema,
+    type_words,
 )
 from errors import InvalidSpec
 
@@ -95,8 +97,8 @@ def _column(fld, value, cols: Schema):
         return _expression(value, cols)
     column_type = cols.type_of(value)
     if fld.types and column_type not in fld.types:
-        raise InvalidSpec(f"{fld.label!r} needs a column of type {' or '.join(fld.types)}; "
-                          f"{value!r} is {column_type}")
+        raise InvalidSpec(f"{fld.label!r} needs a column of {type_words(fld.types)}, and {value!r} holds "
+                          f"{type_words(column_type)}: choose another column")
     return value
 
 
@@ -223,7 +225,8 @@ def _check_measure(out: dict, cols: Schema, wt) -> None:
     if agg != "count" and y is None:
         raise InvalidSpec(f"The aggregation {agg!r} needs a value column (y)")
     if agg in NUMERIC_AGGS and isinstance(y, str) and cols.type_of(y) not in NUMERIC:
-        raise InvalidSpec(f"The aggregation {agg!r} needs a numeric column; {y!r} is {cols.type_of(y)}")
+        raise InvalidSpec(f"{AGG_OPTION_LABELS[agg]} needs a column of numbers, and {y!r} holds "
+                          f"{type_words(cols.type_of(y))}: choose a number column, or count instead")
     if agg == "percentile" and out.get("percentile") is None:
         out["percentile"] = 90
     if agg != "percentile" and "percentile" in out:

@@ -13,6 +13,7 @@ from analytics.widgets.base import (
     filter_sql,
     plain,
 )
+from analytics.widgets.formatting import table_formats
 
 MAX_COLUMNS = 50
 
@@ -63,8 +64,12 @@ class Table(WidgetType):
         rows = result["rows"]
         total = int(rows[0][-1]) if rows else 0
         data = [[plain(v) for v in r[1:-1]] for r in rows if r[0] is not None]
-        return {"kind": "table", "columns": list(spec["columns"]), "rows": data, "total": total,
-                "page": int(spec["page"]), "page_size": int(spec["page_size"])}
+        columns = list(spec["columns"])
+        # One format per column ("formats", d3): the card and the reports write cells with
+        # formatting.format_cell so one column never mixes "9,952" and "10,086.02".
+        return {"kind": "table", "columns": columns, "rows": data, "total": total,
+                "page": int(spec["page"]), "page_size": int(spec["page_size"]),
+                "formats": table_formats(columns, data, result.get("types"), result.get("roles"))}
 
 
 WIDGET = Table()

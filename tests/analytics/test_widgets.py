@@ -31,21 +31,35 @@ class Data:
         self.schema = [{"name": n, "type": "categorical" if n in categorical else TYPES[t]} for n, t, *_ in described]
         self.frame = con.execute(f"SELECT * FROM {self.source}").df()
 
-    def run(self, spec: dict, extra=None):
-        normalized = normalize_spec(spec, self.schema)
+    def run(self, spec: dict, extra=None, schema: list[dict] | None = None, **context):
+        """normalized spec, query result and output; ``schema`` instead of the file's (with
+        bounds, say), ``context`` passed with the result to render (types, roles)."""
+        schema = schema or self.schema
+        normalized = normalize_spec(spec, schema)
         if extra:
-            normalized = apply_dashboard_filters(normalized, self.schema, extra)
+            normalized = apply_dashboard_filters(normalized, schema, extra)
         wt = widget_type(normalized["type"])
-        built = wt.query(normalized, self.schema, self.source)
+        built = wt.query(normalized, schema, self.source)
         result = None
         if built is not None:
             sql, params = built
             cursor = self.con.execute(sql, params)
             result = {"columns": [d[0] for d in cursor.description], "rows": [list(r) for r in cursor.fetchall()],
                       "truncated": False}
-        output = wt.render(result, normalized)
+        output = wt.render({**result, **context} if result is not None else result, normalized)
         json.dumps(output, allow_nan=False)  # plain JSON, no numpy, no NaN
         return normalized, result, output
+
+    def bounded(self) -> list[dict]:
+        """The schema with the exact min/max of its numeric columns, as the query engine
+        reads them from the Parquet file's statistics."""
+        out = []
+        for c in self.schema:
+            if c["type"] in ("integer", "float") and self.frame[c["name"]].notna().any():
+                cast = int if c["type"] == "integer" else float
+                c = dict(c, min=cast(self.frame[c["name"]].min()), max=cast(self.frame[c["name"]].max()))
+            out.append(c)
+        return out
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +130,7 @@ def test_stacked_bar_by_group_matches_pandas(vg):
     platforms = set(top_platforms[top_platforms.index.isin(
         vg.frame[vg.frame.Genre.isin(top)].Platform.unique())].index)
     cells = vg.frame[vg.frame.Genre.isin(top)].groupby(["Genre", "Platform"]).Global_Sales.sum()
-    got = {(x, g): y for x, g, y in result["rows"]}
+    got = {(x, g): y for x, g, y, *_ in result["rows"]}
     assert {x for x, _ in got} == set(top)
     assert {g for _, g in got} <= platforms and len({g for _, g in got}) == 12
     for key, value in got.items():
@@ -154,7 +168,7 @@ def test_count_needs_no_y_and_sum_needs_one(mall):
     assert output["value"] == 200 and output["label"] == "Rows"
     with pytest.raises(InvalidSpec, match="needs a value column"):
         mall.run({"type": "kpi", "agg": "sum"})
-    with pytest.raises(InvalidSpec, match="needs a numeric column"):
+    with pytest.raises(InvalidSpec, match="needs a column of numbers"):
         mall.run({"type": "bar", "x": "Genre", "y": "Genre", "agg": "sum"})
 
 
@@ -164,7 +178,10 @@ def test_kpi_compares_the_last_period_with_the_one_before(sales):
     monthly = sales.frame.groupby(sales.frame.ts.dt.to_period("M")).qty.sum()
     assert output["value"] == monthly.iloc[-1] and output["previous"] == monthly.iloc[-2]
     assert output["delta_pct"] == round((monthly.iloc[-1] - monthly.iloc[-2]) / monthly.iloc[-2] * 100, 2)
-    assert "2024-12 vs previous month" in output["label"]
+    # The data ends on 30 December: a partial month, compared with the same days of November
+    # (all 30 of them, so the previous value is all of November here).
+    assert sales.frame.ts.max().day == 30
+    assert output["label"].endswith("1–30 Dec 2024 vs 1–30 Nov 2024")
     spark = output["sparkline"]["data"][0]
     assert spark["y"] == monthly.tolist() and len(spark["x"]) == 24
 
@@ -221,21 +238,21 @@ def test_scatter_samples_to_the_cap_and_fits_on_all_rows(vg):
     assert [r[:2] for r in again["rows"]] == [r[:2] for r in result["rows"]]
 
 
-def test_histogram_matches_numpy(mall):
-    column = "Spending Score (1-100)"
+def test_histogram_counts_match_numpy_on_its_own_round_edges(mall):
+    column = "Spending Score (1-100)"  # 1..99: more values than bars asked for, so round bins
     _, result, output = mall.run({"type": "histogram", "x": column, "bins": 10})
-    counts, edges = np.histogram(mall.frame[column], bins=10)
     trace = output["figure"]["data"][0]
-    assert trace["y"] == counts.tolist()
-    assert np.allclose([c[0] for c in trace["customdata"]], edges[:-1])
+    assert trace["customdata"][0] == [0, 9] and trace["customdata"][-1] == [90, 99]  # whole widths of 10
+    edges = [b[0] for b in trace["customdata"]] + [trace["customdata"][-1][1] + 1]
+    counts, _ = np.histogram(mall.frame[column], bins=edges)
+    assert trace["y"] == counts.tolist() and sum(trace["y"]) == len(mall.frame)
     assert click_filter(normalize_spec({"type": "histogram", "x": column, "bins": 10}, mall.schema),
-                        {"customdata": [edges[0], edges[1]]}) == \
-        {"column": column, "op": "between", "value": [edges[0], edges[1]]}
+                        {"customdata": trace["customdata"][2]}) == {"column": column, "op": "between", "value": [20, 29]}
 
 
 def test_box_quartiles_and_whiskers_match_pandas(vg):
     _, result, output = vg.run({"type": "box", "y": "Global_Sales", "x": "Genre", "limit": 3})
-    for x, q1, med, q3, mean, n, lo, hi in result["rows"]:
+    for x, q1, med, q3, mean, n, lo, hi, *_ in result["rows"]:
         values = vg.frame[vg.frame.Genre == x].Global_Sales
         p25, p75 = values.quantile(0.25), values.quantile(0.75)
         iqr = p75 - p25
@@ -252,7 +269,7 @@ def test_heatmap_matches_pandas(sales):
                                    "agg": "sum"})
     frame = sales.frame.assign(revenue=sales.frame.qty * sales.frame.price)
     expected = frame.groupby([frame.ts.dt.hour, frame.ts.dt.day_of_week + 1]).revenue.sum()
-    got = {(x, g): y for x, g, y in result["rows"]}
+    got = {(x, g): y for x, g, y, *_ in result["rows"]}
     assert len(got) == len(expected) == 24 * 7
     assert all(math.isclose(got[k], v, rel_tol=1e-9) for k, v in expected.items())
     trace = output["figure"]["data"][0]
@@ -322,7 +339,9 @@ def test_funnel_sankey_treemap_match_pandas(sales, vg):
     _, result, output = vg.run({"type": "treemap", "x": "Genre", "y": "Global_Sales", "agg": "sum", "limit": 4})
     expected = vg.frame.groupby("Genre").Global_Sales.sum().sort_values(ascending=False).head(4)
     assert [r[0] for r in result["rows"]] == list(expected.index)
-    assert output["figure"]["data"][0]["values"] == pytest.approx(expected.tolist())
+    rest = vg.frame.Global_Sales.sum() - expected.sum()  # "Other" is on by default for a treemap
+    assert output["figure"]["data"][0]["values"] == pytest.approx(expected.tolist() + [rest])
+    assert output["figure"]["data"][0]["labels"][-1] == "Other" and output["figure"]["data"][0]["customdata"][-1] == []
 
 
 def test_markdown_has_no_query(vg):
@@ -398,7 +417,7 @@ EVIL = 'x"); DROP TABLE t; --'
     ({"type": "bar", "x": "Genre", "agg": "count", "sort": "Genre; --"}, "must be one of"),
     ({"type": "table", "sort": EVIL}, "There is no column"),
     ({"type": "line", "x": "Genre", "time_grain": "month", "agg": "count"}, "needs a date or timestamp column"),
-    ({"type": "scatter", "x": "Genre", "y": "Global_Sales"}, "needs a column of type"),
+    ({"type": "scatter", "x": "Genre", "y": "Global_Sales"}, "needs a column of numbers"),
     ({"type": "bar", "x": "Genre", "agg": "count", "version": 2}, "Unknown spec version"),
 ])
 def test_injection_and_bad_specs_are_refused_clearly(vg, spec, message):
@@ -414,7 +433,7 @@ def test_a_real_column_with_a_hostile_name_is_quoted_not_executed(con, tmp_path)
     data = Data(con, path)
     _, result, _ = data.run({"type": "bar", "x": EVIL, "y": 'v"al', "agg": "sum", "sort": "x",
                              "filters": [{"column": EVIL, "op": "!=", "value": "zzz"}]})
-    assert result["rows"] == [["a", 7], ["b", 3]]
+    assert [r[:2] for r in result["rows"]] == [["a", 7], ["b", 3]]
 
 
 # --- registry, clicks, drill-down ---------------------------------------------------------------
@@ -546,10 +565,18 @@ def test_coarse_grains_grouped_by_day_first_match_pandas(sales, agg, grain, peri
     assert {pd.Timestamp(r[0]): r[1] for r in result["rows"]} == pytest.approx(expected.to_dict())
     _, result, _ = sales.run({**spec, "group": "country", "stacking": "stacked"})
     by_country = getattr(frame.groupby(["bucket", "country"]).revenue, how)()
-    assert {(pd.Timestamp(x), g): y for x, g, y in result["rows"]} == pytest.approx(by_country.to_dict())
+    assert {(pd.Timestamp(x), g): y for x, g, y, *_ in result["rows"]} == pytest.approx(by_country.to_dict())
     _, _, kpi = sales.run({"type": "kpi", "y": revenue, "agg": agg, "x": "ts", "time_grain": grain,
                            "compare_previous": True, "sparkline": True})
-    assert kpi["value"] == pytest.approx(expected.iloc[-1]) and kpi["previous"] == pytest.approx(expected.iloc[-2])
+    # The data ends on 30 Dec 2024: the last period is partial, so the one before is taken
+    # over the same days (1 Jan - 30 Dec 2023 for a year; all of November for a month).
+    last = frame.ts.max().normalize()
+    back = pd.DateOffset(months={"month": 1, "quarter": 3, "year": 12}[grain])
+    days = frame.ts.dt.normalize()
+    same = frame[(days >= expected.index[-1] - back) & (days <= last - back)].revenue
+    # An average or a median of part of a period compares with the whole period before.
+    previous = getattr(same, how)() if agg in ("sum", "count", "min", "max") else expected.iloc[-2]
+    assert kpi["value"] == pytest.approx(expected.iloc[-1]) and kpi["previous"] == pytest.approx(previous)
     assert kpi["sparkline"]["data"][0]["y"] == pytest.approx(expected.tolist())
 
 
@@ -579,7 +606,7 @@ def test_whole_table_distinct_counts_use_a_bitmap_when_bounds_are_known(con, tmp
     assert con.execute(sql, params).fetchall()[0][2] == pytest.approx(data.frame.id.count() / data.frame.id.nunique())
 
 
-def test_histogram_bounds_from_statistics_give_numpys_bins(mall):
+def test_histogram_bounds_from_statistics_give_the_same_bins_in_one_pass(mall):
     column = "Annual Income (k$)"
     values = mall.frame[column]
     bounded = [dict(c, min=int(values.min()), max=int(values.max())) if c["name"] == column else c
@@ -590,7 +617,12 @@ def test_histogram_bounds_from_statistics_give_numpys_bins(mall):
     cursor = mall.con.execute(sql, params)
     output = widget_type("histogram").render({"columns": [d[0] for d in cursor.description],
                                               "rows": [list(r) for r in cursor.fetchall()]}, spec)
-    counts, _ = np.histogram(values, bins=12)
+    _, _, scanned = mall.run({"type": "histogram", "x": column, "bins": 12})
+    assert output["figure"]["data"][0]["y"] == scanned["figure"]["data"][0]["y"]
+    assert output["figure"]["data"][0]["customdata"] == scanned["figure"]["data"][0]["customdata"]
+    # 15..137 in at most 12 bars: widths of 20 from 0 (10 would need 13 bars).
+    assert [b[0] for b in output["figure"]["data"][0]["customdata"]] == [0, 20, 40, 60, 80, 100, 120]
+    counts, _ = np.histogram(values, bins=[0, 20, 40, 60, 80, 100, 120, 140])
     assert output["figure"]["data"][0]["y"] == counts.tolist()
     filtered = normalize_spec({"type": "histogram", "x": column, "bins": 12,
                                "filters": [{"column": "Genre", "op": "=", "value": "Male"}]}, bounded)
