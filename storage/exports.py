@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+from analytics.reports.content import EXCEL_MAX_ROWS  # Excel's own limit, one constant for every export
 from storage.errors import InvalidInput
 from storage.principal import Principal
 from storage.sql import quote_ident
@@ -22,7 +23,6 @@ FORMATS = {
     "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
     "parquet": ("application/vnd.apache.parquet", ".parquet"),
 }
-EXCEL_MAX_ROWS = 1_048_575  # plus the header row
 STREAM_PIECE = 1024 * 1024
 FORMULA_START = re.compile(r"^[=+\-@\t\r]")
 
