@@ -10,6 +10,9 @@ from urllib.parse import urlencode
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from analytics.reports.content import EXCEL_MAX_ROWS
+from analytics.reports.pdf import PDF_FIRST_ROWS, PDF_TABLE_ROWS
+from analytics.widgets.base import ROW_CAP
 from components.feedback import icon
 from components.forms import card, labelled
 
@@ -66,8 +69,7 @@ def download_modal() -> dbc.Modal:
         [
             dbc.ModalHeader(dbc.ModalTitle("Download this dashboard")),
             dbc.ModalBody([
-                html.P("Every tab, with the filters as they are set now. A PDF shows up to 500 rows of each "
-                       "table; Excel, HTML and ZIP hold them all.", className="small text-body-secondary"),
+                html.P(download_limits_text(), className="small text-body-secondary", id="report-download-limits"),
                 labelled("Format", dbc.RadioItems(id="report-format", options=FORMAT_OPTIONS, value="pdf")),
                 dbc.Row([
                     dbc.Col(labelled("Paper", dbc.RadioItems(id="report-paper", options=PAPER_OPTIONS, value="a4",
@@ -97,12 +99,24 @@ def download_modal() -> dbc.Modal:
     )
 
 
+def download_limits_text() -> str:
+    """What each format holds of a table, from the limits the files themselves apply."""
+    return (f"Every tab, with the filters as they are set now. Tables: Excel holds every row up to its limit of "
+            f"{EXCEL_MAX_ROWS:,} rows a sheet (and says so beyond it), the ZIP of CSV files every row; the web page "
+            f"shows up to {ROW_CAP:,} rows of each table, and the PDF a table's first {PDF_FIRST_ROWS} rows once "
+            f"it has more than {PDF_TABLE_ROWS}. Each file says how many rows a table has.")
+
+
 def ready_link(url: str, filename: str, stats: dict | None) -> dbc.Alert:
+    """The finished file's link, with what it holds of each table (true counts)."""
     pages = (stats or {}).get("pages")
     detail = f" · {pages} pages" if pages else ""
-    return dbc.Alert([icon("check-circle-fill", "me-2"), "Ready: ",
-                      html.A(filename, href=url, id="report-file-link", className="alert-link"),
-                      html.Span(detail, className="text-body-secondary")], color="success", className="mb-0")
+    tables = [html.Li(t["text"]) for t in (stats or {}).get("tables") or [] if t.get("text")]
+    return dbc.Alert([html.Div([icon("check-circle-fill", "me-2"), "Ready: ",
+                                html.A(filename, href=url, id="report-file-link", className="alert-link"),
+                                html.Span(detail, className="text-body-secondary")]),
+                      html.Ul(tables, className="small mb-0 mt-1 ps-3", id="report-file-rows") if tables else None],
+                     color="success", className="mb-0")
 
 
 # --- the schedules page ---------------------------------------------------------------------
