@@ -152,7 +152,15 @@ def schedule_form_mode(schedule: dict | None) -> tuple:
     return note, [icon("check-lg", "me-1"), "Save changes"], False
 
 
-def schedule_form(board: dict, filter_options: dict) -> dbc.Card:
+def mail_warning(message: str, component_id: str = "schedule-mail-warning") -> dbc.Alert:
+    """A warning that schedules cannot send: email is not set up on the server."""
+    return dbc.Alert([icon("envelope-exclamation", "me-2"), message], color="warning", id=component_id,
+                     className="mb-3")
+
+
+def schedule_form(board: dict, filter_options: dict, mail_problem: str | None = None) -> dbc.Card:
+    """The schedule form; ``mail_problem`` (email not set up on this server) is shown on
+    top, so it is read before anything is saved."""
     filters = []
     for flt in board.get("filters") or []:
         if flt.get("kind") != "multi_select":
@@ -200,7 +208,8 @@ def schedule_form(board: dict, filter_options: dict) -> dbc.Card:
                   data={f["id"]: f.get("value") or [] for f in board.get("filters") or []
                         if f.get("kind") == "multi_select"}),
     ]
-    return card("Add or edit a schedule", [html.Div(id="schedule-form-mode"), *body])
+    warning = [mail_warning(mail_problem)] if mail_problem else []
+    return card("Add or edit a schedule", [*warning, html.Div(id="schedule-form-mode"), *body])
 
 
 def _when(value: str | None, zone: str = "UTC") -> str:

@@ -28,7 +28,7 @@ def layout(dashboard_id=None, **_query):
         page_header(f"Schedules · {board['name']}",
                     "The dashboard's report, mailed on a schedule with the filters you choose.", back),
         card("Schedules", html.Div(schedule_list(schedules), id="schedule-list")),
-        schedule_form(board, options),
+        schedule_form(board, options, storage.schedules.mail_warning()),
         card("Run history", html.Div(run_history(schedules, runs), id="schedule-history")),
         card("Public link", share_export_switch(board, allowed)),
         html.Div(id="schedule-action-feedback"),
