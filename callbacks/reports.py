@@ -281,7 +281,7 @@ def register_schedules(app) -> None:
         return schedule_list(found), run_history(found, runs)
 
     @app.callback(
-        Output("schedule-action-feedback", "children", allow_duplicate=True),
+        Output("schedule-share-feedback", "children"),
         Input("schedule-share-export", "value"),
         State("schedule-dashboard-id", "data"),
         prevent_initial_call=True,

@@ -44,9 +44,9 @@ def made(browser, base_url, live_server):
         {"id": "h", "spec": {"type": "histogram", "dataset_id": dataset["id"], "title": "Amounts", "x": "amount"},
          "layout": {"x": 0, "y": 6, "w": 12, "h": 4}}]})
     assert board.status == 201, board.text()
-    state = context.storage_state()
+    made = {"board": board.json(), "state": context.storage_state()}
     context.close()
-    return {"board": board.json(), "state": state}
+    return made
 
 
 def fits(page: Page, selector: str, width: int) -> None:
@@ -60,18 +60,18 @@ def test_download_dialog_states_limits_and_the_true_count(new_page, made, viewpo
     name = "desktop" if viewport["width"] > 400 else "phone"
     page.goto(f"/dashboards/{made['board']['id']}")
     page.locator("#report-download-open").click()
-    dialog = page.locator("#report-download-modal .modal-dialog")
+    dialog = page.locator("#report-download-modal")
     expect(dialog).to_be_visible()
     limits = page.locator("#report-download-limits")
-    expect(limits).to_contain_text("Excel holds every row up to its limit of 1,048,575 rows a sheet")
-    expect(limits).to_contain_text("the PDF a table's first 40 rows once it has more than 150")
+    expect(limits).to_contain_text("Excel: every row, up to Excel's limit of 1,048,575 rows a sheet")
+    expect(limits).to_contain_text("PDF: a table of more than 150 rows shows its first 40 and its count.")
     page.locator("#report-format label", has_text="Excel").click()
     with page.expect_download(timeout=180_000) as caught:
         page.locator("#report-download-start").click()
     expect(page.locator("#report-file-rows")).to_contain_text(
         f"Every order: {ROWS:,} rows, all of them in this Excel file.", timeout=180_000)
     if viewport["width"] < 400:
-        fits(page, "#report-download-modal .modal-content", viewport["width"])
+        fits(page, ".modal-content", viewport["width"])
     page.screenshot(path=str(ARTIFACTS / f"report-limits-dialog-{name}.png"))
     book = load_workbook(io.BytesIO(open(caught.value.path(), "rb").read()), read_only=True)
     rows = list(book["Every order"].iter_rows(values_only=True))
