@@ -178,6 +178,17 @@ def start_export_callback(client, board_id):
                          changed=["report-download-start.n_clicks"])
 
 
+def send_now_click(client, schedule_id):
+    """The schedules page's Send now button of one schedule, as the renderer posts it."""
+    return post_callback(
+        client, [("schedule-action-feedback", "children"), ("schedule-rev", "data")],
+        [({"type": "schedule-send", "index": "ALL"}, "n_clicks", [(schedule_id, 1)]),
+         ({"type": "schedule-toggle", "index": "ALL"}, "n_clicks", []),
+         ({"type": "schedule-delete", "index": "ALL"}, "n_clicks", [])],
+        [("schedule-rev", "data", 0)],
+        changed=[json.dumps({"index": schedule_id, "type": "schedule-send"}, separators=(",", ":")) + ".n_clicks"])
+
+
 def test_callbacks_refuse_another_users_dashboard_job_and_schedule(make_client, app_storage, admin, board):
     from tests.conftest import sign_in
 
@@ -203,13 +214,7 @@ def test_callbacks_refuse_another_users_dashboard_job_and_schedule(make_client, 
         changed=["report-poll.n_intervals"]).get_json()["response"]
     assert polled["report-file-url"]["data"] is None and "no job" in json.dumps(polled)
     assert bob.get(f"/api/v1/reports/{job_id}/file").status_code == 404
-    sent = post_callback(
-        bob, [("schedule-action-feedback", "children"), ("schedule-rev", "data")],
-        [({"type": "schedule-send", "index": "ALL"}, "n_clicks", [(schedule["id"], 1)]),
-         ({"type": "schedule-toggle", "index": "ALL"}, "n_clicks", []),
-         ({"type": "schedule-delete", "index": "ALL"}, "n_clicks", [])],
-        [("schedule-rev", "data", 0)],
-        changed=[json.dumps({"index": schedule["id"], "type": "schedule-send"}, separators=(",", ":")) + ".n_clicks"])
+    sent = send_now_click(bob, schedule["id"])
     assert "no schedule" in json.dumps(sent.get_json()["response"])
     assert app_storage.schedules.runs(admin.principal(), schedule["id"]) == []
     page = json.dumps(render_page(bob, f"/dashboards/{board['id']}/schedules").get_json())
@@ -378,13 +383,7 @@ def test_schedule_form_warns_before_saving_when_email_is_not_set_up(make_client,
     assert "schedule-saved-warning" in saved and "Added: Weekly on Mon at 08:00 UTC" in saved
     assert "DATAINSIGHT_SMTP_HOST" in saved
     [schedule] = app_storage.schedules.list(admin.principal(), board["id"])
-    send = post_callback(
-        owner, [("schedule-action-feedback", "children"), ("schedule-rev", "data")],
-        [({"type": "schedule-send", "index": "ALL"}, "n_clicks", [(schedule["id"], 1)]),
-         ({"type": "schedule-toggle", "index": "ALL"}, "n_clicks", []),
-         ({"type": "schedule-delete", "index": "ALL"}, "n_clicks", [])],
-        [("schedule-rev", "data", 0)],
-        changed=[json.dumps({"index": schedule["id"], "type": "schedule-send"}, separators=(",", ":")) + ".n_clicks"])
+    send = send_now_click(owner, schedule["id"])
     feedback = json.dumps(send.get_json()["response"]["schedule-action-feedback"])
     assert "Not sent: Email is not set up" in feedback and "danger" in feedback
     assert app_storage.schedules.runs(admin.principal(), schedule["id"])[0]["status"] == "failed"
