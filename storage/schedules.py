@@ -27,6 +27,7 @@ import ssl
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
+from html import escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
@@ -539,9 +540,13 @@ class ScheduleService:
                                           schedule["timezone"], now=self.clock())
             built = self.reports.build(report, row.format, row.paper, row.orientation)
             subject = f"{report['title']} · {report['generated_at']:%Y-%m-%d}"
+            # What the attachment holds of each table, in the words of the download dialog.
+            tables = [t["text"] for t in built.stats.get("tables") or []]
             text = (f"{report['title']}\n{schedule['description']}\n\nThe report is attached "
-                    f"({built.filename}).\n")
-            html = report_summary_html(report) + f"<p style='font-family:sans-serif;color:#888'>{describe(schedule)}</p>"
+                    f"({built.filename}).\n" + "".join(f"{line}\n" for line in tables))
+            html = (report_summary_html(report)
+                    + "".join(f"<p style='font-family:sans-serif;color:#555'>{escape(line)}</p>" for line in tables)
+                    + f"<p style='font-family:sans-serif;color:#888'>{describe(schedule)}</p>")
             self.mailer.send(schedule["recipients"], subject, html, text,
                              (built.filename, built.mimetype, built.content))
         except Exception as exc:  # noqa: BLE001 - recorded in the run history, retried

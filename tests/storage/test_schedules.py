@@ -330,3 +330,28 @@ def test_scheduler_thread_runs_due_schedules(storage, ada, clock, board):
             scheduler.stop()
         assert len(smtp.inbox.messages) == 1
     assert storage.schedules.runs(ada, made["id"])[0]["status"] == "sent"
+
+
+def test_a_scheduled_excel_report_holds_every_row_and_the_mail_says_so(storage, ada, clock, board):
+    """vgsales has 16,598 rows, more than a widget query returns: the attached workbook has
+    them all, and the mail says how many rows the attachment holds."""
+    import io
+
+    from openpyxl import load_workbook
+
+    dataset_id = board["widgets"][0]["spec"]["dataset_id"]
+    storage.dashboards.add_widget(ada, board["id"], {"spec": {
+        "type": "table", "dataset_id": dataset_id, "title": "Every game", "columns": ["Name", "Global_Sales"],
+        "sort": "Rank"}})
+    made = storage.schedules.create(ada, board["id"], weekly(format="xlsx"))
+    with SmtpServer() as smtp:
+        storage.schedules.mailer = Mailer("127.0.0.1", smtp.port)
+        assert storage.schedules.send_now(ada, made["id"], background=False)["status"] == "sent"
+        [received] = smtp.inbox.messages
+    message = received["message"]
+    assert "Every game: 16,598 rows, all of them in this Excel file." in message.get_body(("plain",)).get_content()
+    assert "Every game: 16,598 rows" in message.get_body(("html",)).get_content()
+    [attachment] = list(message.iter_attachments())
+    book = load_workbook(io.BytesIO(attachment.get_content()), read_only=True)
+    assert sum(1 for _ in book["Every game"].iter_rows()) == 1 + 16_598
+    assert not list((storage.data_dir / "reports").glob("*.part*"))  # the temp file went with the mail
