@@ -99,7 +99,7 @@ def widget_data(spec: dict, output: dict, result: dict | None, stream=None) -> d
         if spec.get("type") == "table" and data["total"] > len(rows) and stream is not None:
             data["stream"] = stream
         elif output.get("truncated"):
-            data["note"] = capped_note(len(rows))
+            data["note"], data["capped"] = capped_note(len(rows)), True
         return data
     if kind == "kpi":
         return {"columns": ["Measure", "Value", "Previous", "Change %"],
@@ -116,8 +116,9 @@ def widget_data(spec: dict, output: dict, result: dict | None, stream=None) -> d
     keep = [i for i, c in enumerate(columns) if not c.startswith("__")]
     headers = [_header(columns[i], spec) for i in keep]
     rows = [[row[i] for i in keep] for row in result.get("rows") or []]
-    note = capped_note(len(rows)) if result.get("truncated") else None
-    return {"columns": headers, "rows": rows, "note": note, "total": len(rows)}
+    capped = bool(result.get("truncated"))
+    return {"columns": headers, "rows": rows, "note": capped_note(len(rows)) if capped else None, "total": len(rows),
+            "capped": capped}
 
 
 def capped_note(shown: int) -> str:
@@ -146,8 +147,10 @@ def table_note(data: dict, shown: int, where: str = "in this file") -> str | Non
     total = total_rows(data)
     if shown >= total:
         return data.get("note")
-    text = f"Showing the first {shown:,} of {total:,} rows {where}; {where_all_rows(total)}."
-    return f"{text} {data['note']}" if data.get("note") else text
+    if data.get("capped"):  # the query stopped at the row cap: the true count is not known
+        return (f"Showing the first {shown:,} rows {where}; the Excel and CSV files hold the first {total:,}. "
+                f"{data['note']}")
+    return f"Showing the first {shown:,} of {total:,} rows {where}; {where_all_rows(total)}."
 
 
 def all_rows(data: dict, limit: int | None = None):

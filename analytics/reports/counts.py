@@ -23,11 +23,15 @@ def rows_in_file(data: dict, fmt: str) -> int:
     return total  # csv and zip: every row
 
 
-def rows_sentence(title: str, total: int, held: int, fmt: str) -> str:
-    """'All orders: 336,776 rows; this PDF shows the first 40, the Excel and CSV files hold
-    all of them.'"""
+def rows_sentence(title: str, total: int, held: int, fmt: str, capped: bool = False) -> str:
+    """'All orders: 336,776 rows; this PDF has the first 40, and the Excel and CSV files hold
+    all of them.' ``capped``: the widget's query stopped at the row cap, so ``total`` is
+    that cap, not a count."""
     name = _FILE_NAMES.get(fmt, "this file")
     noun = "row" if total == 1 else "rows"
+    if capped:
+        return (f"{title}: the first {total:,} rows (a widget query's limit; there may be more); {name} has "
+                f"{'all of them' if held >= total else f'the first {held:,}'}.")
     if held >= total:
         return f"{title}: {total:,} {noun}, all of them in {name}."
     return f"{title}: {total:,} {noun}; {name} has the first {held:,}, and {where_all_rows(total)}."
@@ -47,5 +51,5 @@ def table_counts(report: dict, fmt: str, widget_id: str | None = None) -> list[d
             title = widget.get("title") or "Table"
             total, held = total_rows(data), rows_in_file(data, fmt)
             out.append({"widget": widget["id"], "title": title, "rows": total, "in_file": held,
-                        "text": rows_sentence(title, total, held, fmt)})
+                        "text": rows_sentence(title, total, held, fmt, bool(data.get("capped")))})
     return out

@@ -97,8 +97,11 @@ def test_notes_and_counts_per_format():
     assert content.table_note(data, 40, "in this PDF") == (
         "Showing the first 40 of 12,000 rows in this PDF; the Excel and CSV files hold all of them.")
     assert content.table_note({"rows": [[1]], "total": 1, "note": None}, 1) is None
-    capped = {"rows": [[1]] * 10_000, "total": 10_000, "note": content.capped_note(10_000)}
-    assert "at most 10,000 rows" in content.table_note(capped, 40, "in this PDF")
+    capped = {"rows": [[1]] * 10_000, "total": 10_000, "note": content.capped_note(10_000), "capped": True}
+    assert content.table_note(capped, 40, "in this PDF") == (
+        "Showing the first 40 rows in this PDF; the Excel and CSV files hold the first 10,000. Only the first "
+        "10,000 rows of this widget's result: a widget's query returns at most 10,000 rows. Add a filter or a "
+        "coarser grouping to see everything.")
     by_format = {fmt: counts.table_counts(report, fmt)[0] for fmt in ("pdf", "html", "xlsx", "zip")}
     assert {fmt: c["in_file"] for fmt, c in by_format.items()} == {"pdf": 2, "html": 2, "xlsx": 12_000,
                                                                     "zip": 12_000}
@@ -114,4 +117,11 @@ def test_histogram_data_from_the_figure_and_charts_capped_say_so():
     assert data["rows"] == [[0, 10, 3], [10, 20, 0], [20, 30, 5]]
     bar = content.widget_data({"type": "bar", "x": "g", "y": "v", "agg": "sum"}, {"kind": "figure"},
                               {"columns": ["x", "y"], "rows": [["a", 1]] * 10_000, "truncated": True})
-    assert "Only the first 10,000 rows" in bar["note"] and bar["total"] == 10_000
+    assert "Only the first 10,000 rows" in bar["note"] and bar["total"] == 10_000 and bar["capped"]
+
+
+def test_a_capped_pivot_never_claims_its_row_cap_as_a_count():
+    assert counts.rows_sentence("Pivot", 10_000, 40, "pdf", capped=True) == (
+        "Pivot: the first 10,000 rows (a widget query's limit; there may be more); this PDF has the first 40.")
+    assert counts.rows_sentence("Pivot", 10_000, 10_000, "xlsx", capped=True).endswith(
+        "this Excel file has all of them.")
