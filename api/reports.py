@@ -6,11 +6,14 @@ filters=<json>&xf=<json>&tab= (exports hold every tab). Thin: storage checks acc
 """
 from __future__ import annotations
 
+import json
+
 import flask
 
 from api._helpers import created, json_body
 from api.errors import handle_app_error
 from storage.errors import DataInsightError, InvalidInput
+from storage.exports import stream_file
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_reports", __name__)
@@ -22,10 +25,20 @@ def _options(args) -> dict:
 
 
 def _send(built):
-    response = flask.Response(built.content, mimetype=built.mimetype)
+    """The built file as an attachment: bytes, or the temp file streamed and then removed.
+    X-Report-Rows says how many rows of each table the file holds (JSON, as in the job's
+    stats), so a client can tell a whole table from its first rows."""
+    if built.path is not None:
+        response = flask.Response(stream_file(built.path), mimetype=built.mimetype)
+        response.headers["Content-Length"] = str(built.size)
+    else:
+        response = flask.Response(built.content, mimetype=built.mimetype)
     response.headers.set("Content-Disposition", "attachment", filename=built.filename)
     if built.stats.get("pages"):
         response.headers["X-Report-Pages"] = str(built.stats["pages"])
+    if built.stats.get("tables"):
+        response.headers["X-Report-Rows"] = json.dumps(
+            [{k: t[k] for k in ("widget", "rows", "in_file")} for t in built.stats["tables"]], separators=(",", ":"))
     return response
 
 

@@ -9,6 +9,7 @@ from dash.exceptions import PreventUpdate
 
 from components.feedback import error_alert, success_alert
 from components.reports import (
+    mail_warning,
     public_export_href,
     ready_link,
     run_history,
@@ -223,6 +224,10 @@ def register_schedules(app) -> None:
         except DataInsightError as exc:
             return error_alert(exc.message), no_update, no_update
         done = "Saved" if editing is not None else "Added"
+        if made.get("warning"):  # saved, but nothing will go out until email is set up
+            return (mail_warning(f"{done}: {made['description']}. {made['warning']}", "schedule-saved-warning"),
+                    (rev or 0) + 1,
+                    (saved or 0) + 1)
         return success_alert(f"{done}: {made['description']}."), (rev or 0) + 1, (saved or 0) + 1
 
     @app.callback(
@@ -242,7 +247,9 @@ def register_schedules(app) -> None:
         schedules = current_storage().schedules
         try:
             if trigger["type"] == "schedule-send":
-                schedules.send_now(principal, trigger["index"])
+                run = schedules.send_now(principal, trigger["index"])
+                if run["status"] == "failed":  # it could not even start (email is not set up)
+                    return error_alert(f"Not sent: {run['error']}"), (rev or 0) + 1
                 message = "Sending now; the run history below shows when it has gone out."
             elif trigger["type"] == "schedule-toggle":
                 current = schedules.get(principal, trigger["index"])
@@ -274,7 +281,7 @@ def register_schedules(app) -> None:
         return schedule_list(found), run_history(found, runs)
 
     @app.callback(
-        Output("schedule-action-feedback", "children", allow_duplicate=True),
+        Output("schedule-share-feedback", "children"),
         Input("schedule-share-export", "value"),
         State("schedule-dashboard-id", "data"),
         prevent_initial_call=True,

@@ -10,6 +10,9 @@ from urllib.parse import urlencode
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from analytics.reports.content import EXCEL_MAX_ROWS
+from analytics.reports.pdf import PDF_FIRST_ROWS, PDF_TABLE_ROWS
+from analytics.widgets.base import ROW_CAP
 from components.feedback import icon
 from components.forms import card, labelled
 
@@ -66,8 +69,7 @@ def download_modal() -> dbc.Modal:
         [
             dbc.ModalHeader(dbc.ModalTitle("Download this dashboard")),
             dbc.ModalBody([
-                html.P("Every tab, with the filters as they are set now. A PDF shows up to 500 rows of each "
-                       "table; Excel, HTML and ZIP hold them all.", className="small text-body-secondary"),
+                download_limits(),
                 labelled("Format", dbc.RadioItems(id="report-format", options=FORMAT_OPTIONS, value="pdf")),
                 dbc.Row([
                     dbc.Col(labelled("Paper", dbc.RadioItems(id="report-paper", options=PAPER_OPTIONS, value="a4",
@@ -97,12 +99,29 @@ def download_modal() -> dbc.Modal:
     )
 
 
+def download_limits() -> html.Div:
+    """What each format holds of a table, from the limits the files themselves apply."""
+    items = [f"Excel: every row, up to Excel's limit of {EXCEL_MAX_ROWS:,} rows a sheet (it says so beyond that).",
+             "ZIP of CSV files: every row.",
+             f"HTML: up to {ROW_CAP:,} rows of each table.",
+             f"PDF: a table of more than {PDF_TABLE_ROWS} rows shows its first {PDF_FIRST_ROWS} and its count."]
+    return html.Div([
+        html.P("Every tab, with the filters as they are set now. What each file holds of a table:",
+               className="mb-1"),
+        html.Ul([html.Li(item) for item in items], className="mb-0 ps-3"),
+    ], className="small text-body-secondary mb-3", id="report-download-limits")
+
+
 def ready_link(url: str, filename: str, stats: dict | None) -> dbc.Alert:
+    """The finished file's link, with what it holds of each table (true counts)."""
     pages = (stats or {}).get("pages")
     detail = f" · {pages} pages" if pages else ""
-    return dbc.Alert([icon("check-circle-fill", "me-2"), "Ready: ",
-                      html.A(filename, href=url, id="report-file-link", className="alert-link"),
-                      html.Span(detail, className="text-body-secondary")], color="success", className="mb-0")
+    tables = [html.Li(t["text"]) for t in (stats or {}).get("tables") or [] if t.get("text")]
+    return dbc.Alert([html.Div([icon("check-circle-fill", "me-2"), "Ready: ",
+                                html.A(filename, href=url, id="report-file-link", className="alert-link"),
+                                html.Span(detail, className="text-body-secondary")]),
+                      html.Ul(tables, className="small mb-0 mt-1 ps-3", id="report-file-rows") if tables else None],
+                     color="success", className="mb-0")
 
 
 # --- the schedules page ---------------------------------------------------------------------
@@ -138,7 +157,15 @@ def schedule_form_mode(schedule: dict | None) -> tuple:
     return note, [icon("check-lg", "me-1"), "Save changes"], False
 
 
-def schedule_form(board: dict, filter_options: dict) -> dbc.Card:
+def mail_warning(message: str, component_id: str = "schedule-mail-warning") -> dbc.Alert:
+    """A warning that schedules cannot send: email is not set up on the server."""
+    return dbc.Alert([icon("envelope-exclamation", "me-2"), message], color="warning", id=component_id,
+                     className="mb-3")
+
+
+def schedule_form(board: dict, filter_options: dict, mail_problem: str | None = None) -> dbc.Card:
+    """The schedule form; ``mail_problem`` (email not set up on this server) is shown on
+    top, so it is read before anything is saved."""
     filters = []
     for flt in board.get("filters") or []:
         if flt.get("kind") != "multi_select":
@@ -186,7 +213,8 @@ def schedule_form(board: dict, filter_options: dict) -> dbc.Card:
                   data={f["id"]: f.get("value") or [] for f in board.get("filters") or []
                         if f.get("kind") == "multi_select"}),
     ]
-    return card("Add or edit a schedule", [html.Div(id="schedule-form-mode"), *body])
+    warning = [mail_warning(mail_problem)] if mail_problem else []
+    return card("Add or edit a schedule", [*warning, html.Div(id="schedule-form-mode"), *body])
 
 
 def _when(value: str | None, zone: str = "UTC") -> str:
@@ -200,6 +228,14 @@ def _when(value: str | None, zone: str = "UTC") -> str:
         return value
 
 
+# Under 768 px a list's table rows become blocks (cells stacked, the less needed ones
+# hidden), so nothing on the schedules page scrolls sideways on a phone.
+_ROW = "d-block d-md-table-row border-bottom py-1"
+_CELL = "d-block d-md-table-cell border-0 py-1"
+_INLINE_CELL = "d-inline-block d-md-table-cell border-0 py-1 pe-2"
+_WIDE_ONLY = "d-none d-md-table-cell"
+
+
 def schedule_list(schedules: list[dict]) -> html.Div:
     if not schedules:
         return html.P("No schedules yet: add one below, and the report goes out by email on its own.",
@@ -210,25 +246,29 @@ def schedule_list(schedules: list[dict]) -> html.Div:
             state = html.Span(f"Next: {_when(s['next_run_at'], s['timezone'])} {s['timezone']}", className="small")
         else:
             state = dbc.Badge("Stopped", color="danger" if s.get("stop_reason") else "secondary", className="me-1")
+        recipients = ", ".join(s["recipients"])
         rows.append(html.Tr([
-            html.Td([html.Div(s["name"], className="fw-semibold"), html.Div(s["description"], className="small")]),
-            html.Td(", ".join(s["recipients"]), className="small"),
-            html.Td(s["format"].upper()),
-            html.Td([state, html.Div(s.get("stop_reason") or "", className="small text-danger")]),
+            html.Td([html.Div(s["name"], className="fw-semibold"), html.Div(s["description"], className="small"),
+                     html.Div(f"{s['format'].upper()} to {recipients}", className="small text-break d-md-none")],
+                    className=_CELL),
+            html.Td(recipients, className=f"small text-break {_WIDE_ONLY}"),
+            html.Td(s["format"].upper(), className=_WIDE_ONLY),
+            html.Td([state, html.Div(s.get("stop_reason") or "", className="small text-danger")], className=_CELL),
             html.Td(html.Div([
                 dbc.Button([icon("send", "me-1"), "Send now"], id={"type": "schedule-send", "index": s["id"]},
-                           size="sm", color="primary", outline=True, className="me-1 text-nowrap", n_clicks=0),
+                           size="sm", color="primary", outline=True, className="text-nowrap", n_clicks=0),
                 dbc.Button("Pause" if s["enabled"] else "Resume", id={"type": "schedule-toggle", "index": s["id"]},
-                           size="sm", color="secondary", outline=True, className="me-1", n_clicks=0),
+                           size="sm", color="secondary", outline=True, n_clicks=0),
                 dbc.Button(icon("pencil"), id={"type": "schedule-edit", "index": s["id"]}, size="sm",
-                           color="secondary", outline=True, className="me-1", n_clicks=0, title="Edit"),
+                           color="secondary", outline=True, n_clicks=0, title="Edit"),
                 dbc.Button(icon("trash"), id={"type": "schedule-delete", "index": s["id"]}, size="sm",
                            color="danger", outline=True, n_clicks=0, title="Delete"),
-            ], className="d-flex")),
-        ], id=f"schedule-row-{s['id']}"))
-    return dbc.Table([html.Thead(html.Tr([html.Th("Schedule"), html.Th("Recipients"), html.Th("Format"),
-                                          html.Th("Status"), html.Th("")])), html.Tbody(rows)],
-                     hover=True, responsive=True, className="align-middle", id="schedule-table")
+            ], className="d-flex flex-wrap gap-1"), className=_CELL),
+        ], id=f"schedule-row-{s['id']}", className=_ROW))
+    head = html.Tr([html.Th("Schedule"), html.Th("Recipients"), html.Th("Format"), html.Th("Status"), html.Th("")],
+                   className="d-none d-md-table-row")
+    return dbc.Table([html.Thead(head), html.Tbody(rows)], hover=True, className="align-middle mb-0",
+                     id="schedule-table")
 
 
 def run_history(schedules: list[dict], runs: dict) -> html.Div:
@@ -238,15 +278,16 @@ def run_history(schedules: list[dict], runs: dict) -> html.Div:
     if not items:
         return html.P("Nothing sent yet.", className="text-body-secondary mb-0")
     rows = [html.Tr([
-        html.Td(name), html.Td(_when(r["started_at"])), html.Td("Send now" if r["trigger"] == "manual" else "Scheduled"),
-        html.Td(dbc.Badge(r["status"], color=STATUS_COLOURS.get(r["status"], "secondary"))),
-        html.Td(r["attempts"]),
+        html.Td(name, className=_INLINE_CELL), html.Td(_when(r["started_at"]), className=_INLINE_CELL),
+        html.Td("Send now" if r["trigger"] == "manual" else "Scheduled", className=_WIDE_ONLY),
+        html.Td(dbc.Badge(r["status"], color=STATUS_COLOURS.get(r["status"], "secondary")), className=_INLINE_CELL),
+        html.Td(r["attempts"], className=_WIDE_ONLY),
         html.Td(r.get("error") or (f"Sent {_when(r['sent_at'])}" + (f" · {r['pages']} pages" if r.get("pages") else "")),
-                className="small"),
-    ]) for r, name in items]
-    return dbc.Table([html.Thead(html.Tr([html.Th(h) for h in ("Schedule", "Started (UTC)", "How", "Status",
-                                                                 "Attempts", "Details")])), html.Tbody(rows)],
-                     size="sm", responsive=True, id="schedule-history-table")
+                className=f"small text-break {_CELL}"),
+    ], className=_ROW) for r, name in items]
+    head = html.Tr([html.Th(h) for h in ("Schedule", "Started (UTC)", "How", "Status", "Attempts", "Details")],
+                   className="d-none d-md-table-row")
+    return dbc.Table([html.Thead(head), html.Tbody(rows)], size="sm", className="mb-0", id="schedule-history-table")
 
 
 def share_export_switch(board: dict, allowed: bool | None) -> html.Div:

@@ -27,11 +27,13 @@ def layout(dashboard_id=None, **_query):
     return html.Div([
         page_header(f"Schedules · {board['name']}",
                     "The dashboard's report, mailed on a schedule with the filters you choose.", back),
-        card("Schedules", html.Div(schedule_list(schedules), id="schedule-list")),
-        schedule_form(board, options),
+        # What Send now, Pause and Delete answer shows right under their buttons.
+        card("Schedules", [html.Div(schedule_list(schedules), id="schedule-list"),
+                           html.Div(id="schedule-action-feedback", className="mt-2")]),
+        schedule_form(board, options, storage.schedules.mail_warning()),
         card("Run history", html.Div(run_history(schedules, runs), id="schedule-history")),
-        card("Public link", share_export_switch(board, allowed)),
-        html.Div(id="schedule-action-feedback"),
+        card("Public link", [share_export_switch(board, allowed),
+                             html.Div(id="schedule-share-feedback", className="mt-2")]),
         dcc.Store(id="schedule-dashboard-id", data=board["id"]),
         dcc.Store(id="schedule-rev", data=0),
         dcc.Interval(id="schedule-refresh", interval=3000),

@@ -4,9 +4,11 @@ allows exports. Access is checked here (DashboardService / the share token); the
 are laid out by ``analytics.reports``.
 
 Every widget is queried as the dashboard draws it (the same filters, cross-filters and
-drill-downs, the same cache), except that tables are asked for all their rows at once
-(page 0 with a page size of the row cap, 10,000) instead of the page on screen, so the
-PDF and the spreadsheets hold the whole table. To query exactly as the dashboard does this
+drill-downs, the same cache), except that a table is asked for its first rows up to the
+row cap (10,000, for the PDF and the HTML page) with its true count, instead of the page
+on screen; the Excel and CSV files read all its rows from DuckDB in batches as they are
+written (``TableRows``), so they hold the whole table in bounded memory. Excel, ZIP and
+CSV files are written to a temp file, not into memory. To query exactly as the dashboard does this
 module uses the view and query services' own steps (``DashboardViewService.viewed_spec``,
 ``cross_for``, ``QueryService.prepare``/``result_on``/``dataset_in_workspace``), as
 ``DashboardViewService`` itself does, rather than a second copy of them.
@@ -14,8 +16,8 @@ module uses the view and query services' own steps (``DashboardViewService.viewe
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -23,7 +25,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analytics import reports as layout
+from analytics.reports.counts import table_counts
 from analytics.widgets import widget_type
+from analytics.widgets.base import Params, Schema, filter_sql, plain
 from analytics.widgets.spec import normalize_spec
 from storage.dashboard_views import (
     active_filters,
@@ -31,6 +35,7 @@ from storage.dashboard_views import (
     in_parallel,
     parse_view_state,
 )
+from storage.duck import connect, literal
 from storage.errors import InvalidInput, NotFound
 from storage.exports import neutralise, safe_filename
 from storage.principal import Principal
@@ -41,12 +46,82 @@ EXPORT_FORMATS = ("pdf", "xlsx", "html", "zip", "csv")
 KEEP_FILES = dt.timedelta(hours=6)  # rendered files wait this long for their download
 
 
+STREAM_BATCH = 20_000  # rows fetched from DuckDB at a time while a file is written
+
+
 @dataclass
 class ReportFile:
-    content: bytes
+    """A built report: its bytes (PDF, HTML) or the temp file it was written to (Excel,
+    ZIP, CSV: possibly a million rows), which the caller moves, streams or discards."""
+
+    data: bytes | None
     mimetype: str
     filename: str
     stats: dict
+    path: Path | None = None
+
+    @property
+    def content(self) -> bytes:
+        return self.data if self.data is not None else self.path.read_bytes()
+
+    @property
+    def size(self) -> int:
+        return len(self.data) if self.data is not None else self.path.stat().st_size
+
+    def discard(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def table_rows_sql(spec: dict, schema: list[dict], source_sql: str) -> tuple[str, list]:
+    """Every row of a normalised table spec, in the widget's order, with its filters: the
+    table widget's own page query without the page (its columns checked by Schema, values
+    bound)."""
+    cols = Schema(schema)
+    params = Params()
+    selected = ", ".join(f"{cols.col(c)} AS c{i}" for i, c in enumerate(spec["columns"]))
+    where = filter_sql(cols, spec.get("filters"), params)
+    order = ""
+    if spec.get("sort"):
+        order = f" ORDER BY {cols.col(spec['sort'])} {'DESC' if spec.get('descending') else 'ASC'} NULLS LAST"
+    return f"SELECT {selected} FROM {source_sql} WHERE {where}{order}", params.values
+
+
+def _cell(value):
+    """A database value as a spreadsheet cell: dates, numbers and text as they are; NaN
+    as empty; anything else (decimals, intervals, lists) as plain JSON-like values."""
+    if value is None or isinstance(value, (str, int, dt.date)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return plain(value)
+
+
+class TableRows:
+    """Every row of a table widget, read from DuckDB in batches when a file is written
+    (``data["stream"]`` of the report): a connection of its own under the app's memory
+    limit, closed when the rows end or the writer stops early."""
+
+    def __init__(self, parquet_path: Path, spec: dict, schema: list[dict], tmp_dir: Path):
+        self.sql, self.params = table_rows_sql(spec, schema, f"read_parquet({literal(str(parquet_path))})")
+        self.tmp_dir = tmp_dir
+
+    def __call__(self, limit: int | None = None):
+        con = connect(self.tmp_dir)
+        try:
+            sql = self.sql
+            params = list(self.params)
+            if limit is not None:
+                sql = f"SELECT * FROM ({sql}) AS all_rows LIMIT ${len(params) + 1}"
+                params.append(int(limit))
+            cursor = con.execute(sql, params)
+            while True:
+                batch = cursor.fetchmany(STREAM_BATCH)
+                if not batch:
+                    break
+                yield [[_cell(v) for v in row] for row in batch]
+        finally:
+            con.close()
 
 
 def check_timezone(name) -> str:
@@ -71,6 +146,13 @@ def check_options(fmt, paper, orientation, widget) -> tuple[str, str, str]:
     return fmt, paper, orientation
 
 
+def _scaled(progress, low: float, high: float):
+    """``progress`` with fractions mapped into [low, high] (None stays None)."""
+    if progress is None:
+        return None
+    return lambda fraction, message: progress(low + (high - low) * min(1.0, max(0.0, fraction)), message)
+
+
 def _filter_text(flt: dict) -> str:
     value = flt.get("value")
     if flt.get("kind") == "multi_select":
@@ -93,6 +175,7 @@ class ReportService:
         self.renderer = renderer  # None: the process-wide kaleido renderer
         self.files_dir = Path(data_dir) / "reports"
         self.files_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp_dir = Path(data_dir) / "tmp"  # DuckDB spills here while a big table is read
 
     # --- collecting ---------------------------------------------------------------------
 
@@ -159,11 +242,15 @@ class ReportService:
         viewed = self.views.viewed_spec(widget, spec, dataset.schema, board, values, cross)
         extra = cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})
         normalized = self.queries.prepare(dataset, viewed, extra or None)
+        stream = None
         if normalized["type"] == "table":
-            # All the rows (up to the row cap) in one query, not the page on screen.
+            # The first rows up to the row cap and the true count after the filters (a
+            # count(*) in the same query), not the page on screen; Excel and CSV read every
+            # row from the database as they are written.
             normalized["page"], normalized["page_size"] = 0, self.queries.row_cap
             result = self.queries.result_on(dataset, normalized)
             output = widget_type("table").render(result, normalized)
+            stream = TableRows(self.datasets.file_path(dataset), normalized, dataset.schema, self.tmp_dir)
         elif normalized["type"] == "analysis":
             # Not a query: the engine runs the analysis (its table views become the data).
             result, output = None, self.queries.render_on(dataset, normalized, complete=True)
@@ -171,40 +258,55 @@ class ReportService:
             output = self.queries.render_on(dataset, normalized)  # the dashboard's own cached drawing
             result = self.queries.result_on(dataset, normalized)  # and its rows, cached alike
         output = {**output, "title": spec.get("title")}
-        return {"output": output, "data": layout.widget_data(normalized, output, result)}
+        return {"output": output, "data": layout.widget_data(normalized, output, result, stream)}
 
     # --- building files -----------------------------------------------------------------
 
     def build(self, report: dict, fmt: str, paper: str = "a4", orientation: str = "portrait",
               widget_id: str | None = None, progress=None) -> ReportFile:
+        """The file of ``report`` in ``fmt``: PDF and HTML in memory; Excel, ZIP and CSV in a
+        temp file under the reports folder (``ReportFile.path``). ``stats["tables"]`` says
+        how many of each table's rows the file holds (and where the rest is)."""
         fmt, paper, orientation = check_options(fmt, paper, orientation, widget_id)
         mimetype, extension = layout.FORMATS[fmt]
         stats: dict = {}
         started = time.perf_counter()
         if fmt == "pdf":
             content, stats = layout.render_pdf(report, paper, orientation, renderer=self.renderer, progress=progress)
+            built = ReportFile(content, mimetype, safe_filename(report["title"], extension), stats)
         elif fmt == "html":
-            content = layout.render_html(report)
-        elif fmt == "xlsx":
-            buffer = io.BytesIO()
-            layout.write_xlsx(report, buffer, neutralise)
-            content = buffer.getvalue()
-        elif fmt == "zip":
-            buffer = io.BytesIO()
-            layout.write_zip(report, buffer, neutralise)
-            content = buffer.getvalue()
-        else:
+            built = ReportFile(layout.render_html(report), mimetype, safe_filename(report["title"], extension), stats)
+        elif fmt == "csv":
             widget = next((w for t in report["tabs"] for w in t["widgets"] if w["id"] == str(widget_id)), None)
             if widget is None:
                 raise NotFound(f"There is no widget {widget_id!r} on this dashboard")
             if widget.get("data") is None:
                 raise InvalidInput(f"The widget {widget.get('title') or widget_id!r} has no data to export")
-            content = layout.widget_csv(widget, neutralise)
             name = safe_filename(f"{report['title']} - {widget.get('title') or widget['id']}", extension)
-            return ReportFile(content, mimetype, name, {"seconds": round(time.perf_counter() - started, 3)})
-        stats["seconds"] = round(time.perf_counter() - started, 3)
-        stats["bytes"] = len(content)
-        return ReportFile(content, mimetype, safe_filename(report["title"], extension), stats)
+            built = self._to_file(lambda handle: layout.write_csv(widget, handle, neutralise), mimetype, name,
+                                  extension)
+        else:
+            def write(handle):
+                if fmt == "xlsx":
+                    layout.write_xlsx(report, handle, neutralise, progress=_scaled(progress, 0.1, 0.95))
+                else:
+                    layout.write_zip(report, handle, neutralise)
+
+            built = self._to_file(write, mimetype, safe_filename(report["title"], extension), extension)
+        built.stats["seconds"] = round(time.perf_counter() - started, 3)
+        built.stats["bytes"] = built.size
+        built.stats["tables"] = table_counts(report, fmt, widget_id if fmt == "csv" else None)
+        return built
+
+    def _to_file(self, write, mimetype: str, filename: str, extension: str) -> ReportFile:
+        path = self.files_dir / f"{uuid.uuid4().hex}.part{extension}"
+        try:
+            with open(path, "wb") as handle:
+                write(handle)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return ReportFile(None, mimetype, filename, {}, path)
 
     def export(self, principal: Principal, dashboard_id, fmt: str, *, view: dict | None = None, paper="a4",
                orientation="portrait", widget_id=None, timezone="UTC", progress=None) -> ReportFile:
@@ -262,11 +364,14 @@ class ReportService:
             built = self.build(report, fmt, paper, orientation, progress=lambda p, m: (reporter.check(), reporter(p, m)))
             name = f"{uuid.uuid4().hex}{layout.FORMATS[fmt][1]}"
             path = self.files_dir / name
-            tmp = path.with_suffix(path.suffix + ".part")
-            tmp.write_bytes(built.content)
-            tmp.replace(path)
+            if built.path is not None:
+                built.path.replace(path)
+            else:
+                tmp = path.with_suffix(path.suffix + ".part")
+                tmp.write_bytes(built.content)
+                tmp.replace(path)
             return {"file": name, "filename": built.filename, "mimetype": built.mimetype, "format": fmt,
-                    "size": len(built.content), "stats": built.stats}
+                    "size": built.stats["bytes"], "stats": built.stats}
 
         return self.jobs.start(principal, "report", board["workspace_id"], run, message="Queued")
 

@@ -9,7 +9,10 @@ Exactly once with several workers: the scheduler claims a due slot by moving the
 schedule's ``next_run_at`` on in one UPDATE that names the old value (``WHERE id = :id
 AND next_run_at = :old``); only the worker whose UPDATE changed a row runs it. Retries
 are claimed the same way on the run row (``status = 'retrying'`` → ``'running'``).
-Failures wait longer before each retry (RETRY_DELAYS) and show in the run history.
+Failures wait longer before each retry (RETRY_DELAYS) and show in the run history. A
+failure that trying again cannot fix (no SMTP host set, a refused login or sender, a
+refused connection, an unknown host, SMTP's permanent 5xx answers) fails the run at once
+with that message; timeouts and SMTP's temporary 4xx answers are retried.
 """
 from __future__ import annotations
 
@@ -19,10 +22,12 @@ import json
 import logging
 import re
 import smtplib
+import socket
 import ssl
 import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
+from html import escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select, update
@@ -95,6 +100,11 @@ def describe(schedule: dict) -> str:
 # --- mail ------------------------------------------------------------------------------
 
 
+MAIL_NOT_SET_UP = ("Email is not set up on this server, so schedules cannot send anything: an administrator "
+                   "sets DATAINSIGHT_SMTP_HOST (and _PORT, _FROM, _USER, _PASSWORD, _TLS as needed) and restarts "
+                   "DataInsight. Schedules are kept until then.")
+
+
 @dataclass(frozen=True)
 class Mailer:
     """SMTP delivery from the DATAINSIGHT_SMTP_* settings."""
@@ -112,11 +122,14 @@ class Mailer:
         return cls(settings.smtp_host, settings.smtp_port, settings.smtp_user, settings.smtp_password,
                    settings.smtp_from, settings.smtp_tls)
 
+    def problem(self) -> str | None:
+        """Why no mail can be sent with these settings (known without trying), or None."""
+        return None if self.host else MAIL_NOT_SET_UP
+
     def send(self, recipients: list[str], subject: str, html_body: str, text_body: str,
              attachment: tuple[str, str, bytes] | None = None) -> None:
-        if not self.host:
-            raise MailError("Email is not set up on this server: set DATAINSIGHT_SMTP_HOST (and _PORT, _FROM, "
-                            "_USER, _PASSWORD, _TLS as needed) and restart")
+        if self.problem():
+            raise MailError(self.problem(), permanent=True)
         message = EmailMessage()
         message["Subject"] = subject
         message["From"] = self.sender
@@ -140,19 +153,70 @@ class Mailer:
                     client.login(self.user, self.password or "")
                 client.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
-            raise MailError(f"The mail server {self.host}:{self.port} refused or failed: "
-                            f"{_smtp_message(exc)}") from None
+            reason, permanent = self._explain(exc)
+            if permanent:
+                raise MailError(f"Not sent, and not retried: {reason}. Sending cannot work until the server's email "
+                                "settings (DATAINSIGHT_SMTP_*) or the schedule are corrected; then use Send now.",
+                                permanent=True) from None
+            raise MailError(f"The mail server {self.host}:{self.port} failed for now: {reason}") from None
+
+    def _explain(self, exc: Exception) -> tuple[str, bool]:
+        """(what went wrong, in words; whether it is permanent: trying again later cannot
+        help because the settings are wrong). Timeouts, dropped connections and SMTP's 4xx
+        answers are transient; 5xx answers, refused connections, unknown hosts, refused
+        logins and TLS failures are not."""
+        where = f"{self.host}:{self.port}"
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return (f"the mail server {where} refused the user name or password "
+                    f"(DATAINSIGHT_SMTP_USER, _PASSWORD): {_smtp_message(exc)}", True)
+        if isinstance(exc, smtplib.SMTPSenderRefused):
+            return (f"the mail server {where} refused the sender address {self.sender} (DATAINSIGHT_SMTP_FROM): "
+                    f"{_smtp_message(exc)}", exc.smtp_code >= 500)
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            codes = [code for code, _ in exc.recipients.values()]
+            refused = ", ".join(f"{address} ({code} {_decode(text)})" for address, (code, text)
+                                in list(exc.recipients.items())[:5])
+            return f"the mail server {where} refused every recipient: {refused}"[:400], all(c >= 500 for c in codes)
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return (f"the mail server {where} does not offer what the settings ask for ({exc}); check "
+                    "DATAINSIGHT_SMTP_TLS and _USER", True)
+        if isinstance(exc, smtplib.SMTPResponseException):
+            return f"the mail server {where} answered {_smtp_message(exc)}", exc.smtp_code >= 500
+        if isinstance(exc, ConnectionRefusedError):
+            return (f"nothing accepts connections at {where}; check DATAINSIGHT_SMTP_HOST and _PORT", True)
+        if isinstance(exc, socket.gaierror):
+            return (f"the mail server's name {self.host!r} could not be resolved ({exc.strerror or exc}); check "
+                    "DATAINSIGHT_SMTP_HOST", exc.errno != socket.EAI_AGAIN)
+        if isinstance(exc, ssl.SSLError):
+            return (f"the TLS connection to {where} failed ({exc.reason or exc}); check DATAINSIGHT_SMTP_TLS and "
+                    "_PORT", True)
+        if isinstance(exc, TimeoutError) or (isinstance(exc, smtplib.SMTPServerDisconnected)
+                                             and "timed out" in str(exc)):  # smtplib's word for a read timeout
+            return f"the mail server {where} did not answer within {self.timeout:g} s", False
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            return f"the mail server {where} closed the connection ({exc})", False
+        return f"{type(exc).__name__}: {_smtp_message(exc)}", False
 
 
 class MailError(DataInsightError):
+    """A send that failed. ``permanent``: it cannot succeed until the server's mail settings
+    (or the schedule's addresses) change, so it is not retried."""
+
     code = "mail_failed"
     status = 502
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def _decode(text) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
 
 
 def _smtp_message(exc: Exception) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
-        detail = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        return f"{exc.smtp_code} {detail}"[:300]
+        return f"{exc.smtp_code} {_decode(exc.smtp_error)}"[:300]
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return "every recipient was refused"
     return (str(exc) or type(exc).__name__)[:300]
@@ -327,7 +391,13 @@ class ScheduleService:
                 dashboard_id=board["id"], workspace_id=board["workspace_id"], owner_id=principal.user_id,
                 stop_reason=None, next_run_at=self._next(values), created_at=now, updated_at=now, **values,
             ).returning(schedules.c.id)).scalar_one()
-        return self.get(principal, schedule_id)
+        return {**self.get(principal, schedule_id), "warning": self.mail_warning()}
+
+    def mail_warning(self) -> str | None:
+        """Why this server cannot mail anything (no SMTP host set), or None. Saving a
+        schedule is still allowed (it waits for the settings), but the form and the API's
+        answer say it, and a run fails at once with this message rather than retrying."""
+        return self.mailer.problem()
 
     def update(self, principal: Principal, schedule_id, patch: dict) -> dict:
         row = self._editable(principal, schedule_id)
@@ -341,7 +411,7 @@ class ScheduleService:
             conn.execute(update(schedules).where(schedules.c.id == row.id).values(
                 owner_id=principal.user_id, stop_reason=None if values["enabled"] else row.stop_reason,
                 next_run_at=self._next(values), updated_at=self.clock(), **values))
-        return self.get(principal, row.id)
+        return {**self.get(principal, row.id), "warning": self.mail_warning()}
 
     def delete(self, principal: Principal, schedule_id) -> None:
         row = self._editable(principal, schedule_id)
@@ -351,7 +421,8 @@ class ScheduleService:
 
     def send_now(self, principal: Principal, schedule_id, background: bool = True) -> dict:
         """Send the report at once (as the schedule's owner), recorded in its history;
-        in a background job unless ``background`` is False. Returns the run."""
+        in a background job unless ``background`` is False, or when email is not set up
+        (the run then fails at once and the caller shows why). Returns the run."""
         row = self._editable(principal, schedule_id)
         if row.dashboard_id is None:
             raise InvalidInput("This schedule's dashboard was deleted")
@@ -360,7 +431,7 @@ class ScheduleService:
             run_id = conn.execute(insert(schedule_runs).values(
                 schedule_id=row.id, due_at=now, trigger="manual", status="running", attempts=0,
                 claimed_by=self.worker, started_at=now).returning(schedule_runs.c.id)).scalar_one()
-        if background:
+        if background and self.mail_warning() is None:
             self.jobs.start(principal, "schedule_send", row.workspace_id, lambda reporter: self._attempt(run_id),
                             message="Sending")
         else:
@@ -459,29 +530,43 @@ class ScheduleService:
             self._stop(row.id, str(stopped))
             self._finish_run(run_id, status="failed", attempts=attempts, error=str(stopped), retry_at=None)
             return {"status": "failed", "error": str(stopped)}
+        if self.mail_warning():  # nothing can be sent: fail now, without building the report
+            self._finish_run(run_id, status="failed", attempts=attempts, error=self.mail_warning(), retry_at=None)
+            return {"status": "failed", "error": self.mail_warning()}
+        built = None
         try:
             schedule = self._to_dict(row)
             report = self.reports.collect(principal, row.dashboard_id, {"filters": schedule["filters"]},
                                           schedule["timezone"], now=self.clock())
             built = self.reports.build(report, row.format, row.paper, row.orientation)
             subject = f"{report['title']} · {report['generated_at']:%Y-%m-%d}"
+            # What the attachment holds of each table, in the words of the download dialog.
+            tables = [t["text"] for t in built.stats.get("tables") or []]
             text = (f"{report['title']}\n{schedule['description']}\n\nThe report is attached "
-                    f"({built.filename}).\n")
-            html = report_summary_html(report) + f"<p style='font-family:sans-serif;color:#888'>{describe(schedule)}</p>"
+                    f"({built.filename}).\n" + "".join(f"{line}\n" for line in tables))
+            html = (report_summary_html(report)
+                    + "".join(f"<p style='font-family:sans-serif;color:#555'>{escape(line)}</p>" for line in tables)
+                    + f"<p style='font-family:sans-serif;color:#888'>{describe(schedule)}</p>")
             self.mailer.send(schedule["recipients"], subject, html, text,
                              (built.filename, built.mimetype, built.content))
         except Exception as exc:  # noqa: BLE001 - recorded in the run history, retried
             message = exc.message if isinstance(exc, DataInsightError) else "The report could not be built; the server log has the details"
             if not isinstance(exc, DataInsightError):
                 log.exception("schedule %s run %s failed", row.id, run_id)
+            if isinstance(exc, MailError) and exc.permanent:  # the settings are wrong: retrying repeats it
+                self._finish_run(run_id, status="failed", attempts=attempts, error=message, retry_at=None)
+                return {"status": "failed", "error": message}
             if attempts <= len(self.retry_delays):
                 retry_at = self.clock() + dt.timedelta(seconds=self.retry_delays[attempts - 1])
                 self._finish_run(run_id, status="retrying", attempts=attempts, error=message, retry_at=retry_at)
                 return {"status": "retrying", "error": message}
             self._finish_run(run_id, status="failed", attempts=attempts, error=message, retry_at=None)
             return {"status": "failed", "error": message}
+        finally:
+            if built is not None:
+                built.discard()  # an Excel or ZIP report's temp file
         self._finish_run(run_id, status="sent", attempts=attempts, error=None, retry_at=None, sent_at=self.clock(),
-                         pages=built.stats.get("pages"), size_bytes=len(built.content))
+                         pages=built.stats.get("pages"), size_bytes=built.stats.get("bytes"))
         return {"status": "sent"}
 
     def _finish_run(self, run_id: int, **values) -> None:

@@ -8,7 +8,7 @@ from analytics.reports.content import widget_data
 from analytics.reports.figures import BrowserMissing, FigureRenderer, default_renderer
 from analytics.reports.interactive import render_html
 from analytics.reports.pdf import render_pdf
-from analytics.reports.tabular import widget_csv, write_xlsx, write_zip
+from analytics.reports.tabular import write_csv, write_xlsx, write_zip
 
 FORMATS = {
     "pdf": ("application/pdf", ".pdf"),
@@ -19,4 +19,4 @@ FORMATS = {
 }
 
 __all__ = ["FORMATS", "BrowserMissing", "FigureRenderer", "default_renderer", "render_html", "render_pdf",
-           "widget_csv", "widget_data", "write_xlsx", "write_zip"]
+           "widget_data", "write_csv", "write_xlsx", "write_zip"]

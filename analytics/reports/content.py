@@ -7,8 +7,15 @@ A report is a dict::
      "timezone": "Europe/Paris", "tabs": [{"title", "widgets": [widget, ...]}]}
 
 and a widget ``{"id", "title", "type", "layout": {x, y, w, h}, "output": the registry's
-output (figure, kpi, table, markdown or {"error"}), "data": {"columns", "rows", "note"}}``,
-where ``data`` is what the widget's query returned (tables in full), named for people.
+output (figure, kpi, table, markdown or {"error"}), "data": {"columns", "rows", "note",
+"total", "stream"}}``, where ``data`` is what the widget's query returned, named for people.
+
+A table widget can hold far more rows than a report should carry in memory: ``rows`` are
+then its first rows (up to the query's row cap), ``total`` its true row count after the
+filters (a ``count(*)`` in SQL) and ``stream(limit)`` an iterator of row batches from the
+database, which the Excel and CSV writers read so that those files hold every row
+(``all_rows``). Every note a format writes about a table says how many rows the data has,
+how many this file holds and why (``table_note``).
 """
 from __future__ import annotations
 
@@ -17,7 +24,11 @@ import re
 
 from markdown_it import MarkdownIt
 
+from analytics.widgets.base import ROW_CAP
 from analytics.widgets.formatting import format_number  # noqa: F401 - re-exported: reports format KPIs like the screen
+
+# Excel's own limit: 1,048,576 rows a sheet, one of them the header.
+EXCEL_MAX_ROWS = 1_048_575
 
 # The widget queries' column aliases, as the spec field they come from.
 _ALIASES = {"x": "x", "g": "group", "b": "x", "c": "columns", "s": "size", "lat": "lat", "lon": "lon"}
@@ -53,32 +64,105 @@ def _header(alias: str, spec: dict) -> str:
     return alias
 
 
-def widget_data(spec: dict, output: dict, result: dict | None) -> dict | None:
-    """The widget's numbers as one table {"columns", "rows", "note"}, or None (markdown,
-    errors). Tables and pivots as shown; KPIs as measure, value, previous, change; charts
-    as their query's rows, with columns named after the spec's fields."""
+def _histogram_data(spec: dict, output: dict) -> dict | None:
+    """A histogram as one row per bar with that bar's own bounds: the figure's traces carry
+    ``customdata`` [[lower, upper], ...] beside the counts, whatever the binning was."""
+    traces = [t for t in (output.get("figure") or {}).get("data") or []
+              if isinstance(t.get("customdata"), list) and t.get("y") is not None]
+    if not traces:
+        return None
+    column = spec.get("x") or "value"
+    series = len(traces) > 1
+    rows = []
+    for trace in traces:
+        for bounds, count in zip(trace["customdata"], trace["y"]):
+            lower, upper = (list(bounds) + [None, None])[:2] if isinstance(bounds, (list, tuple)) else (bounds, bounds)
+            rows.append(([trace.get("name")] if series else []) + [lower, upper, count])
+    columns = (["Series"] if series else []) + [f"{column} from", f"{column} to", "Count"]
+    return {"columns": columns, "rows": rows, "note": None}
+
+
+def widget_data(spec: dict, output: dict, result: dict | None, stream=None) -> dict | None:
+    """The widget's numbers as one table {"columns", "rows", "note", "total"[, "stream"]},
+    or None (markdown, errors). Tables and pivots as shown; KPIs as measure, value,
+    previous, change; histograms as their bins' bounds and counts; charts as their query's
+    rows, with columns named after the spec's fields. ``stream`` (a table widget with more
+    rows than ``rows``) yields the rest from the database for the Excel and CSV files."""
     kind = output.get("kind")
     if kind == "markdown" or "error" in output:
         return None
     if kind == "table":
         rows = output.get("rows") or []
-        note = None
         total = output.get("total")
-        if isinstance(total, int) and total > len(rows) and spec.get("type") == "table":
-            note = f"The first {len(rows):,} of {total:,} rows"
-        return {"columns": list(output.get("columns") or []), "rows": rows, "note": note}
+        data = {"columns": list(output.get("columns") or []), "rows": rows, "note": None,
+                "total": total if isinstance(total, int) else len(rows)}
+        if spec.get("type") == "table" and data["total"] > len(rows) and stream is not None:
+            data["stream"] = stream
+        elif output.get("truncated"):
+            data["note"], data["capped"] = capped_note(len(rows)), True
+        return data
     if kind == "kpi":
         return {"columns": ["Measure", "Value", "Previous", "Change %"],
                 "rows": [[output.get("label"), output.get("value"), output.get("previous"), output.get("delta_pct")]],
-                "note": None}
+                "note": None, "total": 1}
+    if spec.get("type") == "histogram" and kind == "figure":
+        found = _histogram_data(spec, output)
+        if found is not None:
+            found["total"] = len(found["rows"])
+            return found
     if result is None:
         return None
     columns = list(result.get("columns") or [])
     keep = [i for i, c in enumerate(columns) if not c.startswith("__")]
     headers = [_header(columns[i], spec) for i in keep]
     rows = [[row[i] for i in keep] for row in result.get("rows") or []]
-    note = "The first rows only: the query's result was capped" if result.get("truncated") else None
-    return {"columns": headers, "rows": rows, "note": note}
+    capped = bool(result.get("truncated"))
+    return {"columns": headers, "rows": rows, "note": capped_note(len(rows)) if capped else None, "total": len(rows),
+            "capped": capped}
+
+
+def capped_note(shown: int) -> str:
+    """A chart's or pivot's query result stops at the row cap; its full size is unknown."""
+    return (f"Only the first {shown:,} rows of this widget's result: a widget's query returns at most "
+            f"{ROW_CAP:,} rows. Add a filter or a coarser grouping to see everything.")
+
+
+def total_rows(data: dict) -> int:
+    total = data.get("total")
+    return total if isinstance(total, int) and total >= len(data["rows"]) else len(data["rows"])
+
+
+def where_all_rows(total: int) -> str:
+    """Which export file holds every one of ``total`` rows."""
+    if total <= EXCEL_MAX_ROWS:
+        return "the Excel and CSV files hold all of them"
+    return (f"the CSV file holds all of them (an Excel sheet holds at most {EXCEL_MAX_ROWS:,}, "
+            "so the Excel file has the first rows only)")
+
+
+def table_note(data: dict, shown: int, where: str = "in this file") -> str | None:
+    """The note under a table that shows ``shown`` of its rows (``where``: "in this PDF"):
+    the true count, what this file holds and where the rest is; the data's own note (a
+    capped result) when every row it has is shown."""
+    total = total_rows(data)
+    if shown >= total:
+        return data.get("note")
+    if data.get("capped"):  # the query stopped at the row cap: the true count is not known
+        return (f"Showing the first {shown:,} rows {where}; the Excel and CSV files hold the first {total:,}. "
+                f"{data['note']}")
+    return f"Showing the first {shown:,} of {total:,} rows {where}; {where_all_rows(total)}."
+
+
+def all_rows(data: dict, limit: int | None = None):
+    """Every row of the widget's data, up to ``limit``, in batches: from the database when
+    the data has a ``stream`` (a big table), else from ``rows``."""
+    stream = data.get("stream")
+    if stream is not None:
+        yield from stream(limit)
+        return
+    rows = data["rows"] if limit is None else data["rows"][:limit]
+    for start in range(0, len(rows), 10_000):
+        yield rows[start:start + 10_000]
 
 
 def by_layout(widgets: list[dict]) -> list[list[dict]]:

@@ -1,5 +1,7 @@
 """A self-contained interactive HTML report: one file with plotly.js inline (no CDN), each
-chart live (hover, zoom), KPIs, tables in full and markdown; it opens offline."""
+chart live (hover, zoom), KPIs, tables and markdown; it opens offline. A table shows the
+rows the report carries (up to a widget query's row cap, 10,000) and, when it has more,
+says how many and which file holds them all."""
 from __future__ import annotations
 
 import html
@@ -7,7 +9,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from analytics.reports.content import by_layout, format_number, generated_text, markdown_html, plain_cell
+from analytics.reports.content import by_layout, format_number, generated_text, markdown_html, plain_cell, table_note
 
 CSS = """
 body { font-family: "DejaVu Sans", system-ui, sans-serif; margin: 0; background: #f8f9fa; color: #212529; }
@@ -88,7 +90,8 @@ def _widget(widget: dict, index: int, scripts: list) -> str:
         rows = "".join("<tr>" + "".join(
             f'<td class="num">{_esc(plain_cell(v))}</td>' if isinstance(v, (int, float)) and not isinstance(v, bool)
             else f"<td>{_esc(plain_cell(v))}</td>" for v in row) + "</tr>" for row in data["rows"])
-        note = f'<div class="note">{_esc(data.get("note"))}</div>' if data.get("note") else ""
+        text = table_note(data, len(data["rows"]), "on this page")
+        note = f'<div class="note">{_esc(text)}</div>' if text else ""
         body = f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>{note}'
     elif output.get("kind") == "markdown":
         body = f'<div class="markdown">{markdown_html(output.get("text") or "")}</div>'

@@ -13,7 +13,15 @@ import html
 import logging
 import time
 
-from analytics.reports.content import by_layout, format_number, generated_text, markdown_html, plain_cell
+from analytics.reports.content import (
+    by_layout,
+    format_number,
+    generated_text,
+    markdown_html,
+    plain_cell,
+    table_note,
+    total_rows,
+)
 from errors import InvalidInput
 
 log = logging.getLogger(__name__)
@@ -25,10 +33,12 @@ PX_PER_MM = 96 / 25.4
 GRID_COLUMNS = 12
 ROW_PX = 70  # one grid row of the dashboard, in CSS px (charts keep their proportions)
 MAX_CHART_PX = 520
-# WeasyPrint lays out about 100-150 table rows a second on a busy core: a PDF shows this
-# many rows of a table (about a dozen pages) and says so; Excel, CSV, ZIP and HTML have
-# them all (up to the row cap, 10,000).
-PDF_TABLE_ROWS = 500
+# A table of up to PDF_TABLE_ROWS rows (about three pages) is printed in full; a longer one
+# shows its first PDF_FIRST_ROWS rows (a page) with its true count and refers to the Excel or
+# CSV file, which hold every row: a report of many pages of table rows is read by nobody,
+# and WeasyPrint lays out only about 100-150 rows a second on a busy core.
+PDF_TABLE_ROWS = 150
+PDF_FIRST_ROWS = 40
 
 
 def page_size(paper: str, orientation: str) -> tuple[float, float]:
@@ -145,6 +155,14 @@ def _table_html(columns: list, rows: list, note: str | None, width_px: float) ->
             f"<tbody>{body}</tbody></table>{note_html}")
 
 
+def pdf_rows(data: dict) -> list:
+    """The rows of a table the PDF prints: all of them up to PDF_TABLE_ROWS, else the first
+    page's worth (the note gives the true count and names the file with every row)."""
+    if total_rows(data) <= PDF_TABLE_ROWS:
+        return data["rows"][:PDF_TABLE_ROWS]
+    return data["rows"][:PDF_FIRST_ROWS]
+
+
 def _svg_img(svg: str) -> str:
     return f'<img src="data:image/svg+xml;base64,{base64.b64encode(svg.encode("utf-8")).decode("ascii")}">'
 
@@ -183,13 +201,10 @@ def _widget_html(widget: dict, svgs: dict, content_px: float) -> str:
         heading = f"<h3>{_esc(title)}</h3>" if title else ""
         body = _kpi_html(output, svgs.get(widget["id"] + ":spark"))
     elif output.get("kind") == "table":
-        data = widget.get("data") or {"columns": output.get("columns") or [], "rows": output.get("rows") or []}
-        rows, note = data["rows"], data.get("note")
-        if len(rows) > PDF_TABLE_ROWS:
-            note = (f"The first {PDF_TABLE_ROWS:,} of {len(rows):,} rows; the Excel, CSV and HTML exports have "
-                    "them all")
-            rows = rows[:PDF_TABLE_ROWS]
-        body = _table_html(data["columns"], rows, note, content_px - 30)
+        data = widget.get("data") or {"columns": output.get("columns") or [], "rows": output.get("rows") or [],
+                                       "total": output.get("total")}
+        rows = pdf_rows(data)
+        body = _table_html(data["columns"], rows, table_note(data, len(rows), "in this PDF"), content_px - 30)
     elif output.get("kind") == "markdown":
         body = f'<div class="markdown">{markdown_html(output.get("text") or "")}</div>'
     else:

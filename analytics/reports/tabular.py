@@ -4,6 +4,12 @@ widget, or as a ZIP of every widget's CSV.
 Text that a spreadsheet would run as a formula is neutralised by the ``neutralise``
 function the caller passes (storage.exports.neutralise, the one rule for every export);
 numbers stay numbers, with the widget's number format.
+
+Memory stays bounded whatever a table holds: rows arrive in batches (``all_rows``: from
+the database for a big table widget) and go straight out: into the sheet's XML inside the
+workbook (``analytics.reports.xlsx``, a streaming writer: openpyxl's write-only mode took
+80 s for 336,776 rows), into the CSV file, or into a ZIP member. An Excel sheet
+holds every row up to Excel's own limit (EXCEL_MAX_ROWS) and says so beyond it.
 """
 from __future__ import annotations
 
@@ -13,18 +19,23 @@ import io
 import re
 import zipfile
 
-from analytics.reports.content import format_number, generated_text, slug
+from analytics.reports.content import (
+    EXCEL_MAX_ROWS,
+    all_rows,
+    format_number,
+    generated_text,
+    slug,
+    total_rows,
+)
+from analytics.reports.xlsx import XlsxWriter
 
 # The widget registry's d3 formats as Excel number formats.
 EXCEL_FORMATS = {"": "#,##0.##", ",.0f": "#,##0", ",.2f": "#,##0.00", ".1%": "0.0%", "$,.2f": '"$"#,##0.00',
                  ".3s": "#,##0"}
-EXCEL_MAX_ROWS = 1_048_575
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
 def _excel_value(value):
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value.replace(tzinfo=None)
     if isinstance(value, (list, dict)):
         return str(value)
     return value
@@ -48,67 +59,82 @@ def _sheet_name(title: str, used: set) -> str:
     return name
 
 
-def write_xlsx(report: dict, target, neutralise) -> None:
-    """Write the workbook to ``target`` (a path or a binary file)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+def excel_rows_note(data: dict) -> str | None:
+    """The sheet's note when the data has more rows than an Excel sheet holds."""
+    total = total_rows(data)
+    if total <= EXCEL_MAX_ROWS:
+        return data.get("note")
+    return (f"This sheet holds the first {EXCEL_MAX_ROWS:,} of {total:,} rows: Excel's limit is "
+            f"{EXCEL_MAX_ROWS + 1:,} rows a sheet (with the header). The CSV export holds all of them.")
 
-    workbook = Workbook(write_only=True)
-    bold = Font(bold=True)
-    big = Font(bold=True, size=14)
 
-    def cell(sheet, value, font=None, number_format=None):
-        c = WriteOnlyCell(sheet, value=_excel_value(neutralise(value)))
-        if font:
-            c.font = font
-        if number_format and isinstance(value, (int, float)) and not isinstance(value, bool):
-            c.number_format = number_format
-        return c
+def _is_table(widget: dict) -> bool:
+    return (widget.get("output") or {}).get("kind") == "table"
 
-    summary = workbook.create_sheet("Summary")
-    summary.column_dimensions["A"].width = 40
-    summary.column_dimensions["B"].width = 22
-    summary.column_dimensions["C"].width = 22
-    summary.append([cell(summary, report.get("title") or "Report", big)])
-    if report.get("description"):
-        summary.append([cell(summary, report["description"])])
-    summary.append([cell(summary, "Generated", bold), cell(summary, generated_text(report))])
-    for flt in report.get("filters") or []:
-        summary.append([cell(summary, "Filter", bold), cell(summary, f"{flt['label']}: {flt['value']}")])
-    summary.append([])
-    kpis = [(tab, w) for tab, w in _widgets_with_data(report) if (w.get("output") or {}).get("kind") == "kpi"]
-    if kpis:
-        summary.append([cell(summary, h, bold) for h in ("KPI", "Value", "Previous", "Change %", "Shown as")])
-        for _tab, widget in kpis:
-            out = widget["output"]
-            fmt = EXCEL_FORMATS.get(out.get("format") or "", "#,##0.##")
-            summary.append([cell(summary, out.get("label")), cell(summary, out.get("value"), number_format=fmt),
-                            cell(summary, out.get("previous"), number_format=fmt),
-                            cell(summary, out.get("delta_pct"), number_format="0.0"),
-                            cell(summary, format_number(out.get("value"), out.get("format")))])
+
+def write_xlsx(report: dict, target, neutralise, progress=None) -> None:
+    """Write the workbook to ``target`` (a path or a binary file). ``progress(fraction,
+    message)`` hears about long sheets every batch of rows."""
+    with XlsxWriter(target) as book:
+        bold, title, note_style = book.style("bold"), book.style("title"), book.style("note")
+        counted = book.style(number_format="#,##0")
+
+        def styles(row, number_format):
+            """The number format on the row's numbers, the default elsewhere."""
+            style = book.style(number_format=number_format) if number_format else None
+            return [style if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in row]
+
+        summary = book.sheet("Summary", widths=[40, 22, 22, 16, 16])
+        summary.append([neutralise(report.get("title") or "Report")], title)
+        if report.get("description"):
+            summary.append([neutralise(report["description"])])
+        summary.append(["Generated", generated_text(report)], [bold, None])
+        for flt in report.get("filters") or []:
+            summary.append(["Filter", neutralise(f"{flt['label']}: {flt['value']}")], [bold, None])
         summary.append([])
-    summary.append([cell(summary, "Sheet", bold), cell(summary, "Widget", bold), cell(summary, "Tab", bold),
-                    cell(summary, "Rows", bold)])
-    used = {"summary"}
-    sheets = []
-    for tab, widget in _widgets_with_data(report):
-        name = _sheet_name(widget.get("title") or widget.get("type") or "Widget", used)
-        sheets.append((name, tab, widget))
-        summary.append([cell(summary, name), cell(summary, widget.get("title") or ""), cell(summary, tab["title"]),
-                        cell(summary, len(widget["data"]["rows"]))])
+        kpis = [w for _tab, w in _widgets_with_data(report) if (w.get("output") or {}).get("kind") == "kpi"]
+        if kpis:
+            summary.append(["KPI", "Value", "Previous", "Change %", "Shown as"], bold)
+            for widget in kpis:
+                out = widget["output"]
+                fmt = book.style(number_format=EXCEL_FORMATS.get(out.get("format") or "", "#,##0.##"))
+                summary.append([neutralise(out.get("label")), out.get("value"), out.get("previous"),
+                                out.get("delta_pct"), format_number(out.get("value"), out.get("format"))],
+                               [None, fmt, fmt, book.style(number_format="0.0"), None])
+            summary.append([])
+        summary.append(["Sheet", "Widget", "Tab", "Rows in the sheet", "Rows in the data"], bold)
+        used = {"summary"}
+        sheets = []
+        for tab, widget in _widgets_with_data(report):
+            name = _sheet_name(widget.get("title") or widget.get("type") or "Widget", used)
+            sheets.append((name, widget))
+            total = total_rows(widget["data"])
+            summary.append([name, neutralise(widget.get("title") or ""), neutralise(tab["title"]),
+                            min(total, EXCEL_MAX_ROWS), total], [None, None, None, counted, counted])
 
-    for name, _tab, widget in sheets:
-        data = widget["data"]
-        sheet = workbook.create_sheet(name)
-        fmt = EXCEL_FORMATS.get((widget.get("output") or {}).get("format") or "", None) or _spec_format(widget)
-        sheet.append([cell(sheet, c, bold) for c in data["columns"]])
-        for row in data["rows"][:EXCEL_MAX_ROWS]:
-            sheet.append([cell(sheet, v, number_format=fmt) for v in row])
-        if data.get("note"):
-            sheet.append([])
-            sheet.append([cell(sheet, data["note"])])
-    workbook.save(target)
+        for name, widget in sheets:
+            data = widget["data"]
+            sheet = book.sheet(name)
+            sheet.append([neutralise(c) for c in data["columns"]], bold)
+            total = total_rows(data)
+            if _is_table(widget):
+                # Raw rows, possibly a million, streamed: numbers and dates as they are.
+                written, limit = 0, min(total, EXCEL_MAX_ROWS)
+                for batch in all_rows(data, EXCEL_MAX_ROWS):
+                    for row in batch:
+                        sheet.append([_excel_value(neutralise(v)) for v in row])
+                    written += len(batch)
+                    if progress and total > 50_000:
+                        progress(written / limit, f"{name}: {written:,} of {limit:,} rows written")
+            else:
+                fmt = EXCEL_FORMATS.get((widget.get("output") or {}).get("format") or "", None) or \
+                    _spec_format(widget)
+                for row in data["rows"][:EXCEL_MAX_ROWS]:
+                    sheet.append([_excel_value(neutralise(v)) for v in row], styles(row, fmt))
+            note = excel_rows_note(data)
+            if note:
+                sheet.append([])
+                sheet.append([note], note_style)
 
 
 def _spec_format(widget: dict) -> str:
@@ -118,22 +144,35 @@ def _spec_format(widget: dict) -> str:
     return EXCEL_FORMATS.get(d3, "#,##0.##")
 
 
-def widget_csv(widget: dict, neutralise) -> bytes:
-    """One widget's data as UTF-8 CSV (with a BOM, so Excel reads the accents)."""
+def _csv_cell(value, neutralise):
+    if value is None:
+        return ""
+    return neutralise(value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value)
+
+
+def write_csv(widget: dict, target, neutralise) -> int:
+    """One widget's data, every row, as UTF-8 CSV (with a BOM, so Excel reads the accents)
+    into the binary file ``target``; returns the number of rows written."""
     data = widget.get("data")
     if data is None:
         raise ValueError("This widget has no data to export")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([neutralise(c) for c in data["columns"]])
-    for row in data["rows"]:
-        writer.writerow(["" if v is None else neutralise(v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else v)
-                         for v in row])
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+    text = io.TextIOWrapper(target, encoding="utf-8-sig", newline="", write_through=False)
+    try:
+        writer = csv.writer(text, lineterminator="\r\n")
+        writer.writerow([neutralise(c) for c in data["columns"]])
+        written = 0
+        for batch in all_rows(data):
+            writer.writerows([[_csv_cell(v, neutralise) for v in row] for row in batch])
+            written += len(batch)
+        text.flush()
+    finally:
+        text.detach()  # the caller owns (and closes) the binary file
+    return written
 
 
 def write_zip(report: dict, target, neutralise) -> list[str]:
-    """Every widget's CSV in one ZIP (``<tab>/<widget>.csv``); returns the member names."""
+    """Every widget's CSV in one ZIP (``<tab>/<widget>.csv``), each streamed into its
+    member; returns the member names."""
     names, used = [], set()
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for tab, widget in _widgets_with_data(report):
@@ -142,6 +181,7 @@ def write_zip(report: dict, target, neutralise) -> list[str]:
             while name in used:
                 name, n = f"{base}_{n}.csv", n + 1
             used.add(name)
-            archive.writestr(name, widget_csv(widget, neutralise))
+            with archive.open(name, "w", force_zip64=True) as member:
+                write_csv(widget, member, neutralise)
             names.append(name)
     return names

@@ -85,14 +85,64 @@ def test_pdf_charts_are_vector_text_and_markdown_is_rendered(pdf):
     assert "About" in text and "video games" in text and "**" not in text
 
 
-def test_pdf_table_of_500_rows_spans_pages_with_every_row(pdf):
+def test_pdf_table_of_500_rows_shows_its_first_page_and_the_true_count(pdf):
+    """A table longer than a few pages prints its first 40 rows, says how many it has and
+    where they all are, instead of pages of rows."""
     pages = pdf["pages"]
     with_orders = [i for i, page in enumerate(pages) if "ORD-" in page]
-    assert len(with_orders) >= 3  # the 500 rows need several pages
+    assert len(with_orders) == 1
     found = set(re.findall(r"ORD-\d{5}", pdf["text"]))
-    assert found == {f"ORD-{i:05d}" for i in range(1, 501)}
-    for index in with_orders[1:]:
-        assert "order_id" in pages[index]  # the header repeats on every page of the table
+    assert found == {f"ORD-{i:05d}" for i in range(1, 41)}
+    words = " ".join(pdf["text"].split())
+    assert "Showing the first 40 of 500 rows in this PDF; the Excel and CSV files hold all of them." in words
+    tables = pdf["built"].stats["tables"]
+    assert {"widget": "table", "rows": 500, "in_file": 40}.items() <= tables[0].items()
+
+
+def _table_report(rows: int, total: int | None = None) -> dict:
+    import datetime as dt
+
+    data = {"columns": ["n", "label"], "rows": [[i, f"row {i}"] for i in range(1, rows + 1)], "note": None,
+            "total": total if total is not None else rows}
+    return {"title": "T", "description": "", "filters": [], "timezone": "UTC",
+            "generated_at": dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
+            "tabs": [{"title": "Data", "widgets": [{"id": "t", "title": "Rows", "type": "table",
+                                                    "layout": {"x": 0, "y": 0, "w": 12, "h": 6},
+                                                    "output": {"kind": "table"}, "data": data}]}]}
+
+
+def _pdf_text(content: bytes, tmp_path) -> list[str]:
+    path = tmp_path / "t.pdf"
+    path.write_bytes(content)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                          check=True).stdout.split("\f")[:-1]
+
+
+def test_pdf_table_up_to_150_rows_is_printed_in_full_with_its_header_on_every_page(tmp_path):
+    from analytics.reports.pdf import PDF_TABLE_ROWS, render_pdf
+
+    content, stats = render_pdf(_table_report(PDF_TABLE_ROWS))
+    pages = _pdf_text(content, tmp_path)
+    with_rows = [p for p in pages if "row 1" in p]
+    assert len(with_rows) >= 2 and all(re.search(r"^\s*n\s+label", p, re.M) for p in with_rows)
+    assert {int(n) for n in re.findall(r"row (\d+)", "".join(pages))} == set(range(1, PDF_TABLE_ROWS + 1))
+    assert "Showing the first" not in "".join(pages)
+
+
+@pytest.mark.parametrize("total,where", [
+    (336_776, "the Excel and CSV files hold all of them"),
+    (2_000_000, "the CSV file holds all of them (an Excel sheet holds at most 1,048,575"),
+])
+def test_pdf_of_a_huge_table_has_few_pages_and_says_the_true_count(tmp_path, total, where):
+    """The report carries the first 10,000 rows of a table of ``total``: two pages, not a
+    hundred, and the note gives the true count and names the file with every row."""
+    from analytics.reports.pdf import render_pdf
+
+    content, stats = render_pdf(_table_report(10_000, total))
+    pages = _pdf_text(content, tmp_path)
+    assert stats["pages"] == len(pages) <= 3
+    words = " ".join(" ".join(pages).split())
+    assert f"Showing the first 40 of {total:,} rows in this PDF; {where}" in words
 
 
 def test_pdf_pivot_in_full(pdf, made):

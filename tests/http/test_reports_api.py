@@ -143,6 +143,7 @@ def test_schedules_api(client, ada, bob, board):
     assert made.status_code == 201, made.get_json()
     schedule = made.get_json()
     assert schedule["description"] == "Weekly on Mon at 08:00 UTC" and schedule["name"] == "Sales report"
+    assert "DATAINSIGHT_SMTP_HOST" in schedule["warning"]  # saved, but the answer says nothing can be sent
     assert client.get(base, headers=bearer(ada)).get_json()["schedules"][0]["id"] == schedule["id"]
     assert client.get(base, headers=bearer(bob)).status_code == 404
     assert client.get(f"/api/v1/schedules/{schedule['id']}", headers=bearer(bob)).status_code == 404
@@ -153,13 +154,10 @@ def test_schedules_api(client, ada, bob, board):
     assert changed.get_json()["description"] == "Daily at 08:00 UTC"
     sent = client.post(f"/api/v1/schedules/{schedule['id']}/send", headers=bearer(ada))
     assert sent.status_code == 201 and sent.get_json()["trigger"] == "manual"
-    for _ in range(600):  # the send runs in the background; no mail server is set up here
-        detail = client.get(f"/api/v1/schedules/{schedule['id']}", headers=bearer(ada)).get_json()
-        if detail["runs"][0]["status"] != "running":
-            break
-        time.sleep(0.1)
-    run = detail["runs"][0]
-    assert run["id"] == sent.get_json()["id"] and run["status"] == "retrying"
+    # No mail server is set up here: the run has failed at once, with what to set, no retry.
+    assert (sent.get_json()["status"], sent.get_json()["retry_at"]) == ("failed", None)
+    run = client.get(f"/api/v1/schedules/{schedule['id']}", headers=bearer(ada)).get_json()["runs"][0]
+    assert run["id"] == sent.get_json()["id"] and run["status"] == "failed"
     assert "DATAINSIGHT_SMTP_HOST" in run["error"]
     assert client.delete(f"/api/v1/schedules/{schedule['id']}", headers=bearer(ada)).status_code == 204
 
@@ -178,6 +176,17 @@ def start_export_callback(client, board_id):
                           ("report-format", "value", "xlsx"), ("report-paper", "value", "a4"),
                           ("report-orientation", "value", "portrait")],
                          changed=["report-download-start.n_clicks"])
+
+
+def send_now_click(client, schedule_id):
+    """The schedules page's Send now button of one schedule, as the renderer posts it."""
+    return post_callback(
+        client, [("schedule-action-feedback", "children"), ("schedule-rev", "data")],
+        [({"type": "schedule-send", "index": "ALL"}, "n_clicks", [(schedule_id, 1)]),
+         ({"type": "schedule-toggle", "index": "ALL"}, "n_clicks", []),
+         ({"type": "schedule-delete", "index": "ALL"}, "n_clicks", [])],
+        [("schedule-rev", "data", 0)],
+        changed=[json.dumps({"index": schedule_id, "type": "schedule-send"}, separators=(",", ":")) + ".n_clicks"])
 
 
 def test_callbacks_refuse_another_users_dashboard_job_and_schedule(make_client, app_storage, admin, board):
@@ -205,13 +214,7 @@ def test_callbacks_refuse_another_users_dashboard_job_and_schedule(make_client, 
         changed=["report-poll.n_intervals"]).get_json()["response"]
     assert polled["report-file-url"]["data"] is None and "no job" in json.dumps(polled)
     assert bob.get(f"/api/v1/reports/{job_id}/file").status_code == 404
-    sent = post_callback(
-        bob, [("schedule-action-feedback", "children"), ("schedule-rev", "data")],
-        [({"type": "schedule-send", "index": "ALL"}, "n_clicks", [(schedule["id"], 1)]),
-         ({"type": "schedule-toggle", "index": "ALL"}, "n_clicks", []),
-         ({"type": "schedule-delete", "index": "ALL"}, "n_clicks", [])],
-        [("schedule-rev", "data", 0)],
-        changed=[json.dumps({"index": schedule["id"], "type": "schedule-send"}, separators=(",", ":")) + ".n_clicks"])
+    sent = send_now_click(bob, schedule["id"])
     assert "no schedule" in json.dumps(sent.get_json()["response"])
     assert app_storage.schedules.runs(admin.principal(), schedule["id"]) == []
     page = json.dumps(render_page(bob, f"/dashboards/{board['id']}/schedules").get_json())
@@ -362,3 +365,32 @@ def test_public_page_download_menu_follows_the_share_and_the_filters(make_client
     assert "filters=" in xlsx and "Puzzle" in urllib.parse.unquote(xlsx)
     workbook = load_workbook(io.BytesIO(visitor.get(xlsx).data))
     assert [r[0] for r in workbook["By genre"].iter_rows(values_only=True)][1:] == ["Puzzle"]
+
+
+def test_schedule_form_warns_before_saving_when_email_is_not_set_up(make_client, app_storage, admin, board):
+    """No DATAINSIGHT_SMTP_HOST: the form says so on the page, saving says so again, and
+    Send now answers at once that nothing was sent; with a mail server the form is quiet."""
+    from storage.schedules import Mailer
+    from tests.conftest import sign_in
+    from tests.smtp_server import SmtpServer
+
+    owner = make_client()
+    sign_in(owner, "ada@example.com")
+    page = json.dumps(render_page(owner, f"/dashboards/{board['id']}/schedules").get_json())
+    assert "schedule-mail-warning" in page and "Email is not set up on this server" in page
+    assert "DATAINSIGHT_SMTP_HOST" in page
+    saved = json.dumps(save_click(owner, board["id"], None, {"recipients": "team@example.com"}).get_json())
+    assert "schedule-saved-warning" in saved and "Added: Weekly on Mon at 08:00 UTC" in saved
+    assert "DATAINSIGHT_SMTP_HOST" in saved
+    [schedule] = app_storage.schedules.list(admin.principal(), board["id"])
+    send = send_now_click(owner, schedule["id"])
+    feedback = json.dumps(send.get_json()["response"]["schedule-action-feedback"])
+    assert "Not sent: Email is not set up" in feedback and "danger" in feedback
+    assert app_storage.schedules.runs(admin.principal(), schedule["id"])[0]["status"] == "failed"
+
+    with SmtpServer() as smtp:
+        app_storage.schedules.mailer = Mailer("127.0.0.1", smtp.port)
+        page = json.dumps(render_page(owner, f"/dashboards/{board['id']}/schedules").get_json())
+        assert "schedule-mail-warning" not in page
+        saved = json.dumps(save_click(owner, board["id"], None, {"recipients": "b@example.com"}).get_json())
+        assert "schedule-saved-warning" not in saved and "Added:" in saved

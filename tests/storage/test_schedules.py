@@ -172,10 +172,106 @@ def test_failing_smtp_retries_with_backoff_then_fails_visibly(storage, ada, cloc
     assert storage.schedules.get(ada, made["id"])["enabled"]  # a mail failure does not stop the schedule
 
 
-def test_no_smtp_settings_say_what_to_set(storage, ada, clock, board):
+def test_no_smtp_settings_warn_on_save_and_fail_at_once_without_retrying(storage, ada, clock, board):
     made = storage.schedules.create(ada, board["id"], weekly(format="html"))
-    run = storage.schedules.send_now(ada, made["id"], background=False)
-    assert run["status"] == "retrying" and "DATAINSIGHT_SMTP_HOST" in run["error"]
+    assert "Email is not set up" in made["warning"] and "DATAINSIGHT_SMTP_HOST" in made["warning"]
+    assert "DATAINSIGHT_SMTP_HOST" in storage.schedules.update(ada, made["id"], {"time": "09:00"})["warning"]
+    # Send now: no background job, the run has failed by the time the call returns.
+    run = storage.schedules.send_now(ada, made["id"])
+    assert (run["status"], run["attempts"], run["retry_at"]) == ("failed", 1, None)
+    assert "DATAINSIGHT_SMTP_HOST" in run["error"]
+    # A scheduled slot fails at once too, and is not retried; the schedule keeps running.
+    clock.now = dt.datetime(2026, 11, 23, 9, 1, tzinfo=UTC)
+    assert len(storage.schedules.tick()) == 1
+    latest = storage.schedules.runs(ada, made["id"])[0]
+    assert (latest["status"], latest["attempts"], latest["retry_at"]) == ("failed", 1, None)
+    clock.now += dt.timedelta(hours=1)
+    assert storage.schedules.tick() == []  # nothing left to retry
+    assert storage.schedules.get(ada, made["id"])["enabled"]
+    with SmtpServer() as smtp:  # once email is set up, saving says nothing and sending works
+        storage.schedules.mailer = Mailer("127.0.0.1", smtp.port)
+        assert storage.schedules.update(ada, made["id"], {"time": "09:00"})["warning"] is None
+        assert storage.schedules.send_now(ada, made["id"], background=False)["status"] == "sent"
+
+
+class _RefuseSender:
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802 - aiosmtpd's hook
+        return "553 5.7.1 Sender address rejected: not owned by user"
+
+
+class _Inbox:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+def _smtp(handler, **kwargs):
+    from aiosmtpd.controller import Controller
+
+    from tests.smtp_server import free_port
+
+    port = free_port()
+    return Controller(handler, hostname="127.0.0.1", port=port, **kwargs), port
+
+
+def _refuse_login(server, session, envelope, mechanism, auth_data):
+    from aiosmtpd.smtp import AuthResult
+
+    return AuthResult(success=False, handled=False)
+
+
+@pytest.mark.parametrize("case", ["sender refused", "login refused", "connection refused", "unknown host"])
+def test_a_send_the_servers_settings_prevent_fails_at_once_with_that_message(storage, ada, clock, board, case):
+    made = storage.schedules.create(ada, board["id"], weekly(format="html"))
+    controller = None
+    if case == "sender refused":
+        controller, port = _smtp(_RefuseSender())
+        mailer, expected = Mailer("127.0.0.1", port, sender="nobody@example.com"), "refused the sender address"
+    elif case == "login refused":
+        controller, port = _smtp(_Inbox(), authenticator=_refuse_login, auth_require_tls=False)
+        mailer, expected = Mailer("127.0.0.1", port, user="reports", password="wrong"), "refused the user name or password"
+    elif case == "connection refused":
+        from tests.smtp_server import free_port
+
+        mailer, expected = Mailer("127.0.0.1", free_port()), "nothing accepts connections at 127.0.0.1:"
+    else:
+        mailer, expected = Mailer("mail.invalid", 25), "could not be resolved"
+    storage.schedules.mailer = mailer
+    if controller:
+        controller.start()
+    try:
+        clock.now = dt.datetime(2026, 11, 23, 7, 31, tzinfo=UTC)
+        assert len(storage.schedules.tick()) == 1
+    finally:
+        if controller:
+            controller.stop()
+    [run] = storage.schedules.runs(ada, made["id"])
+    assert (run["status"], run["attempts"], run["retry_at"]) == ("failed", 1, None), run
+    assert expected in run["error"] and "not retried" in run["error"], run["error"]
+    clock.now += dt.timedelta(hours=2)
+    assert storage.schedules.tick() == []
+
+
+def test_a_mail_server_that_does_not_answer_is_retried(storage, ada, clock, board):
+    """A timeout is not the settings' fault: the run waits and tries again."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(5)  # accepts connections, never greets
+    try:
+        made = storage.schedules.create(ada, board["id"], weekly(format="html"))
+        storage.schedules.mailer = Mailer("127.0.0.1", silent.getsockname()[1], timeout=0.5)
+        clock.now = dt.datetime(2026, 11, 23, 7, 31, tzinfo=UTC)
+        assert len(storage.schedules.tick()) == 1
+    finally:
+        silent.close()
+    [run] = storage.schedules.runs(ada, made["id"])
+    assert (run["status"], run["attempts"]) == ("retrying", 1) and run["retry_at"] is not None
+    assert "did not answer within 0.5 s" in run["error"]
 
 
 def test_send_now_sends_at_once(storage, ada, clock, board):
@@ -234,3 +330,28 @@ def test_scheduler_thread_runs_due_schedules(storage, ada, clock, board):
             scheduler.stop()
         assert len(smtp.inbox.messages) == 1
     assert storage.schedules.runs(ada, made["id"])[0]["status"] == "sent"
+
+
+def test_a_scheduled_excel_report_holds_every_row_and_the_mail_says_so(storage, ada, clock, board):
+    """vgsales has 16,598 rows, more than a widget query returns: the attached workbook has
+    them all, and the mail says how many rows the attachment holds."""
+    import io
+
+    from openpyxl import load_workbook
+
+    dataset_id = board["widgets"][0]["spec"]["dataset_id"]
+    storage.dashboards.add_widget(ada, board["id"], {"spec": {
+        "type": "table", "dataset_id": dataset_id, "title": "Every game", "columns": ["Name", "Global_Sales"],
+        "sort": "Rank"}})
+    made = storage.schedules.create(ada, board["id"], weekly(format="xlsx"))
+    with SmtpServer() as smtp:
+        storage.schedules.mailer = Mailer("127.0.0.1", smtp.port)
+        assert storage.schedules.send_now(ada, made["id"], background=False)["status"] == "sent"
+        [received] = smtp.inbox.messages
+    message = received["message"]
+    assert "Every game: 16,598 rows, all of them in this Excel file." in message.get_body(("plain",)).get_content()
+    assert "Every game: 16,598 rows" in message.get_body(("html",)).get_content()
+    [attachment] = list(message.iter_attachments())
+    book = load_workbook(io.BytesIO(attachment.get_content()), read_only=True)
+    assert sum(1 for _ in book["Every game"].iter_rows()) == 1 + 16_598
+    assert not list((storage.data_dir / "reports").glob("*.part*"))  # the temp file went with the mail
