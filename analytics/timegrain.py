@@ -29,8 +29,10 @@ GRAIN_LABELS = {"hour": "Hour", "day": "Day", "week": "Week", "month": "Month", 
 # Past this the grain is finer than the data: the forecast would mostly be of our fill.
 MAX_EMPTY_SHARE = 0.2
 # A daily series counts as a trading calendar when a weekday never has data over at least
-# this many weeks.
+# this many weeks, and at least TRADING_MIN_OPEN weekdays do (data on Saturdays only is a
+# weekly series, not a shop open one day a week).
 TRADING_MIN_WEEKS = 4
+TRADING_MIN_OPEN = 4
 
 DAY = 86_400.0
 # spacing word, its grain, and the band of gaps (seconds) that count as that spacing. The
@@ -111,7 +113,7 @@ def trading_weekdays(weekdays, days_in_span: int) -> tuple[int, ...] | None:
     """The weekdays of a trading calendar (some weekday never has data over enough weeks),
     else None."""
     seen = tuple(sorted(set(weekdays)))
-    if len(seen) < 7 and days_in_span >= 7 * TRADING_MIN_WEEKS:
+    if TRADING_MIN_OPEN <= len(seen) < 7 and days_in_span >= 7 * TRADING_MIN_WEEKS:
         return seen
     return None
 
