@@ -139,7 +139,8 @@ def detect(con, source_sql: str, date_sql: str) -> dict:
     with_data = dict(zip(GRAINS, row[5:5 + len(GRAINS)]))
     band_counts = row[5 + len(GRAINS):]
     if not times:
-        return {"grain": "day", "spacing": None, "times": 0, "description": "The date column has no values."}
+        return {"grain": "day", "spacing": None, "times": 0, "description": "The date column has no values.",
+                "summary": "The date column has no values."}
     weekdays = [d - 1 for d in isodows or []]
     empty = {}
     for grain in GRAINS:
@@ -163,6 +164,8 @@ def detect(con, source_sql: str, date_sql: str) -> dict:
         "grain": grain, "spacing": spacing or ("irregular" if times > 1 else None), "regular_share": regular,
         "median_gap_seconds": median_gap, "times": times, "first": first, "last": last, "empty": empty,
         "description": describe(spacing, spacing_grain, regular, median_gap, times, first, last, grain, empty),
+        "summary": (f"The data is {spacing}" if spacing else "The times are irregular (events)") +
+                   f": Automatic uses {GRAIN_LABELS[grain]}.",
     }
 
 

@@ -33,7 +33,7 @@ def layout():
                         {"label": a, "value": a} for a in ("sum", "mean", "count", "min", "max", "median")]), width=2),
                     field("Grain", dcc.Dropdown(id="ts-grain", value="auto", clearable=False,
                                                 options=grain_options()),
-                          html.Span(id="ts-grain-note"), width=2),
+                          html.Span(grain_note(None), id="ts-grain-note"), width=2),
                 ]
             ),
             dbc.Row(
@@ -49,8 +49,8 @@ def layout():
                         {"label": "Count as zero", "value": "zero"},
                         {"label": "Interpolate", "value": "interpolate"},
                         {"label": "Skip (trading days)", "value": "skip"}]),
-                          "Automatic: skip weekdays that never have data, zero for sums and counts, "
-                          "interpolate the rest.", width=4),
+                          "Automatic: skip weekdays that never have data; 0 for counts and sums of events; "
+                          "interpolate levels (mean, min, max, median) and tables of one row per period.", width=4),
                     field("Season", dbc.Input(id="ts-season", type="number", min=1, max=366, placeholder="auto"),
                           "Periods per season; empty: a week of days, a year of weeks or months.", width=3),
                 ]
@@ -62,7 +62,7 @@ def layout():
 
 def grain_options(detected: str | None = None) -> list[dict]:
     """The grain choices; "Automatic" names the grain it stands for once it is known."""
-    auto = f"Automatic: {GRAIN_LABELS[detected]}" if detected else "Automatic"
+    auto = f"Auto: {GRAIN_LABELS[detected]}" if detected else "Automatic"
     return [{"label": auto, "value": "auto"}] + [{"label": GRAIN_LABELS[g], "value": g} for g in GRAINS]
 
 
@@ -72,7 +72,9 @@ def grain_note(detection: dict | None, error: str | None = None):
         return html.Span(error, className="text-danger")
     if not detection:
         return "Automatic: the data's own spacing."
-    return html.Span(detection["description"], id="ts-grain-detected")
+    # The short sentence fits under the narrow field; the whole one is its tooltip and in the
+    # result's notes.
+    return html.Span(detection["summary"], title=detection["description"], id="ts-grain-detected")
 
 
 def _pct_cell(value) -> str:

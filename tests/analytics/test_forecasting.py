@@ -101,6 +101,12 @@ def test_retail_chosen_model_meets_the_target_and_beats_the_baseline(retail_resu
     assert holdout["mape"] < retail_result["baseline"]["mape"]
     assert holdout["mae"] < retail_result["baseline"]["mae"]
     assert retail_result["model"] in forecasting.MODEL_LABELS
+    # Just past both bars of the headline's rule: 11 % lower absolute error, p = 0.047.
+    verdict = retail_result["verdict"]
+    assert verdict["outcome"] == "better" and verdict["improvement"] == pytest.approx(0.107, abs=0.001)
+    assert verdict["p_value"] == pytest.approx(0.047, abs=0.001)
+    assert verdict["headline"] == ("Better than seasonal naive on the holdout: MAPE 25.5 % against 30.3 % for "
+                                   "seasonal naive; the absolute error is 11 % lower (p = 0.047).")
 
 
 def test_retail_validation_stays_inside_the_training_part(retail_result, retail):

@@ -259,8 +259,9 @@ def test_the_grain_hint_for_the_owner_and_not_for_a_crafted_post(make_client, se
     owner = make_client()
     sign_in(owner, "ada@example.com")
     shown = _grain_hint(owner, revenue.id)
-    assert shown["ts-grain"]["options"][0] == {"label": "Automatic: Day", "value": "auto"}
-    assert "The data is daily: 305 distinct times" in json.dumps(shown["ts-grain-note"])
+    assert shown["ts-grain"]["options"][0] == {"label": "Auto: Day", "value": "auto"}
+    assert "The data is daily: Automatic uses Day." in json.dumps(shown["ts-grain-note"])
+    assert "305 distinct times" in json.dumps(shown["ts-grain-note"])  # the whole sentence, as its tooltip
     unknown = _grain_hint(owner, revenue.id, "no such column")
     assert "There is no column" in json.dumps(unknown["ts-grain-note"])
 
