@@ -107,7 +107,10 @@ def verdict(actual, model_mean, baseline_mean, train, season: int, model: str, m
         shown = (f"MASE {_num(mae / scale if scale else None)} against {_num(base_mae / scale if scale else None)} "
                  f"for seasonal naive (MAPE is not meaningful here: {problem})")
     large = (wape is not None and wape >= LARGE_ERROR) or (model_mape is not None and model_mape >= LARGE_ERROR * 100)
-    p_text = f"p = {p_value:.3f}" if p_value is not None else "too few holdout periods to test"
+    if p_value is None:
+        p_text = "too few holdout periods to test"
+    else:
+        p_text = f"p = {p_value:.3f}" if p_value >= 0.001 else "p < 0.001"
     if model == "seasonal_naive":
         outcome = "naive_chosen"
         headline = (f"Seasonal naive was chosen: no other model did better inside the training part. "
