@@ -13,6 +13,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from analytics import forecast_verdict, forecasting
+from storage.analyses import to_json
 
 SERIES = Path(__file__).resolve().parents[1] / "fixtures" / "timeseries"
 
@@ -120,10 +121,15 @@ def test_us_employment_the_model_wins_clearly():
     assert result["holdout"]["mape"] < result["baseline"]["mape"] / 2
 
 
-def test_macrodata_real_gdp_the_model_does_not_win():
+@pytest.fixture(scope="module")
+def real_gdp():
+    return forecast("macrodata-quarterly.csv", "quarter_start", "realgdp")
+
+
+def test_macrodata_real_gdp_the_model_does_not_win(real_gdp):
     """US real GDP, quarterly 1959-2009: the holdout holds the 2008-2009 recession, where the
     trend models overshoot and repeating last year is closer. The headline says so."""
-    result = forecast("macrodata-quarterly.csv", "quarter_start", "realgdp")
+    result = real_gdp
     assert result["grain"] == "quarter" and result["season"] == 4 and result["holdout"]["periods"] == 8
     verdict = result["verdict"]
     assert verdict["outcome"] == "worse"
@@ -131,3 +137,29 @@ def test_macrodata_real_gdp_the_model_does_not_win():
     assert "Use the seasonal-naive forecast." in verdict["headline"]
     assert "Better than" not in verdict["headline"]
     assert len(result["baseline_forecast"]) == 8  # the forecast it tells the person to use
+
+
+def test_the_tab_shows_the_headline_and_the_naive_forecast_to_use(real_gdp):
+    """The Time series tab's result: the headline in a warning, and the seasonal-naive
+    forecast beside the model's since the headline says to use it."""
+    from components.analyze_timeseries import render
+
+    tree = render(to_json(real_gdp))
+    alert = tree.children[0]
+    assert alert.id == "ts-verdict" and alert.color == "warning"
+    assert alert.children[0].children == real_gdp["verdict"]["headline"]
+    table = _find(tree, "ts-forecast-table")
+    header = [th.children for th in table.children[0].children.children]
+    assert header == ["Date", "Forecast", "Low", "High", "Seasonal naive"]
+
+
+def _find(node, component_id):
+    if getattr(node, "id", None) == component_id:
+        return node
+    children = getattr(node, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if child is not None and not isinstance(child, (str, int, float)):
+            found = _find(child, component_id)
+            if found is not None:
+                return found
+    return None
