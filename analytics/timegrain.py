@@ -126,12 +126,15 @@ def plural(grain: str, count: int = 2) -> str:
 
 def detect(con, source_sql: str, date_sql: str) -> dict:
     """The spacing of the times ``date_sql`` (a TIMESTAMP expression over ``source_sql``)
-    and the grain to use; one DuckDB query over the distinct times."""
+    and the grain to use; one DuckDB query over the distinct times, to the minute (no grain
+    is finer than an hour, and 5 million event times 7 seconds apart took 12 s as they
+    are, 1.7 s as 583,334 minutes)."""
     bands = [x for _word, _grain, low, high in SPACINGS for x in (low, high)]
     in_band = ", ".join("count(gap) FILTER (WHERE gap BETWEEN ? AND ?)" for _ in SPACINGS)
     distinct = ", ".join(f"count(DISTINCT date_trunc('{g}', d))" for g in GRAINS)  # our constants
     row = con.execute(
-        f"WITH t AS (SELECT DISTINCT d FROM (SELECT {date_sql} AS d FROM {source_sql}) AS s WHERE d IS NOT NULL), "
+        f"WITH t AS (SELECT DISTINCT date_trunc('minute', d) AS d FROM (SELECT {date_sql} AS d FROM {source_sql}) AS s "
+        f"WHERE d IS NOT NULL), "
         f"g AS (SELECT d, epoch(d) - epoch(lag(d) OVER (ORDER BY d)) AS gap FROM t) "
         f"SELECT min(d), max(d), count(*), median(gap), list(DISTINCT isodow(d)), {distinct}, {in_band} FROM g",
         bands).fetchone()
@@ -171,13 +174,15 @@ def detect(con, source_sql: str, date_sql: str) -> dict:
 
 def describe(spacing, spacing_grain, regular, median_gap, times, first, last, grain, empty) -> str:
     """One sentence for the page: what the data's spacing is and which grain that gives."""
-    span = f"{times:,} distinct times from {_day(first)} to {_day(last)}"
+    span = f"from {_day(first)} to {_day(last)}"
     if times < 2:
         return f"The date column has one distinct time ({_day(first)}): Day."
     if spacing:
-        text = (f"The data is {spacing}: {span}, {percent(regular)} of them {BAND_WORDS[spacing]} apart.")
+        text = (f"The data is {spacing}: {times:,} distinct times {span}, {percent(regular)} of them "
+                f"{BAND_WORDS[spacing]} apart.")
     else:
-        text = f"The times are irregular (events): {span}, a median of {duration(median_gap)} apart."
+        gap = duration(median_gap) if median_gap > 60 else "a minute or less"
+        text = f"The times are irregular (events): {times:,} minutes with data {span}, a median of {gap} apart."
     own = spacing_grain or "day"
     if grain == own:
         return f"{text} Grain: {GRAIN_LABELS[grain]}."

@@ -78,7 +78,7 @@ def test_the_description_says_what_the_page_shows():
         "The data is monthly: 478 distinct times from 1967-06-30 to 2007-03-31, 100 % of them 28-31 days apart. "
         "Grain: Month.")
     retail = detect(FIXTURES / "online-retail-20k.csv", "InvoiceDate")["description"]
-    assert retail.startswith("The times are irregular (events): 807 distinct times from 2010-12-01 08:26 to "
+    assert retail.startswith("The times are irregular (events): 807 minutes with data from 2010-12-01 08:26 to "
                              "2010-12-09 11:45, a median of 3.0 minutes apart.")
     sparse = detect(FIXTURES / "events-ecom-journey" / "ecom-sample.csv", "timestamp")["description"]
     assert sparse.endswith("59 of 172 days have no data, so the grain is Week.")
@@ -86,7 +86,7 @@ def test_the_description_says_what_the_page_shows():
 
 @pytest.mark.skipif(not WHOLE_RETAIL.exists(), reason="the shipped sample data/samples/online-retail.csv.gz is not there")
 def test_the_whole_online_retail_file_is_daily_on_a_trading_calendar():
-    """541,909 invoice lines, 23,260 distinct times: by day, Saturdays not counted as empty."""
+    """541,909 invoice lines, 23,260 distinct times (minutes): by day, Saturdays not counted as empty."""
     detection = detect(WHOLE_RETAIL, "InvoiceDate")
     assert detection["grain"] == "day" and detection["spacing"] == "irregular"
     assert detection["times"] == 23_260
@@ -213,3 +213,12 @@ def test_hourly_series_step_by_the_hour():
 def test_steps_of_the_calendar_grains(grain, start, after):
     assert timegrain.step(start, grain) == after
     assert timegrain.count_periods(start, after, grain) == 2
+
+
+def test_event_times_are_read_to_the_minute():
+    """Times seconds apart: the spacing is irregular, the grain a day, the gap 'a minute or less'."""
+    con = duckdb.connect()
+    con.register("clicks", pd.DataFrame({"clicked": pd.date_range("2024-01-01", periods=50_000, freq="7s")}))
+    detection = timegrain.detect(con, "clicks", "CAST(clicked AS TIMESTAMP)")
+    assert (detection["grain"], detection["spacing"], detection["times"]) == ("day", "irregular", 5_834)
+    assert "a median of a minute or less apart" in detection["description"]
