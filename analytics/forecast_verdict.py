@@ -36,8 +36,8 @@ SIGNIFICANCE = 0.05
 NEAR_ZERO = 0.05
 LARGE_ERROR = 0.5
 
-RULE = (f"“Better than seasonal naive” needs a mean absolute error at least {percent(MIN_IMPROVEMENT)} lower on the "
-        f"holdout and a Diebold-Mariano p-value below {SIGNIFICANCE} (the difference is more than the noise).")
+RULE = (f"“Better than seasonal naive” needs a mean absolute error at least {percent(MIN_IMPROVEMENT)} lower on "
+        f"the holdout and a Diebold-Mariano p-value below {SIGNIFICANCE} (the difference is more than the noise).")
 
 
 def mase_scale(train: np.ndarray, season: int) -> float | None:
@@ -130,7 +130,8 @@ def verdict(actual, model_mean, baseline_mean, train, season: int, model: str, m
         outcome = "worse"
         clearly = p_value is not None and 1 - p_value < SIGNIFICANCE
         headline = (f"Seasonal naive is {'clearly ' if clearly else ''}better on the holdout: {shown}; "
-                    f"{model_label} has a {percent(-improvement)} higher absolute error. Use the seasonal-naive forecast.")
+                    f"{model_label} has a {percent(-improvement)} higher absolute error. Use the seasonal-naive "
+                    f"forecast.")
     if large:
         size = (f"MAPE {_pct(model_mape)}" if model_mape is not None and model_mape >= LARGE_ERROR * 100 else
                 f"off by {percent(wape)} of the values on average")

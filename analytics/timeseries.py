@@ -297,10 +297,10 @@ def refusal(empty: int, calendar: int, grain: str, detected: dict) -> str:
     if suggested != grain and fits and fits["empty"] <= MAX_EMPTY_SHARE * fits["periods"]:
         text += f"; choose {GRAIN_LABELS[suggested]}"
     else:
-        text += (f", and no grain has data in {timegrain.percent(1 - MAX_EMPTY_SHARE)} of its periods: it has too many gaps "
-                 f"to forecast")
-    return (f"{text}. (A forecast fills at most {timegrain.percent(MAX_EMPTY_SHARE)} of its periods; past that it would be a "
-            f"forecast of the filling.)")
+        text += (f", and no grain has data in {timegrain.percent(1 - MAX_EMPTY_SHARE)} of its periods: it has too "
+                 f"many gaps to forecast")
+    return (f"{text}. (A forecast fills at most {timegrain.percent(MAX_EMPTY_SHARE)} of its periods; past that it "
+            f"would be a forecast of the filling.)")
 
 
 def _weekday_names(days) -> str:
