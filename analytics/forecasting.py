@@ -11,7 +11,8 @@ Protocol (docs/analyze-timeseries.md says it for people):
    error over the origins is chosen (MAE rather than MAPE: a day near zero makes MAPE
    explode and would decide the choice alone). Ties go to the simpler model.
 3. The chosen model is fitted on the whole training part and scored once on the holdout
-   (MAPE, MAE, RMSE), beside the seasonal-naive forecast scored the same way.
+   (MAPE, MAE, RMSE, MASE), beside the seasonal-naive forecast scored the same way; the
+   headline says whether the difference means something (analytics/forecast_verdict.py).
 4. The chosen model is fitted on the whole series and forecasts ``horizon`` periods with
    prediction intervals.
 
@@ -31,11 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as st
 
-from analytics import timeseries
+from analytics import forecast_verdict, timeseries
 from analytics._fields import integer
 from errors import AnalysisError, InvalidSpec
 
 MAX_HORIZON = 366
+# Holdout and horizon when the request leaves them out: about a season ahead, so a yearly
+# series is not asked for 30 years and an hourly one gets two days.
+DEFAULT_PERIODS = {"hour": 48, "day": 30, "week": 13, "month": 12, "quarter": 8, "year": 5}
 MAX_FOLDS = 5
 INTERVALS = (0.8, 0.9, 0.95, 0.99)
 # SARIMA's state grows with the season: past this it takes minutes, so it sits out (said in the result).
@@ -188,13 +192,20 @@ def errors_of(actual: np.ndarray, predicted: np.ndarray) -> dict:
 # --- the protocol ------------------------------------------------------------------------------
 
 def read_params(params: dict) -> dict:
-    horizon = integer(params, "horizon", 30, 1, MAX_HORIZON)
-    holdout = integer(params, "holdout", 30, 1, MAX_HORIZON)
+    """The forecast's own fields, checked; an absent horizon or holdout is None here and
+    becomes the grain's default (``with_defaults``) once the grain is known."""
+    horizon = None if params.get("horizon") in (None, "") else integer(params, "horizon", 30, 1, MAX_HORIZON)
+    holdout = None if params.get("holdout") in (None, "") else integer(params, "holdout", 30, 1, MAX_HORIZON)
     folds = integer(params, "folds", 3, 1, MAX_FOLDS)
     level = params.get("interval", 0.95)
     if level not in INTERVALS:
         raise InvalidSpec(f"The field 'interval' must be one of {', '.join(map(str, INTERVALS))}")
     return {"horizon": horizon, "holdout": holdout, "folds": folds, "level": float(level)}
+
+
+def with_defaults(options: dict, grain: str) -> dict:
+    periods = DEFAULT_PERIODS[grain]
+    return dict(options, horizon=options["horizon"] or periods, holdout=options["holdout"] or periods)
 
 
 def origins_for(n_train: int, season: int, holdout: int, folds: int) -> list[int]:
@@ -284,6 +295,7 @@ def forecast_series(series: timeseries.Series, options: dict, progress) -> dict:
     baseline = fit_forecast("seasonal_naive", train, m, h, level)
     holdout_dates = series.dates[n_train:]
     inside = (test >= held.low) & (test <= held.high)
+    judged = forecast_verdict.verdict(test, held.mean, baseline.mean, train, m, chosen, MODEL_LABELS[chosen])
 
     # 4. the chosen model on the whole series, forecasting the future
     progress(0.94, "Forecasting")
@@ -293,6 +305,7 @@ def forecast_series(series: timeseries.Series, options: dict, progress) -> dict:
         raise AnalysisError(f"{MODEL_LABELS[chosen]} was chosen and scored, but could not be fitted on the whole "
                             f"series ({type(exc).__name__}: {exc}); try another grain or season") from exc
     future_dates = series.future_dates(H)
+    naive_future = fit_forecast("seasonal_naive", y, m, H, level)
     decomposition = timeseries.stl(y, m)
     elapsed = time.perf_counter() - started
 
@@ -301,10 +314,15 @@ def forecast_series(series: timeseries.Series, options: dict, progress) -> dict:
         "model_label": MODEL_LABELS[chosen],
         "combination_of": combo_parts if chosen == "combination" else None,
         "holdout": dict(errors_of(test, held.mean), periods=h, start=holdout_dates[0], end=holdout_dates[-1],
-                        interval_coverage=float(inside.mean())),
-        "baseline": dict(errors_of(test, baseline.mean), model="seasonal_naive"),
+                        interval_coverage=float(inside.mean()), mase=judged["mase"]),
+        "baseline": dict(errors_of(test, baseline.mean), model="seasonal_naive", mase=judged["baseline_mase"]),
+        "verdict": judged,
         "forecast": [{"date": d, "value": v, "low": lo, "high": hi}
                      for d, v, lo, hi in zip(future_dates, future.mean, future.low, future.high)],
+        # What "use the seasonal-naive forecast" means, when the headline says so.
+        "baseline_forecast": [{"date": d, "value": v, "low": lo, "high": hi}
+                              for d, v, lo, hi in zip(future_dates, naive_future.mean, naive_future.low,
+                                                      naive_future.high)],
         "holdout_forecast": [{"date": d, "actual": a, "value": v, "low": lo, "high": hi, "baseline": b}
                              for d, a, v, lo, hi, b in zip(holdout_dates, test, held.mean, held.low, held.high,
                                                            baseline.mean)],
@@ -315,6 +333,7 @@ def forecast_series(series: timeseries.Series, options: dict, progress) -> dict:
         "stl": decomposition,
         "season": m,
         "grain": series.grain,
+        "grain_detected": series.grain_detected,
         "agg": series.agg,
         "interval": level,
         "gaps": series.gaps,
@@ -333,5 +352,6 @@ def run(con, source_sql: str, schema: list[dict], params: dict, progress) -> dic
     """The ``forecast`` analysis: POST /api/v1/analyze/forecast."""
     options = read_params(params)
     series = timeseries.build(con, source_sql, schema, params)
+    options = with_defaults(options, series.grain)
     progress(0.05, f"Aggregated {len(series.values)} {series.grain}s")
     return forecast_series(series, options, progress)

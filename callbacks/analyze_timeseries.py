@@ -1,14 +1,18 @@
 """The Time series tab: the forecast runs as a background job through
-``callbacks.analyze_common`` (progress bar, Cancel); storage checks the dataset's access."""
+``callbacks.analyze_common`` (progress bar, Cancel); choosing a date column shows the
+data's spacing and the grain "Automatic" will use (the ``time_grain`` analysis, one query
+over the column's distinct times, cached per dataset version). Storage checks the
+dataset's access for both."""
 from __future__ import annotations
 
-from dash import State
+from dash import Input, Output, State
 
 from callbacks.analyze_common import register_analysis, register_column_options
 from components import analyze_timeseries
 from components.analysis_widget import with_add_button
 from components.analyze_common import DATES, NUMERIC
-from storage.errors import InvalidSpec
+from storage.errors import DataInsightError, InvalidSpec
+from web.context import current_storage, require_principal
 
 
 def whole(value, what):
@@ -25,17 +29,37 @@ def whole(value, what):
 
 
 def forecast_params(date, value, multiply, agg, grain, horizon, holdout, gaps, season) -> dict:
-    params = {"date": date, "value": value, "multiply": multiply, "agg": agg or "sum", "grain": grain or "day",
-              "horizon": whole(horizon, "Forecast periods") or 30, "holdout": whole(holdout, "Holdout periods") or 30,
+    """The form as request params; empty periods fields are left out (the grain's defaults)."""
+    params = {"date": date, "value": value, "multiply": multiply, "agg": agg or "sum", "grain": grain or "auto",
               "gaps": gaps or "auto"}
-    season = whole(season, "Season")
-    if season is not None:
-        params["season"] = season
+    for key, number, what in (("horizon", horizon, "Forecast periods"), ("holdout", holdout, "Holdout periods"),
+                              ("season", season, "Season")):
+        number = whole(number, what)
+        if number is not None:
+            params[key] = number
     return params
+
+
+def grain_hint(dataset_id, date):
+    """(grain options, note) for the chosen date column: its spacing and the automatic grain."""
+    if dataset_id in (None, "") or date in (None, ""):
+        return analyze_timeseries.grain_options(), analyze_timeseries.grain_note(None)
+    try:
+        detection = current_storage().analyses.run(require_principal(), "time_grain",
+                                                   {"dataset_id": dataset_id, "date": date})
+    except DataInsightError as exc:
+        return analyze_timeseries.grain_options(), analyze_timeseries.grain_note(None, exc.message)
+    return analyze_timeseries.grain_options(detection["grain"]), analyze_timeseries.grain_note(detection)
 
 
 def register(app) -> None:
     register_column_options(app, {"ts-date": DATES, "ts-value": NUMERIC, "ts-multiply": NUMERIC})
+
+    @app.callback(Output("ts-grain", "options"), Output("ts-grain-note", "children"),
+                  Input("ts-date", "value"), State("analyze-dataset", "value"))
+    def show_grain(date, dataset_id):
+        return grain_hint(dataset_id, date)
+
     register_analysis(
         app, "ts", "forecast",
         [State("ts-date", "value"), State("ts-value", "value"), State("ts-multiply", "value"), State("ts-agg", "value"),

@@ -37,6 +37,7 @@ from analytics import (
     regression,
     segments,
     stats,
+    timeseries,
 )
 from storage.duck import connect, literal
 from storage.errors import Conflict, Forbidden, InvalidSpec
@@ -51,6 +52,7 @@ KINDS: dict[str, Callable] = {
     "regression": regression.run,
     "clustering": clustering.run,
     "forecast": forecasting.run,
+    "time_grain": timeseries.detect_grain,
     "funnel": funnels.funnel,
     "event_names": funnels.event_names,
     "journeys": funnels.journeys,
@@ -68,7 +70,7 @@ BLAS_THREADS = 1
 # The cache keeps at most this many results; the oldest go first.
 CACHE_MAX_ENTRIES = 2000
 # Bump when a result's shape changes, so old cached answers are not served.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: forecasts carry the grain used, its detection and the headline's verdict
 
 
 def to_json(value):

@@ -99,7 +99,7 @@ def test_errors_are_json(client, ada, revenue, clicks):
                                               "grain": "month"})
     assert short.status_code == 422 and short.get_json()["error"]["code"] == "analysis_failed"
     assert "The series has 13 months" in short.get_json()["error"]["message"]
-    assert "needs at least 86" in short.get_json()["error"]["message"]
+    assert "needs at least 50" in short.get_json()["error"]["message"]  # a month's holdout: 12
     typo = analyze(client, ada, "funnel", dict(EVENTS, dataset_id=clicks.id, steps=["catalog", "purchse"]))
     assert typo.status_code == 400 and "There is no event 'purchse'" in typo.get_json()["error"]["message"]
     bad_date = analyze(client, ada, "rfm", {"dataset_id": clicks.id, "customer": "user_id", "date": "platform",
@@ -115,9 +115,52 @@ def test_forecast_runs_as_a_job(client, ada, revenue):
     assert job["status"] == "done" and job["kind"] == "analyze:forecast" and len(job["result"]["forecast"]) == 7
 
 
+@pytest.fixture
+def economics(app_storage, admin):
+    return _dataset(app_storage, admin, FIXTURES / "timeseries" / "economics.csv", "economics.csv")
+
+
+def test_forecast_without_a_grain_uses_the_datas_own_and_says_so(client, ada, economics):
+    body = {"dataset_id": economics.id, "date": "date", "value": "unemploy", "folds": 1}
+    response = analyze(client, ada, "forecast", body)
+    assert response.status_code == 200, response.get_json()
+    result = response.get_json()
+    assert result["grain"] == "month" and result["season"] == 12
+    assert result["grain_detected"]["spacing"] == "monthly" and result["grain_detected"]["grain"] == "month"
+    assert result["holdout"]["periods"] == 12 and len(result["forecast"]) == 12
+    assert result["forecast"][0]["date"] == "2007-04-01"
+    assert result["verdict"]["outcome"] in ("better", "no_better", "worse", "naive_chosen")
+    assert result["verdict"]["headline"] and result["verdict"]["metric"] == "mape"
+    auto = analyze(client, ada, "forecast", dict(body, grain="auto")).get_json()
+    assert auto["grain"] == "month" and auto["holdout"] == result["holdout"]
+
+
+def test_forcing_day_on_monthly_data_is_refused_with_the_grain_to_choose(client, ada, economics):
+    response = analyze(client, ada, "forecast", {"dataset_id": economics.id, "date": "date", "value": "unemploy",
+                                                 "grain": "day"})
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    assert error["code"] == "analysis_failed"
+    assert error["message"].startswith("14,042 of 14,520 days have no data: this series looks monthly; choose Month.")
+    assert error["details"]["grain_suggested"] == "month"
+
+
+def test_time_grain_answers_the_spacing(client, ada, bob, economics, revenue):
+    response = analyze(client, ada, "time_grain", {"dataset_id": economics.id, "date": "date"})
+    assert response.status_code == 200, response.get_json()
+    detection = response.get_json()
+    assert (detection["grain"], detection["spacing"], detection["times"]) == ("month", "monthly", 478)
+    assert detection["description"].startswith("The data is monthly: 478 distinct times")
+    assert analyze(client, ada, "time_grain", {"dataset_id": revenue.id, "date": "date"}).get_json()["grain"] == "day"
+    missing = analyze(client, ada, "time_grain", {"dataset_id": economics.id})
+    assert missing.status_code == 400 and "Choose a date column" in missing.get_json()["error"]["message"]
+    assert analyze(client, bob, "time_grain", {"dataset_id": economics.id, "date": "date"}).status_code == 404
+
+
 def test_second_user_gets_404(client, bob, revenue, clicks, retail):
     requests = [
         ("forecast", {"dataset_id": revenue.id, "date": "date", "value": "revenue"}),
+        ("time_grain", {"dataset_id": revenue.id, "date": "date"}),
         ("funnel", dict(EVENTS, dataset_id=clicks.id, steps=STEPS)),
         ("journeys", dict(EVENTS, dataset_id=clicks.id)),
         ("retention", dict(EVENTS, dataset_id=clicks.id)),
@@ -170,7 +213,7 @@ RFM_STATES = [("seg-customer", "value", "CustomerID"), ("seg-date", "value", "In
               ("seg-months", "value", 12), ("seg-lapse", "value", 180)]
 FORECAST_STATES = [("ts-date", "value", "date"), ("ts-value", "value", "revenue"), ("ts-multiply", "value", None),
                    ("ts-agg", "value", "sum"),
-                   ("ts-grain", "value", "day"), ("ts-horizon", "value", 30), ("ts-holdout", "value", 30),
+                   ("ts-grain", "value", "auto"), ("ts-horizon", "value", 30), ("ts-holdout", "value", 30),
                    ("ts-gaps", "value", "auto"), ("ts-season", "value", None)]
 
 
@@ -204,3 +247,27 @@ def test_callbacks_run_for_the_owner_and_refuse_a_crafted_post(make_client, seco
                           [("fj-event", "value", "event")], [("analyze-dataset", "value", clicks.id)],
                           changed=["fj-event.value"]).get_json()["response"]
     assert "purchase" not in json.dumps(names)
+
+
+def _grain_hint(client, dataset_id, date="date"):
+    return post_callback(client, [("ts-grain", "options"), ("ts-grain-note", "children")],
+                         [("ts-date", "value", date)], [("analyze-dataset", "value", dataset_id)],
+                         changed=["ts-date.value"]).get_json()["response"]
+
+
+def test_the_grain_hint_for_the_owner_and_not_for_a_crafted_post(make_client, second_user, revenue):
+    owner = make_client()
+    sign_in(owner, "ada@example.com")
+    shown = _grain_hint(owner, revenue.id)
+    assert shown["ts-grain"]["options"][0] == {"label": "Auto: Day", "value": "auto"}
+    assert "The data is daily: Automatic uses Day." in json.dumps(shown["ts-grain-note"])
+    assert "305 distinct times" in json.dumps(shown["ts-grain-note"])  # the whole sentence, as its tooltip
+    unknown = _grain_hint(owner, revenue.id, "no such column")
+    assert "There is no column" in json.dumps(unknown["ts-grain-note"])
+
+    intruder = make_client()
+    sign_in(intruder, "bob@example.com")
+    refused = _grain_hint(intruder, revenue.id)
+    assert refused["ts-grain"]["options"][0] == {"label": "Automatic", "value": "auto"}
+    assert "There is no dataset" in json.dumps(refused["ts-grain-note"])
+    assert "305" not in json.dumps(refused)
