@@ -2,12 +2,13 @@
 ``callbacks.analyze_common`` (progress bar, Cancel); storage checks the dataset's access."""
 from __future__ import annotations
 
-from dash import State
+from dash import Input, Output, State
 
 from callbacks.analyze_common import register_analysis, register_column_options
 from components import analyze_timeseries
 from components.analysis_widget import with_add_button
-from components.analyze_common import DATES, NUMERIC
+from analytics.column_choice import Columns
+from components.analyze_common import DATES, NUMERIC, Picker
 from storage.errors import InvalidSpec
 
 
@@ -34,8 +35,30 @@ def forecast_params(date, value, multiply, agg, grain, horizon, holdout, gaps, s
     return params
 
 
+def agg_of(value, schema) -> str:
+    """The aggregation a chosen measure calls for: a sum when it adds up, an average when
+    it does not; a count of rows without one."""
+    if not value:
+        return "count"
+    columns = Columns.from_schema(schema)
+    return columns.agg_for(value) if columns.aggregatable(value) else "sum"
+
+
 def register(app) -> None:
-    register_column_options(app, {"ts-date": DATES, "ts-value": NUMERIC, "ts-multiply": NUMERIC})
+    # The time column and a measure that adds up (a sum per period); never an id or a year.
+    register_column_options(app, {"ts-date": Picker(DATES, "time", Columns.time),
+                                  "ts-value": Picker(NUMERIC, "measure", lambda c: (c.additive_measures() or [None])[0]),
+                                  "ts-multiply": Picker(NUMERIC, "measure")})
+
+    @app.callback(
+        Output("ts-agg", "value"),
+        Input("ts-value", "value"),
+        State("analyze-schema", "data"),
+        prevent_initial_call=True,
+    )
+    def agg_for_measure(value, schema):
+        # From the roles already sent to this browser: no data access.
+        return agg_of(value, schema)
     register_analysis(
         app, "ts", "forecast",
         [State("ts-date", "value"), State("ts-value", "value"), State("ts-multiply", "value"), State("ts-agg", "value"),
