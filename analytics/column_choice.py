@@ -36,12 +36,15 @@ EVENT_WORDS = ("event", "action", "page", "step", "stage", "type", "activity", "
 TIME_WORDS = ("date", "time", "timestamp", "created", "day", "ts", "when", "at")
 # At most this many values for a category to be a chart's axis on its own (top N beyond).
 FEW_VALUES = 50
+# Places that group rows like a category (coordinates and postal codes do not).
+GROUPED_PLACES = ("country", "region", "city")
 # A pie is read only when it has few slices.
 PIE_VALUES = 8
 # Time grains, finest first, with their length in days; a time series gets the finest
 # grain that draws at most MAX_POINTS points and is not finer than the data's own spacing.
 GRAIN_DAYS = (("hour", 1 / 24), ("day", 1), ("week", 7), ("month", 30.44), ("quarter", 91.3), ("year", 365.25))
 MAX_POINTS = 200
+SERIES_POINTS = 1000
 
 
 def _words(name: str) -> list[str]:
@@ -158,10 +161,11 @@ class Columns:
         return out
 
     def categories(self) -> list[str]:
-        """Categories (and booleans) that split the data: the fewest values first among
+        """Categories (booleans, regions and cities too) that split the data: the fewest values first among
         those with at most FEW_VALUES, then the bigger ones; a category with one value
         splits nothing and is left out."""
-        found = [n for n in self.names if self.role(n) in ("category", "boolean")]
+        found = [n for n in self.names if self.role(n) in ("category", "boolean")
+                 or self.role(n) == "geography" and self.detail(n) in GROUPED_PLACES]
         if self.info:
             found = [n for n in found if (self.distinct(n) or 0) >= 2]
 
@@ -228,19 +232,43 @@ class Columns:
             return lo, hi
         return None
 
+    def one_row_per_time(self, name) -> bool:
+        """Whether each row is its own moment (a series: one row per day or month), so
+        that a count of rows per period says nothing and a period should hold one row."""
+        distinct = self.distinct(name)
+        return bool(distinct and self.rows and distinct >= 0.95 * self.rows)
+
+    def spacing_days(self, name) -> float | None:
+        """The average distance between two distinct moments of the column, in days."""
+        span, distinct = self.span(name), self.distinct(name)
+        if span is None or not distinct or distinct < 2:
+            return None
+        lo, hi = span
+        days = (hi - lo).total_seconds() / 86400 if isinstance(lo, dt.datetime) else (hi - lo).days
+        return days / (distinct - 1)
+
+    def one_row_per_point(self, name, grain: str) -> bool:
+        """Whether each point of a series at ``grain`` holds a single row (a monthly series
+        drawn by month), so that its "average" is just the value."""
+        spacing = self.spacing_days(name)
+        length = dict(GRAIN_DAYS).get(grain)
+        return bool(self.one_row_per_time(name) and spacing and length and length <= spacing * 1.5)
+
     def grain_for(self, name) -> str:
         """The finest grain that draws at most MAX_POINTS points over the column's span
-        and is not finer than the data's own spacing (monthly data stays monthly)."""
+        and is not finer than the data's own spacing (monthly data stays monthly). A
+        series with one row per moment keeps its own spacing up to SERIES_POINTS points,
+        so that no two rows (two months' population) are added together."""
         span = self.span(name)
         if span is None:
             return "month"
         lo, hi = span
         days = (hi - lo).total_seconds() / 86400 if isinstance(lo, dt.datetime) else (hi - lo).days
-        distinct = self.distinct(name)
-        spacing = days / (distinct - 1) if distinct and distinct > 1 else 0
+        spacing = self.spacing_days(name) or 0
         for grain, length in GRAIN_DAYS:
             too_fine = length < spacing * 0.9 or (length < 1 and not isinstance(lo, dt.datetime))  # dates have no hours
-            if not too_fine and days / length <= MAX_POINTS:
+            most = SERIES_POINTS if self.one_row_per_time(name) else MAX_POINTS
+            if not too_fine and days / length <= most:
                 return grain
         return "year"
 

@@ -331,17 +331,22 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
         span = cols.span(time)
         when = f"{time} runs from {_date_text(span[0])} to {_date_text(span[1])}" if span else f"{time} is the time"
         first = additive[0] if additive else None
-        lines.append({"type": "line", "x": time, "time_grain": grain,
-                      **({"y": first, "agg": "sum", "title": f"{measure_title(cols, first)} by {grain}",
-                          "description": f"How {first} changes over time: {when}, so one point per {grain}"}
-                         if first else
-                         {"agg": "count", "title": f"Rows by {grain}",
-                          "description": f"How many rows each {grain}: {when}, so one point per {grain}"})})
+        every = f"one point per {grain}"
+        if first:
+            lines.append({"type": "line", "x": time, "time_grain": grain, "y": first, "agg": "sum",
+                          "title": f"{measure_title(cols, first)} by {grain}",
+                          "description": f"How {first} changes over time: {when}, so {every}"})
+        elif not cols.one_row_per_time(time):  # with one row per moment a count only counts the calendar
+            lines.append({"type": "line", "x": time, "time_grain": grain, "agg": "count",
+                          "title": f"Rows by {grain}", "description": f"How many rows each {grain}: {when}, so {every}"})
         if averaged:
             second = averaged[0]
+            single = cols.one_row_per_point(time, grain)
+            per = f"one row per {grain}, so each point is a value of {second}" if single else f"its average per {grain}"
             lines.append({"type": "line", "x": time, "time_grain": grain, "y": second, "agg": "mean",
-                          "title": f"Average {second} by {grain}", "number_format": "decimal",
-                          "description": f"Whether {second} rises or falls over time: its average per {grain}"})
+                          "title": f"{'' if single else 'Average '}{second} by {grain}",
+                          "number_format": "decimal",
+                          "description": f"Whether {second} rises or falls over time: {per}"})
     elif cols.year_like_part():
         part = cols.year_like_part()
         detail = cols.detail(part) or "period"
@@ -358,20 +363,24 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
         g.add(spec, 12 if len(lines) == 1 else 6, 4)
     g.new_row()
 
-    # Top categories by the main measure (or by rows).
-    for category in categories[:BAR_CHARTS]:
+    # Top categories by a measure (the main one and the main average take turns) or by rows.
+    for i, category in enumerate(categories[:BAR_CHARTS]):
         distinct = cols.distinct(category)
         shown = f"the {TOP_N} largest of its {_n(distinct)} values" if distinct and distinct > TOP_N else \
-            f"its {_n(distinct)} values" if distinct else "its values"
+            f"each of its {_n(distinct)} values" if distinct else "each of its values"
         why = (f"{category} is the category with the fewest values that still splits the data"
-               if category == categories[0] else f"{category} is a category with {_n(distinct)} values")
+               if i == 0 else f"{category} is a category with {_n(distinct)} values")
         spec = {"type": "bar", "x": category, "sort": "-y", "limit": TOP_N}
         if main:
-            spec.update({"y": main, "agg": cols.agg_for(main), "title": f"{measure_title(cols, main)} by {category}",
-                         "description": f"{why}; {measure_title(cols, main)} for {shown}"})
+            measure = varied[1] if i == 1 and len(varied) > 1 else main
+            title = measure_title(cols, measure)
+            spec.update({"y": measure, "agg": cols.agg_for(measure), "title": f"{title} by {category}",
+                         "description": f"{why}: {title} for {shown}"})
+            if cols.agg_for(measure) == "mean":
+                spec["number_format"] = "decimal"
         else:
             spec.update({"agg": "count", "title": f"Rows by {category}",
-                         "description": f"{why}; the number of rows for {shown}"})
+                         "description": f"{why}: the number of rows for {shown}"})
         if distinct and distinct > 8:
             spec["orientation"] = "h"
         g.add(spec, 6, 4)

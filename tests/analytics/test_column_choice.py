@@ -63,19 +63,22 @@ def test_categories_fewest_values_first_and_identifiers_that_repeat(flights):
     assert rows.identifiers(repeated_only=True) == []
 
 
-@pytest.mark.parametrize("lo, hi, distinct, grain", [
-    (dt.datetime(2013, 1, 1), dt.datetime(2013, 12, 31, 23), 6936, "week"),      # a year of hours
-    (dt.date(2010, 12, 1), dt.date(2010, 12, 9), 9, "day"),                       # nine days
-    (dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 3), 48, "hour"),               # two days of hours
-    (dt.date(1967, 7, 1), dt.date(2015, 4, 1), 574, "quarter"),                   # monthly economics
-    (dt.date(1900, 1, 1), dt.date(2020, 1, 1), 121, "year"),                      # yearly, a century
-    (dt.date(2000, 1, 1), dt.date(2005, 1, 1), 6, "year"),                        # yearly data stays yearly
+@pytest.mark.parametrize("lo, hi, distinct, rows, grain", [
+    (dt.datetime(2013, 1, 1), dt.datetime(2013, 12, 31, 23), 6936, 336_776, "week"),  # flights: a year of hours
+    (dt.date(2010, 12, 1), dt.date(2010, 12, 9), 9, 20_000, "day"),                    # nine days of invoices
+    (dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 3), 48, 5_000, "hour"),             # two days of events
+    (dt.date(2000, 1, 1), dt.date(2005, 1, 1), 6, 600, "year"),                        # yearly data stays yearly
+    # A series (one row per moment) keeps its own spacing: no two months added together.
+    (dt.date(1967, 7, 1), dt.date(2015, 4, 1), 574, 574, "month"),                     # monthly economics
+    (dt.date(2012, 1, 1), dt.date(2015, 12, 31), 1461, 1461, "week"),                  # 4 years of days: > 1,000
+    (dt.date(1900, 1, 1), dt.date(2020, 1, 1), 121, 121, "year"),                      # yearly, a century
 ])
-def test_grain_fits_the_span_and_the_data_spacing(lo, hi, distinct, grain):
+def test_grain_fits_the_span_and_the_data_spacing(lo, hi, distinct, rows, grain):
     columns = Columns([{"name": "t", "type": "timestamp" if isinstance(lo, dt.datetime) else "date"}],
-                      {"t": {"role": "time"}}, {"rows": 1000, "columns": {"t": {"min": lo, "max": hi,
+                      {"t": {"role": "time"}}, {"rows": rows, "columns": {"t": {"min": lo, "max": hi,
                                                                                "distinct": distinct}}})
     assert columns.grain_for("t") == grain
+    assert columns.one_row_per_point("t", grain) == (rows == distinct and grain in ("month", "year"))
 
 
 @pytest.mark.parametrize("type_name", sorted(REGISTRY))
