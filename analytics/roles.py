@@ -124,7 +124,7 @@ _DATE_PARTS = (
     ("month", {"month", "mon", "mnth", "mm", "monthnum", "monthofyear"}, 1, 12),
     ("week", {"week", "wk", "weeknum", "isoweek", "weekofyear"}, 0, 53),
     ("day", {"day", "dd", "dom", "mday", "dayofmonth"}, 1, 31),
-    ("year", {"year", "yr", "yyyy", "yearid", "season"}, 1700, 2200),
+    ("year", {"year", "yr", "yyyy", "yearid", "season"}, 1000, 2200),
 )
 _MONTH_WORDS = {"month", "mon", "mnth", "monthname", "months"}
 _YEAR_WORDS = {"year", "yr", "yyyy", "season"}
@@ -168,15 +168,27 @@ _SUM_WORDS = {
     "payment", "income", "turnover", "orders", "visits", "clicks", "views", "impressions", "sold", "duration",
     "minutes", "mins", "hours", "seconds", "secs", "days", "distance", "miles", "km", "kms", "population", "pop",
     "deaths", "death", "cases", "births", "votes", "vote", "precip", "precipitation", "rain", "rainfall", "snow",
-    "passengers", "seats", "guests", "items", "goals", "points", "medals", "gold", "silver", "bronze", "downloads",
+    "passengers", "seats", "guests", "items", "goals", "medals", "gold", "silver", "bronze", "downloads",
     "installs", "sessions", "users", "customers", "employees", "tip", "tips", "gdp", "expense", "expenses",
     "budget", "balance", "debt", "energy", "kwh", "consumption", "production", "output", "emissions", "loss",
     "losses", "damage", "donations", "subscribers", "followers", "likes", "transactions",
     "bookings", "nights", "trips", "rides", "calls", "tickets", "crimes", "accidents", "injuries", "fatalities",
+    "generation", "freq", "inventory", "stock", "headcount",
 }
+# Mean words that also end longer names ("bodywt", "heartrate", "unitprice").
+_MEAN_SUFFIXES = ("wt", "weight", "rate", "price", "score", "ratio", "pct", "temp", "speed", "height", "length",
+                  "width", "mass")
+# Levels counted at a moment (people, balances, stock): they add up across things, but
+# a table with one row per period holds the same people or money again in every row, so
+# a yearly "total" of monthly rows would count them twelve times.
+_LEVEL_WORDS = {"population", "pop", "balance", "inventory", "stock", "headcount", "employees", "subscribers",
+                "users", "customers", "followers", "debt", "unemployed", "employed"}
 # "time" as the last word of a number column: a duration (air_time) unless the values are
 # clock times written as hhmm.
 _DURATION_LAST = {"time", "duration", "elapsed"}
+# Names of integer columns that may hold Unix times (seconds or milliseconds since 1970).
+_EPOCH_WORDS = {"ts", "timestamp", "time", "epoch", "unix", "registration", "created", "updated", "date", "datetime",
+                "at", "when", "modified"}
 _COUNT_FIRST = {"n", "num", "number", "no", "count", "nb", "nbr", "total", "qty"}
 
 _WEEKDAY_NAMES = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "mon", "tue",
@@ -198,9 +210,11 @@ CATEGORY_MAX_DISTINCT = 50
 CATEGORY_SHARE = 0.2
 CATEGORY_MAX_LENGTH = 40
 LONG_TEXT = 50
-# A non-negative measure with skewness at least this (a long tail of large values) looks
-# like an amount or a count: the shape money and tallies have, unlike ages or scores.
+# Whole, non-negative numbers with skewness at least this (a long tail of large values)
+# look like amounts or counts: the shape money and tallies have, unlike ages or scores.
+# Not below AMOUNT_MIN_VALUES values: skewness of a handful says little.
 AMOUNT_SKEW = 2.0
+AMOUNT_MIN_VALUES = 30
 
 NUMERIC = ("integer", "float", "decimal")
 TEMPORAL = ("date", "timestamp")
@@ -285,11 +299,12 @@ def _result(role: str, detail: str | None, reason: str) -> dict:
     return {"role": role, "detail": detail, "reason": reason}
 
 
-def infer_role(entry: dict, stats: dict | None, rows: int) -> dict:
-    """The role of one column (see infer_roles)."""
+def infer_role(entry: dict, stats: dict | None, rows: int, one_row_per_period: bool = False) -> dict:
+    """The role of one column (see infer_roles). ``one_row_per_period``: the table is a
+    time series, one row per date (levels such as a population are then averaged)."""
     c = _Column(entry, stats or {}, rows)
     return (_empty_or_constant(c) or _boolean(c) or _time(c) or _geography(c) or _date_part(c)
-            or _identifier(c) or _code(c) or (_measure(c) if c.numeric else None) or _text(c)
+            or _identifier(c) or _code(c) or (_measure(c, one_row_per_period) if c.numeric else None) or _text(c)
             or _result("category", None, "Values that repeat: a category to group by"))
 
 
@@ -298,7 +313,9 @@ def infer_roles(schema: list[dict], stats: dict[str, dict] | None, rows: int) ->
     "type"}), from ``stats`` ({column: {"distinct", "missing", "min", "max", ...}}, see
     analytics.column_stats) and the table's row count."""
     stats = stats or {}
-    return {entry["name"]: infer_role(entry, stats.get(entry["name"]), rows) for entry in schema}
+    periodic = any(entry.get("type") in TEMPORAL and _Column(entry, stats.get(entry["name"]) or {}, rows).unique()
+                   for entry in schema)
+    return {entry["name"]: infer_role(entry, stats.get(entry["name"]), rows, periodic) for entry in schema}
 
 
 # --- the rules, in the order they are tried -------------------------------------------------
@@ -364,7 +381,7 @@ def _date_part(c: _Column) -> dict | None:
             return _result("date_part", "month", "Its values are names of months")
         if c.share("digits_share") >= PATTERN_SHARE and c.joined & _YEAR_WORDS:
             low, high = _num(c.stats.get("numeric_min")), _num(c.stats.get("numeric_max"))
-            if low is not None and high is not None and 1700 <= low <= high <= 2200:
+            if low is not None and high is not None and 1000 <= low <= high <= 2200:
                 return _result("date_part", "year", f"Named year, with years from {_fmt(low)} to {_fmt(high)} "
                                "written as text")
     return None
@@ -400,6 +417,11 @@ def _code(c: _Column) -> dict | None:
         if c.textual or c.distinct is None or c.distinct >= 2:
             return _result("code", None, f"Named like a code or number ({c.last}): it names things, adding it "
                            "means nothing")
+    if c.numeric and c.integral and c.joined & _EPOCH_WORDS and c.min is not None and c.max is not None:
+        for unit, low, high in (("seconds", 9.4e8, 4.2e9), ("milliseconds", 9.4e11, 4.2e12)):
+            if low <= c.min <= c.max <= high:
+                return _result("code", None, f"A moment written as {unit} since 1970: a time stored as a number; "
+                               "convert it to a date to chart it over time. Adding or averaging it means nothing")
     if c.numeric and c.integral and c.min is not None and c.min >= 0 and c.max is not None and c.max >= 100 \
             and c.last in _DURATION_LAST | {"dep", "arr"} and c.stats.get("minutes_over_59") == 0 and c.max <= 2400:
         return _result("code", None, f"Clock times written as hhmm ({_fmt(c.max)} is {int(c.max) // 100:02d}:"
@@ -417,11 +439,16 @@ def _code(c: _Column) -> dict | None:
     return None
 
 
-def _measure(c: _Column) -> dict | None:
+def _measure(c: _Column, one_row_per_period: bool = False) -> dict | None:
     negatives = c.min is not None and c.min < 0
-    mean_words = c.joined & _MEAN_WORDS
+    mean_words = c.joined & _MEAN_WORDS | {w for w in c.words if w.endswith(_MEAN_SUFFIXES)}
     sum_words = c.joined & _SUM_WORDS
     counting = c.first in _COUNT_FIRST and len(c.words) > 1
+    level = c.joined & _LEVEL_WORDS
+    if level and one_row_per_period and not mean_words:
+        word = next((w for w in c.words if w in level), sorted(level)[0])
+        return _result("measure", None, f"A level counted each period ({word}) in a table with one row per date: "
+                       "a total over periods would count the same again, so averaged")
     if mean_words:
         word = next((w for w in c.words if w in mean_words), sorted(mean_words)[0])
         return _result("measure", None, f"A measure to average ({word}): a total of it over rows answers no question")
@@ -431,9 +458,9 @@ def _measure(c: _Column) -> dict | None:
     if c.last in _DURATION_LAST:
         return _result("measure_additive", None, "A duration per row: durations add up to the time spent in total")
     skew = _num(c.stats.get("skewness"))
-    if not negatives and skew is not None and skew >= AMOUNT_SKEW:
-        return _result("measure_additive", None, "Never negative, with a long tail of large values, like money or "
-                       "counts: totals over rows mean something")
+    if not negatives and c.integral and skew is not None and skew >= AMOUNT_SKEW and c.count >= AMOUNT_MIN_VALUES:
+        return _result("measure_additive", None, "Whole numbers, never negative, with a long tail of large values, "
+                       "like money or counts: totals over rows mean something")
     if negatives:
         return _result("measure", None, "A number that can be negative (a change or a balance): averaged, not summed")
     return _result("measure", None, "A number per row with no sign that it adds up: averaged, not summed")

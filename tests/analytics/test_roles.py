@@ -3,12 +3,19 @@ rules judged on public tables the rules were not written for (tests/fixtures/pub
 the shared data sets), with stats from the app's own one-scan summary."""
 from __future__ import annotations
 
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
 import duckdb
 import pytest
 
 from analytics import roles
 from analytics.column_stats import summarize
 from analytics.roles import AGGREGATABLE, ROLE_LABELS, ROLES, can_aggregate, default_agg, infer_roles
+from storage import ingest, sources
+from storage.duck import literal
 
 
 def role_of(name, type_, rows=1000, **stats):
@@ -191,3 +198,163 @@ def test_one_scan_summary_feeds_the_rules():
         "row_no": ("identifier", None), "year": ("date_part", "year"), "month": ("date_part", "month"),
         "dow": ("date_part", "weekday"), "zip5": ("code", "postal_code"), "amount": ("measure_additive", None),
         "same": ("constant", None)}
+
+
+# --- judged on public tables the rules were not written for --------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+PUBLIC = FIXTURES / "public"
+SHARED = Path("/work/shared/data")
+OTHER_TABLES = [FIXTURES / "shopping_data.csv", FIXTURES / "music.csv", FIXTURES / "vgsales.csv",
+                FIXTURES / "online-retail-20k.csv", FIXTURES / "online-retail-daily-revenue.csv",
+                FIXTURES / "events-ecom-journey" / "ecom-sample.csv",
+                FIXTURES / "events-sparkify" / "2018-11-01-events.json",
+                SHARED / "wholesale-customers" / "Wholesale customers data.csv"]
+
+
+def fixture_tables() -> list[Path]:
+    return sorted(PUBLIC.glob("*.csv")) + [p for p in OTHER_TABLES if p.exists()]
+
+
+@functools.cache
+def roles_of(path: Path) -> dict[str, dict]:
+    """The roles the app gives the table: ingested as an upload is (types, dates), then
+    summarised by the same one-scan summary the storage service runs."""
+    work = Path(tempfile.mkdtemp(prefix="roles-"))
+    try:
+        source = sources.prepare(path, path.name, work, 10 ** 9)
+        inspection = ingest.inspect(source, work)
+        rows, schema = ingest.write_parquet(source, inspection, ingest.default_plan(inspection),
+                                            work / "data.parquet", work)
+        con = duckdb.connect()
+        try:
+            summary = summarize(con, f"read_parquet({literal(str(work / 'data.parquet'))})", schema, rows)
+        finally:
+            con.close()
+        found = infer_roles(schema, summary["columns"], summary["rows"])
+        for entry in schema:
+            found[entry["name"]]["type"] = entry["type"]
+        return found
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+# (file, column): expected role, or (role, detail); a set where either answer is right.
+AGGREGATE = {"measure", "measure_additive"}
+NOT_SUMMED = {"identifier", "code"}
+EXPECTED = {
+    "flights_sample.csv": {
+        "year": "constant", "month": ("date_part", "month"), "day": ("date_part", "day"),
+        "hour": ("date_part", "hour"), "minute": ("date_part", "minute"), "flight": NOT_SUMMED,
+        "tailnum": NOT_SUMMED, "dep_time": "code", "sched_arr_time": "code", "dep_delay": "measure",
+        "arr_delay": "measure", "distance": AGGREGATE, "air_time": AGGREGATE, "carrier": "category",
+        "origin": "category", "dest": "category", "time_hour": "time"},
+    "ggplot2_economics.csv": {"date": "time", "pce": AGGREGATE, "unemploy": AGGREGATE, "pop": "measure",
+                              "psavert": "measure", "uempmed": "measure"},
+    "ggplot2_diamonds.csv": {"price": "measure", "carat": "measure", "cut": "category", "color": "category",
+                             "clarity": "category", "depth": "measure", "x": "measure"},
+    "ggplot2_mpg.csv": {"year": ("date_part", "year"), "manufacturer": "category", "cty": "measure",
+                        "hwy": "measure", "displ": "measure", "class": "category"},
+    "penguins.csv": {"bill_length_mm": "measure", "body_mass_g": "measure", "species": "category",
+                     "island": "category", "sex": "category", "year": ("date_part", "year")},
+    "plotly_gapminder.csv": {"iso_num": "code", "year": ("date_part", "year"), "country": ("geography", "country"),
+                             "lifeExp": "measure", "gdpPercap": "measure", "pop": "measure_additive",
+                             "continent": "geography", "iso_alpha": {"geography", "code"}},
+    "plotly_tips.csv": {"total_bill": "measure_additive", "tip": "measure_additive", "day": ("date_part", "weekday"),
+                        "smoker": "boolean", "sex": "category", "size": AGGREGATE},
+    "plotly_election.csv": {"district_id": "identifier", "total": "measure_additive", "winner": "category"},
+    "plotly_carshare.csv": {"centroid_lat": ("geography", "latitude"), "centroid_lon": ("geography", "longitude"),
+                            "peak_hour": ("date_part", "hour"), "car_hours": "measure_additive"},
+    "nycflights13_airports.csv": {"lat": ("geography", "latitude"), "lon": ("geography", "longitude"),
+                                  "faa": NOT_SUMMED, "name": "text", "tz": "code", "alt": "measure"},
+    "nycflights13_planes.csv": {"tailnum": NOT_SUMMED, "year": ("date_part", "year"), "seats": AGGREGATE,
+                                "manufacturer": "category"},
+    "nycflights13_weather.csv": {"year": "constant", "month": ("date_part", "month"), "hour": ("date_part", "hour"),
+                                 "temp": "measure", "humid": "measure", "pressure": "measure",
+                                 "precip": "measure_additive", "time_hour": "time"},
+    "nycflights13_airlines.csv": {"carrier": {"identifier", "category", "code"}, "name": {"text", "category"}},
+    "vega_airports.csv": {"latitude": ("geography", "latitude"), "longitude": ("geography", "longitude"),
+                          "state": ("geography", "state"), "city": ("geography", "city"),
+                          "country": ("geography", "country"), "iata": NOT_SUMMED},
+    "vega_cars.csv": {"Year": "time", "Miles_per_Gallon": "measure", "Horsepower": "measure", "Origin": "category",
+                      "Name": "text"},
+    "vega_seattle_weather.csv": {"date": "time", "precipitation": "measure_additive", "temp_max": "measure",
+                                 "weather": "category"},
+    "vega_stocks.csv": {"date": "time", "price": "measure", "symbol": "category"},
+    "vega_barley.csv": {"year": ("date_part", "year"), "yield": "measure", "site": "category"},
+    "vega_wheat.csv": {"year": ("date_part", "year"), "wages": "measure"},
+    "vega_driving.csv": {"year": ("date_part", "year"), "miles": "measure_additive"},
+    "vega_la_riots.csv": {"age": "measure", "death_date": "time", "latitude": ("geography", "latitude")},
+    "vega_iris.csv": {"petalLength": "measure", "species": "category"},
+    "vega_us_employment.csv": {"month": "time", "nonfarm": "measure", "nonfarm_change": "measure"},
+    "r_airquality.csv": {"Month": ("date_part", "month"), "Day": ("date_part", "day"), "Temp": "measure",
+                         "Ozone": "measure"},
+    "r_titanic.csv": {"Freq": "measure_additive", "Class": "category", "Survived": "boolean"},
+    "r_mtcars.csv": {"mpg": "measure", "am": "boolean", "cyl": {"code", "measure"}},
+    "sklearn_diabetes_raw.csv": {"age": "measure", "bmi": "measure", "sex": {"code", "category"}},
+    "sklearn_wine.csv": {"alcohol": "measure", "target": {"code", "category"}},
+    "sklearn_breast_cancer.csv": {"mean radius": "measure", "radius error": "measure", "target": "boolean"},
+    "shopping_data.csv": {"CustomerID": "identifier", "Genre": "category", "Age": "measure",
+                          "Spending Score (1-100)": "measure", "Annual Income (k$)": AGGREGATE},
+    "music.csv": {"age": "measure", "gender": "boolean", "genre": "category"},
+    "vgsales.csv": {"Rank": "identifier", "Name": "text", "Year": ("date_part", "year"), "Platform": "category",
+                    "Global_Sales": "measure_additive", "Publisher": "category"},
+    "online-retail-20k.csv": {"InvoiceNo": NOT_SUMMED, "StockCode": "code", "Description": "text",
+                              "Quantity": "measure_additive", "InvoiceDate": "time", "UnitPrice": "measure",
+                              "CustomerID": "identifier", "Country": ("geography", "country")},
+    "online-retail-daily-revenue.csv": {"date": "time", "revenue": "measure_additive"},
+    "ecom-sample.csv": {"user_id": "identifier", "session_id": "identifier", "timestamp": "time",
+                        "event": "category"},
+    "2018-11-01-events.json": {"ts": "code", "userId": "identifier", "sessionId": "identifier", "status": "constant",
+                               "length": "measure"},
+    "Wholesale customers data.csv": {"Channel": "code", "Region": "code", "Fresh": "measure_additive",
+                                     "Milk": "measure_additive"},
+}
+
+
+def test_at_least_fifteen_public_tables_with_sources():
+    tables = sorted(PUBLIC.glob("*.csv"))
+    assert len(tables) >= 15
+    listed = (PUBLIC / "SOURCES.md").read_text()
+    for table in tables:
+        assert f"`{table.name}`" in listed, f"{table.name} has no line in SOURCES.md"
+        assert table.stat().st_size < 500_000
+
+
+@pytest.mark.parametrize("path", fixture_tables(), ids=lambda p: p.name)
+def test_expected_roles_on_public_tables(path):
+    found = roles_of(path)
+    for column, value in found.items():
+        assert value["role"] in ROLES and value["reason"], (column, value)
+        roles.validate(value["role"], value["detail"])  # inferred details are in the vocabulary too
+        if value["role"] == "date_part":
+            assert value["type"] in ("integer", "float", "text", "categorical")
+    expected = EXPECTED.get(path.name, {})
+    wrong = {}
+    for column, want in expected.items():
+        got = found[column]
+        if isinstance(want, tuple):
+            ok = (got["role"], got["detail"]) == want
+        elif isinstance(want, set):
+            ok = got["role"] in want
+        else:
+            ok = got["role"] == want
+        if not ok:
+            wrong[column] = (want, got["role"], got["detail"], got["reason"])
+    assert not wrong, wrong
+
+
+def test_every_public_table_has_expectations():
+    named = {p.name for p in fixture_tables()}
+    checked = named & set(EXPECTED)
+    assert len(checked) >= 30, sorted(named - set(EXPECTED))
+
+
+@pytest.mark.parametrize("path", fixture_tables(), ids=lambda p: p.name)
+def test_nothing_named_like_an_id_or_a_date_part_is_aggregated(path):
+    """Whatever a table holds: columns named like ids, and integer columns named year /
+    month / day / hour whose values fit, are never measures."""
+    for column, value in roles_of(path).items():
+        ws = set(roles.words(column))
+        if ws & {"id", "uuid", "key"} or column.lower() in ("year", "month", "day", "hour", "minute"):
+            assert not can_aggregate(value["role"]), (column, value)
