@@ -87,6 +87,18 @@ def validate(role, detail=None) -> tuple[str, str | None]:
     return role, detail
 
 
+def check_fits(role: str, detail: str | None, column_type: str, column: str = "this column") -> None:
+    """ValueError when the column's type cannot be what the role says: a measure or a
+    latitude must hold numbers, a time must hold dates (queries would fail otherwise)."""
+    if role in AGGREGATABLE and column_type not in NUMERIC:
+        raise ValueError(f"{column} holds {column_type} values: only a column of numbers can be a measure")
+    if detail in ("latitude", "longitude") and column_type not in NUMERIC:
+        raise ValueError(f"{column} holds {column_type} values: a {detail} must be a number")
+    if role == "time" and column_type not in TEMPORAL:
+        raise ValueError(f"{column} holds {column_type} values: only a column of dates or times can be a time; "
+                         "change its type when you import it, or choose 'date part' or 'code'")
+
+
 def describe(role: str, detail: str | None = None) -> str:
     """The role in a person's words, with its detail ("Part of a date: month")."""
     label = ROLE_LABELS.get(role, role)
@@ -486,14 +498,20 @@ def _text(c: _Column) -> dict | None:
 # --- stats from a profile -------------------------------------------------------------------
 
 def stats_from_profile(profile_columns: list[dict]) -> dict[str, dict]:
-    """The stats infer_roles reads, from a profile's columns (analytics.profiling)."""
+    """The stats infer_roles reads, from a profile's columns (analytics.profiling): the
+    same keys as analytics.column_stats gives, the text patterns from the profile's
+    sampled "patterns"."""
     found = {}
     for col in profile_columns:
         entry = {key: col.get(key) for key in ("distinct", "missing", "min", "max", "mean", "std", "skewness",
                                                "negatives", "zeros", "length_mean", "length_max", "top_values",
-                                               "semantic", "integral", "minutes_over_59", "digits_share",
-                                               "leading_zero_share", "weekday_share", "month_share",
-                                               "country_share", "numeric_min", "numeric_max")}
+                                               "semantic", "integral", "minutes_over_59")}
         entry["distinct_estimated"] = bool(col.get("distinct_estimated"))
+        entry["nulls"] = entry["missing"]
+        patterns = col.get("patterns") or {}
+        entry.update(digits_share=patterns.get("digits"), leading_zero_share=patterns.get("leading_zero"),
+                     weekday_share=patterns.get("weekday"), month_share=patterns.get("month"),
+                     country_share=max(patterns.get("country_name") or 0, patterns.get("country_code") or 0),
+                     numeric_min=patterns.get("numeric_min"), numeric_max=patterns.get("numeric_max"))
         found[col["name"]] = entry
     return found

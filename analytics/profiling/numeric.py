@@ -35,6 +35,14 @@ def first_pass(query: AggregateQuery, col: ProfiledColumn) -> None:
         query.add(p + "max", f"max({fin})")
     query.add(p + "zeros", f"count_if({q} = 0)")
     query.add(p + "negatives", f"count_if({q} < 0)")
+    # For column roles (analytics.roles): whole numbers, and values that cannot be hhmm
+    # clock times (last two digits 60 or more, or a fraction).
+    if col.is_integer:
+        query.add(p + "fractional", "0")
+        query.add(p + "minutes_over_59", f"count_if(abs({q}) % 100 >= 60)")
+    else:
+        query.add(p + "fractional", f"count_if({fin} <> floor({fin}))")
+        query.add(p + "minutes_over_59", f"count_if({fin} <> floor({fin}) OR abs({fin}) % 100 >= 60)")
 
 
 def histogram_plan(col: ProfiledColumn, low, high) -> tuple[float, float, int]:
@@ -159,7 +167,8 @@ def finish(col: ProfiledColumn, first: dict, second: dict, out: dict) -> None:
     p = f"c{col.index}_"
     n = first[p + "n"] or 0
     out.update(infinite=first[p + "infinite"], zeros=first[p + "zeros"], negatives=first[p + "negatives"],
-               finite_count=n)
+               finite_count=n, minutes_over_59=int(first[p + "minutes_over_59"] or 0))
+    out["integral"] = bool(n) and not first[p + "fractional"]
     if not n:
         return
     m2, m3, m4 = (second[p + f"m{k}"] for k in (2, 3, 4))

@@ -200,6 +200,24 @@ def test_one_scan_summary_feeds_the_rules():
         "same": ("constant", None)}
 
 
+def test_profile_alerts_read_the_role():
+    from analytics.profiling.alerts import column_alerts, table_alerts
+
+    col = {"name": "n", "kind": "numeric", "count": 100, "missing": 0, "distinct": 60, "skewness": 12.0,
+           "zeros": 30, "negatives": 5, "top_values": []}
+    as_measure = {a["type"] for a in column_alerts(col, 100, "measure")}
+    assert {"skewed", "zeros", "negatives"} <= as_measure and "numeric_code" not in as_measure
+    assert {a["type"] for a in column_alerts(col, 100)} >= {"skewed", "zeros", "negatives"}  # no role: as before
+    for role in ("identifier", "date_part", "boolean"):
+        assert not {a["type"] for a in column_alerts(col, 100, role)} & {"skewed", "zeros", "negatives"}
+    as_code = [a for a in column_alerts(col, 100, "code")]
+    assert [a["type"] for a in as_code] == ["numeric_code"] and "name things" in as_code[0]["message"]
+    pairs = [{"columns": ["id", "x"], "value": 0.99, "method": "pearson"},
+             {"columns": ["x", "y"], "value": 0.95, "method": "pearson"}]
+    found = table_alerts({"duplicate_rows": 0, "rows": 10}, pairs, {"id": "identifier", "x": "measure"})
+    assert [a["columns"] for a in found] == [["x", "y"]]
+
+
 # --- judged on public tables the rules were not written for --------------------------------
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
