@@ -234,9 +234,12 @@ class Columns:
 
     def one_row_per_time(self, name) -> bool:
         """Whether each row is its own moment (a series: one row per day or month), so
-        that a count of rows per period says nothing and a period should hold one row."""
+        that a count of rows per period says nothing and a period should hold one row.
+        Moments a day or more apart: an event log's timestamps are unique too, but its
+        rows per day are worth counting."""
         distinct = self.distinct(name)
-        return bool(distinct and self.rows and distinct >= 0.95 * self.rows)
+        unique = bool(distinct and self.rows and distinct >= 0.95 * self.rows)
+        return unique and (self.spacing_days(name) or 0) >= 0.9
 
     def spacing_days(self, name) -> float | None:
         """The average distance between two distinct moments of the column, in days."""
