@@ -91,9 +91,13 @@ class Columns:
 
     @classmethod
     def from_schema(cls, schema: list[dict] | None) -> Columns:
-        """From schema entries that carry their own "role" (and "detail"), as the Analyze
-        page keeps them in the browser."""
-        return cls(schema or [], None)
+        """From schema entries that carry their own role and counts (``column_entry``), as
+        the Analyze page keeps them in the browser."""
+        schema = [c for c in schema or [] if isinstance(c, dict)]
+        rows = next((c.get("rows") for c in schema if c.get("rows") is not None), 0)
+        info = {c.get("name"): {"distinct": c.get("distinct"), "missing": c.get("missing")} for c in schema
+                if c.get("distinct") is not None}
+        return cls(schema, None, {"rows": rows, "columns": info} if info else None)
 
     # --- facts about one column -------------------------------------------------------------
 
@@ -327,6 +331,16 @@ class Columns:
         if detail and role in ("date_part", "geography"):
             kind = f"{kind}: {str(detail).replace('_', ' ')}"
         return f"{name}  ·  {kind}" if kind else str(name)
+
+
+def column_entry(column: dict, roles: dict, summary: dict | None) -> dict:
+    """One schema entry with its role and counts, small enough to keep in a browser store
+    (the table's row count rides on every entry, so a list of them is enough)."""
+    role = roles.get(column["name"]) or {}
+    stats = ((summary or {}).get("columns") or {}).get(column["name"]) or {}
+    return {"name": column["name"], "type": column["type"], "role": role.get("role"), "detail": role.get("detail"),
+            "distinct": stats.get("distinct"), "missing": stats.get("missing", stats.get("nulls")),
+            "rows": (summary or {}).get("rows")}
 
 
 # --- the widget editor's defaults ----------------------------------------------------------

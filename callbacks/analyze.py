@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dash import ALL, Input, Output, State, no_update
 
-from analytics.column_choice import Columns
+from analytics.column_choice import Columns, column_entry
 from analytics.regression import predict
 from callbacks.analyze_common import (
     register_analysis,
@@ -85,15 +85,16 @@ def register(app) -> None:
         if dataset_id in (None, ""):
             return None, None
         principal = require_principal()
+        storage = current_storage()
         try:
-            dataset = current_storage().datasets.get(principal, dataset_id)
-            roles = current_storage().roles.get(principal, dataset.id)
+            dataset = storage.datasets.get(principal, dataset_id)
+            roles, summary = storage.roles.get(principal, dataset.id), storage.roles.summary_for(dataset)
         except DataInsightError as exc:
             return None, error_alert(exc.message)
-        # Each column with its role: the pickers label their options with it and start
-        # from real measures, the time, a customer id (callbacks.analyze_common.picked).
-        schema = [{"name": c["name"], "type": c["type"], "role": (roles.get(c["name"]) or {}).get("role"),
-                   "detail": (roles.get(c["name"]) or {}).get("detail")} for c in dataset.schema]
+        # Each column with its role and counts: the pickers label their options with the
+        # role and start from real measures, the time, a customer id, the category with
+        # the fewest values (analytics.column_choice.Columns.from_schema reads them back).
+        schema = [column_entry(c, roles, summary) for c in dataset.schema]
         return schema, f"{dataset.rows:,} rows · {len(schema)} columns · version {dataset.version}"
 
     everything = None
