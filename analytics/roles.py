@@ -100,11 +100,9 @@ def check_fits(role: str, detail: str | None, column_type: str, column: str = "t
 
 
 def describe(role: str, detail: str | None = None) -> str:
-    """The role in a person's words, with its detail ("Part of a date: month")."""
-    label = ROLE_LABELS.get(role, role)
-    if detail:
-        return f"{label.split(' (')[0]}: {DETAIL_LABELS.get(detail, detail)}"
-    return label
+    """The role in a few of a person's words, with its detail ("Part of a date: month")."""
+    label = ROLE_LABELS.get(role, role).split(" (")[0]
+    return f"{label}: {DETAIL_LABELS.get(detail, detail)}" if detail else label
 
 
 # --- names ----------------------------------------------------------------------------------

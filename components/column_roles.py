@@ -5,7 +5,8 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import html
 
-from analytics.roles import DETAILS, ROLES, check_fits, describe
+from analytics.column_choice import role_label
+from analytics.roles import DETAIL_LABELS, DETAILS, ROLES, check_fits
 from components.datasets import TYPE_ICONS
 from components.feedback import icon
 
@@ -30,26 +31,33 @@ def parse_role_value(value) -> tuple[str | None, str | None]:
     return role, detail or None
 
 
+def short_label(role: str, detail: str | None = None) -> str:
+    """A role in a few words, for a choice ("Date part: month")."""
+    label = role_label(role)
+    label = label[:1].upper() + label[1:]
+    return f"{label}: {DETAIL_LABELS.get(detail, detail)}" if detail else label
+
+
 def role_options(column_name: str, column_type: str, found: dict) -> list[dict]:
     """The choices for one column: automatic (saying what the app inferred) first, then
     each role (and role with detail) the column's type can hold."""
     inferred = found.get("inferred") if found.get("source") == "person" else None
     inferred = inferred or found
-    options = [{"label": f"Automatic: {describe(inferred['role'], inferred.get('detail'))}", "value": AUTO}]
+    options = [{"label": f"Automatic: {short_label(inferred['role'], inferred.get('detail'))}", "value": AUTO}]
     for role in ROLES:
         for detail in (None, *DETAILS.get(role, ())):
             try:
                 check_fits(role, detail, column_type, column_name)
             except ValueError:
                 continue
-            options.append({"label": describe(role, detail), "value": role_value(role, detail)})
+            options.append({"label": short_label(role, detail), "value": role_value(role, detail)})
     return options
 
 
 def _role_cell(column: dict, found: dict, can_edit: bool):
     if not can_edit:
         return html.Span([icon(ROLE_ICONS.get(found["role"], "question"), "me-1"),
-                          describe(found["role"], found.get("detail"))], className="column-role-text")
+                          short_label(found["role"], found.get("detail"))], className="column-role-text")
     value = role_value(found["role"], found.get("detail")) if found.get("source") == "person" else AUTO
     return dbc.Select(id={"type": "column-role", "index": column["name"]}, value=value, size="sm",
                       options=role_options(column["name"], column["type"], found),
