@@ -305,6 +305,14 @@ class _Column:
         return (self.max - self.min + 1) <= 1.05 * self.count + 1
 
 
+def may_be_clock_time(name: str) -> bool:
+    """Whether a number column's name allows clock times written as hhmm (dep_time,
+    sched_arr_time): only then do the summary and the profile count the values that
+    cannot be one (``minutes_over_59``)."""
+    ws = words(name)
+    return bool(ws) and ws[-1] in _DURATION_LAST | {"dep", "arr"}
+
+
 def _result(role: str, detail: str | None, reason: str) -> dict:
     return {"role": role, "detail": detail, "reason": reason}
 
@@ -433,7 +441,7 @@ def _code(c: _Column) -> dict | None:
                 return _result("code", None, f"A moment written as {unit} since 1970: a time stored as a number; "
                                "convert it to a date to chart it over time. Adding or averaging it means nothing")
     if c.numeric and c.integral and c.min is not None and c.min >= 0 and c.max is not None and c.max >= 100 \
-            and c.last in _DURATION_LAST | {"dep", "arr"} and c.stats.get("minutes_over_59") == 0 and c.max <= 2400:
+            and may_be_clock_time(c.name) and c.stats.get("minutes_over_59") == 0 and c.max <= 2400:
         return _result("code", None, f"Clock times written as hhmm ({_fmt(c.max)} is {int(c.max) // 100:02d}:"
                        f"{int(c.max) % 100:02d}): they name moments of the day, adding or averaging them means nothing")
     if c.textual:
