@@ -292,6 +292,15 @@ def country_mode(values) -> str:
     return "country names"
 
 
+def _place_halves(g: _Grid, specs: list[dict]) -> None:
+    """Two widgets a row; the last of an odd number takes the whole row. Empties ``specs``."""
+    g.new_row()
+    for i, spec in enumerate(specs):
+        g.add(spec, 12 if i == len(specs) - 1 and len(specs) % 2 else 6, 4)
+    g.new_row()
+    specs.clear()
+
+
 def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dict:
     rows = cols.rows
     measures = cols.measures()
@@ -363,6 +372,7 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
         g.add(spec, 12 if len(lines) == 1 else 6, 4)
     g.new_row()
 
+    halves: list[dict] = []  # widgets placed two a row; the last of an odd number takes the row
     # Top categories by a measure (the main one and the main average take turns) or by rows.
     for i, category in enumerate(categories[:BAR_CHARTS]):
         distinct = cols.distinct(category)
@@ -383,14 +393,14 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
                          "description": f"{why}: the number of rows for {shown}"})
         if distinct and distinct > 8:
             spec["orientation"] = "h"
-        g.add(spec, 6, 4)
+        halves.append(spec)
     # The rows' shares of a small category (with no measure the bars count rows already).
     small = [c for c in categories if 2 <= (cols.distinct(c) or 0) <= PIE_VALUES]
     if small and main:
         pie = small[0]
-        g.add({"type": "pie", "title": f"Rows by {pie}", "x": pie, "agg": "count", "donut": True,
-               "description": f"Each of the {_n(cols.distinct(pie))} values of {pie} as a share of the rows"}, 6, 4)
-    g.new_row()
+        halves.append({"type": "pie", "title": f"Rows by {pie}", "x": pie, "agg": "count", "donut": True,
+                       "description": f"Each of the {_n(cols.distinct(pie))} values of {pie} as a share of the rows"})
+    _place_halves(g, halves)
 
     # Countries on a map.
     countries = cols.geography("country")
@@ -404,16 +414,16 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
         else:
             spec.update({"agg": "count", "title": f"Rows by {country}",
                          "description": f"{country} names countries: how many rows each"})
-        g.add(spec, 6, 4)
+        halves.append(spec)
 
     # How each measure is spread.
     for measure in varied[:HISTOGRAMS]:
         info = cols.info.get(measure) or {}
         bounds = (f" (from {_value_text(info['min'])} to {_value_text(info['max'])})"
                   if info.get("min") is not None and info.get("max") is not None else "")
-        g.add({"type": "histogram", "title": f"Distribution of {measure}", "x": measure,
-               "description": f"How the values of {measure} are spread{bounds}: how many rows fall in each range"},
-              6, 4)
+        halves.append({"type": "histogram", "title": f"Distribution of {measure}", "x": measure,
+                       "description": f"How the values of {measure} are spread{bounds}: how many rows fall in each "
+                                      "range"})
 
     # Two measures against each other.
     pair = _scatter_pair(cols, measures, summary.get("correlations"))
@@ -421,9 +431,10 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
         x, y, r = pair
         why = (f"the two measures that move together most (r = {r:.2f})" if r is not None
                else "the two main measures")
-        g.add({"type": "scatter", "title": f"{y} against {x}", "x": x, "y": y, "trendline": True, "limit": 2000,
-               "description": f"Whether {y} moves with {x}: {why}; a sample of the rows, the trend over all"}, 6, 4)
-    g.new_row()
+        halves.append({"type": "scatter", "title": f"{y} against {x}", "x": x, "y": y, "trendline": True,
+                       "limit": 2000,
+                       "description": f"Whether {y} moves with {x}: {why}; a sample of the rows, the trend over all"})
+    _place_halves(g, halves)
 
     # The rows themselves.
     shown = [c for c in [*times[:1], *categories[:3], *measures[:3], *counted[:1]] if c]
