@@ -153,6 +153,10 @@ class Columns:
     def additive_measures(self) -> list[str]:
         return [m for m in self.measures() if self.role(m) == "measure_additive"]
 
+    def main_additive(self) -> str | None:
+        found = self.additive_measures()
+        return found[0] if found else None
+
     def averaged_measures(self) -> list[str]:
         return [m for m in self.measures() if self.role(m) != "measure_additive"]
 

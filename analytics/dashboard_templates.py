@@ -347,7 +347,8 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
                           "description": f"How {first} changes over time: {when}, so {every}"})
         elif not cols.one_row_per_time(time):  # with one row per moment a count only counts the calendar
             lines.append({"type": "line", "x": time, "time_grain": grain, "agg": "count",
-                          "title": f"Rows by {grain}", "description": f"How many rows each {grain}: {when}, so {every}"})
+                          "title": f"Rows by {grain}",
+                          "description": f"How many rows each {grain}: {when}, so {every}"})
         if averaged:
             second = averaged[0]
             single = cols.one_row_per_point(time, grain)

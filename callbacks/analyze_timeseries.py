@@ -47,7 +47,7 @@ def agg_of(value, schema) -> str:
 def register(app) -> None:
     # The time column and a measure that adds up (a sum per period); never an id or a year.
     register_column_options(app, {"ts-date": Picker(DATES, "time", Columns.time),
-                                  "ts-value": Picker(NUMERIC, "measure", lambda c: (c.additive_measures() or [None])[0]),
+                                  "ts-value": Picker(NUMERIC, "measure", Columns.main_additive),
                                   "ts-multiply": Picker(NUMERIC, "measure")})
 
     @app.callback(

@@ -110,7 +110,8 @@ def filter_rows(schema: list[dict], filters: list[dict] | None, columns: Columns
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         rows.append(dbc.Row([
-            dbc.Col(dcc.Dropdown(id={"type": "editor-filter-col", "index": i}, options=_column_options(schema, None, columns),
+            dbc.Col(dcc.Dropdown(id={"type": "editor-filter-col", "index": i},
+                                 options=_column_options(schema, None, columns),
                                  value=current.get("column"), placeholder="Column"), md=5),
             dbc.Col(dcc.Dropdown(id={"type": "editor-filter-op", "index": i}, options=list(OPS),
                                  value=current.get("op") or "=", clearable=False), md=3),
