@@ -200,6 +200,16 @@ def test_one_scan_summary_feeds_the_rules():
         "same": ("constant", None)}
 
 
+def test_wide_tables_are_summarised_in_batches():
+    con = duckdb.connect()
+    columns = ", ".join(f"i + {n} AS c{n}" for n in range(250))
+    con.execute(f"CREATE TABLE wide AS SELECT {columns}, 'x' || (i % 3) AS label FROM range(500) r(i)")
+    summary = summarize(con, "wide")
+    assert len(summary["columns"]) == 251
+    assert summary["columns"]["c249"]["min"] == 249 and summary["columns"]["c249"]["distinct"] == 500
+    assert summary["columns"]["label"]["distinct"] == 3
+
+
 def test_profile_alerts_read_the_role():
     from analytics.profiling.alerts import column_alerts, table_alerts
 
