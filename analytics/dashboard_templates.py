@@ -438,9 +438,10 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
     _place_halves(g, halves)
 
     # The rows themselves.
-    shown = [c for c in [*times[:1], *categories[:3], *measures[:3], *counted[:1]] if c]
+    # The time, the categories, the measures and the id first (what the charts above show).
+    shown = [c for c in [*times[:1], *categories[:3], *measures[:4], *counted[:1]] if c]
     shown += [c for c in cols.not_constant() if c not in shown]
-    table_columns = [c for c in cols.names if c in shown[:8]]
+    table_columns = shown[:8]
     g.add({"type": "table", "title": "Rows", "columns": table_columns, "page_size": 10,
            "description": "The rows themselves, to look up single records"}, 12, 5)
 
