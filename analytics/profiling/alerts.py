@@ -6,6 +6,8 @@ of a number's distribution (skewed, many zeros, negatives) is news about a measu
 about an identifier, a code or a year, whose values name things or moments."""
 from __future__ import annotations
 
+from analytics.profiling.semantic import hints
+
 MISSING_SHARE = 0.05        # 'missing' when at least 5 % of values are missing
 ZEROS_SHARE = 0.10          # 'zeros' when at least 10 % of values are 0
 SKEW_ABS = 10.0             # 'skewed' when |skewness| >= 10
@@ -101,8 +103,9 @@ def column_alerts(col: dict, rows: int, role: str | None = None) -> list[dict]:
 
 def apply_roles(profile: dict, roles: dict[str, dict]) -> dict:
     """The profile with each column's role set to ``roles`` (a person's corrections
-    included) and its alerts recomputed for them; table alerts (duplicates, correlations)
-    are kept. A new dict; the columns are copies."""
+    included) and its alerts and hints recomputed for them; table alerts (duplicates,
+    correlations) are kept but for pairs with an identifier or a code. A new dict; the
+    columns are copies."""
     rows = (profile.get("table") or {}).get("rows") or 0
     columns, column_found = [], []
     for col in profile.get("columns") or []:
@@ -110,7 +113,10 @@ def apply_roles(profile: dict, roles: dict[str, dict]) -> dict:
         role = roles.get(col["name"])
         if role is not None:
             col["role"] = {key: role.get(key) for key in ("role", "detail", "reason", "source") if key in role}
-        found = column_alerts(col, rows, (col.get("role") or {}).get("role"))
+        role = (col.get("role") or {}).get("role")
+        if col.get("patterns") is not None or col.get("kind") != "text":  # profiles from before patterns keep theirs
+            col["semantic"] = hints(col, rows, col.get("patterns") or {}, role)
+        found = column_alerts(col, rows, role)
         kept = [t for t in col.get("alerts") or [] if t == "high_correlation"]
         col["alerts"] = [a["type"] for a in found] + kept
         column_found.extend(found)

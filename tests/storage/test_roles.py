@@ -177,6 +177,8 @@ def test_profile_alerts_follow_the_roles(storage, ada, flights):
     profile = storage.profiles.get(ada, flights.id)
     alerts = {(a["type"], a["column"]) for a in profile["alerts"]}
     assert ("numeric_code", "dep_delay") in alerts
+    assert {c["name"]: c for c in profile["columns"]}["dep_delay"]["semantic"] == ["categorical_code"]
+    assert "categorical_code" not in {c["name"]: c for c in profile["columns"]}["flight"]["semantic"]
     # a correlation with a code is no news: dep_delay's pair with arr_delay is dropped
     assert not any(a["type"] == "high_correlation" and "dep_delay" in a["columns"] for a in profile["alerts"])
     assert "high_correlation" not in {c["name"]: c for c in profile["columns"]}["dep_delay"]["alerts"]
