@@ -10,22 +10,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
+from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS
 from tests.e2e.test_main_flow import ensure_account, sign_in
 
 FLIGHTS = Path(__file__).resolve().parents[1] / "fixtures" / "public" / "flights_sample.csv"
 EMAIL, PASSWORD, NAME = "rolf@example.com", "rolf's long password", "Rolf Roles"
-
-
-@pytest.fixture(scope="module")
-def live_server():
-    with run_live_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def base_url(live_server) -> str:
-    return live_server.url
 
 
 @pytest.fixture(scope="module")
