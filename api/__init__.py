@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import flask
 
-from api import analyze, dashboards, datasets, fallback, health, profiles, reports, v1
+from api import analyze, columns, dashboards, datasets, fallback, health, profiles, reports, v1
 from api.errors import install_api_error_handlers
 
 
@@ -11,6 +11,7 @@ def register_api(server: flask.Flask) -> None:
     server.register_blueprint(health.blueprint)
     server.register_blueprint(v1.blueprint)
     server.register_blueprint(datasets.blueprint)
+    server.register_blueprint(columns.blueprint)
     server.register_blueprint(analyze.blueprint)
     server.register_blueprint(dashboards.blueprint)
     server.register_blueprint(profiles.blueprint)

@@ -12,6 +12,7 @@ from callbacks import (
     analyze_segments,
     analyze_timeseries,
     auth,
+    column_roles,
     dashboard_editor,
     dashboard_view,
     dashboards,
@@ -22,8 +23,9 @@ from callbacks import (
     workspaces,
 )
 
-MODULES = (auth, navigation, account, workspaces, admin, datasets, analyze, analyze_timeseries, analyze_journeys,
-           analyze_segments, analysis_widget, profiles, dashboards, dashboard_view, dashboard_editor, reports)
+MODULES = (auth, navigation, account, workspaces, admin, datasets, column_roles, analyze, analyze_timeseries,
+           analyze_journeys, analyze_segments, analysis_widget, profiles, dashboards, dashboard_view, dashboard_editor,
+           reports)
 
 
 def register_all(app) -> None:

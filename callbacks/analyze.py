@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dash import ALL, Input, Output, State, no_update
 
+from analytics.column_choice import Columns, column_entry
 from analytics.regression import predict
 from callbacks.analyze_common import (
     register_analysis,
@@ -14,13 +15,15 @@ from callbacks.analyze_common import (
 )
 from components import analyze_clustering, analyze_regression, analyze_stats
 from components.analysis_widget import with_add_button
-from components.analyze_common import CATEGORICAL, DATES, NUMERIC
+from components.analyze_common import CATEGORICAL, DATES, NUMERIC, Picker
 from components.feedback import error_alert
 from storage.errors import DataInsightError, InvalidSpec
 from web.context import current_storage, require_principal
 
 SHOW = {}
 HIDE = {"display": "none"}
+# Measures preselected for statistics and correlation (more are a click away).
+MAX_PRESELECTED = 8
 
 
 def _stats_params(analysis, describe_columns, group_by, pivot_rows, pivot_columns, pivot_values, pivot_agg,
@@ -81,21 +84,35 @@ def register(app) -> None:
     def dataset_schema(dataset_id):
         if dataset_id in (None, ""):
             return None, None
+        principal = require_principal()
+        storage = current_storage()
         try:
-            dataset = current_storage().datasets.get(require_principal(), dataset_id)
+            dataset = storage.datasets.get(principal, dataset_id)
+            roles, summary = storage.roles.get(principal, dataset.id), storage.roles.summary_for(dataset)
         except DataInsightError as exc:
             return None, error_alert(exc.message)
-        schema = [{"name": c["name"], "type": c["type"]} for c in dataset.schema]
+        # Each column with its role and counts: the pickers label their options with the
+        # role and start from real measures, the time, a customer id, the category with
+        # the fewest values (analytics.column_choice.Columns.from_schema reads them back).
+        schema = [column_entry(c, roles, summary) for c in dataset.schema]
         return schema, f"{dataset.rows:,} rows · {len(schema)} columns · version {dataset.version}"
 
     everything = None
+    # Real measures first and preselected: never an id, a code or a date part.
     register_column_options(app, {
-        "stats-columns": everything, "stats-group-by": CATEGORICAL + NUMERIC + DATES,
-        "stats-pivot-rows": everything, "stats-pivot-columns": everything, "stats-pivot-values": NUMERIC,
-        "stats-test-column": NUMERIC + CATEGORICAL, "stats-test-group": CATEGORICAL + NUMERIC,
-        "corr-columns": NUMERIC, "corr-scatter": NUMERIC,
-        "reg-target": NUMERIC + CATEGORICAL, "reg-features": NUMERIC + CATEGORICAL,
-        "clu-features": NUMERIC + CATEGORICAL,
+        "stats-columns": Picker(everything, "measure", lambda c: c.measures()[:MAX_PRESELECTED]),
+        "stats-group-by": Picker(CATEGORICAL + NUMERIC + DATES, "category"),
+        "stats-pivot-rows": Picker(everything, "category", lambda c: c.categories()[:1] or None),
+        "stats-pivot-columns": Picker(everything, "category"),
+        "stats-pivot-values": Picker(NUMERIC, "measure"),
+        "stats-test-column": Picker(NUMERIC + CATEGORICAL, "measure", Columns.main_measure),
+        "stats-test-group": Picker(CATEGORICAL + NUMERIC, "category", lambda c: c.categories()[0]
+                                   if c.categories() else None),
+        "corr-columns": Picker(NUMERIC, "measure", lambda c: c.measures()[:MAX_PRESELECTED]),
+        "corr-scatter": Picker(NUMERIC, "measure", lambda c: c.measures()[:4]),
+        "reg-target": Picker(NUMERIC + CATEGORICAL, "measure", Columns.main_measure),
+        "reg-features": Picker(NUMERIC + CATEGORICAL, "measure", lambda c: c.measures()[1:6]),
+        "clu-features": Picker(NUMERIC + CATEGORICAL, "measure", lambda c: c.measures()[:6]),
     })
 
     @app.callback(

@@ -16,7 +16,8 @@ from collections.abc import Callable
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, no_update
 
-from components.analyze_common import column_options
+from analytics.column_choice import Columns
+from components.analyze_common import Picker, column_options
 from components.feedback import error_alert
 from storage.errors import DataInsightError, InvalidSpec
 from web.context import current_storage, require_principal
@@ -27,11 +28,14 @@ SHOW = {"display": "flex"}
 HIDE = {"display": "none"}
 
 
-def register_column_options(app, pickers: dict[str, tuple | None]) -> None:
+def register_column_options(app, pickers: dict[str, Picker | tuple | None]) -> None:
     """Fill each dropdown id in ``pickers`` with the columns of the logical types given
-    (None: every column) whenever the schema changes (another dataset, a new version);
-    a chosen value stays only if the new schema still offers it."""
+    (a ``Picker``, or just the types; None: every column) whenever the schema changes
+    (another dataset, a new version). A chosen value stays if the new schema still
+    offers it; otherwise the picker's ``choose`` gives the value its roles suggest (a
+    real measure, the time, a customer id), or none."""
     ids = list(pickers)
+    spec = {i: p if isinstance(p, Picker) else Picker(p) for i, p in pickers.items()}
 
     @app.callback(
         *[Output(i, "options") for i in ids],
@@ -40,15 +44,23 @@ def register_column_options(app, pickers: dict[str, tuple | None]) -> None:
         *[State(i, "value") for i in ids],
     )
     def fill(schema, *current):
-        options = [column_options(schema, pickers[i]) for i in ids]
-        values = []
-        for opts, value in zip(options, current):
-            offered = {o["value"] for o in opts}
-            if isinstance(value, list):
-                values.append([v for v in value if v in offered] or None)
-            else:
-                values.append(value if value in offered else None)
-        return (*options, *values)
+        return picked(schema, [spec[i] for i in ids], current)
+
+
+def picked(schema: list[dict] | None, pickers: list[Picker], current) -> tuple:
+    """(every picker's options..., every picker's value...) for ``schema``."""
+    columns = Columns.from_schema(schema)
+    options, values = [], []
+    for picker, value in zip(pickers, current):
+        opts = column_options(schema, picker.types, picker.prefer)
+        offered = {o["value"] for o in opts}
+        kept = [v for v in value if v in offered] if isinstance(value, list) else value if value in offered else None
+        if not kept and schema and picker.choose is not None:
+            kept = picker.choose(columns)
+            kept = [v for v in kept if v in offered] if isinstance(kept, list) else kept if kept in offered else None
+        options.append(opts)
+        values.append(kept or None)
+    return (*options, *values)
 
 
 def register_analysis(app, prefix: str, kind: str, states: list[State], build_params: Callable[..., dict],

@@ -9,7 +9,8 @@ from callbacks.analyze_common import register_analysis, register_column_options
 from callbacks.analyze_timeseries import whole
 from components import analyze_journeys
 from components.analysis_widget import with_add_button
-from components.analyze_common import CATEGORICAL, DATES, NUMERIC
+from analytics.column_choice import Columns
+from components.analyze_common import CATEGORICAL, DATES, NUMERIC, Picker
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
 
@@ -45,7 +46,9 @@ def retention_params(entity, event, time, grain, start, returning, periods) -> d
 
 def register(app) -> None:
     # Event logs often keep time as Unix epoch numbers (Sparkify's ts): number columns are offered too.
-    register_column_options(app, {"fj-entity": None, "fj-event": CATEGORICAL, "fj-time": DATES + NUMERIC})
+    register_column_options(app, {"fj-entity": Picker(None, "identifier", Columns.entity),
+                                  "fj-event": Picker(CATEGORICAL, "category", Columns.event),
+                                  "fj-time": Picker(DATES + NUMERIC, "time", Columns.time)})
 
     @app.callback(
         Output("fun-steps", "options"), Output("jr-start", "options"), Output("ret-start", "options"),

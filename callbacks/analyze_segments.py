@@ -8,7 +8,8 @@ from callbacks.analyze_common import register_analysis, register_column_options
 from callbacks.analyze_timeseries import whole
 from components import analyze_segments
 from components.analysis_widget import with_add_button
-from components.analyze_common import DATES, NUMERIC
+from analytics.column_choice import Columns
+from components.analyze_common import DATES, NUMERIC, Picker
 
 
 def segment_params(customer, date, amount, quantity, order, months, lapse) -> dict:
@@ -26,8 +27,11 @@ def clv_params(customer, date, amount, quantity, order, months, lapse, model) ->
 
 
 def register(app) -> None:
-    register_column_options(app, {"seg-customer": None, "seg-date": DATES, "seg-amount": NUMERIC,
-                                  "seg-quantity": NUMERIC, "seg-order": None})
+    register_column_options(app, {"seg-customer": Picker(None, "identifier", Columns.customer),
+                                  "seg-date": Picker(DATES, "time", Columns.time),
+                                  "seg-amount": Picker(NUMERIC, "measure", Columns.amount),
+                                  "seg-quantity": Picker(NUMERIC, "measure", Columns.quantity),
+                                  "seg-order": Picker(None, "identifier", Columns.order)})
     fields = [State("seg-customer", "value"), State("seg-date", "value"), State("seg-amount", "value"),
               State("seg-quantity", "value"), State("seg-order", "value"), State("seg-months", "value"),
               State("seg-lapse", "value")]

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dash import Input, Output, State
 
+from analytics.column_choice import Columns
 from callbacks.analyze_common import register_analysis, register_column_options
 from components import analyze_timeseries
 from components.analysis_widget import with_add_button
-from components.analyze_common import DATES, NUMERIC
+from components.analyze_common import DATES, NUMERIC, Picker
 from storage.errors import DataInsightError, InvalidSpec
 from web.context import current_storage, require_principal
 
@@ -52,8 +53,30 @@ def grain_hint(dataset_id, date):
     return analyze_timeseries.grain_options(detection["grain"]), analyze_timeseries.grain_note(detection)
 
 
+def agg_of(value, schema) -> str:
+    """The aggregation a chosen measure calls for: a sum when it adds up, an average when
+    it does not; a count of rows without one."""
+    if not value:
+        return "count"
+    columns = Columns.from_schema(schema)
+    return columns.agg_for(value) if columns.aggregatable(value) else "sum"
+
+
 def register(app) -> None:
-    register_column_options(app, {"ts-date": DATES, "ts-value": NUMERIC, "ts-multiply": NUMERIC})
+    # The time column and a measure that adds up (a sum per period); never an id or a year.
+    register_column_options(app, {"ts-date": Picker(DATES, "time", Columns.time),
+                                  "ts-value": Picker(NUMERIC, "measure", Columns.main_additive),
+                                  "ts-multiply": Picker(NUMERIC, "measure")})
+
+    @app.callback(
+        Output("ts-agg", "value"),
+        Input("ts-value", "value"),
+        State("analyze-schema", "data"),
+        prevent_initial_call=True,
+    )
+    def agg_for_measure(value, schema):
+        # From the roles already sent to this browser: no data access.
+        return agg_of(value, schema)
 
     @app.callback(Output("ts-grain", "options"), Output("ts-grain-note", "children"),
                   Input("ts-date", "value"), State("analyze-dataset", "value"))

@@ -10,6 +10,7 @@ import uuid
 import flask
 from dash import ALL, Input, Output, State, ctx, no_update
 
+from analytics.column_choice import Columns, suggested_spec
 from analytics.dashboards import bottom_of, widgets_of_tab
 from analytics.widgets import REGISTRY
 from components.feedback import error_alert, icon
@@ -173,13 +174,19 @@ def register(app) -> None:
     def draw_fields(type_name, dataset_id, target):
         if dataset_id is None:
             return error_alert("Add a dataset to this workspace first: widgets show the data of a dataset.")
+        principal = require_principal()
+        storage = current_storage()
         try:
-            dataset = current_storage().datasets.get(require_principal(), dataset_id)
+            dataset = storage.datasets.get(principal, dataset_id)
+            columns = Columns(dataset.schema, storage.roles.get(principal, dataset.id),
+                              storage.roles.summary_for(dataset))
         except DataInsightError as exc:
             return error_alert(exc.message)
         spec = (target or {}).get("spec") or {}
         same = spec.get("type") == type_name and spec.get("dataset_id") == dataset_id
-        return editor_fields(type_name, dataset.schema, spec if same else {})
+        # A new widget (or another type or dataset) starts from what the columns' roles
+        # suggest: the main measure with its own aggregation, a category or the time.
+        return editor_fields(type_name, dataset.schema, spec if same else suggested_spec(type_name, columns), columns)
 
     @app.callback(
         Output("editor-preview", "children"),

@@ -27,9 +27,13 @@ message). The params also go into the ``<prefix>-params`` store and the result i
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from analytics.column_choice import Columns
 from components.feedback import icon
 
 NUMERIC = ("integer", "float", "decimal")
@@ -68,10 +72,28 @@ def job_panel(prefix: str, run_label: str = "Run", extra_buttons=None) -> html.D
     )
 
 
-def column_options(schema: list[dict] | None, types=None) -> list[dict]:
-    """Dropdown options for the columns of ``schema`` of the given logical types."""
-    return [{"label": f"{c['name']} ({c['type']})", "value": c["name"]}
-            for c in schema or [] if types is None or c["type"] in types]
+@dataclass(frozen=True)
+class Picker:
+    """A column dropdown of an Analyze form: the storage types it offers, which columns it
+    lists first (``prefer``: "measure", "category", "time", "identifier") and the value
+    it starts with when a dataset is chosen (``choose(columns)``, from the roles)."""
+
+    types: tuple | None = None
+    prefer: str | None = None
+    choose: Callable[[Columns], object] | None = None
+
+
+def column_options(schema: list[dict] | None, types=None, prefer: str | None = None) -> list[dict]:
+    """Dropdown options for the columns of ``schema`` of the given logical types. When the
+    schema's entries carry their role (the Analyze page keeps them so), each option shows
+    it and the columns that suit ``prefer`` come first."""
+    offered = [c for c in schema or [] if types is None or c["type"] in types]
+    if not any(c.get("role") for c in offered):
+        return [{"label": f"{c['name']} ({c['type']})", "value": c["name"]} for c in offered]
+    columns = Columns.from_schema(schema)
+    type_of = {c["name"]: c["type"] for c in offered}
+    return [{"label": columns.option_label(n, type_of[n]), "value": n}
+            for n in columns.ordered(list(type_of), prefer)]
 
 
 def field(label: str, control, help_text: str | None = None, width: int = 4) -> dbc.Col:

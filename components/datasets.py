@@ -133,16 +133,6 @@ def preview_grid(grid_id, columns: list[dict], rows: list[list]) -> dag.AgGrid:
     )
 
 
-def schema_table(schema: list[dict]) -> dbc.Table:
-    return dbc.Table(
-        [html.Thead(html.Tr([html.Th("#"), html.Th("Column"), html.Th("Type")])),
-         html.Tbody([html.Tr([html.Td(i + 1), html.Td(c["name"]),
-                              html.Td([icon(TYPE_ICONS.get(c["type"], "question"), "me-1"), c["type"]])])
-                     for i, c in enumerate(schema)])],
-        size="sm", hover=True, className="mb-0", id="dataset-schema",
-    )
-
-
 def versions_table(versions) -> dbc.Table:
     return dbc.Table(
         [html.Thead(html.Tr([html.Th(h) for h in ("Version", "Change", "From file", "Rows", "Columns", "Size", "By", "When")])),

@@ -7,6 +7,7 @@ import json
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from analytics.column_choice import Columns, field_preference
 from analytics.widgets import REGISTRY
 from analytics.widgets.base import OPS
 from components.feedback import icon
@@ -20,9 +21,16 @@ def type_options() -> list[dict]:
             for wt in REGISTRY.values()]
 
 
-def _column_options(schema: list[dict], types) -> list[dict]:
-    return [{"label": f"{c['name']}  ·  {c['type']}", "value": c["name"]}
-            for c in schema if types is None or c["type"] in types]
+def _column_options(schema: list[dict], types, columns: Columns | None = None, prefer: str | None = None) -> list[dict]:
+    """The columns of the given types; with their roles (``columns``), each labelled with
+    its role and those that suit the field (``prefer``: measures for a value, the time
+    for a line's axis...) first."""
+    offered = [c for c in schema if types is None or c["type"] in types]
+    if columns is None:
+        return [{"label": f"{c['name']}  ·  {c['type']}", "value": c["name"]} for c in offered]
+    type_of = {c["name"]: c["type"] for c in offered}
+    names = columns.ordered(list(type_of), prefer)
+    return [{"label": columns.option_label(n, type_of[n]), "value": n} for n in names]
 
 
 def _choice_options(field) -> list[dict]:
@@ -48,7 +56,7 @@ def computed_value(value):
     return value
 
 
-def field_control(field, schema: list[dict], value):
+def field_control(field, schema: list[dict], value, columns: Columns | None = None, type_name: str | None = None):
     """One editor control. Every kind keeps its value in ``value`` so the form is read
     with a single pattern: {"type": "editor-field", "index": <field name>}."""
     control_id = {"type": "editor-field", "index": field.name}
@@ -56,7 +64,7 @@ def field_control(field, schema: list[dict], value):
         value = field.default
     kind = field.kind
     if kind in ("column", "columns"):
-        options = _column_options(schema, field.types)
+        options = _column_options(schema, field.types, columns, field_preference(type_name, field.name))
         if isinstance(value, dict):  # a computed value (Quantity × UnitPrice) from a template or the API
             options = [{"label": f"{computed_label(value)} (computed)", "value": json.dumps(value, sort_keys=True)},
                        *options]
@@ -85,7 +93,7 @@ def field_control(field, schema: list[dict], value):
 FILTER_ROWS = 3
 
 
-def filter_rows(schema: list[dict], filters: list[dict] | None) -> html.Div:
+def filter_rows(schema: list[dict], filters: list[dict] | None, columns: Columns | None = None) -> html.Div:
     """The widget's own filters: up to FILTER_ROWS rows of column, operator and value
     (a list is written comma-separated; 'between' takes two values)."""
     filters = list(filters or [])[:FILTER_ROWS]
@@ -96,7 +104,8 @@ def filter_rows(schema: list[dict], filters: list[dict] | None) -> html.Div:
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
         rows.append(dbc.Row([
-            dbc.Col(dcc.Dropdown(id={"type": "editor-filter-col", "index": i}, options=_column_options(schema, None),
+            dbc.Col(dcc.Dropdown(id={"type": "editor-filter-col", "index": i},
+                                 options=_column_options(schema, None, columns),
                                  value=current.get("column"), placeholder="Column"), md=5),
             dbc.Col(dcc.Dropdown(id={"type": "editor-filter-op", "index": i}, options=list(OPS),
                                  value=current.get("op") or "=", clearable=False), md=3),
@@ -122,18 +131,20 @@ def filters_from_form(columns, ops, values) -> list[dict]:
     return out
 
 
-def editor_fields(type_name: str | None, schema: list[dict], spec: dict | None) -> list:
-    """The form for one widget type over one dataset's columns, filled from ``spec``."""
+def editor_fields(type_name: str | None, schema: list[dict], spec: dict | None, columns: Columns | None = None) -> list:
+    """The form for one widget type over one dataset's columns, filled from ``spec``;
+    with the columns' roles (``columns``) the column pickers show each column's role and
+    offer the suitable ones first."""
     wt = REGISTRY.get(type_name or "")
     if wt is None:
         return [html.P("Choose a widget type.", className="text-body-secondary")]
     spec = spec or {}
     # Title and description have their own inputs above the type's fields.
     fields = [f for f in wt.fields if f.kind not in ("filters", "object") and f.name not in ("title", "description")]
-    controls = [field_control(f, schema, spec.get(f.name)) for f in fields]
+    controls = [field_control(f, schema, spec.get(f.name), columns, wt.name) for f in fields]
     form = [dbc.Row([dbc.Col(c, md=6) for c in controls])]
     if any(f.kind == "filters" for f in wt.fields):
-        form.append(filter_rows(schema, spec.get("filters")))
+        form.append(filter_rows(schema, spec.get("filters"), columns))
     return form
 
 

@@ -4,7 +4,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from components.datasets import data_grid, human_size, schema_table, upload_zone, versions_table
+from components.column_roles import column_roles_table
+from components.datasets import data_grid, human_size, upload_zone, versions_table
 from components.feedback import icon, page_header
 from components.profile import profile_tab
 from storage.principal import Role
@@ -82,8 +83,8 @@ def layout(dataset_id=None, **_query):
     tabs = [
         dbc.Tab(html.Div(data_grid("dataset-grid", dataset.schema), className="pt-3"), label="Data", tab_id="data"),
         dbc.Tab(profile_tab(dataset.id), label="Profile", tab_id="profile"),
-        dbc.Tab(html.Div(schema_table(dataset.schema), className="pt-3"), label=f"Columns ({len(dataset.schema)})",
-                tab_id="columns"),
+        dbc.Tab(html.Div(column_roles_table(dataset.schema, storage.roles.get(principal, dataset.id), can_edit),
+                         className="pt-3"), label=f"Columns ({len(dataset.schema)})", tab_id="columns"),
         dbc.Tab(html.Div(versions_table(storage.datasets.versions(principal, dataset.id)), className="pt-3"),
                 label="Versions", tab_id="versions"),
     ]

@@ -21,6 +21,7 @@ from storage.jobs import JobService
 from storage.profiles import ProfileService
 from storage.queries import QueryService
 from storage.reports import ReportService
+from storage.roles import ColumnRoleService
 from storage.schedules import ScheduleService
 from storage.throttle import LoginThrottle
 from storage.tokens import TokenService
@@ -46,7 +47,9 @@ class Storage:
         self.datasets = DatasetService(self.engine, self.workspaces, self.data_dir, max_upload_mb)
         self.jobs = JobService(self.engine)
         self.profiles = ProfileService(self.engine, self.datasets, self.jobs, self.data_dir)
-        self.dashboards = DashboardService(self.engine, self.workspaces, self.datasets)
+        self.roles = ColumnRoleService(self.engine, self.workspaces, self.datasets, self.profiles)
+        self.profiles.roles = self.roles  # profile alerts follow the roles
+        self.dashboards = DashboardService(self.engine, self.workspaces, self.datasets, self.roles)
         self.queries = QueryService(self.datasets, self.data_dir)
         self.queries.dashboards = self.dashboards
         self.dashboard_views = DashboardViewService(self.dashboards, self.datasets, self.queries)

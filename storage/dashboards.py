@@ -19,6 +19,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from analytics import dashboard_templates
+from analytics.column_choice import Columns
 from analytics.dashboards import bottom_of
 from analytics.widgets.spec import normalize_dashboard_filter, normalize_spec
 from storage.database import as_utc, utcnow
@@ -26,7 +27,6 @@ from storage.datasets import DatasetService
 from storage.duck import connect, literal
 from storage.errors import Conflict, Forbidden, InvalidInput, InvalidSpec, NotFound
 from storage.principal import SCOPE_READ, Principal, Role
-from storage.sql import quote_ident
 from storage.tables import dashboard_shares, dashboards
 from storage.workspaces import WorkspaceService
 
@@ -52,10 +52,11 @@ def _hash(token: str) -> str:
 
 
 class DashboardService:
-    def __init__(self, engine: Engine, workspaces: WorkspaceService, datasets: DatasetService):
+    def __init__(self, engine: Engine, workspaces: WorkspaceService, datasets: DatasetService, roles=None):
         self.engine = engine
         self.workspaces = workspaces
         self.datasets = datasets
+        self.roles = roles  # storage.roles.ColumnRoleService: what each column is, for generate()
 
     # --- loading --------------------------------------------------------------------------
 
@@ -404,35 +405,11 @@ class DashboardService:
 
     # --- generated dashboards ---------------------------------------------------------------
 
-    def column_summary(self, principal: Principal, dataset_id) -> dict:
-        """{column: {"distinct", "min", "max", "nulls"}} in one DuckDB scan (approximate
-        distinct counts), for templates and profile-based proposals."""
-        dataset = self.datasets.get(principal, dataset_id)
-        parts = []
-        for i, column in enumerate(dataset.schema):
-            col = quote_ident(column["name"])
-            parts.append(f"approx_count_distinct({col}) AS d{i}, count(*) - count({col}) AS n{i}")
-            if column["type"] in ("integer", "float", "decimal", "date", "timestamp"):
-                parts.append(f"min({col}) AS lo{i}, max({col}) AS hi{i}")
-            else:
-                parts.append(f"NULL AS lo{i}, NULL AS hi{i}")
-        con = connect(self.datasets.tmp_dir)
-        try:
-            row = con.execute(f"SELECT {', '.join(parts)} FROM read_parquet({literal(str(self.datasets.file_path(dataset)))})"
-                              ).fetchone() if parts else ()
-        finally:
-            con.close()
-        summary = {}
-        for i, column in enumerate(dataset.schema):
-            base = i * 4
-            summary[column["name"]] = {"distinct": row[base], "nulls": row[base + 1], "min": row[base + 2],
-                                       "max": row[base + 3]}
-        return {"rows": dataset.rows, "columns": summary}
-
     def generate(self, principal: Principal, dataset_id, workspace_id=None) -> dict:
-        """A dashboard proposed for the dataset: a template when its columns match a known
-        shape (video game sales, music preferences, retail transactions), else one built
-        from the column summary (KPIs, trend, top categories, distributions, correlation)."""
+        """A dashboard proposed for the dataset from its columns' roles (storage.roles): a
+        template when its columns match a known shape (video game sales, music
+        preferences, retail transactions), else an X-ray (KPIs of the measures, the main
+        measure over time, top categories, distributions, a scatter, a map, the rows)."""
         dataset = self.datasets.get(principal, dataset_id)
         if workspace_id in (None, ""):
             workspace_id = dataset.workspace_id
@@ -440,6 +417,14 @@ class DashboardService:
             raise InvalidInput("A dashboard is made in the dataset's own workspace")
         with self.engine.connect() as conn:
             self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)
-        summary = self.column_summary(principal, dataset_id)
-        payload = dashboard_templates.propose(dataset.name, dataset.schema, summary, dataset.id)
+        # What each column is (corrections included) and the summary it was inferred from:
+        # the proposal sums, averages and draws only what the roles allow.
+        roles, summary = self.roles.roles_for(dataset), self.roles.summary_for(dataset)
+        con = connect(self.datasets.tmp_dir)
+        try:
+            source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
+            summary = {**summary, **dashboard_templates.facts(con, source, Columns(dataset.schema, roles, summary))}
+        finally:
+            con.close()
+        payload = dashboard_templates.propose(dataset.name, dataset.schema, summary, dataset.id, roles)
         return self.create(principal, workspace_id, payload)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from analytics.profile import compute_profile
+from analytics.profiling.alerts import apply_roles
 from storage.database import as_utc, utcnow
 from storage.datasets import Dataset, DatasetService, _fsync_dir, _fsync_file
 from storage.duck import connect, literal
@@ -42,6 +43,9 @@ class ProfileService:
         self.dir = Path(data_dir) / "profiles"
         self.dir.mkdir(parents=True, exist_ok=True)
         datasets.listeners.append(self)
+        # storage.roles.ColumnRoleService (set by Storage): the alerts a profile shows
+        # follow the columns' roles, a person's corrections included.
+        self.roles = None
 
     # --- files ------------------------------------------------------------------------
 
@@ -53,6 +57,19 @@ class ProfileService:
             return json.loads(self._path(dataset.id, dataset.version, "json").read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
+
+    def read_ready(self, dataset: Dataset) -> dict | None:
+        """The stored profile of the version, as computed (no roles applied), or None when
+        it is not computed yet; starts nothing. For services that resolved the dataset
+        with access checked (column roles)."""
+        return self._read(dataset)
+
+    def _ready(self, dataset: Dataset, profile: dict) -> dict:
+        """A stored profile as the API answers it: with each column's role (corrections
+        included) and the alerts that follow from the roles."""
+        if self.roles is not None and profile.get("columns") is not None:
+            profile = apply_roles(profile, self.roles.roles_for(dataset))
+        return {"status": "ready", "progress": 1.0, "message": None, **profile}
 
     def _write(self, dataset_id: int, version: int, profile: dict) -> None:
         final = self._path(dataset_id, version, "json")
@@ -142,14 +159,14 @@ class ProfileService:
         dataset = self.datasets.get(principal, dataset_id)
         profile = self._read(dataset)
         if profile is not None:
-            return {"status": "ready", "progress": 1.0, "message": None, **profile}
+            return self._ready(dataset, profile)
         state = self._job_state(dataset)
         if state is None or state[0] == "done":  # no job, or a result that is not there (deleted)
             self._start(principal, dataset, replace=True)
             state = self._job_state(dataset) or ("queued", 0.0, "Queued", None)
             profile = self._read(dataset)  # a very small dataset may be done already
             if profile is not None:
-                return {"status": "ready", "progress": 1.0, "message": None, **profile}
+                return self._ready(dataset, profile)
         status, progress, message, _ = state
         if status in ("failed", "cancelled", "interrupted"):
             if status == "interrupted":

@@ -245,3 +245,28 @@ schedule_runs = Table(
     Column("pages", Integer),
     Column("size_bytes", BigInteger),
 )
+
+# Column roles (analytics.roles): what each column is, inferred once per dataset version
+# (with the column summary it was inferred from), and a person's corrections per dataset
+# and column name, which outlive versions while the column exists.
+column_roles = Table(
+    "column_roles",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("basis", String(16), nullable=False),  # summary (one scan) | profile
+    Column("roles_json", Text, nullable=False),  # {column: {"role", "detail", "reason"}}
+    Column("summary_json", Text, nullable=False),  # {"rows", "columns": {column: stats}}
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+)
+
+column_role_overrides = Table(
+    "column_role_overrides",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    Column("column_name", String(300), primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("detail", String(32)),
+    Column("set_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("set_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,6 +1,12 @@
 """Alerts: the things worth a second look, each tied to its column (or pair), in the
-order a person would want to read them. Thresholds are stated here and in docs/profile.md."""
+order a person would want to read them. Thresholds are stated here and in docs/profile.md.
+
+What a column is (its role, analytics.roles) decides which alerts make sense: the shape
+of a number's distribution (skewed, many zeros, negatives) is news about a measure, not
+about an identifier, a code or a year, whose values name things or moments."""
 from __future__ import annotations
+
+from analytics.profiling.semantic import hints
 
 MISSING_SHARE = 0.05        # 'missing' when at least 5 % of values are missing
 ZEROS_SHARE = 0.10          # 'zeros' when at least 10 % of values are 0
@@ -23,6 +29,7 @@ ALERT_TYPES = {
     "infinite": "Infinite values",
     "empty_strings": "Empty strings",
     "imbalance": "Imbalanced",
+    "numeric_code": "Numbers that name things",
     "high_correlation": "Highly correlated",
     "duplicates": "Duplicate rows",
     "future_dates": "Dates in the future",
@@ -35,7 +42,14 @@ def _pct(share: float) -> str:
     return f"{pct:.1f} %" if pct >= 0.1 or pct == 0 else f"{pct:.2g} %"
 
 
-def column_alerts(col: dict, rows: int) -> list[dict]:
+# Roles whose numbers name things or moments: no alerts about their distribution.
+NAMING_ROLES = {"identifier", "code", "date_part", "boolean", "constant", "geography", "time"}
+
+
+def column_alerts(col: dict, rows: int, role: str | None = None) -> list[dict]:
+    """The alerts of one profiled column; ``role`` (analytics.roles) leaves out those that
+    mean nothing for what the column is, and adds "numeric_code" for numbers that name
+    things."""
     name, found = col["name"], []
 
     def add(kind, message):
@@ -55,7 +69,10 @@ def column_alerts(col: dict, rows: int) -> list[dict]:
     elif col["kind"] == "text" and distinct is not None and distinct > HIGH_CARDINALITY:
         add("high_cardinality", f"{name} has {distinct:,} distinct values"
                                 f"{' (estimated)' if col.get('distinct_estimated') else ''}")
-    if col["kind"] == "numeric" and count:
+    if col["kind"] == "numeric" and count and role == "code" and distinct != 1:
+        add("numeric_code", f"{name} holds numbers that name things (codes): count or group by them, "
+                            "adding or averaging them means nothing")
+    if col["kind"] == "numeric" and count and role not in NAMING_ROLES:
         skew = col.get("skewness")
         if skew is not None and abs(skew) >= SKEW_ABS:
             add("skewed", f"{name} is heavily skewed (skewness {skew:.1f})")
@@ -66,8 +83,8 @@ def column_alerts(col: dict, rows: int) -> list[dict]:
         if 0 < negatives <= NEGATIVE_SHARE * count:
             add("negatives", f"{name} has {negatives:,} negative values ({_pct(negatives / count)}) among "
                              "positive ones: returns, corrections or errors?")
-        if col.get("infinite"):
-            add("infinite", f"{name} has {col['infinite']:,} infinite values (left out of its statistics)")
+    if col["kind"] == "numeric" and col.get("infinite"):
+        add("infinite", f"{name} has {col['infinite']:,} infinite values (left out of its statistics)")
     if col["kind"] == "text" and col.get("empty"):
         add("empty_strings", f"{name} has {col['empty']:,} empty strings (counted as values, not as missing)")
     imbalance = col.get("imbalance")
@@ -84,9 +101,45 @@ def column_alerts(col: dict, rows: int) -> list[dict]:
     return found
 
 
-def table_alerts(table: dict, pairs: list[dict]) -> list[dict]:
+def apply_roles(profile: dict, roles: dict[str, dict]) -> dict:
+    """The profile with each column's role set to ``roles`` (a person's corrections
+    included) and its alerts and hints recomputed for them; table alerts (duplicates,
+    correlations) are kept but for pairs with an identifier or a code. A new dict; the
+    columns are copies."""
+    rows = (profile.get("table") or {}).get("rows") or 0
+    columns, column_found = [], []
+    for col in profile.get("columns") or []:
+        col = dict(col)
+        role = roles.get(col["name"])
+        if role is not None:
+            col["role"] = {key: role.get(key) for key in ("role", "detail", "reason", "source") if key in role}
+        role = (col.get("role") or {}).get("role")
+        if col.get("patterns") is not None or col.get("kind") != "text":  # profiles from before patterns keep theirs
+            col["semantic"] = hints(col, rows, col.get("patterns") or {}, role)
+        found = column_alerts(col, rows, role)
+        kept = [t for t in col.get("alerts") or [] if t == "high_correlation"]
+        col["alerts"] = [a["type"] for a in found] + kept
+        column_found.extend(found)
+        columns.append(col)
+    effective = {c["name"]: (c.get("role") or {}).get("role") for c in columns}
+    table_found = [a for a in profile.get("alerts") or [] if a["type"] == "duplicates" or (
+        a["type"] == "high_correlation" and not any(effective.get(c) in UNCORRELATED_ROLES for c in a["columns"]))]
+    paired = {c for a in table_found if a["type"] == "high_correlation" for c in a["columns"]}
+    for col in columns:
+        if col["name"] not in paired and "high_correlation" in col["alerts"]:
+            col["alerts"].remove("high_correlation")
+    return {**profile, "columns": columns, "alerts": sort_alerts(column_found + table_found)}
+
+
+# A correlation with a row number or a code follows the order or the numbering of the
+# rows, not the data: no alert for such a pair.
+UNCORRELATED_ROLES = {"identifier", "code"}
+
+
+def table_alerts(table: dict, pairs: list[dict], roles: dict[str, str] | None = None) -> list[dict]:
     """Duplicate rows, and every pair at or above CORRELATION (``pairs``: all pairs,
-    strongest first)."""
+    strongest first) but those with an identifier or a code (``roles``: column → role)."""
+    roles = roles or {}
     found = []
     if table.get("duplicate_rows"):
         dup = table["duplicate_rows"]
@@ -96,6 +149,8 @@ def table_alerts(table: dict, pairs: list[dict]) -> list[dict]:
     labels = {"pearson": "Pearson r", "spearman": "Spearman ρ", "cramers_v": "Cramér's V"}
     for pair in pairs:
         key = tuple(pair["columns"])
+        if any(roles.get(c) in UNCORRELATED_ROLES for c in key):
+            continue
         if abs(pair["value"]) >= CORRELATION and key not in seen:
             seen.add(key)
             a, b = pair["columns"]

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from analytics.profiling import categorical, correlations, numeric, semantic, temporal
 from analytics.profiling.aggregates import AggregateQuery
 from analytics.profiling.alerts import column_alerts, sort_alerts, table_alerts
+from analytics.roles import MONTH_NAMES, WEEKDAY_NAMES, infer_roles, stats_from_profile
 from analytics.profiling.columns import infer_schema, profiled_columns
 from analytics.values import jsonable as _cell
 
@@ -42,7 +43,7 @@ COLUMN_FIELDS = (
     "kurtosis", "cv", "sum", "zeros", "negatives", "infinite", "finite_count", "top_values", "histogram",
     "length_min", "length_mean", "length_max", "empty", "blank", "true_count", "false_count", "future",
     "before_1900", "has_time", "weekday_counts", "hour_counts", "singletons", "entropy", "imbalance",
-    "semantic", "alerts",
+    "semantic", "alerts", "integral", "minutes_over_59", "patterns", "role",
 )
 
 
@@ -137,8 +138,15 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
 
     alerts = []
     for out in profiles:
-        out["semantic"] = semantic.hints(out, rows, matches.get(out["name"], {}))
-        found = column_alerts(out, rows)
+        found_matches = matches.get(out["name"], {})
+        out["patterns"] = {key: found_matches.get(key) for key in semantic.PATTERN_KEYS} if found_matches else None
+    # What each column is (analytics.roles) decides its hints and which alerts make sense.
+    inferred = infer_roles([{"name": out["name"], "type": out["type"]} for out in profiles],
+                           stats_from_profile(profiles), rows)
+    for out in profiles:
+        out["role"] = inferred[out["name"]]
+        out["semantic"] = semantic.hints(out, rows, matches.get(out["name"], {}), out["role"]["role"])
+        found = column_alerts(out, rows, out["role"]["role"])
         out["alerts"] = [a["type"] for a in found]
         alerts.extend(found)
     missing_cells = sum(p["missing"] for p in profiles)
@@ -151,7 +159,7 @@ def compute_profile(con, source_sql: str, schema: list[dict] | None = None, *, s
         "duplicate_rows": duplicate_rows, "duplicate_rows_share": duplicate_rows / rows if rows else None,
         "types": types,
     }
-    alerts = sort_alerts(alerts + table_alerts(table, pairs))
+    alerts = sort_alerts(alerts + table_alerts(table, pairs, {name: r["role"] for name, r in inferred.items()}))
     for pair_alert in (a for a in alerts if a["type"] == "high_correlation"):
         for name in pair_alert["columns"]:
             for out in profiles:
@@ -350,13 +358,25 @@ def _semantic_matches(con, source_sql: str, rows: int, text_cols) -> dict[str, d
         params.append(semantic.COUNTRY_NAMES)
         parts.append(f"count_if(length({s}) <= 3 AND lower(trim({s})) IN (SELECT unnest(?)))")
         params.append(semantic.COUNTRY_CODES)
+        # For column roles: digits (codes, years written as text), weekday and month names.
+        parts.append(f"count_if(regexp_full_match(trim({s}), '[0-9]+'))")
+        parts.append(f"count_if(regexp_full_match(trim({s}), '0[0-9]+'))")
+        parts.append(f"count_if(lower(trim({s})) IN (SELECT unnest(?)))")
+        params.append(WEEKDAY_NAMES)
+        parts.append(f"count_if(lower(trim({s})) IN (SELECT unnest(?)))")
+        params.append(MONTH_NAMES)
+        parts.append(f"min(TRY_CAST(trim({s}) AS DOUBLE))")
+        parts.append(f"max(TRY_CAST(trim({s}) AS DOUBLE))")
     row = con.execute(f"SELECT {', '.join(parts)} FROM (SELECT {values} FROM {source_sql}{sample})", params).fetchone()
     found = {}
+    width = 11
     for n, col in enumerate(text_cols):
-        total, email, url, names, codes = row[5 * n:5 * n + 5]
+        total, email, url, names, codes, digits, zeros, weekdays, months, low, high = row[width * n:width * n + width]
         if total:
             found[col.name] = {"email": email / total, "url": url / total, "country_name": names / total,
-                               "country_code": codes / total}
+                               "country_code": codes / total, "digits": digits / total, "leading_zero": zeros / total,
+                               "weekday": weekdays / total, "month": months / total,
+                               "numeric_min": jsonable(low), "numeric_max": jsonable(high)}
     return found
 
 

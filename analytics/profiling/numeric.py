@@ -13,6 +13,7 @@ import math
 
 from analytics.profiling.aggregates import AggregateQuery
 from analytics.profiling.columns import ProfiledColumn
+from analytics.roles import may_be_clock_time
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 HISTOGRAM_BINS = 30
@@ -35,6 +36,19 @@ def first_pass(query: AggregateQuery, col: ProfiledColumn) -> None:
         query.add(p + "max", f"max({fin})")
     query.add(p + "zeros", f"count_if({q} = 0)")
     query.add(p + "negatives", f"count_if({q} < 0)")
+    # For column roles (analytics.roles): whole numbers, and, where the name allows a
+    # clock time written as hhmm, the values that cannot be one.
+    query.add(p + "fractional", "0" if col.is_integer else f"count_if({fin} <> floor({fin}))")
+    if may_be_clock_time(col.name):
+        query.add(p + "minutes_over_59", minutes_over_59_sql(col))
+
+
+def minutes_over_59_sql(col: ProfiledColumn) -> str:
+    """How many values cannot be an hhmm clock time: a fraction, or last two digits of
+    60 or more."""
+    if col.is_integer:
+        return f"count_if(abs({col.q}) % 100 >= 60)"
+    return f"count_if({col.finite} <> floor({col.finite}) OR abs({col.finite}) % 100 >= 60)"
 
 
 def histogram_plan(col: ProfiledColumn, low, high) -> tuple[float, float, int]:
@@ -159,7 +173,8 @@ def finish(col: ProfiledColumn, first: dict, second: dict, out: dict) -> None:
     p = f"c{col.index}_"
     n = first[p + "n"] or 0
     out.update(infinite=first[p + "infinite"], zeros=first[p + "zeros"], negatives=first[p + "negatives"],
-               finite_count=n)
+               finite_count=n, minutes_over_59=first.get(p + "minutes_over_59"))
+    out["integral"] = bool(n) and not first[p + "fractional"]
     if not n:
         return
     m2, m3, m4 = (second[p + f"m{k}"] for k in (2, 3, 4))

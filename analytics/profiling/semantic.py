@@ -1,12 +1,11 @@
 """Semantic hints: what a column's values say it is, beyond its storage type.
 
-Each hint is a small rule on numbers the profile already has (distinct counts, types)
-or on a share of a sample of values matching a pattern. A hint is a suggestion shown
-next to the column, never a change of type.
+Each hint is a share of a sample of values matching a pattern (e-mail, URL, country), or
+the column's role (analytics.roles: "id" for identifiers, "categorical_code" for numbers
+that name things; the one rule for both). A hint is a suggestion shown next to the
+column, never a change of type.
 """
 from __future__ import annotations
-
-import re
 
 from analytics.countries import ISO2_TO_ISO3
 
@@ -15,13 +14,6 @@ from analytics.countries import ISO2_TO_ISO3
 MATCH_SHARE = 0.9
 EMAIL_PATTERN = r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
 URL_PATTERN = r"^(https?|ftp)://[^\s/$.?#][^\s]*$|^www\.[^\s]+\.[A-Za-z]{2,}(/[^\s]*)?$"
-
-# Integer columns with at most this many distinct values (and many more rows) are
-# probably codes for categories (1 = retail, 2 = hotel...), not quantities.
-CODE_MAX_DISTINCT = 12
-CODE_MIN_ROWS_PER_VALUE = 5
-
-_ID_NAME = re.compile(r"(^|[^a-z])(id|key|uuid|guid|no|nr|number|code)$|^id[^a-z]|_id$", re.IGNORECASE)
 
 # ISO 3166-1 alpha-2 and alpha-3 codes (analytics.countries, plus UK and EU) and English
 # short names (with a few common variants), lower case. Used only to recognise a column
@@ -60,16 +52,18 @@ COUNTRY_CODES = sorted(set(_ALPHA2) | set(_ALPHA3))
 COUNTRY_NAMES = sorted(set(_NAMES))
 
 
-def name_looks_like_id(name: str) -> bool:
-    return bool(_ID_NAME.search(name.strip()))
+# The shares of sampled values each text column's profile keeps in "patterns" (for
+# column roles: analytics.roles.stats_from_profile reads them).
+PATTERN_KEYS = ("email", "url", "country_name", "country_code", "digits", "leading_zero", "weekday", "month",
+                "numeric_min", "numeric_max")
 
 
-def hints(column: dict, rows: int, matches: dict[str, float]) -> list[str]:
+def hints(column: dict, rows: int, matches: dict[str, float], role: str | None = None) -> list[str]:
     """The hints for one profiled column. ``matches`` holds the shares of sampled
-    non-empty values that look like e-mail addresses, URLs, country names and codes."""
+    non-empty values that look like e-mail addresses, URLs, country names and codes;
+    ``role`` is what the column is (analytics.roles, the one rule for ids and codes)."""
     found = []
-    kind, count, distinct = column["kind"], column["count"] or 0, column["distinct"]
-    if kind == "text":
+    if column["kind"] == "text":
         if matches.get("email", 0) >= MATCH_SHARE:
             found.append("email")
         if matches.get("url", 0) >= MATCH_SHARE:
@@ -79,13 +73,9 @@ def hints(column: dict, rows: int, matches: dict[str, float]) -> list[str]:
         elif matches.get("country_code", 0) >= MATCH_SHARE and (column.get("length_max") or 0) <= 3:
             found.append("country_code")
     # A column of e-mail addresses or URLs is what it is, even when every value differs.
-    id_types = ("integer", "text", "categorical", "decimal")
-    if (not found and distinct is not None and count >= 2 and column["type"] in id_types
-            and (distinct == count or (name_looks_like_id(column["name"]) and distinct >= 0.5 * count
-                                       and column["type"] != "categorical"))):
+    if not found and role == "identifier":
         found.insert(0, "id")
-    if (column["type"] == "integer" and distinct is not None and 2 <= distinct <= CODE_MAX_DISTINCT
-            and count >= CODE_MIN_ROWS_PER_VALUE * distinct and "id" not in found):
+    if role == "code" and column["kind"] == "numeric":
         found.append("categorical_code")
     return found
 

@@ -1,0 +1,31 @@
+"""/api/v1 column roles: what each column of a dataset is (analytics.roles), and a
+person's correction of it. Thin: storage.roles checks access and validates."""
+from __future__ import annotations
+
+import flask
+
+from api._helpers import json_body
+from storage.errors import InvalidInput
+from web.context import current_storage, require_principal
+
+blueprint = flask.Blueprint("api_columns", __name__, url_prefix="/api/v1")
+
+
+@blueprint.get("/datasets/<dataset_id>/columns")
+def list_columns(dataset_id):
+    principal = require_principal()
+    columns = current_storage().roles.columns(principal, dataset_id)
+    return flask.jsonify({"dataset_id": int(dataset_id), "columns": columns})
+
+
+@blueprint.patch("/datasets/<dataset_id>/columns/<path:column>")
+def set_column_role(dataset_id, column):
+    """{"role": one of analytics.roles.ROLES, or "auto" / null for the inferred one,
+    "detail": optional}."""
+    principal = require_principal()
+    body = json_body()
+    if "role" not in body:
+        raise InvalidInput("Send the column's role, or \"auto\" to let the app decide again")
+    role, detail = body.get("role"), body.get("detail")
+    found = current_storage().roles.set(principal, dataset_id, column, role, detail)
+    return flask.jsonify({"name": column, **found})
