@@ -97,13 +97,15 @@ def register(app) -> None:
     )
     def grid_columns(dataset_id):
         """The column definitions again once the floats' decimals are read from the data
-        (the page draws the grid at once, with two decimals for floats). Roles: pass the
-        dataset's stored {column: role} as ``roles=`` to column_defs here."""
+        (the page draws the grid at once, with two decimals for floats) and the column
+        roles are known (a year or a flight number is written without a separator)."""
         principal = require_principal()
-        datasets = current_storage().datasets
+        storage = current_storage()
+        datasets = storage.datasets
         try:
             dataset = datasets.get(principal, dataset_id)
-            return column_defs(dataset.schema, decimals=datasets.column_decimals(principal, dataset.id))
+            roles = {name: found["role"] for name, found in storage.roles.roles_for(dataset).items()}
+            return column_defs(dataset.schema, roles=roles, decimals=datasets.column_decimals(principal, dataset.id))
         except DataInsightError:
             return no_update
 

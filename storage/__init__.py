@@ -52,6 +52,7 @@ class Storage:
         self.dashboards = DashboardService(self.engine, self.workspaces, self.datasets, self.roles)
         self.queries = QueryService(self.datasets, self.data_dir)
         self.queries.dashboards = self.dashboards
+        self.queries.roles = self.roles
         self.dashboard_views = DashboardViewService(self.dashboards, self.datasets, self.queries)
         self.analyses = AnalysisService(self.datasets, self.jobs, self.data_dir)
         self.queries.analyses = self.analyses  # analysis widgets on dashboards

@@ -126,6 +126,7 @@ class QueryService:
         self.datasets = datasets
         self.dashboards = None  # set by Storage: render_shared reads the shared dashboard
         self.analyses = None  # set by Storage: analysis widgets run their analysis through it
+        self.roles = None  # set by Storage: column roles decide how numbers are written
         self.data_dir = Path(data_dir)
         self.time_limit = time_limit
         self.row_cap = row_cap
@@ -330,6 +331,13 @@ class QueryService:
         self._store(key, result)
         return {**result, "cached": False}
 
+    def column_roles(self, dataset: Dataset) -> dict[str, str] | None:
+        """{column: role} of the dataset's current version, a person's corrections
+        included (storage.roles; access was checked when ``dataset`` was resolved)."""
+        if self.roles is None:
+            return None
+        return {name: found["role"] for name, found in self.roles.roles_for(dataset).items()}
+
     def render_on(self, dataset: Dataset | None, normalized: dict, *, complete: bool = False) -> dict:
         """The drawn widget (figure, table or text) of a prepared spec, cached. An
         analysis widget whose analysis takes longer than self.analysis_wait seconds
@@ -340,7 +348,7 @@ class QueryService:
             return wt.render(None, normalized)
         if normalized["type"] == "analysis":
             return self._render_analysis(dataset, normalized, None if complete else self.analysis_wait)
-        context = render_context(dataset)
+        context = render_context(dataset, self.column_roles(dataset))
         key = self._key("r", dataset, {**normalized, "__roles": context["roles"]} if context["roles"] else normalized)
         hit = self._cached(key)
         if hit is not None:
@@ -475,12 +483,11 @@ def public_result(result: dict) -> dict:
     return {**result, "columns": [columns[i] for i in keep], "rows": [[r[i] for i in keep] for r in result["rows"]]}
 
 
-def render_context(dataset: Dataset) -> dict:
+def render_context(dataset: Dataset, roles: dict[str, str] | None = None) -> dict:
     """What a widget's render reads besides its rows: {"types": {column: type}, "roles":
     {column: role} or None}. Roles ("date_part", "identifier", "code", "measure", ...) say
     which numbers are labels (a year is written 2013, not 2,013); without them the widgets
-    judge from the column's name and values. The one place roles are read from the dataset."""
-    roles = getattr(dataset, "column_roles", None)
+    judge from the column's name and values."""
     return {"types": {c["name"]: c["type"] for c in dataset.schema}, "roles": dict(roles) if roles else None}
 
 

@@ -85,7 +85,9 @@ def test_column_definitions_of_the_page_and_the_callback(client, app_storage, ad
     assert defs["Global_Sales"]["filter"] == "agNumberColumnFilter"
     assert defs["Global_Sales"]["filterParams"]["defaultOption"] == "greaterThan"
     assert defs["Global_Sales"]["valueFormatter"] == {"function": "gridNumber(params.value, 2, true)"}
-    assert defs["Rank"]["valueFormatter"] == {"function": "gridNumber(params.value, 0, true)"}
+    # Rank: a row number by its role (1..n), so written like an id.
+    assert app_storage.roles.get(admin.principal(), dataset.id)["Rank"]["role"] == "identifier"
+    assert defs["Rank"]["valueFormatter"] == {"function": "gridNumber(params.value, 0, false)"}
     assert (defs["Name"]["filter"], defs["Name"]["filterParams"]["defaultOption"]) == ("agTextColumnFilter", "contains")
     # The page draws the grid with the same filters before the decimals are read.
     page = render_page(client, f"/datasets/{dataset.id}").get_data(as_text=True)
@@ -104,3 +106,23 @@ def test_a_second_user_gets_nothing_from_crafted_grid_requests(make_client, app_
     response = grid_columns(bob, dataset.id)
     assert response.status_code == 204 or response.get_json()["response"] == {}
     assert "Global_Sales" not in response.get_data(as_text=True)
+
+
+def test_the_grid_writes_numbers_as_the_column_roles_say(client, app_storage, admin):
+    """The callback's column definitions follow the stored roles: a flight number (a code
+    its name does not give away) has no separator and opens on "Equals"; a person's
+    correction to a measure brings the separator back."""
+    principal = admin.principal()
+    workspace = app_storage.workspaces.personal_workspace(principal).id
+    flights = app_storage.datasets.create_from_file(principal, workspace, FIXTURES / "public" / "flights_sample.csv",
+                                                    "flights_sample.csv")
+    sign_in(client, "ada@example.com")
+
+    def flight_def():
+        defs = grid_columns(client, flights.id).get_json()["response"]["dataset-grid"]["columnDefs"]
+        return {d["field"]: d for d in defs}["flight"]
+
+    assert flight_def()["valueFormatter"] == {"function": "gridNumber(params.value, 0, false)"}
+    assert flight_def()["filterParams"]["defaultOption"] == "equals"
+    app_storage.roles.set(principal, flights.id, "flight", "measure")
+    assert flight_def()["valueFormatter"] == {"function": "gridNumber(params.value, 0, true)"}

@@ -266,3 +266,24 @@ def test_a_dashboard_widget_that_fails_unexpectedly_shows_a_reference(caplog):
     assert message.startswith("Something went wrong drawing this chart (reference ") and "server log" not in message
     reference = message.split("reference ")[1][:8]
     assert any(reference in r.getMessage() and "dashboard widget w1" in r.getMessage() for r in caplog.records)
+
+
+def test_widgets_write_numbers_as_the_column_roles_say(storage, ada):
+    """The stored roles reach every widget's render: a flight number (a code the name alone
+    does not give away) is written 4534 in a table, not 4,534; a person's correction to a
+    measure brings the separator back."""
+    workspace = storage.workspaces.personal_workspace(ada).id
+    flights = storage.datasets.create_from_file(ada, workspace, FIXTURES / "public" / "flights_sample.csv",
+                                                "flights_sample.csv")
+    assert storage.roles.get(ada, flights.id)["flight"]["role"] in ("code", "identifier")
+    spec = {"type": "table", "columns": ["flight", "distance"], "sort": "flight", "descending": True, "page_size": 5}
+    drawn = storage.queries.render(ada, flights.id, spec)
+    formats = dict(zip(drawn["columns"], drawn["formats"]))
+    from analytics.widgets.formatting import format_cell
+    top_flight = max(int(line.split(",")[10]) for line in
+                     (FIXTURES / "public" / "flights_sample.csv").read_text().splitlines()[1:])
+    assert top_flight >= 1000
+    assert format_cell(top_flight, formats["flight"]) == str(top_flight)
+    storage.roles.set(ada, flights.id, "flight", "measure")
+    formats = dict(zip(*(lambda d: (d["columns"], d["formats"]))(storage.queries.render(ada, flights.id, spec))))
+    assert format_cell(top_flight, formats["flight"]) == f"{top_flight:,}"
