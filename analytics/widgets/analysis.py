@@ -110,11 +110,16 @@ class Analysis(WidgetType):
 
 def _forecast(result, view):
     fig = figures.forecast_figure(result)
-    # The holdout error beside the baseline's is the point of the widget: in its title.
-    holdout, baseline = result["holdout"], result["baseline"]
-    fig.update_layout(title=f"Forecast ({result['model']}): holdout MAPE {figures._pct(holdout['mape'])} "
-                            f"vs seasonal naive {figures._pct(baseline['mape'])}")
-    return _figure(fig, figures.forecast_error_line(result), legend=True)
+    # The holdout error beside the baseline's is the point of the widget: in its title, in
+    # the measure the verdict used (MASE where MAPE means nothing: values near zero); the
+    # verdict's headline (which is better, and whether it matters) opens the note.
+    holdout, baseline, verdict = result["holdout"], result["baseline"], result.get("verdict") or {}
+    if verdict.get("metric") == "mase":
+        errors = f"holdout MASE {figures._num(holdout.get('mase'))} vs seasonal naive {figures._num(baseline.get('mase'))}"
+    else:
+        errors = f"holdout MAPE {figures._pct(holdout['mape'])} vs seasonal naive {figures._pct(baseline['mape'])}"
+    fig.update_layout(title=f"Forecast ({result['model']}): {errors}")
+    return _figure(fig, _join(verdict.get("headline"), figures.forecast_error_line(result)), legend=True)
 
 
 def _funnel(result, view):

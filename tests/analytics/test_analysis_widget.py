@@ -119,6 +119,8 @@ def test_forecast_shows_the_interval_and_the_holdout_error(results):
     assert f"holdout MAPE {result['holdout']['mape']:.1f} %" in title
     assert f"seasonal naive {result['baseline']['mape']:.1f} %" in title
     assert f"over {result['holdout']['periods']} periods" in output["note"]
+    # The verdict's headline (which is better, and whether it matters) opens the note.
+    assert output["note"].startswith(result["verdict"]["headline"])
 
 
 def test_funnel_retention_and_journeys(results):
