@@ -565,7 +565,10 @@ def _inspect(con, source: Source, serial: bool, choices: dict, text_doubles: boo
         infos = infos[:kept]
     if not infos:
         raise IngestError("The file has no columns")
-    decisions = _classify_text_columns(con, infos, choices, csv_options.get("delimiter"), doubles)
+    # Numbers written as text are a habit of text exports (CSV, and text cells of Excel
+    # sheets); a JSON string "1" was written as a string on purpose.
+    decisions = _classify_text_columns(con, infos, choices, csv_options.get("delimiter"), doubles,
+                                       numbers=source.kind == "csv")
     preview = con.execute(
         f"SELECT {', '.join(f'c{i}' for i in range(kept))} FROM sample LIMIT {PREVIEW_ROWS}"
     ).fetchall()
@@ -583,8 +586,8 @@ def _inspect(con, source: Source, serial: bool, choices: dict, text_doubles: boo
 def _is_trailing_delimiter_column(con, raw_names: list[str], count: int) -> bool:
     """Whether the last column is the empty field after a delimiter that ends every line:
     no name in the header and no value in the sample."""
-    if count < 2 or raw_names[-1].strip():
-        return False
+    if count < 2 or raw_names[-1].strip() or not any(name.strip() for name in raw_names[:-1]):
+        return False  # a header that ends with the delimiter, and names the other columns
     return _one(con, f"SELECT count({_text_value(f'c{count - 1}')}) FROM sample")[0] == 0
 
 
@@ -653,7 +656,7 @@ def _unpivoted_text(indexes: list[int]) -> str:
 
 
 def _classify_text_columns(con, infos: list[ColumnInfo], choices: dict | None = None, delimiter: str | None = None,
-                           doubles: set[str] | None = None) -> dict:
+                           doubles: set[str] | None = None, numbers: bool = True) -> dict:
     """Dates for text columns whose every sampled value parses with one format of
     DATE_FORMATS (the first that fits: month-first before day-first, unless the person
     chose an order); numbers for those written the way exports write them (see
@@ -697,8 +700,11 @@ def _classify_text_columns(con, infos: list[ColumnInfo], choices: dict | None = 
         finally:
             con.execute("DROP TABLE date_values")
     number_like = [int(col[1:]) for col, _, _, non_null, looks in profile
-                   if looks and non_null and infos[int(col[1:])].type == "text"]
+                   if numbers and looks and non_null and infos[int(col[1:])].type == "text"]
     decisions = _classify_numbers(con, infos, number_like, choices, delimiter, doubles or set())
+    for info in infos:
+        if info.type == "text" and info.source in (doubles or ()):
+            info.type = "float"  # DuckDB read it as numbers (1.5E3 and the like): so do we
     for i in text_columns:
         if infos[i].type == "text" and i in counts and is_categorical(*counts[i]):
             infos[i].type = "categorical"
