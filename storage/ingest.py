@@ -633,6 +633,12 @@ def _reading(source: Source, csv_options: dict, infos: list[ColumnInfo], decisio
         words.append(decisions["ambiguous"])
     for order in sorted(set(orders)):
         words.append(DATE_ORDER_WORDS[order])
+    for currency in sorted({f.currency for f in formats if f.currency}):
+        words.append(f"currency {currency} dropped")
+    if any(f.percent for f in formats):
+        words.append("% dropped (values in percent)")
+    if any(f.parentheses for f in formats):
+        words.append("(123) read as -123")
     missing = sorted({w for f in formats for w in f.missing})
     if missing:
         words.append(", ".join(f"'{w}'" for w in missing) + " read as missing")
