@@ -244,7 +244,9 @@ def reading_summary(reading: dict) -> html.Div:
     if not words:
         return html.Div()
     return html.Div([html.Span("Read with: ", className="small text-body-secondary me-1"),
-                     *[dbc.Badge(w, color="light", text_color="dark", className="me-1 border import-decision")
+                     # Badges do not wrap by default; a long decision would widen a phone's page.
+                     *[dbc.Badge(w, color="light", text_color="dark", className="me-1 border import-decision text-wrap",
+                                 style={"textAlign": "left"})
                        for w in words]], className="mb-2 import-decisions")
 
 
@@ -270,7 +272,8 @@ def name_conflict(upload_id: str, existing: str | None = None, free: str | None 
 def import_card_body(upload_id: str, inspected: dict) -> list:
     """The editor for one file (one sheet of it)."""
     inspection = inspected["inspection"]
-    notes = [dbc.Badge(n, color="info", className="me-1") for n in inspection["notes"]]
+    notes = [dbc.Badge(n, color="info", className="me-1 text-wrap", style={"textAlign": "left"})
+             for n in inspection["notes"]]
     return [
         html.Div([dbc.Badge(inspection["format"], color="secondary", className="me-1"), *notes], className="mb-2"),
         reading_summary(inspection.get("reading") or {}),
