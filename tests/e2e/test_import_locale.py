@@ -68,6 +68,7 @@ def choose_files(page: Page, *paths: Path) -> None:
 def drop_files(page: Page, files: dict[str, bytes]) -> None:
     """Drop files on the upload zone as a browser does: a drop event with a DataTransfer."""
     payload = {name: base64.b64encode(data).decode() for name, data in files.items()}
+    expect(page.locator("#dataset-upload-zone")).to_be_visible()  # Dash renders the page after load
     page.evaluate("""payload => {
         const transfer = new DataTransfer();
         for (const [name, b64] of Object.entries(payload)) {
@@ -144,7 +145,7 @@ def test_a_second_upload_of_the_same_name_asks(page: Page):
     link = card.locator(".import-done-link")
     expect(link).to_have_text("destatis-bevoelkerung-2022", timeout=60_000)
     link.click()
-    expect(page.locator("#page-body")).to_contain_text("v2")
+    expect(page.locator("#dataset-versions tbody tr")).to_have_count(2)  # the same dataset, version 2
 
 
 def test_two_files_dropped_import_with_one_button(page: Page):
