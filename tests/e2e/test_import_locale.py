@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import EXPECT_TIMEOUT_MS, run_live_server
-from tests.e2e.test_datasets_flow import by_type, editor_row, screenshot
+from tests.e2e.conftest import EXPECT_TIMEOUT_MS
+# A server of this module's own, as test_datasets_flow has (module-scoped fixtures).
+from tests.e2e.test_datasets_flow import base_url, by_type, editor_row, live_server, screenshot  # noqa: F401
 from tests.e2e.test_main_flow import ensure_account, heading, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -29,17 +30,6 @@ INSEE = LOCALE / "insee-communes-2021.csv"
 US = LOCALE / "us-finance-export.csv"
 EMAIL, PASSWORD, NAME = "lena@example.com", "lena's long password", "Lena Locale"
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def live_server():
-    with run_live_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def base_url(live_server) -> str:
-    return live_server.url
 
 
 @pytest.fixture(scope="module")
