@@ -652,12 +652,12 @@ def _text_value(column: str) -> str:
     return f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
 
 
-def _unpivoted_text(indexes: list[int]) -> str:
+def _unpivoted_text(indexes: list[int], source: str = "sample") -> str:
     """The sample's columns ``indexes`` as (col, v) rows of non-empty text. Checks then
     run as one GROUP BY whatever the number of columns: a query per column, or one with
     an aggregate per column, takes minutes on a file of thousands of columns."""
     select = ", ".join(f"CAST(c{i} AS VARCHAR) AS c{i}" for i in indexes)
-    return (f"(SELECT col, NULLIF(trim(v), '') AS v FROM (UNPIVOT (SELECT {select} FROM sample) "
+    return (f"(SELECT col, NULLIF(trim(v), '') AS v FROM (UNPIVOT (SELECT {select} FROM {source}) "
             "ON COLUMNS(*) INTO NAME col VALUE v)) WHERE v IS NOT NULL")
 
 
@@ -674,23 +674,19 @@ def _classify_text_columns(con, infos: list[ColumnInfo], choices: dict | None = 
         return {}
     # Dates are 6 to 40 characters of digits, letters (month names, T, Z) and separators.
     plausible = "bool_and(regexp_full_match({v}, '[0-9A-Za-z ,:./+-]{{6,40}}') AND regexp_matches({v}, '[0-9]'))"
-    # Numbers with separators, currency, % or missing-value words (see number_formats).
-    def numeric(v: str) -> str:
-        return (f"bool_and(list_contains({number_formats.MISSING_WORDS_SQL}, {v}) "
-                f"OR regexp_full_match({v}, {literal(number_formats.LOOKS_NUMERIC_SQL)}))")
     if len(text_columns) <= FEW_TEXT_COLUMNS:
         # Aggregates per column: ten times cheaper than the UNPIVOT below on a few columns.
         parts = [f"{plausible.format(v=_text_value(f'c{i}'))}, approx_count_distinct({_text_value(f'c{i}')}), "
-                 f"count({_text_value(f'c{i}')}), {numeric(_text_value(f'c{i}'))}" for i in text_columns]
+                 f"count({_text_value(f'c{i}')})" for i in text_columns]
         row = con.execute(f"SELECT {', '.join(parts)} FROM sample").fetchone()
-        profile = [(f"c{i}", *row[4 * k:4 * k + 4]) for k, i in enumerate(text_columns)]
+        profile = [(f"c{i}", *row[3 * k:3 * k + 3]) for k, i in enumerate(text_columns)]
     else:
         profile = con.execute(
-            f"SELECT col, {plausible.format(v='v')}, approx_count_distinct(v), count(v), {numeric('v')} "
+            f"SELECT col, {plausible.format(v='v')}, approx_count_distinct(v), count(v) "
             f"FROM {_unpivoted_text(text_columns)} GROUP BY col"
         ).fetchall()
-    counts = {int(col[1:]): (distinct, non_null) for col, _, distinct, non_null, _ in profile}
-    date_like = [int(col[1:]) for col, plausible, _, _, _ in profile if plausible]
+    counts = {int(col[1:]): (distinct, non_null) for col, _, distinct, non_null in profile}
+    date_like = [int(col[1:]) for col, plausible, _, _ in profile if plausible]
     if date_like:
         # Up to DATE_SAMPLE_VALUES distinct values per column: trying every format on every
         # sampled row took seconds. A later value that needs another format is handled
@@ -705,8 +701,8 @@ def _classify_text_columns(con, infos: list[ColumnInfo], choices: dict | None = 
                 info.detected = DATE_ORDER_WORDS.get(_date_order(fmt), "")
         finally:
             con.execute("DROP TABLE date_values")
-    number_like = [int(col[1:]) for col, _, _, non_null, looks in profile
-                   if numbers and looks and non_null and infos[int(col[1:])].type == "text"]
+    still_text = [i for i in text_columns if infos[i].type == "text" and counts.get(i, (0, 0))[1]]
+    number_like = _numeric_looking(con, still_text) if numbers else []
     decisions = _classify_numbers(con, infos, number_like, choices, delimiter, doubles or set())
     for info in infos:
         if info.type == "text" and info.source in (doubles or ()):
@@ -718,6 +714,22 @@ def _classify_text_columns(con, infos: list[ColumnInfo], choices: dict | None = 
 
 
 NUMBER_VALUES = 5000  # distinct sampled values per column judged in Python
+# The cheap "looks like a number" filter reads this many sampled rows: a regex over every
+# text value of the sample cost a third of a plain file's inspection. A column that
+# passes is judged on all its sampled values in Python (detect), so nothing is lost.
+NUMBER_FILTER_ROWS = 1000
+
+
+def _numeric_looking(con, indexes: list[int]) -> list[int]:
+    """The text columns whose first sampled values are all numbers with separators,
+    currency, % or missing-value words (see number_formats.LOOKS_NUMERIC_SQL)."""
+    if not indexes:
+        return []
+    looks = (f"bool_and(list_contains({number_formats.MISSING_WORDS_SQL}, v) "
+             f"OR regexp_full_match(v, {literal(number_formats.LOOKS_NUMERIC_SQL)}))")
+    head = f"(SELECT * FROM sample LIMIT {NUMBER_FILTER_ROWS})"
+    rows = con.execute(f"SELECT col, {looks} FROM {_unpivoted_text(indexes, head)} GROUP BY col").fetchall()
+    return sorted(int(col[1:]) for col, ok in rows if ok)
 
 
 def _classify_numbers(con, infos: list[ColumnInfo], indexes: list[int], choices: dict, delimiter: str | None,

@@ -38,7 +38,9 @@ _SHAPE = re.compile(
 # What a column must look like before the per-convention check is worth doing: digits,
 # separators, signs, currency and percent signs. Cheap enough to run on every text
 # column of the sample in SQL (RE2 syntax).
-LOOKS_NUMERIC_SQL = r"^[-+(\s\x{2212}$€£¥₹A-Z]{0,6}[0-9][0-9.,'\x{2019}\s\x{00a0}\x{202f}]*[\s$€£¥₹%)A-Z]{0,6}$"
+_CURRENCY_SQL = r"([$€£¥₹]|EUR|USD|GBP|CHF|JPY)?"
+LOOKS_NUMERIC_SQL = (r"^\(?\s*[-+\x{2212}]?\s*" + _CURRENCY_SQL + r"\s*[-+\x{2212}]?\s*[0-9.,]"
+                     r"[0-9.,'\x{2019}\s\x{00a0}\x{202f}]*\s*" + _CURRENCY_SQL + r"\s*%?\s*\)?$")
 MISSING_WORDS_SQL = "[" + ", ".join(literal(w) for w in MISSING_WORDS) + "]"
 
 
