@@ -266,3 +266,17 @@ def test_refusals_leave_no_temp_files(tmp_path):
     with pytest.raises(IngestError):
         prepare(path, "wrapped.zip", work, CAP)
     assert not work.exists() or not any(work.iterdir())
+
+
+@pytest.mark.parametrize("text", ["a;b;c;\n1;x;3,5;\n2;y;4;\n", "a;b;c\n1;x;3,5;\n2;y;4;\n",
+                                  "a,b,c,\r\n1,x,2,\r\n2,y,4,\r\n"])
+def test_a_delimiter_at_the_end_of_every_line_makes_no_column(tmp_path, text):
+    got = ingest(tmp_path, text.encode(), "t.csv")
+    assert got.columns == ["a", "b", "c"]
+    assert got.column("a") == [1, 2] and got.column("b") == ["x", "y"]
+    assert got.column("c") == ([3.5, 4.0] if ";" in text else [2, 4])
+
+
+def test_an_empty_last_column_with_a_name_is_kept(tmp_path):
+    got = ingest(tmp_path, b"a;b;note\n1;2;\n3;4;\n", "t.csv")
+    assert got.columns == ["a", "b", "note"] and got.column("note") == [None, None]
