@@ -96,6 +96,8 @@ def import_upload(upload_id):
         if_exists=field(body, "if_exists", required=False),
     )
     storage.uploads.complete_path(principal, upload_id)  # fail now, not in the job, if unfinished
+    if options["if_exists"] not in (None, *imports.IF_EXISTS):
+        raise InvalidInput(f"if_exists must be one of {', '.join(imports.IF_EXISTS)}")
     job_id = storage.jobs.start(
         principal, "import", None,
         lambda report: imports.import_upload(storage, principal, upload_id, report=report, **options),

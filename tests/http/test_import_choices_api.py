@@ -84,6 +84,8 @@ def test_if_exists_adds_a_version_or_a_second_name(client, ada):
     assert job["status"] == "failed" and "A dataset named 'sales' exists" in job["message"]
     multipart = upload(client, ada, b"a,b\n1,1\n", "sales.csv", if_exists="version")
     assert multipart.status_code == 201 and multipart.get_json()["version"] == 3
+    bad = start_import(client, ada, chunked(client, ada, b"a\n1\n", "sales.csv"), if_exists="sometimes")
+    assert bad.status_code == 400 and "if_exists must be one of" in bad.get_json()["error"]["message"]
     bad = upload(client, ada, b"a,b\n1,1\n", "sales.csv", if_exists="sometimes")
     assert bad.status_code == 400 and "if_exists must be one of" in bad.get_json()["error"]["message"]
     names = sorted(d["name"] for d in client.get("/api/v1/datasets", headers=bearer(ada)).get_json()["datasets"])
