@@ -7,6 +7,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api._helpers import created, field, json_body, jsonable, query_json, sort_model_from_args
 from storage import imports, samples
+from storage.ingest import READ_CHOICES, read_options
 from storage.errors import InvalidInput, PayloadTooLarge
 from storage.exports import stream_file, write_export
 from web.context import current_storage, require_principal
@@ -59,10 +60,20 @@ def cancel_upload(upload_id):
     return "", 204
 
 
+def _reading_options(source) -> dict:
+    """Reading choices from query or form fields of the same names as the JSON
+    ``options`` object: delimiter, decimal, thousands, date_order, encoding."""
+    return {key: source.get(key) for key in READ_CHOICES if source.get(key) not in (None, "")}
+
+
 @blueprint.get("/uploads/<upload_id>/inspect")
 def inspect_upload(upload_id):
+    """What the upload holds; query fields ``sheet`` and the reading choices
+    (``delimiter``, ``decimal``, ``thousands``, ``date_order``, ``encoding``)."""
     principal = require_principal()
-    return flask.jsonify(imports.inspect_upload(current_storage(), principal, upload_id, flask.request.args.get("sheet")))
+    args = flask.request.args
+    return flask.jsonify(imports.inspect_upload(current_storage(), principal, upload_id, args.get("sheet"),
+                                                _reading_options(args)))
 
 
 @blueprint.post("/uploads/<upload_id>/import")
@@ -79,8 +90,14 @@ def import_upload(upload_id):
         mode=field(body, "mode", required=False, default="new"),
         dataset_id=body.get("dataset_id"),
         description=field(body, "description", required=False, default=""),
+        # Reading choices ({"decimal": ",", "delimiter": ";", ...}); checked before the job starts.
+        options=read_options(body.get("options")),
+        # A workspace dataset with the same name: "version", "new" or "error" (absent: keep both).
+        if_exists=field(body, "if_exists", required=False),
     )
     storage.uploads.complete_path(principal, upload_id)  # fail now, not in the job, if unfinished
+    if options["if_exists"] not in (None, *imports.IF_EXISTS):
+        raise InvalidInput(f"if_exists must be one of {', '.join(imports.IF_EXISTS)}")
     job_id = storage.jobs.start(
         principal, "import", None,
         lambda report: imports.import_upload(storage, principal, upload_id, report=report, **options),
@@ -122,7 +139,8 @@ def _uploaded_file():
 @blueprint.post("/datasets")
 def create_dataset():
     """One request, whole file: multipart field ``file``, optional ``name``, ``sheet``,
-    ``workspace_id``. Answers 201 with the new dataset."""
+    ``workspace_id``, ``if_exists`` and the reading choices (``delimiter``, ``decimal``,
+    ``thousands``, ``date_order``, ``encoding``). Answers 201 with the new dataset."""
     principal = require_principal()
     storage = current_storage()
     file = _uploaded_file()
@@ -132,6 +150,7 @@ def create_dataset():
         result = imports.import_upload(
             storage, principal, upload.id, workspace_id=_workspace_id(principal, form.get("workspace_id")),
             name=form.get("name") or None, sheet=form.get("sheet") or None,
+            options=_reading_options(form), if_exists=form.get("if_exists") or None,
         )
     finally:
         _discard_quietly(storage, principal, upload.id)
@@ -199,7 +218,7 @@ def add_version(dataset_id):
     try:
         result = imports.import_upload(
             storage, principal, upload.id, mode=form.get("mode", "replace"), dataset_id=dataset_id,
-            sheet=form.get("sheet") or None,
+            sheet=form.get("sheet") or None, options=_reading_options(form),
         )
     finally:
         _discard_quietly(storage, principal, upload.id)

@@ -9,10 +9,11 @@ import dash_bootstrap_components as dbc
 from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
 
 from analytics.values import jsonable
-from components.datasets import datasets_table, import_card_body, upload_zone
+from components.datasets import (READING_CONTROLS, back_href, datasets_table, import_card_body, import_error, name_conflict,
+                                 upload_zone)
 from components.feedback import error_alert, success_alert
 from components.grid import column_defs, match_count_text
-from storage import imports, samples
+from storage import imports, ingest, samples
 from storage.errors import DataInsightError, InvalidInput
 from web.context import current_storage, current_workspace, require_principal
 
@@ -24,6 +25,65 @@ def _export_href(dataset_id, fmt, sort_model, filter_model) -> str:
     if filter_model:
         params.append(("filter", json.dumps(filter_model)))
     return f"/api/v1/datasets/{dataset_id}/export?" + urlencode(params)
+
+
+def _options(values) -> dict:
+    """The reading selects' values as ingest options ("auto" means detect)."""
+    return {option: value for (option, *_), value in zip(READING_CONTROLS, values) if value not in (None, "", "auto")}
+
+
+def _back(context) -> str:
+    context = context or {}
+    return back_href(context.get("mode", "new"), context.get("dataset"))
+
+
+def _start_import(upload_id: str, card: list, context: dict | None):
+    """Start the import job of one card: (job id, what the card shows, button disabled).
+    ``card`` holds the values of card_states in order."""
+    rows, name, reviewed_sheet, chosen_sheets, if_exists, *reading = card
+    principal = require_principal()
+    storage = current_storage()
+    mode = (context or {}).get("mode", "new")
+    try:
+        storage.uploads.complete_path(principal, upload_id)
+        options = ingest.read_options(_options(reading))
+        columns = [{"source": r["source"], "name": r.get("name") or "", "type": r.get("type"),
+                    "include": bool(r.get("include"))} for r in rows or []]
+        sheets = [reviewed_sheet] if mode != "new" else (chosen_sheets or [])
+        if reviewed_sheet and mode == "new" and not sheets:
+            raise InvalidInput("Tick at least one sheet to import")
+        sheets = sheets or [None]
+        workspace_id = current_workspace(principal).id
+        if mode == "new" and if_exists is None:
+            existing, _free = imports.name_taken(storage, principal, workspace_id, name or "")
+            if existing is not None and len(sheets) == 1:
+                raise InvalidInput(f"A dataset named “{existing.name}” exists: choose above whether to add this "
+                                   "file as a new version of it or to create a new dataset")
+    except DataInsightError as exc:
+        return no_update, error_alert(exc.message), False
+
+    def run(report):
+        results = []
+        for position, sheet in enumerate(sheets):
+            label = name or None
+            if label and len(sheets) > 1:
+                label = f"{label} – {sheet}"
+
+            def part(progress, message=None, force=False, _i=position):
+                report((_i + progress) / len(sheets), message, force=force)
+
+            results.append(imports.import_upload(
+                storage, principal, upload_id, workspace_id=workspace_id, name=label, sheet=sheet,
+                columns=columns if sheet == reviewed_sheet else None, mode=mode,
+                dataset_id=(context or {}).get("dataset"), report=part, keep_upload=True,
+                options=options, if_exists=(if_exists or "new") if mode == "new" else None,
+            ))
+        storage.uploads.discard(principal, upload_id)
+        return {"datasets": [{"id": r["id"], "name": r["name"], "rows": r["rows"], "notes": r.get("notes", [])}
+                             for r in results]}
+
+    job_id = storage.jobs.start(principal, "import", workspace_id, run, message="Importing")
+    return job_id, html.Div("Importing…", className="text-body-secondary"), True
 
 
 def register(app) -> None:
@@ -163,71 +223,107 @@ def register(app) -> None:
 
     # --- the import screen ----------------------------------------------------------------
 
+    reading_inputs = [Input({"type": f"import-{option}", "index": MATCH}, "value") for option, *_ in READING_CONTROLS]
+
     @app.callback(
         Output({"type": "import-body", "index": MATCH}, "children"),
         Input({"type": "import-sheet", "index": MATCH}, "value"),
+        *reading_inputs,
+        State("import-context", "data"),
         prevent_initial_call=True,
     )
-    def review_sheet(sheet):
+    def review_sheet(sheet, *values):
+        """Read the file again with the sheet and reading choices the person picked."""
+        *choices, context = values
         principal = require_principal()
         upload_id = ctx.triggered_id["index"]
         try:
-            return import_card_body(upload_id, imports.inspect_upload(current_storage(), principal, upload_id, sheet))
+            inspected = imports.inspect_upload(current_storage(), principal, upload_id, sheet, _options(choices))
         except DataInsightError as exc:
-            return error_alert(exc.message)
+            return import_error(exc.message, _back(context))
+        return import_card_body(upload_id, inspected)
+
+    @app.callback(
+        Output({"type": "import-exists", "index": MATCH}, "style"),
+        Output({"type": "import-exists-question", "index": MATCH}, "children"),
+        Output({"type": "import-exists-choice", "index": MATCH}, "options"),
+        Output({"type": "import-exists-choice", "index": MATCH}, "value"),
+        Input({"type": "import-name", "index": MATCH}, "value"),
+        State("import-context", "data"),
+        prevent_initial_call=True,
+    )
+    def check_name(name, context):
+        """Ask again whether to add a version when the typed name is a dataset's."""
+        if (context or {}).get("mode", "new") != "new" or not (name or "").strip():
+            return {"display": "none"}, "", no_update, None
+        principal = require_principal()
+        try:
+            existing, free = imports.name_taken(current_storage(), principal, current_workspace(principal).id, name)
+        except DataInsightError:
+            return {"display": "none"}, "", no_update, None
+        if existing is None:
+            return {"display": "none"}, "", no_update, None
+        conflict = name_conflict(ctx.triggered_id["index"], existing.name, free)
+        question, radio = conflict.children
+        return None, question.children, radio.options, None
+
+    card_states = [
+        State({"type": "import-columns", "index": MATCH}, "rowData"),
+        State({"type": "import-name", "index": MATCH}, "value"),
+        State({"type": "import-sheet", "index": MATCH}, "value"),
+        State({"type": "import-sheets", "index": MATCH}, "value"),
+        State({"type": "import-exists-choice", "index": MATCH}, "value"),
+        *[State({"type": f"import-{option}", "index": MATCH}, "value") for option, *_ in READING_CONTROLS],
+    ]
 
     @app.callback(
         Output({"type": "import-job", "index": MATCH}, "data"),
         Output({"type": "import-result", "index": MATCH}, "children"),
         Output({"type": "import-go", "index": MATCH}, "disabled"),
         Input({"type": "import-go", "index": MATCH}, "n_clicks"),
-        State({"type": "import-columns", "index": MATCH}, "rowData"),
-        State({"type": "import-name", "index": MATCH}, "value"),
-        State({"type": "import-sheet", "index": MATCH}, "value"),
-        State({"type": "import-sheets", "index": MATCH}, "value"),
+        *card_states,
         State("import-context", "data"),
         prevent_initial_call=True,
     )
-    def start_import(clicks, rows, name, reviewed_sheet, chosen_sheets, context):
+    def start_import(clicks, *states):
         if not clicks:
             return no_update, no_update, no_update
-        principal = require_principal()
-        storage = current_storage()
-        upload_id = ctx.triggered_id["index"]
-        mode = (context or {}).get("mode", "new")
-        try:
-            storage.uploads.complete_path(principal, upload_id)
-            columns = [{"source": r["source"], "name": r.get("name") or "", "type": r.get("type"),
-                        "include": bool(r.get("include"))} for r in rows or []]
-            sheets = [reviewed_sheet] if mode != "new" else (chosen_sheets or [])
-            if reviewed_sheet and mode == "new" and not sheets:
-                raise InvalidInput("Tick at least one sheet to import")
-            sheets = sheets or [None]
-            workspace_id = current_workspace(principal).id
-        except DataInsightError as exc:
-            return no_update, error_alert(exc.message), False
+        *card, context = states
+        return _start_import(ctx.triggered_id["index"], card, context)
 
-        def run(report):
-            results = []
-            for position, sheet in enumerate(sheets):
-                label = name or None
-                if label and len(sheets) > 1:
-                    label = f"{label} – {sheet}"
-
-                def part(progress, message=None, force=False, _i=position):
-                    report((_i + progress) / len(sheets), message, force=force)
-
-                results.append(imports.import_upload(
-                    storage, principal, upload_id, workspace_id=workspace_id, name=label, sheet=sheet,
-                    columns=columns if sheet == reviewed_sheet else None, mode=mode,
-                    dataset_id=(context or {}).get("dataset"), report=part, keep_upload=True,
-                ))
-            storage.uploads.discard(principal, upload_id)
-            return {"datasets": [{"id": r["id"], "name": r["name"], "rows": r["rows"], "notes": r.get("notes", [])}
-                                 for r in results]}
-
-        job_id = storage.jobs.start(principal, "import", workspace_id, run, message="Importing")
-        return job_id, html.Div("Importing…", className="text-body-secondary"), True
+    @app.callback(
+        Output({"type": "import-job", "index": ALL}, "data", allow_duplicate=True),
+        Output({"type": "import-result", "index": ALL}, "children", allow_duplicate=True),
+        Output({"type": "import-go", "index": ALL}, "disabled", allow_duplicate=True),
+        Input("import-all", "n_clicks"),
+        *[State(s.component_id | {"index": ALL}, s.component_property) for s in card_states],
+        State({"type": "import-go", "index": ALL}, "disabled"),
+        State("import-context", "data"),
+        prevent_initial_call=True,
+    )
+    def import_all(clicks, *_states):
+        """One import job per file not imported yet, each atomic: a file that fails says
+        so on its own card and the others go on."""
+        outputs = ctx.outputs_list[0]
+        if not clicks:
+            return [no_update] * len(outputs), [no_update] * len(outputs), [no_update] * len(outputs)
+        context = ctx.states.get("import-context.data")
+        by_card: dict[str, list] = {}
+        # The cards' states by upload id: a card whose body became an error has no column
+        # grid, so the lists of ALL are matched by id, not by position.
+        for position, group in enumerate(ctx.states_list[:len(card_states)]):
+            for item in group:
+                by_card.setdefault(item["id"]["index"], [None] * len(card_states))[position] = item.get("value")
+        done = {item["id"]["index"]: item.get("value") for item in ctx.states_list[len(card_states)]}
+        jobs, results, disabled = [], [], []
+        for output in outputs:
+            upload_id = output["id"]["index"]
+            if done.get(upload_id) or by_card.get(upload_id, [None])[0] is None:
+                jobs.append(no_update), results.append(no_update), disabled.append(no_update)
+                continue
+            job, result, off = _start_import(upload_id, by_card[upload_id], context)
+            jobs.append(job), results.append(result), disabled.append(off)
+        return jobs, results, disabled
 
     @app.callback(
         Output("import-poll", "disabled"),
@@ -245,10 +341,12 @@ def register(app) -> None:
         Output({"type": "import-go", "index": ALL}, "disabled", allow_duplicate=True),
         Input("import-poll", "n_intervals"),
         State({"type": "import-job", "index": ALL}, "data"),
+        State("import-context", "data"),
         prevent_initial_call=True,
     )
-    def poll_jobs(_n, job_ids):
+    def poll_jobs(_n, job_ids, context):
         principal = require_principal()
+        back = _back(context)
         jobs = current_storage().jobs
         values, styles, results, keep, disabled = [], [], [], [], []
         for job_id in job_ids:
@@ -274,7 +372,7 @@ def register(app) -> None:
                 keep.append(None)
                 disabled.append(True)
             elif job["status"] in ("failed", "cancelled"):
-                results.append(error_alert(job["message"]))
+                results.append(import_error(job["message"], back))
                 keep.append(None)
                 disabled.append(False)
             else:

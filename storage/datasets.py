@@ -100,6 +100,11 @@ def clean_dataset_name(name: str) -> str:
     return name[:200]
 
 
+def default_dataset_name(filename: str, sheet: str | None = None) -> str:
+    """The name a dataset gets from its file (and sheet) when the person gives none."""
+    return clean_display_name(filename) + (f" – {sheet}" if sheet else "")
+
+
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
@@ -209,6 +214,28 @@ class DatasetService:
             rows = conn.execute(query.order_by(*self.SORTS[sort], datasets.c.id.desc())).all()
         return [self._to_dataset(r, role) for r in rows]
 
+    def named(self, principal: Principal, workspace_id, name: str) -> Dataset | None:
+        """The dataset of the workspace called ``name`` (ignoring case), if any: a second
+        upload of the same file is asked whether it is a new version of it."""
+        wanted = clean_name(name or "").lower()
+        if not wanted:
+            return None
+        with self.engine.connect() as conn:
+            role = self.workspaces.require_role(conn, principal, workspace_id, Role.VIEWER)
+            row = conn.execute(self._select().where(datasets.c.workspace_id == int(workspace_id),
+                                                    func.lower(datasets.c.name) == wanted)
+                               .order_by(datasets.c.id).limit(1)).first()
+        return self._to_dataset(row, role) if row is not None else None
+
+    def free_name(self, principal: Principal, workspace_id, name: str) -> str:
+        """``name``, or "name (2)", "name (3)"... the first no dataset of the workspace has."""
+        name = clean_dataset_name(name)
+        candidate, number = name, 1
+        while self.named(principal, workspace_id, candidate) is not None:
+            number += 1
+            candidate = f"{name[:190]} ({number})"
+        return candidate
+
     def versions(self, principal: Principal, dataset_id) -> list[DatasetVersion]:
         with self.engine.connect() as conn:
             dataset = self._load(conn, principal, dataset_id, Role.VIEWER)
@@ -275,16 +302,19 @@ class DatasetService:
             return list_sheets(path, filename)
         return None
 
-    def prepare(self, path: Path, filename: str, sheet: str | None = None):
+    def prepare(self, path: Path, filename: str, sheet: str | None = None, encoding: str | None = None):
         """The uploaded file made readable (decompressed, decoded, a sheet converted). The
         caller cleans it up; passing it on to create_from_file/add_version saves doing the
         same work twice."""
-        return prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
+        return prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet, encoding)
 
-    def inspect_file(self, path: Path, filename: str, sheet: str | None = None) -> ingest.Inspection:
-        source = self.prepare(path, filename, sheet)
+    def inspect_file(self, path: Path, filename: str, sheet: str | None = None,
+                     options: dict | None = None) -> ingest.Inspection:
+        """What the file holds, read with the person's ``options`` (see ingest.read_options)."""
+        choices = ingest.read_options(options)
+        source = self.prepare(path, filename, sheet, choices.get("encoding"))
         try:
-            return ingest.inspect(source, self.tmp_dir)
+            return ingest.inspect(source, self.tmp_dir, choices)
         finally:
             source.cleanup()
 
@@ -330,7 +360,7 @@ class DatasetService:
     ) -> Dataset:
         with self.engine.connect() as conn:
             self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)
-        dataset_name = clean_dataset_name(name) if name else clean_display_name(filename) + (f" – {sheet}" if sheet else "")
+        dataset_name = clean_dataset_name(name) if name else default_dataset_name(filename, sheet)
         relative, rows, size, schema, fmt = self._write_version_file(path, filename, sheet, plans, user_typed,
                                                                       on_progress, inspection, source)
         now = utcnow()
@@ -355,7 +385,7 @@ class DatasetService:
     def add_version(
         self, principal: Principal, dataset_id, path: Path, filename: str, mode: str = "replace",
         sheet: str | None = None, plans=None, user_typed=None, on_progress=None,
-        inspection: ingest.Inspection | None = None, source=None,
+        inspection: ingest.Inspection | None = None, source=None, options: dict | None = None,
     ) -> Dataset:
         """A new version from a file: ``replace`` takes the file as it is; ``append`` adds
         its rows to the current version and needs the same columns."""
@@ -365,7 +395,7 @@ class DatasetService:
         with self.engine.connect() as conn:
             self._load(conn, principal, dataset_id, Role.EDITOR)
         if mode == "append":
-            relative, rows, size, schema, fmt = self._append_file(current, path, filename, sheet, on_progress)
+            relative, rows, size, schema, fmt = self._append_file(current, path, filename, sheet, on_progress, options)
         else:
             relative, rows, size, schema, fmt = self._write_version_file(path, filename, sheet, plans, user_typed,
                                                                           on_progress, inspection, source)
@@ -388,12 +418,13 @@ class DatasetService:
             raise
         return self._version_created(principal, dataset_id)
 
-    def _append_file(self, current: Dataset, path: Path, filename: str, sheet, on_progress):
-        source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet)
+    def _append_file(self, current: Dataset, path: Path, filename: str, sheet, on_progress, options=None):
+        choices = ingest.read_options(options)
+        source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet, choices.get("encoding"))
         new_part = self._tmp_path(".parquet.tmp")
         combined = self._tmp_path(".parquet.tmp")
         try:
-            inspection = ingest.inspect(source, self.tmp_dir)
+            inspection = ingest.inspect(source, self.tmp_dir, choices)
             by_name = {c.name.lower(): c for c in inspection.columns}
             wanted = {c["name"].lower() for c in current.schema}
             if set(by_name) != wanted:
@@ -407,7 +438,8 @@ class DatasetService:
             for column in current.schema:
                 info = by_name[column["name"].lower()]
                 fmt = info.date_format if column["type"] in ("date", "timestamp") else None
-                plans.append(ingest.ColumnPlan(info.source, column["name"], column["type"], True, fmt))
+                numbers = info.number_format if column["type"] in ("integer", "float") else None
+                plans.append(ingest.ColumnPlan(info.source, column["name"], column["type"], True, fmt, numbers))
             rows_new, _ = ingest.write_parquet(source, inspection, plans, new_part, self.tmp_dir, on_progress,
                                                user_typed={p.source for p in plans})
             con = connect(self.tmp_dir)

@@ -3,17 +3,33 @@ new version of one) following the person's choices. The UI and the API both come
 from __future__ import annotations
 
 from storage import ingest
-from storage.errors import InvalidInput
+from storage.datasets import default_dataset_name
+from storage.errors import Conflict, InvalidInput
 from storage.principal import Principal
 
+# What to do when a new dataset would take the name of one the workspace has.
+IF_EXISTS = ("version", "new", "error")
 
-def inspect_upload(storage, principal: Principal, upload_id, sheet: str | None = None) -> dict:
+
+def inspect_upload(storage, principal: Principal, upload_id, sheet: str | None = None,
+                   options: dict | None = None) -> dict:
+    """What the upload holds, read with the person's reading ``options`` (delimiter,
+    decimal, thousands, date_order, encoding; see ingest.read_options)."""
     upload, path = storage.uploads.complete_path(principal, upload_id)
     sheets = storage.datasets.sheets(path, upload.filename)
     if sheets and sheet is None:
         sheet = sheets[0]
-    inspection = storage.datasets.inspect_file(path, upload.filename, sheet)
+    inspection = storage.datasets.inspect_file(path, upload.filename, sheet, options)
     return {"upload": upload.public_dict(), "sheets": sheets, "inspection": inspection.as_dict()}
+
+
+def name_taken(storage, principal: Principal, workspace_id, name: str):
+    """(the dataset of the workspace already called ``name``, the free name "name (2)"),
+    or (None, name) when the name is free."""
+    existing = storage.datasets.named(principal, workspace_id, name)
+    if existing is None:
+        return None, name
+    return existing, storage.datasets.free_name(principal, workspace_id, name)
 
 
 def plans_from(columns: list[dict] | None, inspection: ingest.Inspection) -> tuple[list[ingest.ColumnPlan], set[str]]:
@@ -32,25 +48,49 @@ def plans_from(columns: list[dict] | None, inspection: ingest.Inspection) -> tup
         if kind != info.type:
             user_typed.add(info.source)
         date_format = info.date_format if kind in ("date", "timestamp") and info.type in ("date", "timestamp") else None
+        # A number column written "1.234,56" stays read that way as integer or float.
+        numbers = info.number_format if kind in ("integer", "float") else None
         plans.append(ingest.ColumnPlan(info.source, str(choice.get("name") or info.name), kind,
-                                       bool(choice.get("include", True)), date_format))
+                                       bool(choice.get("include", True)), date_format, numbers))
     # Columns the choices do not mention are kept as detected: the list says what changes.
     listed = {p.source: p for p in plans}
-    ordered = [listed.get(c.source) or ingest.ColumnPlan(c.source, c.name, c.type, True, c.date_format)
+    ordered = [listed.get(c.source) or ingest.ColumnPlan(c.source, c.name, c.type, True, c.date_format,
+                                                         c.number_format)
                for c in inspection.columns]
     return ordered, user_typed
 
 
 def import_upload(storage, principal: Principal, upload_id, workspace_id=None, name: str | None = None,
                   sheet: str | None = None, columns: list[dict] | None = None, mode: str = "new",
-                  dataset_id=None, description: str = "", report=None, keep_upload: bool = False) -> dict:
-    """Import one upload (one sheet of it). Returns the dataset's public dict."""
+                  dataset_id=None, description: str = "", report=None, keep_upload: bool = False,
+                  options: dict | None = None, if_exists: str | None = None) -> dict:
+    """Import one upload (one sheet of it). Returns the dataset's public dict.
+
+    ``options`` are the reading choices (see ingest.read_options). ``if_exists`` says what
+    a new dataset does when the workspace has one with its name: "version" adds the file
+    as a new version of that dataset, "new" names the new one "name (2)", "error"
+    refuses (Conflict); None keeps both under the same name, as before."""
+    choices = ingest.read_options(options)
     upload, path = storage.uploads.complete_path(principal, upload_id)
+    if mode == "new" and if_exists is not None:
+        if if_exists not in IF_EXISTS:
+            raise InvalidInput(f"if_exists must be one of {', '.join(IF_EXISTS)}")
+        if workspace_id is None:
+            raise InvalidInput("Choose the workspace for the new dataset")
+        wanted = name or default_dataset_name(upload.filename, sheet)
+        existing, free = name_taken(storage, principal, workspace_id, wanted)
+        if existing is not None and if_exists == "error":
+            raise Conflict(f"A dataset named {existing.name!r} exists in this workspace: add the file as a new "
+                           f"version of it, or import it under another name such as {free!r}",
+                           details={"dataset_id": existing.id, "free_name": free})
+        if existing is not None and if_exists == "version":
+            mode, dataset_id = "replace", existing.id
+        name = free
     if report:
         report(0.02, "Reading the file", force=True)
-    source = storage.datasets.prepare(path, upload.filename, sheet)
+    source = storage.datasets.prepare(path, upload.filename, sheet, choices.get("encoding"))
     try:
-        inspection = ingest.inspect(source, storage.datasets.tmp_dir)
+        inspection = ingest.inspect(source, storage.datasets.tmp_dir, choices)
         plans, user_typed = plans_from(columns, inspection)
         progress = None
         if report:
@@ -67,7 +107,8 @@ def import_upload(storage, principal: Principal, upload_id, workspace_id=None, n
         elif mode in ("replace", "append"):
             if dataset_id is None:
                 raise InvalidInput("Choose the dataset to add the file to")
-            dataset = storage.datasets.add_version(principal, dataset_id, path, upload.filename, mode=mode, **common)
+            dataset = storage.datasets.add_version(principal, dataset_id, path, upload.filename, mode=mode,
+                                                   options=choices, **common)
         else:
             raise InvalidInput("mode must be new, replace or append")
     finally:

@@ -21,9 +21,11 @@ from typing import Callable
 import duckdb
 
 from analytics.columns import DATE_FORMATS, LOGICAL_TYPES, STORAGE_TYPE, is_categorical, logical_type, unique_names
+from storage import number_formats
 from storage.duck import connect, literal
-from storage.errors import IngestError
-from storage.sources import Source, decode_damaged_text
+from storage.errors import IngestError, InvalidInput
+from storage.number_formats import NumberFormat
+from storage.sources import ENCODING_CHOICES, Source, decode_damaged_text
 from storage.sql import quote_ident
 
 PREVIEW_ROWS = 20
@@ -68,9 +70,42 @@ class ColumnInfo:
     name: str  # the clean name we propose
     type: str  # logical type
     date_format: str | None = None
+    number_format: dict | None = None  # NumberFormat.as_dict() for numbers written as text
+    detected: str = ""  # what was decided, in words ("decimal comma, '-' read as missing")
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+# How to read a file, as the person may choose it on the import screen or in the API.
+# None (or a missing key) means "detect it".
+READ_CHOICES = {
+    "delimiter": (",", ";", "\t", "|"),
+    "decimal": (".", ","),
+    "thousands": ("none", ",", ".", " ", "'"),
+    "date_order": ("dmy", "mdy"),
+    "encoding": ENCODING_CHOICES,
+}
+
+
+def read_options(raw: dict | None) -> dict:
+    """The person's reading choices, checked: {option: value} for the ones given."""
+    if raw in (None, ""):
+        return {}
+    if not isinstance(raw, dict):
+        raise InvalidInput("options must be an object such as {\"decimal\": \",\", \"delimiter\": \";\"}")
+    chosen = {}
+    for key, value in raw.items():
+        if key not in READ_CHOICES:
+            raise InvalidInput(f"Unknown reading option {key!r}; the options are {', '.join(READ_CHOICES)}")
+        if value in (None, "", "auto"):
+            continue
+        value = "\t" if value == "\\t" else value
+        allowed = [("\\t" if v == "\t" else v) for v in READ_CHOICES[key]]
+        if value not in READ_CHOICES[key]:
+            raise InvalidInput(f"{key} must be one of {', '.join(repr(v) for v in allowed)} (or auto)")
+        chosen[key] = value
+    return chosen
 
 
 @dataclass
@@ -81,6 +116,9 @@ class Inspection:
     rows: list[list]  # first rows, JSON-friendly, in column order
     notes: list[str] = field(default_factory=list)
     csv_options: dict = field(default_factory=dict)
+    # What was decided about the whole file (delimiter, encoding, decimal mark, date
+    # order...) and the same in words, for the import screen; see _reading.
+    reading: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -90,6 +128,7 @@ class Inspection:
             "rows": self.rows,
             "notes": self.notes,
             "csv_options": self.csv_options,
+            "reading": self.reading,
         }
 
     @classmethod
@@ -97,7 +136,7 @@ class Inspection:
         return cls(
             format=data["format"], sheet=data.get("sheet"),
             columns=[ColumnInfo(**c) for c in data["columns"]], rows=data.get("rows", []),
-            notes=data.get("notes", []), csv_options=data.get("csv_options", {}),
+            notes=data.get("notes", []), csv_options=data.get("csv_options", {}), reading=data.get("reading", {}),
         )
 
 
@@ -108,6 +147,7 @@ class ColumnPlan:
     type: str
     include: bool = True
     date_format: str | None = None
+    number_format: dict | None = None
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -188,11 +228,50 @@ def _reason(text: str) -> str:
     return "unknown error"
 
 
-def _friendly_duckdb_error(exc: Exception) -> str:
+DUCKDB_LINE_BYTES = 2 * 1024 * 1024  # read_csv's default max_line_size
+LINE_SCAN_BYTES = 1024 * 1024 * 1024  # how far _long_line looks for the culprit
+
+
+def _long_line(path: Path | None) -> tuple[int, int] | None:
+    """(line number, length so far) of the first line longer than DuckDB's default line
+    size, looking at the first LINE_SCAN_BYTES of the file; None when there is none."""
+    if path is None:
+        return None
+    number, length, scanned = 1, 0, 0
+    with open(path, "rb") as handle:
+        while scanned < LINE_SCAN_BYTES and (chunk := handle.read(4 * 1024 * 1024)):
+            scanned += len(chunk)
+            start = 0
+            while (end := chunk.find(b"\n", start)) != -1:
+                if length + end - start > DUCKDB_LINE_BYTES:
+                    return number, length + end - start
+                number, length, start = number + 1, 0, end + 1
+            length += len(chunk) - start
+            if length > MAX_LINE_BYTES:
+                return number, length
+    return (number, length) if length > DUCKDB_LINE_BYTES else None
+
+
+def _long_line_message(path: Path | None, where: str) -> str | None:
+    found = _long_line(path)
+    if found is None:
+        return None
+    number, length = found
+    bound = MAX_LINE_BYTES if length > MAX_LINE_BYTES else DUCKDB_LINE_BYTES
+    return f"Line {number:,} is longer than {bound // (1024 * 1024)} MB; is this a table?"
+
+
+def _friendly_duckdb_error(exc: Exception, path: Path | None = None) -> str:
     text = str(exc)
     where = _line_of(text)
     if "Maximum line size" in text or "max_line_size" in text:
-        return f"A line of the file is longer than {MAX_LINE_BYTES // (1024 * 1024)} MB{where}; is it really a CSV file?"
+        return (_long_line_message(path, where)
+                or f"A line of the file is longer than {MAX_LINE_BYTES // (1024 * 1024)} MB{where}; is this a table?")
+    if "Out of Memory" in text or "could not allocate" in text.lower():
+        # A huge single line (a minified JSON or a binary blob named .csv) is the usual
+        # cause; say so rather than show the engine's memory figures.
+        return (_long_line_message(path, where)
+                or "The file needs more memory to read than this server allows; is it one table with ordinary rows?")
     if "unterminated quote" in text.lower():
         return f"A quoted value is never closed{where}: check the quotes in the file"
     counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
@@ -257,10 +336,12 @@ def _uses_null_words(path: Path, delimiter: str, quote: str) -> bool:
     return False
 
 
-def _sniff_csv(con, path: Path, skip: int) -> tuple[dict, list[tuple[str, str]]]:
+def _sniff_csv(con, path: Path, skip: int, delimiter: str | None = None) -> tuple[dict, list[tuple[str, str]]]:
     # skip only when needed: given skip = 0, the sniffer no longer tries other layouts and
     # can misread a file with ragged rows (it took "|" as the delimiter of a, b / 1 / 4, 5, 6).
     skip_option = f"skip = {int(skip)}, " if skip else ""
+    if delimiter:  # the person's choice (one of READ_CHOICES, so safe as a literal)
+        skip_option += f"delim = {literal(delimiter)}, "
     long_lines = False
     while True:
         sizes = "".join(option + ", " for option in _line_size_options(long_lines))
@@ -325,7 +406,7 @@ def _long_row_error(con, path: Path, options: dict, header_columns: list[tuple[s
     try:
         _one(con, f"SELECT count(*) FROM {relation}")
     except duckdb.Error as exc:
-        return IngestError(_friendly_duckdb_error(exc))
+        return IngestError(_friendly_duckdb_error(exc, path))
     return IngestError(f"Some rows have more values than the header ({len(header_columns)} names); "
                        "check the delimiter and the quotes")
 
@@ -367,16 +448,24 @@ def _flatten_struct_columns(con, relation_sql: str) -> list[tuple[str, str, str]
 # --- inspecting ---------------------------------------------------------------------------
 
 
-def _csv_columns(con, source: Source) -> tuple[str, list[tuple[str, str, str]], list[str], dict]:
-    """(relation, [(expression, source name, read type)], raw names, csv options)."""
-    csv_options, sniffed = _sniff_csv(con, source.path, _leading_blank_lines(source.path))
+def _csv_columns(con, source: Source, choices: dict, text_doubles: bool) -> tuple[str, list[tuple[str, str, str]],
+                                                                             list[str], dict, set[str]]:
+    """(relation, [(expression, source name, read type)], raw names, csv options, the
+    names of columns DuckDB read as DOUBLE that are read as text here)."""
+    csv_options, sniffed = _sniff_csv(con, source.path, _leading_blank_lines(source.path), choices.get("delimiter"))
     if len(sniffed) > MAX_COLUMNS:
         raise IngestError(f"The file has {len(sniffed):,} columns; the most a dataset can have is {MAX_COLUMNS:,}")
     raw_names = _raw_csv_names(con, source.path, csv_options, sniffed)
+    # Where the decimal mark may be a comma, DuckDB's 1.234 may be 1234 written the
+    # German way: such columns are read as text and judged with the others (see
+    # _classify_numbers). Elsewhere DuckDB's reading of numbers stands.
+    text_doubles = text_doubles or choices.get("decimal") == "," or csv_options["delimiter"] == ";"
+    doubles = {n for n, t in sniffed if t == "DOUBLE"} if text_doubles else set()
     # Dates and times are read as text: our own detection picks their format.
-    read_types = {n: ("VARCHAR" if t in ("DATE", "TIME") or t.startswith("TIMESTAMP") else t) for n, t in sniffed}
+    read_types = {n: ("VARCHAR" if t in ("DATE", "TIME") or t.startswith("TIMESTAMP") or n in doubles else t)
+                  for n, t in sniffed}
     relation = _csv_reader_sql(source.path, csv_options, read_types)
-    return relation, [(quote_ident(n), n, read_types[n]) for n, _ in sniffed], raw_names, csv_options
+    return relation, [(quote_ident(n), n, read_types[n]) for n, _ in sniffed], raw_names, csv_options, doubles
 
 
 RECORD_FIELDS = ("data", "records", "rows", "items", "results", "values", "entries")
@@ -417,25 +506,33 @@ def _sample_size(column_count: int) -> int:
     return max(200, min(SAMPLE_ROWS, SAMPLE_CELLS // max(column_count, 1)))
 
 
-def inspect(source: Source, temp_dir: Path) -> Inspection:
-    """What the file holds: the proposed columns with their types, and the first rows."""
-    for serial in (False, True):
+def inspect(source: Source, temp_dir: Path, choices: dict | None = None) -> Inspection:
+    """What the file holds: the proposed columns with their types, and the first rows.
+    ``choices`` are the person's reading options (see read_options)."""
+    choices = read_options(choices)
+    serial = text_doubles = False
+    for _attempt in range(3):
         con = _connect(temp_dir)
         try:
-            return _inspect(con, source, serial)
+            inspection = _inspect(con, source, serial, choices, text_doubles)
+            if not inspection.reading.get("reread_doubles"):
+                return inspection
+            text_doubles = True  # a decimal comma proven in text columns: see _csv_columns
         except duckdb.Error as exc:
             if source.kind == "csv" and not serial and _needs_serial_reader(exc):
+                serial = True
                 continue
-            raise IngestError(_friendly_duckdb_error(exc)) from None
+            raise IngestError(_friendly_duckdb_error(exc, source.path)) from None
         finally:
             con.close()
     raise AssertionError("unreachable")
 
 
-def _inspect(con, source: Source, serial: bool) -> Inspection:
+def _inspect(con, source: Source, serial: bool, choices: dict, text_doubles: bool) -> Inspection:
     csv_options: dict = {}
+    doubles: set[str] = set()
     if source.kind == "csv":
-        relation, columns, raw_names, csv_options = _csv_columns(con, source)
+        relation, columns, raw_names, csv_options, doubles = _csv_columns(con, source, choices, text_doubles)
         if serial:
             csv_options["parallel"] = False
             relation = _csv_reader_sql(source.path, csv_options, {n: t for _, n, t in columns})
@@ -459,38 +556,122 @@ def _inspect(con, source: Source, serial: bool) -> Inspection:
     con.register("sample", sample)
     infos = [ColumnInfo(source=source_name, name=name, type=logical_type(duck_type))
              for (_, source_name, duck_type), name in zip(columns, unique_names(raw_names))]
-    _classify_text_columns(con, infos)
+    kept = len(infos)
+    if source.kind == "csv" and _is_trailing_delimiter_column(con, raw_names, len(infos)):
+        # "a;b;c;" on every line: the empty last field is no column. The reader still
+        # needs it (read_csv's columns are positional), so it is named in csv_options.
+        csv_options["trailing_column"] = infos[-1].source
+        kept -= 1
+        infos = infos[:kept]
+    if not infos:
+        raise IngestError("The file has no columns")
+    # Numbers written as text are a habit of text exports (CSV, and text cells of Excel
+    # sheets); a JSON string "1" was written as a string on purpose.
+    decisions = _classify_text_columns(con, infos, choices, csv_options.get("delimiter"), doubles,
+                                       numbers=source.kind == "csv")
     preview = con.execute(
-        f"SELECT {', '.join(f'c{i}' for i in range(len(infos)))} FROM sample LIMIT {PREVIEW_ROWS}"
+        f"SELECT {', '.join(f'c{i}' for i in range(kept))} FROM sample LIMIT {PREVIEW_ROWS}"
     ).fetchall()
     if not preview:
         if source.kind == "csv" and csv_options.get("header"):
             raise IngestError("The file has a header but no rows of data")
         raise IngestError("The file has no rows of data")
     rows = [[_json_value(v) for v in row] for row in preview]
-    return Inspection(source.format, source.sheet, infos, rows, list(source.notes), csv_options)
+    reading = _reading(source, csv_options, infos, decisions, choices)
+    reading["reread_doubles"] = (source.kind == "csv" and not text_doubles and decisions.get("decimal") == ","
+                                 and any(c[2] == "DOUBLE" for c in columns))
+    return Inspection(source.format, source.sheet, infos, rows, list(source.notes), csv_options, reading)
+
+
+def _is_trailing_delimiter_column(con, raw_names: list[str], count: int) -> bool:
+    """Whether the last column is the empty field after a delimiter that ends every line:
+    no name in the header and no value in the sample."""
+    if count < 2 or raw_names[-1].strip() or not any(name.strip() for name in raw_names[:-1]):
+        return False  # a header that ends with the delimiter, and names the other columns
+    return _one(con, f"SELECT count({_text_value(f'c{count - 1}')}) FROM sample")[0] == 0
+
+
+DATE_ORDER_WORDS = {"dmy": "day-first dates", "mdy": "month-first dates"}
+DELIMITER_WORDS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "|"}
+
+
+def _date_order(fmt: str | None) -> str | None:
+    if not fmt:
+        return None
+    if fmt.startswith(("%d/%m", "%d.%m", "%d-%m")):
+        return "dmy"
+    if fmt.startswith("%m/%d"):
+        return "mdy"
+    return None
+
+
+def _reading(source: Source, csv_options: dict, infos: list[ColumnInfo], decisions: dict, choices: dict) -> dict:
+    """What was decided about the file, as values (for the controls that change them)
+    and in words (for the screen): delimiter, encoding, decimal mark, thousands
+    separator, date order, missing-value words, a trailing delimiter."""
+    formats = [NumberFormat.from_dict(c.number_format) for c in infos if c.number_format]
+    orders = [o for o in (_date_order(c.date_format) for c in infos) if o]
+    reading = {
+        "delimiter": csv_options.get("delimiter"),
+        "encoding": source.encoding,
+        "decimal": decisions.get("decimal"),
+        "thousands": next((f.thousands for f in formats if f.thousands), None),
+        "date_order": orders[0] if orders else None,
+        "trailing_delimiter": bool(csv_options.get("trailing_column")),
+        "chosen": dict(choices),
+    }
+    words = []
+    if source.encoding and source.encoding not in ("utf-8", "utf-8-sig"):
+        words.append(f"encoding {source.encoding}")
+    if csv_options.get("delimiter") and csv_options["delimiter"] != ",":
+        words.append(f"delimiter {DELIMITER_WORDS.get(csv_options['delimiter'], csv_options['delimiter'])}")
+    if any(f.decimal == "," and not f.integer for f in formats):
+        words.append("decimal comma")
+    for mark in sorted({f.thousands for f in formats if f.thousands}):
+        words.append(f"thousands separator {number_formats.THOUSANDS_LABELS[mark]}")
+    if decisions.get("ambiguous"):
+        words.append(decisions["ambiguous"])
+    for order in sorted(set(orders)):
+        words.append(DATE_ORDER_WORDS[order])
+    for currency in sorted({f.currency for f in formats if f.currency}):
+        words.append(f"currency {currency} dropped")
+    if any(f.percent for f in formats):
+        words.append("% dropped (values in percent)")
+    if any(f.parentheses for f in formats):
+        words.append("(123) read as -123")
+    missing = sorted({w for f in formats for w in f.missing})
+    if missing:
+        words.append(", ".join(f"'{w}'" for w in missing) + " read as missing")
+    if reading["trailing_delimiter"]:
+        words.append("trailing delimiter ignored")
+    reading["summary"] = words
+    return reading
 
 
 def _text_value(column: str) -> str:
     return f"NULLIF(trim(CAST({column} AS VARCHAR)), '')"
 
 
-def _unpivoted_text(indexes: list[int]) -> str:
+def _unpivoted_text(indexes: list[int], source: str = "sample") -> str:
     """The sample's columns ``indexes`` as (col, v) rows of non-empty text. Checks then
     run as one GROUP BY whatever the number of columns: a query per column, or one with
     an aggregate per column, takes minutes on a file of thousands of columns."""
     select = ", ".join(f"CAST(c{i} AS VARCHAR) AS c{i}" for i in indexes)
-    return (f"(SELECT col, NULLIF(trim(v), '') AS v FROM (UNPIVOT (SELECT {select} FROM sample) "
+    return (f"(SELECT col, NULLIF(trim(v), '') AS v FROM (UNPIVOT (SELECT {select} FROM {source}) "
             "ON COLUMNS(*) INTO NAME col VALUE v)) WHERE v IS NOT NULL")
 
 
-def _classify_text_columns(con, infos: list[ColumnInfo]) -> None:
+def _classify_text_columns(con, infos: list[ColumnInfo], choices: dict | None = None, delimiter: str | None = None,
+                           doubles: set[str] | None = None, numbers: bool = True) -> dict:
     """Dates for text columns whose every sampled value parses with one format of
-    DATE_FORMATS (the first that fits: month-first before day-first); categorical for
-    the other text columns with few distinct values."""
+    DATE_FORMATS (the first that fits: month-first before day-first, unless the person
+    chose an order); numbers for those written the way exports write them (see
+    _classify_numbers); categorical for the other text columns with few distinct
+    values. Returns the file's number decisions (decimal mark, ambiguity)."""
+    choices = choices or {}
     text_columns = [i for i, info in enumerate(infos) if info.type == "text"]
     if not text_columns:
-        return
+        return {}
     # Dates are 6 to 40 characters of digits, letters (month names, T, Z) and separators.
     plausible = "bool_and(regexp_full_match({v}, '[0-9A-Za-z ,:./+-]{{6,40}}') AND regexp_matches({v}, '[0-9]'))"
     if len(text_columns) <= FEW_TEXT_COLUMNS:
@@ -514,27 +695,114 @@ def _classify_text_columns(con, infos: list[ColumnInfo]) -> None:
                     f"FROM (SELECT DISTINCT col, v FROM {_unpivoted_text(date_like)}) "
                     f"QUALIFY row_number() OVER (PARTITION BY col) <= {DATE_SAMPLE_VALUES}")
         try:
-            for col, (fmt, kind) in _date_formats_found(con).items():
+            for col, (fmt, kind) in _date_formats_found(con, date_formats(choices.get("date_order"))).items():
                 info = infos[int(col[1:])]
                 info.date_format, info.type = fmt, kind
+                info.detected = DATE_ORDER_WORDS.get(_date_order(fmt), "")
         finally:
             con.execute("DROP TABLE date_values")
+    still_text = [i for i in text_columns if infos[i].type == "text" and counts.get(i, (0, 0))[1]]
+    number_like = _numeric_looking(con, still_text) if numbers else []
+    decisions = _classify_numbers(con, infos, number_like, choices, delimiter, doubles or set())
+    for info in infos:
+        if info.type == "text" and info.source in (doubles or ()):
+            info.type = "float"  # DuckDB read it as numbers (1.5E3 and the like): so do we
     for i in text_columns:
         if infos[i].type == "text" and i in counts and is_categorical(*counts[i]):
             infos[i].type = "categorical"
+    return decisions
 
 
-def _date_formats_found(con) -> dict[str, tuple[str, str]]:
+NUMBER_VALUES = 5000  # distinct sampled values per column judged in Python
+# The cheap "looks like a number" filter reads this many sampled rows: a regex over every
+# text value of the sample cost a third of a plain file's inspection. A column that
+# passes is judged on all its sampled values in Python (detect), so nothing is lost.
+NUMBER_FILTER_ROWS = 1000
+
+
+def _numeric_looking(con, indexes: list[int]) -> list[int]:
+    """The text columns whose first sampled values are all numbers with separators,
+    currency, % or missing-value words (see number_formats.LOOKS_NUMERIC_SQL)."""
+    if not indexes:
+        return []
+    looks = (f"bool_and(list_contains({number_formats.MISSING_WORDS_SQL}, v) "
+             f"OR regexp_full_match(v, {literal(number_formats.LOOKS_NUMERIC_SQL)}))")
+    head = f"(SELECT * FROM sample LIMIT {NUMBER_FILTER_ROWS})"
+    rows = con.execute(f"SELECT col, {looks} FROM {_unpivoted_text(indexes, head)} GROUP BY col").fetchall()
+    return sorted(int(col[1:]) for col, ok in rows if ok)
+
+
+def _classify_numbers(con, infos: list[ColumnInfo], indexes: list[int], choices: dict, delimiter: str | None,
+                      doubles: set[str]) -> dict:
+    """Numbers for the text columns whose values all read under one convention (see
+    storage/number_formats.py). The decimal mark is the person's choice, else the one the
+    file's values prove (most columns), else the delimiter's habit: a comma in a
+    semicolon-separated file. Returns {"decimal": mark, "ambiguous": words or None}."""
+    if not indexes:
+        return {}
+    decimal_choice = choices.get("decimal")
+    thousands_choice = {"none": ""}.get(choices.get("thousands"), choices.get("thousands"))
+    found = {}
+    for col, values in con.execute(
+        f"SELECT col, list(v) FROM (SELECT DISTINCT col, v FROM {_unpivoted_text(indexes)}) "
+        f"GROUP BY col"
+    ).fetchall():
+        values = values[:NUMBER_VALUES]
+        result = number_formats.detect(values, decimal_choice, thousands_choice)
+        if result is not None:
+            found[int(col[1:])] = (result, values)
+    if not found:
+        return {}
+    proven = Counter(m for m in (number_formats.proven_decimal(r) for r, _ in found.values()) if m)
+    if decimal_choice:
+        decimal, why = decimal_choice, "as you chose"
+    elif proven and proven.most_common(1)[0][1] > sum(proven.values()) / 2:
+        decimal, why = proven.most_common(1)[0][0], "as the file's other numbers show"
+    else:
+        decimal = "," if delimiter == ";" else "."
+        why = "as usual in semicolon-separated files" if decimal == "," else "the usual reading"
+    ambiguous = None
+    for i, (result, values) in found.items():
+        info = infos[i]
+        fmt = number_formats.decide(result, decimal, values)
+        info.type = "integer" if fmt.integer else "float"
+        # A column DuckDB read as 1234.5 itself is read natively again when writing.
+        info.number_format = None if fmt.is_plain and info.source in doubles else fmt.as_dict()
+        info.detected = fmt.describe()
+        if fmt.ambiguous and ambiguous is None:
+            example = next(v for v in values if "," in v or "." in v)
+            reading = _format_number(number_formats.parse_value(example, fmt))
+            ambiguous = f"'{example}' read as {reading} ({why})"
+    return {"decimal": decimal, "ambiguous": ambiguous}
+
+
+def _format_number(value: float | None) -> str:
+    if value is None:
+        return "missing"
+    return f"{value:.10g}" if value != int(value) else f"{int(value)}"
+
+
+def date_formats(order: str | None) -> tuple[tuple[str, str], ...]:
+    """DATE_FORMATS for a chosen date order: day-first drops the month-first formats and
+    the other way round; no choice keeps them all (month-first tried first)."""
+    if order == "dmy":
+        return tuple(f for f in DATE_FORMATS if _date_order(f[0]) != "mdy")
+    if order == "mdy":
+        return tuple(f for f in DATE_FORMATS if _date_order(f[0]) != "dmy")
+    return DATE_FORMATS
+
+
+def _date_formats_found(con, formats=DATE_FORMATS) -> dict[str, tuple[str, str]]:
     """{column: (format, kind)} for the columns of ``date_values`` whose every value reads
-    with one of DATE_FORMATS (the first that fits). The first few values of each column
+    with one of ``formats`` (the first that fits). The first few values of each column
     rule out most formats, so the full check tries only the ones left."""
     def fits(formats):
         return ", ".join(f"bool_and(try_strptime(v, {literal(fmt)}) IS NOT NULL)" for fmt, _ in formats)
 
     found = {}
-    for col, *row in con.execute(f"SELECT col, {fits(DATE_FORMATS)} FROM date_values WHERE n <= 20 "
+    for col, *row in con.execute(f"SELECT col, {fits(formats)} FROM date_values WHERE n <= 20 "
                                  "GROUP BY col").fetchall():
-        candidates = [f for ok, f in zip(row, DATE_FORMATS) if ok]
+        candidates = [f for ok, f in zip(row, formats) if ok]
         if not candidates:
             continue
         full = con.execute(f"SELECT {fits(candidates)} FROM date_values WHERE col = ?", [col]).fetchone()
@@ -560,6 +828,8 @@ def _expression_for(plan: ColumnPlan, source_expr: str, lenient: bool = False) -
     instead of an error for a value that does not convert (to find the culprits)."""
     cast, parse = ("TRY_CAST", "try_strptime") if lenient else ("CAST", "strptime")
     target = STORAGE_TYPE[plan.type]
+    if plan.number_format and plan.type in ("integer", "float"):
+        return number_formats.number_sql(NumberFormat.from_dict(plan.number_format), source_expr, cast, target)
     if plan.date_format and plan.type in ("date", "timestamp"):
         text = f"trim(CAST({source_expr} AS VARCHAR))"
         parsed = f"{parse}({text}, {literal(plan.date_format)})"
@@ -590,7 +860,7 @@ def validate_plan(inspection: Inspection, plans: list[ColumnPlan]) -> list[Colum
 
 
 def default_plan(inspection: Inspection) -> list[ColumnPlan]:
-    return [ColumnPlan(c.source, c.name, c.type, True, c.date_format) for c in inspection.columns]
+    return [ColumnPlan(c.source, c.name, c.type, True, c.date_format, c.number_format) for c in inspection.columns]
 
 
 @dataclass
@@ -611,7 +881,7 @@ class _Write:
         if plan.source in self.text_fallback:
             return ColumnPlan(plan.source, plan.name, "text", True, None)
         return ColumnPlan(plan.source, plan.name, plan.type, True,
-                          self.date_formats.get(plan.source, plan.date_format))
+                          self.date_formats.get(plan.source, plan.date_format), plan.number_format)
 
     def read_types(self, inspection: Inspection) -> dict:
         """How read_csv should read each column. Columns we cast ourselves (dates with a
@@ -621,10 +891,12 @@ class _Write:
         for info in inspection.columns:
             plan = by_source.get(info.source)
             effective = self.effective(plan) if plan is not None and plan.include else None
-            if effective is None or effective.date_format or effective.type != info.type:
+            if effective is None or effective.date_format or effective.number_format or effective.type != info.type:
                 types[info.source] = "VARCHAR"
             else:
                 types[info.source] = STORAGE_TYPE[effective.type]
+        if self.csv_options.get("trailing_column"):
+            types[self.csv_options["trailing_column"]] = "VARCHAR"  # last: read_csv's columns are positional
         return types
 
 
@@ -724,14 +996,14 @@ def _adapt_after_failure(con, state: _Write, inspection: Inspection, relation: s
         state.json_sample = -1
         return
     if not _is_conversion_failure(text):
-        raise IngestError(_friendly_duckdb_error(exc)) from None
+        raise IngestError(_friendly_duckdb_error(exc, state.source.path)) from None
     plan, example = _failing_column(con, relation, checks, text)
     if kind == "csv" and not state.csv_options.get("null_words", True) and example is not None \
             and example.strip() in NULL_STRINGS:
         state.csv_options["null_words"] = True  # "NULL" or "N/A" first appears after the head
         return
     if plan is None:
-        raise IngestError(_friendly_duckdb_error(exc)) from None
+        raise IngestError(_friendly_duckdb_error(exc, state.source.path)) from None
     effective = state.effective(plan)
     if plan.source in state.user_typed:
         raise IngestError(
@@ -746,7 +1018,7 @@ def _adapt_after_failure(con, state: _Write, inspection: Inspection, relation: s
                                     f"values such as {example!r} appear after the first rows")
             return
     if plan.source in state.text_fallback:
-        raise IngestError(_friendly_duckdb_error(exc)) from None
+        raise IngestError(_friendly_duckdb_error(exc, state.source.path)) from None
     state.text_fallback.add(plan.source)
     inspection.notes.append(f"Column {plan.name!r} has values that are not {_type_words(effective)}"
                             f"{_such_as(example)}, so it is kept as text")

@@ -44,6 +44,9 @@ class Source:
     sheet: str | None = None
     notes: list[str] = field(default_factory=list)
     temp_files: list[Path] = field(default_factory=list)
+    # The text encoding the file was read in: the person's choice when prepare() got
+    # one, else what detect_encoding found (None for Excel and Parquet).
+    encoding: str | None = None
 
     def cleanup(self) -> None:
         for path in self.temp_files:
@@ -219,7 +222,11 @@ def transcode_to_utf8(path: Path, encoding: str, work_dir: Path, errors: str = "
     return dest, replaced
 
 
-ENCODING_LABELS = {"utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "cp1252": "Windows-1252 (Latin-1)"}
+ENCODING_LABELS = {"utf-16": "UTF-16", "utf-16-le": "UTF-16", "utf-16-be": "UTF-16", "cp1252": "Windows-1252 (Latin-1)",
+                   "iso-8859-1": "ISO-8859-1", "iso-8859-15": "ISO-8859-15 (Latin-9)", "utf-8": "UTF-8",
+                   "utf-8-sig": "UTF-8"}
+# The encodings a person may choose on the import screen or in the API.
+ENCODING_CHOICES = ("utf-8", "cp1252", "iso-8859-1", "iso-8859-15", "utf-16")
 
 
 def replaced_note(count: int) -> str:
@@ -270,7 +277,8 @@ def _prepare_text(path: Path, fmt: str, work_dir: Path, source: Source) -> Sourc
         sample = handle.read(SNIFF_BYTES)
     if not sample.strip():
         raise IngestError("The file is empty")
-    encoding = detect_encoding(sample)
+    encoding = source.encoding or detect_encoding(sample)
+    source.encoding = encoding
     # Judge binary-ness on the decoded sample, before any (possibly long) transcoding.
     if looks_binary(sample.decode(encoding, errors="replace").encode("utf-8")):
         raise _binary_error()
@@ -308,6 +316,9 @@ def _excel_value(value, number_format: str | None = None):
 
 def list_sheets(path: Path, name: str) -> list[str]:
     """The sheet names of an Excel workbook, or a clear error."""
+    refusal = not_a_table(path)
+    if refusal:
+        raise IngestError(refusal)
     kind = _excel_kind(path, name)
     try:
         if kind == "xlsx":
@@ -444,14 +455,107 @@ def _excel_to_csv(path: Path, name: str, sheet: str | None, work_dir: Path) -> t
     return dest, chosen
 
 
+# --- files that are not tables ---------------------------------------------------------
+
+_SAVE_AS_TABLE = "Save the table in it as CSV or Excel (or copy it into a spreadsheet), then upload that file"
+_UNPACK = "This server reads .zip and .gz; unpack it and upload the table inside"
+_PICTURE = "A picture of a table cannot be read; upload the table itself as CSV or Excel"
+# (magic bytes at the start, what the file is, what to do): checked before anything reads it.
+_NOT_TABLES = (
+    (b"%PDF-", "a PDF document", "Export the table as CSV or Excel where it came from, then upload that file"),
+    (b"\x89PNG\r\n\x1a\n", "an image (PNG)", _PICTURE),
+    (b"\xff\xd8\xff", "an image (JPEG)", _PICTURE),
+    (b"GIF87a", "an image (GIF)", _PICTURE),
+    (b"GIF89a", "an image (GIF)", _PICTURE),
+    (b"II*\x00", "an image (TIFF)", _PICTURE),
+    (b"MM\x00*", "an image (TIFF)", _PICTURE),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", _UNPACK),
+    (b"Rar!\x1a\x07", "a RAR archive", _UNPACK),
+    (b"\xfd7zXZ\x00", "an xz archive", _UNPACK),
+    (b"\x28\xb5\x2f\xfd", "a Zstandard archive", _UNPACK),
+    (b"BZh91AY&SY", "a bzip2 archive", _UNPACK),
+    (b"SQLite format 3\x00", "a SQLite database", "Export the table you need as CSV, then upload that file"),
+    (b"{\\rtf", "a Rich Text (RTF) document", None),
+    (b"ID3\x03", "an audio file (MP3)", None),
+    (b"ID3\x04", "an audio file (MP3)", None),
+    (b"OggS", "an audio or video file (Ogg)", None),
+)
+_OFFICE_ZIP = (  # (member that marks it, what it is)
+    ("word/document.xml", "a Word document"),
+    ("ppt/presentation.xml", "a PowerPoint presentation"),
+)
+_OPEN_DOCUMENT = {
+    "application/vnd.oasis.opendocument.text": "an OpenDocument text document (.odt)",
+    "application/vnd.oasis.opendocument.presentation": "an OpenDocument presentation (.odp)",
+    "application/vnd.oasis.opendocument.graphics": "an OpenDocument drawing (.odg)",
+    "application/epub+zip": "an e-book (EPUB)",
+}
+_OLE2_DOCUMENTS = (("WordDocument", "a Word document"), ("PowerPoint Document", "a PowerPoint presentation"))
+
+
+def _refusal(what: str, advice: str | None = None) -> str:
+    return f"This is {what}, not a table. {advice or _SAVE_AS_TABLE}."
+
+
+def not_a_table(path: Path) -> str | None:
+    """A message for a file that is plainly not a table (a Word document, a PDF, an
+    image, an archive we do not open), judged by its bytes and, for zip and OLE2
+    containers, the parts they hold; None otherwise."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    for magic, what, advice in _NOT_TABLES:
+        if head.startswith(magic):
+            return _refusal(what, advice)
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        return _refusal("an image (HEIC)" if brand in (b"heic", b"heix", b"mif1", b"avif") else "a video or audio file")
+    if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"AVI ", b"WAVE"):
+        return _refusal({b"WEBP": "an image (WebP)", b"AVI ": "a video (AVI)", b"WAVE": "an audio file (WAV)"}[head[8:12]])
+    if head[257:262] == b"ustar":
+        return _refusal("a tar archive", _UNPACK)
+    if head.startswith(MAGIC_ZIP):
+        return _zip_document(path)
+    if head.startswith(MAGIC_OLE2):
+        found = _ole2_holds(path, tuple(stream for stream, _ in _OLE2_DOCUMENTS) + ("Workbook", "Book"))
+        if not found & {"Workbook", "Book"}:
+            for stream, what in _OLE2_DOCUMENTS:
+                if stream in found:
+                    return _refusal(what)
+    start = head.lstrip(codecs.BOM_UTF8).lstrip().lower()
+    if start.startswith((b"<!doctype html", b"<html")):
+        return _refusal("a web page (HTML)", "Save the table as CSV or Excel (or copy it into a spreadsheet), "
+                        "then upload that file")
+    return None
+
+
+def _zip_document(path: Path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip() if "mimetype" in names else ""
+    except (zipfile.BadZipFile, OSError, KeyError, NotImplementedError, zlib.error):
+        return None  # the zip reader says what is wrong with it later
+    for member, what in _OFFICE_ZIP:
+        if member in names:
+            return _refusal(what)
+    if mimetype == "application/vnd.oasis.opendocument.spreadsheet":
+        return ("This is an OpenDocument spreadsheet (.ods), which this server does not read. "
+                "Save it as Excel (.xlsx) or CSV, then upload that file.")
+    if mimetype in _OPEN_DOCUMENT:
+        return _refusal(_OPEN_DOCUMENT[mimetype])
+    return None
+
+
 # --- the entry point --------------------------------------------------------------------
 
 
-def prepare(path: Path, filename: str, work_dir: Path, cap_bytes: int, sheet: str | None = None) -> Source:
-    """A Source for the uploaded file at ``path`` (named ``filename`` by its owner).
-    On failure every temp file made on the way is gone again."""
+def prepare(path: Path, filename: str, work_dir: Path, cap_bytes: int, sheet: str | None = None,
+            encoding: str | None = None) -> Source:
+    """A Source for the uploaded file at ``path`` (named ``filename`` by its owner), its
+    text decoded from ``encoding`` when given (else the detected one). On failure every
+    temp file made on the way is gone again."""
     path = Path(path)
-    source = Source(kind="csv", path=path, format="csv")
+    source = Source(kind="csv", path=path, format="csv", encoding=encoding)
     try:
         return _prepare(path, filename, work_dir, cap_bytes, sheet, source, depth=0)
     except BaseException:
@@ -471,6 +575,9 @@ def _is_parquet(path: Path) -> bool:
 def _prepare(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, source: Source, depth: int) -> Source:
     if path.stat().st_size == 0:
         raise IngestError("The file is empty")
+    refusal = not_a_table(path)
+    if refusal:
+        raise IngestError(refusal)
     with open(path, "rb") as handle:
         head = handle.read(8)
     lower = _lower_name(name)
@@ -535,7 +642,8 @@ def _prepare_zip(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, s
 def _prepare_json(path: Path, sample: bytes, work_dir: Path, source: Source) -> Source:
     if not sample.lstrip(codecs.BOM_UTF8).strip():
         raise IngestError("The file is empty")
-    encoding = detect_encoding(sample)
+    encoding = source.encoding or detect_encoding(sample)
+    source.encoding = encoding
     source.path = path if _readable_as_is(encoding, sample) else _decode_to_utf8(path, encoding, work_dir, source)
     source.kind, source.format = "json", "json"
     return source

@@ -42,18 +42,20 @@ class Ingested:
         return [record[index] for record in self.records]
 
 
-def ingest(tmp_path: Path, data: bytes | Path, filename: str = "data.csv", plans=None, user_typed=None) -> Ingested:
+def ingest(tmp_path: Path, data: bytes | Path, filename: str = "data.csv", plans=None, user_typed=None,
+           choices: dict | None = None) -> Ingested:
     """prepare -> inspect -> write_parquet -> read back. ``plans`` maps the inspection
-    to the plans to write (default: what inspect proposes)."""
+    to the plans to write (default: what inspect proposes); ``choices`` are the reading
+    options (see ingest.read_options)."""
     if isinstance(data, bytes):
         path = tmp_path / "upload.part"
         path.write_bytes(data)
     else:
         path = data
     work = tmp_path / "work"
-    source = prepare(path, filename, work, CAP)
+    source = prepare(path, filename, work, CAP, encoding=(choices or {}).get("encoding"))
     try:
-        inspection = inspect(source, work)
+        inspection = inspect(source, work, choices)
         chosen = plans(inspection) if plans else default_plan(inspection)
         dest = tmp_path / "out.parquet"
         rows, schema = write_parquet(source, inspection, chosen, dest, work, user_typed=user_typed)

@@ -400,12 +400,16 @@ def test_blank_file(tmp_path):
 
 @pytest.mark.parametrize("data", [
     random.Random(7).randbytes(20_000),
-    b"\x89PNG\r\n\x1a\n" + random.Random(8).randbytes(5_000),
     b"\x7fELF" + bytes(2_000),
 ])
 def test_binary_garbage_named_csv(tmp_path, data):
     message = refused(tmp_path, data, "data.csv")
     assert message == "The file is not text: it looks like binary data. Upload CSV, Excel, JSON or Parquet"
+
+
+def test_an_image_named_csv_is_called_an_image(tmp_path):
+    message = refused(tmp_path, b"\x89PNG\r\n\x1a\n" + random.Random(8).randbytes(5_000), "data.csv")
+    assert message.startswith("This is an image (PNG), not a table.")
 
 
 def test_source_cleanup_removes_its_temp_files(tmp_path):
