@@ -10,7 +10,8 @@ from components.feedback import icon
 from components.widgets import widget_body, widget_card, widget_error
 
 
-def _when(value) -> str:
+def short_time(value) -> str:
+    """A stored time (datetime or ISO text) as "2026-12-03 08:30"."""
     if not value:
         return ""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
@@ -42,7 +43,7 @@ def dashboards_table(dashboards: list[dict], can_edit: bool) -> html.Div:
                               style={"maxWidth": "32rem"})]),
             html.Td(len(board.get("widgets") or [])),
             html.Td(dbc.Badge("public link", color="info") if board.get("shared") else ""),
-            html.Td(_when(board.get("updated_at"))),
+            html.Td(short_time(board.get("updated_at"))),
             html.Td(actions),
         ]))
     head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Widgets", "Sharing", "Updated (UTC)", "")]))
@@ -140,7 +141,7 @@ def rendered_body(output: dict | None, prefix: str, widget_id, table_view: dict 
     if output.get("kind") == "pending":
         return pending_body(output["message"], ids["poll"])
     pager = None
-    if output.get("kind") == "table" and not prefix:  # the public link shows the first page
+    if output.get("kind") == "table":  # the public link pages through its token (public-* ids)
         pager = {"ids": {k: ids[k] for k in ("prev", "next", "sort", "view")}, "view": table_view or {}}
     return widget_body(output, ids["graph"], output.get("title"), pager)
 
@@ -157,9 +158,20 @@ def pending_body(message: str, poll_id: dict) -> html.Div:
                     className="widget-pending d-flex align-items-center p-2")
 
 
+def reading_order(widgets: list[dict]) -> list[dict]:
+    """Widgets top to bottom, then left to right, as their layout places them. The cards
+    are put in the page in this order so that a narrow screen, where the grid becomes one
+    stacked column (assets/50-app.css), reads them as the wide grid shows them."""
+    def place(widget):
+        layout = widget.get("layout") or {}
+        return int(layout.get("y", 0) or 0), int(layout.get("x", 0) or 0)
+
+    return sorted(widgets, key=place)
+
+
 def _widget_cards(widgets: list[dict], prefix: str, editable: bool, outputs: dict | None) -> list:
     cards = []
-    for widget in widgets:
+    for widget in reading_order(widgets):
         ids = widget_ids(prefix, widget["id"])
         menu_ids = None
         if editable:

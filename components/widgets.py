@@ -28,9 +28,11 @@ def _kpi_body(output: dict, graph_id, title: str | None = None) -> html.Div:
             className=f"kpi-delta {'text-success' if up else 'text-danger'}",
         )
     sparkline = output.get("sparkline")
+    value = format_number(output.get("value"), output.get("format"))
     return html.Div(
         [
-            html.Div(format_number(output.get("value"), output.get("format")), className="kpi-value"),
+            # --kpi-chars lets the CSS size the value to the card's width (assets/50-app.css).
+            html.Div(value, className="kpi-value", style={"--kpi-chars": max(len(str(value)), 4)}),
             html.Div(output.get("label") or "", className="kpi-label text-body-secondary")
             if output.get("label") != title else None,
             delta_part,
@@ -129,6 +131,7 @@ def widget_card(widget: dict, body, *, editable: bool, body_id, menu_ids: dict |
     items to children by it. Editors get a drag handle and a menu (edit, duplicate, delete)."""
     spec = widget.get("spec") or {}
     title = spec.get("title") or ""
+    description = " ".join(str(spec.get("description") or "").split())
     menu = None
     if editable and menu_ids:
         menu = dbc.DropdownMenu(
@@ -138,12 +141,20 @@ def widget_card(widget: dict, body, *, editable: bool, body_id, menu_ids: dict |
             label=icon("three-dots-vertical"), caret=False, color="link", size="sm", align_end=True,
             class_name="widget-menu", toggle_class_name="p-0 text-body-secondary",
         )
+    # The title may take two lines (a narrow card shows "Average delay by carrier", not
+    # "Aver…"); the description (why the widget is there) keeps to one muted line, the
+    # whole of it on hover.
+    heading = html.Div(
+        [html.Div(title, className="widget-title", title=title),
+         html.Div(description, className="widget-description text-body-secondary", title=description)
+         if description else None],
+        className="widget-heading",
+    )
     header = html.Div(
-        [html.Div([icon("grip-vertical", "widget-handle me-1") if editable else None,
-                   html.Span(title, className="widget-title", title=spec.get("description") or title)],
-                  className="d-flex align-items-center text-truncate"),
+        [html.Div([icon("grip-vertical", "widget-handle me-1") if editable else None, heading],
+                  className="d-flex align-items-start widget-header-main"),
          menu],
-        className="widget-header d-flex justify-content-between align-items-center",
+        className="widget-header d-flex justify-content-between align-items-start",
     )
     return html.Div(
         [header, dcc.Loading(html.Div(body, id=body_id, className="widget-body"), type="dot", delay_show=300,
