@@ -6,8 +6,9 @@ from dash import dcc, html
 from dash_snap_grid import Grid
 
 from analytics.dashboards import resolve_tab, widgets_of_tab
+from analytics.widgets import widget_type
 from components.feedback import icon
-from components.widgets import widget_body, widget_card, widget_error
+from components.widgets import table_height_px, widget_body, widget_card, widget_error
 
 
 def short_time(value) -> str:
@@ -124,11 +125,31 @@ def widget_ids(prefix: str, widget_id: str) -> dict:
     }
 
 
-def grid_layout(widgets: list[dict]) -> list[dict]:
-    """The snap grid's layout items: ``i`` must equal the id of the child it places."""
-    return [{"i": str(w["id"]), "x": int(w["layout"].get("x", 0)), "y": int(w["layout"].get("y", 0)),
-             "w": int(w["layout"].get("w", 4)), "h": int(w["layout"].get("h", 5)), "minW": 2, "minH": 2}
-            for w in widgets]
+def _rows_for(pixels: int) -> int:
+    """Grid rows (GRID_ROW_HEIGHT with 12 px between them) that give at least ``pixels``."""
+    return -(-(pixels + 12) // (GRID_ROW_HEIGHT + 12))
+
+
+def _table_page_size(spec: dict) -> int:
+    default = next(f.default for f in widget_type("table").fields if f.name == "page_size")
+    try:
+        return max(1, int(spec.get("page_size") or default))
+    except (TypeError, ValueError):
+        return default
+
+
+def grid_layout(widgets: list[dict], fit_tables: bool = False) -> list[dict]:
+    """The snap grid's layout items: ``i`` must equal the id of the child it places.
+    ``fit_tables`` (the read-only public page) makes a table widget's card at least as
+    tall as a whole page of its rows, so no row is cut at the card's edge."""
+    items = []
+    for w in widgets:
+        h = int(w["layout"].get("h", 5))
+        if fit_tables and (w.get("spec") or {}).get("type") == "table":
+            h = max(h, _rows_for(table_height_px(_table_page_size(w["spec"]))))
+        items.append({"i": str(w["id"]), "x": int(w["layout"].get("x", 0)), "y": int(w["layout"].get("y", 0)),
+                      "w": int(w["layout"].get("w", 4)), "h": h, "minW": 2, "minH": 2})
+    return items
 
 
 def rendered_body(output: dict | None, prefix: str, widget_id, table_view: dict | None = None):
@@ -192,7 +213,7 @@ def dashboard_grid(board: dict, tab_id: str | None, prefix: str, editable: bool,
         id=f"{prefix}dash-grid",
         cols=GRID_COLS,
         rowHeight=GRID_ROW_HEIGHT,
-        layout=grid_layout(widgets),
+        layout=grid_layout(widgets, fit_tables=bool(prefix) and not editable),
         children=_widget_cards(widgets, prefix, editable, outputs),
         isDraggable=editable,
         isResizable=editable,

@@ -55,6 +55,18 @@ def _cell(value) -> str:
     return str(value)
 
 
+# A table widget's rows are this high (assets/50-app.css: .widget-table-wrap td, 2rem), and
+# the card spends about this much on its title, description, header row, pager and
+# borders (with room for a horizontal scrollbar).
+TABLE_ROW_PX = 32
+TABLE_CHROME_PX = 150
+
+
+def table_height_px(page_size: int) -> int:
+    """The card height that shows a whole page of ``page_size`` rows without cutting one."""
+    return TABLE_CHROME_PX + TABLE_ROW_PX * (page_size + 1)
+
+
 def _table_body(output: dict, pager: dict | None = None) -> html.Div:
     """A page of a table widget. With ``pager`` ({"ids": {...}, "view": {...}}) the header
     cells sort and the footer pages, through the dashboard's table callbacks."""
@@ -75,7 +87,10 @@ def _table_body(output: dict, pager: dict | None = None) -> html.Div:
                                    title="Sort by this column"))
 
     head = html.Thead(html.Tr([header(c) for c in columns]))
-    body = html.Tbody([html.Tr([html.Td(_cell(v)) for v in row]) for row in rows])
+    # Cells keep to one line (long text ends in an ellipsis, whole on hover), so every row
+    # is TABLE_ROW_PX high and a card can be sized to hold a whole page (table_card_rows).
+    body = html.Tbody([html.Tr([html.Td(text, title=text if len(text) > 30 else None)
+                                for text in map(_cell, row)]) for row in rows])
     first = page * size + 1 if rows else 0
     note = f"{first:,}–{page * size + len(rows):,} of {total:,} rows"
     footer = [html.Span(note, className="me-auto")]
