@@ -59,7 +59,7 @@ def _cell(value) -> str:
 # the card spends about this much on its title, description, header row, pager and
 # borders (with room for a horizontal scrollbar).
 TABLE_ROW_PX = 32
-TABLE_CHROME_PX = 150
+TABLE_CHROME_PX = 128
 
 
 def table_height_px(page_size: int) -> int:
