@@ -123,6 +123,12 @@ def wait_until_drawn(page: Page, count: int) -> None:
     expect(page.locator(".widget-placeholder")).to_have_count(0)
     expect(page.locator("._dash-loading-callback")).to_have_count(0)
     page.wait_for_function("document.querySelectorAll('.widget-card .main-svg').length > 0")
+    # Plotly first draws at the width it finds, then follows its card: wait until every
+    # chart fits inside its card (a chart wider than its card is cut at the card's edge).
+    page.wait_for_function("""() => Array.from(document.querySelectorAll('.widget-card')).every(card => {
+        const right = card.getBoundingClientRect().right + 1;
+        return Array.from(card.querySelectorAll('.main-svg')).every(s => s.getBoundingClientRect().right <= right);
+    })""")
 
 
 def shot(page: Page, name: str, viewport: dict) -> None:
