@@ -314,3 +314,26 @@ def test_public_dashboard_fits_and_its_table_pages(new_page, made, viewport):
     expect(table).to_contain_text("1–10 of 16,598 rows")
     expect(table.get_by_role("button", name=re.compile("^Global_Sales ▲"))).to_be_visible()
     assert_rows_whole(visitor, "public table, sorted")
+
+
+def test_a_newcomer_drops_a_file_on_the_home_page_on_a_phone(new_page, live_server):
+    """The home page's upload zone is the real one: a file picked there on a phone is
+    uploaded and the import screen opens."""
+    from tests.e2e.test_main_flow import ensure_account, sign_in
+
+    ensure_account(live_server, "nia@example.com", "nia's long password", "Nia Newcomer")
+    page = new_page(viewport=DESKTOP)
+    sign_in(page, "nia@example.com", "nia's long password")
+    page.set_viewport_size(PHONE)
+    page.goto("/")
+    wait_for_page(page)
+    expect(page.locator("#home-no-datasets")).to_contain_text("No datasets yet")
+    expect(page.locator("#home-no-dashboards")).to_contain_text("No dashboards yet")
+    assert_fits(page, "newcomer's home")
+    shot(page, "home-newcomer", PHONE)
+    with page.expect_file_chooser() as chooser:
+        page.click("#home-upload-zone")
+    chooser.value.set_files(str(PROJECT_ROOT / "tests" / "fixtures" / "music.csv"))
+    page.wait_for_url(re.compile(r"/datasets/import\?uploads="))
+    wait_for_page(page)
+    assert_fits(page, "import screen after a drop on home")
