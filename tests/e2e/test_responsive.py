@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS, run_live_server
+from tests.e2e.test_dashboard_flow import wait_until_drawn as every_widget_drawn
 from tests.e2e.test_main_flow import signed_in_state
 
 pytestmark = pytest.mark.e2e
@@ -119,10 +120,7 @@ def wait_for_page(page: Page) -> None:
 
 
 def wait_until_drawn(page: Page, count: int) -> None:
-    expect(page.locator(".widget-card")).to_have_count(count)
-    expect(page.locator(".widget-placeholder")).to_have_count(0)
-    expect(page.locator("._dash-loading-callback")).to_have_count(0)
-    page.wait_for_function("document.querySelectorAll('.widget-card .main-svg').length > 0")
+    every_widget_drawn(page, count)
     # Plotly first draws at the width it finds, then follows its card: wait until every
     # chart fits inside its card (a chart wider than its card is cut at the card's edge).
     page.wait_for_function("""() => Array.from(document.querySelectorAll('.widget-card')).every(card => {
