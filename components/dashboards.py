@@ -19,6 +19,10 @@ def short_time(value) -> str:
     return text[:16].replace("T", " ")
 
 
+# Columns a phone leaves out: the name (with its description) and the actions matter most.
+WIDE_ONLY = "d-none d-md-table-cell"
+
+
 def dashboards_table(dashboards: list[dict], can_edit: bool) -> html.Div:
     if not dashboards:
         return html.P("No dashboards here yet. Create one, or generate one from a dataset.",
@@ -40,14 +44,15 @@ def dashboards_table(dashboards: list[dict], can_edit: bool) -> html.Div:
             )
         rows.append(html.Tr([
             html.Td([dcc.Link(board["name"], href=f"/dashboards/{board['id']}", className="fw-semibold"),
-                     html.Div(board.get("description") or "", className="small text-body-secondary text-truncate",
-                              style={"maxWidth": "32rem"})]),
-            html.Td(len(board.get("widgets") or [])),
-            html.Td(dbc.Badge("public link", color="info") if board.get("shared") else ""),
-            html.Td(short_time(board.get("updated_at"))),
+                     html.Div(board.get("description") or "", title=board.get("description") or None,
+                              className="small text-body-secondary text-truncate dashboards-description")]),
+            html.Td(len(board.get("widgets") or []), className=WIDE_ONLY),
+            html.Td(dbc.Badge("public link", color="info") if board.get("shared") else "", className=WIDE_ONLY),
+            html.Td(short_time(board.get("updated_at")), className=WIDE_ONLY),
             html.Td(actions),
         ]))
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Widgets", "Sharing", "Updated (UTC)", "")]))
+    head = html.Thead(html.Tr([html.Th("Name"), *(html.Th(h, className=WIDE_ONLY)
+                                                   for h in ("Widgets", "Sharing", "Updated (UTC)")), html.Th("")]))
     return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 bg-white",
                      id="dashboards-table")
 
