@@ -154,6 +154,8 @@ def test_no_signed_in_page_is_wider_than_the_screen(new_page, state, made, viewp
         page.goto(path.format(board=made["board"]["id"], upload=made["upload"]))
         wait_for_page(page)
         assert_fits(page, name)
+        if name == "workspaces":  # the create form's callback ran on load and said "give it a name"
+            expect(page.get_by_text("Give the workspace a name")).to_have_count(0)
         if name == "home":
             shot(page, "home", viewport)
 
