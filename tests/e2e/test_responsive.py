@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, run_live_server
+from tests.e2e.conftest import ARTIFACTS
+# A server of this module's own (module-scoped fixtures, as the dashboard flow has them).
+from tests.e2e.test_dashboard_flow import base_url, live_server  # noqa: F401
 from tests.e2e.test_dashboard_flow import wait_until_drawn as every_widget_drawn
 from tests.e2e.test_main_flow import signed_in_state
 
@@ -29,17 +31,6 @@ PHONE = {"width": 390, "height": 844}
 TABLET = {"width": 768, "height": 1024}
 DESKTOP = {"width": 1366, "height": 900}
 NARROW = [pytest.param(PHONE, id="phone"), pytest.param(TABLET, id="tablet")]
-
-
-@pytest.fixture(scope="module")
-def live_server():
-    with run_live_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def base_url(live_server) -> str:
-    return live_server.url
 
 
 @pytest.fixture(scope="module")
