@@ -42,6 +42,11 @@ class PrivateAccess:
     def render_many(key, board, widgets, filters, cross) -> dict:
         return current_storage().dashboard_views.render_widgets(require_principal(), board, widgets, filters, cross)
 
+    @staticmethod
+    def render_one(key, widget_id, filters, cross, table_view) -> dict:
+        return current_storage().dashboard_views.render_widget(require_principal(), key, widget_id, filters, cross,
+                                                               table_view)
+
 
 class SharedAccess:
     """Anyone holding a public link; the key is the share token from the URL."""
@@ -60,6 +65,10 @@ class SharedAccess:
     @staticmethod
     def render_many(key, board, widgets, filters, cross) -> dict:
         return current_storage().dashboard_views.render_shared_widgets(key, board, widgets, filters, cross)
+
+    @staticmethod
+    def render_one(key, widget_id, filters, cross, table_view) -> dict:
+        return current_storage().dashboard_views.render_shared_widget(key, widget_id, filters, cross, table_view)
 
 
 def _widget_spec(board: dict, widget_id) -> dict | None:
@@ -341,33 +350,36 @@ def next_table_view(view: dict | None, trigger: dict) -> dict:
     return view
 
 
-def register_tables(app) -> None:
-    """Paging and sorting a table widget on the signed-in page: only that widget redraws."""
+def register_tables(app, access) -> None:
+    """Paging and sorting a table widget (signed in, or through a public link's token):
+    only that widget redraws."""
+    p = access.prefix
+
     @app.callback(
-        Output({"type": "dash-widget-body", "index": MATCH}, "children", allow_duplicate=True),
-        Input({"type": "dash-table-prev", "index": MATCH}, "n_clicks"),
-        Input({"type": "dash-table-next", "index": MATCH}, "n_clicks"),
-        Input({"type": "dash-table-sort", "index": MATCH, "col": ALL}, "n_clicks"),
-        State({"type": "dash-table-view", "index": MATCH}, "data"),
-        State("dash-state", "data"),
-        State("dash-id", "data"),
+        Output({"type": f"{p}dash-widget-body", "index": MATCH}, "children", allow_duplicate=True),
+        Input({"type": f"{p}dash-table-prev", "index": MATCH}, "n_clicks"),
+        Input({"type": f"{p}dash-table-next", "index": MATCH}, "n_clicks"),
+        Input({"type": f"{p}dash-table-sort", "index": MATCH, "col": ALL}, "n_clicks"),
+        State({"type": f"{p}dash-table-view", "index": MATCH}, "data"),
+        State(f"{p}dash-state", "data"),
+        State(access.key_id, "data"),
         prevent_initial_call=True,
     )
-    def page_table(_prev, _next, _sorts, view, state, board_id):
+    def page_table(_prev, _next, _sorts, view, state, key):
         trigger = ctx.triggered_id
         if not isinstance(trigger, dict) or not (ctx.triggered and ctx.triggered[0].get("value")):
             return no_update
         view = next_table_view(view, trigger)
         state = state or {}
         try:
-            output = current_storage().dashboard_views.render_widget(
-                require_principal(), board_id, trigger["index"], state.get("filters"), state.get("cross"), view)
+            output = access.render_one(key, trigger["index"], state.get("filters"), state.get("cross"), view)
         except DataInsightError as exc:
             return widget_error(exc.message)
-        return rendered_body(output, "", trigger["index"], view)
+        return rendered_body(output, p, trigger["index"], view)
 
 
 def register(app) -> None:
     register_view(app, PrivateAccess)
     register_view(app, SharedAccess)
-    register_tables(app)
+    register_tables(app, PrivateAccess)
+    register_tables(app, SharedAccess)

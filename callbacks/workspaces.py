@@ -21,7 +21,9 @@ def register(app) -> None:
         State("workspace-new-name", "value"),
         prevent_initial_call=True,
     )
-    def create_workspace(_clicks, name):
+    def create_workspace(clicks, name):
+        if not clicks:  # the page's own first render, not a press: no "give it a name" yet
+            return no_update, no_update, no_update, no_update
         principal = require_principal()
         service = current_storage().workspaces
         try:

@@ -6,15 +6,21 @@ from dash import dcc, html
 from dash_snap_grid import Grid
 
 from analytics.dashboards import resolve_tab, widgets_of_tab
+from analytics.widgets import widget_type
 from components.feedback import icon
-from components.widgets import widget_body, widget_card, widget_error
+from components.widgets import table_height_px, widget_body, widget_card, widget_error
 
 
-def _when(value) -> str:
+def short_time(value) -> str:
+    """A stored time (datetime or ISO text) as "2026-12-03 08:30"."""
     if not value:
         return ""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     return text[:16].replace("T", " ")
+
+
+# Columns a phone leaves out: the name (with its description) and the actions matter most.
+WIDE_ONLY = "d-none d-md-table-cell"
 
 
 def dashboards_table(dashboards: list[dict], can_edit: bool) -> html.Div:
@@ -38,14 +44,15 @@ def dashboards_table(dashboards: list[dict], can_edit: bool) -> html.Div:
             )
         rows.append(html.Tr([
             html.Td([dcc.Link(board["name"], href=f"/dashboards/{board['id']}", className="fw-semibold"),
-                     html.Div(board.get("description") or "", className="small text-body-secondary text-truncate",
-                              style={"maxWidth": "32rem"})]),
-            html.Td(len(board.get("widgets") or [])),
-            html.Td(dbc.Badge("public link", color="info") if board.get("shared") else ""),
-            html.Td(_when(board.get("updated_at"))),
+                     html.Div(board.get("description") or "", title=board.get("description") or None,
+                              className="small text-body-secondary text-truncate dashboards-description")]),
+            html.Td(len(board.get("widgets") or []), className=WIDE_ONLY),
+            html.Td(dbc.Badge("public link", color="info") if board.get("shared") else "", className=WIDE_ONLY),
+            html.Td(short_time(board.get("updated_at")), className=WIDE_ONLY),
             html.Td(actions),
         ]))
-    head = html.Thead(html.Tr([html.Th(h) for h in ("Name", "Widgets", "Sharing", "Updated (UTC)", "")]))
+    head = html.Thead(html.Tr([html.Th("Name"), *(html.Th(h, className=WIDE_ONLY)
+                                                   for h in ("Widgets", "Sharing", "Updated (UTC)")), html.Th("")]))
     return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, className="mb-0 bg-white",
                      id="dashboards-table")
 
@@ -123,11 +130,31 @@ def widget_ids(prefix: str, widget_id: str) -> dict:
     }
 
 
-def grid_layout(widgets: list[dict]) -> list[dict]:
-    """The snap grid's layout items: ``i`` must equal the id of the child it places."""
-    return [{"i": str(w["id"]), "x": int(w["layout"].get("x", 0)), "y": int(w["layout"].get("y", 0)),
-             "w": int(w["layout"].get("w", 4)), "h": int(w["layout"].get("h", 5)), "minW": 2, "minH": 2}
-            for w in widgets]
+def _rows_for(pixels: int) -> int:
+    """Grid rows (GRID_ROW_HEIGHT with 12 px between them) that give at least ``pixels``."""
+    return -(-(pixels + 12) // (GRID_ROW_HEIGHT + 12))
+
+
+def _table_page_size(spec: dict) -> int:
+    default = next(f.default for f in widget_type("table").fields if f.name == "page_size")
+    try:
+        return max(1, int(spec.get("page_size") or default))
+    except (TypeError, ValueError):
+        return default
+
+
+def grid_layout(widgets: list[dict], fit_tables: bool = False) -> list[dict]:
+    """The snap grid's layout items: ``i`` must equal the id of the child it places.
+    ``fit_tables`` (the read-only public page) makes a table widget's card at least as
+    tall as a whole page of its rows, so no row is cut at the card's edge."""
+    items = []
+    for w in widgets:
+        h = int(w["layout"].get("h", 5))
+        if fit_tables and (w.get("spec") or {}).get("type") == "table":
+            h = max(h, _rows_for(table_height_px(_table_page_size(w["spec"]))))
+        items.append({"i": str(w["id"]), "x": int(w["layout"].get("x", 0)), "y": int(w["layout"].get("y", 0)),
+                      "w": int(w["layout"].get("w", 4)), "h": h, "minW": 2, "minH": 2})
+    return items
 
 
 def rendered_body(output: dict | None, prefix: str, widget_id, table_view: dict | None = None):
@@ -140,7 +167,7 @@ def rendered_body(output: dict | None, prefix: str, widget_id, table_view: dict 
     if output.get("kind") == "pending":
         return pending_body(output["message"], ids["poll"])
     pager = None
-    if output.get("kind") == "table" and not prefix:  # the public link shows the first page
+    if output.get("kind") == "table":  # the public link pages through its token (public-* ids)
         pager = {"ids": {k: ids[k] for k in ("prev", "next", "sort", "view")}, "view": table_view or {}}
     return widget_body(output, ids["graph"], output.get("title"), pager)
 
@@ -157,9 +184,20 @@ def pending_body(message: str, poll_id: dict) -> html.Div:
                     className="widget-pending d-flex align-items-center p-2")
 
 
+def reading_order(widgets: list[dict]) -> list[dict]:
+    """Widgets top to bottom, then left to right, as their layout places them. The cards
+    are put in the page in this order so that a narrow screen, where the grid becomes one
+    stacked column (assets/50-app.css), reads them as the wide grid shows them."""
+    def place(widget):
+        layout = widget.get("layout") or {}
+        return int(layout.get("y", 0) or 0), int(layout.get("x", 0) or 0)
+
+    return sorted(widgets, key=place)
+
+
 def _widget_cards(widgets: list[dict], prefix: str, editable: bool, outputs: dict | None) -> list:
     cards = []
-    for widget in widgets:
+    for widget in reading_order(widgets):
         ids = widget_ids(prefix, widget["id"])
         menu_ids = None
         if editable:
@@ -180,7 +218,7 @@ def dashboard_grid(board: dict, tab_id: str | None, prefix: str, editable: bool,
         id=f"{prefix}dash-grid",
         cols=GRID_COLS,
         rowHeight=GRID_ROW_HEIGHT,
-        layout=grid_layout(widgets),
+        layout=grid_layout(widgets, fit_tables=bool(prefix) and not editable),
         children=_widget_cards(widgets, prefix, editable, outputs),
         isDraggable=editable,
         isResizable=editable,

@@ -67,5 +67,6 @@ def navbar(user_name: str, is_admin: bool, workspaces, current_workspace_id: int
         ),
         color="dark",
         dark=True,
+        expand="lg",  # below 992 px the sections fold into the toggler: they do not fit a tablet's row
         className="mb-4 app-navbar",
     )

@@ -28,9 +28,11 @@ def _kpi_body(output: dict, graph_id, title: str | None = None) -> html.Div:
             className=f"kpi-delta {'text-success' if up else 'text-danger'}",
         )
     sparkline = output.get("sparkline")
+    value = format_number(output.get("value"), output.get("format"))
     return html.Div(
         [
-            html.Div(format_number(output.get("value"), output.get("format")), className="kpi-value"),
+            # --kpi-chars lets the CSS size the value to the card's width (assets/50-app.css).
+            html.Div(value, className="kpi-value", style={"--kpi-chars": max(len(str(value)), 4)}),
             html.Div(output.get("label") or "", className="kpi-label text-body-secondary")
             if output.get("label") != title else None,
             delta_part,
@@ -53,6 +55,18 @@ def _cell(value) -> str:
     return str(value)
 
 
+# A table widget's rows are this high (assets/50-app.css: .widget-table-wrap td, 2rem), and
+# the card spends about this much on its title, description, header row, pager and
+# borders (with room for a horizontal scrollbar).
+TABLE_ROW_PX = 32
+TABLE_CHROME_PX = 128
+
+
+def table_height_px(page_size: int) -> int:
+    """The card height that shows a whole page of ``page_size`` rows without cutting one."""
+    return TABLE_CHROME_PX + TABLE_ROW_PX * (page_size + 1)
+
+
 def _table_body(output: dict, pager: dict | None = None) -> html.Div:
     """A page of a table widget. With ``pager`` ({"ids": {...}, "view": {...}}) the header
     cells sort and the footer pages, through the dashboard's table callbacks."""
@@ -73,7 +87,10 @@ def _table_body(output: dict, pager: dict | None = None) -> html.Div:
                                    title="Sort by this column"))
 
     head = html.Thead(html.Tr([header(c) for c in columns]))
-    body = html.Tbody([html.Tr([html.Td(_cell(v)) for v in row]) for row in rows])
+    # Cells keep to one line (long text ends in an ellipsis, whole on hover), so every row
+    # is TABLE_ROW_PX high and a card can be sized to hold a whole page (table_card_rows).
+    body = html.Tbody([html.Tr([html.Td(text, title=text if len(text) > 30 else None)
+                                for text in map(_cell, row)]) for row in rows])
     first = page * size + 1 if rows else 0
     note = f"{first:,}–{page * size + len(rows):,} of {total:,} rows"
     footer = [html.Span(note, className="me-auto")]
@@ -129,6 +146,7 @@ def widget_card(widget: dict, body, *, editable: bool, body_id, menu_ids: dict |
     items to children by it. Editors get a drag handle and a menu (edit, duplicate, delete)."""
     spec = widget.get("spec") or {}
     title = spec.get("title") or ""
+    description = " ".join(str(spec.get("description") or "").split())
     menu = None
     if editable and menu_ids:
         menu = dbc.DropdownMenu(
@@ -138,12 +156,20 @@ def widget_card(widget: dict, body, *, editable: bool, body_id, menu_ids: dict |
             label=icon("three-dots-vertical"), caret=False, color="link", size="sm", align_end=True,
             class_name="widget-menu", toggle_class_name="p-0 text-body-secondary",
         )
+    # The title may take two lines (a narrow card shows "Average delay by carrier", not
+    # "Aver…"); the description (why the widget is there) keeps to one muted line, the
+    # whole of it on hover.
+    heading = html.Div(
+        [html.Div(title, className="widget-title", title=title),
+         html.Div(description, className="widget-description text-body-secondary", title=description)
+         if description else None],
+        className="widget-heading",
+    )
     header = html.Div(
-        [html.Div([icon("grip-vertical", "widget-handle me-1") if editable else None,
-                   html.Span(title, className="widget-title", title=spec.get("description") or title)],
-                  className="d-flex align-items-center text-truncate"),
+        [html.Div([icon("grip-vertical", "widget-handle me-1") if editable else None, heading],
+                  className="d-flex align-items-start widget-header-main"),
          menu],
-        className="widget-header d-flex justify-content-between align-items-center",
+        className="widget-header d-flex justify-content-between align-items-start",
     )
     return html.Div(
         [header, dcc.Loading(html.Div(body, id=body_id, className="widget-body"), type="dot", delay_show=300,

@@ -20,11 +20,11 @@ def layout(**_query):
         [
             dbc.Row(
                 [
-                    dbc.Col(labelled("Email", dbc.Input(id="user-new-email", type="email")), md=4),
-                    dbc.Col(labelled("Name", dbc.Input(id="user-new-name")), md=3),
+                    dbc.Col(labelled("Email", dbc.Input(id="user-new-email", type="email")), lg=4),
+                    dbc.Col(labelled("Name", dbc.Input(id="user-new-name")), lg=3),
                     dbc.Col(labelled("Password", dbc.Input(id="user-new-password", type="password", autoComplete="new-password"),
-                                     f"At least {MIN_LENGTH} characters"), md=3),
-                    dbc.Col(dbc.Checkbox(id="user-new-admin", label="Administrator", value=False), md=2,
+                                     f"At least {MIN_LENGTH} characters"), lg=3),
+                    dbc.Col(dbc.Checkbox(id="user-new-admin", label="Administrator", value=False), lg=2,
                             className="d-flex align-items-center"),
                 ]
             ),

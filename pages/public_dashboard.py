@@ -36,7 +36,7 @@ def layout(token=None, **_query):
                            html.Div([icon("globe", "me-1"), "Shared read-only with a public link"],
                                     className="small text-body-secondary")]),
                  download],
-                className="mb-3 d-flex justify-content-between align-items-start gap-2",
+                className="mb-3 d-flex flex-wrap justify-content-between align-items-start gap-2",
             ),
             dashboard_page_body(board, state, options, prefix="public-", editable=False, outputs=outputs),
             dcc.Store(id="public-dash-token", data=token),

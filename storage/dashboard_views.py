@@ -223,14 +223,23 @@ class DashboardViewService:
 
         return in_parallel(widgets, one)
 
-    def _render_shared_in(self, token: str, board: dict, widget: dict, filter_values, cross) -> dict:
+    def render_shared_widget(self, token: str, widget_id, filter_values: dict | None = None,
+                             cross: list[dict] | None = None, table_view: dict | None = None) -> dict:
+        """One widget of a shared dashboard, a table paged and sorted as the visitor asks;
+        a widget id that is not on the token's own dashboard is NotFound."""
+        board = self.shared_board(token)
+        return self._render_shared_in(token, board, _widget(board, widget_id), filter_values, cross, table_view)
+
+    def _render_shared_in(self, token: str, board: dict, widget: dict, filter_values, cross,
+                          table_view: dict | None = None) -> dict:
         extra = [{"id": flt["id"], "value": flt["value"]} for flt in active_filters(board, filter_values)
                  if flt.get("value")]
         if widget["spec"].get("type") != "markdown":
             dataset = self.queries.dataset_in_workspace(widget["spec"]["dataset_id"], board["workspace_id"])
             types = {c["name"]: c["type"] for c in dataset.schema}
             extra += [c for c in cross_for(widget["id"], cross, types) if not c.get("grain")]
-        output = self.queries.render_shared(token, widget["id"], extra_filters=extra or None)
+        output = self.queries.render_shared(token, widget["id"], extra_filters=extra or None,
+                                            table_view=_table_view(widget["spec"], table_view) or None)
         return {**output, "title": widget["spec"].get("title")}
 
     def shared_filter_options(self, token: str) -> dict[str, list]:

@@ -424,15 +424,18 @@ class QueryService:
 
     # --- for a public share link -----------------------------------------------------------
 
-    def render_shared(self, token: str, widget_id: str, extra_filters=None) -> dict:
+    def render_shared(self, token: str, widget_id: str, extra_filters=None, table_view: dict | None = None) -> dict:
         """One widget of a shared dashboard. The link reaches only that dashboard's own
         widget specs; ``extra_filters`` may hold the dashboard's own filters (the dashboard
         filter shape, matched by id: only the value comes from the caller) and cross-filter
         clicks (``=`` / ``is null`` / a histogram bin's ``between`` on a column the
-        dashboard's widgets use). Anything else is refused."""
+        dashboard's widgets use). Anything else is refused. ``table_view`` may page and
+        sort a table widget (page, sort, descending only; checked with the spec)."""
         dashboard, _share_principal = self.dashboards.get_shared(token)
         widget = _find_widget(dashboard, widget_id)
         spec = widget["spec"]
+        if spec["type"] == "table" and table_view:
+            spec = {**spec, **{k: v for k, v in table_view.items() if k in ("page", "sort", "descending")}}
         if spec["type"] == "markdown":
             return self.render_on(None, normalize_spec(spec, []))
         dataset = self.dataset_in_workspace(spec["dataset_id"], dashboard["workspace_id"])

@@ -332,3 +332,80 @@ def test_the_same_query_at_once_runs_once(app_storage, admin, vgsales, monkeypat
     assert len(calls) == 1
     assert len({json.dumps(r["rows"], default=str) for r in results}) == 1
     assert sorted(r["cached"] for r in results) == [False, True, True]
+
+
+def _press_public_pager(client, widget_id, token, trigger_type, view, columns=(), col=None):
+    """POST the public table pager callback as the browser does on a shared dashboard."""
+    trigger = {"index": widget_id, "type": f"public-{trigger_type}", **({"col": col} if col else {})}
+    key = next(k for k, c in client.application.extensions["datainsight_dash"].callback_map.items()
+               if "public-dash-widget-body" in k and any("public-dash-table-prev" in json.dumps(i["id"])
+                                                          for i in c["inputs"]))
+    body = {
+        "output": key,
+        "outputs": {"id": {"index": widget_id, "type": "public-dash-widget-body"}, "property": "children"},
+        "inputs": [{"id": {"index": widget_id, "type": "public-dash-table-prev"}, "property": "n_clicks",
+                    "value": 1 if trigger_type == "dash-table-prev" else 0},
+                   {"id": {"index": widget_id, "type": "public-dash-table-next"}, "property": "n_clicks",
+                    "value": 1 if trigger_type == "dash-table-next" else 0},
+                   [{"id": {"col": c, "index": widget_id, "type": "public-dash-table-sort"}, "property": "n_clicks",
+                     "value": 1 if c == col else 0} for c in columns]],
+        "state": [{"id": {"index": widget_id, "type": "public-dash-table-view"}, "property": "data", "value": view},
+                  {"id": "public-dash-state", "property": "data", "value": {"filters": {}, "cross": []}},
+                  {"id": "public-dash-token", "property": "data", "value": token}],
+        "changedPropIds": [json.dumps(trigger, separators=(",", ":"), sort_keys=True) + ".n_clicks"],
+    }
+    response = client.post("/_dash-update-component", json=body)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return json.dumps(response.get_json())
+
+
+def test_public_table_pages_through_its_token_only(make_client, app_storage, admin, second_user, vgsales, board):
+    """The shared page's table has the private page's pager, served by a public-* callback
+    that reaches widgets only through the token; a widget of another dashboard (Bob's, or
+    Ada's own unshared one) gets nothing."""
+    principal = admin.principal()
+    table = {"id": "games", "layout": {"x": 0, "y": 6, "w": 12, "h": 6}, "spec": {
+        "type": "table", "dataset_id": vgsales.id, "columns": ["Name", "Global_Sales"], "page_size": 10}}
+    app_storage.dashboards.update(principal, board["id"], {"widgets": board["widgets"] + [table]})
+    token = app_storage.dashboards.share(principal, board["id"])["token"]
+    visitor = make_client()  # not signed in
+
+    first = json.dumps(render_page(visitor, f"/public/dashboards/{token}").get_json())
+    assert "public-dash-table-next" in first and "1\\u201310 of 16,598 rows" in first
+
+    page_two = _press_public_pager(visitor, "games", token, "dash-table-next", {"page": 0})
+    assert "11\\u201320 of 16,598 rows" in page_two
+    assert "public-dash-table-prev" in page_two  # the redrawn page keeps its pager
+    expected = app_storage.queries.run(principal, vgsales.id, {"type": "table", "columns": ["Name"], "page": 1,
+                                                               "page_size": 10})["rows"][0][1]
+    assert json.dumps(expected)[1:-1] in page_two
+    ordered = _press_public_pager(visitor, "games", token, "dash-table-sort", {"page": 3},
+                                  columns=("Name", "Global_Sales"), col="Global_Sales")
+    assert "1\\u201310 of 16,598 rows" in ordered and "Global_Sales \\u25b2" in ordered
+    # A crafted sort column is refused with a message, not run.
+    crafted = _press_public_pager(visitor, "games", token, "dash-table-sort", {"page": 0},
+                                  columns=('x"; DROP',), col='x"; DROP')
+    assert "rows" not in crafted and "DROP" in crafted
+
+    # Widgets of other dashboards, named with this token, draw nothing.
+    bob = second_user.principal()
+    bobs_set = app_storage.datasets.create_from_file(
+        bob, app_storage.workspaces.personal_workspace(bob).id, FIXTURES / "vgsales.csv", "mine.csv")
+    app_storage.dashboards.create(bob, bobs_set.workspace_id, {"name": "Bob's", "widgets": [
+        {"id": "secret", "layout": {"x": 0, "y": 0, "w": 6, "h": 6},
+         "spec": {"type": "table", "dataset_id": bobs_set.id, "columns": ["Name"]}}]})
+    app_storage.dashboards.create(principal, vgsales.workspace_id, {"name": "Ada's private", "widgets": [
+        {"id": "private", "layout": {"x": 0, "y": 0, "w": 6, "h": 6},
+         "spec": {"type": "table", "dataset_id": vgsales.id, "columns": ["Name"]}}]})
+    for other in ("secret", "private"):
+        response = _press_public_pager(visitor, other, token, "dash-table-next", {"page": 0})
+        assert "of 16,598 rows" not in response and "not on the dashboard" in response
+    # A wrong token gets nothing, and the private pager stays closed to a visitor.
+    assert "of 16,598 rows" not in _press_public_pager(visitor, "games", "not-a-token", "dash-table-next", {})
+    private_key = next(k for k in visitor.application.extensions["datainsight_dash"].callback_map
+                       if k.startswith('{"index":["MATCH"],"type":"dash-widget-body"}'))
+    assert visitor.post("/_dash-update-component", json={
+        "output": private_key, "outputs": {"id": {"index": "games", "type": "dash-widget-body"},
+                                           "property": "children"},
+        "inputs": [], "state": [{"id": "dash-id", "property": "data", "value": board["id"]}],
+        "changedPropIds": []}).status_code == 401
