@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from analytics.widgets.formatting import format_number
+from analytics.widgets.formatting import format_cell, format_number
 from components.feedback import icon
 
 # One look for every graph: no plotly logo or toolbar clutter, resize with the card.
@@ -14,6 +14,10 @@ from components.feedback import icon
 TOPOJSON_URL = "/assets/vendor-topojson/"
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True, "topojsonURL": TOPOJSON_URL,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toImage"]}
+
+
+# KPI values longer than this are shown in compact notation (336.8K, 50.4B).
+KPI_FULL_CHARS = 9
 
 
 def _kpi_body(output: dict, graph_id, title: str | None = None) -> html.Div:
@@ -28,11 +32,16 @@ def _kpi_body(output: dict, graph_id, title: str | None = None) -> html.Div:
             className=f"kpi-delta {'text-success' if up else 'text-danger'}",
         )
     sparkline = output.get("sparkline")
-    value = format_number(output.get("value"), output.get("format"))
+    value = output.get("value_text") or format_number(output.get("value"), output.get("format"))
+    full = None
+    if len(value) > KPI_FULL_CHARS and output.get("value_compact"):
+        # A long number (50,440,465,801) is shown compact (50.4B) and whole on hover: at
+        # its full length it would shrink to nothing in a phone-width card.
+        value, full = output["value_compact"], value
     return html.Div(
         [
             # --kpi-chars lets the CSS size the value to the card's width (assets/50-app.css).
-            html.Div(value, className="kpi-value", style={"--kpi-chars": max(len(str(value)), 4)}),
+            html.Div(value, className="kpi-value", title=full, style={"--kpi-chars": max(len(str(value)), 4)}),
             html.Div(output.get("label") or "", className="kpi-label text-body-secondary")
             if output.get("label") != title else None,
             delta_part,
@@ -89,8 +98,14 @@ def _table_body(output: dict, pager: dict | None = None) -> html.Div:
     head = html.Thead(html.Tr([header(c) for c in columns]))
     # Cells keep to one line (long text ends in an ellipsis, whole on hover), so every row
     # is TABLE_ROW_PX high and a card can be sized to hold a whole page (table_card_rows).
+    formats = output.get("formats")
+    if formats and len(formats) == len(columns):
+        # One format per column from the widget (years 2013, one number of decimals).
+        texts = [[format_cell(v, f) for v, f in zip(row, formats)] for row in rows]
+    else:
+        texts = [list(map(_cell, row)) for row in rows]
     body = html.Tbody([html.Tr([html.Td(text, title=text if len(text) > 30 else None)
-                                for text in map(_cell, row)]) for row in rows])
+                                for text in row]) for row in texts])
     first = page * size + 1 if rows else 0
     note = f"{first:,}–{page * size + len(rows):,} of {total:,} rows"
     footer = [html.Span(note, className="me-auto")]

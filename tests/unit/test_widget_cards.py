@@ -65,3 +65,32 @@ def test_public_table_cards_hold_a_whole_page_of_rows():
     # A table without a page size takes the table type's default (25 rows).
     default = grid_layout([{"id": "d", "layout": {"h": 2}, "spec": {"type": "table"}}], fit_tables=True)
     assert default[0]["h"] == public["t"]
+
+
+def test_a_long_kpi_value_is_compact_with_the_whole_number_on_hover():
+    from analytics.widgets.formatting import compact_number, format_number
+    value = 50_440_465_801
+    output = {"kind": "kpi", "value": value, "format": ",.0f", "value_text": format_number(value, ",.0f"),
+              "value_compact": compact_number(value, ",.0f")}
+    [shown] = find(widget_body(output, "g"), "kpi-value")
+    assert (shown.children, shown.title) == ("50.4B", "50,440,465,801")
+    short = {"kind": "kpi", "value": 336_776, "format": ",.0f", "value_text": "336,776", "value_compact": "336.8K"}
+    [shown] = find(widget_body(short, "g"), "kpi-value")
+    assert (shown.children, shown.title) == ("336,776", None)
+
+
+def test_table_cells_follow_the_widgets_column_formats():
+    output = {"kind": "table", "columns": ["Year", "Sales"], "rows": [[2013, 9952.0], [2014, 10086.02]],
+              "formats": ["d", ",.2f"], "total": 2, "page": 0, "page_size": 10}
+    cells = [td.children for td in find_all_td(widget_body(output, "g"))]
+    assert cells == ["2013", "9,952.00", "2014", "10,086.02"]
+
+
+def find_all_td(component):
+    from dash import html
+    found = [component] if isinstance(component, html.Td) else []
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, list) else [children]:
+        if child is not None and not isinstance(child, (str, int, float)):
+            found += find_all_td(child)
+    return found
