@@ -25,6 +25,7 @@ import re
 from markdown_it import MarkdownIt
 
 from analytics.widgets.base import ROW_CAP
+from analytics.widgets.formatting import format_cell, table_formats
 from analytics.widgets.formatting import format_number  # noqa: F401 - re-exported: reports format KPIs like the screen
 
 # Excel's own limit: 1,048,576 rows a sheet, one of them the header.
@@ -95,7 +96,7 @@ def widget_data(spec: dict, output: dict, result: dict | None, stream=None) -> d
         rows = output.get("rows") or []
         total = output.get("total")
         data = {"columns": list(output.get("columns") or []), "rows": rows, "note": None,
-                "total": total if isinstance(total, int) else len(rows)}
+                "total": total if isinstance(total, int) else len(rows), "formats": output.get("formats")}
         if spec.get("type") == "table" and data["total"] > len(rows) and stream is not None:
             data["stream"] = stream
         elif output.get("truncated"):
@@ -177,6 +178,16 @@ def by_layout(widgets: list[dict]) -> list[list[dict]]:
 def generated_text(report: dict) -> str:
     when = report["generated_at"]
     return f"{when:%Y-%m-%d %H:%M} {report.get('timezone') or 'UTC'}"
+
+
+def cell_texts(columns: list, rows: list, formats: list | None = None) -> list[list[str]]:
+    """The cells of a PDF or HTML table as text, one number format per column (the
+    widget's own when it has them: years 2013, one number of decimals), so a column never
+    mixes "9952" and "10,086.02"."""
+    if not formats or len(formats) != len(columns):
+        formats = table_formats(list(columns), rows)
+    return [[format_cell(v, f) if isinstance(v, (int, float)) and not isinstance(v, bool) else plain_cell(v)
+             for v, f in zip(row, formats)] for row in rows]
 
 
 def plain_cell(value):

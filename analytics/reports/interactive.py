@@ -9,7 +9,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from analytics.reports.content import by_layout, format_number, generated_text, markdown_html, plain_cell, table_note
+from analytics.reports.content import by_layout, cell_texts, format_number, generated_text, markdown_html, table_note
 
 CSS = """
 body { font-family: "DejaVu Sans", system-ui, sans-serif; margin: 0; background: #f8f9fa; color: #212529; }
@@ -87,9 +87,11 @@ def _widget(widget: dict, index: int, scripts: list) -> str:
     elif output.get("kind") == "table":
         data = widget.get("data") or {"columns": output.get("columns") or [], "rows": output.get("rows") or []}
         head = "".join(f"<th>{_esc(c)}</th>" for c in data["columns"])
+        texts = cell_texts(data["columns"], data["rows"], data.get("formats") or output.get("formats"))
         rows = "".join("<tr>" + "".join(
-            f'<td class="num">{_esc(plain_cell(v))}</td>' if isinstance(v, (int, float)) and not isinstance(v, bool)
-            else f"<td>{_esc(plain_cell(v))}</td>" for v in row) + "</tr>" for row in data["rows"])
+            f'<td class="num">{_esc(t)}</td>' if isinstance(v, (int, float)) and not isinstance(v, bool)
+            else f"<td>{_esc(t)}</td>" for v, t in zip(row, text_row)) + "</tr>"
+            for row, text_row in zip(data["rows"], texts))
         text = table_note(data, len(data["rows"]), "on this page")
         note = f'<div class="note">{_esc(text)}</div>' if text else ""
         body = f'<div class="table-wrap"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>{note}'

@@ -15,10 +15,10 @@ import time
 
 from analytics.reports.content import (
     by_layout,
+    cell_texts,
     format_number,
     generated_text,
     markdown_html,
-    plain_cell,
     table_note,
     total_rows,
 )
@@ -102,10 +102,6 @@ CELL_GAP = 2  # characters between columns
 MAX_CELL = 40  # characters of one cell before it is cut with an ellipsis
 
 
-def _cell_text(value) -> str:
-    return plain_cell(value).replace("\n", " ").replace("\t", " ")
-
-
 def _fit_widths(natural: list[int], capacity: int) -> tuple[list[int], int]:
     """(column widths in characters, gap) that fit ``capacity``: the widest columns give
     way first, then the gap narrows to one character; no column gets under 3."""
@@ -122,12 +118,12 @@ def _fit_widths(natural: list[int], capacity: int) -> tuple[list[int], int]:
     return widths, gap
 
 
-def _table_html(columns: list, rows: list, note: str | None, width_px: float) -> str:
+def _table_html(columns: list, rows: list, note: str | None, width_px: float, formats: list | None = None) -> str:
     """A data table as one monospace line per row in a one-column table: WeasyPrint lays
     out a row as one text box instead of one box per cell (six times faster on 500 rows
     × 8 columns), the header still repeats on every page, numbers line up on the right,
     and the font shrinks (down to 5 pt) before long cells are cut with an ellipsis."""
-    texts = [[_cell_text(v) for v in row] for row in rows]
+    texts = [[text.replace("\n", " ").replace("\t", " ") for text in row] for row in cell_texts(columns, rows, formats)]
     numeric = [all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in rows if r[i] is not None)
                and any(r[i] is not None for r in rows) for i in range(len(columns))]
     natural = [min(MAX_CELL, max([len(str(c))] + [len(t[i]) for t in texts])) for i, c in enumerate(columns)]
@@ -204,7 +200,8 @@ def _widget_html(widget: dict, svgs: dict, content_px: float) -> str:
         data = widget.get("data") or {"columns": output.get("columns") or [], "rows": output.get("rows") or [],
                                        "total": output.get("total")}
         rows = pdf_rows(data)
-        body = _table_html(data["columns"], rows, table_note(data, len(rows), "in this PDF"), content_px - 30)
+        body = _table_html(data["columns"], rows, table_note(data, len(rows), "in this PDF"), content_px - 30,
+                           data.get("formats"))
     elif output.get("kind") == "markdown":
         body = f'<div class="markdown">{markdown_html(output.get("text") or "")}</div>'
     else:

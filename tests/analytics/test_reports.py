@@ -248,3 +248,13 @@ def test_no_browser_gives_a_message_naming_the_package(made):
     found_nothing = FigureRenderer(finder=lambda: None)
     with pytest.raises(BrowserMissing, match="apt-get install chromium"):
         found_nothing.svg({"data": [], "layout": {}}, 300, 200)
+
+
+def test_report_tables_write_one_number_format_per_column():
+    """PDF and HTML tables: a column never mixes "9952" and "10,086.02"; the widget's own
+    formats win (a year stays 2013)."""
+    from analytics.reports.content import cell_texts
+    rows = [[2013, 9952, 9952.0], [2014, 10086, 10086.02]]
+    texts = cell_texts(["Year", "Flights", "Sales"], rows)
+    assert [t[1:] for t in texts] == [["9,952", "9,952.00"], ["10,086", "10,086.02"]]
+    assert cell_texts(["Year", "Flights", "Sales"], rows, ["d", ",d", ",.2f"])[0] == ["2013", "9,952", "9,952.00"]
