@@ -53,11 +53,14 @@ def grain_hint(dataset_id, date):
     return analyze_timeseries.grain_options(detection["grain"]), analyze_timeseries.grain_note(detection)
 
 
-def agg_of(value, schema) -> str:
+def agg_of(value, schema, multiply=None) -> str:
     """The aggregation a chosen measure calls for: a sum when it adds up, an average when
-    it does not; a count of rows without one."""
+    it does not; a count of rows without one. A measure multiplied by another (unit price
+    × quantity) is an amount: summed, whatever the price alone would be."""
     if not value:
         return "count"
+    if multiply:
+        return "sum"
     columns = Columns.from_schema(schema)
     return columns.agg_for(value) if columns.aggregatable(value) else "sum"
 
@@ -71,12 +74,13 @@ def register(app) -> None:
     @app.callback(
         Output("ts-agg", "value"),
         Input("ts-value", "value"),
+        Input("ts-multiply", "value"),
         State("analyze-schema", "data"),
         prevent_initial_call=True,
     )
-    def agg_for_measure(value, schema):
+    def agg_for_measure(value, multiply, schema):
         # From the roles already sent to this browser: no data access.
-        return agg_of(value, schema)
+        return agg_of(value, schema, multiply)
 
     @app.callback(Output("ts-grain", "options"), Output("ts-grain-note", "children"),
                   Input("ts-date", "value"), State("analyze-dataset", "value"))

@@ -92,7 +92,7 @@ def test_rfm_result_goes_onto_a_dashboard(owner_page: Page, new_page):
     page.locator(".dropdown-menu.show").get_by_text("Edit", exact=True).click()
     expect(page.locator("#editor-modal")).to_be_visible()
     expect(page.locator("#editor-preview .main-svg").first).to_be_visible()
-    choose_pattern(page, "editor-field", "view", "treemap")
+    choose_pattern(page, "editor-field", "view", "Treemap")
     expect(page.locator("#editor-preview .treemap").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "analysis-widget-editor.png"))
     page.locator("#editor-save").click()

@@ -64,7 +64,7 @@ def choose(page: Page, dropdown_id: str, *names: str) -> None:
     for name in names:
         page.locator(f"#{dropdown_id}").click()
         page.locator(".dash-dropdown-search").fill(name)
-        page.get_by_role("option", name=re.compile("^" + re.escape(name) + r"( \(|$)")).first.click()
+        page.get_by_role("option", name=re.compile("^" + re.escape(name) + r"( \(|\s+·|$)")).first.click()
         page.keyboard.press("Escape")
 
 

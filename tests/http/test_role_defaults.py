@@ -137,12 +137,15 @@ def test_timeseries_aggregation_follows_the_measure(client, admin, flights):
     sign_in(client, "ada@example.com")
     schema = _schema(client, flights.id)
 
-    def agg(value):
-        response = post_callback(client, [("ts-agg", "value")], [("ts-value", "value", value)],
+    def agg(value, multiply=None):
+        response = post_callback(client, [("ts-agg", "value")],
+                                 [("ts-value", "value", value), ("ts-multiply", "value", multiply)],
                                  [("analyze-schema", "data", schema)], changed=["ts-value.value"])
         return response.get_json()["response"]["ts-agg"]["value"]
 
     assert (agg("distance"), agg("dep_delay"), agg(None)) == ("sum", "mean", "count")
+    # A rate times another measure (delay minutes × distance, price × quantity) is an amount: summed.
+    assert agg("dep_delay", multiply="distance") == "sum"
 
 
 def test_segment_and_journey_pickers(client, app_storage, admin):
