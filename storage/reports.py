@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from analytics import reports as layout
 from analytics.reports.counts import table_counts
 from analytics.widgets import widget_type
-from analytics.widgets.base import Params, Schema, filter_sql, plain
+from analytics.widgets.base import plain
 from analytics.widgets.spec import normalize_spec
 from storage.dashboard_views import (
     active_filters,
@@ -75,16 +75,8 @@ class ReportFile:
 
 def table_rows_sql(spec: dict, schema: list[dict], source_sql: str) -> tuple[str, list]:
     """Every row of a normalised table spec, in the widget's order, with its filters: the
-    table widget's own page query without the page (its columns checked by Schema, values
-    bound)."""
-    cols = Schema(schema)
-    params = Params()
-    selected = ", ".join(f"{cols.col(c)} AS c{i}" for i, c in enumerate(spec["columns"]))
-    where = filter_sql(cols, spec.get("filters"), params)
-    order = ""
-    if spec.get("sort"):
-        order = f" ORDER BY {cols.col(spec['sort'])} {'DESC' if spec.get('descending') else 'ASC'} NULLS LAST"
-    return f"SELECT {selected} FROM {source_sql} WHERE {where}{order}", params.values
+    table widget's own query without the page."""
+    return widget_type("table").rows_query(spec, schema, source_sql)
 
 
 def _cell(value):

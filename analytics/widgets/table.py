@@ -44,14 +44,28 @@ class Table(WidgetType):
             spec["columns"] = schema.columns[:MAX_COLUMNS]
         return spec
 
-    def query(self, spec, schema, source_sql):
+    @staticmethod
+    def rows_parts(spec, schema, params: Params) -> tuple[str, str, str]:
+        """(selected columns, WHERE, ORDER BY) of a normalised table spec: its columns
+        checked by Schema, its filters' values bound in ``params``."""
         cols = Schema(schema)
-        params = Params()
         selected = ", ".join(f"{cols.col(c)} AS c{i}" for i, c in enumerate(spec["columns"]))
         where = filter_sql(cols, spec.get("filters"), params)
         order = ""
         if spec.get("sort"):
             order = f"ORDER BY {cols.col(spec['sort'])} {'DESC' if spec.get('descending') else 'ASC'} NULLS LAST"
+        return selected, where, order
+
+    def rows_query(self, spec, schema, source_sql) -> tuple[str, list]:
+        """Every row of the table, in its order, with its filters, without the page: what
+        the Excel and CSV exports stream."""
+        params = Params()
+        selected, where, order = self.rows_parts(spec, schema, params)
+        return f"SELECT {selected} FROM {source_sql} WHERE {where} {order}", params.values
+
+    def query(self, spec, schema, source_sql):
+        params = Params()
+        selected, where, order = self.rows_parts(spec, schema, params)
         size = params.add(int(spec["page_size"]))
         offset = params.add(int(spec["page"]) * int(spec["page_size"]))
         # The count rides along in one query; the LEFT JOIN keeps it when the page is empty.
