@@ -75,6 +75,13 @@ def _clu_params(features, k, k_low, k_high, seed):
             "seed": _whole(seed, "The seed") or 0}
 
 
+def without_target(target, features):
+    """The features with the target taken out (no_update when it was not among them)."""
+    if not target or not isinstance(features, list) or target not in features:
+        return no_update
+    return [f for f in features if f != target] or None
+
+
 def register(app) -> None:
     @app.callback(
         Output("analyze-schema", "data"),
@@ -114,6 +121,17 @@ def register(app) -> None:
         "reg-features": Picker(NUMERIC + CATEGORICAL, "measure", lambda c: c.measures()[1:6]),
         "clu-features": Picker(NUMERIC + CATEGORICAL, "measure", lambda c: c.measures()[:6]),
     })
+
+    @app.callback(
+        Output("reg-features", "value", allow_duplicate=True),
+        Input("reg-target", "value"),
+        State("reg-features", "value"),
+        prevent_initial_call=True,
+    )
+    def target_leaves_the_features(target, features):
+        # A column cannot explain itself: choosing a target takes it out of the features
+        # (the preselected ones included), instead of refusing the fit afterwards.
+        return without_target(target, features)
 
     @app.callback(
         Output("stats-describe-fields", "style"),

@@ -57,6 +57,15 @@ def owner_page(new_page, owner_state) -> Page:
     return new_page(storage_state=owner_state)
 
 
+def clear(page: Page, dropdown_id: str) -> None:
+    """Empty a dropdown the form preselected from the column roles (its clear button, once
+    the preselection has arrived), to choose from scratch."""
+    button = page.locator(f"#{dropdown_id} .dash-dropdown-clear")
+    expect(button.first).to_be_visible()
+    button.first.click()
+    expect(button).to_have_count(0)
+
+
 def choose(page: Page, dropdown_id: str, *labels: str) -> None:
     """Pick options of a dcc.Dropdown by typing into its search box."""
     for label in labels:
@@ -94,6 +103,7 @@ def test_fit_a_regression_and_read_the_coefficient_table(owner_page: Page, mall_
     page = owner_page
     page.goto(f"/analyze?dataset={mall_id}&tab=regression")
     choose(page, "reg-target", "Spending Score")
+    clear(page, "reg-features")  # the features the roles preselected
     choose(page, "reg-features", "Genre", "Age", "Annual Income")
     page.locator("#reg-run").click()
     table = page.locator("#reg-coefficients")
@@ -132,6 +142,7 @@ def test_fit_a_regression_and_read_the_coefficient_table(owner_page: Page, mall_
 def test_cluster_into_segments_and_save_the_labels(owner_page: Page, mall_id):
     page = owner_page
     page.goto(f"/analyze?dataset={mall_id}&tab=clustering")
+    clear(page, "clu-features")
     choose(page, "clu-features", "Annual Income", "Spending Score")
     page.locator("#clu-run").click()
     expect(page.locator("#clu-k-chosen")).to_have_text("5", timeout=FIT_TIMEOUT_MS)

@@ -10,11 +10,24 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS
+from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
 from tests.e2e.test_main_flow import ensure_account, sign_in
 
 FLIGHTS = Path(__file__).resolve().parents[1] / "fixtures" / "public" / "flights_sample.csv"
 EMAIL, PASSWORD, NAME = "rolf@example.com", "rolf's long password", "Rolf Roles"
+
+
+@pytest.fixture(scope="module")
+def live_server():
+    """A server of its own: making an account on the session's server would end its
+    first-run setup before test_main_flow walks through it."""
+    with run_live_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def base_url(live_server) -> str:
+    return live_server.url
 
 
 @pytest.fixture(scope="module")

@@ -184,3 +184,17 @@ def test_generate_over_the_api_never_aggregates_date_parts(client, ada):
     assert not used & {"year", "month", "day", "hour", "minute", "flight"}
     assert {"dep_delay", "distance"} <= used
     assert all(w["spec"]["description"] for w in board["widgets"])
+
+
+def test_choosing_a_target_takes_it_out_of_the_features(client, admin, flights):
+    """The regression form preselects features; a target chosen among them leaves them
+    (a fit would refuse a target that is also a feature)."""
+    sign_in(client, "ada@example.com")
+
+    def features_after(target, features):
+        response = post_callback(client, [("reg-features", "value")], [("reg-target", "value", target)],
+                                 [("reg-features", "value", features)], changed=["reg-target.value"])
+        return response.get_json()["response"]["reg-features"]["value"]
+
+    assert features_after("dep_delay", ["dep_delay", "distance", "air_time"]) == ["distance", "air_time"]
+    assert features_after("dep_delay", ["dep_delay"]) is None
