@@ -744,7 +744,9 @@ def _classify_numbers(con, infos: list[ColumnInfo], indexes: list[int], choices:
     thousands_choice = {"none": ""}.get(choices.get("thousands"), choices.get("thousands"))
     found = {}
     for col, values in con.execute(
-        f"SELECT col, list(v) FROM (SELECT DISTINCT col, v FROM {_unpivoted_text(indexes)}) "
+        # Sorted: the values kept (NUMBER_VALUES) and the example named on screen must not
+        # depend on the order DuckDB's threads happen to finish in.
+        f"SELECT col, list(v ORDER BY v) FROM (SELECT DISTINCT col, v FROM {_unpivoted_text(indexes)}) "
         f"GROUP BY col"
     ).fetchall():
         values = values[:NUMBER_VALUES]
