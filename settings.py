@@ -6,6 +6,7 @@ process of one installation signs cookies with the same key.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import time
@@ -45,6 +46,20 @@ def _bool_env(env: dict, name: str, default: bool) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
 
 
+def _networks_env(env: dict, name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR blocks, normalised (``10.0.0.1`` -> ``10.0.0.1/32``)."""
+    raw = env.get(PREFIX + name) or ""
+    found = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name} takes IP addresses or CIDR blocks, got {item!r}") from None
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -56,6 +71,8 @@ class Settings:
     workers: int = 1
     threads: int = 8
     secure_cookies: bool = False
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Host are believed; none by default.
+    trusted_proxies: tuple[str, ...] = ()
     log_level: str = "INFO"
     # Outgoing mail for scheduled reports (DATAINSIGHT_SMTP_*); no host means no mail.
     smtp_host: str | None = None
@@ -83,6 +100,7 @@ class Settings:
             workers=_int_env(env, "WORKERS", 1),
             threads=_int_env(env, "THREADS", 8),
             secure_cookies=_bool_env(env, "SECURE_COOKIES", False),
+            trusted_proxies=_networks_env(env, "TRUSTED_PROXIES"),
             log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
             smtp_host=env.get(PREFIX + "SMTP_HOST") or None,
             smtp_port=_int_env(env, "SMTP_PORT", 25),

@@ -6,7 +6,10 @@ import flask
 
 from api._helpers import created, field, json_body
 from storage.errors import InvalidInput, NotFound
+from web.auth import current_session_key, sign_in, sign_out
 from web.context import current_storage, invitation_link, require_principal
+from web.csrf import csrf_token
+from web.proxies import request_client_address
 
 blueprint = flask.Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -19,10 +22,13 @@ def me():
     principal = require_principal()
     storage = current_storage()
     user = storage.users.get(principal.user_id)
+    auth = {"via": principal.via, "scope": principal.scope}
+    if current_session_key():  # for scripts that post with the cookie (web.csrf)
+        auth["csrf_token"] = csrf_token(current_session_key())
     return flask.jsonify(
         {
             "user": user.public_dict(),
-            "auth": {"via": principal.via, "scope": principal.scope},
+            "auth": auth,
             "workspaces": [w.public_dict() for w in storage.workspaces.list_for(principal)],
         }
     )
@@ -32,14 +38,29 @@ def me():
 def change_password():
     principal = require_principal()
     body = json_body()
-    current_storage().users.change_password(
-        principal, field(body, "current_password"), field(body, "new_password")
+    user = current_storage().users.change_password(
+        principal, field(body, "current_password"), field(body, "new_password"), request_client_address()
     )
-    # The session stamp changed, so this session would end too; keep it alive.
-    from web.auth import sign_in
-
-    sign_in(current_storage().users.get(principal.user_id))
+    # Every session of the account ended; this one goes on in a new session.
+    sign_in(user, remember=None)
     return flask.jsonify({"status": "changed"})
+
+
+@blueprint.get("/me/sessions")
+def list_sessions():
+    principal = require_principal()
+    sessions = current_storage().sessions.list_for(principal, current_session_key())
+    return flask.jsonify({"sessions": [s.public_dict() for s in sessions]})
+
+
+@blueprint.post("/me/sessions/revoke")
+def revoke_sessions():
+    """Sign out everywhere: every session of the account, this one included."""
+    principal = require_principal()
+    ended = current_storage().sessions.end_all(principal)
+    if current_session_key():
+        sign_out()
+    return flask.jsonify({"ended": ended})
 
 
 # --- workspaces -----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The settings page: password change and API tokens."""
+"""The settings page: password change, signing out everywhere, and API tokens."""
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
@@ -7,8 +7,9 @@ from dash import ALL, Input, Output, State, ctx, html, no_update
 from components.feedback import error_alert, success_alert
 from components.tables import tokens_table
 from storage.errors import DataInsightError, InvalidInput
-from web.auth import sign_in
+from web.auth import sign_in, sign_out
 from web.context import current_storage, require_principal
+from web.proxies import request_client_address
 
 
 def register(app) -> None:
@@ -29,11 +30,23 @@ def register(app) -> None:
         try:
             if (new or "") != (new2 or ""):
                 raise InvalidInput("The two new passwords are not the same")
-            user = storage.users.change_password(principal, current or "", new or "")
+            user = storage.users.change_password(principal, current or "", new or "", request_client_address())
         except DataInsightError as exc:
             return error_alert(exc.message), no_update, no_update, no_update
-        sign_in(user)  # the stamp changed: keep this session, end the others
+        sign_in(user, remember=None)  # every session ended: this one goes on in a new one
         return success_alert("Your password was changed; other sessions were signed out."), "", "", ""
+
+    @app.callback(
+        Output("sessions-redirect", "href"),
+        Input("sessions-revoke-all", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def sign_out_everywhere(clicks):
+        if not clicks:
+            return no_update
+        current_storage().sessions.end_all(require_principal())
+        sign_out()
+        return "/login"
 
     @app.callback(
         Output("token-feedback", "children"),

@@ -1,12 +1,13 @@
 """Sign in, first-run setup, accepting an invitation, and signing out."""
 from __future__ import annotations
 
-import flask
 from dash import Input, Output, State, no_update
 
 from components.feedback import error_alert
 from storage.errors import DataInsightError, InvalidInput
+from web import devices
 from web.auth import sign_in, sign_out
+from web.proxies import request_client_address
 from web.context import current_storage, safe_next_path
 
 
@@ -24,7 +25,8 @@ def register(app) -> None:
     )
     def log_in(_clicks, _submits, email, password, remember, next_path):
         try:
-            user = current_storage().users.authenticate(email or "", password or "", flask.request.remote_addr)
+            user = current_storage().users.authenticate(email or "", password or "", request_client_address(),
+                                                        device=devices.read())
         except DataInsightError as exc:
             return error_alert(exc.message), no_update
         sign_in(user, remember=bool(remember))

@@ -38,6 +38,23 @@ def tokens_table(tokens) -> html.Div:
     return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="mb-0", id="tokens-table")
 
 
+def sessions_table(sessions) -> dbc.Table:
+    """The signed-in sessions of the account (storage.sessions.SignInSession)."""
+    rows = [
+        html.Tr([
+            html.Td([s.user_agent or "Unknown browser",
+                     dbc.Badge("this browser", color="primary", className="ms-2") if s.current else None]),
+            html.Td(s.client_address or ""),
+            html.Td(_when(s.created_at)),
+            html.Td(_when(s.last_seen_at)),
+        ])
+        for s in sessions
+    ]
+    head = html.Thead(html.Tr([html.Th(h) for h in ("Browser", "Address", "Signed in", "Last seen")]))
+    return dbc.Table([head, html.Tbody(rows)], hover=True, responsive=True, size="sm", className="mb-3",
+                     id="sessions-table")
+
+
 def members_table(members, can_manage: bool, acting_user_id: int) -> dbc.Table:
     rows = []
     for m in members:

@@ -1,12 +1,13 @@
-"""/settings: the signed-in person's account: profile, password and API tokens."""
+"""/settings: the signed-in person's account: profile, password, sessions and API tokens."""
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from components.feedback import page_header
 from components.forms import card, labelled
-from components.tables import tokens_table
+from components.tables import sessions_table, tokens_table
 from storage.passwords import MIN_LENGTH
+from web.auth import current_session_key
 from web.context import current_storage, require_principal
 
 dash.register_page(__name__, path="/settings", title="Settings · DataInsight", order=4)
@@ -37,6 +38,16 @@ def layout(**_query):
             html.Div(id="password-feedback", className="mt-3"),
         ],
     )
+    sessions = card(
+        "Where you are signed in",
+        [
+            sessions_table(storage.sessions.list_for(principal, current_session_key())),
+            dbc.Button("Sign out everywhere", id="sessions-revoke-all", color="danger", outline=True, n_clicks=0),
+            html.Div("Ends every session of your account, this one included; API tokens keep working.",
+                     className="form-text"),
+            dcc.Location(id="sessions-redirect", refresh=True),
+        ],
+    )
     tokens = card(
         "API tokens",
         [
@@ -61,5 +72,6 @@ def layout(**_query):
         ],
     )
     return html.Div(
-        [page_header("Settings", "Your account and API access"), profile, dbc.Row(dbc.Col(password, lg=6)), tokens]
+        [page_header("Settings", "Your account and API access"), profile,
+         dbc.Row([dbc.Col(password, lg=6), dbc.Col(sessions, lg=6)]), tokens]
     )

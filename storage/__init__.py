@@ -23,6 +23,7 @@ from storage.queries import QueryService
 from storage.reports import ReportService
 from storage.roles import ColumnRoleService
 from storage.schedules import ScheduleService
+from storage.sessions import SessionService
 from storage.throttle import LoginThrottle
 from storage.tokens import TokenService
 from storage.uploads import UploadService
@@ -40,6 +41,7 @@ class Storage:
         self.engine = make_engine(database_url)
         self.throttle = LoginThrottle(self.engine)
         self.users = UserService(self.engine, self.throttle, sleep=sleep)
+        self.sessions = SessionService(self.engine)
         self.workspaces = WorkspaceService(self.engine)
         self.tokens = TokenService(self.engine)
         self.invitations = InvitationService(self.engine, self.users)
@@ -72,6 +74,7 @@ class Storage:
         self.jobs.fail_orphans()
         self.profiles.sweep()
         self.reports.sweep()
+        self.sessions.sweep()
 
     def health(self) -> dict:
         """Checks for /api/health: the database answers and the data dir is writable."""

@@ -270,3 +270,19 @@ column_role_overrides = Table(
     Column("set_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
     Column("set_at", DateTime(timezone=True), nullable=False),
 )
+
+# Sign-in sessions (storage.sessions): one row per sign-in. The signed session cookie and
+# the remember-me cookie carry its random key (kept here only as a hash); signing out
+# revokes the row, so a copy of either cookie is worth nothing afterwards.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("user_agent", String(300)),
+    Column("client_address", String(64)),
+)

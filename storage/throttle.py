@@ -2,7 +2,9 @@
 
 Each failure makes the next answer slower; after MAX_FAILURES within WINDOW the key is
 locked for LOCKOUT. Keys are the account's email and the client's address, so one
-address cannot spray many accounts and many addresses cannot hammer one account.
+address cannot spray many accounts and many addresses cannot hammer one account; a known
+device of the account (storage.users.KnownDevice) has its own key in place of the email's,
+and so does an account's current password when it is changed.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from storage.database import as_utc, utcnow
 from storage.errors import RateLimited
 from storage.tables import login_throttle
 
-MAX_FAILURES = {"email": 5, "ip": 30}
+MAX_FAILURES = {"email": 5, "ip": 30, "device": 5, "password": 5}
 WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
 MAX_DELAY_SECONDS = 3.0
@@ -33,7 +35,7 @@ class LoginThrottle:
     def __init__(self, engine: Engine):
         self.engine = engine
 
-    def check(self, keys: list[str]) -> int:
+    def check(self, keys: list[str], what: str = "failed sign-in attempts") -> int:
         """Raise RateLimited if any key is locked; return the most recent failures."""
         now = utcnow()
         worst = 0
@@ -44,7 +46,7 @@ class LoginThrottle:
             if locked_until and locked_until > now:
                 minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
                 raise RateLimited(
-                    "Too many failed sign-in attempts. "
+                    f"Too many {what}. "
                     f"Try again in {minutes} minute{'s' if minutes != 1 else ''}.",
                     retry_after=int((locked_until - now).total_seconds()) + 1,
                 )

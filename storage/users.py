@@ -16,7 +16,7 @@ from storage.database import as_utc, utcnow
 from storage.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from storage.passwords import DUMMY_HASH, check_password_rules, hash_password, verify_password
 from storage.principal import Principal, Role
-from storage.tables import instance_state, memberships, users, workspaces
+from storage.tables import instance_state, memberships, user_sessions, users, workspaces
 from storage.throttle import LoginThrottle, delay_for
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -73,6 +73,25 @@ class User:
             "created_at": self.created_at.isoformat(),
             "last_login_at": self.last_login_at.isoformat() if self.last_login_at else None,
         }
+
+
+def end_sessions_of(conn: Connection, user_id: int) -> int:
+    """Revoke every live sign-in session of ``user_id`` (storage.sessions) inside the
+    caller's transaction; how many there were."""
+    result = conn.execute(
+        update(user_sessions)
+        .where(user_sessions.c.user_id == user_id, user_sessions.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount
+
+
+@dataclass(frozen=True)
+class KnownDevice:
+    """A browser that signed in to ``user_id`` before, as its signed cookie says; ``key``
+    tells one such device from another."""
+    user_id: int
+    key: str
 
 
 def require_admin(principal: Principal) -> None:
@@ -196,22 +215,32 @@ class UserService:
 
     # --- signing in ------------------------------------------------------------------
 
-    def authenticate(self, email: str, password: str, client_address: str | None = None) -> User:
-        """Check a sign-in. Failures slow the next attempt down and lock out after a few."""
+    def authenticate(self, email: str, password: str, client_address: str | None = None,
+                     device: KnownDevice | None = None) -> User:
+        """Check a sign-in. Failures slow the next attempt down and lock out after a few.
+
+        The account's lock (failures on its email from anywhere) stops guessing, but would
+        also lock its owner out whenever a stranger wants to. So a device the account signed
+        in from before (``device``, from a signed cookie) is not held by the account's lock:
+        it counts its own failures instead, next to the address's."""
         email = (email or "").strip().lower()
         if not email or not password:
             raise InvalidInput("Enter your email and password")
+        user = self.get_by_email(email)
         email_key = f"email:{email}"
-        keys = [email_key] + ([f"ip:{client_address}"] if client_address else [])
-        recent_failures = self.throttle.check(keys)
+        address_keys = [f"ip:{client_address}"] if client_address else []
+        known = device is not None and user is not None and device.user_id == user.id
+        device_keys = [f"device:{device.user_id}:{device.key}"] if known else []
+        recent_failures = self.throttle.check(device_keys + address_keys if known else [email_key] + address_keys)
         if recent_failures:
             self.sleep(delay_for(recent_failures))
-        user = self.get_by_email(email)
         ok = verify_password(self._hash_of(user), password)
         if not ok or user is None or not user.is_active:
-            self.throttle.record_failure(keys)
+            self.throttle.record_failure([email_key] + device_keys + address_keys)
             raise Unauthenticated("The email or password is not right")
-        self.throttle.clear([email_key])
+        # From a known device the account's count stays: the owner signing in on their
+        # laptop must not reset a stranger's lock elsewhere.
+        self.throttle.clear(device_keys if known else [email_key])
         return user
 
     def record_sign_in(self, user_id: int) -> None:
@@ -224,14 +253,23 @@ class UserService:
         with self.engine.connect() as conn:
             return conn.execute(select(users.c.password_hash).where(users.c.id == user.id)).scalar_one()
 
-    def change_password(self, principal: Principal, current_password: str, new_password: str) -> User:
+    def change_password(self, principal: Principal, current_password: str, new_password: str,
+                        client_address: str | None = None) -> User:
+        """A new password ends every session of the account. Guesses of the current
+        password (from a stolen session, say) are throttled like sign-ins."""
         if principal.via == "token":
             raise Forbidden("Passwords can only be changed from a signed-in session, not with an API token")
         user = self.get(principal.user_id)
         if user is None:
             raise NotFound("Your account no longer exists")
+        keys = [f"password:{user.id}"] + ([f"ip:{client_address}"] if client_address else [])
+        recent_failures = self.throttle.check(keys, what="wrong current passwords")
+        if recent_failures:
+            self.sleep(delay_for(recent_failures))
         if not verify_password(self._hash_of(user), current_password or ""):
+            self.throttle.record_failure(keys)
             raise InvalidInput("The current password is not right")
+        self.throttle.clear(keys[:1])
         if new_password == current_password:
             raise InvalidInput("The new password must differ from the current one")
         check_password_rules(new_password, user.email)
@@ -241,6 +279,7 @@ class UserService:
                 .where(users.c.id == user.id)
                 .values(password_hash=hash_password(new_password), session_stamp=secrets.token_hex(8))
             )
+            end_sessions_of(conn, user.id)
         return self.get(user.id)
 
     # --- administering ---------------------------------------------------------------
@@ -256,6 +295,7 @@ class UserService:
             values = {"is_active": bool(active)}
             if not active:
                 values["session_stamp"] = secrets.token_hex(8)  # ends their sessions now
+                end_sessions_of(conn, user_id)
             conn.execute(update(users).where(users.c.id == user_id).values(**values))
         return self.get(user_id)
 

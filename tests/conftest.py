@@ -72,15 +72,23 @@ def app_storage(app) -> Storage:
     return app.server.extensions["datainsight"]["storage"]
 
 
+def browser_client(app):
+    """A test client that, like a browser on the app's own pages, sends the page's Origin
+    with every request (cookie-authenticated state changes need it)."""
+    test_client = app.server.test_client()
+    test_client.environ_base["HTTP_ORIGIN"] = "http://localhost"
+    return test_client
+
+
 @pytest.fixture
 def client(app):
-    return app.server.test_client()
+    return browser_client(app)
 
 
 @pytest.fixture
 def make_client(app):
     """Independent browsers: each has its own cookie jar."""
-    return lambda: app.server.test_client()
+    return lambda: browser_client(app)
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ The guard is deny-by-default: a request passes without a principal only if it is
 static asset, the health check, one of the public pages (login, setup, invitation, and
 shared dashboards under /public/, whose token is checked in storage), or a Dash callback
 whose every output is a public component (ids, or pattern-id types, starting ``public-``)
-or the page router. Everything else gets 401 (API, callbacks) or a redirect to sign-in.
+or the page router. Everything else gets 401 (API, callbacks) or a redirect to sign-in. Before any of that, a
+state change that relies on our cookies must come from our own pages (web.csrf).
 """
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ from flask_login import LoginManager, UserMixin
 from storage.errors import NotFound
 from storage.principal import Principal
 from storage.users import User
+from web import devices
 from web.context import EXTENSION_KEY, current_storage, safe_next_path
+from web.csrf import cross_site_refusal
+from web.proxies import request_client_address
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +44,21 @@ ROUTER_COMPONENT_IDS = frozenset({"_pages_content", "_pages_store", "_pages_dumm
 CALLBACK_PATH = "/_dash-update-component"
 
 
-class SessionUser(UserMixin):
-    """What flask-login keeps in the session: the user id plus the session stamp, so a
-    password change or deactivation ends every existing session."""
+SESSION_COOKIE = "datainsight_session"
+REMEMBER_COOKIE = "datainsight_remember"
 
-    def __init__(self, user: User):
+
+class SessionUser(UserMixin):
+    """What flask-login keeps in the session and in the remember-me cookie: the user id,
+    the session stamp (a password change or deactivation ends every session) and the key
+    of this sign-in's row in storage.sessions (signing out ends it on the server)."""
+
+    def __init__(self, user: User, session_key: str):
         self.user = user
+        self.session_key = session_key
 
     def get_id(self) -> str:
-        return f"{self.user.id}:{self.user.session_stamp}"
+        return f"{self.user.id}:{self.user.session_stamp}:{self.session_key}"
 
     @property
     def is_active(self) -> bool:
@@ -57,24 +67,39 @@ class SessionUser(UserMixin):
 
 def _load_session_user(session_id: str):
     try:
-        user_id, stamp = session_id.split(":", 1)
-        user = current_storage().users.get(int(user_id))
+        user_id, stamp, key = session_id.split(":", 2)
+        user = current_storage().sessions.resolve(int(user_id), stamp, key)
     except (ValueError, AttributeError):
         return None
-    if user is None or not user.is_active or user.session_stamp != stamp:
-        return None
-    return SessionUser(user)
+    return SessionUser(user, key) if user is not None else None
 
 
-def sign_in(user: User, remember: bool = False) -> None:
+def current_session_key() -> str | None:
+    """The key of the signed-in session of this request, or None (anonymous, Bearer)."""
+    user = flask_login.current_user
+    return user.session_key if user.is_authenticated else None
+
+
+def sign_in(user: User, remember: bool | None = False) -> None:
+    """Start a session for ``user`` (remember=None: remembered if this browser was)."""
+    if remember is None:
+        remember = REMEMBER_COOKIE in flask.request.cookies
+    key = current_storage().sessions.start(user.id, flask.request.user_agent.string, request_client_address())
     flask.session.clear()  # a fresh session on sign-in: nothing carried over from before
-    flask_login.login_user(SessionUser(user), remember=remember)
+    flask_login.login_user(SessionUser(user, key), remember=remember)
     current_storage().users.record_sign_in(user.id)
+    devices.remember(user.id)
 
 
 def sign_out() -> None:
+    """End this session on the server: a copy of its cookie or of its remember-me cookie
+    is refused from now on."""
+    key = current_session_key()
+    if key:
+        current_storage().sessions.end(key)
     flask_login.logout_user()
     flask.session.clear()
+    flask.session["_remember"] = "clear"  # logout_user asked for it; clear() forgot it
 
 
 def callback_output_ids(body) -> list[str] | None:
@@ -175,6 +200,9 @@ def guard():
     kind = classify(request.path, request.method)
     if kind == "asset":
         return None
+    refusal = cross_site_refusal(current_session_key, (SESSION_COOKIE, REMEMBER_COOKIE))
+    if refusal is not None:
+        return refusal
     principal, bad_token = _resolve_principal()
     flask.g.principal = principal
     if kind == "open":
@@ -223,11 +251,11 @@ def install(server: flask.Flask, settings) -> None:
     """Session settings, flask-login, the guard and security headers for ``server``."""
     server.config.update(
         SECRET_KEY=settings.resolved_secret_key(),
-        SESSION_COOKIE_NAME="datainsight_session",
+        SESSION_COOKIE_NAME=SESSION_COOKIE,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
-        REMEMBER_COOKIE_NAME="datainsight_remember",
+        REMEMBER_COOKIE_NAME=REMEMBER_COOKIE,
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=settings.secure_cookies,
