@@ -162,17 +162,25 @@ def _post_callback(client, key, outputs, inputs, state=(), changed=None):
     return client.post("/_dash-update-component", json=body)
 
 
-def sign_in(client, email: str, password: str = PASSWORD):
+def sign_in(client, email: str, password: str = PASSWORD, remember: bool = False):
     """Sign in through the real login callback, as the browser does."""
-    response = post_callback(
-        client,
-        [("public-login-feedback", "children"), ("public-login-redirect", "href")],
-        [("public-login-submit", "n_clicks", 1), ("public-login-password", "n_submit", 0)],
-        [("public-login-email", "value", email), ("public-login-password", "value", password),
-         ("public-login-remember", "value", False), ("public-login-next", "data", "/")],
-        changed=["public-login-submit.n_clicks"],
-    )
-    return response
+    return client.post("/_dash-update-component", json=login_body(email, password, remember))
+
+
+def login_body(email: str, password: str = PASSWORD, remember: bool = False) -> dict:
+    """The login callback's request, as the Dash renderer sends it."""
+    return {
+        "output": "..public-login-feedback.children...public-login-redirect.href..",
+        "outputs": [{"id": "public-login-feedback", "property": "children"},
+                    {"id": "public-login-redirect", "property": "href"}],
+        "inputs": [{"id": "public-login-submit", "property": "n_clicks", "value": 1},
+                   {"id": "public-login-password", "property": "n_submit", "value": 0}],
+        "state": [{"id": "public-login-email", "property": "value", "value": email},
+                  {"id": "public-login-password", "property": "value", "value": password},
+                  {"id": "public-login-remember", "property": "value", "value": remember},
+                  {"id": "public-login-next", "property": "data", "value": "/"}],
+        "changedPropIds": ["public-login-submit.n_clicks"],
+    }
 
 
 def render_page(client, pathname: str):

@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from urllib.parse import urlsplit
 
 import flask
 
 from web.proxies import request_host
+
+log = logging.getLogger(__name__)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOKEN_HEADER = "X-CSRF-Token"
@@ -71,6 +74,9 @@ def cross_site_refusal(session_key, cookie_names: tuple[str, ...]):
     key = session_key() if token else None
     if key and hmac.compare_digest(token, csrf_token(key)):
         return None
+    # Operators behind a proxy that rewrites Host see here why every change is refused.
+    log.warning("refused %s %s as cross-site: source %r, host %r", request.method, request.path,
+                source, request_host())
     response = flask.jsonify({"error": {
         "code": "cross_site_request",
         "message": "This request did not come from DataInsight's own pages, so it was refused. "

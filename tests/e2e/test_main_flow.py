@@ -41,6 +41,9 @@ PAT_NAME = "Pat Rotate"
 PAT_EMAIL = "pat@example.com"
 PAT_PASSWORD = "pat's first password"
 PAT_NEW_PASSWORD = "pat's second password"
+SAM_NAME = "Sam Everywhere"
+SAM_EMAIL = "sam@example.com"
+SAM_PASSWORD = "sam's long enough password"
 
 # Accounts this run has already made (through the UI or the CLI).
 # Keyed by the server's URL: modules with a server of their own start with no accounts.
@@ -395,6 +398,24 @@ def test_changing_the_password_ends_the_other_sessions(new_page, base_url, live_
     phone.click("#public-login-submit")
     phone.wait_for_url(lambda url: "/login" not in url)
     expect(phone.locator("#nav-user-menu .dropdown-toggle")).to_have_text(PAT_NAME)
+
+
+def test_sign_out_everywhere_ends_the_other_browsers_session(new_page, base_url, live_server, admin):
+    ensure_account(live_server, SAM_EMAIL, SAM_PASSWORD, SAM_NAME)
+    laptop, phone = new_page(), new_page()
+    sign_in(laptop, SAM_EMAIL, SAM_PASSWORD, next_path="/settings")
+    sign_in(phone, SAM_EMAIL, SAM_PASSWORD, next_path="/settings", remember=True)
+    expect(laptop.locator("#sessions-table tbody tr")).to_have_count(2)
+    expect(laptop.locator("#sessions-table")).to_contain_text("this browser")
+
+    laptop.click("#sessions-revoke-all")
+    laptop.wait_for_url(re.compile(r"/login(\?.*)?$"))
+    expect(heading(laptop)).to_have_text("Sign in")
+    # The phone's session and its remember-me cookie ended with it.
+    phone.click("#nav-link-datasets")
+    phone.wait_for_url(re.compile(r"/login(\?.*)?$"))
+    phone.goto("/datasets")
+    expect(phone).to_have_url(base_url + "/login?next=%2Fdatasets")
 
 
 def test_an_ended_session_sends_to_sign_in_and_remembers_the_page(page: Page, base_url, admin):

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from storage.tables import metadata
-from tests.conftest import PASSWORD, bearer, post_callback, sign_in
+from tests.conftest import PASSWORD, bearer, login_body, post_callback, sign_in
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 EVIL = {"Origin": "http://evil.example"}
@@ -105,7 +105,7 @@ def test_a_foreign_page_cannot_sign_someone_in_or_out(client, make_client, admin
     victim = make_client()
     victim.environ_base.pop("HTTP_ORIGIN", None)
 
-    response = victim.post("/_dash-update-component", json=_login_body("ada@example.com"), headers=EVIL)
+    response = victim.post("/_dash-update-component", json=login_body("ada@example.com"), headers=EVIL)
     assert response.status_code == 403 and victim.get_cookie("datainsight_session") is None
     # Sign-out from another site is refused; the session goes on.
     sign_in(client, "ada@example.com")
@@ -142,7 +142,7 @@ def test_a_trusted_proxy_names_the_host(settings, sleeps):
         forwarded = {"X-Forwarded-Host": "bi.example.com"}
         client.environ_base["HTTP_ORIGIN"] = "http://bi.example.com"
         assert sign_in(client, "ada@example.com", PASSWORD).status_code == 403  # Host is localhost
-        response = client.post("/_dash-update-component", json=_login_body("ada@example.com"), headers=forwarded)
+        response = client.post("/_dash-update-component", json=login_body("ada@example.com"), headers=forwarded)
         assert response.status_code == 200 and client.get_cookie("datainsight_session") is not None
         # The forwarded host of an untrusted peer is not believed.
         client.environ_base["REMOTE_ADDR"] = "192.0.2.1"
@@ -151,17 +151,3 @@ def test_a_trusted_proxy_names_the_host(settings, sleeps):
     finally:
         store.dispose()
 
-
-def _login_body(email: str) -> dict:
-    return {
-        "output": "..public-login-feedback.children...public-login-redirect.href..",
-        "outputs": [{"id": "public-login-feedback", "property": "children"},
-                    {"id": "public-login-redirect", "property": "href"}],
-        "inputs": [{"id": "public-login-submit", "property": "n_clicks", "value": 1},
-                   {"id": "public-login-password", "property": "n_submit", "value": 0}],
-        "state": [{"id": "public-login-email", "property": "value", "value": email},
-                  {"id": "public-login-password", "property": "value", "value": PASSWORD},
-                  {"id": "public-login-remember", "property": "value", "value": False},
-                  {"id": "public-login-next", "property": "data", "value": "/"}],
-        "changedPropIds": ["public-login-submit.n_clicks"],
-    }

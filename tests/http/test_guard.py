@@ -68,10 +68,11 @@ def test_anonymous_router_renders_only_a_redirect_for_private_pages(client, admi
 def test_session_cookie_flags(client, admin):
     from tests.conftest import sign_in
 
-    response = sign_in(client, "ada@example.com")
-    cookie = response.headers.get("Set-Cookie")
-    assert "datainsight_session=" in cookie
-    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    response = sign_in(client, "ada@example.com", remember=True)
+    cookies = {c.split("=", 1)[0]: c for c in response.headers.getlist("Set-Cookie")}
+    assert set(cookies) == {"datainsight_session", "datainsight_remember", "datainsight_device"}
+    for cookie in cookies.values():
+        assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
 def test_security_headers(client):

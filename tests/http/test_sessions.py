@@ -2,22 +2,15 @@
 cookie or the 30-day remember-me cookie) is worth nothing after it, "sign out everywhere"
 ends every session of the account, and guessing the current password is throttled."""
 from storage.throttle import MAX_FAILURES
-from tests.conftest import PASSWORD, post_callback
+from tests.conftest import PASSWORD, post_callback, sign_in
 
 SESSION_COOKIE = "datainsight_session"
 REMEMBER_COOKIE = "datainsight_remember"
 ORIGIN = {"Origin": "http://localhost"}
 
 
-def sign_in_remembered(client, email: str, password: str = PASSWORD):
-    return post_callback(
-        client,
-        [("public-login-feedback", "children"), ("public-login-redirect", "href")],
-        [("public-login-submit", "n_clicks", 1), ("public-login-password", "n_submit", 0)],
-        [("public-login-email", "value", email), ("public-login-password", "value", password),
-         ("public-login-remember", "value", True), ("public-login-next", "data", "/")],
-        changed=["public-login-submit.n_clicks"],
-    )
+def sign_in_remembered(client, email: str):
+    return sign_in(client, email, remember=True)
 
 
 def sign_out(client):

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from storage.throttle import MAX_FAILURES
-from tests.conftest import PASSWORD, post_callback
+from tests.conftest import PASSWORD, login_body
 
 DEVICE_COOKIE = "datainsight_device"
 PROXY = "10.0.0.2"
@@ -16,19 +16,7 @@ def attempt(client, email: str, password: str, forwarded_for: str | None = None,
     """One sign-in through the login callback; returns (status, what the page shows)."""
     headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     client.environ_base["REMOTE_ADDR"] = peer
-    body = {
-        "output": "..public-login-feedback.children...public-login-redirect.href..",
-        "outputs": [{"id": "public-login-feedback", "property": "children"},
-                    {"id": "public-login-redirect", "property": "href"}],
-        "inputs": [{"id": "public-login-submit", "property": "n_clicks", "value": 1},
-                   {"id": "public-login-password", "property": "n_submit", "value": 0}],
-        "state": [{"id": "public-login-email", "property": "value", "value": email},
-                  {"id": "public-login-password", "property": "value", "value": password},
-                  {"id": "public-login-remember", "property": "value", "value": False},
-                  {"id": "public-login-next", "property": "data", "value": "/"}],
-        "changedPropIds": ["public-login-submit.n_clicks"],
-    }
-    response = client.post("/_dash-update-component", json=body, headers=headers)
+    response = client.post("/_dash-update-component", json=login_body(email, password), headers=headers)
     assert response.status_code == 200, response.get_data(as_text=True)
     out = response.get_json()["response"]
     if out.get("public-login-redirect", {}).get("href") == "/":

@@ -45,3 +45,27 @@ def test_forwarded_host_only_from_a_trusted_proxy():
     assert forwarded_host("app.internal:8050", "a.example, bi.example.com", "10.0.0.2", TRUSTED) == "bi.example.com"
     assert forwarded_host("app.internal:8050", "evil.example", "203.0.113.5", TRUSTED) == "app.internal:8050"
     assert forwarded_host("app.internal:8050", None, "10.0.0.2", TRUSTED) == "app.internal:8050"
+
+
+@pytest.mark.parametrize(
+    "source,host,same",
+    [
+        ("http://localhost", "localhost", True),
+        ("https://bi.example.com", "bi.example.com", True),
+        ("https://bi.example.com:443", "bi.example.com", True),
+        ("http://bi.example.com:8050", "bi.example.com:8050", True),
+        ("http://bi.example.com/dashboards/1?x=1", "bi.example.com", True),
+        ("http://BI.example.com", "bi.example.com", True),
+        ("http://[::1]:8050", "[::1]:8050", True),
+        ("http://bi.example.com:8051", "bi.example.com:8050", False),
+        ("http://bi.example.com.evil.example", "bi.example.com", False),
+        ("http://evil.example", "bi.example.com", False),
+        ("null", "bi.example.com", False),
+        ("file:///tmp/x.html", "bi.example.com", False),
+        ("", "bi.example.com", False),
+    ],
+)
+def test_same_host(source, host, same):
+    from web.csrf import same_host
+
+    assert same_host(source, host) is same
