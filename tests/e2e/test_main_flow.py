@@ -403,7 +403,13 @@ def test_changing_the_password_ends_the_other_sessions(new_page, base_url, live_
 def test_sign_out_everywhere_ends_the_other_browsers_session(new_page, base_url, live_server, admin):
     ensure_account(live_server, SAM_EMAIL, SAM_PASSWORD, SAM_NAME)
     laptop, phone = new_page(), new_page()
+    # The same-origin check (web/csrf.py) relies on the browser sending Origin with the
+    # Dash renderer's POSTs; record what it sends.
+    posts = []
+    laptop.on("request", lambda r: posts.append(r)
+              if r.method == "POST" and "/_dash-update-component" in r.url else None)
     sign_in(laptop, SAM_EMAIL, SAM_PASSWORD, next_path="/settings")
+    assert posts and {r.all_headers().get("origin") for r in posts} == {base_url}
     sign_in(phone, SAM_EMAIL, SAM_PASSWORD, next_path="/settings", remember=True)
     laptop.reload()  # the list was drawn before the phone signed in
     expect(laptop.locator("#sessions-table tbody tr")).to_have_count(2)
