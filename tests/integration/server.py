@@ -45,9 +45,9 @@ def start_server(data_dir: Path, port: int, log: Path, **settings) -> subprocess
                                stderr=subprocess.STDOUT, start_new_session=True)
     for _ in range(150):
         try:
-            if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=1).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200:
                 return process
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
             pass
         if process.poll() is not None:
             break
