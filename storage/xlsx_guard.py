@@ -98,6 +98,7 @@ class WorkbookCheck:
         self.name = name
         self.budget = budget
         self.estimate = 0
+        self.spans: dict[str, tuple[int, int]] = {}  # sheets already streamed: (last row, last column)
 
     def _add(self, amount: int, what: str) -> None:
         self.estimate += amount
@@ -124,6 +125,34 @@ class WorkbookCheck:
                 self._add(info.file_size * TREE_FACTOR, f"its part {info.filename}")
         if shared is not None:
             self.shared_strings(shared)
+        titles = self._sheet_titles()
+        for info in infos:
+            lower = info.filename.lower()
+            if lower.startswith("xl/worksheets/") and lower.endswith(".xml") and not self._has_dimension(info.filename):
+                # openpyxl reads such a sheet to its end while opening the workbook.
+                self.sheet(info.filename, titles.get(info.filename))
+
+    def _attributes(self, part: str, wanted: str) -> list[dict]:
+        """The attributes of each ``wanted`` element of a small part (already counted)."""
+        found = []
+        parser = expat.ParserCreate()
+        parser.StartElementHandler = lambda tag, attrs: found.append(attrs) if tag.rsplit(":", 1)[-1] == wanted else None
+        self._stream(part, parser)
+        return found
+
+    def _sheet_titles(self) -> dict[str, str]:
+        """{sheet part: sheet name}, from the workbook and its relationships, for messages."""
+        names = set(self.archive.namelist())
+        if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+            return {}
+        targets = {r.get("Id"): r.get("Target", "") for r in self._attributes("xl/_rels/workbook.xml.rels",
+                                                                              "Relationship")}
+        titles = {}
+        for sheet in self._attributes("xl/workbook.xml", "sheet"):
+            rel = next((v for k, v in sheet.items() if k.rsplit(":", 1)[-1] == "id"), None)
+            target = targets.get(rel, "")
+            titles[target.lstrip("/") if target.startswith("/") else "xl/" + target] = sheet.get("name")
+        return titles
 
     def shared_strings_part(self) -> str | None:
         """The shared-strings part named in [Content_Types].xml (already counted small)."""
@@ -187,9 +216,30 @@ class WorkbookCheck:
         parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, text
         self._stream(part, parser)
 
-    def sheet(self, part: str, title: str) -> tuple[int, int]:
+    def _has_dimension(self, part: str) -> bool:
+        """Whether ``part`` has a <dimension> before its cells. Opening a workbook,
+        openpyxl reads every sheet up to that element, or to the end when there is none."""
+        found = []
+
+        def start(tag, _attrs):
+            local = tag.rsplit(":", 1)[-1]
+            if local in ("dimension", "sheetData"):
+                found.append(local)
+                raise _Stop()
+
+        parser = expat.ParserCreate()
+        parser.StartElementHandler = start
+        try:
+            self._stream(part, parser)
+        except _Stop:
+            pass
+        return found == ["dimension"]
+
+    def sheet(self, part: str, title: str | None) -> tuple[int, int]:
         """(last row, last column) that hold a cell, checking each cell's text, each row's
         memory, and rows x columns, while the sheet streams past."""
+        if part in self.spans:
+            return self.spans[part]
         row = col = 0
         max_row = max_col = 0
         row_cells = row_chars = cell_chars = 0
@@ -220,7 +270,8 @@ class WorkbookCheck:
                     raise _grid_error(self.name, title, max_row, max_col)
                 # The row openpyxl builds: a cell object per column up to the widest.
                 if base + max_col * CELL_OVERHEAD + row_chars * 4 > self.budget:
-                    raise _budget_error(self.name, self.budget, f"a row of the sheet {title!r}")
+                    raise _budget_error(self.name, self.budget,
+                                        f"a row of the sheet {title!r}" if title is not None else "a row of a sheet")
 
         def text(data):
             nonlocal cell_chars, row_chars
@@ -232,7 +283,12 @@ class WorkbookCheck:
 
         parser.StartElementHandler, parser.EndElementHandler, parser.CharacterDataHandler = start, end, text
         self._stream(part, parser)
+        self.spans[part] = (max_row, max_col)
         return max_row, max_col
+
+
+class _Stop(Exception):
+    """Ends a stream early: what was looked for is found."""
 
 
 _LETTERS = re.compile(r"[A-Za-z]{1,3}")
@@ -253,8 +309,9 @@ def _cell_error(name: str) -> IngestError:
                        "allows; this file was not made by a spreadsheet program")
 
 
-def _grid_error(name: str, title: str, rows: int, columns: int) -> IngestError:
+def _grid_error(name: str, title: str | None, rows: int, columns: int) -> IngestError:
+    sheet = f"The sheet {title!r}" if title is not None else "A sheet"
     return IngestError(
-        f"The sheet {title!r} of {name} spans {rows:,} rows x {columns:,} columns ({rows * columns:,} cells), more "
+        f"{sheet} of {name} spans {rows:,} rows x {columns:,} columns ({rows * columns:,} cells), more "
         f"than the {MAX_CELLS:,} cells this server reads from one sheet (or past Excel's own "
         f"{MAX_ROWS:,} x {MAX_COLUMNS:,})")

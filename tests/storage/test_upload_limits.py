@@ -262,3 +262,49 @@ def test_stored_datasets_quota_refuses_new_uploads_and_imports(quota_storage, tm
         quota_storage.uploads.create(ada, "more.csv", 1000)
     assert caught.value.message == ("Your datasets take 2 MB; the most one person may keep is 1 MB "
                                     "(DATAINSIGHT_USER_QUOTA_MB). Delete datasets or old versions first")
+
+
+def test_a_row_past_the_memory_budget_is_refused_while_the_sheet_streams(tmp_path):
+    rng = random.Random(4)
+    cells = "".join(f'<c r="{_letters(i)}1" t="inlineStr"><is><t>{"".join(rng.choices(string.ascii_letters, k=500))}'
+                    "</t></is></c>" for i in range(1, 10_001))
+    path = bombs._workbook(tmp_path / "wide.xlsx", bombs._sheet([f'<row r="1">{cells}</row>'.encode()]))
+    message = refused(path, "wide.xlsx", tmp_path / "work", memory_mb=16)
+    assert message.startswith("wide.xlsx needs more than 16 MB of memory to read (a row of the sheet 'Sheet1')"), message
+
+
+def _letters(column: int) -> str:
+    name = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+def test_the_cell_check_keeps_memory_flat_even_without_the_ratio_check(tmp_path):
+    """With the ratio alarm off, the 300 MB cell is still refused by streaming: opening the
+    workbook (openpyxl reads a sheet without <dimension> to its end) never holds it. In a
+    fresh process, so its peak memory is this file's alone (main took 2.6 GB)."""
+    import subprocess
+    import sys
+
+    path = bombs.inline_string_bomb(tmp_path / "bomb.xlsx")
+    script = f"""
+import resource
+from pathlib import Path
+import storage.xlsx_guard as guard
+guard.MAX_RATIO = 10**9
+from storage.errors import IngestError
+from storage.sources import prepare
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    prepare(Path({str(path)!r}), "bomb.xlsx", Path({str(tmp_path / 'work')!r}), 2**33)
+except IngestError as error:
+    print(error.message)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    root = Path(__file__).resolve().parents[2]
+    lines = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True,
+                           check=True, timeout=120).stdout.splitlines()
+    assert lines[0].startswith("A cell of bomb.xlsx holds more than 32,767 characters"), lines
+    assert int(lines[1]) < 64, f"grew by {lines[1]} MB"
