@@ -57,6 +57,8 @@ class Source:
     # The text encoding the file was read in: the person's choice when prepare() got
     # one, else what detect_encoding found (None for Excel and Parquet).
     encoding: str | None = None
+    # What a copy made while preparing it may grow to (see storage.limits.Expansion).
+    expansion: Expansion | None = None
 
     def cleanup(self) -> None:
         for path in self.temp_files:
@@ -90,13 +92,13 @@ def as_expansion(limit: Expansion | int) -> Expansion:
     return limit if isinstance(limit, Expansion) else Expansion(int(limit))
 
 
-def _over_limit(what: str, limit: Expansion) -> IngestError:
+def _over_limit(what: str, limit: Expansion, when: str = "when decompressed") -> IngestError:
     setting = f" ({limit.setting})" if limit.setting else ""
     if limit.setting == "DATAINSIGHT_DISK_RESERVE_MB":
         setting = " of the server's free disk, less the space it keeps free (DATAINSIGHT_DISK_RESERVE_MB)"
     elif limit.setting == "DATAINSIGHT_MAX_UPLOAD_MB":
         setting = " (8 times DATAINSIGHT_MAX_UPLOAD_MB)"
-    return IngestError(f"{what} expands to more than {human_size(limit.cap_bytes)} when decompressed, "
+    return IngestError(f"{what} expands to more than {human_size(limit.cap_bytes)} {when}, "
                        f"which is over the limit{setting}; upload the data uncompressed or in smaller parts")
 
 
@@ -116,12 +118,16 @@ def _copy_capped(reader, dest: Path, limit: Expansion | int, what: str) -> None:
                 raise _over_limit(what, limit)
             if limit.reserve_bytes and written >= next_disk_check:
                 next_disk_check = written + DISK_CHECK_BYTES
-                if shutil.disk_usage(dest.parent).free - len(chunk) < limit.reserve_bytes:
-                    raise IngestError(
-                        f"{what} expands to more than the server's free disk allows: it keeps "
-                        f"{human_size(limit.reserve_bytes)} free (DATAINSIGHT_DISK_RESERVE_MB). Upload the data "
-                        "in smaller parts, or ask the administrator for more space")
+                _check_disk(dest, limit, what, len(chunk))
             out.write(chunk)
+
+
+def _check_disk(dest: Path, limit: Expansion, what: str, coming: int = CHUNK) -> None:
+    if shutil.disk_usage(dest.parent).free - coming < limit.reserve_bytes:
+        raise IngestError(
+            f"{what} expands to more than the server's free disk allows: it keeps "
+            f"{human_size(limit.reserve_bytes)} free (DATAINSIGHT_DISK_RESERVE_MB). Upload the data "
+            "in smaller parts, or ask the administrator for more space")
 
 
 def _decompress_gzip(path: Path, work_dir: Path, cap_bytes, name: str) -> Path:
@@ -234,17 +240,28 @@ def looks_binary(sample: bytes) -> bool:
     return control > len(sample[:4096]) * 0.05
 
 
-def transcode_to_utf8(path: Path, encoding: str, work_dir: Path, errors: str = "strict") -> tuple[Path, int]:
+def transcode_to_utf8(path: Path, encoding: str, work_dir: Path, errors: str = "strict",
+                      limit: Expansion | None = None) -> tuple[Path, int]:
     """Stream ``path`` from ``encoding`` to a UTF-8 file; returns it and the number of
-    byte sequences that had to be replaced with U+FFFD (only with errors='replace')."""
+    byte sequences that had to be replaced with U+FFFD (only with errors='replace').
+    The copy can be up to three times the file (cp1252 to UTF-8), so with a ``limit`` it
+    stops where a decompressed file would: past the cap or the disk's reserve."""
     dest = _temp(work_dir, ".csv")
     decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
     replaced = 0
     first = True
+    written = next_disk_check = 0
     try:
         with open(path, "rb") as src, open(dest, "w", encoding="utf-8", newline="") as out:
             while True:
                 chunk = src.read(CHUNK)
+                if limit is not None:
+                    written += len(chunk)  # bytes read: the copy grows with them (as large for 8-bit encodings)
+                    if written > limit.cap_bytes:
+                        raise _over_limit("The file", limit, "when converted to UTF-8")
+                    if limit.reserve_bytes and written >= next_disk_check:
+                        next_disk_check = written + DISK_CHECK_BYTES
+                        _check_disk(dest, limit, "The file converted to UTF-8")
                 text = decoder.decode(chunk, final=not chunk)
                 if errors == "replace":
                     genuine = chunk.count(b"\xef\xbf\xbd") if encoding.startswith("utf-8") else 0
@@ -254,7 +271,7 @@ def transcode_to_utf8(path: Path, encoding: str, work_dir: Path, errors: str = "
                     first = False
                 if not chunk:
                     break
-    except (UnicodeDecodeError, OSError):
+    except (UnicodeDecodeError, OSError, IngestError):
         dest.unlink(missing_ok=True)
         raise
     return dest, replaced
@@ -274,7 +291,7 @@ def replaced_note(count: int) -> str:
 def _decode_to_utf8(path: Path, encoding: str, work_dir: Path, source: Source) -> Path:
     """A UTF-8 copy of a text file in ``encoding``, noted on the source. Bytes the
     encoding cannot decode become U+FFFD rather than failing the whole file."""
-    utf8, replaced = transcode_to_utf8(path, encoding, work_dir, errors="replace")
+    utf8, replaced = transcode_to_utf8(path, encoding, work_dir, errors="replace", limit=source.expansion)
     source.temp_files.append(utf8)
     if encoding.startswith("utf-8"):
         source.notes.append(replaced_note(replaced))
@@ -283,7 +300,7 @@ def _decode_to_utf8(path: Path, encoding: str, work_dir: Path, source: Source) -
     return utf8
 
 
-def decode_damaged_text(path: Path, work_dir: Path) -> tuple[Path, str]:
+def decode_damaged_text(path: Path, work_dir: Path, limit: Expansion | None = None) -> tuple[Path, str]:
     """For a file that read as UTF-8 in its first megabyte but holds invalid bytes further
     on: a UTF-8 copy and a note for the person. The whole file decides between a late
     cp1252 character (decoded) and damaged UTF-8 (replaced with U+FFFD)."""
@@ -295,7 +312,7 @@ def decode_damaged_text(path: Path, work_dir: Path) -> tuple[Path, str]:
             invalid += text.count("\ufffd") - chunk.count(b"\xef\xbf\xbd")
             valid += len(text) - len(text.encode("ascii", "ignore")) - text.count("\ufffd")
     encoding = _utf8_or_cp1252(valid, invalid)
-    utf8, replaced = transcode_to_utf8(path, encoding, work_dir, errors="replace")
+    utf8, replaced = transcode_to_utf8(path, encoding, work_dir, errors="replace", limit=limit)
     if encoding == "cp1252":
         return utf8, f"Decoded from {ENCODING_LABELS['cp1252']}"
     return utf8, replaced_note(replaced)
@@ -638,8 +655,8 @@ def prepare(path: Path, filename: str, work_dir: Path, cap_bytes: Expansion | in
     in the refusal), ``memory_budget`` what an Excel conversion may hold. On failure every
     temp file made on the way is gone again."""
     path = Path(path)
-    source = Source(kind="csv", path=path, format="csv", encoding=encoding)
     caps = _Caps(as_expansion(cap_bytes), memory_budget)
+    source = Source(kind="csv", path=path, format="csv", encoding=encoding, expansion=caps.expansion)
     try:
         return _prepare(path, filename, work_dir, caps, sheet, source, depth=0)
     except BaseException:

@@ -308,3 +308,16 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
                            check=True, timeout=120).stdout.splitlines()
     assert lines[0].startswith("A cell of bomb.xlsx holds more than 32,767 characters"), lines
     assert int(lines[1]) < 64, f"grew by {lines[1]} MB"
+
+
+def test_a_text_file_converted_to_utf8_stops_at_the_cap_too(tmp_path):
+    """A Windows-1252 file becomes a UTF-8 copy up to three times its size: that copy is
+    capped like a decompressed one."""
+    path = tmp_path / "latin.csv"
+    with open(path, "wb") as out:
+        out.write("name\n".encode("cp1252"))
+        for piece in bombs._repeat("café €\n".encode("cp1252"), 8 * MB):
+            out.write(piece)
+    message = refused(path, "latin.csv", tmp_path / "work", Expansion(4 * MB, "DATAINSIGHT_MAX_EXPANDED_MB"))
+    assert message.startswith("The file expands to more than 4 MB when converted to UTF-8, which is over the limit "
+                              "(DATAINSIGHT_MAX_EXPANDED_MB)"), message
