@@ -71,6 +71,8 @@ def test_gzip_bomb_is_refused_before_the_disk_fills(limited_app, token, tmp_path
     assert "DATAINSIGHT_MAX_EXPANDED_MB" in message
     # The data dir grew by the upload and at most the 32 MB limit, never by the gigabyte.
     assert peak[0] < 32 * MB + bomb.stat().st_size + 2 * MB, peak[0] / MB
+    print(f"data dir grew by at most {peak[0] / MB:.1f} MB while refusing a {bomb.stat().st_size / MB:.1f} MB "
+          "gzip of 1 GB")
     assert client.get("/api/v1/datasets", headers=bearer(token)).get_json()["datasets"] == []
     leftovers = [p for sub in ("tmp", "uploads", "datasets") for p in (data_dir / sub).rglob("*") if p.is_file()]
     assert leftovers == []
