@@ -52,6 +52,8 @@ def start_server(data_dir: Path, port: int, log: Path, **settings) -> subprocess
         if process.poll() is not None:
             break
         time.sleep(0.2)
+    if process.poll() is None:  # never leave a half-started server behind
+        kill_hard(process)
     raise AssertionError("the server did not start:\n" + log.read_text()[-3000:])
 
 
