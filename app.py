@@ -24,6 +24,7 @@ from components.navbar import navbar
 from settings import PROJECT_ROOT, Settings, SettingsError
 from storage import Storage
 from storage.errors import DataInsightError
+from storage.limits import Limits
 from web import auth, prefetch
 from web.context import EXTENSION_KEY, current_principal, current_storage, current_workspace
 
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     settings.ensure_data_dir()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    storage = Storage(settings.database_url, settings.data_dir, max_upload_mb=settings.max_upload_mb)
+    storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings))
     storage.migrate()
     storage.recover()
     _start_scheduler(storage, settings)
@@ -165,7 +166,7 @@ def _serve(settings: Settings, dev: bool) -> None:
 
 def _cli_storage(settings: Settings) -> Storage:
     settings.ensure_data_dir()
-    storage = Storage(settings.database_url, settings.data_dir, max_upload_mb=settings.max_upload_mb)
+    storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings))
     storage.migrate()
     return storage
 

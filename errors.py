@@ -44,6 +44,12 @@ class PayloadTooLarge(DataInsightError):
     status = 413
 
 
+class QuotaExceeded(PayloadTooLarge):
+    """A person's uploads in progress or stored datasets would pass their quota."""
+
+    code = "quota_exceeded"
+
+
 class RateLimited(DataInsightError):
     code = "rate_limited"
     status = 429

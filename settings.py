@@ -68,6 +68,12 @@ class Settings:
     port: int = 8050
     secret_key: str | None = field(default=None, repr=False)
     max_upload_mb: int = 1024
+    # What one upload may expand to and each person may keep (storage.limits.Limits).
+    max_expanded_mb: int = 4096
+    disk_reserve_mb: int = 1024
+    user_quota_mb: int = 10240
+    uploads_in_progress_mb: int = 2048
+    import_memory_mb: int = 512
     workers: int = 1
     threads: int = 8
     secure_cookies: bool = False
@@ -97,6 +103,11 @@ class Settings:
             port=_int_env(env, "PORT", 8050),
             secret_key=env.get(PREFIX + "SECRET_KEY") or None,
             max_upload_mb=_int_env(env, "MAX_UPLOAD_MB", 1024),
+            max_expanded_mb=_int_env(env, "MAX_EXPANDED_MB", 4096),
+            disk_reserve_mb=_int_env(env, "DISK_RESERVE_MB", 1024, minimum=0),
+            user_quota_mb=_int_env(env, "USER_QUOTA_MB", 10240, minimum=0),
+            uploads_in_progress_mb=_int_env(env, "UPLOADS_IN_PROGRESS_MB", 2048, minimum=0),
+            import_memory_mb=_int_env(env, "IMPORT_MEMORY_MB", 512, minimum=16),
             workers=_int_env(env, "WORKERS", 1),
             threads=_int_env(env, "THREADS", 8),
             secure_cookies=_bool_env(env, "SECURE_COOKIES", False),

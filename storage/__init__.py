@@ -18,6 +18,7 @@ from storage.database import make_engine, migrate
 from storage.datasets import DatasetService
 from storage.invitations import InvitationService
 from storage.jobs import JobService
+from storage.limits import Limits
 from storage.profiles import ProfileService
 from storage.queries import QueryService
 from storage.reports import ReportService
@@ -35,7 +36,8 @@ class Storage:
     """Everything the app keeps, for one data dir and one metadata database."""
 
     def __init__(self, database_url: str, data_dir: Path, sleep: Callable[[float], None] = time.sleep,
-                 max_upload_mb: int = 1024):
+                 max_upload_mb: int = 1024, limits: Limits | None = None):
+        self.limits = limits or Limits(max_upload_mb=max_upload_mb)
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(database_url)
@@ -45,8 +47,8 @@ class Storage:
         self.workspaces = WorkspaceService(self.engine)
         self.tokens = TokenService(self.engine)
         self.invitations = InvitationService(self.engine, self.users)
-        self.uploads = UploadService(self.engine, self.data_dir, max_upload_mb)
-        self.datasets = DatasetService(self.engine, self.workspaces, self.data_dir, max_upload_mb)
+        self.uploads = UploadService(self.engine, self.data_dir, self.limits)
+        self.datasets = DatasetService(self.engine, self.workspaces, self.data_dir, self.limits)
         self.jobs = JobService(self.engine)
         self.profiles = ProfileService(self.engine, self.datasets, self.jobs, self.data_dir)
         self.roles = ColumnRoleService(self.engine, self.workspaces, self.datasets, self.profiles)

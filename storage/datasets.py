@@ -26,6 +26,7 @@ from storage.database import as_utc, utcnow
 from storage.duck import connect, literal
 from storage.errors import IngestError, InvalidInput, NotFound
 from storage.jobs import pid_alive
+from storage.limits import Limits, check_stored
 from storage.principal import Principal, Role
 from storage.sources import list_sheets, prepare
 from storage.sql import order_clause, quote_ident, where_clause
@@ -39,7 +40,6 @@ GRID_CACHE_ENTRIES = 512  # match counts and column decimals kept per process
 DECIMALS_SCAN_ROWS = 200_000  # the rows a float column's decimals are read from
 MAX_DECIMALS = 4
 LARGE_NUMBER = 1000  # a column reaching this shows at most 2 decimals
-DECOMPRESSED_CAP_FACTOR = 8  # a compressed upload may expand to this many times the upload limit
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _fsync_dir(path: Path) -> None:
 
 
 class DatasetService:
-    def __init__(self, engine: Engine, workspaces: WorkspaceService, data_dir: Path, max_upload_mb: int):
+    def __init__(self, engine: Engine, workspaces: WorkspaceService, data_dir: Path, limits: Limits | int):
         self.engine = engine
         self.workspaces = workspaces
         self.data_dir = Path(data_dir)
@@ -127,7 +127,7 @@ class DatasetService:
         self.tmp_dir = self.data_dir / "tmp"
         self.files_dir.mkdir(parents=True, exist_ok=True)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.cap_bytes = max_upload_mb * 1024 * 1024 * DECOMPRESSED_CAP_FACTOR
+        self.limits = limits if isinstance(limits, Limits) else Limits(max_upload_mb=int(limits))
         # Told of each new version and each deletion (the profile service computes and
         # removes profiles): objects with version_created(principal, dataset) and
         # dataset_deleted(dataset_id). A listener's failure never undoes the change.
@@ -299,14 +299,15 @@ class DatasetService:
             head = handle.read(8)
         is_zip_excel = head.startswith(b"PK\x03\x04") and lower.endswith((".xlsx", ".xlsm"))
         if is_zip_excel or head.startswith(b"\xd0\xcf\x11\xe0") or lower.endswith((".xls", ".xlsx", ".xlsm")):
-            return list_sheets(path, filename)
+            return list_sheets(path, filename, self.limits.expansion(self.tmp_dir), self.limits.memory_budget)
         return None
 
     def prepare(self, path: Path, filename: str, sheet: str | None = None, encoding: str | None = None):
         """The uploaded file made readable (decompressed, decoded, a sheet converted). The
         caller cleans it up; passing it on to create_from_file/add_version saves doing the
         same work twice."""
-        return prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet, encoding)
+        return prepare(path, filename, self.tmp_dir, self.limits.expansion(self.tmp_dir), sheet, encoding,
+                       self.limits.memory_budget)
 
     def inspect_file(self, path: Path, filename: str, sheet: str | None = None,
                      options: dict | None = None) -> ingest.Inspection:
@@ -368,6 +369,8 @@ class DatasetService:
             with self.engine.begin() as conn:
                 # Check again inside the transaction: membership may have changed meanwhile.
                 self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)
+                # The quota is counted in the database, so every worker process agrees.
+                check_stored(conn, self.limits, principal.user_id, size)
                 dataset_id = conn.execute(insert(datasets).values(
                     workspace_id=int(workspace_id), name=dataset_name, description=description or "", current_version=1,
                     created_by=principal.user_id, created_at=now, updated_at=now,
@@ -402,6 +405,7 @@ class DatasetService:
         try:
             with self.engine.begin() as conn:
                 dataset = self._load(conn, principal, dataset_id, Role.EDITOR)
+                check_stored(conn, self.limits, principal.user_id, size)
                 version = conn.execute(
                     select(func.max(dataset_versions.c.version)).where(dataset_versions.c.dataset_id == dataset.id)
                 ).scalar_one() + 1
@@ -420,7 +424,7 @@ class DatasetService:
 
     def _append_file(self, current: Dataset, path: Path, filename: str, sheet, on_progress, options=None):
         choices = ingest.read_options(options)
-        source = prepare(path, filename, self.tmp_dir, self.cap_bytes, sheet, choices.get("encoding"))
+        source = self.prepare(path, filename, sheet, choices.get("encoding"))
         new_part = self._tmp_path(".parquet.tmp")
         combined = self._tmp_path(".parquet.tmp")
         try:
@@ -498,6 +502,7 @@ class DatasetService:
                 dataset = self._load(conn, principal, dataset_id, Role.EDITOR)
                 if dataset.version != expected_version:
                     raise Conflict("The dataset got a new version meanwhile; run the analysis again")
+                check_stored(conn, self.limits, principal.user_id, size)
                 version = conn.execute(
                     select(func.max(dataset_versions.c.version)).where(dataset_versions.c.dataset_id == dataset.id)
                 ).scalar_one() + 1

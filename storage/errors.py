@@ -10,6 +10,7 @@ from errors import (  # noqa: F401
     InvalidSpec,
     NotFound,
     PayloadTooLarge,
+    QuotaExceeded,
     RateLimited,
     Unauthenticated,
 )

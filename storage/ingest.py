@@ -986,9 +986,10 @@ def _adapt_after_failure(con, state: _Write, inspection: Inspection, relation: s
         return
     if kind == "csv" and not state.redecoded and ("Invalid unicode" in text or "byte sequence mismatch" in text):
         # The first megabyte was clean UTF-8; a later part is not.
-        utf8, note = decode_damaged_text(state.source.path, temp_dir)
+        utf8, note = decode_damaged_text(state.source.path, temp_dir, state.source.expansion)
         state.source.temp_files.append(utf8)
-        state.source = Source("csv", utf8, state.source.format, state.source.sheet, temp_files=state.source.temp_files)
+        state.source = Source("csv", utf8, state.source.format, state.source.sheet, temp_files=state.source.temp_files,
+                              expansion=state.source.expansion)
         state.redecoded = True
         inspection.notes.append(note)
         return

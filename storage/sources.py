@@ -18,10 +18,20 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storage import xlsx_guard
 from storage.errors import IngestError
+from storage.limits import Expansion
+
+MB = 1024 * 1024
 
 CHUNK = 4 * 1024 * 1024
 SNIFF_BYTES = 1024 * 1024
+DISK_CHECK_BYTES = 64 * MB  # how often an expanding file looks at the free disk again
+DEFAULT_MEMORY_BUDGET = 512 * MB  # DATAINSIGHT_IMPORT_MEMORY_MB's default
+# .xls files are read whole by xlrd, at about this many bytes of memory per byte of file.
+XLS_MEMORY_FACTOR = 8
+# A Parquet footer is read whole; a real one is kilobytes to a few megabytes.
+MAX_PARQUET_FOOTER = 64 * MB
 
 MAGIC_ZIP = b"PK\x03\x04"
 MAGIC_EMPTY_ZIP = b"PK\x05\x06"
@@ -47,6 +57,8 @@ class Source:
     # The text encoding the file was read in: the person's choice when prepare() got
     # one, else what detect_encoding found (None for Excel and Parquet).
     encoding: str | None = None
+    # What a copy made while preparing it may grow to (see storage.limits.Expansion).
+    expansion: Expansion | None = None
 
     def cleanup(self) -> None:
         for path in self.temp_files:
@@ -61,8 +73,10 @@ def _lower_name(name: str) -> str:
 
 
 def _temp(work_dir: Path, suffix: str) -> Path:
+    # The pid in the name lets start-up remove what a killed process left (see
+    # DatasetService.recover); without it a dead import's copy stayed for ten minutes.
     work_dir.mkdir(parents=True, exist_ok=True)
-    return work_dir / f"{uuid.uuid4().hex}{suffix}"
+    return work_dir / f"{os.getpid()}-{uuid.uuid4().hex}{suffix}"
 
 
 def human_size(size: int) -> str:
@@ -74,25 +88,49 @@ def human_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def _copy_capped(reader, dest: Path, cap_bytes: int, what: str) -> None:
-    """Copy a decompressing reader to ``dest``, stopping at ``cap_bytes``: a small zip or
-    gzip can expand to terabytes (a zip bomb), so the output is counted, not trusted."""
-    written = 0
+def as_expansion(limit: Expansion | int) -> Expansion:
+    return limit if isinstance(limit, Expansion) else Expansion(int(limit))
+
+
+def _over_limit(what: str, limit: Expansion, when: str = "when decompressed") -> IngestError:
+    setting = f" ({limit.setting})" if limit.setting else ""
+    if limit.setting == "DATAINSIGHT_DISK_RESERVE_MB":
+        setting = " of the server's free disk, less the space it keeps free (DATAINSIGHT_DISK_RESERVE_MB)"
+    elif limit.setting == "DATAINSIGHT_MAX_UPLOAD_MB":
+        setting = " (8 times DATAINSIGHT_MAX_UPLOAD_MB)"
+    return IngestError(f"{what} expands to more than {human_size(limit.cap_bytes)} {when}, "
+                       f"which is over the limit{setting}; upload the data uncompressed or in smaller parts")
+
+
+def _copy_capped(reader, dest: Path, limit: Expansion | int, what: str) -> None:
+    """Copy a decompressing reader to ``dest``, stopping at the cap: a small zip or gzip
+    can expand to terabytes (a zip bomb), so the output is counted, not trusted. The free
+    disk is looked at again as it grows: other imports write too."""
+    limit = as_expansion(limit)
+    written = next_disk_check = 0
     with open(dest, "wb") as out:
         while True:
             chunk = reader.read(CHUNK)
             if not chunk:
                 break
             written += len(chunk)
-            if written > cap_bytes:
-                raise IngestError(
-                    f"{what} expands to more than {human_size(cap_bytes)} when decompressed, "
-                    "which is over the limit; upload the data uncompressed or in smaller parts"
-                )
+            if written > limit.cap_bytes:
+                raise _over_limit(what, limit)
+            if limit.reserve_bytes and written >= next_disk_check:
+                next_disk_check = written + DISK_CHECK_BYTES
+                _check_disk(dest, limit, what, len(chunk))
             out.write(chunk)
 
 
-def _decompress_gzip(path: Path, work_dir: Path, cap_bytes: int, name: str) -> Path:
+def _check_disk(dest: Path, limit: Expansion, what: str, coming: int = CHUNK) -> None:
+    if shutil.disk_usage(dest.parent).free - coming < limit.reserve_bytes:
+        raise IngestError(
+            f"{what} expands to more than the server's free disk allows: it keeps "
+            f"{human_size(limit.reserve_bytes)} free (DATAINSIGHT_DISK_RESERVE_MB). Upload the data "
+            "in smaller parts, or ask the administrator for more space")
+
+
+def _decompress_gzip(path: Path, work_dir: Path, cap_bytes, name: str) -> Path:
     dest = _temp(work_dir, ".raw")
     try:
         with gzip.open(path, "rb") as reader:
@@ -111,9 +149,15 @@ def _is_excel_zip(archive: zipfile.ZipFile) -> bool:
     return "[Content_Types].xml" in names and any(n.startswith("xl/") for n in names)
 
 
-def _extract_single_member(path: Path, work_dir: Path, cap_bytes: int, name: str) -> tuple[Path, str]:
+def _open_zip(path: Path, name: str) -> zipfile.ZipFile:
+    """A ZipFile, once its end record says it holds no more entries than we open."""
+    xlsx_guard.check_member_count(path, name)
+    return zipfile.ZipFile(path)
+
+
+def _extract_single_member(path: Path, work_dir: Path, cap_bytes, name: str) -> tuple[Path, str]:
     try:
-        archive = zipfile.ZipFile(path)
+        archive = _open_zip(path, name)
     except zipfile.BadZipFile:
         raise IngestError(f"{name} is not a readable zip file (it may be cut short or corrupt)") from None
     with archive:
@@ -196,17 +240,28 @@ def looks_binary(sample: bytes) -> bool:
     return control > len(sample[:4096]) * 0.05
 
 
-def transcode_to_utf8(path: Path, encoding: str, work_dir: Path, errors: str = "strict") -> tuple[Path, int]:
+def transcode_to_utf8(path: Path, encoding: str, work_dir: Path, errors: str = "strict",
+                      limit: Expansion | None = None) -> tuple[Path, int]:
     """Stream ``path`` from ``encoding`` to a UTF-8 file; returns it and the number of
-    byte sequences that had to be replaced with U+FFFD (only with errors='replace')."""
+    byte sequences that had to be replaced with U+FFFD (only with errors='replace').
+    The copy can be up to three times the file (cp1252 to UTF-8), so with a ``limit`` it
+    stops where a decompressed file would: past the cap or the disk's reserve."""
     dest = _temp(work_dir, ".csv")
     decoder = codecs.getincrementaldecoder(encoding)(errors=errors)
     replaced = 0
     first = True
+    written = next_disk_check = 0
     try:
         with open(path, "rb") as src, open(dest, "w", encoding="utf-8", newline="") as out:
             while True:
                 chunk = src.read(CHUNK)
+                if limit is not None:
+                    written += len(chunk)  # bytes read: the copy grows with them (as large for 8-bit encodings)
+                    if written > limit.cap_bytes:
+                        raise _over_limit("The file", limit, "when converted to UTF-8")
+                    if limit.reserve_bytes and written >= next_disk_check:
+                        next_disk_check = written + DISK_CHECK_BYTES
+                        _check_disk(dest, limit, "The file converted to UTF-8")
                 text = decoder.decode(chunk, final=not chunk)
                 if errors == "replace":
                     genuine = chunk.count(b"\xef\xbf\xbd") if encoding.startswith("utf-8") else 0
@@ -216,7 +271,7 @@ def transcode_to_utf8(path: Path, encoding: str, work_dir: Path, errors: str = "
                     first = False
                 if not chunk:
                     break
-    except (UnicodeDecodeError, OSError):
+    except (UnicodeDecodeError, OSError, IngestError):
         dest.unlink(missing_ok=True)
         raise
     return dest, replaced
@@ -236,7 +291,7 @@ def replaced_note(count: int) -> str:
 def _decode_to_utf8(path: Path, encoding: str, work_dir: Path, source: Source) -> Path:
     """A UTF-8 copy of a text file in ``encoding``, noted on the source. Bytes the
     encoding cannot decode become U+FFFD rather than failing the whole file."""
-    utf8, replaced = transcode_to_utf8(path, encoding, work_dir, errors="replace")
+    utf8, replaced = transcode_to_utf8(path, encoding, work_dir, errors="replace", limit=source.expansion)
     source.temp_files.append(utf8)
     if encoding.startswith("utf-8"):
         source.notes.append(replaced_note(replaced))
@@ -245,7 +300,7 @@ def _decode_to_utf8(path: Path, encoding: str, work_dir: Path, source: Source) -
     return utf8
 
 
-def decode_damaged_text(path: Path, work_dir: Path) -> tuple[Path, str]:
+def decode_damaged_text(path: Path, work_dir: Path, limit: Expansion | None = None) -> tuple[Path, str]:
     """For a file that read as UTF-8 in its first megabyte but holds invalid bytes further
     on: a UTF-8 copy and a note for the person. The whole file decides between a late
     cp1252 character (decoded) and damaged UTF-8 (replaced with U+FFFD)."""
@@ -257,7 +312,7 @@ def decode_damaged_text(path: Path, work_dir: Path) -> tuple[Path, str]:
             invalid += text.count("\ufffd") - chunk.count(b"\xef\xbf\xbd")
             valid += len(text) - len(text.encode("ascii", "ignore")) - text.count("\ufffd")
     encoding = _utf8_or_cp1252(valid, invalid)
-    utf8, replaced = transcode_to_utf8(path, encoding, work_dir, errors="replace")
+    utf8, replaced = transcode_to_utf8(path, encoding, work_dir, errors="replace", limit=limit)
     if encoding == "cp1252":
         return utf8, f"Decoded from {ENCODING_LABELS['cp1252']}"
     return utf8, replaced_note(replaced)
@@ -314,7 +369,8 @@ def _excel_value(value, number_format: str | None = None):
     return value
 
 
-def list_sheets(path: Path, name: str) -> list[str]:
+def list_sheets(path: Path, name: str, limit: Expansion | int | None = None,
+                memory_budget: int = DEFAULT_MEMORY_BUDGET) -> list[str]:
     """The sheet names of an Excel workbook, or a clear error."""
     refusal = not_a_table(path)
     if refusal:
@@ -323,6 +379,9 @@ def list_sheets(path: Path, name: str) -> list[str]:
     try:
         if kind == "xlsx":
             import openpyxl
+
+            # openpyxl reads the shared strings and styles whole, even to list sheets.
+            _check_xlsx(path, name, limit, memory_budget)
 
             # A file handle, not the path: openpyxl refuses paths that do not end in .xlsx,
             # and uploads are stored under names of our own.
@@ -334,6 +393,7 @@ def list_sheets(path: Path, name: str) -> list[str]:
                     workbook.close()
         import xlrd
 
+        _check_xls(path, name, memory_budget)
         return xlrd.open_workbook(str(path), on_demand=True).sheet_names()
     except IngestError:
         raise
@@ -379,10 +439,30 @@ def _excel_kind(path: Path, name: str) -> str:
     raise IngestError(f"{name} is named like an Excel workbook but is not one")
 
 
-def _xlsx_rows(path: Path, name: str, sheet: str | None):
-    """(chosen sheet, rows of CSV values) of an .xlsx workbook, streamed."""
+def _check_xlsx(path: Path, name: str, limit: Expansion | int | None, memory_budget: int) -> xlsx_guard.WorkbookCheck:
+    """The zip and the parts openpyxl reads whole, checked before it reads them."""
+    with _open_zip(path, name) as archive:
+        check = xlsx_guard.WorkbookCheck(archive, name, memory_budget)
+        check.structure(as_expansion(limit) if limit is not None else Expansion(2**62))
+    return check
+
+
+def _check_xls(path: Path, name: str, memory_budget: int) -> None:
+    """xlrd reads a legacy workbook whole: its size decides the memory."""
+    if path.stat().st_size * XLS_MEMORY_FACTOR > memory_budget:
+        raise IngestError(
+            f"{name} needs more than {human_size(memory_budget)} of memory to read (a legacy .xls file is read "
+            "whole), more than one import may use (DATAINSIGHT_IMPORT_MEMORY_MB); save it as .xlsx or CSV and "
+            "upload that")
+
+
+def _xlsx_rows(path: Path, name: str, sheet: str | None, limit=None, memory_budget: int = DEFAULT_MEMORY_BUDGET):
+    """(chosen sheet, rows of CSV values) of an .xlsx workbook, streamed. The sheet is
+    streamed once through the guard first: its real last row and column bound the
+    reading, not the <dimension> the file claims."""
     import openpyxl
 
+    check = _check_xlsx(path, name, limit, memory_budget)
     with open(path, "rb") as handle:  # a handle: see list_sheets
         workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
         try:
@@ -390,16 +470,25 @@ def _xlsx_rows(path: Path, name: str, sheet: str | None):
             if chosen not in workbook.sheetnames:
                 raise IngestError(f"{name} has no sheet named {chosen!r}")
             yield chosen
-            for row in workbook[chosen].iter_rows():
+            part = getattr(workbook[chosen], "_worksheet_path", None)
+            if part is None:
+                raise IngestError(f"The sheet {chosen!r} of {name} is a chart, not a table")
+            with _open_zip(path, name) as archive:
+                check.archive = archive
+                max_row, max_col = check.sheet(part, chosen)
+            if not max_row:
+                return
+            for row in workbook[chosen].iter_rows(max_row=max_row, max_col=max_col):
                 yield [_excel_value(cell.value, getattr(cell, "number_format", None)) for cell in row]
         finally:
             workbook.close()
 
 
-def _xls_rows(path: Path, name: str, sheet: str | None):
+def _xls_rows(path: Path, name: str, sheet: str | None, memory_budget: int = DEFAULT_MEMORY_BUDGET):
     """(chosen sheet, rows of CSV values) of a legacy .xls workbook."""
     import xlrd
 
+    _check_xls(path, name, memory_budget)
     book = xlrd.open_workbook(str(path), on_demand=True, formatting_info=True)
     try:
         chosen = sheet or book.sheet_names()[0]
@@ -429,12 +518,15 @@ def _xls_value(book, cell):
     return _excel_value(cell.value)
 
 
-def _excel_to_csv(path: Path, name: str, sheet: str | None, work_dir: Path) -> tuple[Path, str]:
+def _excel_to_csv(path: Path, name: str, sheet: str | None, work_dir: Path, limit=None,
+                  memory_budget: int = DEFAULT_MEMORY_BUDGET) -> tuple[Path, str]:
     kind = _excel_kind(path, name)
     dest = _temp(work_dir, ".csv")
     rows_written = 0
+    chosen = sheet
     try:
-        rows = _xlsx_rows(path, name, sheet) if kind == "xlsx" else _xls_rows(path, name, sheet)
+        rows = (_xlsx_rows(path, name, sheet, limit, memory_budget) if kind == "xlsx"
+                else _xls_rows(path, name, sheet, memory_budget))
         with contextlib.closing(rows), open(dest, "w", encoding="utf-8", newline="") as out:
             writer = csv.writer(out)
             chosen = next(rows)
@@ -530,7 +622,7 @@ def not_a_table(path: Path) -> str | None:
 
 def _zip_document(path: Path) -> str | None:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _open_zip(path, "The zip file") as archive:
             names = set(archive.namelist())
             mimetype = archive.read("mimetype")[:100].decode("ascii", "replace").strip() if "mimetype" in names else ""
     except (zipfile.BadZipFile, OSError, KeyError, NotImplementedError, zlib.error):
@@ -549,15 +641,24 @@ def _zip_document(path: Path) -> str | None:
 # --- the entry point --------------------------------------------------------------------
 
 
-def prepare(path: Path, filename: str, work_dir: Path, cap_bytes: int, sheet: str | None = None,
-            encoding: str | None = None) -> Source:
+@dataclass(frozen=True)
+class _Caps:
+    expansion: Expansion
+    memory_budget: int
+
+
+def prepare(path: Path, filename: str, work_dir: Path, cap_bytes: Expansion | int, sheet: str | None = None,
+            encoding: str | None = None, memory_budget: int = DEFAULT_MEMORY_BUDGET) -> Source:
     """A Source for the uploaded file at ``path`` (named ``filename`` by its owner), its
-    text decoded from ``encoding`` when given (else the detected one). On failure every
+    text decoded from ``encoding`` when given (else the detected one). ``cap_bytes``
+    bounds what a compressed file may expand to on disk (an Expansion names the setting
+    in the refusal), ``memory_budget`` what an Excel conversion may hold. On failure every
     temp file made on the way is gone again."""
     path = Path(path)
-    source = Source(kind="csv", path=path, format="csv", encoding=encoding)
+    caps = _Caps(as_expansion(cap_bytes), memory_budget)
+    source = Source(kind="csv", path=path, format="csv", encoding=encoding, expansion=caps.expansion)
     try:
-        return _prepare(path, filename, work_dir, cap_bytes, sheet, source, depth=0)
+        return _prepare(path, filename, work_dir, caps, sheet, source, depth=0)
     except BaseException:
         source.cleanup()
         raise
@@ -572,7 +673,40 @@ def _is_parquet(path: Path) -> bool:
         return handle.read(4) == MAGIC_PARQUET
 
 
-def _prepare(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, source: Source, depth: int) -> Source:
+def _check_parquet(path: Path, name: str, limit: Expansion) -> None:
+    """Parquet is compressed too: a few bytes of dictionary and run-length encoding can
+    stand for gigabytes of values. Its footer says how much; refuse past the cap before
+    DuckDB reads a row. A value's size is judged by the longer of its column chunk's
+    min/max statistics (the footer keeps no total for text), so this is an estimate."""
+    with open(path, "rb") as handle:
+        handle.seek(-8, os.SEEK_END)
+        footer = int.from_bytes(handle.read(4), "little")
+    if footer > MAX_PARQUET_FOOTER:
+        raise IngestError(f"{name} has a {human_size(footer)} footer, more than the {human_size(MAX_PARQUET_FOOTER)} "
+                          "this server reads; it was not written by a usual Parquet writer")
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_metadata(path)
+    except Exception:  # pyarrow raises several kinds for a damaged footer
+        raise IngestError(f"{name} is not a readable Parquet file (it may be cut short or corrupt)") from None
+    expanded = 0
+    for group in range(meta.num_row_groups):
+        row_group = meta.row_group(group)
+        for column in range(row_group.num_columns):
+            chunk = row_group.column(column)
+            width = 0
+            stats = chunk.statistics if chunk.is_stats_set else None
+            if stats is not None and stats.has_min_max and isinstance(stats.max, (str, bytes)):
+                width = max(len(stats.min), len(stats.max))
+            expanded += max(chunk.total_uncompressed_size, chunk.num_values * width)
+        if expanded > limit.cap_bytes:
+            setting = f" ({limit.setting})" if limit.setting else ""
+            raise IngestError(f"{name} expands to more than {human_size(limit.cap_bytes)} when read, which is over "
+                              f"the limit{setting}; upload it in smaller parts")
+
+
+def _prepare(path: Path, name: str, work_dir: Path, caps: _Caps, sheet, source: Source, depth: int) -> Source:
     if path.stat().st_size == 0:
         raise IngestError("The file is empty")
     refusal = not_a_table(path)
@@ -582,17 +716,18 @@ def _prepare(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, sourc
         head = handle.read(8)
     lower = _lower_name(name)
     if head.startswith(MAGIC_GZIP):
-        return _prepare_gzip(path, name, work_dir, cap_bytes, sheet, source, depth)
+        return _prepare_gzip(path, name, work_dir, caps, sheet, source, depth)
     if head.startswith(MAGIC_ZIP) or head.startswith(MAGIC_EMPTY_ZIP):
-        return _prepare_zip(path, name, work_dir, cap_bytes, sheet, source, depth)
+        return _prepare_zip(path, name, work_dir, caps, sheet, source, depth)
     if lower.endswith(EXCEL_EXTENSIONS) or head.startswith(MAGIC_OLE2):
         if not head.startswith(MAGIC_OLE2):
             raise IngestError(f"{name} is named like an Excel workbook but is not one (it is not a zip file)")
-        csv_path, chosen = _excel_to_csv(path, name, sheet, work_dir)
+        csv_path, chosen = _excel_to_csv(path, name, sheet, work_dir, caps.expansion, caps.memory_budget)
         source.temp_files.append(csv_path)
         source.kind, source.path, source.format, source.sheet = "csv", csv_path, "xls", chosen
         return source
     if _is_parquet(path):
+        _check_parquet(path, name, caps.expansion)
         source.kind, source.path, source.format = "parquet", path, "parquet"
         return source
     if lower.endswith(".parquet"):
@@ -606,35 +741,35 @@ def _prepare(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, sourc
     return _prepare_text(path, fmt, work_dir, source)
 
 
-def _prepare_gzip(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, source: Source, depth: int) -> Source:
+def _prepare_gzip(path: Path, name: str, work_dir: Path, caps: _Caps, sheet, source: Source, depth: int) -> Source:
     if depth:
         raise IngestError("Compressed files inside compressed files are not supported")
-    inner = _decompress_gzip(path, work_dir, cap_bytes, name)
+    inner = _decompress_gzip(path, work_dir, caps.expansion, name)
     source.temp_files.append(inner)
     inner_name = name[:-3] if _lower_name(name).endswith(".gz") else name
-    result = _prepare(inner, inner_name, work_dir, cap_bytes, sheet, source, depth + 1)
+    result = _prepare(inner, inner_name, work_dir, caps, sheet, source, depth + 1)
     result.format = result.format + ".gz"
     return result
 
 
-def _prepare_zip(path: Path, name: str, work_dir: Path, cap_bytes: int, sheet, source: Source, depth: int) -> Source:
+def _prepare_zip(path: Path, name: str, work_dir: Path, caps: _Caps, sheet, source: Source, depth: int) -> Source:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with _open_zip(path, name) as archive:
             excel = _is_excel_zip(archive)
     except zipfile.BadZipFile:
         if _lower_name(name).endswith(EXCEL_EXTENSIONS):
             raise IngestError(f"{name} could not be read as an Excel workbook (it may be cut short or corrupt)") from None
         raise IngestError(f"{name} is not a readable zip file (it may be cut short or corrupt)") from None
     if excel:
-        csv_path, chosen = _excel_to_csv(path, name, sheet, work_dir)
+        csv_path, chosen = _excel_to_csv(path, name, sheet, work_dir, caps.expansion, caps.memory_budget)
         source.temp_files.append(csv_path)
         source.kind, source.path, source.format, source.sheet = "csv", csv_path, "xlsx", chosen
         return source
     if depth:
         raise IngestError("Compressed files inside compressed files are not supported")
-    inner, inner_name = _extract_single_member(path, work_dir, cap_bytes, name)
+    inner, inner_name = _extract_single_member(path, work_dir, caps.expansion, name)
     source.temp_files.append(inner)
-    result = _prepare(inner, inner_name, work_dir, cap_bytes, sheet, source, depth + 1)
+    result = _prepare(inner, inner_name, work_dir, caps, sheet, source, depth + 1)
     result.format = "zip/" + result.format
     return result
 

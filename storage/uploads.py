@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from analytics.columns import clean_name
 from storage.database import utcnow
 from storage.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from storage.limits import MB, Limits, check_upload
 from storage.principal import Principal
 from storage.tables import uploads
 
@@ -43,12 +44,13 @@ def clean_filename(filename: str) -> str:
 
 
 class UploadService:
-    def __init__(self, engine: Engine, data_dir: Path, max_upload_mb: int):
+    def __init__(self, engine: Engine, data_dir: Path, limits: Limits | int):
         self.engine = engine
         self.dir = Path(data_dir) / "uploads"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.max_bytes = max_upload_mb * 1024 * 1024
-        self.max_upload_mb = max_upload_mb
+        self.limits = limits if isinstance(limits, Limits) else Limits(max_upload_mb=int(limits))
+        self.max_upload_mb = self.limits.max_upload_mb
+        self.max_bytes = self.max_upload_mb * MB
 
     def path_for(self, upload_id: str) -> Path:
         return self.dir / f"{uuid.UUID(upload_id).hex}.part"
@@ -71,9 +73,11 @@ class UploadService:
         if size > self.max_bytes:
             raise self.too_large(size)
         upload_id = str(uuid.uuid4())
-        self.path_for(upload_id).touch()
         now = utcnow()
         with self.engine.begin() as conn:
+            # The declared size counts at once: the file grows to it.
+            check_upload(conn, self.limits, principal.user_id, size)
+            self.path_for(upload_id).touch()
             conn.execute(insert(uploads).values(
                 id=upload_id, user_id=principal.user_id, filename=clean_filename(filename), size=size, received=0,
                 status="receiving", created_at=now, updated_at=now,
@@ -139,6 +143,8 @@ class UploadService:
         upload_id = str(uuid.uuid4())
         path = self.path_for(upload_id)
         size = 0
+        with self.engine.connect() as conn:
+            check_upload(conn, self.limits, principal.user_id, 0)
         with open(path, "wb") as out:
             while True:
                 piece = src_stream.read(COPY_PIECE)
@@ -150,6 +156,12 @@ class UploadService:
                     path.unlink(missing_ok=True)
                     raise self.too_large(size)
                 out.write(piece)
+        try:
+            with self.engine.connect() as conn:
+                check_upload(conn, self.limits, principal.user_id, size)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         if size == 0:
             path.unlink(missing_ok=True)
             raise InvalidInput("The file is empty")

@@ -56,3 +56,18 @@ def test_secret_key_is_generated_once_and_kept_private(tmp_path):
     assert mode == 0o600
     other = Settings.from_env({"DATAINSIGHT_DATA_DIR": str(tmp_path / "other")}).resolved_secret_key()
     assert other != first
+
+
+def test_upload_limits_and_quotas_have_defaults_and_reach_storage(tmp_path):
+    from storage.limits import Limits
+
+    s = Settings.from_env({"DATAINSIGHT_DATA_DIR": str(tmp_path)})
+    assert Limits.from_settings(s) == Limits(max_upload_mb=1024, max_expanded_mb=4096, disk_reserve_mb=1024,
+                                             user_quota_mb=10240, uploads_in_progress_mb=2048, import_memory_mb=512)
+    s = Settings.from_env({"DATAINSIGHT_DATA_DIR": str(tmp_path), "DATAINSIGHT_MAX_EXPANDED_MB": "100",
+                           "DATAINSIGHT_USER_QUOTA_MB": "0", "DATAINSIGHT_UPLOADS_IN_PROGRESS_MB": "300",
+                           "DATAINSIGHT_DISK_RESERVE_MB": "0", "DATAINSIGHT_IMPORT_MEMORY_MB": "64"})
+    assert (s.max_expanded_mb, s.user_quota_mb, s.uploads_in_progress_mb, s.disk_reserve_mb,
+            s.import_memory_mb) == (100, 0, 300, 0, 64)
+    with pytest.raises(SettingsError, match="DATAINSIGHT_IMPORT_MEMORY_MB must be at least 16"):
+        Settings.from_env({"DATAINSIGHT_DATA_DIR": str(tmp_path), "DATAINSIGHT_IMPORT_MEMORY_MB": "1"})
