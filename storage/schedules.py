@@ -36,6 +36,7 @@ from storage.database import as_utc, utcnow
 from storage.errors import DataInsightError, Forbidden, InvalidInput, NotFound
 from storage.jobs import this_worker
 from storage.principal import Principal, Role
+from analytics.names import check_name, header_text
 from storage.reports import check_options, check_timezone, report_summary_html
 from storage.tables import dashboards as dashboards_table
 from storage.tables import schedule_runs, schedules
@@ -131,7 +132,7 @@ class Mailer:
         if self.problem():
             raise MailError(self.problem(), permanent=True)
         message = EmailMessage()
-        message["Subject"] = subject
+        message["Subject"] = header_text(subject, 300)  # a stored name may hold CR/LF: one line, always
         message["From"] = self.sender
         message["To"] = ", ".join(recipients)
         message.set_content(text_body)
@@ -208,6 +209,12 @@ class MailError(DataInsightError):
     def __init__(self, message: str, *, permanent: bool = False):
         super().__init__(message)
         self.permanent = permanent
+
+
+def build_failure(exc: Exception) -> str:
+    """What an unexpected failure while building or sending a report was, for the run
+    history and the mail log: its kind and its own words, not only "see the log"."""
+    return header_text(f"The report could not be built: {type(exc).__name__}: {exc}", 500)
 
 
 def _decode(text) -> str:
@@ -320,9 +327,9 @@ class ScheduleService:
         if unknown:
             raise InvalidInput(f"Unknown schedule field {unknown[0]!r}")
         merged = {**(current or {}), **payload}
-        name = merged.get("name") or f"{board['name']} report"
-        if not isinstance(name, str) or len(name.strip()) > 200:
-            raise InvalidInput("The schedule's name must be text of at most 200 characters")
+        # A dashboard name saved before names were checked may hold a line break.
+        name = check_name(merged.get("name") or f"{header_text(board['name'])} report", "schedule name",
+                          field="name")
         frequency = merged.get("frequency") or "weekly"
         if frequency not in FREQUENCIES:
             raise InvalidInput(f"Unknown frequency {frequency!r}; choose daily, weekly or monthly")
@@ -369,7 +376,7 @@ class ScheduleService:
         enabled = merged.get("enabled", True)
         if not isinstance(enabled, bool):
             raise InvalidInput("enabled must be true or false")
-        return {"name": name.strip(), "frequency": frequency, "days_json": json.dumps(days), "time_of_day": time_of_day,
+        return {"name": name, "frequency": frequency, "days_json": json.dumps(days), "time_of_day": time_of_day,
                 "timezone": timezone, "recipients_json": json.dumps(recipients), "format": fmt, "paper": paper,
                 "orientation": orientation, "filters_json": json.dumps(filters), "enabled": enabled}
 
@@ -550,7 +557,7 @@ class ScheduleService:
             self.mailer.send(schedule["recipients"], subject, html, text,
                              (built.filename, built.mimetype, built.content))
         except Exception as exc:  # noqa: BLE001 - recorded in the run history, retried
-            message = exc.message if isinstance(exc, DataInsightError) else "The report could not be built; the server log has the details"
+            message = exc.message if isinstance(exc, DataInsightError) else build_failure(exc)
             if not isinstance(exc, DataInsightError):
                 log.exception("schedule %s run %s failed", row.id, run_id)
             if isinstance(exc, MailError) and exc.permanent:  # the settings are wrong: retrying repeats it

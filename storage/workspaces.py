@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from analytics.names import check_name
 from storage.database import as_utc, utcnow
 from storage.errors import Conflict, Forbidden, InvalidInput, NotFound
 from storage.principal import Principal, Role
@@ -51,12 +52,9 @@ class Member:
 
 
 def clean_workspace_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput("Give the workspace a name")
-    if len(name) > 200:
-        raise InvalidInput("The workspace name must be at most 200 characters long")
-    return name
+    if not (name or "").strip():
+        raise InvalidInput("Give the workspace a name", details={"field": "name"})
+    return check_name(name, "workspace name", field="name")
 
 
 class WorkspaceService:
