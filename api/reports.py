@@ -147,3 +147,16 @@ def delete_schedule(schedule_id):
 def send_schedule_now(schedule_id):
     principal = require_principal()
     return created(current_storage().schedules.send_now(principal, schedule_id))
+
+
+@blueprint.get("/api/v1/workspaces/<workspace_id>/mail-log")
+def mail_log(workspace_id):
+    """Every report mail of the workspace, newest first (owners): ?dashboard=<id>&limit=."""
+    principal = require_principal()
+    args = flask.request.args
+    try:
+        limit = int(args.get("limit", 100))
+    except ValueError:
+        raise InvalidInput("limit must be a whole number") from None
+    sends = current_storage().schedules.sends.list(principal, workspace_id, args.get("dashboard"), limit)
+    return flask.jsonify({"sends": sends})

@@ -25,7 +25,8 @@ ORIENTATION_OPTIONS = [{"label": "Portrait", "value": "portrait"}, {"label": "La
 FREQUENCY_OPTIONS = [{"label": "Daily", "value": "daily"}, {"label": "Weekly", "value": "weekly"},
                      {"label": "Monthly", "value": "monthly"}]
 WEEKDAY_OPTIONS = [{"label": d, "value": i} for i, d in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))]
-STATUS_COLOURS = {"sent": "success", "failed": "danger", "retrying": "warning", "running": "info"}
+STATUS_COLOURS = {"sent": "success", "failed": "danger", "retrying": "warning", "running": "info",
+                  "sending": "info", "refused": "danger"}
 
 
 def download_actions(board_id: int, can_edit: bool) -> list:
@@ -282,12 +283,34 @@ def run_history(schedules: list[dict], runs: dict) -> html.Div:
         html.Td("Send now" if r["trigger"] == "manual" else "Scheduled", className=_WIDE_ONLY),
         html.Td(dbc.Badge(r["status"], color=STATUS_COLOURS.get(r["status"], "secondary")), className=_INLINE_CELL),
         html.Td(r["attempts"], className=_WIDE_ONLY),
-        html.Td(r.get("error") or (f"Sent {_when(r['sent_at'])}" + (f" · {r['pages']} pages" if r.get("pages") else "")),
+        html.Td([r.get("error") or (f"Sent {_when(r['sent_at'])}" + (f" · {r['pages']} pages" if r.get("pages") else "")),
+                 html.Div(r.get("note") or "", className="text-warning-emphasis")],
                 className=f"small text-break {_CELL}"),
     ], className=_ROW) for r, name in items]
     head = html.Tr([html.Th(h) for h in ("Schedule", "Started (UTC)", "How", "Status", "Attempts", "Details")],
                    className="d-none d-md-table-row")
     return dbc.Table([html.Thead(head), html.Tbody(rows)], size="sm", className="mb-0", id="schedule-history-table")
+
+
+def mail_log(sends: list[dict] | None) -> html.Div:
+    """The dashboard's report mails for the workspace's owners: when, which schedule, who
+    asked (or the scheduler), to whom, and how it ended. None: not an owner, not shown."""
+    if sends is None:
+        return html.P("Only the workspace's owners see the mail log.", className="text-body-secondary mb-0")
+    if not sends:
+        return html.P("No mail sent yet.", className="text-body-secondary mb-0")
+    rows = [html.Tr([
+        html.Td(_when(s["at"]), className=_INLINE_CELL),
+        html.Td(s["schedule_name"], className=_INLINE_CELL),
+        html.Td(s["requested_by"] or f"Scheduler (as {s['sent_as'] or 'a former user'})", className=_WIDE_ONLY),
+        html.Td(dbc.Badge(s["status"], color=STATUS_COLOURS.get(s["status"], "secondary")), className=_INLINE_CELL),
+        html.Td([html.Div(", ".join(s["recipients"])),
+                 html.Div(f"Skipped: {', '.join(s['skipped'])}" if s["skipped"] else "", className="text-danger"),
+                 html.Div(s["error"] or "", className="text-body-secondary")], className=f"small text-break {_CELL}"),
+    ], className=_ROW) for s in sends[:50]]
+    head = html.Tr([html.Th(h) for h in ("When (UTC)", "Schedule", "Asked by", "Result", "Recipients and details")],
+                   className="d-none d-md-table-row")
+    return dbc.Table([html.Thead(head), html.Tbody(rows)], size="sm", className="mb-0", id="schedule-mail-log-table")
 
 
 def share_export_switch(board: dict, allowed: bool | None) -> html.Div:
