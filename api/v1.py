@@ -6,6 +6,7 @@ import flask
 
 from api._helpers import created, field, json_body
 from storage.errors import InvalidInput, NotFound
+from storage.workspaces import clean_workspace_name
 from web.context import current_storage, invitation_link, require_principal
 
 blueprint = flask.Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -72,6 +73,8 @@ def update_workspace(workspace_id):
     service = current_storage().workspaces
     if "name" not in body and "allowed_recipient_domains" not in body:
         raise InvalidInput("Nothing to change: send name and/or allowed_recipient_domains")
+    if "name" in body:
+        clean_workspace_name(field(body, "name"))  # refused before anything changes
     if "allowed_recipient_domains" in body:
         service.set_allowed_domains(principal, workspace_id, body["allowed_recipient_domains"])
     if "name" in body:

@@ -159,6 +159,7 @@ def test_names_with_line_breaks_are_refused_everywhere(storage, ada, clock, boar
         lambda: storage.workspaces.create(ada, bad),
         lambda: storage.workspaces.rename(ada, workspace_id, bad),
         lambda: storage.tokens.create(ada, bad),
+        lambda: storage.datasets.update(ada, board["widgets"][0]["spec"]["dataset_id"], name=bad),
     ]
     for attempt in attempts:
         with pytest.raises(InvalidInput, match="one line"):
