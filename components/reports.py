@@ -254,7 +254,8 @@ def schedule_list(schedules: list[dict]) -> html.Div:
                     className=_CELL),
             html.Td(recipients, className=f"small text-break {_WIDE_ONLY}"),
             html.Td(s["format"].upper(), className=_WIDE_ONLY),
-            html.Td([state, html.Div(s.get("stop_reason") or "", className="small text-danger")], className=_CELL),
+            html.Td([state, html.Div(s.get("stop_reason") or "", className="small text-danger"),
+                     html.Div(_last_problem(s.get("last_run")), className="small text-danger")], className=_CELL),
             html.Td(html.Div([
                 dbc.Button([icon("send", "me-1"), "Send now"], id={"type": "schedule-send", "index": s["id"]},
                            size="sm", color="primary", outline=True, className="text-nowrap", n_clicks=0),
@@ -270,6 +271,15 @@ def schedule_list(schedules: list[dict]) -> html.Div:
                    className="d-none d-md-table-row")
     return dbc.Table([html.Thead(head), html.Tbody(rows)], hover=True, className="align-middle mb-0",
                      id="schedule-table")
+
+
+def _last_problem(run: dict | None) -> str:
+    """Why the latest send did not go out (or whom it skipped), for the schedule's status."""
+    if not run:
+        return ""
+    if run["status"] in ("failed", "retrying") and run.get("error"):
+        return f"Last send {'failed' if run['status'] == 'failed' else 'will be retried'}: {run['error']}"
+    return run.get("note") or ""
 
 
 def run_history(schedules: list[dict], runs: dict) -> html.Div:

@@ -30,7 +30,7 @@ from email.message import EmailMessage
 from html import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from storage.database import as_utc, utcnow
 from storage.errors import DataInsightError, Forbidden, InvalidInput, NotFound, RateLimited
@@ -308,10 +308,22 @@ class ScheduleService:
         with self.engine.connect() as conn:
             rows = conn.execute(select(schedules).where(schedules.c.dashboard_id == board["id"])
                                 .order_by(schedules.c.id)).all()
-        return [self._to_dict(r) for r in rows]
+        return self._with_last_runs([self._to_dict(r) for r in rows])
 
     def get(self, principal: Principal, schedule_id) -> dict:
-        return self._to_dict(self._editable(principal, schedule_id))
+        return self._with_last_runs([self._to_dict(self._editable(principal, schedule_id))])[0]
+
+    def _with_last_runs(self, found: list[dict]) -> list[dict]:
+        """Each schedule with ``last_run`` ({"status", "error", "note", ...} or None), so its
+        status says why its latest send failed without opening the history."""
+        if not found:
+            return found
+        latest = (select(func.max(schedule_runs.c.id)).where(schedule_runs.c.schedule_id.in_([s["id"] for s in found]))
+                  .group_by(schedule_runs.c.schedule_id))
+        with self.engine.connect() as conn:
+            runs = {r.schedule_id: self._run_dict(r)
+                    for r in conn.execute(select(schedule_runs).where(schedule_runs.c.id.in_(latest))).all()}
+        return [{**s, "last_run": runs.get(s["id"])} for s in found]
 
     def runs(self, principal: Principal, schedule_id, limit: int = HISTORY) -> list[dict]:
         row = self._editable(principal, schedule_id)
@@ -327,7 +339,7 @@ class ScheduleService:
             raise InvalidInput("A schedule must be a JSON object")
         unknown = sorted(set(payload) - PAYLOAD_KEYS - {"id", "dashboard_id", "workspace_id", "owner_id",
                                                          "stop_reason", "next_run_at", "created_at", "updated_at",
-                                                         "description"})
+                                                         "description", "last_run"})
         if unknown:
             raise InvalidInput(f"Unknown schedule field {unknown[0]!r}")
         merged = {**(current or {}), **payload}

@@ -100,6 +100,8 @@ def test_allowed_recipient_domains_through_the_api(client, ada, bob, board, app_
     assert client.get(workspace, headers=bearer(ada)).get_json()["allowed_recipient_domains"] == ["partner.org"]
     assert schedule(client, ada, board, ["ada@example.com", "partner@partner.org"]).status_code == 201
     assert client.get(f"{workspace}/mail-log", headers=bearer(bob)).status_code == 404
+    for bad in ("dashboard=abc", "dashboard=99999999999999999999999", "limit=x"):
+        assert client.get(f"{workspace}/mail-log?{bad}", headers=bearer(ada)).status_code == 400
 
 
 def test_workspace_page_sets_the_allowed_domains(make_client, app_storage, admin):

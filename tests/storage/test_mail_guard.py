@@ -204,5 +204,8 @@ def test_a_failed_build_says_why(storage, ada, clock, board, monkeypatch):
         run = storage.schedules.send_now(ada, made["id"], background=False)
     assert run["status"] == "retrying"
     assert "the renderer ran out of fonts" in run["error"] and "RuntimeError" in run["error"]
+    last = storage.schedules.get(ada, made["id"])["last_run"]  # the schedule's status says it too
+    assert last["id"] == run["id"] and "the renderer ran out of fonts" in last["error"]
+    assert storage.schedules.list(ada, board["id"])[0]["last_run"] == last
     [logged] = storage.schedules.sends.list(ada, board["workspace_id"])
     assert logged["status"] == "failed" and "the renderer ran out of fonts" in logged["error"]
