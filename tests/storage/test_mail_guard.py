@@ -209,3 +209,36 @@ def test_a_failed_build_says_why(storage, ada, clock, board, monkeypatch):
     assert storage.schedules.list(ada, board["id"])[0]["last_run"] == last
     [logged] = storage.schedules.sends.list(ada, board["workspace_id"])
     assert logged["status"] == "failed" and "the renderer ran out of fonts" in logged["error"]
+
+
+def test_sends_racing_in_parallel_never_pass_the_limit(storage, ada, clock, board):
+    """Eight Send now at once against a limit of three: at most three pass (a race may
+    refuse one too many, never let one too many through)."""
+    import threading
+
+    from sqlalchemy import select
+
+    from storage.tables import schedules
+
+    made = storage.schedules.create(ada, board["id"], weekly(recipients=MEMBER))
+    with storage.engine.connect() as conn:
+        row = conn.execute(select(schedules).where(schedules.c.id == made["id"])).first()
+    storage.schedules.sends.per_user = 3
+    barrier, results = threading.Barrier(8), []
+
+    def send():
+        barrier.wait()
+        try:
+            storage.schedules.sends.start(row, "manual", requested_by=ada.user_id, sent_as=ada.user_id)
+            results.append("passed")
+        except RateLimited:
+            results.append("refused")
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == 8 and 1 <= results.count("passed") <= 3, results
+    counted = [r for r in storage.schedules.sends.list(ada, board["workspace_id"]) if r["status"] != "refused"]
+    assert len(counted) == results.count("passed")
