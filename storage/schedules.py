@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
 
+from analytics.names import check_name, header_text
 from storage.database import as_utc, utcnow
 from storage.errors import DataInsightError, Forbidden, InvalidInput, NotFound, RateLimited
 from storage.jobs import this_worker
 from storage.mail_log import SendLog
 from storage.principal import Principal, Role
-from analytics.names import check_name, header_text
 from storage.reports import check_options, check_timezone, report_summary_html
 from storage.tables import dashboards as dashboards_table
 from storage.tables import schedule_runs, schedules
