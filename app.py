@@ -85,6 +85,8 @@ def _start_scheduler(storage: Storage, settings: Settings) -> None:
     from storage.schedules import Mailer, Scheduler
 
     storage.schedules.mailer = Mailer.from_settings(settings)
+    storage.schedules.sends.per_user = settings.mail_sends_per_hour
+    storage.schedules.sends.per_dashboard = settings.mail_sends_per_hour_per_dashboard
     wanted = settings.scheduler if settings.scheduler is not None else "PYTEST_CURRENT_TEST" not in os.environ
     if wanted:
         storage.scheduler = Scheduler(storage.schedules).start()

@@ -87,6 +87,9 @@ class Settings:
     smtp_password: str | None = field(default=None, repr=False)
     smtp_from: str = "datainsight@localhost"
     smtp_tls: bool = False  # STARTTLS after connecting (port 465's implicit TLS too)
+    # Report mails an hour, per person and per dashboard, counted in the database.
+    mail_sends_per_hour: int = 30
+    mail_sends_per_hour_per_dashboard: int = 20
     # The report scheduler thread; None = on, except inside a pytest run.
     scheduler: bool | None = None
 
@@ -119,6 +122,8 @@ class Settings:
             smtp_password=env.get(PREFIX + "SMTP_PASSWORD") or None,
             smtp_from=env.get(PREFIX + "SMTP_FROM") or "datainsight@localhost",
             smtp_tls=_bool_env(env, "SMTP_TLS", False),
+            mail_sends_per_hour=_int_env(env, "MAIL_SENDS_PER_HOUR", 30),
+            mail_sends_per_hour_per_dashboard=_int_env(env, "MAIL_SENDS_PER_HOUR_PER_DASHBOARD", 20),
             scheduler=_bool_env(env, "SCHEDULER", True) if (env.get(PREFIX + "SCHEDULER") or "").strip() else None,
         )
 

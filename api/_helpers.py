@@ -5,6 +5,7 @@ import json
 
 import flask
 
+from analytics.names import header_text
 from analytics.values import jsonable  # noqa: F401  (re-exported for the API modules)
 from storage.errors import InvalidInput
 
@@ -65,3 +66,10 @@ def sort_model_from_args() -> list[dict] | None:
         else:
             model.append({"colId": item, "sort": "asc"})
     return model
+
+
+def as_attachment(response: flask.Response, filename: str) -> flask.Response:
+    """Content-Disposition: attachment, the one way a download's name becomes a header:
+    one clean line whatever the stored name holds (werkzeug adds filename* for non-ASCII)."""
+    response.headers.set("Content-Disposition", "attachment", filename=header_text(filename) or "download")
+    return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api._helpers import created, field, json_body, jsonable, query_json, sort_model_from_args
+from api._helpers import as_attachment, created, field, json_body, jsonable, query_json, sort_model_from_args
 from storage import imports, samples
 from storage.ingest import READ_CHOICES, read_options
 from storage.errors import InvalidInput, PayloadTooLarge
@@ -250,8 +250,7 @@ def export_dataset(dataset_id):
     )
     response = flask.Response(stream_file(path), mimetype=mimetype)
     response.headers["Content-Length"] = str(path.stat().st_size)
-    response.headers.set("Content-Disposition", "attachment", filename=filename)
-    return response
+    return as_attachment(response, filename)
 
 
 # --- samples ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import flask
 
 from analytics.profiling.report_html import render_html
+from api._helpers import as_attachment
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_profiles", __name__, url_prefix="/api/v1")
@@ -41,5 +42,4 @@ def download_profile(dataset_id):
     dataset = storage.datasets.get(principal, dataset_id)
     response = flask.Response(render_html(profile, dataset.name), mimetype="text/html")
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in dataset.name)[:80] or "dataset"
-    response.headers.set("Content-Disposition", "attachment", filename=f"{safe}-v{dataset.version}-profile.html")
-    return response
+    return as_attachment(response, f"{safe}-v{dataset.version}-profile.html")

@@ -10,7 +10,8 @@ import json
 
 import flask
 
-from api._helpers import created, json_body
+from analytics.names import header_text
+from api._helpers import as_attachment, created, json_body
 from api.errors import handle_app_error
 from storage.errors import DataInsightError, InvalidInput
 from storage.exports import stream_file
@@ -33,7 +34,7 @@ def _send(built):
         response.headers["Content-Length"] = str(built.size)
     else:
         response = flask.Response(built.content, mimetype=built.mimetype)
-    response.headers.set("Content-Disposition", "attachment", filename=built.filename)
+    as_attachment(response, built.filename)
     if built.stats.get("pages"):
         response.headers["X-Report-Pages"] = str(built.stats["pages"])
     if built.stats.get("tables"):
@@ -70,7 +71,7 @@ def start_export(dashboard_id):
 def report_file(job_id):
     principal = require_principal()
     path, mimetype, filename = current_storage().reports.job_file(principal, job_id)
-    return flask.send_file(path, mimetype=mimetype, as_attachment=True, download_name=filename)
+    return flask.send_file(path, mimetype=mimetype, as_attachment=True, download_name=header_text(filename) or "report")
 
 
 @blueprint.get("/api/v1/datasets/<dataset_id>/profile/export")
@@ -146,3 +147,16 @@ def delete_schedule(schedule_id):
 def send_schedule_now(schedule_id):
     principal = require_principal()
     return created(current_storage().schedules.send_now(principal, schedule_id))
+
+
+@blueprint.get("/api/v1/workspaces/<workspace_id>/mail-log")
+def mail_log(workspace_id):
+    """Every report mail of the workspace, newest first (owners): ?dashboard=<id>&limit=."""
+    principal = require_principal()
+    args = flask.request.args
+    try:
+        limit = int(args.get("limit", 100))
+    except ValueError:
+        raise InvalidInput("limit must be a whole number") from None
+    sends = current_storage().schedules.sends.list(principal, workspace_id, args.get("dashboard"), limit)
+    return flask.jsonify({"sends": sends})

@@ -6,6 +6,7 @@ import flask
 
 from api._helpers import created, field, json_body
 from storage.errors import InvalidInput, NotFound
+from storage.workspaces import clean_workspace_name
 from web.auth import current_session_key, sign_in, sign_out
 from web.context import current_storage, invitation_link, require_principal
 from web.csrf import csrf_token
@@ -86,10 +87,20 @@ def get_workspace(workspace_id):
 
 
 @blueprint.patch("/workspaces/<workspace_id>")
-def rename_workspace(workspace_id):
+def update_workspace(workspace_id):
+    """{"name"} and/or {"allowed_recipient_domains": [...]} (owners)."""
     principal = require_principal()
-    workspace = current_storage().workspaces.rename(principal, workspace_id, field(json_body(), "name"))
-    return flask.jsonify(workspace.public_dict())
+    body = json_body()
+    service = current_storage().workspaces
+    if "name" not in body and "allowed_recipient_domains" not in body:
+        raise InvalidInput("Nothing to change: send name and/or allowed_recipient_domains")
+    if "name" in body:
+        clean_workspace_name(field(body, "name"))  # refused before anything changes
+    if "allowed_recipient_domains" in body:
+        service.set_allowed_domains(principal, workspace_id, body["allowed_recipient_domains"])
+    if "name" in body:
+        service.rename(principal, workspace_id, field(body, "name"))
+    return flask.jsonify(service.get(principal, workspace_id).public_dict())
 
 
 @blueprint.get("/workspaces/<workspace_id>/members")

@@ -9,6 +9,7 @@ from dash.exceptions import PreventUpdate
 
 from components.feedback import error_alert, success_alert
 from components.reports import (
+    mail_log,
     mail_warning,
     public_export_href,
     ready_link,
@@ -265,6 +266,7 @@ def register_schedules(app) -> None:
     @app.callback(
         Output("schedule-list", "children"),
         Output("schedule-history", "children"),
+        Output("schedule-mail-log", "children"),
         Input("schedule-rev", "data"),
         Input("schedule-refresh", "n_intervals"),
         State("schedule-dashboard-id", "data"),
@@ -272,13 +274,16 @@ def register_schedules(app) -> None:
     )
     def refresh(_rev, _n, dashboard_id):
         principal = require_principal()
-        schedules = current_storage().schedules
+        storage = current_storage()
+        schedules = storage.schedules
         try:
             found = schedules.list(principal, dashboard_id)
             runs = {s["id"]: schedules.runs(principal, s["id"]) for s in found}
+            board = storage.dashboards.get(principal, dashboard_id)
+            sends = schedules.sends.list_if_owner(principal, board["workspace_id"], board["id"])
         except DataInsightError as exc:
-            return error_alert(exc.message), no_update
-        return schedule_list(found), run_history(found, runs)
+            return error_alert(exc.message), no_update, no_update
+        return schedule_list(found), run_history(found, runs), mail_log(sends)
 
     @app.callback(
         Output("schedule-share-feedback", "children"),

@@ -2,6 +2,8 @@
 The workspace acted on is the session's current one; storage checks the owner role."""
 from __future__ import annotations
 
+import re
+
 from dash import ALL, Input, Output, State, ctx, no_update
 
 from components.feedback import error_alert, success_alert
@@ -75,3 +77,22 @@ def register(app) -> None:
         except DataInsightError:
             panel = []  # the person just left the workspace
         return feedback, panel
+
+    @app.callback(
+        Output("workspace-domains-feedback", "children"),
+        Input("workspace-domains-save", "n_clicks"),
+        State("workspace-domains", "value"),
+        prevent_initial_call=True,
+    )
+    def save_domains(clicks, text):
+        """The current workspace's allowed recipient domains (storage checks the owner role)."""
+        if not clicks:
+            return no_update
+        principal = require_principal()
+        wanted = [d for d in re.split(r"[,;\s]+", text or "") if d]
+        try:
+            saved = current_storage().workspaces.set_allowed_domains(principal, current_workspace(principal).id, wanted)
+        except DataInsightError as exc:
+            return error_alert(exc.message)
+        return success_alert(f"Report mail may go to members and to addresses in {', '.join(saved)}." if saved
+                             else "Report mail goes to members only.")

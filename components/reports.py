@@ -25,7 +25,8 @@ ORIENTATION_OPTIONS = [{"label": "Portrait", "value": "portrait"}, {"label": "La
 FREQUENCY_OPTIONS = [{"label": "Daily", "value": "daily"}, {"label": "Weekly", "value": "weekly"},
                      {"label": "Monthly", "value": "monthly"}]
 WEEKDAY_OPTIONS = [{"label": d, "value": i} for i, d in enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))]
-STATUS_COLOURS = {"sent": "success", "failed": "danger", "retrying": "warning", "running": "info"}
+STATUS_COLOURS = {"sent": "success", "failed": "danger", "retrying": "warning", "running": "info",
+                  "sending": "info", "refused": "danger"}
 
 
 def download_actions(board_id: int, can_edit: bool) -> list:
@@ -253,7 +254,8 @@ def schedule_list(schedules: list[dict]) -> html.Div:
                     className=_CELL),
             html.Td(recipients, className=f"small text-break {_WIDE_ONLY}"),
             html.Td(s["format"].upper(), className=_WIDE_ONLY),
-            html.Td([state, html.Div(s.get("stop_reason") or "", className="small text-danger")], className=_CELL),
+            html.Td([state, html.Div(s.get("stop_reason") or "", className="small text-danger"),
+                     html.Div(_last_problem(s.get("last_run")), className="small text-danger")], className=_CELL),
             html.Td(html.Div([
                 dbc.Button([icon("send", "me-1"), "Send now"], id={"type": "schedule-send", "index": s["id"]},
                            size="sm", color="primary", outline=True, className="text-nowrap", n_clicks=0),
@@ -271,6 +273,15 @@ def schedule_list(schedules: list[dict]) -> html.Div:
                      id="schedule-table")
 
 
+def _last_problem(run: dict | None) -> str:
+    """Why the latest send did not go out (or whom it skipped), for the schedule's status."""
+    if not run:
+        return ""
+    if run["status"] in ("failed", "retrying") and run.get("error"):
+        return f"Last send {'failed' if run['status'] == 'failed' else 'will be retried'}: {run['error']}"
+    return run.get("note") or ""
+
+
 def run_history(schedules: list[dict], runs: dict) -> html.Div:
     names = {s["id"]: s["name"] for s in schedules}
     items = sorted(((r, names.get(sid, "")) for sid, rs in runs.items() for r in rs),
@@ -282,12 +293,34 @@ def run_history(schedules: list[dict], runs: dict) -> html.Div:
         html.Td("Send now" if r["trigger"] == "manual" else "Scheduled", className=_WIDE_ONLY),
         html.Td(dbc.Badge(r["status"], color=STATUS_COLOURS.get(r["status"], "secondary")), className=_INLINE_CELL),
         html.Td(r["attempts"], className=_WIDE_ONLY),
-        html.Td(r.get("error") or (f"Sent {_when(r['sent_at'])}" + (f" · {r['pages']} pages" if r.get("pages") else "")),
+        html.Td([r.get("error") or (f"Sent {_when(r['sent_at'])}" + (f" · {r['pages']} pages" if r.get("pages") else "")),
+                 html.Div(r.get("note") or "", className="text-warning-emphasis")],
                 className=f"small text-break {_CELL}"),
     ], className=_ROW) for r, name in items]
     head = html.Tr([html.Th(h) for h in ("Schedule", "Started (UTC)", "How", "Status", "Attempts", "Details")],
                    className="d-none d-md-table-row")
     return dbc.Table([html.Thead(head), html.Tbody(rows)], size="sm", className="mb-0", id="schedule-history-table")
+
+
+def mail_log(sends: list[dict] | None) -> html.Div:
+    """The dashboard's report mails for the workspace's owners: when, which schedule, who
+    asked (or the scheduler), to whom, and how it ended. None: not an owner, not shown."""
+    if sends is None:
+        return html.P("Only the workspace's owners see the mail log.", className="text-body-secondary mb-0")
+    if not sends:
+        return html.P("No mail sent yet.", className="text-body-secondary mb-0")
+    rows = [html.Tr([
+        html.Td(_when(s["at"]), className=_INLINE_CELL),
+        html.Td(s["schedule_name"], className=_INLINE_CELL),
+        html.Td(s["requested_by"] or f"Scheduler (as {s['sent_as'] or 'a former user'})", className=_WIDE_ONLY),
+        html.Td(dbc.Badge(s["status"], color=STATUS_COLOURS.get(s["status"], "secondary")), className=_INLINE_CELL),
+        html.Td([html.Div(", ".join(s["recipients"])),
+                 html.Div(f"Skipped: {', '.join(s['skipped'])}" if s["skipped"] else "", className="text-danger"),
+                 html.Div(s["error"] or "", className="text-body-secondary")], className=f"small text-break {_CELL}"),
+    ], className=_ROW) for s in sends[:50]]
+    head = html.Tr([html.Th(h) for h in ("When (UTC)", "Schedule", "Asked by", "Result", "Recipients and details")],
+                   className="d-none d-md-table-row")
+    return dbc.Table([html.Thead(head), html.Tbody(rows)], size="sm", className="mb-0", id="schedule-mail-log-table")
 
 
 def share_export_switch(board: dict, allowed: bool | None) -> html.Div:

@@ -139,3 +139,17 @@ def invitations_list(invitations) -> html.Div:
         ],
         className="mb-0",
     )
+
+
+def recipient_domains_panel(workspace) -> list:
+    """Where the workspace's report mail may go besides its members: owners edit the list
+    (comma-separated domains), others read it."""
+    domains = ", ".join(workspace.allowed_recipient_domains)
+    explain = html.P("Scheduled reports are mailed only to members of this workspace and to addresses in these "
+                     "email domains. Empty: members only.", className="text-body-secondary small")
+    if workspace.role.value != "owner":
+        return [explain, html.P(domains or "Members only.", className="mb-0", id="workspace-domains-list")]
+    return [explain, dbc.InputGroup([
+        dbc.Input(id="workspace-domains", value=domains, placeholder="example.com, partner.org"),
+        dbc.Button("Save domains", id="workspace-domains-save", color="primary", n_clicks=0)]),
+        html.Div(id="workspace-domains-feedback", className="mt-3")]

@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from components.feedback import icon, page_header
 from components.forms import card
-from components.reports import run_history, schedule_form, schedule_list, share_export_switch
+from components.reports import mail_log, run_history, schedule_form, schedule_list, share_export_switch
 from web.context import current_storage, require_principal
 
 dash.register_page(__name__, path_template="/dashboards/<dashboard_id>/schedules",
@@ -22,6 +22,7 @@ def layout(dashboard_id=None, **_query):
     runs = {s["id"]: storage.schedules.runs(principal, s["id"]) for s in schedules}
     options = storage.dashboard_views.filter_options(principal, board["id"])
     allowed = storage.dashboards.share_export_allowed(principal, board["id"])
+    sends = storage.schedules.sends.list_if_owner(principal, board["workspace_id"], board["id"])
     back = dbc.Button([icon("arrow-left", "me-1"), "Back to the dashboard"], href=f"/dashboards/{board['id']}",
                       color="secondary", outline=True)
     return html.Div([
@@ -32,9 +33,11 @@ def layout(dashboard_id=None, **_query):
                            html.Div(id="schedule-action-feedback", className="mt-2")]),
         schedule_form(board, options, storage.schedules.mail_warning()),
         card("Run history", html.Div(run_history(schedules, runs), id="schedule-history")),
+        card("Mail log", html.Div(mail_log(sends), id="schedule-mail-log")),
         card("Public link", [share_export_switch(board, allowed),
                              html.Div(id="schedule-share-feedback", className="mt-2")]),
         dcc.Store(id="schedule-dashboard-id", data=board["id"]),
         dcc.Store(id="schedule-rev", data=0),
         dcc.Interval(id="schedule-refresh", interval=3000),
     ])
+

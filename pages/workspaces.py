@@ -5,7 +5,7 @@ from dash import html
 
 from components.feedback import page_header
 from components.forms import ROLE_OPTIONS, card, labelled
-from components.tables import members_panel, workspace_list
+from components.tables import members_panel, recipient_domains_panel, workspace_list
 from storage.principal import Role
 from web.context import current_storage, current_workspace, require_principal
 
@@ -45,5 +45,6 @@ def layout(**_query):
          html.Div(members_panel(storage.workspaces.members(principal, workspace.id), workspace, principal.user_id),
                   id="member-list")],
     )
+    domains = card(f"Allowed recipient domains of {workspace.name}", recipient_domains_panel(workspace))
     return html.Div([page_header("Workspaces", "Switch workspace in the top bar; members see its datasets and dashboards."),
-                     overview, members])
+                     overview, members, domains])

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from analytics import dashboard_templates
 from analytics.column_choice import Columns
 from analytics.dashboards import bottom_of
+from analytics.names import check_name, header_text
 from analytics.widgets.spec import normalize_dashboard_filter, normalize_spec
 from storage.database import as_utc, utcnow
 from storage.datasets import DatasetService
@@ -121,10 +122,8 @@ class DashboardService:
         if "name" in payload or not partial:
             name = payload.get("name")
             if not isinstance(name, str) or not name.strip():
-                raise InvalidInput("Give the dashboard a name")
-            if len(name.strip()) > 200:
-                raise InvalidInput("The dashboard name must be at most 200 characters long")
-            values["name"] = name.strip()
+                raise InvalidInput("Give the dashboard a name", details={"field": "name"})
+            values["name"] = check_name(name, "dashboard name", field="name")
         if "description" in payload or not partial:
             description = payload.get("description") or ""
             if not isinstance(description, str) or len(description) > 5000:
@@ -160,7 +159,7 @@ class DashboardService:
             if not isinstance(title, str) or not title.strip() or len(title) > 100:
                 raise InvalidInput("Each tab needs a title of at most 100 characters")
             seen.add(tid)
-            out.append({"id": tid, "title": title.strip()})
+            out.append({"id": tid, "title": check_name(title, "tab title", field="tabs", max_length=100)})
         return out
 
     def _widgets(self, principal: Principal, workspace_id: int, widgets, tabs: list[dict]) -> list[dict]:
@@ -329,7 +328,8 @@ class DashboardService:
         """A copy in the same workspace (not shared), named "Copy of ..." unless named."""
         with self.engine.connect() as conn:
             row, _ = self._load(conn, principal, dashboard_id, Role.EDITOR)
-        payload = {"name": name or f"Copy of {row.name}"[:200], "description": row.description,
+        # A name saved before names were checked may hold a line break: the copy's is clean.
+        payload = {"name": name or f"Copy of {header_text(row.name)}"[:200], "description": row.description,
                    "tabs": json.loads(row.tabs_json), "widgets": json.loads(row.widgets_json),
                    "filters": json.loads(row.filters_json)}
         return self.create(principal, row.workspace_id, payload)

@@ -21,6 +21,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from analytics.columns import clean_display_name, clean_name
+from analytics.names import check_name
 from storage import ingest
 from storage.database import as_utc, utcnow
 from storage.duck import connect, literal
@@ -94,15 +95,16 @@ class Dataset:
 
 
 def clean_dataset_name(name: str) -> str:
-    name = clean_name(name)
-    if not name:
-        raise InvalidInput("Give the dataset a name")
-    return name[:200]
+    """A dataset's name: one line (``check_name`` refuses line breaks and control
+    characters, naming the field), cut at 200 characters as before."""
+    if not clean_name(name):
+        raise InvalidInput("Give the dataset a name", details={"field": "name"})
+    return check_name(name, "dataset name", field="name", max_length=100_000)[:200].strip()
 
 
 def default_dataset_name(filename: str, sheet: str | None = None) -> str:
     """The name a dataset gets from its file (and sheet) when the person gives none."""
-    return clean_display_name(filename) + (f" – {sheet}" if sheet else "")
+    return clean_display_name(filename) + (f" – {clean_name(sheet)}" if sheet else "")
 
 
 def _fsync_file(path: Path) -> None:

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Iterator
 
+from analytics.names import header_text
 from analytics.reports.content import EXCEL_MAX_ROWS  # Excel's own limit, one constant for every export
 from storage.errors import InvalidInput
 from storage.principal import Principal
@@ -44,7 +45,8 @@ def neutralised_sql(column: str) -> str:
 
 
 def safe_filename(name: str, extension: str) -> str:
-    base = re.sub(r"[^\w\-. ]+", "_", name, flags=re.UNICODE).strip(" ._") or "dataset"
+    """A download's file name from a stored name (which may predate the one-line check)."""
+    base = re.sub(r"[^\w\-. ]+", "_", header_text(name), flags=re.UNICODE).strip(" ._") or "dataset"
     return base[:120] + extension
 
 

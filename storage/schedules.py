@@ -30,15 +30,18 @@ from email.message import EmailMessage
 from html import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
+from analytics.names import check_name, header_text
 from storage.database import as_utc, utcnow
-from storage.errors import DataInsightError, Forbidden, InvalidInput, NotFound
+from storage.errors import DataInsightError, Forbidden, InvalidInput, NotFound, RateLimited
 from storage.jobs import this_worker
+from storage.mail_log import SendLog
 from storage.principal import Principal, Role
 from storage.reports import check_options, check_timezone, report_summary_html
 from storage.tables import dashboards as dashboards_table
 from storage.tables import schedule_runs, schedules
+from storage.workspaces import outside_message
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,7 @@ class Mailer:
         if self.problem():
             raise MailError(self.problem(), permanent=True)
         message = EmailMessage()
-        message["Subject"] = subject
+        message["Subject"] = header_text(subject, 300)  # a stored name may hold CR/LF: one line, always
         message["From"] = self.sender
         message["To"] = ", ".join(recipients)
         message.set_content(text_body)
@@ -210,6 +213,12 @@ class MailError(DataInsightError):
         self.permanent = permanent
 
 
+def build_failure(exc: Exception) -> str:
+    """What an unexpected failure while building or sending a report was, for the run
+    history and the mail log: its kind and its own words, not only "see the log"."""
+    return header_text(f"The report could not be built: {type(exc).__name__}: {exc}", 500)
+
+
 def _decode(text) -> str:
     return text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
 
@@ -238,6 +247,8 @@ class ScheduleService:
         self.clock = clock
         self.retry_delays = RETRY_DELAYS
         self.worker = this_worker()
+        # Every send is logged there, and its hourly limits count there (the same clock).
+        self.sends = SendLog(engine, workspaces, clock=lambda: self.clock())
 
     # --- access ---------------------------------------------------------------------------
 
@@ -290,17 +301,29 @@ class ScheduleService:
         return {"id": row.id, "schedule_id": row.schedule_id, "due_at": iso(row.due_at), "trigger": row.trigger,
                 "status": row.status, "attempts": row.attempts, "error": row.error, "retry_at": iso(row.retry_at),
                 "started_at": iso(row.started_at), "sent_at": iso(row.sent_at), "pages": row.pages,
-                "size_bytes": row.size_bytes}
+                "size_bytes": row.size_bytes, "note": row.note}
 
     def list(self, principal: Principal, dashboard_id) -> list[dict]:
         board = self._editable_board(principal, dashboard_id)
         with self.engine.connect() as conn:
             rows = conn.execute(select(schedules).where(schedules.c.dashboard_id == board["id"])
                                 .order_by(schedules.c.id)).all()
-        return [self._to_dict(r) for r in rows]
+        return self._with_last_runs([self._to_dict(r) for r in rows])
 
     def get(self, principal: Principal, schedule_id) -> dict:
-        return self._to_dict(self._editable(principal, schedule_id))
+        return self._with_last_runs([self._to_dict(self._editable(principal, schedule_id))])[0]
+
+    def _with_last_runs(self, found: list[dict]) -> list[dict]:
+        """Each schedule with ``last_run`` ({"status", "error", "note", ...} or None), so its
+        status says why its latest send failed without opening the history."""
+        if not found:
+            return found
+        latest = (select(func.max(schedule_runs.c.id)).where(schedule_runs.c.schedule_id.in_([s["id"] for s in found]))
+                  .group_by(schedule_runs.c.schedule_id))
+        with self.engine.connect() as conn:
+            runs = {r.schedule_id: self._run_dict(r)
+                    for r in conn.execute(select(schedule_runs).where(schedule_runs.c.id.in_(latest))).all()}
+        return [{**s, "last_run": runs.get(s["id"])} for s in found]
 
     def runs(self, principal: Principal, schedule_id, limit: int = HISTORY) -> list[dict]:
         row = self._editable(principal, schedule_id)
@@ -316,13 +339,13 @@ class ScheduleService:
             raise InvalidInput("A schedule must be a JSON object")
         unknown = sorted(set(payload) - PAYLOAD_KEYS - {"id", "dashboard_id", "workspace_id", "owner_id",
                                                          "stop_reason", "next_run_at", "created_at", "updated_at",
-                                                         "description"})
+                                                         "description", "last_run"})
         if unknown:
             raise InvalidInput(f"Unknown schedule field {unknown[0]!r}")
         merged = {**(current or {}), **payload}
-        name = merged.get("name") or f"{board['name']} report"
-        if not isinstance(name, str) or len(name.strip()) > 200:
-            raise InvalidInput("The schedule's name must be text of at most 200 characters")
+        # A dashboard name saved before names were checked may hold a line break.
+        name = check_name(merged.get("name") or f"{header_text(board['name'])} report", "schedule name",
+                          field="name")
         frequency = merged.get("frequency") or "weekly"
         if frequency not in FREQUENCIES:
             raise InvalidInput(f"Unknown frequency {frequency!r}; choose daily, weekly or monthly")
@@ -353,6 +376,10 @@ class ScheduleService:
             if not isinstance(address, str) or not _EMAIL.match(address.strip()) or len(address) > 320:
                 raise InvalidInput(f"{address!r} is not an email address")
         recipients = list(dict.fromkeys(a.strip() for a in recipients))
+        if current is None or "recipients" in payload:  # pausing a schedule does not re-ask; its sends check
+            outside = self.workspaces.recipients_outside(board["workspace_id"], recipients)
+            if outside:
+                raise InvalidInput(outside_message(outside), details={"field": "recipients"})
         fmt = merged.get("format") or "pdf"
         if fmt not in SCHEDULE_FORMATS:
             raise InvalidInput(f"Unknown format {fmt!r}; a schedule sends pdf, xlsx, html or zip")
@@ -369,7 +396,7 @@ class ScheduleService:
         enabled = merged.get("enabled", True)
         if not isinstance(enabled, bool):
             raise InvalidInput("enabled must be true or false")
-        return {"name": name.strip(), "frequency": frequency, "days_json": json.dumps(days), "time_of_day": time_of_day,
+        return {"name": name, "frequency": frequency, "days_json": json.dumps(days), "time_of_day": time_of_day,
                 "timezone": timezone, "recipients_json": json.dumps(recipients), "format": fmt, "paper": paper,
                 "orientation": orientation, "filters_json": json.dumps(filters), "enabled": enabled}
 
@@ -426,16 +453,19 @@ class ScheduleService:
         row = self._editable(principal, schedule_id)
         if row.dashboard_id is None:
             raise InvalidInput("This schedule's dashboard was deleted")
+        # Logged and counted before anything runs: over the hour's limit it is RateLimited
+        # here (429 in the API), and no run is made.
+        log_id = self.sends.start(row, "manual", requested_by=principal.user_id, sent_as=row.owner_id)
         now = self.clock()
         with self.engine.begin() as conn:
             run_id = conn.execute(insert(schedule_runs).values(
                 schedule_id=row.id, due_at=now, trigger="manual", status="running", attempts=0,
                 claimed_by=self.worker, started_at=now).returning(schedule_runs.c.id)).scalar_one()
         if background and self.mail_warning() is None:
-            self.jobs.start(principal, "schedule_send", row.workspace_id, lambda reporter: self._attempt(run_id),
-                            message="Sending")
+            self.jobs.start(principal, "schedule_send", row.workspace_id,
+                            lambda reporter: self._attempt(run_id, log_id), message="Sending")
         else:
-            self._attempt(run_id)
+            self._attempt(run_id, log_id)
         return self.run(principal, run_id)
 
     def run(self, principal: Principal, run_id) -> dict:
@@ -481,6 +511,7 @@ class ScheduleService:
             conn.execute(update(schedule_runs).where(
                 schedule_runs.c.status == "running", schedule_runs.c.started_at < now - STALE_RUN,
             ).values(status="failed", error="The run was interrupted (the server stopped); it was not retried"))
+        self.sends.fail_stale()
         return claimed
 
     def tick(self) -> list[int]:
@@ -518,8 +549,11 @@ class ScheduleService:
                                   "dashboard; an editor can save the schedule to take it over") from None
         return principal
 
-    def _attempt(self, run_id: int) -> dict:
-        """One attempt at a claimed run: build the report as the owner and mail it."""
+    def _attempt(self, run_id: int, log_id: int | None = None) -> dict:
+        """One attempt at a claimed run: build the report as the owner and mail it to the
+        recipients the workspace still allows. ``log_id``: the mail log's row of a Send
+        now (written and counted before the run was made); a scheduled attempt writes its
+        own, and over the hour's limit waits for it rather than failing."""
         with self.engine.connect() as conn:
             run = conn.execute(select(schedule_runs).where(schedule_runs.c.id == run_id)).first()
             row = conn.execute(select(schedules).where(schedules.c.id == run.schedule_id)).first()
@@ -528,11 +562,22 @@ class ScheduleService:
             principal = self._owner_principal(row)
         except ScheduleStopped as stopped:
             self._stop(row.id, str(stopped))
-            self._finish_run(run_id, status="failed", attempts=attempts, error=str(stopped), retry_at=None)
-            return {"status": "failed", "error": str(stopped)}
+            return self._end(run_id, log_id, "failed", attempts=attempts, error=str(stopped))
+        if log_id is None:
+            try:
+                log_id = self.sends.start(row, "schedule", requested_by=None, sent_as=row.owner_id)
+            except RateLimited as limited:  # not an attempt: the slot waits until the hour allows it
+                return self._end(run_id, None, "retrying", attempts=run.attempts, error=limited.message,
+                                 retry_at=self.clock() + dt.timedelta(seconds=limited.retry_after))
         if self.mail_warning():  # nothing can be sent: fail now, without building the report
-            self._finish_run(run_id, status="failed", attempts=attempts, error=self.mail_warning(), retry_at=None)
-            return {"status": "failed", "error": self.mail_warning()}
+            return self._end(run_id, log_id, "failed", attempts=attempts, error=self.mail_warning())
+        wanted = json.loads(row.recipients_json)
+        skipped = self.workspaces.recipients_outside(row.workspace_id, wanted)
+        recipients = [a for a in wanted if a not in skipped]
+        note = f"Not sent to {outside_message(skipped)}" if skipped else None
+        if not recipients:
+            return self._end(run_id, log_id, "failed", log_status="refused", attempts=attempts, error=note,
+                             recipients=[], skipped=skipped)
         built = None
         try:
             schedule = self._to_dict(row)
@@ -547,27 +592,33 @@ class ScheduleService:
             html = (report_summary_html(report)
                     + "".join(f"<p style='font-family:sans-serif;color:#555'>{escape(line)}</p>" for line in tables)
                     + f"<p style='font-family:sans-serif;color:#888'>{describe(schedule)}</p>")
-            self.mailer.send(schedule["recipients"], subject, html, text,
-                             (built.filename, built.mimetype, built.content))
-        except Exception as exc:  # noqa: BLE001 - recorded in the run history, retried
-            message = exc.message if isinstance(exc, DataInsightError) else "The report could not be built; the server log has the details"
+            self.mailer.send(recipients, subject, html, text, (built.filename, built.mimetype, built.content))
+        except Exception as exc:  # noqa: BLE001 - recorded in the run history and the mail log, retried
+            message = exc.message if isinstance(exc, DataInsightError) else build_failure(exc)
             if not isinstance(exc, DataInsightError):
                 log.exception("schedule %s run %s failed", row.id, run_id)
-            if isinstance(exc, MailError) and exc.permanent:  # the settings are wrong: retrying repeats it
-                self._finish_run(run_id, status="failed", attempts=attempts, error=message, retry_at=None)
-                return {"status": "failed", "error": message}
-            if attempts <= len(self.retry_delays):
+            retry_at = None
+            # Wrong settings (a permanent mail error) would fail again; anything else is retried.
+            if not (isinstance(exc, MailError) and exc.permanent) and attempts <= len(self.retry_delays):
                 retry_at = self.clock() + dt.timedelta(seconds=self.retry_delays[attempts - 1])
-                self._finish_run(run_id, status="retrying", attempts=attempts, error=message, retry_at=retry_at)
-                return {"status": "retrying", "error": message}
-            self._finish_run(run_id, status="failed", attempts=attempts, error=message, retry_at=None)
-            return {"status": "failed", "error": message}
+            return self._end(run_id, log_id, "retrying" if retry_at else "failed", log_status="failed",
+                             attempts=attempts, error=message, retry_at=retry_at, note=note, recipients=recipients,
+                             skipped=skipped)
         finally:
             if built is not None:
                 built.discard()  # an Excel or ZIP report's temp file
-        self._finish_run(run_id, status="sent", attempts=attempts, error=None, retry_at=None, sent_at=self.clock(),
-                         pages=built.stats.get("pages"), size_bytes=built.stats.get("bytes"))
-        return {"status": "sent"}
+        return self._end(run_id, log_id, "sent", attempts=attempts, sent_at=self.clock(), note=note,
+                         pages=built.stats.get("pages"), size_bytes=built.stats.get("bytes"), recipients=recipients,
+                         skipped=skipped)
+
+    def _end(self, run_id: int, log_id: int | None, status: str, *, log_status: str | None = None,
+             error: str | None = None, retry_at=None, recipients: list[str] | None = None,
+             skipped: list[str] | None = None, **values) -> dict:
+        """Record how an attempt ended, in the run history and in the mail log."""
+        self._finish_run(run_id, status=status, error=error, retry_at=retry_at, **values)
+        if log_id is not None:
+            self.sends.finish(log_id, log_status or status, error=error, recipients=recipients, skipped=skipped)
+        return {"status": status, "error": error}
 
     def _finish_run(self, run_id: int, **values) -> None:
         with self.engine.begin() as conn:

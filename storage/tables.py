@@ -51,6 +51,9 @@ workspaces = Table(
     Column("is_personal", Boolean, nullable=False, default=False),
     Column("created_by", Integer, ForeignKey("users.id"), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Added by migration 0008: email domains (JSON list) that report mail may go to besides
+    # the members; an owner's decision. Empty: members only.
+    Column("allowed_recipient_domains", Text, nullable=False, default="[]"),
 )
 
 memberships = Table(
@@ -244,6 +247,29 @@ schedule_runs = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("pages", Integer),
     Column("size_bytes", BigInteger),
+    Column("note", Text),  # added by migration 0008: recipients a send skipped, and why
+)
+
+# Added by migration 0008: one row per attempt to mail a report, kept after its schedule
+# is deleted; also the count the hourly send limits read (storage/mail_log.py).
+send_log = Table(
+    "send_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("dashboard_id", Integer, ForeignKey("dashboards.id", ondelete="SET NULL"), index=True),
+    Column("schedule_id", Integer, ForeignKey("schedules.id", ondelete="SET NULL")),
+    Column("schedule_name", String(200), nullable=False),
+    Column("trigger", String(16), nullable=False),  # manual | schedule
+    # Who pressed Send now (NULL: the scheduler), and whose rights built the report.
+    Column("requested_by", Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("sent_as", Integer, ForeignKey("users.id", ondelete="SET NULL"), index=True),
+    Column("recipients_json", Text, nullable=False),  # the addresses mailed
+    Column("skipped_json", Text, nullable=False),  # addresses left out: not members, domain not allowed
+    Column("status", String(16), nullable=False),  # sending | sent | failed | refused
+    Column("error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("finished_at", DateTime(timezone=True)),
 )
 
 # Column roles (analytics.roles): what each column is, inferred once per dataset version

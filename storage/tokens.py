@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
+from analytics.names import check_name
 from storage.database import as_utc, utcnow
 from storage.errors import Forbidden, InvalidInput, NotFound
 from storage.principal import SCOPES, SCOPE_WRITE, Principal
@@ -82,11 +83,9 @@ class TokenService:
         return self._create(user_id, name, scope, None)
 
     def _create(self, user_id: int, name: str, scope: str, expires_in_days) -> tuple[ApiToken, str]:
-        name = (name or "").strip()
-        if not name:
-            raise InvalidInput("Give the token a name, so you know later what uses it")
-        if len(name) > 200:
-            raise InvalidInput("The token name must be at most 200 characters long")
+        if not (name or "").strip():
+            raise InvalidInput("Give the token a name, so you know later what uses it", details={"field": "name"})
+        name = check_name(name, "token name", field="name")
         if scope not in SCOPES:
             raise InvalidInput(f"Unknown scope {scope!r}; choose one of {', '.join(SCOPES)}")
         expires_at = None

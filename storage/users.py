@@ -12,6 +12,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from analytics.names import check_name
 from storage.database import as_utc, utcnow
 from storage.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from storage.passwords import DUMMY_HASH, check_password_rules, hash_password, verify_password
@@ -30,9 +31,7 @@ def normalize_email(email: str) -> str:
 
 
 def clean_name(name: str | None, email: str) -> str:
-    name = (name or "").strip()
-    if len(name) > 200:
-        raise InvalidInput("The name must be at most 200 characters long")
+    name = check_name(name, "name", field="name", required=False)
     return name or email.split("@", 1)[0]
 
 

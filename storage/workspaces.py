@@ -7,6 +7,8 @@ workspace they cannot see exists.
 """
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +16,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from analytics.names import check_name
 from storage.database import as_utc, utcnow
 from storage.errors import Conflict, Forbidden, InvalidInput, NotFound
 from storage.principal import Principal, Role
@@ -28,6 +31,7 @@ class Workspace:
     is_personal: bool
     role: Role  # the acting principal's effective role here
     created_at: datetime
+    allowed_recipient_domains: tuple[str, ...] = ()
 
     def public_dict(self) -> dict:
         return {
@@ -36,6 +40,7 @@ class Workspace:
             "is_personal": self.is_personal,
             "role": self.role.value,
             "created_at": self.created_at.isoformat(),
+            "allowed_recipient_domains": list(self.allowed_recipient_domains),
         }
 
 
@@ -51,12 +56,40 @@ class Member:
 
 
 def clean_workspace_name(name: str) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise InvalidInput("Give the workspace a name")
-    if len(name) > 200:
-        raise InvalidInput("The workspace name must be at most 200 characters long")
-    return name
+    if not (name or "").strip():
+        raise InvalidInput("Give the workspace a name", details={"field": "name"})
+    return check_name(name, "workspace name", field="name")
+
+
+# A host name of letters, digits and hyphens in labels (IDNs in their xn-- form).
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+MAX_DOMAINS = 50
+DOMAINS_FIELD = "allowed_recipient_domains"
+
+
+def clean_domains(domains) -> list[str]:
+    """Email domains as an owner types them ("Partner.org", "@example.net"): lower case,
+    without "@", sorted, each checked."""
+    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains):
+        raise InvalidInput('allowed_recipient_domains must be a list of email domains, such as ["example.com"]',
+                           details={"field": DOMAINS_FIELD})
+    out = {d.strip().lower().lstrip("@") for d in domains if d.strip()}
+    for domain in sorted(out):
+        if not _DOMAIN.match(domain):
+            raise InvalidInput(f"{domain!r} is not an email domain (such as example.com)",
+                               details={"field": DOMAINS_FIELD})
+    if len(out) > MAX_DOMAINS:
+        raise InvalidInput(f"A workspace allows at most {MAX_DOMAINS} recipient domains",
+                           details={"field": DOMAINS_FIELD})
+    return sorted(out)
+
+
+def outside_message(addresses: list[str]) -> str:
+    """Why mail to ``addresses`` is not allowed, and who can change that, and where."""
+    listed = ", ".join(addresses[:10]) + (f" and {len(addresses) - 10} more" if len(addresses) > 10 else "")
+    return (f"{listed}: report mail goes only to members of this workspace and to its allowed recipient domains. "
+            "An owner of the workspace can add a domain under “Allowed recipient domains” in Settings › "
+            "Workspaces (API: PATCH /api/v1/workspaces/<id> with allowed_recipient_domains).")
 
 
 class WorkspaceService:
@@ -105,7 +138,8 @@ class WorkspaceService:
                 .order_by(workspaces.c.is_personal.desc(), workspaces.c.name)
             ).all()
         return [
-            Workspace(r.id, r.name, bool(r.is_personal), principal.effective_role(Role(r.role)), as_utc(r.created_at))
+            Workspace(r.id, r.name, bool(r.is_personal), principal.effective_role(Role(r.role)), as_utc(r.created_at),
+                      tuple(json.loads(r.allowed_recipient_domains or "[]")))
             for r in rows
         ]
 
@@ -113,7 +147,8 @@ class WorkspaceService:
         with self.engine.connect() as conn:
             role = self.require_role(conn, principal, workspace_id, Role.VIEWER)
             row = conn.execute(select(workspaces).where(workspaces.c.id == int(workspace_id))).one()
-        return Workspace(row.id, row.name, bool(row.is_personal), role, as_utc(row.created_at))
+        return Workspace(row.id, row.name, bool(row.is_personal), role, as_utc(row.created_at),
+                         tuple(json.loads(row.allowed_recipient_domains or "[]")))
 
     def personal_workspace(self, principal: Principal) -> Workspace:
         for workspace in self.list_for(principal):
@@ -231,3 +266,33 @@ class WorkspaceService:
                     memberships.c.workspace_id == workspace_id, memberships.c.user_id == int(user_id)
                 )
             )
+
+    # --- where report mail may go -----------------------------------------------------
+
+    def set_allowed_domains(self, principal: Principal, workspace_id, domains) -> list[str]:
+        """Owners decide which email domains, besides the members, report mail may go to."""
+        domains = clean_domains(domains)
+        with self.engine.begin() as conn:
+            self.require_role(conn, principal, workspace_id, Role.OWNER)
+            conn.execute(update(workspaces).where(workspaces.c.id == int(workspace_id))
+                         .values(allowed_recipient_domains=json.dumps(domains)))
+        return domains
+
+    def allowed_domains(self, workspace_id: int) -> list[str]:
+        """The workspace's allowed recipient domains (no access check: for the checks below)."""
+        with self.engine.connect() as conn:
+            raw = conn.execute(select(workspaces.c.allowed_recipient_domains)
+                               .where(workspaces.c.id == int(workspace_id))).scalar()
+        return json.loads(raw or "[]")
+
+    def recipients_outside(self, workspace_id: int, addresses: list[str]) -> list[str]:
+        """The addresses that are neither an active member's email nor in an allowed
+        domain, as given. Read afresh at every check: a member removed or a domain taken
+        back later counts from then on."""
+        with self.engine.connect() as conn:
+            members = {e.lower() for e in conn.execute(
+                select(users.c.email).join(memberships, memberships.c.user_id == users.c.id)
+                .where(memberships.c.workspace_id == int(workspace_id), users.c.is_active.is_(True))).scalars()}
+        domains = set(self.allowed_domains(workspace_id))
+        return [a for a in addresses
+                if a.lower() not in members and a.rpartition("@")[2].lower() not in domains]

@@ -22,7 +22,7 @@ class Inbox:
             return "451 4.3.0 Mailbox temporarily unavailable"
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
-            self.messages.append({"to": list(envelope.rcpt_tos), "message": message})
+            self.messages.append({"to": list(envelope.rcpt_tos), "message": message, "raw": envelope.content})
         return "250 OK"
 
 

@@ -25,6 +25,7 @@ from analytics.widgets.base import (
     Schema,
     type_words,
 )
+from analytics.names import check_name
 from errors import InvalidSpec
 
 SPEC_VERSION = 1
@@ -85,6 +86,8 @@ def _text(spec: dict, name: str) -> str:
         raise InvalidSpec(f"The {name} must be text")
     if len(value) > TEXT_LIMITS[name]:
         raise InvalidSpec(f"The {name} must be at most {TEXT_LIMITS[name]:,} characters long")
+    if name == "title":  # a title names a sheet, a file, a chart: one line
+        return check_name(value, "widget title", field="title", required=False, error=InvalidSpec)
     return value.strip() if name != "text" else value
 
 

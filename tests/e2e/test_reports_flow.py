@@ -102,6 +102,16 @@ def test_download_pdf_and_excel_then_schedule_and_send_now(rita: Page, smtp, tmp
 
     page.locator("#report-schedules-link").click()
     page.wait_for_url(re.compile(r"/dashboards/\d+/schedules"))
+    schedules_url = page.url
+    # Addresses outside the workspace's members need its owner's allowed domains (issue 18, point 10).
+    page.fill("#schedule-recipients", "team@example.com")
+    page.locator("#schedule-create").click()
+    expect(page.locator("#schedule-form-feedback")).to_contain_text("allowed recipient domains")
+    page.goto("/settings/workspaces")
+    page.fill("#workspace-domains", "Example.com")
+    page.locator("#workspace-domains-save").click()
+    expect(page.locator("#workspace-domains-feedback")).to_contain_text("addresses in example.com")
+    page.goto(schedules_url)
     page.fill("#schedule-name", "Monday sales")
     page.select_option("#schedule-frequency", "weekly")
     page.locator("#schedule-weekdays label", has_text="Thu").click()  # Thursday too
@@ -112,6 +122,8 @@ def test_download_pdf_and_excel_then_schedule_and_send_now(rita: Page, smtp, tmp
     expect(page.locator("#schedule-table")).to_contain_text("Monday sales")
     page.locator("#schedule-table button:has-text('Send now')").first.click()
     expect(page.locator("#schedule-history-table")).to_contain_text("sent", timeout=180_000)
+    expect(page.locator("#schedule-mail-log-table")).to_contain_text("boss@example.com")  # the owner's mail log
+    expect(page.locator("#schedule-mail-log-table")).to_contain_text(EMAIL)  # who asked
     page.screenshot(path=str(ARTIFACTS / "report-schedules.png"), full_page=True)
     assert len(smtp.inbox.messages) == 1
     received = smtp.inbox.messages[0]

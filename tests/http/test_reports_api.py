@@ -31,6 +31,10 @@ def board(client, ada):
                                  "y": "Global_Sales", "agg": "sum"}}],
         "filters": [{"id": "genre", "column": "Genre", "kind": "multi_select", "value": None}]})
     assert response.status_code == 201, response.get_json()
+    # The tests mail addresses at example.com that are not members (issue 18, point 10).
+    allowed = client.patch(f"/api/v1/workspaces/{response.get_json()['workspace_id']}", headers=bearer(ada),
+                           json={"allowed_recipient_domains": ["example.com"]})
+    assert allowed.status_code == 200, allowed.get_json()
     return response.get_json()
 
 

@@ -46,6 +46,8 @@ def clock(storage):
 @pytest.fixture
 def board(storage, ada):
     workspace = storage.workspaces.personal_workspace(ada).id
+    # The tests mail team@ and boss@example.com, who are not members (issue 18, point 10).
+    storage.workspaces.set_allowed_domains(ada, workspace, ["example.com"])
     vg = storage.datasets.create_from_file(ada, workspace, FIXTURES / "vgsales.csv", "vgsales.csv")
     return storage.dashboards.create(ada, workspace, {
         "name": "Weekly sales", "widgets": [
@@ -288,6 +290,7 @@ def test_send_now_sends_at_once(storage, ada, clock, board):
 def test_schedule_stops_when_dashboard_deleted_or_owner_loses_access(storage, ada, bob, clock, board):
     team = storage.workspaces.create(ada, "Team")
     storage.workspaces.add_member(ada, team.id, "bob@example.com", "editor")
+    storage.workspaces.set_allowed_domains(ada, team.id, ["example.com"])
     team_board = storage.dashboards.create(ada, team.id, {"name": "Team board", "widgets": [
         {"id": "m", "spec": {"type": "markdown", "text": "Hello"}}]})
     owned_by_bob = storage.schedules.create(bob, team_board["id"], weekly())
