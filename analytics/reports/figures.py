@@ -89,6 +89,9 @@ class FigureRenderer:
         """The figure as an SVG document (text), ``width`` × ``height`` CSS pixels."""
         import plotly.io as pio
 
+        from analytics.reports.fetching import offline_figure
+
+        figure = offline_figure(figure)  # Chromium would fetch image, geojson and map URLs
         with FigureRenderer._lock:
             self._ensure_started()
             result: dict = {}
