@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from analytics.reports.content import EXCEL_MAX_ROWS  # Excel's own limit, one constant for every export
-from analytics.reports.formulas import NUMBER_PATTERN, TRIGGER_PATTERN, neutralise  # noqa: F401 - re-exported
+from analytics.reports.formulas import NUMBER_PATTERN, TRIGGER_PATTERN, neutralise
 from storage.errors import InvalidInput
 from storage.principal import Principal
 from storage.sql import quote_ident

@@ -21,7 +21,8 @@ import zipfile
 import openpyxl
 import pytest
 
-from tests.conftest import bearer
+from tests.conftest import bearer, wait_export_job
+from tests.smtp_server import RecordingMailer
 
 DDE = "=cmd|' /C calc'!A0"
 TRIGGER = re.compile(r"^[=+\-@\t\r]")
@@ -97,6 +98,16 @@ def check_csv(content: bytes, where: str) -> list[list[str]]:
     return rows
 
 
+def check_zip(content: bytes, where: str) -> None:
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        for name in archive.namelist():
+            check_csv(archive.read(name), f"{where} {name}")
+
+
+def check_file(content: bytes, fmt: str, where: str) -> None:
+    (check_xlsx if fmt == "xlsx" else check_zip)(content, f"{where} {fmt}")
+
+
 NEUTRAL_COLUMNS = ["'" + DDE, "'+plus", "'-minus", "'@at", "amount", "label"]
 
 
@@ -135,9 +146,7 @@ def test_dashboard_exports_neutralise_every_cell(client, ada, tricky):
     bar = sheets["_@bar"]
     assert bar[0][0] == "'" + DDE
     assert check_csv(get(format="csv", widget="table"), "widget csv")[0] == NEUTRAL_COLUMNS
-    with zipfile.ZipFile(io.BytesIO(get(format="zip"))) as archive:
-        for name in archive.namelist():
-            check_csv(archive.read(name), f"zip {name}")
+    check_zip(get(format="zip"), "zip")
 
 
 def test_public_link_and_background_job_files_are_neutralised(client, ada, tricky):
@@ -151,19 +160,9 @@ def test_public_link_and_background_job_files_are_neutralised(client, ada, trick
         started = client.post(f"/api/v1/dashboards/{board['id']}/export/jobs", json={"format": fmt},
                               headers=bearer(ada))
         job_id = started.get_json()["job_id"]
-        for _ in range(300):
-            job = client.get(f"/api/v1/jobs/{job_id}", headers=bearer(ada)).get_json()
-            if job["status"] not in ("queued", "running"):
-                break
-            time.sleep(0.1)
+        job = wait_export_job(client, ada, job_id)
         assert job["status"] == "done", job
-        content = client.get(f"/api/v1/reports/{job_id}/file", headers=bearer(ada)).data
-        if fmt == "xlsx":
-            check_xlsx(content, "job xlsx")
-        else:
-            with zipfile.ZipFile(io.BytesIO(content)) as archive:
-                for name in archive.namelist():
-                    check_csv(archive.read(name), f"job zip {name}")
+        check_file(client.get(f"/api/v1/reports/{job_id}/file", headers=bearer(ada)).data, fmt, "job")
 
 
 def test_profile_exports_are_neutralised(client, ada, tricky):
@@ -179,20 +178,7 @@ def test_profile_exports_are_neutralised(client, ada, tricky):
     cells = [v for rows in check_xlsx(response.data, "profile xlsx").values() for r in rows for v in r]
     assert "'" + DDE in cells
     response = client.get(f"/api/v1/datasets/{dataset_id}/profile/export?format=zip", headers=bearer(ada))
-    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
-        for name in archive.namelist():
-            check_csv(archive.read(name), f"profile zip {name}")
-
-
-class RecordingMailer:
-    def __init__(self):
-        self.sent = []
-
-    def problem(self):
-        return None
-
-    def send(self, recipients, subject, html_body, text_body, attachment=None):
-        self.sent.append(attachment)
+    check_zip(response.data, "profile zip")
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "zip"])
@@ -211,10 +197,5 @@ def test_scheduled_files_are_neutralised(client, ada, app_storage, tricky, fmt):
             break
         time.sleep(0.1)
     assert run["status"] == "sent", run
-    (_name, _mimetype, content) = mailer.sent[0]
-    if fmt == "xlsx":
-        check_xlsx(content, "scheduled xlsx")
-    else:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            for name in archive.namelist():
-                check_csv(archive.read(name), f"scheduled zip {name}")
+    (_name, _mimetype, content) = mailer.sent[0]["attachment"]
+    check_file(content, fmt, "scheduled")

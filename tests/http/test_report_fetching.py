@@ -8,6 +8,7 @@ and building a scheduled mail must leave it without a single connection, and the
 still succeed with the image left out and a note in its place."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import time
@@ -19,8 +20,9 @@ import pytest
 
 from analytics.reports import interactive, pdf
 from analytics.reports.content import markdown_html
-from tests.conftest import bearer
+from tests.conftest import bearer, wait_export_job
 from tests.listener import Listener
+from tests.smtp_server import RecordingMailer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -112,12 +114,7 @@ def test_dashboard_pdf_and_html_exports_fetch_nothing(client, ada, board, listen
     assert html.status_code == 200
     assert_no_remote_source(html.get_data(as_text=True), listener)
     started = client.post(f"/api/v1/dashboards/{board['id']}/export/jobs", json={"format": "pdf"}, headers=bearer(ada))
-    job_id = started.get_json()["job_id"]
-    for _ in range(600):
-        job = client.get(f"/api/v1/jobs/{job_id}", headers=bearer(ada)).get_json()
-        if job["status"] not in ("queued", "running"):
-            break
-        time.sleep(0.1)
+    job = wait_export_job(client, ada, started.get_json()["job_id"])
     assert job["status"] == "done", job
     assert_fetched_nothing(listener)
 
@@ -148,7 +145,7 @@ def test_figures_with_remote_images_draw_without_fetching(listener):
     geo = {"data": [{"type": "choropleth", "geojson": f"{listener.url}/shapes.geojson", "locations": ["a"],
                      "z": [1], "featureidkey": "properties.id", "locationmode": "geojson-id"}], "layout": {}}
     report = {"title": "Figures", "description": "", "filters": [], "timezone": "UTC",
-              "generated_at": __import__("datetime").datetime(2026, 1, 1), "tabs": [{"id": "t", "title": "Tab", "widgets": [
+              "generated_at": dt.datetime(2026, 1, 1), "tabs": [{"id": "t", "title": "Tab", "widgets": [
                   {"id": "f", "title": "Chart", "layout": {"x": 0, "y": 0, "w": 6, "h": 4},
                    "output": {"kind": "figure", "figure": figure}, "data": None},
                   {"id": "g", "title": "Map", "layout": {"x": 6, "y": 0, "w": 6, "h": 4},
@@ -158,19 +155,6 @@ def test_figures_with_remote_images_draw_without_fetching(listener):
     page = interactive.render_html(report).decode("utf-8")
     assert listener.url not in page
     assert_fetched_nothing(listener)
-
-
-class RecordingMailer:
-    """A mailer that keeps what it would send (the server is set up for mail)."""
-
-    def __init__(self):
-        self.sent = []
-
-    def problem(self):
-        return None
-
-    def send(self, recipients, subject, html_body, text_body, attachment=None):
-        self.sent.append({"html": html_body, "text": text_body, "attachment": attachment})
 
 
 @pytest.mark.parametrize("fmt", ["pdf", "html"])
@@ -192,15 +176,17 @@ def test_scheduled_mail_fetches_nothing(app_storage, admin, board, listener, fmt
 def test_browser_markdown_renders_no_raw_html():
     """On screen, dcc.Markdown keeps raw HTML as text and its link filter turns
     javascript: links into javascript:void(0): nothing to loosen here."""
+    import dash
+
     from components.widgets import widget_body
 
     body = widget_body({"kind": "markdown", "text": "[x](javascript:alert(1)) <img src=x onerror=alert(1)>"}, "g")
     assert not getattr(body, "dangerously_allow_html", False)
-    bundle = Path(__import__("dash").__file__).parent / "dcc" / "async-markdown.js"
+    bundle = Path(dash.__file__).parent / "dcc" / "async-markdown.js"
     assert '"javascript:void(0)"' in bundle.read_text()
 
 
-def test_report_html_drops_remote_figure_sources_before_kaleido(listener):
+def test_offline_figure_drops_every_remote_source(listener):
     """The figure handed to kaleido and to the HTML page holds no URL to fetch."""
     from analytics.reports.fetching import offline_figure
 
