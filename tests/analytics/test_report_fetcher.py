@@ -54,3 +54,20 @@ def test_asset_paths_stay_under_assets(tmp_path):
         link.unlink(missing_ok=True)
     assert embedded_asset("/assets/50-app.css") is None  # not an image
     assert markdown_image(DOT) == DOT and markdown_image("http://127.0.0.1/x.png") is None
+
+
+def test_kaleido_chromium_starts_behind_a_proxy_to_nowhere(monkeypatch):
+    """Outside loopback (which offline_figure guards), Chromium's requests go to a proxy
+    where nothing listens. Measured by hand against a listener on the machine's own
+    non-loopback address: one request without the proxy, none with it, charts unchanged."""
+    import sys
+
+    import kaleido
+
+    from analytics.reports import figures
+
+    started = []
+    monkeypatch.setattr(figures.FigureRenderer, "_started", False)
+    monkeypatch.setattr(kaleido, "start_sync_server", lambda **kwargs: started.append(kwargs))
+    figures.FigureRenderer(browser_path=sys.executable)._ensure_started()
+    assert started[0]["proxy_server"] == figures.NO_NETWORK_PROXY and started[0]["mathjax"] is False
