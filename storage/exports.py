@@ -3,7 +3,9 @@
 DuckDB writes the file to a temp path (fast, bounded memory); the caller streams it and
 the temp file is removed when the stream ends. In CSV and Excel, text that a
 spreadsheet would run as a formula (starting with = + - @ tab or carriage return, and
-not a number) gets a leading apostrophe, as Superset does; numbers are left alone.
+not a number) gets a leading apostrophe, as Superset does, column headers included;
+numbers are left alone. The rule is ``analytics.reports.formulas``, here also in SQL
+for DuckDB's CSV writer.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Iterator
 
 from analytics.names import header_text
 from analytics.reports.content import EXCEL_MAX_ROWS  # Excel's own limit, one constant for every export
+from analytics.reports.formulas import NUMBER_PATTERN, TRIGGER_PATTERN, neutralise
 from storage.errors import InvalidInput
 from storage.principal import Principal
 from storage.sql import quote_ident
@@ -24,24 +27,13 @@ FORMATS = {
     "parquet": ("application/vnd.apache.parquet", ".parquet"),
 }
 STREAM_PIECE = 1024 * 1024
-FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-
-
-def neutralise(value):
-    """The rule for one cell, for places that build cells in Python."""
-    if isinstance(value, str) and FORMULA_START.match(value):
-        try:
-            float(value)
-        except ValueError:
-            return "'" + value
-    return value
 
 
 def neutralised_sql(column: str) -> str:
-    """The same rule as SQL over a text column."""
+    """``formulas.neutralise`` as SQL over a text column (the patterns are constants)."""
     col = quote_ident(column)
-    return (f"CASE WHEN regexp_matches({col}, '^[=+\\-@\\t\\r]') AND TRY_CAST({col} AS DOUBLE) IS NULL "
-            f"THEN '''' || {col} ELSE {col} END")
+    return (f"CASE WHEN regexp_matches({col}, '{TRIGGER_PATTERN}') "
+            f"AND NOT regexp_full_match({col}, '{NUMBER_PATTERN}') THEN '''' || {col} ELSE {col} END")
 
 
 def safe_filename(name: str, extension: str) -> str:
@@ -51,15 +43,15 @@ def safe_filename(name: str, extension: str) -> str:
 
 
 def _select_for_export(dataset, sql: str, fmt: str) -> str:
+    """The view's columns for the file: in CSV and Excel, text neutralised and each column
+    named by its neutralised header (DuckDB writes the aliases as the CSV header)."""
     if fmt == "parquet":
         return sql
     parts = []
     for column in dataset.schema:
         name = column["name"]
-        if column["type"] in ("text", "categorical"):
-            parts.append(f"{neutralised_sql(name)} AS {quote_ident(name)}")
-        else:
-            parts.append(quote_ident(name))
+        value = neutralised_sql(name) if column["type"] in ("text", "categorical") else quote_ident(name)
+        parts.append(f"{value} AS {quote_ident(neutralise(name))}")
     return f"SELECT {', '.join(parts)} FROM ({sql})"
 
 
@@ -102,8 +94,8 @@ def _write_xlsx(con, select: str, params: list, dataset, path: Path) -> None:
 
     formats = {"float": "#,##0.########", "integer": "0"}
     with XlsxWriter(path) as book:
-        sheet = book.sheet(re.sub(r"[\[\]:*?/\\]", "_", dataset.name)[:31] or "Data")
-        sheet.append([column["name"] for column in dataset.schema], book.style("bold"))
+        sheet = book.sheet(dataset.name or "Data")  # the writer makes the name valid and formula-free
+        sheet.append([column["name"] for column in dataset.schema], book.style("bold"))  # neutralised by the writer
         styles = [book.style(number_format=formats[c["type"]]) if c["type"] in formats else None
                   for c in dataset.schema]
         cursor = con.execute(select, params)

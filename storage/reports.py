@@ -37,7 +37,7 @@ from storage.dashboard_views import (
 )
 from storage.duck import connect, literal
 from storage.errors import InvalidInput, NotFound
-from storage.exports import neutralise, safe_filename
+from storage.exports import safe_filename
 from storage.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -275,14 +275,14 @@ class ReportService:
             if widget.get("data") is None:
                 raise InvalidInput(f"The widget {widget.get('title') or widget_id!r} has no data to export")
             name = safe_filename(f"{report['title']} - {widget.get('title') or widget['id']}", extension)
-            built = self._to_file(lambda handle: layout.write_csv(widget, handle, neutralise), mimetype, name,
+            built = self._to_file(lambda handle: layout.write_csv(widget, handle), mimetype, name,
                                   extension)
         else:
             def write(handle):
                 if fmt == "xlsx":
-                    layout.write_xlsx(report, handle, neutralise, progress=_scaled(progress, 0.1, 0.95))
+                    layout.write_xlsx(report, handle, progress=_scaled(progress, 0.1, 0.95))
                 else:
-                    layout.write_zip(report, handle, neutralise)
+                    layout.write_zip(report, handle)
 
             built = self._to_file(write, mimetype, safe_filename(report["title"], extension), extension)
         built.stats["seconds"] = round(time.perf_counter() - started, 3)

@@ -197,3 +197,15 @@ def render_page(client, pathname: str):
 def bearer(token: str) -> dict:
     """The Authorization header of an API token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def wait_export_job(client, token: str, job_id: str, tries: int = 600) -> dict:
+    """Poll GET /api/v1/jobs/<id> until the job has finished; its last status."""
+    import time
+
+    for _ in range(tries):
+        job = client.get(f"/api/v1/jobs/{job_id}", headers=bearer(token)).get_json()
+        if job["status"] not in ("queued", "running"):
+            return job
+        time.sleep(0.1)
+    return job

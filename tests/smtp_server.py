@@ -46,3 +46,17 @@ class SmtpServer:
 
     def __exit__(self, *exc):
         self.controller.stop()
+
+
+class RecordingMailer:
+    """A mailer that keeps what it would send, as if email were set up (no SMTP at all):
+    {"html", "text", "attachment": (filename, mimetype, bytes)} per message."""
+
+    def __init__(self):
+        self.sent: list[dict] = []
+
+    def problem(self):
+        return None
+
+    def send(self, recipients, subject, html_body, text_body, attachment=None):
+        self.sent.append({"html": html_body, "text": text_body, "attachment": attachment})

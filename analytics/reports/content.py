@@ -20,10 +20,12 @@ how many this file holds and why (``table_note``).
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 
 from markdown_it import MarkdownIt
 
+from analytics.reports.fetching import markdown_image
 from analytics.widgets.base import ROW_CAP
 from analytics.widgets.formatting import format_cell, table_formats
 from analytics.widgets.formatting import format_number  # noqa: F401 - re-exported: reports format KPIs like the screen
@@ -36,9 +38,27 @@ _ALIASES = {"x": "x", "g": "group", "b": "x", "c": "columns", "s": "size", "lat"
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 
 
+def _image(renderer, tokens, idx, options, env) -> str:
+    """A markdown image the report may show (embedded, or from the app's assets), else a
+    note in its place: a PDF or HTML export fetches nothing an author points it at."""
+    token = tokens[idx]
+    source = markdown_image(str(token.attrGet("src") or ""))
+    if source is not None:
+        token.attrSet("src", source)
+        return renderer.image(tokens, idx, options, env)
+    alt = renderer.renderInlineAsText(token.children or [], options, env) or "untitled"
+    return (f'<span class="note">[Image not included: {html.escape(alt)}. Reports show only images '
+            "embedded in the text or kept in the app's assets.]</span>")
+
+
+_md.add_render_rule("image", _image)
+
+
 def markdown_html(text: str) -> str:
     """Markdown as HTML, raw HTML in the text escaped (the text is the author's, the
-    reader's PDF viewer should see text, not markup)."""
+    reader's PDF viewer should see text, not markup), links kept (markdown-it refuses
+    javascript:, vbscript:, file: and data: links) and images only when embedded
+    (``_image``)."""
     return _md.render(text or "")
 
 

@@ -22,6 +22,11 @@ INSTALL_HINT = ("PDF export draws charts with a headless Chromium, and none was 
                 "Install it (Debian/Ubuntu: apt-get install chromium; `make run` does this where it can), "
                 "or set BROWSER_PATH to a Chrome or Chromium executable, then export again.")
 RENDER_TIMEOUT = 60  # seconds for one figure before the export gives up
+# Chromium sends every http(s) request through this proxy, where nothing listens: a second
+# wall, after fetching.offline_figure, between a figure and the network (a cloud's metadata
+# address, the intranet, the internet). Chromium always bypasses proxies for loopback, so
+# 127.0.0.1 stays guarded by offline_figure alone; file: (plotly.js, topojson) is not proxied.
+NO_NETWORK_PROXY = "http://127.0.0.1:9"
 # Maps read their country shapes from our vendored topojson (as the dashboard does), not a CDN.
 TOPOJSON_DIR = Path(__file__).resolve().parents[2] / "assets" / "vendor-topojson"
 
@@ -82,13 +87,16 @@ class FigureRenderer:
         import plotly.io as pio
 
         pio.defaults.topojson = TOPOJSON_DIR.as_uri() + "/"
-        kaleido.start_sync_server(mathjax=False, silence_warnings=True, path=path)
+        kaleido.start_sync_server(mathjax=False, silence_warnings=True, path=path, proxy_server=NO_NETWORK_PROXY)
         FigureRenderer._started = True
 
     def svg(self, figure: dict, width: int, height: int) -> str:
         """The figure as an SVG document (text), ``width`` × ``height`` CSS pixels."""
         import plotly.io as pio
 
+        from analytics.reports.fetching import offline_figure
+
+        figure = offline_figure(figure)  # Chromium would fetch image, geojson and map URLs
         with FigureRenderer._lock:
             self._ensure_started()
             result: dict = {}

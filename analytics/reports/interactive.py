@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from analytics.reports.content import by_layout, cell_texts, format_number, generated_text, markdown_html, table_note
+from analytics.reports.fetching import offline_figure
 
 CSS = """
 body { font-family: "DejaVu Sans", system-ui, sans-serif; margin: 0; background: #f8f9fa; color: #212529; }
@@ -71,7 +72,7 @@ def _widget(widget: dict, index: int, scripts: list) -> str:
         div_id = f"chart-{index}"
         height = max(220, int(layout.get("h", 4)) * 70 - 50)
         body = f'<div id="{div_id}" style="height:{height}px"></div>'
-        figure = output["figure"]
+        figure = offline_figure(output["figure"])  # the reader's browser would fetch what it names
         scripts.append(f"Plotly.newPlot({json.dumps(div_id)}, {_script_json(figure.get('data') or [])}, "
                        f"{_script_json({**(figure.get('layout') or {}), 'autosize': True})}, "
                        "{responsive: true, displaylogo: false});")

@@ -292,6 +292,7 @@ def render_pdf(report: dict, paper: str = "a4", orientation: str = "portrait", r
     ``progress(fraction, message)`` hears about each chart drawn."""
     import weasyprint
 
+    from analytics.reports.fetching import url_fetcher
     from analytics.reports.figures import default_renderer
 
     renderer = renderer or default_renderer()
@@ -308,7 +309,8 @@ def render_pdf(report: dict, paper: str = "a4", orientation: str = "portrait", r
     if progress:
         progress(0.85, "Laying out the pages")
     started = time.perf_counter()
-    document = weasyprint.HTML(string=report_html(report, paper, orientation, svgs)).render()
+    # The only way out of WeasyPrint: data: URIs and the app's assets (fetching.py).
+    document = weasyprint.HTML(string=report_html(report, paper, orientation, svgs), url_fetcher=url_fetcher()).render()
     pdf = document.write_pdf()
     stats = {"pages": len(document.pages), "charts": len(todo), "chart_seconds": round(chart_seconds, 3),
              "layout_seconds": round(time.perf_counter() - started, 3)}

@@ -1,9 +1,10 @@
 """A report's data as Excel (a summary sheet, then one sheet per widget), as the CSV of one
 widget, or as a ZIP of every widget's CSV.
 
-Text that a spreadsheet would run as a formula is neutralised by the ``neutralise``
-function the caller passes (storage.exports.neutralise, the one rule for every export);
-numbers stay numbers, with the widget's number format.
+Text that a spreadsheet would run as a formula is neutralised by the one rule of
+``analytics.reports.formulas``: in Excel by the xlsx writer itself, for every cell and
+sheet name; in CSV by ``_csv_cell``, headers included. Numbers stay numbers, with the
+widget's number format.
 
 Memory stays bounded whatever a table holds: rows arrive in batches (``all_rows``: from
 the database for a big table widget) and go straight out: into the sheet's XML inside the
@@ -16,7 +17,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import re
 import zipfile
 
 from analytics.reports.content import (
@@ -27,12 +27,12 @@ from analytics.reports.content import (
     slug,
     total_rows,
 )
+from analytics.reports.formulas import cell_text, neutralise, sheet_title
 from analytics.reports.xlsx import XlsxWriter
 
 # The widget registry's d3 formats as Excel number formats.
 EXCEL_FORMATS = {"": "#,##0.##", ",.0f": "#,##0", ",.2f": "#,##0.00", ".1%": "0.0%", "$,.2f": '"$"#,##0.00',
                  ".3s": "#,##0"}
-_SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 
 
 def _excel_value(value):
@@ -49,12 +49,12 @@ def _widgets_with_data(report: dict):
 
 
 def _sheet_name(title: str, used: set) -> str:
-    base = _SHEET_BAD.sub("_", title or "Widget").strip("'") or "Widget"
-    base = base[:31]
+    """A sheet name (``sheet_title``) no other sheet of the workbook has."""
+    base = sheet_title(title or "Widget")
     name, n = base, 2
     while name.lower() in used:
         suffix = f" ({n})"
-        name, n = base[: 31 - len(suffix)] + suffix, n + 1
+        name, n = sheet_title(base[: 31 - len(suffix)] + suffix), n + 1
     used.add(name.lower())
     return name
 
@@ -72,9 +72,10 @@ def _is_table(widget: dict) -> bool:
     return (widget.get("output") or {}).get("kind") == "table"
 
 
-def write_xlsx(report: dict, target, neutralise, progress=None) -> None:
+def write_xlsx(report: dict, target, progress=None) -> None:
     """Write the workbook to ``target`` (a path or a binary file). ``progress(fraction,
-    message)`` hears about long sheets every batch of rows."""
+    message)`` hears about long sheets every batch of rows. The writer neutralises every
+    text cell (``XlsxWriter``), so nothing here needs to."""
     with XlsxWriter(target) as book:
         bold, title, note_style = book.style("bold"), book.style("title"), book.style("note")
         counted = book.style(number_format="#,##0")
@@ -85,12 +86,12 @@ def write_xlsx(report: dict, target, neutralise, progress=None) -> None:
             return [style if isinstance(v, (int, float)) and not isinstance(v, bool) else None for v in row]
 
         summary = book.sheet("Summary", widths=[40, 22, 22, 16, 16])
-        summary.append([neutralise(report.get("title") or "Report")], title)
+        summary.append([report.get("title") or "Report"], title)
         if report.get("description"):
-            summary.append([neutralise(report["description"])])
+            summary.append([report["description"]])
         summary.append(["Generated", generated_text(report)], [bold, None])
         for flt in report.get("filters") or []:
-            summary.append(["Filter", neutralise(f"{flt['label']}: {flt['value']}")], [bold, None])
+            summary.append(["Filter", f"{flt['label']}: {flt['value']}"], [bold, None])
         summary.append([])
         kpis = [w for _tab, w in _widgets_with_data(report) if (w.get("output") or {}).get("kind") == "kpi"]
         if kpis:
@@ -98,7 +99,7 @@ def write_xlsx(report: dict, target, neutralise, progress=None) -> None:
             for widget in kpis:
                 out = widget["output"]
                 fmt = book.style(number_format=EXCEL_FORMATS.get(out.get("format") or "", "#,##0.##"))
-                summary.append([neutralise(out.get("label")), out.get("value"), out.get("previous"),
+                summary.append([out.get("label"), out.get("value"), out.get("previous"),
                                 out.get("delta_pct"), format_number(out.get("value"), out.get("format"))],
                                [None, fmt, fmt, book.style(number_format="0.0"), None])
             summary.append([])
@@ -109,20 +110,20 @@ def write_xlsx(report: dict, target, neutralise, progress=None) -> None:
             name = _sheet_name(widget.get("title") or widget.get("type") or "Widget", used)
             sheets.append((name, widget))
             total = total_rows(widget["data"])
-            summary.append([name, neutralise(widget.get("title") or ""), neutralise(tab["title"]),
+            summary.append([name, widget.get("title") or "", tab["title"],
                             min(total, EXCEL_MAX_ROWS), total], [None, None, None, counted, counted])
 
         for name, widget in sheets:
             data = widget["data"]
             sheet = book.sheet(name)
-            sheet.append([neutralise(c) for c in data["columns"]], bold)
+            sheet.append([str(c) for c in data["columns"]], bold)
             total = total_rows(data)
             if _is_table(widget):
                 # Raw rows, possibly a million, streamed: numbers and dates as they are.
                 written, limit = 0, min(total, EXCEL_MAX_ROWS)
                 for batch in all_rows(data, EXCEL_MAX_ROWS):
                     for row in batch:
-                        sheet.append([_excel_value(neutralise(v)) for v in row])
+                        sheet.append([_excel_value(v) for v in row])
                     written += len(batch)
                     if progress and total > 50_000:
                         progress(written / limit, f"{name}: {written:,} of {limit:,} rows written")
@@ -130,7 +131,7 @@ def write_xlsx(report: dict, target, neutralise, progress=None) -> None:
                 fmt = EXCEL_FORMATS.get((widget.get("output") or {}).get("format") or "", None) or \
                     _spec_format(widget)
                 for row in data["rows"][:EXCEL_MAX_ROWS]:
-                    sheet.append([_excel_value(neutralise(v)) for v in row], styles(row, fmt))
+                    sheet.append([_excel_value(v) for v in row], styles(row, fmt))
             note = excel_rows_note(data)
             if note:
                 sheet.append([])
@@ -144,13 +145,21 @@ def _spec_format(widget: dict) -> str:
     return EXCEL_FORMATS.get(d3, "#,##0.##")
 
 
-def _csv_cell(value, neutralise):
+def _csv_cell(value):
+    """A value as a CSV field: numbers as they are, dates in ISO form, any text
+    neutralised (``formulas.neutralise``)."""
     if value is None:
         return ""
-    return neutralise(value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value)
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, (int, float)):  # bool included
+        return value
+    if isinstance(value, str):
+        return neutralise(value)
+    return cell_text(value)
 
 
-def write_csv(widget: dict, target, neutralise) -> int:
+def write_csv(widget: dict, target) -> int:
     """One widget's data, every row, as UTF-8 CSV (with a BOM, so Excel reads the accents)
     into the binary file ``target``; returns the number of rows written."""
     data = widget.get("data")
@@ -159,10 +168,10 @@ def write_csv(widget: dict, target, neutralise) -> int:
     text = io.TextIOWrapper(target, encoding="utf-8-sig", newline="", write_through=False)
     try:
         writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow([neutralise(c) for c in data["columns"]])
+        writer.writerow([_csv_cell(str(c)) for c in data["columns"]])
         written = 0
         for batch in all_rows(data):
-            writer.writerows([[_csv_cell(v, neutralise) for v in row] for row in batch])
+            writer.writerows([[_csv_cell(v) for v in row] for row in batch])
             written += len(batch)
         text.flush()
     finally:
@@ -170,7 +179,7 @@ def write_csv(widget: dict, target, neutralise) -> int:
     return written
 
 
-def write_zip(report: dict, target, neutralise) -> list[str]:
+def write_zip(report: dict, target) -> list[str]:
     """Every widget's CSV in one ZIP (``<tab>/<widget>.csv``), each streamed into its
     member; returns the member names."""
     names, used = [], set()
@@ -182,6 +191,6 @@ def write_zip(report: dict, target, neutralise) -> list[str]:
                 name, n = f"{base}_{n}.csv", n + 1
             used.add(name)
             with archive.open(name, "w", force_zip64=True) as member:
-                write_csv(widget, member, neutralise)
+                write_csv(widget, member)
             names.append(name)
     return names

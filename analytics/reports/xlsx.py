@@ -4,7 +4,8 @@ faster than openpyxl's write-only mode (which builds a cell object per value; ~4
 cell on this machine, 80 s for 336,776 rows of six columns).
 
 It writes what reports and dataset exports need and nothing more: several sheets, text as
-inline strings (no shared-string table growing with the data), numbers, booleans, dates
+inline strings (no shared-string table growing with the data; every text neutralised
+against formulas, ``analytics.reports.formulas``), numbers, booleans, dates
 and times as Excel serial numbers with a date format, a few fonts (bold, title, note),
 number formats and column widths. The files open in Excel, LibreOffice and openpyxl
 (the tests read every file back with openpyxl).
@@ -17,6 +18,8 @@ import math
 import re
 import zipfile
 from html import escape
+
+from analytics.reports.formulas import TRIGGERS, cell_text, neutralise, sheet_title
 
 # Characters XML 1.0 cannot hold (openpyxl refuses them too); they are dropped.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -92,6 +95,8 @@ class XlsxWriter:
         return self._xfs.index(key)
 
     def sheet(self, name: str, widths: list[float] | None = None) -> "Sheet":
+        """Start the next sheet; its name is made valid and formula-free (``sheet_title``)."""
+        name = sheet_title(name)
         if self._current is not None:
             self._current.close()
         self._sheets.append(name)
@@ -171,7 +176,9 @@ class Sheet:
 
     def append(self, values, style: int | list | None = None) -> None:
         """One row. ``style`` is a style id for every cell, or a list of them (one per
-        cell; None for the default). None values leave the cell empty."""
+        cell; None for the default). None values leave the cell empty. Every text is
+        neutralised here (``formulas.neutralise``), headers and titles as much as data,
+        so no caller can let a formula through."""
         self.rows += 1
         n = self.rows
         while len(self._letters) < len(values):
@@ -188,6 +195,8 @@ class Sheet:
             kind = type(value)
             if kind is str:
                 if value:
+                    if value[0] in TRIGGERS:
+                        value = neutralise(value)
                     add(f'<c r="{letters[i]}{n}" t="inlineStr"{attr}><is><t xml:space="preserve">{_text(value)}'
                         "</t></is></c>")
             elif kind is bool:
@@ -204,7 +213,7 @@ class Sheet:
             elif isinstance(value, (int, float)):  # numpy-like and bool subclasses
                 add(f'<c r="{letters[i]}{n}"{attr}><v>{float(value)!r}</v></c>')
             else:
-                add(f'<c r="{letters[i]}{n}" t="inlineStr"{attr}><is><t xml:space="preserve">{_text(str(value))}'
+                add(f'<c r="{letters[i]}{n}" t="inlineStr"{attr}><is><t xml:space="preserve">{_text(cell_text(value))}'
                     "</t></is></c>")
         add("</row>")
         self._pending.append("".join(parts))

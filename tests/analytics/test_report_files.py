@@ -12,7 +12,6 @@ from openpyxl import load_workbook
 
 from analytics.reports import content, counts, tabular
 from analytics.reports.xlsx import XlsxWriter, column_letter
-from storage.exports import neutralise
 
 
 def test_column_letters():
@@ -74,7 +73,7 @@ def excel_limit(monkeypatch):
 def test_beyond_excels_limit_the_sheet_holds_the_first_rows_and_says_so(excel_limit):
     report = _report(total=8, stream_rows=8)
     buffer = io.BytesIO()
-    tabular.write_xlsx(report, buffer, neutralise)
+    tabular.write_xlsx(report, buffer)
     book = load_workbook(io.BytesIO(buffer.getvalue()), read_only=True)
     rows = list(book["Rows"].iter_rows(values_only=True))
     assert rows[:6] == [("n", "label")] + [(i, f"r{i}") for i in range(1, 6)]
@@ -87,7 +86,7 @@ def test_beyond_excels_limit_the_sheet_holds_the_first_rows_and_says_so(excel_li
                             "(an Excel sheet holds at most 5, so the Excel file has the first rows only).")
     # The CSV holds every row.
     csv_buffer = io.BytesIO()
-    assert tabular.write_csv(report["tabs"][0]["widgets"][0], csv_buffer, neutralise) == 8
+    assert tabular.write_csv(report["tabs"][0]["widgets"][0], csv_buffer) == 8
     assert csv_buffer.getvalue().decode("utf-8-sig").splitlines()[-1] == "8,r8"
 
 
@@ -125,3 +124,49 @@ def test_a_capped_pivot_never_claims_its_row_cap_as_a_count():
         "Pivot: the first 10,000 rows (a widget query's limit; there may be more); this PDF has the first 40.")
     assert counts.rows_sentence("Pivot", 10_000, 10_000, "xlsx", capped=True).endswith(
         "this Excel file has all of them.")
+
+
+FORMULA_CASES = ["=1+1", "+A1", "-A1", "@SUM(A1)", "\tx", "\rx", "=cmd|' /C calc'!A0", "-", "+", "-1+2", "-1e5x",
+                 "-inf", "-nan", "-1 day, 0:00:00"]
+NUMBER_TEXTS = ["-5", "-12.5", "+5", "-1,234.50", "-.5", "-1e5", "+12%", "-$1,000.00", "-1 234,5"]
+PLAIN = ["plain", "a=b", "'=already", " =spaced", ""]
+
+
+def test_neutralise_is_one_rule_in_python_and_sql():
+    import duckdb
+
+    from analytics.reports.formulas import neutralise
+    from storage.exports import neutralised_sql
+
+    assert [neutralise(t) for t in FORMULA_CASES] == ["'" + t for t in FORMULA_CASES]
+    assert [neutralise(t) for t in NUMBER_TEXTS + PLAIN] == NUMBER_TEXTS + PLAIN
+    assert [neutralise(v) for v in (-5, -0.5, None, True, dt.date(2020, 1, 1))] == \
+        [-5, -0.5, None, True, dt.date(2020, 1, 1)]
+    assert neutralise(neutralise("=x")) == "'=x"  # twice is once
+    con = duckdb.connect()
+    texts = FORMULA_CASES + NUMBER_TEXTS + PLAIN
+    got = [r[0] for r in con.execute(f"SELECT {neutralised_sql('t')} FROM unnest($1) AS u(t)", [texts]).fetchall()]
+    assert got == [neutralise(t) for t in texts]
+
+
+def test_sheet_titles_are_valid_and_formula_free():
+    from analytics.reports.formulas import sheet_title
+
+    assert sheet_title("=cmd|' /C calc'!A0") == "_=cmd|' _C calc'!A0"
+    assert sheet_title("+x") == "_+x" and sheet_title("@x") == "_@x" and sheet_title("\tx") == "_x"
+    assert sheet_title("'quoted'") == "quoted" and sheet_title("") == "Sheet" and sheet_title("history") == "history_"
+    assert len(sheet_title("-" + "x" * 40)) == 31
+    for name in ("=a", "a" * 40, "-b", "[c]"):
+        assert sheet_title(sheet_title(name)) == sheet_title(name)
+
+
+def test_xlsx_writer_neutralises_every_text_it_is_given():
+    buffer = io.BytesIO()
+    with XlsxWriter(buffer) as book:
+        sheet = book.sheet("=HYPERLINK(1)")
+        sheet.append(["=header", "-5", -5, decimal.Decimal("-2.5"), ["=in a list"]], book.style("bold"))
+    book = load_workbook(io.BytesIO(buffer.getvalue()))
+    assert book.sheetnames == ["_=HYPERLINK(1)"]
+    cells = list(book.active.iter_rows())[0]
+    assert [c.value for c in cells] == ["'=header", "-5", -5, -2.5, "['=in a list']"]
+    assert all(c.data_type != "f" for c in cells)

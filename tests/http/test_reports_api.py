@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 
 from analytics.reports import figures
-from tests.conftest import PASSWORD, bearer, post_callback, render_page
+from tests.conftest import PASSWORD, bearer, post_callback, render_page, wait_export_job
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -114,11 +114,7 @@ def test_background_export_and_its_file(client, ada, bob, board):
                           headers=bearer(ada))
     assert started.status_code == 201
     job_id = started.get_json()["job_id"]
-    for _ in range(600):
-        job = client.get(f"/api/v1/jobs/{job_id}", headers=bearer(ada)).get_json()
-        if job["status"] not in ("queued", "running"):
-            break
-        time.sleep(0.1)
+    job = wait_export_job(client, ada, job_id)
     assert job["status"] == "done", job
     assert job["result"]["filename"] == "Sales.pdf" and job["result"]["stats"]["pages"] >= 2
     assert client.get(f"/api/v1/reports/{job_id}/file", headers=bearer(bob)).status_code == 404
