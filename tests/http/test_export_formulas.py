@@ -186,7 +186,7 @@ def test_scheduled_files_are_neutralised(client, ada, app_storage, tricky, fmt):
     mailer = app_storage.schedules.mailer = RecordingMailer()
     board = tricky["board"]
     made = client.post(f"/api/v1/dashboards/{board['id']}/schedules", headers=bearer(ada), json={
-        "frequency": "daily", "time": "08:00", "timezone": "UTC", "recipients": ["team@example.com"], "format": fmt,
+        "frequency": "daily", "time": "08:00", "timezone": "UTC", "recipients": ["ada@example.com"], "format": fmt,
         "filters": {"f": ["-minus"]}})
     assert made.status_code == 201, made.get_json()
     schedule_id = made.get_json()["id"]

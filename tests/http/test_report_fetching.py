@@ -161,7 +161,7 @@ def test_figures_with_remote_images_draw_without_fetching(listener):
 def test_scheduled_mail_fetches_nothing(app_storage, admin, board, listener, fmt):
     mailer = app_storage.schedules.mailer = RecordingMailer()
     schedule = app_storage.schedules.create(admin.principal(), board["id"], {
-        "frequency": "daily", "time": "08:00", "timezone": "UTC", "recipients": ["team@example.com"], "format": fmt})
+        "frequency": "daily", "time": "08:00", "timezone": "UTC", "recipients": ["ada@example.com"], "format": fmt})
     run = app_storage.schedules.send_now(admin.principal(), schedule["id"], background=False)
     assert run["status"] == "sent", run
     (mail,) = mailer.sent
