@@ -10,7 +10,6 @@ for DuckDB's CSV writer.
 from __future__ import annotations
 
 import re
-import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -61,7 +60,8 @@ def write_export(service, principal: Principal, dataset_id, fmt: str, sort_model
         raise InvalidInput(f"Unknown export format {fmt!r}; choose csv, xlsx or parquet")
     dataset, con, sql, params = service.open_query(principal, dataset_id, sort_model, filter_model)
     mimetype, extension = FORMATS[fmt]
-    path = service.tmp_dir / f"{uuid.uuid4().hex}.export{extension}"
+    # Named with the pid, so that start-up removes a killed process's half-written export.
+    path = service._tmp_path(f".export{extension}")
     try:
         select = _select_for_export(dataset, sql, fmt)
         if fmt == "xlsx":
