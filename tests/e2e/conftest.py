@@ -194,7 +194,12 @@ def new_page(browser, base_url, request):
     def make(**context_options):
         """``context_options`` go to ``browser.new_context`` (e.g. ``storage_state`` to
         start signed in, ``accept_downloads``)."""
-        options = {"base_url": base_url, "viewport": {"width": 1280, "height": 900}, **context_options}
+        # page.request (the tests' API calls through the signed-in cookie) sends no Origin of
+        # its own, and web/csrf.py refuses cookie-authenticated changes without one; the
+        # browser's own requests carry this same value. A test that checks what Chromium
+        # itself sends passes extra_http_headers={}.
+        options = {"base_url": base_url, "viewport": {"width": 1280, "height": 900},
+                   "extra_http_headers": {"Origin": base_url}, **context_options}
         context = browser.new_context(**options)
         context.set_default_timeout(EXPECT_TIMEOUT_MS)
         contexts.append(context)

@@ -361,7 +361,7 @@ def test_owner_adds_a_viewer_who_can_switch_to_the_workspace(new_page, base_url,
 
 def test_changing_the_password_ends_the_other_sessions(new_page, base_url, live_server, admin):
     ensure_account(live_server, PAT_EMAIL, PAT_PASSWORD, PAT_NAME)
-    laptop, phone = new_page(), new_page()
+    laptop, phone = new_page(extra_http_headers={}), new_page()
     sign_in(laptop, PAT_EMAIL, PAT_PASSWORD, next_path="/settings")
     sign_in(phone, PAT_EMAIL, PAT_PASSWORD, next_path="/settings")
     expect(heading(phone)).to_have_text("Settings")
@@ -402,7 +402,7 @@ def test_changing_the_password_ends_the_other_sessions(new_page, base_url, live_
 
 def test_sign_out_everywhere_ends_the_other_browsers_session(new_page, base_url, live_server, admin):
     ensure_account(live_server, SAM_EMAIL, SAM_PASSWORD, SAM_NAME)
-    laptop, phone = new_page(), new_page()
+    laptop, phone = new_page(extra_http_headers={}), new_page()
     # The same-origin check (web/csrf.py) relies on the browser sending Origin with the
     # Dash renderer's POSTs; record what it sends.
     posts = []
