@@ -184,6 +184,16 @@ def browser(playwright_instance):
     browser.close()
 
 
+def same_origin_context(browser, base_url: str, **options):
+    """A browser context on the live server whose API calls pass the same-origin check.
+
+    page.request (the tests' API calls through the signed-in cookie) sends no Origin of its
+    own, and web/csrf.py refuses cookie-authenticated changes without one; the browser's
+    own requests carry this same value. A test that checks what Chromium itself sends
+    passes extra_http_headers={}."""
+    return browser.new_context(**{"base_url": base_url, "extra_http_headers": {"Origin": base_url}, **options})
+
+
 @pytest.fixture
 def new_page(browser, base_url, request):
     """Make a page in a fresh, isolated context (own cookies). Closed after the test."""
@@ -198,9 +208,8 @@ def new_page(browser, base_url, request):
         # its own, and web/csrf.py refuses cookie-authenticated changes without one; the
         # browser's own requests carry this same value. A test that checks what Chromium
         # itself sends passes extra_http_headers={}.
-        options = {"base_url": base_url, "viewport": {"width": 1280, "height": 900},
-                   "extra_http_headers": {"Origin": base_url}, **context_options}
-        context = browser.new_context(**options)
+        options = {"viewport": {"width": 1280, "height": 900}, **context_options}
+        context = same_origin_context(browser, base_url, **options)
         context.set_default_timeout(EXPECT_TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()

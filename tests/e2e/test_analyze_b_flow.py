@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, run_live_server
+from tests.e2e.conftest import ARTIFACTS, run_live_server, same_origin_context
 from tests.e2e.test_datasets_flow import api_import
 from tests.e2e.test_main_flow import signed_in_state
 
@@ -49,7 +49,7 @@ def owner_page(new_page, owner_state) -> Page:
 @pytest.fixture(scope="module")
 def whole_retail_id(browser, base_url, owner_state) -> int:
     """The whole Online Retail data (541,909 invoice lines), as the app ships it as a sample."""
-    context = browser.new_context(base_url=base_url, storage_state=owner_state)
+    context = same_origin_context(browser, base_url, storage_state=owner_state)
     try:
         response = context.request.post("/api/v1/samples/online-retail", timeout=180_000)
         assert response.status == 201, response.text()

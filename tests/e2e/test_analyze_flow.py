@@ -15,7 +15,7 @@ import pytest
 import statsmodels.formula.api as smf
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, run_live_server
+from tests.e2e.conftest import ARTIFACTS, run_live_server, same_origin_context
 from tests.e2e.test_datasets_flow import api_import
 from tests.e2e.test_main_flow import ensure_account, sign_in, signed_in_state
 
@@ -45,7 +45,7 @@ def owner_state(browser, base_url, live_server):
 
 @pytest.fixture(scope="module")
 def mall_id(browser, base_url, owner_state) -> int:
-    context = browser.new_context(base_url=base_url, storage_state=owner_state)
+    context = same_origin_context(browser, base_url, storage_state=owner_state)
     try:
         return api_import(context.new_page().request, MALL, name="Mall customers")["id"]
     finally:

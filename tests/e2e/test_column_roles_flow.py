@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
+from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server, same_origin_context
 from tests.e2e.test_main_flow import ensure_account, sign_in
 
 FLIGHTS = Path(__file__).resolve().parents[1] / "fixtures" / "public" / "flights_sample.csv"
@@ -33,7 +33,7 @@ def base_url(live_server) -> str:
 @pytest.fixture(scope="module")
 def owner_state(browser, base_url, live_server):
     ensure_account(live_server, EMAIL, PASSWORD, NAME)
-    context = browser.new_context(base_url=base_url)
+    context = same_origin_context(browser, base_url)
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     try:
         sign_in(context.new_page(), EMAIL, PASSWORD)
@@ -44,7 +44,7 @@ def owner_state(browser, base_url, live_server):
 
 @pytest.fixture(scope="module")
 def flights_id(browser, base_url, owner_state) -> int:
-    context = browser.new_context(base_url=base_url, storage_state=owner_state)
+    context = same_origin_context(browser, base_url, storage_state=owner_state)
     try:
         response = context.request.post("/api/v1/datasets", multipart={
             "file": {"name": "flights.csv", "mimeType": "text/csv", "buffer": FLIGHTS.read_bytes()}})

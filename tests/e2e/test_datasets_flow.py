@@ -25,7 +25,7 @@ import pytest
 from openpyxl import Workbook
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
+from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server, same_origin_context
 from tests.e2e.test_main_flow import ensure_account, heading, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -79,7 +79,7 @@ def owner_state(browser, base_url, live_server):
     """The signed-in browser state of the owner: signed in through the login form once,
     then each test starts its own context from these cookies."""
     ensure_account(live_server, OWNER_EMAIL, OWNER_PASSWORD, OWNER_NAME)
-    context = browser.new_context(base_url=base_url)
+    context = same_origin_context(browser, base_url)
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     try:
         sign_in(context.new_page(), OWNER_EMAIL, OWNER_PASSWORD)

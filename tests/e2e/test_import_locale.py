@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import EXPECT_TIMEOUT_MS
+from tests.e2e.conftest import EXPECT_TIMEOUT_MS, same_origin_context
 # A server of this module's own, as test_datasets_flow has (module-scoped fixtures).
 from tests.e2e.test_datasets_flow import base_url, by_type, editor_row, live_server, screenshot  # noqa: F401
 from tests.e2e.test_main_flow import ensure_account, heading, sign_in
@@ -35,7 +35,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture(scope="module")
 def state(browser, base_url, live_server):
     ensure_account(live_server, EMAIL, PASSWORD, NAME)
-    context = browser.new_context(base_url=base_url)
+    context = same_origin_context(browser, base_url)
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     try:
         sign_in(context.new_page(), EMAIL, PASSWORD)

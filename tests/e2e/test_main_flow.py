@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import EXPECT_TIMEOUT_MS
+from tests.e2e.conftest import EXPECT_TIMEOUT_MS, same_origin_context
 
 pytestmark = pytest.mark.e2e
 
@@ -101,7 +101,7 @@ def signed_in_state(browser, base_url: str, live_server, email: str, password: s
     """The browser state (cookies) of ``email`` signed in through the login form once, made
     with create-user first; modules start each test's context from it."""
     ensure_account(live_server, email, password, name)
-    context = browser.new_context(base_url=base_url)
+    context = same_origin_context(browser, base_url)
     context.set_default_timeout(EXPECT_TIMEOUT_MS)
     try:
         sign_in(context.new_page(), email, password)

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, same_origin_context
 from tests.e2e.test_main_flow import ensure_account, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def orders_csv() -> bytes:
 def made(browser, base_url, live_server):
     """Lena's account and a dashboard with a 12,000-row table and a histogram."""
     ensure_account(live_server, EMAIL, PASSWORD, NAME)
-    context = browser.new_context(base_url=base_url)
+    context = same_origin_context(browser, base_url)
     page = context.new_page()
     sign_in(page, EMAIL, PASSWORD)
     upload = page.request.post("/api/v1/datasets", multipart={

@@ -13,7 +13,7 @@ import pytest
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
+from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server, same_origin_context
 from tests.e2e.test_main_flow import ensure_account, sign_in
 from tests.smtp_server import SmtpServer
 
@@ -163,7 +163,7 @@ def test_public_link_download_menu(rita: Page, browser, base_url):
     token = rita.request.post(f"/api/v1/dashboards/{made['id']}/share").json()["token"]
     assert rita.request.put(f"/api/v1/dashboards/{made['id']}/share/export", data={"allow_export": True}).ok
 
-    visitor = browser.new_context(base_url=base_url, accept_downloads=True)
+    visitor = same_origin_context(browser, base_url, accept_downloads=True)
     try:
         page = visitor.new_page()
         page.goto(f"/public/dashboards/{token}?filters=" + '{"genre":["Puzzle","Racing"]}')

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, same_origin_context
 # A server of this module's own (module-scoped fixtures, as the dashboard flow has them).
 from tests.e2e.test_dashboard_flow import base_url, live_server  # noqa: F401
 from tests.e2e.test_dashboard_flow import wait_until_drawn as every_widget_drawn
@@ -43,7 +43,7 @@ def made(browser, base_url, state) -> dict:
     """The dataset, its generated dashboard (with a table and a long KPI added, at desktop
     places that put two widgets side by side), its public link and an upload waiting on
     the import screen."""
-    context = browser.new_context(base_url=base_url, storage_state=state)
+    context = same_origin_context(browser, base_url, storage_state=state)
     request = context.request
     try:
         response = request.post("/api/v1/datasets", multipart={
