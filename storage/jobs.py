@@ -177,6 +177,7 @@ class JobService:
         return self._row_dict(row)
 
     def cancel(self, principal: Principal, job_id) -> dict:
+        principal.require_write("cancel jobs")
         self.get(principal, job_id)
         self.request_cancel(job_id)
         return self.get(principal, job_id)

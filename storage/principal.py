@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from errors import Forbidden
+
 
 class Role(str, Enum):
     VIEWER = "viewer"
@@ -56,6 +58,13 @@ class Principal:
     @property
     def can_write(self) -> bool:
         return self.scope == SCOPE_WRITE
+
+    def require_write(self, what: str = "change anything") -> None:
+        """Refuse a read-scoped token before a write. Every storage method that changes
+        state calls this (or checks a role through effective_role), so no route or
+        callback can forget it."""
+        if not self.can_write:
+            raise Forbidden(f"This API token is read-only; it cannot {what}")
 
     def effective_role(self, role: Role) -> Role:
         """The role this principal really has where the user holds ``role``."""

@@ -177,8 +177,13 @@ class ProfileService:
         return self._empty(dataset, "running", progress, message)
 
     def refresh(self, principal: Principal, dataset_id) -> dict:
-        """Compute again (after a failure); Conflict while a computation runs."""
+        """Compute again (after a failure); Conflict while a computation runs. Needs the
+        editor role: a recomputation costs the server minutes of CPU, and the profile is
+        everyone's (a viewer's first look still computes a missing profile once, in get)."""
         dataset = self.datasets.get(principal, dataset_id)
+        if not dataset.role.at_least(Role.EDITOR):
+            raise Forbidden("Computing the profile again takes the server's time for everyone in the workspace: "
+                            "that needs an editor")
         state = self._job_state(dataset)
         if state is not None and state[0] in ("queued", "running"):
             raise Conflict("The profile is being computed already")

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from analytics.columns import clean_name
 from storage.database import utcnow
-from storage.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from storage.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from storage.limits import MB, Limits, check_upload
 from storage.principal import Principal
 from storage.tables import uploads
@@ -62,8 +62,7 @@ class UploadService:
         )
 
     def create(self, principal: Principal, filename: str, size) -> Upload:
-        if not principal.can_write:
-            raise Forbidden("This API token is read-only")
+        principal.require_write("upload files")
         try:
             size = int(size)
         except (TypeError, ValueError):
@@ -96,6 +95,7 @@ class UploadService:
         return Upload(row.id, row.filename, row.size, row.received, row.status)
 
     def write_chunk(self, principal: Principal, upload_id, offset, stream, length: int | None) -> Upload:
+        principal.require_write("send file contents")
         upload = self.get(principal, upload_id)
         if upload.status != "receiving":
             raise Conflict(f"This upload is {upload.status}; start a new one")
@@ -140,6 +140,7 @@ class UploadService:
 
     def register_file(self, principal: Principal, filename: str, src_stream) -> Upload:
         """A whole file at once (the multipart API): stored like a finished chunked upload."""
+        principal.require_write("upload files")
         upload_id = str(uuid.uuid4())
         path = self.path_for(upload_id)
         size = 0
@@ -174,6 +175,7 @@ class UploadService:
         return self.get(principal, upload_id)
 
     def discard(self, principal: Principal, upload_id) -> None:
+        principal.require_write("delete uploads")
         upload = self.get(principal, upload_id)
         self.path_for(upload.id).unlink(missing_ok=True)
         with self.engine.begin() as conn:

@@ -17,12 +17,12 @@ import flask
 import flask_login
 from flask_login import LoginManager, UserMixin
 
-from storage.errors import NotFound
+from storage.errors import Forbidden, NotFound
 from storage.principal import Principal
 from storage.users import User
 from web import devices
 from web.context import EXTENSION_KEY, current_storage, safe_next_path
-from web.csrf import cross_site_refusal
+from web.csrf import SAFE_METHODS, cross_site_refusal
 from web.proxies import request_client_address
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,19 @@ def unauthenticated_response(message: str = "Sign in or send an API token to use
     return response
 
 
+# POST routes that only read: their question is a body (a query, an analysis, a widget to
+# render, a report file to build), so a read-scoped token may call them. Every other
+# non-GET route under /api/ changes something and is refused to read tokens here, before
+# any body is read; storage checks the scope again (Principal.require_write and
+# effective_role), so a route added without thought is still refused twice.
+READ_SCOPE_ENDPOINTS = frozenset({
+    "api_analyze.analyze",
+    "api_dashboards.query",
+    "api_dashboards.render_widget",
+    "api_reports.start_export",
+})
+
+
 def _resolve_principal() -> tuple[Principal | None, bool]:
     """(principal, bad_token): a Bearer token wins over the session cookie."""
     header = flask.request.headers.get("Authorization", "")
@@ -222,6 +235,10 @@ def guard():
         if principal is not None and request.path == "/login":
             return flask.redirect(safe_next_path(request.args.get("next")))
     if principal is not None:
+        if kind == "api" and not principal.can_write and request.method not in SAFE_METHODS \
+                and request.endpoint not in READ_SCOPE_ENDPOINTS and request.url_rule is not None:
+            raise Forbidden("This API token is read-only: it can read but not change anything. "
+                            "Create a token with the write scope for this.")
         return None
     if kind == "public-page":
         return None
