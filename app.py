@@ -27,6 +27,7 @@ from storage.errors import DataInsightError
 from storage.limits import Limits
 from web import auth, prefetch
 from web.context import EXTENSION_KEY, current_principal, current_storage, current_workspace
+from web.redact import RedactSecrets
 
 log = logging.getLogger("datainsight")
 
@@ -96,6 +97,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     settings.ensure_data_dir()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # our own messages name paths too (web.csrf's warning)
+        if not any(isinstance(f, RedactSecrets) for f in handler.filters):
+            handler.addFilter(RedactSecrets())
     storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings))
     storage.migrate()
     storage.recover()
@@ -158,6 +162,7 @@ def _serve(settings: Settings, dev: bool) -> None:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", "-")
+            self.cfg.set("logger_class", "web.redact.RedactingLogger")  # no share tokens or invite codes in logs
 
         def load(self):
             return create_app(settings).server
