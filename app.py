@@ -25,7 +25,7 @@ from settings import PROJECT_ROOT, Settings, SettingsError
 from storage import Storage
 from storage.errors import DataInsightError
 from storage.limits import Limits
-from web import auth, prefetch
+from web import auth, callback_shapes, prefetch
 from web.context import EXTENSION_KEY, current_principal, current_storage, current_workspace
 from web.redact import RedactSecrets
 
@@ -131,6 +131,13 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.layout = _shell_layout
     protect_page_layouts()
     register_all(app)
+
+    @server.before_request
+    def _callback_shapes():  # after Dash's own first-request set-up, which completes the map
+        if flask.request.path == auth.CALLBACK_PATH and flask.request.method == "POST":
+            return callback_shapes.refusal(app.callback_map)
+        return None
+
     return app
 
 

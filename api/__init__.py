@@ -5,6 +5,7 @@ import flask
 
 from api import analyze, columns, dashboards, datasets, fallback, health, profiles, reports, v1
 from api.errors import install_api_error_handlers
+from api.ids import check_request_ids
 
 
 def register_api(server: flask.Flask) -> None:
@@ -18,3 +19,8 @@ def register_api(server: flask.Flask) -> None:
     server.register_blueprint(reports.blueprint)
     server.register_blueprint(fallback.blueprint)  # last: catches unknown /api/v1 paths
     install_api_error_handlers(server)
+
+    @server.before_request
+    def _bounded_ids():  # after the guard: who is asking is settled first
+        if flask.request.path.startswith("/api/"):
+            check_request_ids()

@@ -20,6 +20,19 @@ def json_body() -> dict:
     return body
 
 
+def optional_json_body() -> dict:
+    """The request's JSON object when it has a body, {} when it has none, a clear 400 when
+    the body is not an object (a list, a string, a number)."""
+    if not flask.request.get_data(cache=True):
+        return {}
+    body = flask.request.get_json(silent=True)
+    if body is None:
+        return {}  # not JSON at all: routes with optional bodies ignore it, as before
+    if not isinstance(body, dict):
+        raise InvalidInput("The request body must be a JSON object")
+    return body
+
+
 def field(body: dict, name: str, kind=str, required: bool = True, default=None):
     value = body.get(name, default)
     if value is None:

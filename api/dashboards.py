@@ -5,7 +5,7 @@ from __future__ import annotations
 import flask
 
 from analytics.widgets import editor_catalogue
-from api._helpers import created, field, json_body, jsonable
+from api._helpers import created, field, json_body, jsonable, optional_json_body
 from storage.errors import InvalidInput
 from web.context import current_storage, require_principal
 
@@ -92,8 +92,8 @@ def delete_dashboard(dashboard_id):
 @blueprint.post("/dashboards/<dashboard_id>/duplicate")
 def duplicate_dashboard(dashboard_id):
     principal = require_principal()
-    body = flask.request.get_json(silent=True) or {}
-    name = body.get("name") if isinstance(body, dict) else None
+    body = optional_json_body()
+    name = body.get("name")
     return created(current_storage().dashboards.duplicate(principal, dashboard_id, name))
 
 
@@ -112,9 +112,7 @@ def render_widget(dashboard_id, widget_id):
     """One widget's output with {"filters": cross-filters, "dashboard_filters": values of
     the dashboard's filters}; both optional."""
     principal = require_principal()
-    body = flask.request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        raise InvalidInput("The request body must be a JSON object")
+    body = optional_json_body()
     return flask.jsonify(current_storage().queries.render_widget(
         principal, dashboard_id, widget_id, _filters(body), _filters(body, "dashboard_filters")))
 
@@ -135,6 +133,6 @@ def revoke_share(dashboard_id):
 @blueprint.post("/datasets/<dataset_id>/dashboard")
 def generate_dashboard(dataset_id):
     principal = require_principal()
-    body = flask.request.get_json(silent=True) or {}
-    workspace_id = body.get("workspace_id") if isinstance(body, dict) else None
+    body = optional_json_body()
+    workspace_id = body.get("workspace_id")
     return created(current_storage().dashboards.generate(principal, dataset_id, workspace_id))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import flask
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from api._helpers import as_attachment, created, field, json_body, jsonable, query_json, sort_model_from_args
+from api._helpers import (as_attachment, created, field, json_body, jsonable, optional_json_body, query_json,
+                          sort_model_from_args)
 from storage import imports, samples
 from storage.ingest import READ_CHOICES, read_options
 from storage.errors import InvalidInput, PayloadTooLarge
@@ -266,7 +267,7 @@ def list_samples():
 @blueprint.post("/samples/<key>")
 def add_sample(key):
     principal = require_principal()
-    body = flask.request.get_json(silent=True) or {}
+    body = optional_json_body()
     storage = current_storage()
     dataset = samples.add_sample(storage.datasets, principal, _workspace_id(principal, body.get("workspace_id")), key)
     return created(dataset.public_dict())

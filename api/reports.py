@@ -11,7 +11,7 @@ import json
 import flask
 
 from analytics.names import header_text
-from api._helpers import as_attachment, created, json_body
+from api._helpers import as_attachment, created, json_body, optional_json_body
 from api.errors import handle_app_error
 from storage.errors import DataInsightError, InvalidInput
 from storage.exports import stream_file
@@ -58,9 +58,7 @@ def start_export(dashboard_id):
     """The same export in the background: {"job_id"}; poll GET /api/v1/jobs/<id>, then
     download GET /api/v1/reports/<job id>/file."""
     principal = require_principal()
-    body = flask.request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        raise InvalidInput("The request body must be a JSON object")
+    body = optional_json_body()
     reports = current_storage().reports
     view = reports.view_from_args(body)
     job_id = reports.start_export(principal, dashboard_id, body.get("format", "pdf"), view=view, **_options(body))

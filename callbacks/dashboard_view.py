@@ -71,6 +71,23 @@ class SharedAccess:
         return current_storage().dashboard_views.render_shared_widget(key, widget_id, filters, cross, table_view)
 
 
+def _clean_state(state) -> dict:
+    """The dash-state store as the browser sent it, reduced to its shape. Anyone may post
+    any JSON in its place (public pages too), and the callbacks read it as
+    {"filters": {...}, "cross": [{...}, ...], ...}; what does not fit is dropped."""
+    state = dict(state) if isinstance(state, dict) else {}
+    cross = state.get("cross")
+    state["cross"] = [c for c in cross if isinstance(c, dict)] if isinstance(cross, list) else []
+    if not isinstance(state.get("filters"), dict):
+        state["filters"] = {}
+    return state
+
+
+def _clean_view(view) -> dict:
+    """The dash-view store (tab, page, sort, edit) as a dict, whatever was posted."""
+    return dict(view) if isinstance(view, dict) else {}
+
+
 def _widget_spec(board: dict, widget_id) -> dict | None:
     return next((w["spec"] for w in board.get("widgets") or [] if str(w["id"]) == str(widget_id)), None)
 
@@ -182,7 +199,7 @@ def register_view(app, access) -> None:
         return _draw(ctx.outputs_list["id"]["index"], state, key)
 
     def _draw(widget_id, state, key):
-        state = state or {}
+        state = _clean_state(state)
         try:
             board = access.board(key)
         except DataInsightError as exc:
@@ -221,7 +238,7 @@ def register_view(app, access) -> None:
         new = click_filter(spec, point_data["points"][0]) if spec else None
         if new is None:
             return _unchanged()
-        state = dict(state or {})
+        state = _clean_state(state)
         before = list(state.get("cross") or [])
         state["cross"] = add_cross_filter(before, trigger["index"], new)
         state["filters"] = filters_after_clicks(board, state.get("filters"), before, state["cross"])
@@ -239,7 +256,7 @@ def register_view(app, access) -> None:
         trigger = ctx.triggered_id
         if not isinstance(trigger, dict) or not (ctx.triggered and ctx.triggered[0].get("value")):
             return _unchanged()
-        state = dict(state or {})
+        state = _clean_state(state)
         before = list(state.get("cross") or [])
         cross = list(before)
         index = trigger["index"]
@@ -262,7 +279,7 @@ def register_view(app, access) -> None:
         Input(f"{p}dash-state", "data"),
     )
     def draw_chips(state):
-        return cross_filter_chips((state or {}).get("cross") or [], p)
+        return cross_filter_chips(_clean_state(state).get("cross") or [], p)
 
     @app.callback(
         Output(f"{p}dash-state", "data", allow_duplicate=True),
@@ -277,7 +294,7 @@ def register_view(app, access) -> None:
     )
     def set_filters(selects, starts, ends, lows, highs, state, key):
         values = _filters_from_controls(ctx.inputs_list, [selects, starts, ends, lows, highs])
-        state = dict(state or {})
+        state = _clean_state(state)
         old = state.get("filters") or {}
         if values == old:
             return no_update
@@ -296,7 +313,7 @@ def register_view(app, access) -> None:
         prevent_initial_call=True,
     )
     def switch_tab(tab, view):
-        view = dict(view or {})
+        view = _clean_view(view)
         if not tab or tab == view.get("tab"):
             return no_update
         view["tab"] = tab
@@ -313,14 +330,14 @@ def register_view(app, access) -> None:
     )
     def draw_body(view, *rest):
         state, key = rest[-2], rest[-1]
-        view = view or {}
+        view = _clean_view(view)
         try:
             board = access.board(key)
             options = access.options(key)
         except DataInsightError as exc:
             return widget_error(exc.message)
         editable = bool(view.get("edit")) and not p
-        state = {**(state or {}), "tab": view.get("tab")}
+        state = {**_clean_state(state), "tab": view.get("tab")}
         shown = widgets_of_tab(board, resolve_tab(board, state["tab"]))
         outputs = access.render_many(key, board, shown, state.get("filters"), state.get("cross"))
         return dashboard_body(board, state, options, p, editable, outputs)
@@ -335,7 +352,7 @@ def register_view(app, access) -> None:
 
 def next_table_view(view: dict | None, trigger: dict) -> dict:
     """The page and sort after a click on a table widget's pager or a header."""
-    view = dict(view or {})
+    view = _clean_view(view)
     page = int(view.get("page") or 0)
     kind = trigger.get("type", "")
     if kind.endswith("dash-table-prev"):
@@ -370,7 +387,7 @@ def register_tables(app, access) -> None:
         if not isinstance(trigger, dict) or not (ctx.triggered and ctx.triggered[0].get("value")):
             return no_update
         view = next_table_view(view, trigger)
-        state = state or {}
+        state = _clean_state(state)
         try:
             output = access.render_one(key, trigger["index"], state.get("filters"), state.get("cross"), view)
         except DataInsightError as exc:

@@ -413,7 +413,7 @@ class DashboardService:
         dataset = self.datasets.get(principal, dataset_id)
         if workspace_id in (None, ""):
             workspace_id = dataset.workspace_id
-        if int(workspace_id) != dataset.workspace_id:
+        if str(workspace_id) != str(dataset.workspace_id):
             raise InvalidInput("A dashboard is made in the dataset's own workspace")
         with self.engine.connect() as conn:
             self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)

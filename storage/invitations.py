@@ -14,7 +14,7 @@ from storage.errors import Conflict, InvalidInput, NotFound
 from storage.principal import Principal
 from storage.tables import invitations
 from storage.tokens import hash_token
-from storage.users import User, UserService, normalize_email, require_admin
+from storage.users import User, UserService, normalize_email, require_admin, text_input
 
 INVITATION_LIFETIME = timedelta(days=7)
 
@@ -95,6 +95,7 @@ class InvitationService:
         return invitation
 
     def accept(self, code: str, password: str, name: str | None = None) -> User:
+        code, password = text_input(code, "invitation code"), text_input(password, "password")
         invitation = self.lookup(code)
         with self.engine.begin() as conn:
             # Claim the invitation first, so two tabs cannot both use it.

@@ -130,6 +130,8 @@ def check_timezone(name) -> str:
 def check_options(fmt, paper, orientation, widget) -> tuple[str, str, str]:
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput(f"Unknown export format {fmt!r}; choose pdf, xlsx, html, zip or csv")
+    if not isinstance(paper or "", str) or not isinstance(orientation or "", str):
+        raise InvalidInput("Give the paper (a4, letter, ...) and the orientation (portrait or landscape) as text")
     paper = (paper or "a4").lower()
     orientation = (orientation or "portrait").lower()
     layout.pdf.page_size(paper, orientation)  # InvalidInput naming the choices

@@ -35,6 +35,16 @@ def clean_name(name: str | None, email: str) -> str:
     return name or email.split("@", 1)[0]
 
 
+def text_input(value, what: str) -> str:
+    """A form field that must be text (the sign-in and set-up forms are public callbacks, so
+    anyone may post a list or an object in their place): "" for nothing, else InvalidInput."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"The {what} must be text")
+    return value
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -177,6 +187,7 @@ class UserService:
         survived a refused password and locked everyone out. A refused input raises before
         anything is written; a lost race fails on the mark's primary key and rolls the
         whole transaction (the new account too) back."""
+        email, password = text_input(email, "email"), text_input(password, "password")
         if not self.needs_setup():
             raise Conflict("DataInsight is already set up; sign in instead")
         check_password_rules(password, normalize_email(email))
@@ -222,7 +233,7 @@ class UserService:
         also lock its owner out whenever a stranger wants to. So a device the account signed
         in from before (``device``, from a signed cookie) is not held by the account's lock:
         it counts its own failures instead, next to the address's."""
-        email = (email or "").strip().lower()
+        email, password = text_input(email, "email").strip().lower(), text_input(password, "password")
         if not email or not password:
             raise InvalidInput("Enter your email and password")
         user = self.get_by_email(email)

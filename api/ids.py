@@ -1,0 +1,75 @@
+"""Ids at the edge of the API (issue 18, point 11).
+
+Row ids are 64-bit integers in every database we run on. A larger number (or its digits in
+a path, a query string, a form or a JSON body) used to reach the driver, which raised
+OverflowError or a DataError: a 500. Every request to /api/ is checked here once, before
+its route runs: a path id past the range is a 404 (no such thing, like any unknown id),
+and an id field past it in the body, form or query string a 400 naming the field.
+Ids that are not numbers (uploads and jobs are uuids, widgets have names) are left to the
+routes, which answer 404 for an id that names nothing.
+"""
+from __future__ import annotations
+
+import flask
+
+from storage.errors import InvalidInput, NotFound
+
+MAX_ID = 2**63 - 1
+
+
+def _is_id_name(name: str) -> bool:
+    return name == "id" or name.endswith("_id") or name.endswith("_ids")
+
+
+def out_of_range(value) -> bool:
+    """A number (or digits) that no row id can be."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return not 0 <= value <= MAX_ID
+    if isinstance(value, str):
+        digits = value.strip()
+        if digits.startswith("-"):
+            digits = digits[1:]
+        return digits.isdigit() and len(digits) > 18 and int(value) > MAX_ID
+    return False
+
+
+def _field_problem(name: str, value) -> str | None:
+    values = value if isinstance(value, list) else [value]
+    if any(out_of_range(v) for v in values):
+        return (f"The field {name!r} is not an id this server can have "
+                f"(ids are whole numbers from 1 to {MAX_ID:,})")
+    return None
+
+
+def _walk(obj, path: str = ""):
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _is_id_name(key):
+                yield where, value
+            yield from _walk(value, where)
+    elif isinstance(obj, list):
+        for index, value in enumerate(obj[:1000]):
+            yield from _walk(value, f"{path}[{index}]")
+
+
+def check_request_ids() -> None:
+    """before_request for /api/: raise NotFound/InvalidInput as described above."""
+    request = flask.request
+    for name, value in (request.view_args or {}).items():
+        if _is_id_name(name) and out_of_range(value):
+            raise NotFound(f"There is no {name.removesuffix('_id')} {value}")
+    fields = list(request.args.items(multi=True))
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        fields += list(request.form.items(multi=True))
+    for name, value in fields:
+        problem = _is_id_name(name) and _field_problem(name, value)
+        if problem:
+            raise InvalidInput(problem, details={"field": name})
+    if request.is_json:
+        for name, value in _walk(request.get_json(silent=True)):
+            problem = _field_problem(name, value)
+            if problem:
+                raise InvalidInput(problem, details={"field": name})
