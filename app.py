@@ -163,10 +163,12 @@ def _serve(settings: Settings, dev: bool) -> None:
 
     class _Gunicorn(BaseApplication):
         def load_config(self):
+            self.settings = settings  # read by the front's workers
             self.cfg.set("bind", f"{settings.host}:{settings.port}")
             self.cfg.set("workers", settings.workers)
-            self.cfg.set("threads", settings.threads)
-            self.cfg.set("worker_class", "gthread")
+            # Each worker reads requests whole on an event loop before a thread takes them:
+            # slow clients cost a socket, not a thread (web.front).
+            self.cfg.set("worker_class", "web.front.FrontWorker")
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", "-")
             self.cfg.set("logger_class", "web.redact.RedactingLogger")  # no share tokens or invite codes in logs

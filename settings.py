@@ -76,6 +76,11 @@ class Settings:
     import_memory_mb: int = 512
     workers: int = 1
     threads: int = 8
+    # The front (web.front) reads every request whole before a thread takes it.
+    request_timeout: int = 30
+    min_upload_kbps: int = 32
+    anonymous_body_kb: int = 256
+    max_connections: int = 200
     secure_cookies: bool = False
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Host are believed; none by default.
     trusted_proxies: tuple[str, ...] = ()
@@ -113,6 +118,10 @@ class Settings:
             import_memory_mb=_int_env(env, "IMPORT_MEMORY_MB", 512, minimum=16),
             workers=_int_env(env, "WORKERS", 1),
             threads=_int_env(env, "THREADS", 8),
+            request_timeout=_int_env(env, "REQUEST_TIMEOUT", 30),
+            min_upload_kbps=_int_env(env, "MIN_UPLOAD_KBPS", 32),
+            anonymous_body_kb=_int_env(env, "ANONYMOUS_BODY_KB", 256),
+            max_connections=_int_env(env, "MAX_CONNECTIONS", 200, minimum=8),
             secure_cookies=_bool_env(env, "SECURE_COOKIES", False),
             trusted_proxies=_networks_env(env, "TRUSTED_PROXIES"),
             log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),

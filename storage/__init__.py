@@ -5,6 +5,7 @@ and checks it here; there is no other path to the data.
 """
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -87,10 +88,12 @@ class Storage:
             checks["database"] = {"status": "ok", "dialect": self.engine.dialect.name}
         except Exception as exc:  # any failure is what the check reports
             checks["database"] = {"status": "error", "message": type(exc).__name__}
-        probe = self.data_dir / ".health-probe"
         try:
-            probe.write_text("ok")
-            probe.unlink()
+            # A probe of its own per check: concurrent checks (a load balancer, several
+            # threads) shared one name once, and one's unlink failed the other with a 503.
+            with tempfile.NamedTemporaryFile(dir=self.data_dir, prefix=".health-probe-") as probe:
+                probe.write(b"ok")
+                probe.flush()
             checks["storage"] = {"status": "ok"}
         except OSError as exc:
             checks["storage"] = {"status": "error", "message": exc.strerror or type(exc).__name__}

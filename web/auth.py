@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import flask
 import flask_login
 from flask_login import LoginManager, UserMixin
+from itsdangerous import BadSignature
+from werkzeug.http import parse_cookie
 
 from storage.errors import Forbidden, NotFound
 from storage.principal import Principal
+from storage.tokens import TOKEN_PREFIX
 from storage.users import User
 from web import devices
 from web.context import EXTENSION_KEY, current_storage, safe_next_path
@@ -262,6 +266,38 @@ def security_headers(response):
     if flask.request.path.startswith("/api/") or flask.request.path == CALLBACK_PATH:
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def credentials_checker(server: flask.Flask) -> Callable[[dict], bool]:
+    """For the front (web.front), which must decide before reading a body: do a request's
+    headers (waitress's ``{"COOKIE": ..., "AUTHORIZATION": ...}``) carry a session or
+    remember-me cookie this app signed, or a Bearer token of our format?
+
+    Signatures are checked, the database is not (the front's loop must never wait on it):
+    an ended session or an invented token passes here, gets the signed-in body limit, and
+    is refused by the guard before its body is used.
+    """
+    serializer = server.session_interface.get_signing_serializer(server)
+    max_age = int(server.permanent_session_lifetime.total_seconds())
+
+    def has_credentials(headers: dict) -> bool:
+        scheme, _, token = headers.get("AUTHORIZATION", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip().startswith(TOKEN_PREFIX):
+            return True
+        cookies = parse_cookie(headers.get("COOKIE", ""))
+        if cookies.get(SESSION_COOKIE):
+            try:
+                session = serializer.loads(cookies[SESSION_COOKIE], max_age=max_age)
+            except BadSignature:
+                session = None
+            if isinstance(session, dict) and session.get("_user_id"):
+                return True
+        if cookies.get(REMEMBER_COOKIE):
+            with server.app_context():  # flask-login's digest reads the app's secret key
+                return flask_login.utils.decode_cookie(cookies[REMEMBER_COOKIE]) is not None
+        return False
+
+    return has_credentials
 
 
 def install(server: flask.Flask, settings) -> None:

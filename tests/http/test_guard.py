@@ -12,6 +12,16 @@ def test_health_is_public_and_checks_database_and_storage(client):
     assert body["checks"]["database"]["status"] == "ok" and body["checks"]["storage"]["status"] == "ok"
 
 
+def test_concurrent_health_checks_all_pass(app_storage):
+    """A load balancer and several threads ask at once; each check writes a probe of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: app_storage.health()["storage"]["status"], range(400)))
+    assert results == ["ok"] * 400
+    assert not list(app_storage.data_dir.glob(".health-probe*"))
+
+
 def test_first_start_sends_every_page_to_setup(client):
     for path in ("/", "/login", "/datasets", "/settings"):
         response = client.get(path)

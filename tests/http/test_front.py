@@ -1,0 +1,85 @@
+"""The front's pieces without a server (web.front; the live server is in
+tests/integration/test_slow_clients.py): which requests count as signed in for the body
+limit, when a request is late, the access-log line and the JSON refusals."""
+from __future__ import annotations
+
+import json
+
+from waitress.adjustments import Adjustments
+
+from tests.conftest import sign_in
+from web.auth import REMEMBER_COOKIE, SESSION_COOKIE, credentials_checker
+from web.front import AccessLog, AnonymousBodyTooLarge, FrontLimits, FrontRequestParser, RequestTimeout
+
+
+def test_only_cookies_this_app_signed_and_bearer_tokens_count_as_credentials(app, client, admin):
+    has_credentials = credentials_checker(app.server)
+    sign_in(client, "ada@example.com", remember=True)
+    session = client.get_cookie(SESSION_COOKIE).value
+    remember = client.get_cookie(REMEMBER_COOKIE).value
+    assert has_credentials({"COOKIE": f"{SESSION_COOKIE}={session}"})
+    assert has_credentials({"COOKIE": f"theme=dark; {REMEMBER_COOKIE}={remember}"})
+    assert has_credentials({"AUTHORIZATION": "Bearer dit_anything"})
+    forged_session = session[:-4] + ("AAAA" if not session.endswith("AAAA") else "BBBB")
+    forged_remember = remember.split("|")[0] + "|" + "0" * 128
+    for headers in ({}, {"COOKIE": f"{SESSION_COOKIE}={forged_session}"},
+                    {"COOKIE": f"{REMEMBER_COOKIE}={forged_remember}"}, {"COOKIE": "other=1"},
+                    {"AUTHORIZATION": "Basic YWRhOnB3"}, {"AUTHORIZATION": "Bearer not-ours"}):
+        assert not has_credentials(headers), headers
+    # A genuine session cookie with nobody signed in (a signed-out browser's) is anonymous.
+    signed_out = app.server.session_interface.get_signing_serializer(app.server).dumps({"next": "/"})
+    assert not has_credentials({"COOKIE": f"{SESSION_COOKIE}={signed_out}"})
+
+
+def _parser(signed_in: bool, timeout=30, kbps=32, anonymous_kb=256):
+    limits = FrontLimits(timeout, kbps, anonymous_kb, lambda headers: signed_in)
+    cls = type("Parser", (FrontRequestParser,), {"limits": limits})
+    return cls(Adjustments())
+
+
+def test_a_large_anonymous_body_is_refused_when_its_headers_arrive():
+    head = b"POST /_dash-update-component HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n{"
+    anonymous = _parser(signed_in=False)
+    anonymous.received(head)
+    assert anonymous.completed and isinstance(anonymous.error, AnonymousBodyTooLarge)
+    status, headers, body = anonymous.error.to_response()
+    assert status == "413 Content Too Large" and ("Content-Type", "application/json") in headers
+    assert json.loads(body)["error"] == {"code": "too_large", "message": anonymous.error.body}
+    assert "256 KB" in anonymous.error.body
+    signed_in = _parser(signed_in=True)
+    signed_in.received(head)
+    assert not signed_in.completed and signed_in.error is None
+    small = _parser(signed_in=False)
+    small.received(b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab")
+    assert small.error is None and not small.completed
+
+
+def test_a_request_is_late_by_its_headers_time_and_its_body_rate():
+    parser = _parser(signed_in=True, timeout=10, kbps=100)
+    parser.received(b"PUT /api/v1/uploads/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1024000\r\n\r\n")
+    start = parser.started
+    assert not parser.expired(start + 19)  # 10 s + 1,000 KB at 100 KB/s
+    assert parser.expired(start + 21)
+    waiting = _parser(signed_in=True, timeout=10)
+    waiting.received(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    assert not waiting.expired(waiting.started + 9) and waiting.expired(waiting.started + 11)
+    status, _headers, body = RequestTimeout("late").to_response()
+    assert status == "408 Request Timeout" and json.loads(body)["error"]["code"] == "request_timeout"
+
+
+def test_the_access_log_line_has_gunicorns_format():
+    lines = []
+
+    def app(environ, start_response):
+        start_response("201 CREATED", [("Content-Type", "text/plain")])
+        return [b"hello", b"!"]
+
+    logged = AccessLog(app, lines.append)
+    environ = {"REQUEST_METHOD": "POST", "REQUEST_URI": "/api/v1/datasets?x=1", "SERVER_PROTOCOL": "HTTP/1.1",
+               "REMOTE_ADDR": "10.1.2.3", "HTTP_USER_AGENT": "curl/8", "HTTP_REFERER": "http://h/a"}
+    body = b"".join(logged(environ, lambda status, headers, exc_info=None: None))
+    assert body == b"hello!"
+    assert len(lines) == 1
+    prefix, when_and_rest = lines[0].split(" [", 1)
+    assert prefix == "10.1.2.3 - -"
+    assert when_and_rest.split("] ", 1)[1] == '"POST /api/v1/datasets?x=1 HTTP/1.1" 201 6 "http://h/a" "curl/8"'
