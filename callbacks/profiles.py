@@ -17,6 +17,7 @@ from components.profile import (
     profile_view,
 )
 from storage.errors import DataInsightError
+from storage.principal import Role
 from web.context import current_storage, require_principal
 
 
@@ -49,6 +50,15 @@ def _ready_profile(dataset_id):
     return profile, None
 
 
+def _is_editor(principal, dataset_id) -> bool:
+    """Whether to offer Compute again and Cancel (storage refuses both to viewers anyway)."""
+    return current_storage().datasets.get(principal, dataset_id).role.at_least(Role.EDITOR)
+
+
+def _failed(principal, dataset_id, profile: dict):
+    return profile_failed(profile["message"], profile.get("cancelled", False), _is_editor(principal, dataset_id))
+
+
 def register(app) -> None:
     @app.callback(
         Output("profile-body", "children"),
@@ -66,9 +76,9 @@ def register(app) -> None:
         except DataInsightError as exc:
             return error_alert(exc.message), True
         if profile["status"] == "running":
-            return profile_progress(profile["progress"], profile["message"]), False
+            return profile_progress(profile["progress"], profile["message"], _is_editor(principal, dataset_id)), False
         if profile["status"] == "failed":
-            return profile_failed(profile["message"], profile.get("cancelled", False)), True
+            return _failed(principal, dataset_id, profile), True
         method = "pearson" if (profile.get("correlations") or {}).get("pearson") else \
             next((m for m in ("spearman", "cramers_v") if (profile.get("correlations") or {}).get(m)), "pearson")
         return profile_view(profile, dataset_id, profile["columns"], figures.heatmap_figure(profile, method), method), True
@@ -137,4 +147,4 @@ def register(app) -> None:
             return no_update, no_update, error_alert(exc.message)
         if profile["status"] == "running":  # stops at its next step; the poll shows it
             return no_update, False, no_update
-        return profile_failed(profile["message"], profile.get("cancelled", False)), True, no_update
+        return _failed(principal, dataset_id, profile), True, no_update

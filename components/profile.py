@@ -36,7 +36,10 @@ def profile_tab(dataset_id: int) -> html.Div:
     )
 
 
-def profile_progress(progress: float, message: str | None) -> html.Div:
+def profile_progress(progress: float, message: str | None, can_cancel: bool = True) -> html.Div:
+    """A computation under way; only editors may stop it for everyone."""
+    cancel = dbc.Button([icon("x-circle", "me-1"), "Cancel"], id="profile-cancel", color="secondary", outline=True,
+                        size="sm", n_clicks=0) if can_cancel else None
     return html.Div(
         [
             html.P([icon("hourglass-split", "me-2"), "Profiling this dataset: ", message or "working"],
@@ -46,8 +49,7 @@ def profile_progress(progress: float, message: str | None) -> html.Div:
             html.Div([
                 html.Span("The page fills in when it is done; you can keep working meanwhile.",
                           className="small text-body-secondary"),
-                dbc.Button([icon("x-circle", "me-1"), "Cancel"], id="profile-cancel", color="secondary",
-                           outline=True, size="sm", n_clicks=0),
+                cancel,
             ], className="d-flex justify-content-between align-items-center mt-2 gap-2"),
             html.Div(id="profile-cancel-feedback"),
         ],
@@ -55,9 +57,15 @@ def profile_progress(progress: float, message: str | None) -> html.Div:
     )
 
 
-def profile_failed(message: str | None, cancelled: bool = False) -> html.Div:
-    retry = dbc.Button([icon("arrow-clockwise", "me-1"), "Compute again"], id="profile-retry", color="primary",
-                       className="mt-3", n_clicks=0)
+def profile_failed(message: str | None, cancelled: bool = False, can_retry: bool = True) -> html.Div:
+    """A failed or cancelled profile; only editors are offered to compute it again (it
+    takes the server's time for the whole workspace)."""
+    if can_retry:
+        retry = dbc.Button([icon("arrow-clockwise", "me-1"), "Compute again"], id="profile-retry", color="primary",
+                           className="mt-3", n_clicks=0)
+    else:
+        retry = html.P("An editor of this workspace can compute it again.", className="text-body-secondary mt-3 mb-0",
+                       id="profile-retry-editors")
     if cancelled:
         return html.Div([dbc.Alert([icon("info-circle", "me-2"), message or "Profiling was cancelled"],
                                    color="secondary", className="mb-0", id="profile-cancelled"), retry])

@@ -258,3 +258,26 @@ def test_cancel_button_callback(make_client, ada, admin, gate):
     again = _post_callback(browser, key, outputs, [("profile-cancel", "n_clicks", 2)],
                            [("dataset-id", "data", dataset["id"])], changed=["profile-cancel.n_clicks"])
     assert "not being computed" in str(again.get_json()["response"]["profile-cancel-feedback"])
+
+
+def test_viewers_are_not_offered_cancel_or_compute_again(make_client, ada, bob, app_storage, admin, gate):
+    team = app_storage.workspaces.create(admin.principal(), "Team").id
+    app_storage.workspaces.add_member(admin.principal(), team, "bob@example.com", "viewer")
+    api = make_client()
+    response = api.post("/api/v1/datasets", headers=bearer(ada),
+                        data={"file": (io.BytesIO((FIXTURES / "shopping_data.csv").read_bytes()), "mall.csv"),
+                              "workspace_id": str(team)})
+    dataset_id = response.get_json()["id"]
+    viewer, editor = make_client(), make_client()
+    sign_in(viewer, "bob@example.com")
+    sign_in(editor, "ada@example.com")
+    running = str(_load(viewer, dataset_id).get_json()["response"]["profile-body"]["children"])
+    assert "Profiling this dataset" in running and "'profile-cancel'" not in running
+    assert "'profile-cancel'" in str(_load(editor, dataset_id).get_json()["response"]["profile-body"]["children"])
+    assert api.post(f"/api/v1/datasets/{dataset_id}/profile/cancel", headers=bearer(ada)).status_code == 200
+    gate.set()
+    assert wait_ready(api, ada, dataset_id)["status"] == "failed"
+    failed = str(_load(viewer, dataset_id).get_json()["response"]["profile-body"]["children"])
+    assert "Profiling was cancelled" in failed and "'profile-retry'" not in failed
+    assert "An editor of this workspace can compute it again" in failed
+    assert "Compute again" in str(_load(editor, dataset_id).get_json()["response"]["profile-body"]["children"])
