@@ -68,6 +68,15 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def lock_in_transaction(conn, name: str) -> None:
+    """Serialise, until they commit, the transactions that take the lock ``name``: a
+    read-then-write (count, then decide) must not interleave with another process's.
+    PostgreSQL: a transaction-level advisory lock. SQLite: the transaction's first write
+    locks the whole database until commit already, so write before reading."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
 @contextlib.contextmanager
 def _migration_lock(engine: Engine, lock_dir: Path | None):
     """Several workers may start at once; only one may migrate at a time."""

@@ -2,11 +2,12 @@
 after its schedule is deleted and read by the workspace's owners. It is also the count
 the hourly send limits read, so every worker process agrees on them.
 
-A send first writes its row ("sending") and commits it, then counts the rows of the last
-hour of the same person and of the same dashboard; over a limit, its row becomes
-"refused" and the caller gets RateLimited. Counting after one's own row is committed means
-that of two sends racing in two processes at least the later counter sees both: the
-limit can refuse one too many under a race, never send one too many.
+A send writes its row ("sending"), counts the rows of the last hour of the same person
+and of the same dashboard, and over a limit turns its row "refused" (the caller gets
+RateLimited), all in one transaction that holds the send-limit lock
+(``lock_in_transaction``): sends racing in several processes are counted one after the
+other, so exactly the limit passes. (Counting after committing one's row, as this did
+first, refused every one of eight racing sends on PostgreSQL.)
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import math
 
 from sqlalchemy import and_, func, insert, or_, select, update
 
-from storage.database import as_utc, utcnow
+from storage.database import as_utc, lock_in_transaction, utcnow
 from storage.errors import Forbidden, InvalidInput, RateLimited
 from storage.principal import Principal, Role
 from storage.tables import send_log, users
@@ -44,12 +45,6 @@ class SendLog:
         """Log a send of ``schedule_row`` about to happen and return its id, or RateLimited
         (the row then says "refused") when the person or the dashboard is over its limit."""
         now = self.clock()
-        with self.engine.begin() as conn:
-            log_id = conn.execute(insert(send_log).values(
-                workspace_id=schedule_row.workspace_id, dashboard_id=schedule_row.dashboard_id,
-                schedule_id=schedule_row.id, schedule_name=schedule_row.name, trigger=trigger,
-                requested_by=requested_by, sent_as=sent_as, recipients_json=schedule_row.recipients_json,
-                skipped_json="[]", status="sending", created_at=now).returning(send_log.c.id)).scalar_one()
         charged = requested_by if requested_by is not None else sent_as
         who = "you" if trigger == "manual" else "the schedule's owner"
         checks = [(self.per_dashboard, send_log.c.dashboard_id == schedule_row.dashboard_id,
@@ -58,27 +53,38 @@ class SendLog:
             checks.insert(0, (self.per_user, or_(send_log.c.requested_by == charged,
                                                  and_(send_log.c.requested_by.is_(None), send_log.c.sent_as == charged)),
                               f"per person (DATAINSIGHT_MAIL_SENDS_PER_HOUR), and {who} reached it"))
-        for limit, key, words in checks:
-            wait = self._over(log_id, key, limit, now)
-            if wait is not None:
-                message = (f"Not sent: this server sends at most {limit} mails an hour {words}. "
-                           f"Try again in {_wait_text(wait)}.")
-                self.finish(log_id, "refused", error=message)
-                raise RateLimited(message, retry_after=wait)
+        refusal = None
+        with self.engine.begin() as conn:
+            lock_in_transaction(conn, "mail-send-limits")
+            log_id = conn.execute(insert(send_log).values(
+                workspace_id=schedule_row.workspace_id, dashboard_id=schedule_row.dashboard_id,
+                schedule_id=schedule_row.id, schedule_name=schedule_row.name, trigger=trigger,
+                requested_by=requested_by, sent_as=sent_as, recipients_json=schedule_row.recipients_json,
+                skipped_json="[]", status="sending", created_at=now).returning(send_log.c.id)).scalar_one()
+            for limit, key, words in checks:
+                wait = self._over(conn, log_id, key, limit, now)
+                if wait is not None:
+                    message = (f"Not sent: this server sends at most {limit} mails an hour {words}. "
+                               f"Try again in {_wait_text(wait)}.")
+                    conn.execute(update(send_log).where(send_log.c.id == log_id).values(
+                        status="refused", error=message, finished_at=self.clock()))
+                    refusal = RateLimited(message, retry_after=wait)
+                    break
+        if refusal is not None:
+            raise refusal
         return log_id
 
-    def _over(self, log_id: int, key, limit: int, now: dt.datetime) -> int | None:
+    def _over(self, conn, log_id: int, key, limit: int, now: dt.datetime) -> int | None:
         """Seconds until a send under ``key`` fits in the last hour again, or None when
         this one (``log_id``, already written) fits now."""
         window = and_(key, send_log.c.status.in_(COUNTED), send_log.c.created_at > now - WINDOW)
-        with self.engine.connect() as conn:
-            count = conn.execute(select(func.count()).select_from(send_log).where(window)).scalar_one()
-            if count <= limit:
-                return None
-            # The others that must leave the window before one more fits: the oldest ones.
-            oldest = conn.execute(select(send_log.c.created_at).where(window, send_log.c.id != log_id)
-                                  .order_by(send_log.c.created_at, send_log.c.id)
-                                  .limit(max(1, count - limit))).scalars().all()
+        count = conn.execute(select(func.count()).select_from(send_log).where(window)).scalar_one()
+        if count <= limit:
+            return None
+        # The others that must leave the window before one more fits: the oldest ones.
+        oldest = conn.execute(select(send_log.c.created_at).where(window, send_log.c.id != log_id)
+                              .order_by(send_log.c.created_at, send_log.c.id)
+                              .limit(max(1, count - limit))).scalars().all()
         frees_at = as_utc(oldest[-1]) + WINDOW if oldest else now
         return max(1, int((frees_at - now).total_seconds()) + 1)
 

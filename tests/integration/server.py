@@ -3,6 +3,7 @@ starts it) on a free 127.0.0.1 port, in its own process group so a test can kill
 and everything it started, and read that group's memory."""
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import socket
@@ -24,10 +25,34 @@ def free_port() -> int:
 
 
 def server_env(data_dir: Path, **settings) -> dict:
+    """The environment of a server (and of its command line) for ``data_dir``: SQLite in
+    the data dir, or, when the tests run beside PostgreSQL (scripts/with-postgres.sh), a
+    database of that data dir's own on that server."""
     env = {**os.environ, "DATAINSIGHT_DATA_DIR": str(data_dir), "DATAINSIGHT_HOST": "127.0.0.1",
            **{f"DATAINSIGHT_{k.upper()}": str(v) for k, v in settings.items()}}
-    env.pop("DATAINSIGHT_DATABASE_URL", None)
+    admin_url = os.environ.get("DATAINSIGHT_TEST_POSTGRES_ADMIN_URL")
+    if admin_url:
+        env["DATAINSIGHT_DATABASE_URL"] = postgres_database(admin_url, data_dir)
+    else:
+        env["DATAINSIGHT_DATABASE_URL"] = f"sqlite:///{data_dir / 'datainsight.db'}"
     return env
+
+
+def postgres_database(admin_url: str, data_dir: Path) -> str:
+    """The URL of a database named after ``data_dir``, created empty the first time."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = "di_" + hashlib.sha1(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            if exists is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def api_token(data_dir: Path, email: str = "ops@example.com") -> str:

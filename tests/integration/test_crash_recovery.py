@@ -4,15 +4,15 @@ made, every temp file of the dead import is removed (the decompressed copy of a 
 too), and the same upload imports again."""
 import gzip
 import shutil
-import sqlite3
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
-from tests.integration.server import api_token, free_port, kill_hard, start_server
+from tests.integration.server import api_token, free_port, kill_hard, server_env, start_server
 
 
 def make_csv(path: Path, rows: int, compress: bool) -> Path:
@@ -62,9 +62,11 @@ def test_kill_during_ingest_leaves_nothing_half_made(tmp_path, filename, rows):
         left_by_the_kill = files_in(data_dir / "tmp")
         kill_hard(server)
 
-        with sqlite3.connect(data_dir / "datainsight.db") as db:
-            assert db.execute("SELECT count(*) FROM datasets").fetchone()[0] == 0
-            assert db.execute("SELECT count(*) FROM dataset_versions").fetchone()[0] == 0
+        engine = create_engine(server_env(data_dir)["DATAINSIGHT_DATABASE_URL"])  # SQLite or PostgreSQL
+        with engine.connect() as db:
+            assert db.execute(text("SELECT count(*) FROM datasets")).scalar_one() == 0
+            assert db.execute(text("SELECT count(*) FROM dataset_versions")).scalar_one() == 0
+        engine.dispose()
         assert files_in(data_dir / "datasets") == []
 
         server = start_server(data_dir, port, log)  # starts cleanly on the same data dir
