@@ -1,6 +1,6 @@
 # DataInsight. Two commands do everything on a fresh Debian machine:
 #   make run    set up and serve on http://127.0.0.1:8050
-#   make test   set up (including Debian's chromium for the browser tests) and run every test
+#   make test   set up (including Debian's chromium and PostgreSQL for the tests) and run every test
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,8 +34,11 @@ run: $(RUNTIME_STAMP) system-deps
 dev: $(RUNTIME_STAMP)
 	$(PY) app.py serve --dev
 
+# Every test on SQLite, then the storage, HTTP and integration tests again on a throwaway
+# PostgreSQL server (scripts/with-postgres.sh starts it on 127.0.0.1 and removes it after).
 test: $(DEV_STAMP) test-system-deps
 	$(PY) -m pytest
+	./scripts/with-postgres.sh $(PY) -m pytest -p no:cacheprovider tests/storage tests/http tests/integration
 
 bench: $(DEV_STAMP) $(BASELINE_STAMP)
 	$(PY) -m bench

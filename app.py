@@ -10,7 +10,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import logging
+import os
+import shutil
 import sys
+import tempfile
 from urllib.parse import urlencode
 
 import dash
@@ -25,7 +28,7 @@ from settings import PROJECT_ROOT, Settings, SettingsError
 from storage import Storage
 from storage.errors import DataInsightError
 from storage.limits import Limits
-from web import auth, callback_shapes, prefetch
+from web import auth, callback_shapes, metrics, prefetch
 from web.context import EXTENSION_KEY, current_principal, current_storage, current_workspace
 from web.redact import RedactSecrets
 
@@ -109,6 +112,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.config["MAX_CONTENT_LENGTH"] = None  # uploads are chunked; limits are per route
     server.extensions[EXTENSION_KEY] = {"storage": storage, "settings": settings}
     auth.install(server, settings)
+    metrics.install(server)  # after the guard: its timer runs first and times the guard's refusals
     prefetch.install(server)  # after the guard: dashboards start their queries with the page
     register_api(server)
 
@@ -161,6 +165,8 @@ def _serve(settings: Settings, dev: bool) -> None:
         return
     from gunicorn.app.base import BaseApplication
 
+    metrics_dir = _metrics_dir()
+
     class _Gunicorn(BaseApplication):
         def load_config(self):
             self.settings = settings  # read by the front's workers
@@ -172,12 +178,34 @@ def _serve(settings: Settings, dev: bool) -> None:
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", "-")
             self.cfg.set("logger_class", "web.redact.RedactingLogger")  # no share tokens or invite codes in logs
+            self.cfg.set("child_exit", _forget_worker_metrics)
+            self.cfg.set("on_exit", lambda _server: shutil.rmtree(metrics_dir, ignore_errors=True))
 
         def load(self):
             return create_app(settings).server
 
     print(f"DataInsight on http://{settings.host}:{settings.port}  (data in {settings.data_dir})", flush=True)
     _Gunicorn().run()
+
+
+def _metrics_dir() -> str:
+    """Where the workers' metrics files go (storage.metrics): set before any worker is
+    forked and before prometheus_client is imported, emptied at each start. One per
+    machine: never the shared data dir, where another host's workers write theirs."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder, exist_ok=True)
+    else:
+        folder = tempfile.mkdtemp(prefix="datainsight-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    return folder
+
+
+def _forget_worker_metrics(_server, worker) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def _cli_storage(settings: Settings) -> Storage:

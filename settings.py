@@ -82,6 +82,7 @@ class Settings:
     anonymous_body_kb: int = 256
     max_connections: int = 200
     secure_cookies: bool = False
+    metrics_token: str | None = field(default=None, repr=False)  # GET /metrics from elsewhere than 127.0.0.1
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Host are believed; none by default.
     trusted_proxies: tuple[str, ...] = ()
     log_level: str = "INFO"
@@ -123,6 +124,7 @@ class Settings:
             anonymous_body_kb=_int_env(env, "ANONYMOUS_BODY_KB", 256),
             max_connections=_int_env(env, "MAX_CONNECTIONS", 200, minimum=8),
             secure_cookies=_bool_env(env, "SECURE_COOKIES", False),
+            metrics_token=env.get(PREFIX + "METRICS_TOKEN") or None,
             trusted_proxies=_networks_env(env, "TRUSTED_PROXIES"),
             log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
             smtp_host=env.get(PREFIX + "SMTP_HOST") or None,

@@ -3,7 +3,8 @@
 #   python  the venv module (python3-venv), before the virtual environment is made
 #   run     pango (WeasyPrint lays out PDF reports with it); chromium is installed where
 #           possible for the charts of PDF exports, and its absence is not an error
-#   test    pango, chromium and chromium-driver (browser tests), poppler-utils (PDF checks)
+#   test    pango, chromium and chromium-driver (browser tests), poppler-utils (PDF checks),
+#           postgresql (the tests run on it as well as on SQLite)
 set -euo pipefail
 what=${1:-test}
 
@@ -57,6 +58,8 @@ case "$what" in
     have chromium || missing+=(chromium)
     have chromedriver || missing+=(chromium-driver)
     have pdftoppm || missing+=(poppler-utils)
+    # The storage, HTTP and integration tests run on PostgreSQL too (scripts/with-postgres.sh).
+    ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
     ;;
   *) echo "usage: $0 python|run|test" >&2; exit 2 ;;

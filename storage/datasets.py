@@ -28,6 +28,7 @@ from storage.duck import connect, literal
 from storage.errors import IngestError, InvalidInput, NotFound
 from storage.jobs import pid_alive
 from storage.limits import Limits, check_stored
+from storage.metrics import metrics
 from storage.principal import Principal, Role
 from storage.sources import list_sheets, prepare
 from storage.sql import order_clause, quote_ident, where_clause
@@ -118,6 +119,13 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _count_written(rows: int, size: int) -> None:
+    """Ingest metrics: a new version from a file (created, replaced, appended)."""
+    figures = metrics()
+    figures.ingested_rows.inc(rows or 0)
+    figures.ingested_bytes.inc(size or 0)
 
 
 class DatasetService:
@@ -385,6 +393,7 @@ class DatasetService:
         except BaseException:
             (self.data_dir / relative).unlink(missing_ok=True)
             raise
+        _count_written(rows, size)
         return self._version_created(principal, dataset_id)
 
     def add_version(
@@ -422,6 +431,7 @@ class DatasetService:
         except BaseException:
             (self.data_dir / relative).unlink(missing_ok=True)
             raise
+        _count_written(rows, size)
         return self._version_created(principal, dataset_id)
 
     def _append_file(self, current: Dataset, path: Path, filename: str, sheet, on_progress, options=None):

@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from storage.database import as_utc, utcnow
 from storage.errors import DataInsightError, NotFound
+from storage.metrics import metrics
 from storage.principal import Principal
 from storage.tables import jobs
 
@@ -99,7 +100,7 @@ class JobService:
                 progress=0.0, message=message, result_json=None, cancel_requested=False, worker=this_worker(),
                 created_at=now, updated_at=now,
             ))
-        self.pool.submit(self._run, job_id, fn)
+        self.pool.submit(self._run, job_id, fn, kind=kind)
         return job_id
 
     def run_inline(self, principal: Principal, kind: str, workspace_id: int | None, fn) -> dict:
@@ -112,21 +113,23 @@ class JobService:
                 progress=0.0, message="Starting", result_json=None, cancel_requested=False, worker=this_worker(),
                 created_at=now, updated_at=now,
             ))
-        self._run(job_id, fn, reraise=True)
+        self._run(job_id, fn, reraise=True, kind=kind)
         return self._row_dict(self._row(job_id))
 
     def _finish(self, job_id: str, **values) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(jobs).where(jobs.c.id == job_id).values(updated_at=utcnow(), **values))
 
-    def _run(self, job_id: str, fn, reraise: bool = False) -> None:
+    def _run(self, job_id: str, fn, reraise: bool = False, kind: str = "job") -> None:
         reporter = Reporter(self.engine, job_id)
         self._finish(job_id, status="running", message="Working")
         stop = threading.Event()
         threading.Thread(target=self._heartbeat, args=(job_id, stop), daemon=True).start()
+        started, state = time.monotonic(), "failed"
         try:
             result = fn(reporter)
         except JobCancelled:
+            state = "cancelled"
             self._finish(job_id, status="cancelled", message="Cancelled")
         except DataInsightError as exc:
             self._finish(job_id, status="failed", message=exc.message,
@@ -139,9 +142,12 @@ class JobService:
             if reraise:
                 raise
         else:
+            state = "done"
             self._finish(job_id, status="done", progress=1.0, message="Done", result_json=json.dumps(result))
         finally:
             stop.set()
+            metrics().jobs.labels(kind, state).inc()
+            metrics().job_duration.labels(kind).observe(time.monotonic() - started)
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
         while not stop.wait(HEARTBEAT_SECONDS):

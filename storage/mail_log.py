@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, insert, or_, select, update
 
 from storage.database import as_utc, lock_in_transaction, utcnow
 from storage.errors import Forbidden, InvalidInput, RateLimited
+from storage.metrics import metrics
 from storage.principal import Principal, Role
 from storage.tables import send_log, users
 
@@ -71,6 +72,7 @@ class SendLog:
                     refusal = RateLimited(message, retry_after=wait)
                     break
         if refusal is not None:
+            metrics().mail_sends.labels(trigger, "refused").inc()
             raise refusal
         return log_id
 
@@ -96,7 +98,10 @@ class SendLog:
         if skipped is not None:
             values["skipped_json"] = json.dumps(skipped)
         with self.engine.begin() as conn:
-            conn.execute(update(send_log).where(send_log.c.id == log_id).values(**values))
+            trigger = conn.execute(update(send_log).where(send_log.c.id == log_id).values(**values)
+                                   .returning(send_log.c.trigger)).scalar()
+        if trigger is not None:
+            metrics().mail_sends.labels(trigger, status).inc()
 
     def fail_stale(self) -> None:
         """Sends of a process that died mid-way stop saying "sending"."""

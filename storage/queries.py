@@ -36,6 +36,7 @@ from storage.priority import INTERACTIVE
 from storage.datasets import Dataset, DatasetService
 from storage.duck import connect, literal
 from storage.errors import AnalysisError, DataInsightError, Forbidden, InvalidInput, InvalidSpec, NotFound
+from storage.metrics import metrics
 from storage.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -289,6 +290,7 @@ class QueryService:
         key = self._key("q", dataset, normalized)
         hit = self._cached(key)
         if hit is not None:
+            metrics().widget_queries.labels(normalized["type"], "hit").inc()
             return {**hit, "cached": True}
         with self._inflight_lock:
             running = self._inflight.get(key)
@@ -300,6 +302,7 @@ class QueryService:
             running.wait(self.time_limit + 1)
             hit = self._cached(key)
             if hit is not None:
+                metrics().widget_queries.labels(normalized["type"], "shared").inc()
                 return {**hit, "cached": True}
             return self.result_on(dataset, normalized)  # it failed: run it here, with its error
         try:
@@ -325,10 +328,12 @@ class QueryService:
                 columns, rows, truncated = self._execute(*built, source)
             except duckdb.Error as exc:  # not the data's fault nor the spec's (mapped in _query_error)
                 raise _internal_failure(exc, dataset, normalized, "running its query", built[0]) from None
-            log.debug("widget %s on dataset %s: %.1f ms", normalized["type"], dataset.id,
-                      (time.perf_counter() - started) * 1000)
+            seconds = time.perf_counter() - started
+            log.debug("widget %s on dataset %s: %.1f ms", normalized["type"], dataset.id, seconds * 1000)
+            metrics().widget_query_duration.labels(normalized["type"]).observe(seconds)
             result = {"columns": columns, "rows": rows, "truncated": truncated}
         self._store(key, result)
+        metrics().widget_queries.labels(normalized["type"], "miss").inc()
         return {**result, "cached": False}
 
     def column_roles(self, dataset: Dataset) -> dict[str, str] | None:
