@@ -18,6 +18,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
+from storage.errors import InvalidInput
+
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 724_311_001  # any constant; names the advisory lock
@@ -34,7 +36,31 @@ def as_utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc)
 
 
+def _contains_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_contains_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_text(_conn, _cursor, _statement, parameters, _context, _executemany) -> None:
+    """PostgreSQL cannot store NUL in text and its driver raised DataError (a 500) for an
+    id of ``%00`` in a URL; SQLite stored it. Whatever route a value took, it is refused
+    here, on both databases alike, as the person's input."""
+    if _contains_nul(parameters):
+        raise InvalidInput("Text may not contain the NUL character (\\0)")
+
+
 def make_engine(url: str) -> Engine:
+    engine = _make_engine(url)
+    event.listen(engine, "before_cursor_execute", _refuse_nul_text)
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 

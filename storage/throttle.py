@@ -8,6 +8,7 @@ and so does an account's current password when it is changed.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from sqlalchemy import delete, insert, select, update
@@ -31,12 +32,23 @@ def delay_for(failures: int) -> float:
     return min(0.25 * (2 ** (failures - 1)), MAX_DELAY_SECONDS)
 
 
+def stored_key(key: str) -> str:
+    """``kind:value`` as kept in the 400-character column: a long value (someone typed a
+    2 KB "email") becomes its SHA-256, so it neither overflows on PostgreSQL nor collides
+    with another long value by sharing a prefix."""
+    if len(key) <= 200:
+        return key
+    kind, _, value = key.partition(":")
+    return f"{kind}:sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
 class LoginThrottle:
     def __init__(self, engine: Engine):
         self.engine = engine
 
     def check(self, keys: list[str], what: str = "failed sign-in attempts") -> int:
         """Raise RateLimited if any key is locked; return the most recent failures."""
+        keys = [stored_key(key) for key in keys]
         now = utcnow()
         worst = 0
         with self.engine.connect() as conn:
@@ -55,6 +67,7 @@ class LoginThrottle:
         return worst
 
     def record_failure(self, keys: list[str]) -> None:
+        keys = [stored_key(key) for key in keys]
         now = utcnow()
         for key in keys:
             limit = MAX_FAILURES[key.split(":", 1)[0]]
@@ -85,5 +98,6 @@ class LoginThrottle:
                     continue
 
     def clear(self, keys: list[str]) -> None:
+        keys = [stored_key(key) for key in keys]
         with self.engine.begin() as conn:
             conn.execute(delete(login_throttle).where(login_throttle.c.key.in_(keys)))
