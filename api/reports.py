@@ -1,7 +1,7 @@
 """/api/v1 report exports and schedules, and the download of a shared dashboard's report.
 
-GET /api/v1/dashboards/<id>/export?format=pdf|xlsx|html|zip|csv (csv with widget=<id>),
-paper=a4|letter, orientation=portrait|landscape, tz=<IANA zone>, and the dashboard URL's
+GET /api/v1/dashboards/<id>/export?format=pdf|xlsx|html|zip|csv|pptx (csv with widget=<id>),
+paper=a4|letter, orientation=portrait|landscape (pptx: paper=16:9|4:3), tz=<IANA zone>, and the dashboard URL's
 filters=<json>&xf=<json>&tab= (exports hold every tab). Thin: storage checks access.
 """
 from __future__ import annotations

@@ -41,9 +41,11 @@ def register_download(app) -> None:
     def toggle(_open, _close):
         return ctx.triggered_id == "report-download-open"
 
-    @app.callback(Output("report-paper-options", "style"), Input("report-format", "value"))
+    @app.callback(Output("report-paper-options", "style"), Output("report-slides-options", "style"),
+                  Input("report-format", "value"))
     def paper_for_pdf_only(fmt):
-        return None if fmt == "pdf" else {"display": "none"}
+        hidden = {"display": "none"}
+        return (None if fmt == "pdf" else hidden), (None if fmt == "pptx" else hidden)
 
     @app.callback(
         Output("report-job", "data"),
@@ -59,13 +61,16 @@ def register_download(app) -> None:
         State("report-format", "value"),
         State("report-paper", "value"),
         State("report-orientation", "value"),
+        State("report-slide-size", "value"),
         prevent_initial_call=True,
     )
-    def start(n_clicks, dashboard_id, state, fmt, paper, orientation):
+    def start(n_clicks, dashboard_id, state, fmt, paper, orientation, slide_size):
         if not n_clicks:
             return (no_update,) * 7
         state = state or {}
         view = {"filters": state.get("filters") or {}, "cross": state.get("cross") or []}
+        if fmt == "pptx":
+            paper = slide_size  # slides take their size where a PDF takes its paper
         try:
             job_id = current_storage().reports.start_export(require_principal(), dashboard_id, fmt, view=view,
                                                             paper=paper, orientation=orientation)

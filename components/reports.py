@@ -12,6 +12,7 @@ from dash import dcc, html
 
 from analytics.reports.content import EXCEL_MAX_ROWS
 from analytics.reports.pdf import PDF_FIRST_ROWS, PDF_TABLE_ROWS
+from analytics.reports.slides import SLIDE_TABLE_ROWS, TABLE_ROWS_PER_SLIDE
 from analytics.widgets.base import ROW_CAP
 from components.feedback import icon
 from components.forms import card, labelled
@@ -19,7 +20,9 @@ from components.forms import card, labelled
 FORMAT_OPTIONS = [{"label": "PDF (looks like the dashboard)", "value": "pdf"},
                   {"label": "Excel (a sheet per widget)", "value": "xlsx"},
                   {"label": "Interactive HTML (works offline)", "value": "html"},
-                  {"label": "ZIP of CSV files", "value": "zip"}]
+                  {"label": "ZIP of CSV files", "value": "zip"},
+                  {"label": "PowerPoint (editable charts, a slide per widget)", "value": "pptx"}]
+SLIDE_SIZE_OPTIONS = [{"label": "16:9", "value": "16:9"}, {"label": "4:3", "value": "4:3"}]
 PAPER_OPTIONS = [{"label": "A4", "value": "a4"}, {"label": "Letter", "value": "letter"}]
 ORIENTATION_OPTIONS = [{"label": "Portrait", "value": "portrait"}, {"label": "Landscape", "value": "landscape"}]
 FREQUENCY_OPTIONS = [{"label": "Daily", "value": "daily"}, {"label": "Weekly", "value": "weekly"},
@@ -39,7 +42,8 @@ def download_actions(board_id: int, can_edit: bool) -> list:
     return out
 
 
-PUBLIC_FORMATS = [("pdf", "PDF"), ("xlsx", "Excel workbook"), ("zip", "CSV files (ZIP)"), ("html", "Web page (HTML)")]
+PUBLIC_FORMATS = [("pdf", "PDF"), ("xlsx", "Excel workbook"), ("zip", "CSV files (ZIP)"), ("html", "Web page (HTML)"),
+                  ("pptx", "PowerPoint slides")]
 
 
 def public_export_href(token: str, fmt: str, state: dict | None) -> str:
@@ -79,6 +83,9 @@ def download_modal() -> dbc.Modal:
                                                                   options=ORIENTATION_OPTIONS, value="portrait",
                                                                   inline=True))),
                 ], id="report-paper-options"),
+                html.Div(labelled("Slide size", dbc.RadioItems(id="report-slide-size", options=SLIDE_SIZE_OPTIONS,
+                                                               value="16:9", inline=True)),
+                         id="report-slides-options", style={"display": "none"}),
                 html.Div([
                     dbc.Progress(id="report-progress", value=0, striped=True, animated=True, className="mb-2"),
                     html.Div(id="report-progress-message", className="small text-body-secondary"),
@@ -105,7 +112,8 @@ def download_limits() -> html.Div:
     items = [f"Excel: every row, up to Excel's limit of {EXCEL_MAX_ROWS:,} rows a sheet (it says so beyond that).",
              "ZIP of CSV files: every row.",
              f"HTML: up to {ROW_CAP:,} rows of each table.",
-             f"PDF: a table of more than {PDF_TABLE_ROWS} rows shows its first {PDF_FIRST_ROWS} and its count."]
+             f"PDF: a table of more than {PDF_TABLE_ROWS} rows shows its first {PDF_FIRST_ROWS} and its count.",
+             f"PowerPoint: a table's first {SLIDE_TABLE_ROWS} rows, {TABLE_ROWS_PER_SLIDE} a slide, and its count."]
     return html.Div([
         html.P("Every tab, with the filters as they are set now. What each file holds of a table:",
                className="mb-1"),

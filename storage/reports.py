@@ -42,7 +42,7 @@ from storage.principal import Principal
 
 log = logging.getLogger(__name__)
 
-EXPORT_FORMATS = ("pdf", "xlsx", "html", "zip", "csv")
+EXPORT_FORMATS = ("pdf", "xlsx", "html", "zip", "csv", "pptx")
 KEEP_FILES = dt.timedelta(hours=6)  # rendered files wait this long for their download
 
 
@@ -129,15 +129,28 @@ def check_timezone(name) -> str:
 
 def check_options(fmt, paper, orientation, widget) -> tuple[str, str, str]:
     if fmt not in EXPORT_FORMATS:
-        raise InvalidInput(f"Unknown export format {fmt!r}; choose pdf, xlsx, html, zip or csv")
+        raise InvalidInput(f"Unknown export format {fmt!r}; choose pdf, xlsx, html, zip, csv or pptx")
     if not isinstance(paper or "", str) or not isinstance(orientation or "", str):
         raise InvalidInput("Give the paper (a4, letter, ...) and the orientation (portrait or landscape) as text")
+    if fmt == "pptx":
+        return fmt, slide_size(paper), "landscape"
     paper = (paper or "a4").lower()
     orientation = (orientation or "portrait").lower()
     layout.pdf.page_size(paper, orientation)  # InvalidInput naming the choices
     if fmt == "csv" and not widget:
         raise InvalidInput("A CSV export is of one widget: add widget=<widget id>")
     return fmt, paper, orientation
+
+
+def slide_size(paper: str | None) -> str:
+    """Slides take ``paper=16:9`` (the default) or ``paper=4:3``; a paper size (the
+    download dialog's A4 or Letter, a schedule made for PDF) means the default."""
+    size = (paper or "16:9").lower()
+    if size in ("a4", "a3", "a5", "letter", "legal"):
+        return "16:9"
+    if size not in layout.SLIDE_SIZES:
+        raise InvalidInput(f"Unknown slide size {paper!r}; choose {' or '.join(layout.SLIDE_SIZES)}")
+    return size
 
 
 def _scaled(progress, low: float, high: float):
@@ -283,10 +296,14 @@ class ReportService:
             def write(handle):
                 if fmt == "xlsx":
                     layout.write_xlsx(report, handle, progress=_scaled(progress, 0.1, 0.95))
+                elif fmt == "pptx":
+                    stats.update(layout.write_pptx(report, handle, paper, renderer=self.renderer,
+                                                   progress=_scaled(progress, 0.1, 0.95)))
                 else:
                     layout.write_zip(report, handle)
 
             built = self._to_file(write, mimetype, safe_filename(report["title"], extension), extension)
+            built.stats.update(stats)
         built.stats["seconds"] = round(time.perf_counter() - started, 3)
         built.stats["bytes"] = built.size
         built.stats["tables"] = table_counts(report, fmt, widget_id if fmt == "csv" else None)

@@ -46,7 +46,7 @@ from storage.workspaces import outside_message
 log = logging.getLogger(__name__)
 
 FREQUENCIES = ("daily", "weekly", "monthly")
-SCHEDULE_FORMATS = ("pdf", "xlsx", "html", "zip")
+SCHEDULE_FORMATS = ("pdf", "xlsx", "html", "zip", "pptx")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MAX_RECIPIENTS = 50
 MAX_SCHEDULES_PER_DASHBOARD = 50
@@ -382,7 +382,7 @@ class ScheduleService:
                 raise InvalidInput(outside_message(outside), details={"field": "recipients"})
         fmt = merged.get("format") or "pdf"
         if fmt not in SCHEDULE_FORMATS:
-            raise InvalidInput(f"Unknown format {fmt!r}; a schedule sends pdf, xlsx, html or zip")
+            raise InvalidInput(f"Unknown format {fmt!r}; a schedule sends pdf, xlsx, html, zip or pptx")
         _fmt, paper, orientation = check_options(fmt, merged.get("paper"), merged.get("orientation"), None)
         filters = merged.get("filters") or {}
         if not isinstance(filters, dict):

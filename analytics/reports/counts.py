@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from analytics.reports.content import EXCEL_MAX_ROWS, total_rows, where_all_rows
 from analytics.reports.pdf import pdf_rows
+from analytics.reports.slides import SLIDE_TABLE_ROWS
 
 _FILE_NAMES = {"pdf": "this PDF", "html": "this web page", "xlsx": "this Excel file", "zip": "the CSV file",
-               "csv": "this CSV file"}
+               "csv": "this CSV file", "pptx": "these slides"}
 
 
 def rows_in_file(data: dict, fmt: str) -> int:
@@ -18,6 +19,8 @@ def rows_in_file(data: dict, fmt: str) -> int:
         return len(pdf_rows(data))
     if fmt == "html":
         return len(data["rows"])
+    if fmt == "pptx":
+        return min(len(data["rows"]), SLIDE_TABLE_ROWS)
     if fmt == "xlsx":
         return min(total, EXCEL_MAX_ROWS)
     return total  # csv and zip: every row

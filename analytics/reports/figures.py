@@ -92,6 +92,15 @@ class FigureRenderer:
 
     def svg(self, figure: dict, width: int, height: int) -> str:
         """The figure as an SVG document (text), ``width`` × ``height`` CSS pixels."""
+        data = self._image(figure, "svg", width, height, 1)
+        return data.decode("utf-8") if isinstance(data, bytes) else data
+
+    def png(self, figure: dict, width: int, height: int, scale: float = 2) -> bytes:
+        """The figure as a PNG of ``scale`` device pixels per CSS pixel (slides, which
+        cannot hold SVG)."""
+        return self._image(figure, "png", width, height, scale)
+
+    def _image(self, figure: dict, fmt: str, width: int, height: int, scale: float):
         import plotly.io as pio
 
         from analytics.reports.fetching import offline_figure
@@ -105,7 +114,8 @@ class FigureRenderer:
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")  # "kopts ignored with a server": expected
-                        result["svg"] = pio.to_image(figure, format="svg", width=int(width), height=int(height))
+                        result["image"] = pio.to_image(figure, format=fmt, width=int(width), height=int(height),
+                                                       scale=scale)
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller below
                     result["error"] = exc
 
@@ -123,8 +133,7 @@ class FigureRenderer:
                     raise BrowserMissing(INSTALL_HINT) from None
                 log.error("kaleido failed: %r", exc)
                 raise FigureRenderError(f"A chart could not be drawn: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
-            data = result["svg"]
-            return data.decode("utf-8") if isinstance(data, bytes) else data
+            return result["image"]
 
 
 _default = FigureRenderer()

@@ -11,6 +11,8 @@ import subprocess
 
 import pytest
 from openpyxl import load_workbook
+from pptx import Presentation
+from pptx.util import Inches
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server, same_origin_context
@@ -20,7 +22,7 @@ from tests.smtp_server import SmtpServer
 pytestmark = pytest.mark.e2e
 
 EMAIL, PASSWORD, NAME = "rita@example.com", "rita's long password", "Rita Reports"
-LABELS = {"pdf": "PDF", "xlsx": "Excel"}
+LABELS = {"pdf": "PDF", "xlsx": "Excel", "pptx": "PowerPoint"}
 VGSALES = os.path.join(os.path.dirname(__file__), "..", "fixtures", "vgsales.csv")
 
 
@@ -64,6 +66,10 @@ def download(page: Page, fmt: str):
     page.locator("#report-download-open").click()
     expect(page.locator("#report-download-modal")).to_be_visible()
     page.locator("#report-format label", has_text=LABELS[fmt]).click()
+    if fmt == "pptx":  # slides ask for their size instead of paper and orientation
+        expect(page.locator("#report-paper-options")).to_be_hidden()
+        expect(page.locator("#report-slides-options")).to_be_visible()
+        page.locator("#report-slide-size label", has_text="4:3").click()
     with page.expect_download(timeout=180_000) as caught:
         page.locator("#report-download-start").click()
         if fmt == "pdf":  # the progress bar while it renders
@@ -99,6 +105,13 @@ def test_download_pdf_and_excel_then_schedule_and_send_now(rita: Page, smtp, tmp
     book = load_workbook(io.BytesIO(open(xlsx.path(), "rb").read()))
     assert book.sheetnames[0] == "Summary" and "Sales by genre" in book.sheetnames
     page.screenshot(path=str(ARTIFACTS / "report-download-menu.png"))
+
+    slides = Presentation(io.BytesIO(open(download(page, "pptx").path(), "rb").read()))
+    assert slides.slide_width == Inches(10)  # 4:3, as chosen
+    charts = [shape.chart for slide in slides.slides for shape in slide.shapes if shape.has_chart]
+    assert len(slides.slides) >= 3 and charts  # the title slide, then the widgets with native charts
+    assert any("Sales by genre" in shape.text_frame.text for slide in slides.slides for shape in slide.shapes
+               if shape.has_text_frame)
 
     page.locator("#report-schedules-link").click()
     page.wait_for_url(re.compile(r"/dashboards/\d+/schedules"))

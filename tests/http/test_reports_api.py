@@ -62,7 +62,7 @@ def test_export_formats_with_the_dashboard_filters(client, ada, board):
 
 
 @pytest.mark.parametrize("params,message", [
-    ({"format": "docx"}, "choose pdf, xlsx, html, zip or csv"),
+    ({"format": "docx"}, "choose pdf, xlsx, html, zip, csv or pptx"),
     ({"format": "pdf", "paper": "a3"}, "choose a4 or letter"),
     ({"format": "pdf", "orientation": "sideways"}, "choose portrait or landscape"),
     ({"format": "csv"}, "widget=<widget id>"),
@@ -174,7 +174,7 @@ def start_export_callback(client, board_id):
     return post_callback(client, START_OUTPUTS, [("report-download-start", "n_clicks", 1)],
                          [("dash-id", "data", board_id), ("dash-state", "data", {"filters": {}, "cross": []}),
                           ("report-format", "value", "xlsx"), ("report-paper", "value", "a4"),
-                          ("report-orientation", "value", "portrait")],
+                          ("report-orientation", "value", "portrait"), ("report-slide-size", "value", "16:9")],
                          changed=["report-download-start.n_clicks"])
 
 

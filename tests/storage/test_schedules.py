@@ -85,7 +85,7 @@ def test_create_checks_the_fields_and_access(storage, ada, bob, clock, board):
     for bad, message in [({"frequency": "hourly"}, "daily, weekly or monthly"), ({"days": [7]}, "0 \\(Monday\\)"),
                          ({"time": "25:00"}, "HH:MM"), ({"timezone": "Mars/Base"}, "Unknown time zone"),
                          ({"recipients": ["not-an-address"]}, "not an email address"),
-                         ({"format": "docx"}, "pdf, xlsx, html or zip"), ({"filters": {"nope": ["x"]}}, "no filter"),
+                         ({"format": "docx"}, "pdf, xlsx, html, zip or pptx"), ({"filters": {"nope": ["x"]}}, "no filter"),
                          ({"paper": "a3"}, "a4 or letter")]:
         with pytest.raises(InvalidInput, match=message):
             storage.schedules.create(ada, board["id"], weekly(**bad))
