@@ -28,7 +28,7 @@ from settings import PROJECT_ROOT, Settings, SettingsError
 from storage import Storage
 from storage.errors import DataInsightError
 from storage.limits import Limits
-from web import auth, callback_shapes, metrics, prefetch
+from web import auth, callback_shapes, cors, metrics, prefetch
 from web.context import EXTENSION_KEY, current_principal, current_storage, current_workspace
 from web.redact import RedactSecrets
 
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.config["MAX_CONTENT_LENGTH"] = None  # uploads are chunked; limits are per route
     server.extensions[EXTENSION_KEY] = {"storage": storage, "settings": settings}
     auth.install(server, settings)
+    cors.install(server, settings.cors_origins)  # before the guard: preflights carry no token
     metrics.install(server)  # after the guard: its timer runs first and times the guard's refusals
     prefetch.install(server)  # after the guard: dashboards start their queries with the page
     register_api(server)

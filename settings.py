@@ -46,6 +46,24 @@ def _bool_env(env: dict, name: str, default: bool) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
 
 
+def _origins_env(env: dict, name: str) -> tuple[str, ...]:
+    """Comma-separated origins (``https://app.example.com``, or ``*`` for any), lower-cased
+    without a trailing slash, as a browser writes its Origin header."""
+    from urllib.parse import urlsplit
+
+    found = []
+    for item in ((env.get(PREFIX + name) or "").split(",")):
+        item = item.strip().rstrip("/").lower()
+        if not item:
+            continue
+        parts = urlsplit(item)
+        if item != "*" and (parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query):
+            raise SettingsError(f"{PREFIX}{name} takes origins such as https://app.example.com (scheme and host, "
+                                f"no path), or *; got {item!r}")
+        found.append(item)
+    return tuple(found)
+
+
 def _networks_env(env: dict, name: str) -> tuple[str, ...]:
     """Comma-separated addresses or CIDR blocks, normalised (``10.0.0.1`` -> ``10.0.0.1/32``)."""
     raw = env.get(PREFIX + name) or ""
@@ -82,6 +100,7 @@ class Settings:
     anonymous_body_kb: int = 256
     max_connections: int = 200
     secure_cookies: bool = False
+    cors_origins: tuple[str, ...] = ()  # pages that may call /api/v1 with a Bearer token
     metrics_token: str | None = field(default=None, repr=False)  # GET /metrics from elsewhere than 127.0.0.1
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Host are believed; none by default.
     trusted_proxies: tuple[str, ...] = ()
@@ -125,6 +144,7 @@ class Settings:
             max_connections=_int_env(env, "MAX_CONNECTIONS", 200, minimum=8),
             secure_cookies=_bool_env(env, "SECURE_COOKIES", False),
             metrics_token=env.get(PREFIX + "METRICS_TOKEN") or None,
+            cors_origins=_origins_env(env, "CORS_ORIGINS"),
             trusted_proxies=_networks_env(env, "TRUSTED_PROXIES"),
             log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
             smtp_host=env.get(PREFIX + "SMTP_HOST") or None,

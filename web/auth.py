@@ -26,6 +26,7 @@ from storage.tokens import TOKEN_PREFIX
 from storage.users import User
 from web import devices
 from web.context import EXTENSION_KEY, current_storage, safe_next_path
+from web.cors import foreign_origin
 from web.csrf import SAFE_METHODS, cross_site_refusal
 from web.proxies import request_client_address
 
@@ -193,6 +194,8 @@ def _resolve_principal() -> tuple[Principal | None, bool]:
             return None, True
         principal = current_storage().tokens.resolve(value.strip())
         return principal, principal is None
+    if flask.request.path.startswith("/api/") and foreign_origin() is not None:
+        return None, False  # another site's page: cookies never sign it in (web.cors)
     if flask_login.current_user.is_authenticated:
         return flask_login.current_user.user.principal(via="session"), False
     return None, False
