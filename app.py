@@ -28,7 +28,7 @@ from settings import PROJECT_ROOT, Settings, SettingsError
 from storage import Storage
 from storage.errors import DataInsightError
 from storage.limits import Limits
-from web import auth, callback_shapes, cors, metrics, prefetch
+from web import auth, callback_shapes, cors, metrics, prefetch, rate_limits
 from web.context import EXTENSION_KEY, current_principal, current_storage, current_workspace
 from web.redact import RedactSecrets
 
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     auth.install(server, settings)
     cors.install(server, settings.cors_origins)  # before the guard: preflights carry no token
     metrics.install(server)  # after the guard: its timer runs first and times the guard's refusals
+    rate_limits.install(server, settings, storage.engine)  # after the guard: counts by its principal
     prefetch.install(server)  # after the guard: dashboards start their queries with the page
     register_api(server)
 

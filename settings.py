@@ -64,6 +64,21 @@ def _origins_env(env: dict, name: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _rate_env(env: dict, name: str, default: str) -> str | None:
+    """A rate such as ``600/minute`` (or ``10/second``, ``5000/hour``), or None for ``off``."""
+    raw = (env.get(PREFIX + name) or default).strip().lower()
+    if raw in ("off", "none", "0"):
+        return None
+    from limits import parse
+
+    try:
+        parse(raw)
+    except ValueError:
+        raise SettingsError(f"{PREFIX}{name} takes a rate such as 600/minute or 10/second, or off; got {raw!r}") \
+            from None
+    return raw
+
+
 def _networks_env(env: dict, name: str) -> tuple[str, ...]:
     """Comma-separated addresses or CIDR blocks, normalised (``10.0.0.1`` -> ``10.0.0.1/32``)."""
     raw = env.get(PREFIX + name) or ""
@@ -100,6 +115,8 @@ class Settings:
     anonymous_body_kb: int = 256
     max_connections: int = 200
     secure_cookies: bool = False
+    rate_limit: str | None = "600/minute"  # per API token or signed-in person, on /api/
+    anonymous_rate_limit: str | None = "300/minute"  # per client address: sign-in, public links
     cors_origins: tuple[str, ...] = ()  # pages that may call /api/v1 with a Bearer token
     metrics_token: str | None = field(default=None, repr=False)  # GET /metrics from elsewhere than 127.0.0.1
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Host are believed; none by default.
@@ -145,6 +162,8 @@ class Settings:
             secure_cookies=_bool_env(env, "SECURE_COOKIES", False),
             metrics_token=env.get(PREFIX + "METRICS_TOKEN") or None,
             cors_origins=_origins_env(env, "CORS_ORIGINS"),
+            rate_limit=_rate_env(env, "RATE_LIMIT", "600/minute"),
+            anonymous_rate_limit=_rate_env(env, "ANONYMOUS_RATE_LIMIT", "300/minute"),
             trusted_proxies=_networks_env(env, "TRUSTED_PROXIES"),
             log_level=(env.get(PREFIX + "LOG_LEVEL") or "INFO").upper(),
             smtp_host=env.get(PREFIX + "SMTP_HOST") or None,

@@ -312,3 +312,12 @@ user_sessions = Table(
     Column("user_agent", String(300)),
     Column("client_address", String(64)),
 )
+
+# Added by migration 0009: fixed-window rate-limit counters (storage/rate_limits.py).
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("hits", Integer, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)

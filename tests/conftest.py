@@ -17,6 +17,9 @@ PASSWORD = "correct horse battery"
 
 
 TEST_DATABASE_URL = os.environ.get("DATAINSIGHT_TEST_DATABASE_URL")
+# Tests send thousands of requests a minute from one address and one token: the limits are
+# counted (the code runs) but set out of reach; tests/http/test_rate_limits.py uses real ones.
+TEST_RATE_LIMITS = {"DATAINSIGHT_RATE_LIMIT": "1000000/minute", "DATAINSIGHT_ANONYMOUS_RATE_LIMIT": "1000000/minute"}
 
 
 def _reset_postgres(url: str) -> None:
@@ -34,7 +37,7 @@ def _reset_postgres(url: str) -> None:
 def settings(tmp_path: Path) -> Settings:
     """Fresh settings per test. With DATAINSIGHT_TEST_DATABASE_URL set (a PostgreSQL URL
     of a throwaway database) the metadata goes there instead of SQLite."""
-    env = {"DATAINSIGHT_DATA_DIR": str(tmp_path / "data")}
+    env = {"DATAINSIGHT_DATA_DIR": str(tmp_path / "data"), **TEST_RATE_LIMITS}
     if TEST_DATABASE_URL:
         _reset_postgres(TEST_DATABASE_URL)
         env["DATAINSIGHT_DATABASE_URL"] = TEST_DATABASE_URL

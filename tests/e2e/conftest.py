@@ -36,6 +36,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TEST_RATE_LIMITS
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 CHROMIUM = os.environ.get("DATAINSIGHT_E2E_CHROMIUM", "/usr/bin/chromium")
@@ -109,6 +111,7 @@ def run_live_server():
         DATAINSIGHT_PORT=str(port),
         DATAINSIGHT_HOST="127.0.0.1",
         DATAINSIGHT_LOG_LEVEL="INFO",
+        **TEST_RATE_LIMITS,
     )
     env.pop("DATAINSIGHT_DATABASE_URL", None)  # always the fresh SQLite file in data_dir
     env.pop("DATAINSIGHT_SECRET_KEY", None)

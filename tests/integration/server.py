@@ -28,7 +28,9 @@ def server_env(data_dir: Path, **settings) -> dict:
     """The environment of a server (and of its command line) for ``data_dir``: SQLite in
     the data dir, or, when the tests run beside PostgreSQL (scripts/with-postgres.sh), a
     database of that data dir's own on that server."""
-    env = {**os.environ, "DATAINSIGHT_DATA_DIR": str(data_dir), "DATAINSIGHT_HOST": "127.0.0.1",
+    from tests.conftest import TEST_RATE_LIMITS
+
+    env = {**os.environ, "DATAINSIGHT_DATA_DIR": str(data_dir), "DATAINSIGHT_HOST": "127.0.0.1", **TEST_RATE_LIMITS,
            **{f"DATAINSIGHT_{k.upper()}": str(v) for k, v in settings.items()}}
     admin_url = os.environ.get("DATAINSIGHT_TEST_POSTGRES_ADMIN_URL")
     if admin_url:

@@ -1,0 +1,104 @@
+"""Rate limits (issue 15, point 3): per token or person on the API, per address for what
+strangers reach, counted in the database (so every worker process agrees), 429 with
+Retry-After and the JSON error shape."""
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+
+from settings import Settings, SettingsError
+from storage.rate_limits import DatabaseRateLimitStorage
+from tests.conftest import bearer, login_body, sign_in
+
+
+@pytest.fixture
+def limited(settings):
+    """An app with small limits: 5 API calls a minute per token or person, 4 a minute per
+    address for strangers."""
+    from app import create_app
+
+    app = create_app(dataclasses.replace(settings, rate_limit="5/minute", anonymous_rate_limit="4/minute"))
+    storage = app.server.extensions["datainsight"]["storage"]
+    admin = storage.users.create_first_admin("ada@example.com", "correct horse battery", "Ada")
+    yield app, storage, admin
+    storage.dispose()
+
+
+def test_a_token_gets_its_limit_then_429_with_retry_after(limited):
+    app, storage, admin = limited
+    client = app.server.test_client()
+    first, second = (storage.tokens.create(admin.principal(), name)[1] for name in ("one", "two"))
+    answers = [client.get("/api/v1/datasets", headers=bearer(first)).status_code for _ in range(7)]
+    assert answers == [200] * 5 + [429] * 2
+    refused = client.get("/api/v1/datasets", headers=bearer(first))
+    body = refused.get_json()["error"]
+    assert body["code"] == "rate_limited" and "at most 5 a minute" in body["message"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # Another token of the same person has its own count; health and metrics are never counted.
+    assert client.get("/api/v1/datasets", headers=bearer(second)).status_code == 200
+    assert all(client.get("/api/health").status_code == 200 for _ in range(10))
+
+
+def test_a_signed_in_person_counts_api_calls_not_pages_or_callbacks(limited):
+    app, _storage, _admin = limited
+    browser = app.server.test_client()
+    sign_in(browser, "ada@example.com")
+    for _ in range(8):
+        assert browser.get("/datasets").status_code == 200  # pages are not counted
+    assert [browser.get("/api/v1/datasets").status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+def test_strangers_are_counted_by_address(limited):
+    app, _storage, _admin = limited
+    client = app.server.test_client()
+    tries = [client.post("/_dash-update-component", json=login_body("ada@example.com", "wrong")).status_code
+             for _ in range(5)]
+    assert tries[:4] == [200] * 4 and tries[4] == 429
+    # Another address is not affected.
+    other = app.server.test_client()
+    answer = other.post("/_dash-update-component", json=login_body("ada@example.com", "wrong"),
+                        environ_base={"REMOTE_ADDR": "10.9.8.7"})
+    assert answer.status_code == 200
+
+
+def test_the_count_is_shared_and_exact_under_concurrency(storage):
+    """Eight threads hitting one key: the database counts every hit once (the same as
+    several worker processes would)."""
+    counter = DatabaseRateLimitStorage(storage.engine)
+    results, barrier = [], threading.Barrier(8)
+
+    def hit():
+        barrier.wait()
+        for _ in range(25):
+            results.append(counter.incr("k", 60))
+
+    threads = [threading.Thread(target=hit) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(results) == list(range(1, 201))
+    assert counter.get("k") == 200
+
+
+def test_a_window_ends_and_starts_again(storage):
+    now = [1000.0]
+    counter = DatabaseRateLimitStorage(storage.engine, clock=lambda: now[0])
+    assert [counter.incr("k", 60) for _ in range(3)] == [1, 2, 3]
+    assert counter.get_expiry("k") == 1060.0
+    now[0] = 1061.0
+    assert counter.get("k") == 0 and counter.incr("k", 60) == 1 and counter.get_expiry("k") == 1121.0
+    counter.clear("k")
+    assert counter.get("k") == 0 and counter.check()
+
+
+def test_the_settings_take_rates_or_off():
+    env = {"DATAINSIGHT_DATA_DIR": "/tmp/x"}
+    defaults = Settings.from_env(env)
+    assert (defaults.rate_limit, defaults.anonymous_rate_limit) == ("600/minute", "300/minute")
+    off = Settings.from_env({**env, "DATAINSIGHT_RATE_LIMIT": "off", "DATAINSIGHT_ANONYMOUS_RATE_LIMIT": "10/second"})
+    assert (off.rate_limit, off.anonymous_rate_limit) == (None, "10/second")
+    with pytest.raises(SettingsError, match="RATE_LIMIT"):
+        Settings.from_env({**env, "DATAINSIGHT_RATE_LIMIT": "lots"})
