@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import flask
 
+from storage.health import overall
 from web.context import current_storage
 
 blueprint = flask.Blueprint("health", __name__)
@@ -11,7 +12,7 @@ blueprint = flask.Blueprint("health", __name__)
 @blueprint.get("/api/health")
 def health():
     checks = current_storage().health()
-    ok = all(check["status"] == "ok" for check in checks.values())
-    response = flask.jsonify({"status": "ok" if ok else "error", "checks": checks})
-    response.status_code = 200 if ok else 503
+    state, status_code = overall(checks)
+    response = flask.jsonify({"status": state, "checks": checks})
+    response.status_code = status_code
     return response

@@ -22,6 +22,56 @@ def test_concurrent_health_checks_all_pass(app_storage):
     assert not list(app_storage.data_dir.glob(".health-probe*"))
 
 
+def test_health_reports_disk_jobs_and_mail(client, app_storage, admin, monkeypatch):
+    import shutil
+    from collections import namedtuple
+    from datetime import timedelta
+
+    from storage.database import utcnow
+    from storage.schedules import Mailer
+    from storage.tables import jobs
+    from tests.integration.server import free_port
+    from tests.smtp_server import SmtpServer
+
+    body = client.get("/api/health").get_json()
+    assert body["checks"]["storage"]["free_mb"] > 0 and body["checks"]["storage"]["reserve_mb"] == 1024
+    assert body["checks"]["jobs"] == {"status": "ok", "queued": 0, "running": 0, "oldest_queued_seconds": 0}
+    assert body["checks"]["mail"]["status"] == "not_configured" and body["status"] == "ok"
+    assert body["checks"]["database"]["ms"] >= 0
+    # A job waiting for 20 minutes: still serving, but degraded, and it says why.
+    with app_storage.engine.begin() as conn:
+        conn.execute(jobs.insert().values(id="stuck", kind="profile", user_id=admin.id, workspace_id=None,
+                                          status="queued", progress=0.0, message="", result_json=None,
+                                          cancel_requested=False, worker="x:1",
+                                          created_at=utcnow() - timedelta(minutes=20),
+                                          updated_at=utcnow()))
+    waiting = client.get("/api/health")
+    assert waiting.status_code == 200 and waiting.get_json()["status"] == "degraded"
+    assert "waited 20 minutes" in waiting.get_json()["checks"]["jobs"]["message"]
+    # A mail server that answers, then one that does not (a closed port).
+    with SmtpServer() as smtp:
+        app_storage.schedules.mailer = Mailer("127.0.0.1", smtp.port)
+        assert client.get("/api/health").get_json()["checks"]["mail"] == {"status": "ok"}
+    app_storage.schedules.mailer = Mailer("127.0.0.1", free_port())
+    mail = client.get("/api/health").get_json()["checks"]["mail"]
+    assert mail["status"] == "error" and "does not answer" in mail["message"]
+    # Little disk left: uploads are refused, the app still serves.
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10 * 2**30, 10 * 2**30 - 100 * 2**20, 100 * 2**20))
+    low = client.get("/api/health")
+    assert low.status_code == 200 and low.get_json()["checks"]["storage"]["status"] == "warning"
+    assert "DATAINSIGHT_DISK_RESERVE_MB" in low.get_json()["checks"]["storage"]["message"]
+
+
+def test_health_is_503_when_the_database_is_gone(client, app_storage, monkeypatch):
+    from sqlalchemy import create_engine
+
+    monkeypatch.setattr(app_storage, "engine", create_engine("sqlite:////nonexistent/folder/db.sqlite"))
+    answer = client.get("/api/health")
+    assert answer.status_code == 503 and answer.get_json()["status"] == "error"
+    assert answer.get_json()["checks"]["database"]["status"] == "error"
+
+
 def test_first_start_sends_every_page_to_setup(client):
     for path in ("/", "/login", "/datasets", "/settings"):
         response = client.get(path)
