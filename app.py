@@ -103,7 +103,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     for handler in logging.getLogger().handlers:  # our own messages name paths too (web.csrf's warning)
         if not any(isinstance(f, RedactSecrets) for f in handler.filters):
             handler.addFilter(RedactSecrets())
-    storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings))
+    storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings),
+                      audit_retention_days=settings.audit_retention_days)
     storage.migrate()
     storage.recover()
     _start_scheduler(storage, settings)

@@ -117,7 +117,8 @@ class Settings:
     secure_cookies: bool = False
     rate_limit: str | None = "600/minute"  # per API token or signed-in person, on /api/
     anonymous_rate_limit: str | None = "300/minute"  # per client address: sign-in, public links
-    cors_origins: tuple[str, ...] = ()  # pages that may call /api/v1 with a Bearer token
+    cors_origins: tuple[str, ...] = ()
+    audit_retention_days: int = 365  # pages that may call /api/v1 with a Bearer token
     metrics_token: str | None = field(default=None, repr=False)  # GET /metrics from elsewhere than 127.0.0.1
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Host are believed; none by default.
     trusted_proxies: tuple[str, ...] = ()
@@ -162,6 +163,7 @@ class Settings:
             secure_cookies=_bool_env(env, "SECURE_COOKIES", False),
             metrics_token=env.get(PREFIX + "METRICS_TOKEN") or None,
             cors_origins=_origins_env(env, "CORS_ORIGINS"),
+            audit_retention_days=_int_env(env, "AUDIT_RETENTION_DAYS", 365),
             rate_limit=_rate_env(env, "RATE_LIMIT", "600/minute"),
             anonymous_rate_limit=_rate_env(env, "ANONYMOUS_RATE_LIMIT", "300/minute"),
             trusted_proxies=_networks_env(env, "TRUSTED_PROXIES"),

@@ -11,6 +11,7 @@ from callbacks import (
     analyze_journeys,
     analyze_segments,
     analyze_timeseries,
+    audit,
     auth,
     column_roles,
     dashboard_editor,
@@ -25,7 +26,7 @@ from callbacks import (
 
 MODULES = (auth, navigation, account, workspaces, admin, datasets, column_roles, analyze, analyze_timeseries,
            analyze_journeys, analyze_segments, analysis_widget, profiles, dashboards, dashboard_view, dashboard_editor,
-           reports)
+           reports, audit)
 
 
 def register_all(app) -> None:

@@ -30,6 +30,7 @@ def navbar(user_name: str, is_admin: bool, workspaces, current_workspace_id: int
     ]
     if is_admin:
         menu_items.append(dbc.DropdownMenuItem("Users", href="/admin/users", id="nav-admin-users"))
+    menu_items.append(dbc.DropdownMenuItem("Audit log", href="/audit", id="nav-audit"))
     menu_items += [dbc.DropdownMenuItem(divider=True), dbc.DropdownMenuItem("Sign out", id="nav-signout")]
     return dbc.Navbar(
         dbc.Container(

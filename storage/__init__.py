@@ -11,6 +11,7 @@ from typing import Callable
 
 from storage import health
 from storage.analyses import AnalysisService
+from storage.audit import AuditLog
 from storage.dashboard_views import DashboardViewService
 from storage.dashboards import DashboardService
 from storage.database import make_engine, migrate
@@ -35,7 +36,7 @@ class Storage:
     """Everything the app keeps, for one data dir and one metadata database."""
 
     def __init__(self, database_url: str, data_dir: Path, sleep: Callable[[float], None] = time.sleep,
-                 max_upload_mb: int = 1024, limits: Limits | None = None):
+                 max_upload_mb: int = 1024, limits: Limits | None = None, audit_retention_days: int = 365):
         self.limits = limits or Limits(max_upload_mb=max_upload_mb)
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -65,6 +66,10 @@ class Storage:
         self.mail_probe = health.MailProbe()
         self.schedules = ScheduleService(self.engine, self.workspaces, self.dashboards, self.users, self.reports,
                                          self.jobs)
+        self.audit = AuditLog(self.engine, audit_retention_days)
+        for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,
+                        self.schedules):
+            service.audit = self.audit
 
     def migrate(self) -> None:
         migrate(self.engine, lock_dir=self.data_dir)
@@ -77,6 +82,7 @@ class Storage:
         self.profiles.sweep()
         self.reports.sweep()
         self.sessions.sweep()
+        self.audit.prune()
 
     def health(self) -> dict:
         """Checks for /api/health (storage.health): database, data dir and free disk,

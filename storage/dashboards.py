@@ -23,6 +23,7 @@ from analytics.column_choice import Columns
 from analytics.dashboards import bottom_of
 from analytics.names import check_name, header_text
 from analytics.widgets.spec import normalize_dashboard_filter, normalize_spec
+from storage.audit import NO_AUDIT
 from storage.database import as_utc, utcnow
 from storage.datasets import DatasetService
 from storage.duck import connect, literal
@@ -53,6 +54,8 @@ def _hash(token: str) -> str:
 
 
 class DashboardService:
+    audit = NO_AUDIT  # Storage gives it the real AuditLog
+
     def __init__(self, engine: Engine, workspaces: WorkspaceService, datasets: DatasetService, roles=None):
         self.engine = engine
         self.workspaces = workspaces
@@ -251,6 +254,8 @@ class DashboardService:
             dashboard_id = conn.execute(insert(dashboards).values(
                 workspace_id=int(workspace_id), created_by=principal.user_id, created_at=now, updated_at=now, **values,
             ).returning(dashboards.c.id)).scalar_one()
+        self.audit.record(principal, "dashboard.created", target_type="dashboard", target_id=dashboard_id,
+                          target_name=values.get("name"), workspace_id=workspace_id)
         return self.get(principal, dashboard_id)
 
     def update(self, principal: Principal, dashboard_id, patch: dict) -> dict:
@@ -290,6 +295,9 @@ class DashboardService:
                 self._load(conn, principal, dashboard_id, Role.EDITOR)
                 saved = conn.execute(update(dashboards).where(where).values(updated_at=utcnow(), **values))
             if saved.rowcount:
+                self.audit.record(principal, "dashboard.changed", target_type="dashboard", target_id=row.id,
+                                  target_name=values.get("name", row.name), workspace_id=row.workspace_id,
+                                  fields=sorted(set(patch) & PAYLOAD_KEYS))
                 return self.get(principal, dashboard_id)
         raise Conflict("The dashboard kept changing while this change was saved (others are editing it); try again")
 
@@ -323,6 +331,8 @@ class DashboardService:
             row, _ = self._load(conn, principal, dashboard_id, Role.EDITOR)
             conn.execute(delete(dashboard_shares).where(dashboard_shares.c.dashboard_id == row.id))
             conn.execute(delete(dashboards).where(dashboards.c.id == row.id))
+        self.audit.record(principal, "dashboard.deleted", target_type="dashboard", target_id=row.id,
+                          target_name=row.name, workspace_id=row.workspace_id)
 
     def duplicate(self, principal: Principal, dashboard_id, name: str | None = None) -> dict:
         """A copy in the same workspace (not shared), named "Copy of ..." unless named."""
@@ -349,6 +359,8 @@ class DashboardService:
             conn.execute(insert(dashboard_shares).values(dashboard_id=row.id, token_hash=_hash(token),
                                                          created_by=principal.user_id, created_at=now,
                                                          allow_export=bool(allow_export)))
+        self.audit.record(principal, "dashboard.shared", target_type="dashboard", target_id=row.id,
+                          target_name=row.name, workspace_id=row.workspace_id, allow_export=bool(allow_export))
         return {"token": token, "url": share_url(token), "allow_export": bool(allow_export)}
 
     def set_share_export(self, principal: Principal, dashboard_id, allow: bool) -> dict:
@@ -360,6 +372,8 @@ class DashboardService:
                 .values(allow_export=bool(allow))).rowcount
         if not changed:
             raise NotFound("This dashboard has no public link; share it first")
+        self.audit.record(principal, "dashboard.share_changed", target_type="dashboard", target_id=row.id,
+                          target_name=row.name, workspace_id=row.workspace_id, allow_export=bool(allow))
         return {"allow_export": bool(allow)}
 
     def share_export_allowed(self, principal: Principal, dashboard_id) -> bool | None:
@@ -385,9 +399,12 @@ class DashboardService:
     def revoke_share(self, principal: Principal, dashboard_id) -> None:
         with self.engine.begin() as conn:
             row, _ = self._load(conn, principal, dashboard_id, Role.EDITOR)
-            conn.execute(update(dashboard_shares).where(dashboard_shares.c.dashboard_id == row.id,
-                                                        dashboard_shares.c.revoked_at.is_(None))
-                         .values(revoked_at=utcnow()))
+            revoked = conn.execute(update(dashboard_shares).where(dashboard_shares.c.dashboard_id == row.id,
+                                                                  dashboard_shares.c.revoked_at.is_(None))
+                                   .values(revoked_at=utcnow())).rowcount
+        if revoked:
+            self.audit.record(principal, "dashboard.unshared", target_type="dashboard", target_id=row.id,
+                              target_name=row.name, workspace_id=row.workspace_id)
 
     def get_shared(self, token) -> tuple[dict, Principal]:
         """(the dashboard, the share principal) for a live token; NotFound otherwise."""

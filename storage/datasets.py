@@ -23,6 +23,7 @@ from sqlalchemy.engine import Engine
 from analytics.columns import clean_display_name, clean_name
 from analytics.names import check_name
 from storage import ingest
+from storage.audit import NO_AUDIT
 from storage.database import as_utc, utcnow
 from storage.duck import connect, literal
 from storage.errors import IngestError, InvalidInput, NotFound
@@ -129,6 +130,8 @@ def _count_written(rows: int, size: int) -> None:
 
 
 class DatasetService:
+    audit = NO_AUDIT  # Storage gives it the real AuditLog
+
     def __init__(self, engine: Engine, workspaces: WorkspaceService, data_dir: Path, limits: Limits | int):
         self.engine = engine
         self.workspaces = workspaces
@@ -278,8 +281,11 @@ class DatasetService:
             conn.execute(update(datasets).where(datasets.c.id == dataset.id).values(updated_at=utcnow(), **values))
         return self.get(principal, dataset_id)
 
-    def _version_created(self, principal: Principal, dataset_id) -> Dataset:
+    def _version_created(self, principal: Principal, dataset_id, operation: str) -> Dataset:
         dataset = self.get(principal, dataset_id)
+        self.audit.record(principal, f"dataset.{operation}", target_type="dataset", target_id=dataset.id,
+                          target_name=dataset.name, workspace_id=dataset.workspace_id, version=dataset.version,
+                          rows=dataset.rows)
         for listener in self.listeners:
             try:
                 listener.version_created(principal, dataset)
@@ -297,6 +303,8 @@ class DatasetService:
         # which start-up removes.
         for path in paths:
             (self.data_dir / path).unlink(missing_ok=True)
+        self.audit.record(principal, "dataset.deleted", target_type="dataset", target_id=dataset.id,
+                          target_name=dataset.name, workspace_id=dataset.workspace_id)
         for listener in self.listeners:
             listener.dataset_deleted(dataset.id)
 
@@ -394,7 +402,7 @@ class DatasetService:
             (self.data_dir / relative).unlink(missing_ok=True)
             raise
         _count_written(rows, size)
-        return self._version_created(principal, dataset_id)
+        return self._version_created(principal, dataset_id, "created")
 
     def add_version(
         self, principal: Principal, dataset_id, path: Path, filename: str, mode: str = "replace",
@@ -432,7 +440,7 @@ class DatasetService:
             (self.data_dir / relative).unlink(missing_ok=True)
             raise
         _count_written(rows, size)
-        return self._version_created(principal, dataset_id)
+        return self._version_created(principal, dataset_id, "replaced" if mode == "replace" else "appended")
 
     def _append_file(self, current: Dataset, path: Path, filename: str, sheet, on_progress, options=None):
         choices = ingest.read_options(options)
@@ -529,7 +537,7 @@ class DatasetService:
         except BaseException:
             (self.data_dir / relative).unlink(missing_ok=True)
             raise
-        return self._version_created(principal, dataset_id)
+        return self._version_created(principal, dataset_id, "derived")
 
     # --- reading rows -------------------------------------------------------------------
 

@@ -84,6 +84,9 @@ def write_export(service, principal: Principal, dataset_id, fmt: str, sort_model
         raise
     finally:
         con.close()
+    service.audit.record(principal, "dataset.exported", target_type="dataset", target_id=dataset.id,
+                         target_name=dataset.name, workspace_id=dataset.workspace_id, format=fmt,
+                         filtered=bool(filter_model))
     return dataset, path, mimetype, safe_filename(dataset.name, extension)
 
 

@@ -29,6 +29,7 @@ from analytics.reports.counts import table_counts
 from analytics.widgets import widget_type
 from analytics.widgets.base import plain
 from analytics.widgets.spec import normalize_spec
+from storage.audit import NO_AUDIT
 from storage.dashboard_views import (
     active_filters,
     cross_for,
@@ -173,6 +174,8 @@ def _filter_text(flt: dict) -> str:
 
 
 class ReportService:
+    audit = NO_AUDIT  # Storage gives it the real AuditLog
+
     def __init__(self, dashboards, views, datasets, queries, jobs, data_dir: Path, renderer=None):
         self.dashboards = dashboards
         self.views = views
@@ -323,13 +326,22 @@ class ReportService:
                orientation="portrait", widget_id=None, timezone="UTC", progress=None) -> ReportFile:
         check_options(fmt, paper, orientation, widget_id)
         report = self.collect(principal, dashboard_id, view, timezone)
-        return self.build(report, fmt, paper, orientation, widget_id, progress)
+        built = self.build(report, fmt, paper, orientation, widget_id, progress)
+        self._record_export(principal, self.dashboards.get(principal, dashboard_id), fmt, widget_id)
+        return built
 
     def export_shared(self, token: str, fmt: str, *, view: dict | None = None, paper="a4", orientation="portrait",
                       widget_id=None, timezone="UTC") -> ReportFile:
         check_options(fmt, paper, orientation, widget_id)
         report = self.collect_shared(token, view, timezone)
-        return self.build(report, fmt, paper, orientation, widget_id)
+        built = self.build(report, fmt, paper, orientation, widget_id)
+        self._record_export(None, self.dashboards.get_shared(token)[0], fmt, widget_id, actor="public link")
+        return built
+
+    def _record_export(self, principal, board: dict, fmt: str, widget_id=None, **extra) -> None:
+        self.audit.record(principal, "dashboard.exported", target_type="dashboard", target_id=board["id"],
+                          target_name=board.get("name"), workspace_id=board.get("workspace_id"), format=fmt,
+                          widget=widget_id, **extra)
 
     def export_profile(self, principal: Principal, dataset_id, fmt: str, *, paper="a4", orientation="portrait",
                        timezone="UTC", profiles=None) -> ReportFile:
@@ -384,6 +396,7 @@ class ReportService:
             return {"file": name, "filename": built.filename, "mimetype": built.mimetype, "format": fmt,
                     "size": built.stats["bytes"], "stats": built.stats}
 
+        self._record_export(principal, board, fmt)
         return self.jobs.start(principal, "report", board["workspace_id"], run, message="Queued")
 
     def job_file(self, principal: Principal, job_id) -> tuple[Path, str, str]:

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, select, update
 
 from analytics.names import check_name, header_text
+from storage.audit import NO_AUDIT
 from storage.database import as_utc, utcnow
 from storage.errors import DataInsightError, Forbidden, InvalidInput, NotFound, RateLimited
 from storage.jobs import this_worker
@@ -235,6 +236,8 @@ def _smtp_message(exc: Exception) -> str:
 
 
 class ScheduleService:
+    audit = NO_AUDIT  # Storage gives it the real AuditLog
+
     def __init__(self, engine, workspaces, dashboards, users, reports, jobs, mailer: Mailer | None = None,
                  clock=utcnow):
         self.engine = engine
@@ -418,6 +421,9 @@ class ScheduleService:
                 dashboard_id=board["id"], workspace_id=board["workspace_id"], owner_id=principal.user_id,
                 stop_reason=None, next_run_at=self._next(values), created_at=now, updated_at=now, **values,
             ).returning(schedules.c.id)).scalar_one()
+        self.audit.record(principal, "schedule.created", target_type="schedule", target_id=schedule_id,
+                          target_name=values.get("name"), workspace_id=board["workspace_id"], dashboard_id=board["id"],
+                          recipients=values.get("recipients_json"))
         return {**self.get(principal, schedule_id), "warning": self.mail_warning()}
 
     def mail_warning(self) -> str | None:
@@ -438,6 +444,9 @@ class ScheduleService:
             conn.execute(update(schedules).where(schedules.c.id == row.id).values(
                 owner_id=principal.user_id, stop_reason=None if values["enabled"] else row.stop_reason,
                 next_run_at=self._next(values), updated_at=self.clock(), **values))
+        self.audit.record(principal, "schedule.changed", target_type="schedule", target_id=row.id,
+                          target_name=values.get("name", row.name), workspace_id=row.workspace_id,
+                          dashboard_id=row.dashboard_id, fields=sorted(patch) if isinstance(patch, dict) else None)
         return {**self.get(principal, row.id), "warning": self.mail_warning()}
 
     def delete(self, principal: Principal, schedule_id) -> None:
@@ -445,6 +454,8 @@ class ScheduleService:
         with self.engine.begin() as conn:
             conn.execute(schedule_runs.delete().where(schedule_runs.c.schedule_id == row.id))
             conn.execute(schedules.delete().where(schedules.c.id == row.id))
+        self.audit.record(principal, "schedule.deleted", target_type="schedule", target_id=row.id, target_name=row.name,
+                          workspace_id=row.workspace_id, dashboard_id=row.dashboard_id)
 
     def send_now(self, principal: Principal, schedule_id, background: bool = True) -> dict:
         """Send the report at once (as the schedule's owner), recorded in its history;
@@ -456,6 +467,8 @@ class ScheduleService:
         # Logged and counted before anything runs: over the hour's limit it is RateLimited
         # here (429 in the API), and no run is made.
         log_id = self.sends.start(row, "manual", requested_by=principal.user_id, sent_as=row.owner_id)
+        self.audit.record(principal, "schedule.sent_now", target_type="schedule", target_id=row.id,
+                          target_name=row.name, workspace_id=row.workspace_id, dashboard_id=row.dashboard_id)
         now = self.clock()
         with self.engine.begin() as conn:
             run_id = conn.execute(insert(schedule_runs).values(

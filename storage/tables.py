@@ -321,3 +321,21 @@ rate_limits = Table(
     Column("hits", Integer, nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+# Added by migration 0010: the audit log (storage/audit.py); no foreign keys on purpose.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor_user_id", Integer),
+    Column("actor_token_id", Integer),
+    Column("actor", String(320), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32)),
+    Column("target_id", String(64)),
+    Column("target_name", String(300)),
+    Column("workspace_id", Integer, index=False),
+    Column("address", String(64)),
+    Column("detail_json", Text, nullable=False),
+)

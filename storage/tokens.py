@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from analytics.names import check_name
+from storage.audit import NO_AUDIT
 from storage.database import as_utc, utcnow
 from storage.errors import Forbidden, InvalidInput, NotFound
 from storage.principal import SCOPES, SCOPE_WRITE, Principal
@@ -67,6 +68,8 @@ class ApiToken:
 
 
 class TokenService:
+    audit = NO_AUDIT  # Storage gives it the real AuditLog
+
     def __init__(self, engine: Engine):
         self.engine = engine
 
@@ -76,7 +79,10 @@ class TokenService:
         """Returns the token and its plaintext, which is never stored or shown again."""
         if principal.via == "token":
             raise Forbidden("API tokens can only be created from a signed-in session")
-        return self._create(principal.user_id, name, scope, expires_in_days)
+        token, plaintext = self._create(principal.user_id, name, scope, expires_in_days)
+        self.audit.record(principal, "token.created", target_type="token", target_id=token.id, target_name=token.name,
+                          scope=token.scope)
+        return token, plaintext
 
     def create_unchecked(self, user_id: int, name: str, scope: str = SCOPE_WRITE) -> tuple[ApiToken, str]:
         """For the operator's CLI."""
@@ -137,9 +143,12 @@ class TokenService:
             ).first()
             if row is None:
                 raise NotFound(f"There is no token {token_id} of yours")
-            if row.revoked_at is None:
+            was_live = row.revoked_at is None
+            if was_live:
                 conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked_at=utcnow()))
             row = conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).one()
+        if was_live:
+            self.audit.record(principal, "token.revoked", target_type="token", target_id=token_id, target_name=row.name)
         return ApiToken.from_row(row)
 
     def resolve(self, plaintext: str) -> Principal | None:

@@ -13,8 +13,9 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from analytics.names import check_name
+from storage.audit import NO_AUDIT
 from storage.database import as_utc, utcnow
-from storage.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from storage.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
 from storage.passwords import DUMMY_HASH, check_password_rules, hash_password, verify_password
 from storage.principal import Principal, Role
 from storage.tables import instance_state, memberships, user_sessions, users, workspaces
@@ -111,6 +112,8 @@ def require_admin(principal: Principal) -> None:
 
 
 class UserService:
+    audit = NO_AUDIT  # Storage gives it the real AuditLog
+
     def __init__(self, engine: Engine, throttle: LoginThrottle, sleep: Callable[[float], None] = time.sleep):
         self.engine = engine
         self.throttle = throttle
@@ -195,7 +198,9 @@ class UserService:
             with self.engine.begin() as conn:
                 user = self._insert_user(conn, email, password, name, is_admin=True)
                 conn.execute(insert(instance_state).values(key="setup_completed", value=utcnow().isoformat()))
-                return user
+            self.audit.record(user.principal(), "user.created", target_type="user", target_id=user.id,
+                              target_name=user.email, is_admin=True, how="first-run setup")
+            return user
         except (IntegrityError, Conflict):
             if not self.needs_setup():  # another request finished setup first
                 raise Conflict("DataInsight is already set up; sign in instead") from None
@@ -206,7 +211,10 @@ class UserService:
     ) -> User:
         require_admin(principal)
         with self.engine.begin() as conn:
-            return self._insert_user(conn, email, password, name, is_admin)
+            user = self._insert_user(conn, email, password, name, is_admin)
+        self.audit.record(principal, "user.created", target_type="user", target_id=user.id, target_name=user.email,
+                          is_admin=bool(is_admin))
+        return user
 
     def create_user_unchecked(self, email: str, password: str, name: str | None = None, is_admin: bool = False) -> User:
         """For the operator's CLI, which runs with the server's own rights."""
@@ -241,16 +249,25 @@ class UserService:
         address_keys = [f"ip:{client_address}"] if client_address else []
         known = device is not None and user is not None and device.user_id == user.id
         device_keys = [f"device:{device.user_id}:{device.key}"] if known else []
-        recent_failures = self.throttle.check(device_keys + address_keys if known else [email_key] + address_keys)
+        try:
+            recent_failures = self.throttle.check(device_keys + address_keys if known else [email_key] + address_keys)
+        except RateLimited:
+            self.audit.record(None, "account.locked_out", actor=email, target_type="user",
+                              target_id=user.id if user else None)
+            raise
         if recent_failures:
             self.sleep(delay_for(recent_failures))
         ok = verify_password(self._hash_of(user), password)
         if not ok or user is None or not user.is_active:
             self.throttle.record_failure([email_key] + device_keys + address_keys)
+            self.audit.record(None, "account.sign_in_failed", actor=email, target_type="user",
+                              target_id=user.id if user else None)
             raise Unauthenticated("The email or password is not right")
         # From a known device the account's count stays: the owner signing in on their
         # laptop must not reset a stranger's lock elsewhere.
         self.throttle.clear(device_keys if known else [email_key])
+        self.audit.record(user.principal(), "account.signed_in", target_type="user", target_id=user.id,
+                          target_name=user.email, known_device=known)
         return user
 
     def record_sign_in(self, user_id: int) -> None:
@@ -290,6 +307,8 @@ class UserService:
                 .values(password_hash=hash_password(new_password), session_stamp=secrets.token_hex(8))
             )
             end_sessions_of(conn, user.id)
+        self.audit.record(principal, "account.password_changed", target_type="user", target_id=user.id,
+                          target_name=user.email)
         return self.get(user.id)
 
     # --- administering ---------------------------------------------------------------
@@ -307,6 +326,8 @@ class UserService:
                 values["session_stamp"] = secrets.token_hex(8)  # ends their sessions now
                 end_sessions_of(conn, user_id)
             conn.execute(update(users).where(users.c.id == user_id).values(**values))
+        self.audit.record(principal, "user.activated" if active else "user.deactivated", target_type="user",
+                          target_id=user_id, target_name=target.email)
         return self.get(user_id)
 
     def toggle_active(self, principal: Principal, user_id) -> User:
@@ -323,10 +344,13 @@ class UserService:
         require_admin(principal)
         if user_id == principal.user_id and not is_admin:
             raise InvalidInput("You cannot remove your own administrator rights")
-        if self.get(user_id) is None:
+        target = self.get(user_id)
+        if target is None:
             raise NotFound(f"There is no user with id {user_id}")
         with self.engine.begin() as conn:
             conn.execute(update(users).where(users.c.id == user_id).values(is_admin=bool(is_admin)))
+        self.audit.record(principal, "user.admin_granted" if is_admin else "user.admin_revoked", target_type="user",
+                          target_id=user_id, target_name=target.email)
         return self.get(user_id)
 
     def count(self) -> int:

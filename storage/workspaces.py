@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from analytics.names import check_name
+from storage.audit import NO_AUDIT
 from storage.database import as_utc, utcnow
 from storage.errors import Conflict, Forbidden, InvalidInput, NotFound
 from storage.principal import Principal, Role
@@ -93,6 +94,8 @@ def outside_message(addresses: list[str]) -> str:
 
 
 class WorkspaceService:
+    audit = NO_AUDIT  # Storage gives it the real AuditLog
+
     def __init__(self, engine: Engine):
         self.engine = engine
 
@@ -185,6 +188,8 @@ class WorkspaceService:
                     workspace_id=workspace_id, user_id=principal.user_id, role=Role.OWNER.value, created_at=now
                 )
             )
+        self.audit.record(principal, "workspace.created", target_type="workspace", target_id=workspace_id,
+                          target_name=name, workspace_id=workspace_id)
         return self.get(principal, workspace_id)
 
     def rename(self, principal: Principal, workspace_id, name: str) -> Workspace:
@@ -192,6 +197,8 @@ class WorkspaceService:
         with self.engine.begin() as conn:
             self.require_role(conn, principal, workspace_id, Role.OWNER)
             conn.execute(update(workspaces).where(workspaces.c.id == int(workspace_id)).values(name=name))
+        self.audit.record(principal, "workspace.renamed", target_type="workspace", target_id=workspace_id,
+                          target_name=name, workspace_id=workspace_id)
         return self.get(principal, workspace_id)
 
     def add_member(self, principal: Principal, workspace_id, email: str, role) -> Member:
@@ -211,6 +218,8 @@ class WorkspaceService:
                     )
             except IntegrityError:
                 raise Conflict(f"{email} is already a member of this workspace") from None
+        self.audit.record(principal, "member.added", target_type="user", target_id=target.id, target_name=target.email,
+                          workspace_id=workspace_id, role=role.value)
         return Member(target.id, target.email, target.name, role)
 
     def _owner_count(self, conn: Connection, workspace_id: int) -> int:
@@ -248,6 +257,8 @@ class WorkspaceService:
                 .values(role=role.value)
             )
             row = conn.execute(select(users).where(users.c.id == int(user_id))).one()
+        self.audit.record(principal, "member.role_changed", target_type="user", target_id=row.id, target_name=row.email,
+                          workspace_id=workspace_id, role=role.value, previous_role=current.value)
         return Member(row.id, row.email, row.name, role)
 
     def remove_member(self, principal: Principal, workspace_id, user_id) -> None:
@@ -266,6 +277,8 @@ class WorkspaceService:
                     memberships.c.workspace_id == workspace_id, memberships.c.user_id == int(user_id)
                 )
             )
+        self.audit.record(principal, "member.left" if is_self else "member.removed", target_type="user",
+                          target_id=user_id, workspace_id=workspace_id, role=current.value)
 
     # --- where report mail may go -----------------------------------------------------
 
@@ -276,6 +289,8 @@ class WorkspaceService:
             self.require_role(conn, principal, workspace_id, Role.OWNER)
             conn.execute(update(workspaces).where(workspaces.c.id == int(workspace_id))
                          .values(allowed_recipient_domains=json.dumps(domains)))
+        self.audit.record(principal, "workspace.recipient_domains_changed", target_type="workspace",
+                          target_id=workspace_id, workspace_id=workspace_id, domains=domains)
         return domains
 
     def allowed_domains(self, workspace_id: int) -> list[str]:

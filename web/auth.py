@@ -20,6 +20,7 @@ from flask_login import LoginManager, UserMixin
 from itsdangerous import BadSignature
 from werkzeug.http import parse_cookie
 
+from storage import audit
 from storage.errors import Forbidden, NotFound
 from storage.principal import Principal
 from storage.tokens import TOKEN_PREFIX
@@ -221,6 +222,7 @@ def guard():
     kind = classify(request.path, request.method)
     if kind == "asset":
         return None
+    audit.client_address.set(request_client_address())  # what storage's audit entries say "from"
     refusal = cross_site_refusal(current_session_key, (SESSION_COOKIE, REMEMBER_COOKIE))
     if refusal is not None:
         return refusal
