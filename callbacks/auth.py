@@ -15,15 +15,17 @@ def register(app) -> None:
     @app.callback(
         Output("public-login-feedback", "children"),
         Output("public-login-redirect", "href"),
+        # Only the button: Enter in the form clicks it (the browser's implicit submission).
+        # Listening to the password's n_submit as well signed in twice on every Enter
+        # (two requests on desktop Chromium: two sessions, two failures counted).
         Input("public-login-submit", "n_clicks"),
-        Input("public-login-password", "n_submit"),
         State("public-login-email", "value"),
         State("public-login-password", "value"),
         State("public-login-remember", "value"),
         State("public-login-next", "data"),
         prevent_initial_call=True,
     )
-    def log_in(_clicks, _submits, email, password, remember, next_path):
+    def log_in(_clicks, email, password, remember, next_path):
         try:
             user = current_storage().users.authenticate(email or "", password or "", request_client_address(),
                                                         device=devices.read())

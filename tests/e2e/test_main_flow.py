@@ -44,6 +44,7 @@ PAT_NEW_PASSWORD = "pat's second password"
 SAM_NAME = "Sam Everywhere"
 SAM_EMAIL = "sam@example.com"
 SAM_PASSWORD = "sam's long enough password"
+ENTER_PASSWORD = "enter's long enough password"
 
 # Accounts this run has already made (through the UI or the CLI).
 # Keyed by the server's URL: modules with a server of their own start with no accounts.
@@ -434,3 +435,23 @@ def test_an_ended_session_sends_to_sign_in_and_remembers_the_page(page: Page, ba
     page.wait_for_url(re.compile(r"/login(\?.*)?$"))
     expect(heading(page)).to_have_text("Sign in")
     assert page.url == base_url + "/login?next=%2Fdatasets"
+
+
+def test_enter_in_the_sign_in_form_signs_in_once(new_page, base_url, live_server):
+    """Enter in the password field: one sign-in request, one session (listening to the
+    field's n_submit besides the button's clicks signed in twice on desktop Chromium, and
+    counted a wrong password twice)."""
+    ensure_account(live_server, "enter@example.com", ENTER_PASSWORD, "Enter Key")
+    page = new_page()
+    sign_ins = []
+    page.on("request", lambda r: sign_ins.append(r) if "update-component" in r.url
+            and "public-login-feedback" in (r.post_data or "") else None)
+    page.goto("/login")
+    page.fill("#public-login-email", "enter@example.com")
+    page.fill("#public-login-password", ENTER_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: "/login" not in url)
+    expect(page.locator("#nav-user-menu")).to_be_visible()
+    assert len(sign_ins) == 1
+    sessions = page.request.get("/api/v1/me/sessions").json()["sessions"]
+    assert len(sessions) == 1
