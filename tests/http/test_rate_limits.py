@@ -102,3 +102,21 @@ def test_the_settings_take_rates_or_off():
     assert (off.rate_limit, off.anonymous_rate_limit) == (None, "10/second")
     with pytest.raises(SettingsError, match="RATE_LIMIT"):
         Settings.from_env({**env, "DATAINSIGHT_RATE_LIMIT": "lots"})
+
+
+def test_the_default_limit_refuses_the_601st_call_of_a_minute(settings):
+    """With the shipped default (600/minute): call 601 of one token is a 429; another
+    token of the same person still gets through."""
+    from app import create_app
+
+    app = create_app(dataclasses.replace(settings, rate_limit=Settings.rate_limit))
+    storage = app.server.extensions["datainsight"]["storage"]
+    try:
+        admin = storage.users.create_first_admin("ada@example.com", "correct horse battery", "Ada")
+        first, second = (storage.tokens.create(admin.principal(), name)[1] for name in ("one", "two"))
+        client = app.server.test_client()
+        statuses = [client.get("/api/v1/me", headers=bearer(first)).status_code for _ in range(601)]
+        assert statuses[:600] == [200] * 600 and statuses[600] == 429
+        assert client.get("/api/v1/me", headers=bearer(second)).status_code == 200
+    finally:
+        storage.dispose()
