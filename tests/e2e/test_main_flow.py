@@ -310,8 +310,12 @@ def test_admin_creates_a_user_who_is_not_an_admin(new_page, base_url, admin):
     assert cookies["datainsight_session"]["httpOnly"]
 
     items = open_user_menu(bob_page)
-    expect(items).to_have_text(["Account & API tokens", "Workspaces & members", "Sign out"])
+    expect(items).to_have_text(["Account & API tokens", "Workspaces & members", "Audit log", "Sign out"])
     expect(bob_page.locator("#nav-admin-users")).to_have_count(0)
+    # The audit log shows Bob his own workspace only: no "everything", no account events.
+    bob_page.goto("/audit")
+    expect(bob_page.locator("#audit-workspace")).to_contain_text(BOB_WORKSPACE)
+    expect(bob_page.locator("#audit-workspace")).not_to_contain_text("Everything")
 
     bob_page.goto("/admin/users")
     expect(bob_page).to_have_url(base_url + "/admin/users")
