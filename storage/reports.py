@@ -240,7 +240,7 @@ class ReportService:
             tabs.append({"id": tab["id"], "title": tab["title"], "widgets": items})
         return {"title": board["name"], "description": board.get("description") or "", "filters": filters,
                 "generated_at": (now or dt.datetime.now(dt.timezone.utc)).astimezone(ZoneInfo(timezone)), "timezone": timezone, "tabs": tabs,
-                "dashboard_id": board["id"]}
+                "dashboard_id": board["id"], "workspace_id": board.get("workspace_id")}
 
     def _widget_report(self, board: dict, widget: dict, values: dict, cross: list, dataset_of) -> dict:
         """{"output", "data"} of one widget: what the dashboard shows, and its numbers."""
@@ -327,7 +327,7 @@ class ReportService:
         check_options(fmt, paper, orientation, widget_id)
         report = self.collect(principal, dashboard_id, view, timezone)
         built = self.build(report, fmt, paper, orientation, widget_id, progress)
-        self._record_export(principal, self.dashboards.get(principal, dashboard_id), fmt, widget_id)
+        self._record_export(principal, report, fmt, widget_id)
         return built
 
     def export_shared(self, token: str, fmt: str, *, view: dict | None = None, paper="a4", orientation="portrait",
@@ -335,13 +335,15 @@ class ReportService:
         check_options(fmt, paper, orientation, widget_id)
         report = self.collect_shared(token, view, timezone)
         built = self.build(report, fmt, paper, orientation, widget_id)
-        self._record_export(None, self.dashboards.get_shared(token)[0], fmt, widget_id, actor="public link")
+        self._record_export(None, report, fmt, widget_id, actor="public link")
         return built
 
-    def _record_export(self, principal, board: dict, fmt: str, widget_id=None, **extra) -> None:
-        self.audit.record(principal, "dashboard.exported", target_type="dashboard", target_id=board["id"],
-                          target_name=board.get("name"), workspace_id=board.get("workspace_id"), format=fmt,
-                          widget=widget_id, **extra)
+    def _record_export(self, principal, report: dict, fmt: str, widget_id=None, **extra) -> None:
+        """``report``: a collected report, or a dashboard (both name their id and workspace)."""
+        self.audit.record(principal, "dashboard.exported", target_type="dashboard",
+                          target_id=report.get("dashboard_id", report.get("id")),
+                          target_name=report.get("title", report.get("name")), workspace_id=report.get("workspace_id"),
+                          format=fmt, widget=widget_id, **extra)
 
     def export_profile(self, principal: Principal, dataset_id, fmt: str, *, paper="a4", orientation="portrait",
                        timezone="UTC", profiles=None) -> ReportFile:

@@ -205,9 +205,9 @@ def native_chart_data(kind: str, figure: dict):
     return _chart_type(kind, traces, layout, horizontal), data
 
 
-def _chart_slide(deck: _Deck, slide, widget: dict, output: dict, renderer) -> None:
+def _chart_slide(deck: _Deck, slide, output: dict, native, renderer) -> None:
+    """``native``: native_chart_data's answer for this widget (None: draw a picture)."""
     left, top, width, height = deck.body
-    native = native_chart_data(widget.get("type") or "", output.get("figure") or {})
     if native is not None:
         chart_type, data = native
         chart = slide.shapes.add_chart(chart_type, left, top, width, height, data).chart
@@ -350,10 +350,10 @@ def write_pptx(report: dict, handle, slide_size: str = "16:9", renderer=None, pr
         if "error" in output:
             deck.note(slide, f"This widget could not be drawn: {output['error']}")
         elif output.get("kind") == "figure" and output.get("figure"):
-            native = native_chart_data(widget.get("type") or "", output["figure"]) is not None
-            _chart_slide(deck, slide, widget, output, renderer)
-            charts += native
-            pictures += not native
+            native = native_chart_data(widget.get("type") or "", output["figure"])
+            _chart_slide(deck, slide, output, native, renderer)
+            charts += native is not None
+            pictures += native is None
         elif output.get("kind") == "kpi":
             _kpi_slide(deck, slide, output)
         elif output.get("kind") == "markdown":
