@@ -81,7 +81,8 @@ def protect_page_layouts() -> None:
 
 
 def _start_scheduler(storage: Storage, settings: Settings) -> None:
-    """Mail from the SMTP settings, and the thread that sends scheduled reports (every
+    """Mail from the SMTP settings, and the thread that sends scheduled reports and checks
+    alerts (every
     worker runs one; the database claim sends each report once). Off inside pytest
     unless DATAINSIGHT_SCHEDULER=true asks for it."""
     import os
@@ -91,9 +92,12 @@ def _start_scheduler(storage: Storage, settings: Settings) -> None:
     storage.schedules.mailer = Mailer.from_settings(settings)
     storage.schedules.sends.per_user = settings.mail_sends_per_hour
     storage.schedules.sends.per_dashboard = settings.mail_sends_per_hour_per_dashboard
+    storage.alerts.mailer = storage.schedules.mailer
+    storage.alerts.allow_private = settings.webhook_allow_private
+    storage.alerts.public_url = settings.public_url
     wanted = settings.scheduler if settings.scheduler is not None else "PYTEST_CURRENT_TEST" not in os.environ
     if wanted:
-        storage.scheduler = Scheduler(storage.schedules).start()
+        storage.scheduler = Scheduler(storage.schedules, storage.alerts, interval=settings.scheduler_interval).start()
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:

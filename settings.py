@@ -46,6 +46,20 @@ def _bool_env(env: dict, name: str, default: bool) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
 
 
+def _url_env(env: dict, name: str) -> str | None:
+    """An http(s) address such as https://bi.example.com (a path prefix allowed), without
+    its trailing slash, or None when unset."""
+    from urllib.parse import urlsplit
+
+    raw = (env.get(PREFIX + name) or "").strip().rstrip("/")
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise SettingsError(f"{PREFIX}{name} takes the app's address, such as https://bi.example.com; got {raw!r}")
+    return raw
+
+
 def _origins_env(env: dict, name: str) -> tuple[str, ...]:
     """Comma-separated origins (``https://app.example.com``, or ``*`` for any), lower-cased
     without a trailing slash, as a browser writes its Origin header."""
@@ -135,6 +149,12 @@ class Settings:
     mail_sends_per_hour_per_dashboard: int = 20
     # The report scheduler thread; None = on, except inside a pytest run.
     scheduler: bool | None = None
+    scheduler_interval: float = 30.0  # seconds between the scheduler's rounds
+    # Alert webhooks may reach private, loopback and link-local addresses (storage.webhooks).
+    webhook_allow_private: bool = False
+    # The app's address as people reach it (https://bi.example.com), for links in alert
+    # messages; without it, the address the alert was saved from.
+    public_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -177,6 +197,9 @@ class Settings:
             mail_sends_per_hour=_int_env(env, "MAIL_SENDS_PER_HOUR", 30),
             mail_sends_per_hour_per_dashboard=_int_env(env, "MAIL_SENDS_PER_HOUR_PER_DASHBOARD", 20),
             scheduler=_bool_env(env, "SCHEDULER", True) if (env.get(PREFIX + "SCHEDULER") or "").strip() else None,
+            scheduler_interval=float(_int_env(env, "SCHEDULER_INTERVAL", 30)),
+            webhook_allow_private=_bool_env(env, "WEBHOOK_ALLOW_PRIVATE", False),
+            public_url=_url_env(env, "PUBLIC_URL"),
         )
 
     def with_overrides(self, **changes) -> "Settings":

@@ -24,6 +24,7 @@ from storage.queries import QueryService
 from storage.reports import ReportService
 from storage.roles import ColumnRoleService
 from storage.schedules import ScheduleService
+from storage.alerts import AlertService
 from storage.sessions import SessionService
 from storage.throttle import LoginThrottle
 from storage.tokens import TokenService
@@ -66,9 +67,11 @@ class Storage:
         self.mail_probe = health.MailProbe()
         self.schedules = ScheduleService(self.engine, self.workspaces, self.dashboards, self.users, self.reports,
                                          self.jobs)
+        self.alerts = AlertService(self.engine, self.workspaces, self.dashboards, self.users, self.queries,
+                                   self.jobs)
         self.audit = AuditLog(self.engine, audit_retention_days)
         for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,
-                        self.schedules):
+                        self.schedules, self.alerts):
             service.audit = self.audit
 
     def migrate(self) -> None:

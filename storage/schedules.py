@@ -73,6 +73,11 @@ def next_run(frequency: str, days: list[int], time_of_day: str, timezone: str, a
     change runs an hour later, as zoneinfo resolves it."""
     zone = ZoneInfo(timezone)
     hour, minute = (int(p) for p in time_of_day.split(":"))
+    if frequency == "hourly":  # at the time's minute past every hour (zones all share UTC's minutes but a few)
+        local = after.astimezone(zone).replace(minute=minute, second=0, microsecond=0)
+        while local.astimezone(dt.timezone.utc) <= after:
+            local += dt.timedelta(hours=1)
+        return local.astimezone(dt.timezone.utc)
     day = after.astimezone(zone).date()
     for _ in range(400):
         if frequency == "daily":
@@ -91,9 +96,36 @@ def next_run(frequency: str, days: list[int], time_of_day: str, timezone: str, a
     raise InvalidInput("This schedule never runs; check its days")
 
 
+def check_timing(merged: dict, frequencies: tuple[str, ...] = FREQUENCIES) -> tuple[str, list[int], str, str]:
+    """(frequency, days, time, timezone) of a schedule's payload, checked: the timing of
+    report schedules, and of alert checks (which may also run hourly, at the time's minute)."""
+    frequency = merged.get("frequency") or "weekly"
+    if frequency not in frequencies:
+        raise InvalidInput(f"Unknown frequency {frequency!r}; choose {', '.join(frequencies[:-1])} or "
+                           f"{frequencies[-1]}")
+    days = merged.get("days")
+    if frequency in ("daily", "hourly"):
+        days = []
+    elif frequency == "weekly":
+        if not isinstance(days, list) or not days or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
+            raise InvalidInput("A weekly schedule needs its days: a list of 0 (Monday) to 6 (Sunday)")
+        days = sorted(set(days))
+    else:
+        if isinstance(days, int):
+            days = [days]
+        if not isinstance(days, list) or len(days) != 1 or not isinstance(days[0], int) or not 1 <= days[0] <= 31:
+            raise InvalidInput("A monthly schedule needs its day of the month: [1] to [31]")
+    time_of_day = merged.get("time") or "08:00"
+    if not isinstance(time_of_day, str) or not _TIME.match(time_of_day):
+        raise InvalidInput("The time must be HH:MM on a 24-hour clock, such as 08:00")
+    return frequency, days, time_of_day, check_timezone(merged.get("timezone") or "UTC")
+
+
 def describe(schedule: dict) -> str:
     """'Weekly on Mon, Thu at 08:00 Europe/Paris' for lists and emails."""
     when = f"at {schedule['time']} {schedule['timezone']}"
+    if schedule["frequency"] == "hourly":
+        return f"Hourly at {schedule['time'][3:]} minutes past"
     if schedule["frequency"] == "daily":
         return f"Daily {when}"
     if schedule["frequency"] == "weekly":
@@ -131,7 +163,8 @@ class Mailer:
         return None if self.host else MAIL_NOT_SET_UP
 
     def send(self, recipients: list[str], subject: str, html_body: str, text_body: str,
-             attachment: tuple[str, str, bytes] | None = None) -> None:
+             attachment: tuple[str, str, bytes] | None = None, inline_png: tuple[str, bytes] | None = None) -> None:
+        """``inline_png``: (content id, PNG) shown in the HTML as <img src="cid:...">."""
         if self.problem():
             raise MailError(self.problem(), permanent=True)
         message = EmailMessage()
@@ -140,6 +173,10 @@ class Mailer:
         message["To"] = ", ".join(recipients)
         message.set_content(text_body)
         message.add_alternative(html_body, subtype="html")
+        if inline_png:
+            cid, png = inline_png
+            message.get_payload()[1].add_related(png, maintype="image", subtype="png", cid=f"<{cid}>",
+                                                 filename=f"{cid}.png")
         if attachment:
             filename, mimetype, content = attachment
             maintype, _, subtype = mimetype.split(";")[0].partition("/")
@@ -349,25 +386,7 @@ class ScheduleService:
         # A dashboard name saved before names were checked may hold a line break.
         name = check_name(merged.get("name") or f"{header_text(board['name'])} report", "schedule name",
                           field="name")
-        frequency = merged.get("frequency") or "weekly"
-        if frequency not in FREQUENCIES:
-            raise InvalidInput(f"Unknown frequency {frequency!r}; choose daily, weekly or monthly")
-        days = merged.get("days")
-        if frequency == "daily":
-            days = []
-        elif frequency == "weekly":
-            if not isinstance(days, list) or not days or not all(isinstance(d, int) and 0 <= d <= 6 for d in days):
-                raise InvalidInput("A weekly schedule needs its days: a list of 0 (Monday) to 6 (Sunday)")
-            days = sorted(set(days))
-        else:
-            if isinstance(days, int):
-                days = [days]
-            if not isinstance(days, list) or len(days) != 1 or not isinstance(days[0], int) or not 1 <= days[0] <= 31:
-                raise InvalidInput("A monthly schedule needs its day of the month: [1] to [31]")
-        time_of_day = merged.get("time") or "08:00"
-        if not isinstance(time_of_day, str) or not _TIME.match(time_of_day):
-            raise InvalidInput("The time must be HH:MM on a 24-hour clock, such as 08:00")
-        timezone = check_timezone(merged.get("timezone") or "UTC")
+        frequency, days, time_of_day, timezone = check_timing(merged)
         recipients = merged.get("recipients")
         if isinstance(recipients, str):
             recipients = [r for r in re.split(r"[,;\s]+", recipients) if r]
@@ -639,12 +658,12 @@ class ScheduleService:
 
 
 class Scheduler:
-    """The thread that runs due schedules: one ``tick`` every ``interval`` seconds. Any
-    number of these (threads or worker processes) may run at once; the database claim
-    gives each run to one of them."""
+    """The thread that runs due schedules and alert checks: one ``tick`` of each service
+    every ``interval`` seconds. Any number of these (threads or worker processes) may run
+    at once; the database claims give each run to one of them."""
 
-    def __init__(self, service: ScheduleService, interval: float = 30.0):
-        self.service = service
+    def __init__(self, *services, interval: float = 30.0):
+        self.services = services
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -656,10 +675,11 @@ class Scheduler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                self.service.tick()
-            except Exception:  # noqa: BLE001 - the loop must survive a bad round (database busy...)
-                log.exception("scheduler round failed")
+            for service in self.services:
+                try:
+                    service.tick()
+                except Exception:  # noqa: BLE001 - the loop must survive a bad round (database busy...)
+                    log.exception("scheduler round of %s failed", type(service).__name__)
             self._stop.wait(self.interval)
 
     def stop(self, timeout: float = 10) -> None:

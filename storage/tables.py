@@ -339,3 +339,66 @@ audit_log = Table(
     Column("address", String(64)),
     Column("detail_json", Text, nullable=False),
 )
+
+# Added by migration 0011: alerts on a widget's number (storage/alerts.py), each check of
+# one, and each message a change of state sent (retried with backoff).
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("dashboard_id", Integer, ForeignKey("dashboards.id", ondelete="SET NULL"), index=True),
+    Column("widget_id", String(64), nullable=False),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("name", String(200), nullable=False),
+    Column("category_json", Text),  # the category whose value is watched (JSON), or NULL for a KPI
+    Column("op", String(16), nullable=False),  # > >= < <= changes_by_pct
+    Column("threshold", Float, nullable=False),
+    Column("check_json", Text, nullable=False),  # a schedule {"frequency", ...} or "on_refresh"
+    Column("channels_json", Text, nullable=False),  # [{"type": "email", "to": [...]}, {"type": "webhook", "url"}]
+    Column("send_mode", String(16), nullable=False),  # on_change | every_time
+    Column("link_base", String(300)),  # the app's address the alert was made at, for links in messages
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("stop_reason", Text),
+    Column("state", String(16), nullable=False),  # unknown | ok | triggered
+    Column("last_value", Float),
+    Column("last_checked_at", DateTime(timezone=True)),
+    Column("next_check_at", DateTime(timezone=True), index=True),
+    Column("checked_version", String(64)),  # on_refresh: the dataset version last checked
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+alert_checks = Table(
+    "alert_checks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("trigger", String(16), nullable=False),  # schedule | refresh | manual
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Column("value", Float),
+    Column("change_pct", Float),
+    Column("state", String(16), nullable=False),  # ok | triggered | error
+    Column("event", String(16)),  # triggered | recovered | repeated: what was sent, if anything
+    Column("error", Text),
+    Column("message_json", Text),  # what the event's messages say (and its chart), for retries
+)
+
+alert_deliveries = Table(
+    "alert_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("check_id", Integer, ForeignKey("alert_checks.id", ondelete="CASCADE"), nullable=False),
+    Column("channel", String(16), nullable=False),  # email | webhook
+    Column("target", String(400), nullable=False),  # the addresses, or the webhook's host (never its secret path)
+    Column("destination", Text, nullable=False),  # JSON: the addresses, or the webhook's whole URL
+    Column("status", String(16), nullable=False, index=True),  # sending | retrying | sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Column("retry_at", DateTime(timezone=True)),
+    Column("claimed_by", String(200)),
+    Column("started_at", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

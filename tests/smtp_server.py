@@ -58,5 +58,6 @@ class RecordingMailer:
     def problem(self):
         return None
 
-    def send(self, recipients, subject, html_body, text_body, attachment=None):
-        self.sent.append({"html": html_body, "text": text_body, "attachment": attachment})
+    def send(self, recipients, subject, html_body, text_body, attachment=None, inline_png=None):
+        self.sent.append({"html": html_body, "text": text_body, "attachment": attachment, "subject": subject,
+                          "to": recipients, "inline_png": inline_png})
