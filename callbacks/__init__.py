@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from callbacks import (
     account,
+    alerts,
     admin,
     analysis_widget,
     analyze,
@@ -26,7 +27,7 @@ from callbacks import (
 
 MODULES = (auth, navigation, account, workspaces, admin, datasets, column_roles, analyze, analyze_timeseries,
            analyze_journeys, analyze_segments, analysis_widget, profiles, dashboards, dashboard_view, dashboard_editor,
-           reports, audit)
+           reports, audit, alerts)
 
 
 def register_all(app) -> None:

@@ -32,7 +32,10 @@ class PrivateAccess:
 
     @staticmethod
     def board(key) -> dict:
-        return current_storage().dashboards.get(require_principal(), key)
+        """The dashboard, with the states of its alerts for the bells on its widgets."""
+        storage, principal = current_storage(), require_principal()
+        board = storage.dashboards.get(principal, key)
+        return {**board, "alert_states": storage.alerts.widget_states(principal, board["id"])}
 
     @staticmethod
     def options(key) -> dict:

@@ -7,6 +7,7 @@ from dash_snap_grid import Grid
 
 from analytics.dashboards import resolve_tab, widgets_of_tab
 from analytics.widgets import widget_type
+from components.alerts import alert_bell
 from components.feedback import icon
 from components.widgets import table_height_px, widget_body, widget_card, widget_error
 
@@ -195,7 +196,10 @@ def reading_order(widgets: list[dict]) -> list[dict]:
     return sorted(widgets, key=place)
 
 
-def _widget_cards(widgets: list[dict], prefix: str, editable: bool, outputs: dict | None) -> list:
+def _widget_cards(widgets: list[dict], prefix: str, editable: bool, outputs: dict | None, board: dict) -> list:
+    """``board["alert_states"]`` ({widget id: state}, members only): the widgets with a bell."""
+    bells = board.get("alert_states") or {}
+    board_id, can_edit = board.get("id"), board.get("role") in ("editor", "owner")
     cards = []
     for widget in reading_order(widgets):
         ids = widget_ids(prefix, widget["id"])
@@ -204,7 +208,10 @@ def _widget_cards(widgets: list[dict], prefix: str, editable: bool, outputs: dic
             menu_ids = {action: {"type": f"dash-widget-{action}", "index": widget["id"]}
                         for action in ("edit", "duplicate", "delete")}
         body = rendered_body((outputs or {}).get(str(widget["id"])), prefix, widget["id"])
-        cards.append(widget_card(widget, body, editable=editable, body_id=ids["body"], menu_ids=menu_ids))
+        state = bells.get(widget["id"])
+        bell = alert_bell(board_id, widget["id"], state, can_edit) if state and not prefix else None
+        cards.append(widget_card(widget, body, editable=editable, body_id=ids["body"], menu_ids=menu_ids,
+                                 bell=bell))
     return cards
 
 
@@ -219,7 +226,7 @@ def dashboard_grid(board: dict, tab_id: str | None, prefix: str, editable: bool,
         cols=GRID_COLS,
         rowHeight=GRID_ROW_HEIGHT,
         layout=grid_layout(widgets, fit_tables=bool(prefix) and not editable),
-        children=_widget_cards(widgets, prefix, editable, outputs),
+        children=_widget_cards(widgets, prefix, editable, outputs, board),
         isDraggable=editable,
         isResizable=editable,
         draggableHandle=".widget-handle",

@@ -33,12 +33,14 @@ STATUS_COLOURS = {"sent": "success", "failed": "danger", "retrying": "warning", 
 
 
 def download_actions(board_id: int, can_edit: bool) -> list:
-    """The Download button (and, for editors, the Schedules link) for the page header."""
+    """The Download button (and, for editors, the Schedules and Alerts links) for the page header."""
     out = [dbc.Button([icon("download", "me-1"), "Download"], id="report-download-open", color="secondary",
                       outline=True, className="me-2", n_clicks=0)]
     if can_edit:
         out.append(dbc.Button([icon("envelope", "me-1"), "Schedules"], href=f"/dashboards/{board_id}/schedules",
                               id="report-schedules-link", color="secondary", outline=True, className="me-2"))
+        out.append(dbc.Button([icon("bell", "me-1"), "Alerts"], href=f"/dashboards/{board_id}/alerts",
+                              id="dash-alerts-link", color="secondary", outline=True, className="me-2"))
     return out
 
 

@@ -156,9 +156,11 @@ def widget_error(message: str) -> html.Div:
     return html.Div([icon("exclamation-triangle", "me-2"), message], className="widget-error small text-danger")
 
 
-def widget_card(widget: dict, body, *, editable: bool, body_id, menu_ids: dict | None = None) -> html.Div:
+def widget_card(widget: dict, body, *, editable: bool, body_id, menu_ids: dict | None = None,
+                bell=None) -> html.Div:
     """The card around a widget. Its id is the widget id: the snap grid matches layout
-    items to children by it. Editors get a drag handle and a menu (edit, duplicate, delete)."""
+    items to children by it. Editors get a drag handle and a menu (edit, duplicate, delete);
+    ``bell``: the alert bell (components.alerts) of a widget that has alerts."""
     spec = widget.get("spec") or {}
     title = spec.get("title") or ""
     description = " ".join(str(spec.get("description") or "").split())
@@ -183,7 +185,7 @@ def widget_card(widget: dict, body, *, editable: bool, body_id, menu_ids: dict |
     header = html.Div(
         [html.Div([icon("grip-vertical", "widget-handle me-1") if editable else None, heading],
                   className="d-flex align-items-start widget-header-main"),
-         menu],
+         html.Div([bell, menu], className="d-flex align-items-center") if bell is not None else menu],
         className="widget-header d-flex justify-content-between align-items-start",
     )
     return html.Div(

@@ -22,6 +22,7 @@ def layout(dashboard_id=None, filters=None, xf=None, tab=None, **_query):
     principal = require_principal()
     storage = current_storage()
     board = storage.dashboards.get(principal, dashboard_id)
+    board["alert_states"] = storage.alerts.widget_states(principal, board["id"])  # the bells on widgets
     can_edit = Role(board["role"]).at_least(Role.EDITOR)
     state = parse_view_state(filters, xf, tab)
     views = storage.dashboard_views
