@@ -5,6 +5,7 @@ charts as pictures; 16:9 or 4:3; formula-like labels inert in the charts' workbo
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -160,3 +161,29 @@ def test_in_the_background_and_for_nobody_else(client, ada, bob, board):
     file = client.get(f"/api/v1/reports/{started.get_json()['job_id']}/file", headers=bearer(ada))
     assert len(Presentation(io.BytesIO(file.get_data())).slides) == 1 + len(WIDGETS) + 1
     assert client.get(f"/api/v1/dashboards/{board['id']}/export?format=pptx", headers=bearer(bob)).status_code == 404
+
+
+def test_libreoffice_opens_the_deck_and_prints_every_slide(client, ada, board, tmp_path):
+    """The deck converts to PDF with LibreOffice (Debian's libreoffice-impress, installed by
+    `make test`) without errors: one PDF page per slide, the charts' numbers readable."""
+    import shutil
+    import subprocess
+
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed (make test-system-deps installs libreoffice-impress)")
+    response = client.get(f"/api/v1/dashboards/{board['id']}/export?format=pptx", headers=bearer(ada))
+    deck = tmp_path / "deck.pptx"
+    deck.write_bytes(response.get_data())
+    slides = len(Presentation(io.BytesIO(response.get_data())).slides)
+    done = subprocess.run(
+        [soffice, f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless", "--norestore",
+         "--convert-to", "pdf", "--outdir", str(tmp_path), str(deck)],
+        capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    pdf = tmp_path / "deck.pdf"
+    assert pdf.exists() and pdf.stat().st_size > 10_000, (done.stdout, done.stderr)
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert re.search(r"^Pages:\s+(\d+)$", info, re.M).group(1) == str(slides)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Sales review" in text and "Sales by region" in text and "648" in text
