@@ -93,6 +93,9 @@ def _start_scheduler(storage: Storage, settings: Settings) -> None:
     storage.schedules.sends.per_user = settings.mail_sends_per_hour
     storage.schedules.sends.per_dashboard = settings.mail_sends_per_hour_per_dashboard
     storage.alerts.mailer = storage.schedules.mailer
+    storage.signup.mailer = storage.schedules.mailer
+    storage.signup.mode, storage.signup.domains = settings.signup, settings.signup_domains
+    storage.signup.public_url = settings.public_url
     storage.alerts.allow_private = settings.webhook_allow_private
     storage.alerts.public_url = settings.public_url
     wanted = settings.scheduler if settings.scheduler is not None else "PYTEST_CURRENT_TEST" not in os.environ

@@ -46,6 +46,28 @@ def _bool_env(env: dict, name: str, default: bool) -> bool:
     raise SettingsError(f"{PREFIX}{name} must be true or false, got {raw!r}")
 
 
+def _choice_env(env: dict, name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = (env.get(PREFIX + name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise SettingsError(f"{PREFIX}{name} must be {' or '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def _domains_env(env: dict, name: str) -> tuple[str, ...]:
+    """Comma-separated email domains (example.com), lower-cased, without a leading @."""
+    found = []
+    for item in (env.get(PREFIX + name) or "").split(","):
+        item = item.strip().lower().lstrip("@")
+        if not item:
+            continue
+        if "." not in item or any(c in item for c in " /@:"):
+            raise SettingsError(f"{PREFIX}{name} takes email domains such as example.com; got {item!r}")
+        found.append(item)
+    return tuple(found)
+
+
 def _url_env(env: dict, name: str) -> str | None:
     """An http(s) address such as https://bi.example.com (a path prefix allowed), without
     its trailing slash, or None when unset."""
@@ -155,6 +177,10 @@ class Settings:
     # The app's address as people reach it (https://bi.example.com), for links in alert
     # messages; without it, the address the alert was saved from.
     public_url: str | None = None
+    # Who may make an account: "invite" (administrators and invitations) or "open" (anyone,
+    # with email verification), optionally only at these email domains.
+    signup: str = "invite"
+    signup_domains: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -200,6 +226,8 @@ class Settings:
             scheduler_interval=float(_int_env(env, "SCHEDULER_INTERVAL", 30)),
             webhook_allow_private=_bool_env(env, "WEBHOOK_ALLOW_PRIVATE", False),
             public_url=_url_env(env, "PUBLIC_URL"),
+            signup=_choice_env(env, "SIGNUP", ("invite", "open"), "invite"),
+            signup_domains=_domains_env(env, "SIGNUP_DOMAINS"),
         )
 
     def with_overrides(self, **changes) -> "Settings":

@@ -1,10 +1,12 @@
 """Sign in, first-run setup, accepting an invitation, and signing out."""
 from __future__ import annotations
 
-from dash import Input, Output, State, no_update
+import flask
+from dash import Input, Output, State, html, no_update
 
-from components.feedback import error_alert
+from components.feedback import error_alert, success_alert
 from storage.errors import DataInsightError, InvalidInput
+from storage.users import EmailNotVerified
 from web import devices
 from web.auth import sign_in, sign_out
 from web.proxies import request_client_address
@@ -29,6 +31,8 @@ def register(app) -> None:
         try:
             user = current_storage().users.authenticate(email or "", password or "", request_client_address(),
                                                         device=devices.read())
+        except EmailNotVerified as exc:
+            return error_alert([exc.message, " ", html.A("Send the link again", href="/verify")]), no_update
         except DataInsightError as exc:
             return error_alert(exc.message), no_update
         sign_in(user, remember=bool(remember))
@@ -71,6 +75,8 @@ def register(app) -> None:
         sign_in(user)
         return None, "/"
 
+    register_signup(app)
+
     @app.callback(
         Output("nav-redirect", "href", allow_duplicate=True),
         Input("nav-signout", "n_clicks"),
@@ -81,3 +87,79 @@ def register(app) -> None:
             return no_update
         sign_out()
         return "/login"
+
+
+def register_signup(app) -> None:
+    """Open sign-up, confirming an address, and forgotten passwords (storage.signup)."""
+
+    @app.callback(
+        Output("public-signup-feedback", "children"),
+        Input("public-signup-submit", "n_clicks"),
+        State("public-signup-name", "value"),
+        State("public-signup-email", "value"),
+        State("public-signup-password", "value"),
+        prevent_initial_call=True,
+    )
+    def sign_up(_clicks, name, email, password):
+        try:
+            done = current_storage().signup.signup(email or "", password or "", name,
+                                                   link_base=flask.request.host_url)
+        except DataInsightError as exc:
+            return error_alert(exc.message)
+        return success_alert(done["message"])
+
+    @app.callback(
+        Output("public-verify-feedback", "children"),
+        Input("public-verify-submit", "n_clicks"),
+        State("public-verify-token", "data"),
+        prevent_initial_call=True,
+    )
+    def confirm(_clicks, token):
+        try:
+            user = current_storage().signup.verify(token)
+        except DataInsightError as exc:
+            return error_alert([exc.message, " ", html.A("Ask for a new link", href="/verify")])
+        return success_alert([f"{user.email} is confirmed. ", html.A("Sign in", href="/login")])
+
+    @app.callback(
+        Output("public-resend-feedback", "children"),
+        Input("public-resend-submit", "n_clicks"),
+        State("public-resend-email", "value"),
+        prevent_initial_call=True,
+    )
+    def resend(_clicks, email):
+        try:
+            done = current_storage().signup.resend(email or "", link_base=flask.request.host_url)
+        except DataInsightError as exc:
+            return error_alert(exc.message)
+        return success_alert(done["message"])
+
+    @app.callback(
+        Output("public-forgot-feedback", "children"),
+        Input("public-forgot-submit", "n_clicks"),
+        State("public-forgot-email", "value"),
+        prevent_initial_call=True,
+    )
+    def forgot(_clicks, email):
+        try:
+            done = current_storage().signup.forgot(email or "", link_base=flask.request.host_url)
+        except DataInsightError as exc:
+            return error_alert(exc.message)
+        return success_alert(done["message"])
+
+    @app.callback(
+        Output("public-reset-feedback", "children"),
+        Input("public-reset-submit", "n_clicks"),
+        State("public-reset-token", "data"),
+        State("public-reset-password", "value"),
+        State("public-reset-password2", "value"),
+        prevent_initial_call=True,
+    )
+    def reset(_clicks, token, password, password2):
+        try:
+            if (password or "") != (password2 or ""):
+                raise InvalidInput("The two passwords are not the same")
+            user = current_storage().signup.reset(token, password or "")
+        except DataInsightError as exc:
+            return error_alert(exc.message)
+        return success_alert([f"The password of {user.email} is changed. ", html.A("Sign in", href="/login")])

@@ -4,6 +4,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.auth_card import auth_card
+from web.context import current_storage
 
 dash.register_page(__name__, path="/login", title="Sign in · DataInsight", public=True)
 
@@ -22,6 +23,9 @@ def layout(next=None, **_query):  # noqa: A002 - "next" is the query parameter's
                 dbc.Button("Sign in", id="public-login-submit", color="primary", className="w-100", n_clicks=0,
                            type="submit"),
                 html.Div(id="public-login-feedback", className="mt-3"),
+                html.Div([html.A("Forgot your password?", href="/forgot-password", id="public-login-forgot"),
+                          *([html.Span(" · "), html.A("Create an account", href="/signup", id="public-login-signup")]
+                            if current_storage().signup.mode == "open" else [])], className="small mt-3"),
                 dcc.Store(id="public-login-next", data=next or "/"),
                 dcc.Location(id="public-login-redirect", refresh=True),
             ],

@@ -25,6 +25,7 @@ from storage.reports import ReportService
 from storage.roles import ColumnRoleService
 from storage.schedules import ScheduleService
 from storage.alerts import AlertService
+from storage.signup import SignupService
 from storage.sessions import SessionService
 from storage.throttle import LoginThrottle
 from storage.tokens import TokenService
@@ -69,9 +70,10 @@ class Storage:
                                          self.jobs)
         self.alerts = AlertService(self.engine, self.workspaces, self.dashboards, self.users, self.queries,
                                    self.jobs)
+        self.signup = SignupService(self.engine, self.users)
         self.audit = AuditLog(self.engine, audit_retention_days)
         for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,
-                        self.schedules, self.alerts):
+                        self.schedules, self.alerts, self.signup):
             service.audit = self.audit
 
     def migrate(self) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    true,
 )
 
 metadata = MetaData(
@@ -41,6 +42,8 @@ users = Table(
     Column("session_stamp", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_login_at", DateTime(timezone=True)),
+    # Added by migration 0012: false for an open sign-up until its link is opened.
+    Column("email_verified", Boolean, nullable=False, default=True, server_default=true()),
 )
 
 workspaces = Table(
@@ -401,4 +404,18 @@ alert_deliveries = Table(
     Column("started_at", DateTime(timezone=True)),
     Column("sent_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Added by migration 0012: single-use links that verify an address (open sign-up) or
+# reset a password, stored as hashes like API tokens (storage/signup.py).
+account_links = Table(
+    "account_links",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("purpose", String(16), nullable=False),  # verify | reset
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
 )

@@ -46,6 +46,12 @@ def text_input(value, what: str) -> str:
     return value
 
 
+class EmailNotVerified(Forbidden):
+    """The password is right, but the account's address was never confirmed (open sign-up)."""
+
+    code = "email_not_verified"
+
+
 @dataclass(frozen=True)
 class User:
     id: int
@@ -56,6 +62,7 @@ class User:
     session_stamp: str
     created_at: datetime
     last_login_at: datetime | None
+    email_verified: bool = True  # false for an open sign-up whose link is not opened yet
 
     @classmethod
     def from_row(cls, row) -> "User":
@@ -68,6 +75,7 @@ class User:
             session_stamp=row.session_stamp,
             created_at=as_utc(row.created_at),
             last_login_at=as_utc(row.last_login_at),
+            email_verified=bool(row.email_verified),
         )
 
     def principal(self, via: str = "session") -> Principal:
@@ -263,6 +271,9 @@ class UserService:
             self.audit.record(None, "account.sign_in_failed", actor=email, target_type="user",
                               target_id=user.id if user else None)
             raise Unauthenticated("The email or password is not right")
+        if not user.email_verified:  # told only to whoever knows the password
+            raise EmailNotVerified(f"Confirm your email address first: open the link we sent to {user.email}. "
+                                   "No email? Ask for a new link on the sign-in page.")
         # From a known device the account's count stays: the owner signing in on their
         # laptop must not reset a stranger's lock elsewhere.
         self.throttle.clear(device_keys if known else [email_key])

@@ -33,7 +33,10 @@ from web.proxies import request_client_address
 
 log = logging.getLogger(__name__)
 
-PUBLIC_PAGES = frozenset({"/login", "/setup", "/invite"})
+PUBLIC_PAGES = frozenset({"/login", "/setup", "/invite", "/signup", "/verify", "/forgot-password", "/reset-password"})
+# API routes for people without an account or a session (storage.signup checks the rest).
+ANONYMOUS_API = frozenset({"/api/v1/signup", "/api/v1/signup/verify", "/api/v1/signup/resend",
+                           "/api/v1/password/forgot", "/api/v1/password/reset"})
 # Pages under this prefix are reached by an unguessable share token in the path (a public
 # dashboard link); the token, checked in storage, is the credential.
 PUBLIC_PAGE_PREFIX = "/public/"
@@ -257,6 +260,8 @@ def guard():
             return None
         return unauthenticated_response("Your session has ended; sign in again")
     if kind == "api":
+        if request.path in ANONYMOUS_API:
+            return None
         return unauthenticated_response()
     if request.method in ("GET", "HEAD"):
         if request.path == "/":

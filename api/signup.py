@@ -1,0 +1,53 @@
+"""Open sign-up and forgotten passwords (storage.signup), for people without a session:
+these routes are reached anonymously (web.auth.ANONYMOUS_API) and counted per client
+address by the anonymous rate limit, and per email address by storage.
+
+POST /api/v1/signup {"email", "password", "name"} → 201 (403 while sign-up is by invitation)
+POST /api/v1/signup/verify {"token"} → 200; POST /api/v1/signup/resend {"email"} → 202
+POST /api/v1/password/forgot {"email"} → 202 (the same answer for any address)
+POST /api/v1/password/reset {"token", "new_password"} → 200
+"""
+from __future__ import annotations
+
+import flask
+
+from api._helpers import created, json_body
+from web.context import current_storage
+
+blueprint = flask.Blueprint("api_signup", __name__, url_prefix="/api/v1")
+
+
+def _accepted(payload: dict):
+    response = flask.jsonify(payload)
+    response.status_code = 202
+    return response
+
+
+@blueprint.post("/signup")
+def signup():
+    body = json_body()
+    return created(current_storage().signup.signup(body.get("email"), body.get("password"), body.get("name"),
+                                                   link_base=flask.request.host_url))
+
+
+@blueprint.post("/signup/verify")
+def verify():
+    user = current_storage().signup.verify(json_body().get("token"))
+    return flask.jsonify({"status": "verified", "email": user.email})
+
+
+@blueprint.post("/signup/resend")
+def resend():
+    return _accepted(current_storage().signup.resend(json_body().get("email"), link_base=flask.request.host_url))
+
+
+@blueprint.post("/password/forgot")
+def forgot_password():
+    return _accepted(current_storage().signup.forgot(json_body().get("email"), link_base=flask.request.host_url))
+
+
+@blueprint.post("/password/reset")
+def reset_password():
+    body = json_body()
+    user = current_storage().signup.reset(body.get("token"), body.get("new_password"))
+    return flask.jsonify({"status": "changed", "email": user.email})
