@@ -9,10 +9,17 @@ from __future__ import annotations
 import flask
 
 from api._helpers import created, json_body
+from api.openapi import Answer, operation, query
 from storage.errors import InvalidInput
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_analyze", __name__, url_prefix="/api/v1/analyze")
+
+
+class AnalysisParams(Answer):
+    """The analysis's parameters, as on the Analyze page (docs/analyze.md); storage checks them."""
+
+    dataset_id: int | None = None
 
 
 def _wants_async() -> bool:
@@ -20,6 +27,7 @@ def _wants_async() -> bool:
 
 
 @blueprint.post("/<kind>")
+@operation("Run an analysis: stats, correlation, regression, clustering, forecast, funnel, journeys, retention, event_names, rfm, clv", "Analyze", body=AnalysisParams, query=dict([query("async", {"type": "string", "enum": ["0", "1", "true", "false"]}, "1: answer 202 with a job to poll")]))
 def analyze(kind):
     principal = require_principal()
     params = json_body()
@@ -33,6 +41,7 @@ def analyze(kind):
 
 
 @blueprint.post("/clustering/labels")
+@operation("Save cluster labels as a new version of the dataset", "Analyze", body=AnalysisParams, status=201)
 def save_cluster_labels():
     """Body: the clustering params plus ``column`` (default "cluster"). 201 with the
     dataset at its new version."""

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 import flask
 
+from api.openapi import operation, query
 from storage.errors import InvalidInput
 from web.context import current_storage, require_principal
 
@@ -35,6 +36,7 @@ def _moment(args, name: str):
 
 
 @blueprint.get("/audit")
+@operation("The audit log, newest first, a page at a time (owners: their workspaces; administrators: all)", "Administration", query=dict([query("workspace_id", {"type": "integer"}), query("actor", {"type": "string"}), query("action", {"type": "string"}), query("since", {"type": "string", "format": "date-time"}), query("until", {"type": "string", "format": "date-time"}), query("before_id", {"type": "integer"}), query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})]))
 def audit_entries():
     principal = require_principal()
     args = flask.request.args

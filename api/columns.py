@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import flask
 
+from typing import Any
+
 from api._helpers import json_body
+from api.openapi import Body, operation
 from storage.errors import InvalidInput
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_columns", __name__, url_prefix="/api/v1")
 
 
+class RoleChoice(Body):
+    role: str | None
+    detail: Any = None
+
+
 @blueprint.get("/datasets/<dataset_id>/columns")
+@operation("Each column's type and role, inferred or set by a person", "Datasets")
 def list_columns(dataset_id):
     principal = require_principal()
     columns = current_storage().roles.columns(principal, dataset_id)
@@ -19,6 +28,7 @@ def list_columns(dataset_id):
 
 
 @blueprint.patch("/datasets/<dataset_id>/columns/<path:column>")
+@operation("Correct a column's role (editors); auto lets the app decide again", "Datasets", body=RoleChoice)
 def set_column_role(dataset_id, column):
     """{"role": one of analytics.roles.ROLES, or "auto" / null for the inferred one,
     "detail": optional}."""

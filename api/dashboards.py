@@ -5,11 +5,64 @@ from __future__ import annotations
 import flask
 
 from analytics.widgets import editor_catalogue
+from api.openapi import Answer, Body, operation, query as query_param
 from api._helpers import created, field, json_body, jsonable, optional_json_body
 from storage.errors import InvalidInput
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_dashboards", __name__, url_prefix="/api/v1")
+
+
+class QueryAsk(Body):
+    dataset_id: int | None = None
+    spec: dict
+    filters: list[dict] | None = None
+    render: bool = False
+
+
+class Widget(Answer):
+    id: str
+    spec: dict
+    layout: dict | None = None
+    tab: str | None = None
+
+
+class DashboardIn(Answer):
+    """A dashboard as GET gives it; storage checks every widget's spec on save and names
+    an unknown field (read-only fields such as id are accepted and ignored)."""
+
+    name: str | None = None
+    description: str | None = None
+    tabs: list[dict] | None = None
+    widgets: list[dict] | None = None
+    filters: list[dict] | None = None
+    workspace_id: int | None = None
+
+
+class DashboardOut(Answer):
+    id: int
+    workspace_id: int
+    name: str
+    widgets: list[Widget]
+
+
+class NameChoice(Body):
+    name: str | None = None
+
+
+class WidgetNew(Body):
+    spec: dict
+    layout: dict | None = None
+    tab: str | None = None
+
+
+class RenderAsk(Body):
+    filters: list[dict] | None = None
+    dashboard_filters: list[dict] | None = None
+
+
+class WorkspaceChoice(Body):
+    workspace_id: int | None = None
 
 
 def _workspace_id(principal, value):
@@ -27,6 +80,7 @@ def _filters(body: dict, name: str = "filters"):
 
 
 @blueprint.post("/query")
+@operation("Run a widget spec on a dataset: its small result, or its drawn output with render", "Dashboards", body=QueryAsk)
 def query():
     """{"dataset_id", "spec", "filters"?: extra filters, "render"?: true for the widget's
     output instead of its rows} → {"columns", "rows", "truncated", "cached"}."""
@@ -47,12 +101,14 @@ def query():
 
 
 @blueprint.get("/widget-types")
+@operation("Every widget type with its editor fields", "Dashboards")
 def widget_types():
     require_principal()
     return flask.jsonify({"widget_types": editor_catalogue()})
 
 
 @blueprint.get("/dashboards")
+@operation("The dashboards of a workspace (default: your personal one)", "Dashboards", query=dict([query_param("workspace_id", {"type": "integer"})]))
 def list_dashboards():
     principal = require_principal()
     workspace_id = _workspace_id(principal, flask.request.args.get("workspace_id"))
@@ -60,6 +116,7 @@ def list_dashboards():
 
 
 @blueprint.post("/dashboards")
+@operation("Create a dashboard", "Dashboards", body=DashboardIn, status=201, answer=DashboardOut)
 def create_dashboard():
     principal = require_principal()
     body = json_body()
@@ -68,12 +125,14 @@ def create_dashboard():
 
 
 @blueprint.get("/dashboards/<dashboard_id>")
+@operation("One dashboard: tabs, widgets with their specs and layout, filters", "Dashboards", answer=DashboardOut)
 def get_dashboard(dashboard_id):
     principal = require_principal()
     return flask.jsonify(current_storage().dashboards.get(principal, dashboard_id))
 
 
 @blueprint.patch("/dashboards/<dashboard_id>")
+@operation("Change a dashboard (the fields sent)", "Dashboards", body=DashboardIn, answer=DashboardOut)
 def update_dashboard(dashboard_id):
     principal = require_principal()
     body = json_body()
@@ -83,6 +142,7 @@ def update_dashboard(dashboard_id):
 
 
 @blueprint.delete("/dashboards/<dashboard_id>")
+@operation("Delete a dashboard", "Dashboards", status=204)
 def delete_dashboard(dashboard_id):
     principal = require_principal()
     current_storage().dashboards.delete(principal, dashboard_id)
@@ -90,6 +150,7 @@ def delete_dashboard(dashboard_id):
 
 
 @blueprint.post("/dashboards/<dashboard_id>/duplicate")
+@operation("Copy a dashboard", "Dashboards", body=NameChoice, body_required=False, status=201, answer=DashboardOut)
 def duplicate_dashboard(dashboard_id):
     principal = require_principal()
     body = optional_json_body()
@@ -98,6 +159,7 @@ def duplicate_dashboard(dashboard_id):
 
 
 @blueprint.post("/dashboards/<dashboard_id>/widgets")
+@operation("Add one widget below the others", "Dashboards", body=WidgetNew, status=201, answer=DashboardOut)
 def add_widget(dashboard_id):
     """{"spec", "layout"?, "tab"?}: one widget of any type appended below the others
     (an analysis widget: {"type": "analysis", "dataset_id", "kind", "params", "view"?}).
@@ -108,6 +170,7 @@ def add_widget(dashboard_id):
 
 
 @blueprint.post("/dashboards/<dashboard_id>/widgets/<widget_id>/render")
+@operation("One widget's output, with cross-filters and dashboard filter values", "Dashboards", body=RenderAsk, body_required=False)
 def render_widget(dashboard_id, widget_id):
     """One widget's output with {"filters": cross-filters, "dashboard_filters": values of
     the dashboard's filters}; both optional."""
@@ -118,12 +181,14 @@ def render_widget(dashboard_id, widget_id):
 
 
 @blueprint.post("/dashboards/<dashboard_id>/share")
+@operation("A public read-only link (a new one replaces the old)", "Dashboards", status=201)
 def share_dashboard(dashboard_id):
     principal = require_principal()
     return created(current_storage().dashboards.share(principal, dashboard_id))
 
 
 @blueprint.delete("/dashboards/<dashboard_id>/share")
+@operation("Revoke the public link", "Dashboards", status=204)
 def revoke_share(dashboard_id):
     principal = require_principal()
     current_storage().dashboards.revoke_share(principal, dashboard_id)
@@ -131,6 +196,7 @@ def revoke_share(dashboard_id):
 
 
 @blueprint.post("/datasets/<dataset_id>/dashboard")
+@operation("Generate a dashboard for a dataset (a template, or one proposed from its columns)", "Dashboards", body=WorkspaceChoice, body_required=False, status=201, answer=DashboardOut)
 def generate_dashboard(dataset_id):
     principal = require_principal()
     body = optional_json_body()

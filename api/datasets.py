@@ -5,6 +5,7 @@ from __future__ import annotations
 import flask
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from api.openapi import Answer, Body, operation, query
 from api._helpers import (as_attachment, created, field, json_body, jsonable, optional_json_body, query_json,
                           sort_model_from_args)
 from storage import imports, samples
@@ -14,6 +15,56 @@ from storage.exports import stream_file, write_export
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_datasets", __name__, url_prefix="/api/v1")
+
+READING = {"delimiter": {"type": "string"}, "decimal": {"type": "string"}, "thousands": {"type": "string"},
+           "date_order": {"type": "string"}, "encoding": {"type": "string"}}
+FILE_FORM = {"type": "object", "required": ["file"], "properties": {
+    "file": {"type": "string", "format": "binary", "description": "CSV, TSV, Excel, JSON or Parquet"},
+    "name": {"type": "string"}, "sheet": {"type": "string"}, "workspace_id": {"type": "integer"},
+    "if_exists": {"type": "string", "enum": ["version", "new", "error"]}, **READING}}
+VERSION_FORM = {"type": "object", "required": ["file"], "properties": {
+    "file": {"type": "string", "format": "binary"}, "mode": {"type": "string", "enum": ["replace", "append"]},
+    "sheet": {"type": "string"}, **READING}}
+SORT_FILTER = [query("sort", {"type": "array", "items": {"type": "string"}},
+                     "a column to sort by; -Name for descending; repeat for more"),
+               query("filter", {"type": "string"}, "an AG Grid filter model as JSON")]
+
+
+class UploadNew(Body):
+    filename: str
+    size: int
+
+
+class ImportChoices(Body):
+    workspace_id: int | None = None
+    name: str | None = None
+    sheet: str | None = None
+    columns: list | None = None
+    mode: str = "new"
+    dataset_id: int | None = None
+    description: str | None = None
+    options: dict | None = None
+    if_exists: str | None = None
+
+
+class DatasetChange(Body):
+    name: str | None = None
+    description: str | None = None
+
+
+class WorkspaceChoice(Body):
+    workspace_id: int | None = None
+
+
+class DatasetOut(Answer):
+    id: int
+    name: str
+    version: int
+    rows: int
+
+
+class JobStarted(Answer):
+    job_id: str
 
 MAX_CHUNK_BYTES = 64 * 1024 * 1024
 
@@ -29,6 +80,7 @@ def _workspace_id(principal, value):
 
 
 @blueprint.post("/uploads")
+@operation("Start a chunked, resumable upload", "Datasets", body=UploadNew, status=201)
 def start_upload():
     principal = require_principal()
     body = json_body()
@@ -37,12 +89,14 @@ def start_upload():
 
 
 @blueprint.get("/uploads/<upload_id>")
+@operation("An upload's progress (bytes received)", "Datasets")
 def upload_status(upload_id):
     principal = require_principal()
     return flask.jsonify(current_storage().uploads.get(principal, upload_id).public_dict())
 
 
 @blueprint.put("/uploads/<upload_id>")
+@operation("Send the next chunk of an upload at ?offset=", "Datasets", raw_body="application/octet-stream", query=dict([query("offset", {"type": "integer", "minimum": 0}, "bytes received so far", True)]))
 def upload_chunk(upload_id):
     principal = require_principal()
     length = flask.request.content_length
@@ -55,6 +109,7 @@ def upload_chunk(upload_id):
 
 
 @blueprint.delete("/uploads/<upload_id>")
+@operation("Cancel an upload and remove what it received", "Datasets", status=204)
 def cancel_upload(upload_id):
     principal = require_principal()
     current_storage().uploads.discard(principal, upload_id)
@@ -68,6 +123,7 @@ def _reading_options(source) -> dict:
 
 
 @blueprint.get("/uploads/<upload_id>/inspect")
+@operation("The columns detected in an uploaded file and its first rows", "Datasets", query=dict([query("sheet", {"type": "string"}), *[query(k, v) for k, v in READING.items()]]))
 def inspect_upload(upload_id):
     """What the upload holds; query fields ``sheet`` and the reading choices
     (``delimiter``, ``decimal``, ``thousands``, ``date_order``, ``encoding``)."""
@@ -78,6 +134,7 @@ def inspect_upload(upload_id):
 
 
 @blueprint.post("/uploads/<upload_id>/import")
+@operation("Import an uploaded file as a dataset, or a version of one, in the background", "Datasets", body=ImportChoices, status=202, answer=JobStarted)
 def import_upload(upload_id):
     """Starts the import in the background: 202 with the job to watch."""
     principal = require_principal()
@@ -110,12 +167,14 @@ def import_upload(upload_id):
 
 
 @blueprint.get("/jobs/<job_id>")
+@operation("A background job's status, progress and result", "Jobs")
 def job_status(job_id):
     principal = require_principal()
     return flask.jsonify(current_storage().jobs.get(principal, job_id))
 
 
 @blueprint.delete("/jobs/<job_id>")
+@operation("Cancel a background job", "Jobs")
 def cancel_job(job_id):
     principal = require_principal()
     return flask.jsonify(current_storage().jobs.cancel(principal, job_id))
@@ -138,6 +197,7 @@ def _uploaded_file():
 
 
 @blueprint.post("/datasets")
+@operation("Upload a file as a new dataset", "Datasets", form=FILE_FORM, status=201, answer=DatasetOut)
 def create_dataset():
     """One request, whole file: multipart field ``file``, optional ``name``, ``sheet``,
     ``workspace_id``, ``if_exists`` and the reading choices (``delimiter``, ``decimal``,
@@ -166,6 +226,7 @@ def _discard_quietly(storage, principal, upload_id):
 
 
 @blueprint.get("/datasets")
+@operation("The datasets of a workspace (default: your personal one)", "Datasets", query=dict([query("workspace_id", {"type": "integer"}), query("search", {"type": "string"}), query("sort", {"type": "string", "enum": ["updated", "name", "rows", "size"]})]))
 def list_datasets():
     principal = require_principal()
     storage = current_storage()
@@ -176,6 +237,7 @@ def list_datasets():
 
 
 @blueprint.get("/datasets/<dataset_id>")
+@operation("One dataset with its columns and versions", "Datasets", answer=DatasetOut)
 def get_dataset(dataset_id):
     principal = require_principal()
     storage = current_storage()
@@ -185,6 +247,7 @@ def get_dataset(dataset_id):
 
 
 @blueprint.patch("/datasets/<dataset_id>")
+@operation("Rename a dataset or change its description", "Datasets", body=DatasetChange, answer=DatasetOut)
 def update_dataset(dataset_id):
     principal = require_principal()
     body = json_body()
@@ -196,6 +259,7 @@ def update_dataset(dataset_id):
 
 
 @blueprint.delete("/datasets/<dataset_id>")
+@operation("Delete a dataset and every version", "Datasets", status=204)
 def delete_dataset(dataset_id):
     principal = require_principal()
     current_storage().datasets.delete(principal, dataset_id)
@@ -203,12 +267,14 @@ def delete_dataset(dataset_id):
 
 
 @blueprint.get("/datasets/<dataset_id>/versions")
+@operation("A dataset's versions", "Datasets")
 def list_versions(dataset_id):
     principal = require_principal()
     return flask.jsonify({"versions": [v.public_dict() for v in current_storage().datasets.versions(principal, dataset_id)]})
 
 
 @blueprint.post("/datasets/<dataset_id>/versions")
+@operation("A new version from a file: replace, or append rows with the same columns", "Datasets", form=VERSION_FORM, status=201, answer=DatasetOut)
 def add_version(dataset_id):
     """A new version from a file: form field ``mode`` is replace (default) or append."""
     principal = require_principal()
@@ -227,6 +293,7 @@ def add_version(dataset_id):
 
 
 @blueprint.get("/datasets/<dataset_id>/rows")
+@operation("A page of rows as JSON, sorted and filtered", "Datasets", query=dict([query("offset", {"type": "integer", "minimum": 0}), query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}), *SORT_FILTER]))
 def dataset_rows(dataset_id):
     principal = require_principal()
     args = flask.request.args
@@ -243,6 +310,7 @@ def dataset_rows(dataset_id):
 
 
 @blueprint.get("/datasets/<dataset_id>/export")
+@operation("The dataset as a file, streamed", "Datasets", media="application/octet-stream", query=dict([query("format", {"type": "string", "enum": ["csv", "xlsx", "parquet"]}), *SORT_FILTER]))
 def export_dataset(dataset_id):
     principal = require_principal()
     fmt = flask.request.args.get("format", "csv")
@@ -258,6 +326,7 @@ def export_dataset(dataset_id):
 
 
 @blueprint.get("/samples")
+@operation("The sample datasets shipped with DataInsight", "Datasets")
 def list_samples():
     require_principal()
     return flask.jsonify({"samples": [{k: s[k] for k in ("key", "name", "description", "source")}
@@ -265,6 +334,7 @@ def list_samples():
 
 
 @blueprint.post("/samples/<key>")
+@operation("Add a sample dataset to a workspace", "Datasets", body=WorkspaceChoice, body_required=False, status=201, answer=DatasetOut)
 def add_sample(key):
     principal = require_principal()
     body = optional_json_body()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import flask
 
+from api.openapi import operation
 from storage.health import overall
 from web.context import current_storage
 
@@ -10,6 +11,7 @@ blueprint = flask.Blueprint("health", __name__)
 
 
 @blueprint.get("/api/health")
+@operation("Whether the app can serve: database, data directory, job queue, mail", "Health", public=True)
 def health():
     checks = current_storage().health()
     state, status_code = overall(checks)

@@ -7,18 +7,21 @@ import flask
 
 from analytics.profiling.report_html import render_html
 from api._helpers import as_attachment
+from api.openapi import operation
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_profiles", __name__, url_prefix="/api/v1")
 
 
 @blueprint.get("/datasets/<dataset_id>/profile")
+@operation("The dataset's profile (running, with progress, until ready)", "Profiles")
 def get_profile(dataset_id):
     principal = require_principal()
     return flask.jsonify(current_storage().profiles.get(principal, dataset_id))
 
 
 @blueprint.post("/datasets/<dataset_id>/profile")
+@operation("Compute the profile again", "Profiles", status=202)
 def refresh_profile(dataset_id):
     """Compute the profile again (after a failure); 202 with the running status."""
     principal = require_principal()
@@ -28,6 +31,7 @@ def refresh_profile(dataset_id):
 
 
 @blueprint.post("/datasets/<dataset_id>/profile/cancel")
+@operation("Stop computing the profile (editors)", "Profiles")
 def cancel_profile(dataset_id):
     """Stop computing the profile (editors); the profile then answers failed, cancelled."""
     principal = require_principal()
@@ -35,6 +39,7 @@ def cancel_profile(dataset_id):
 
 
 @blueprint.get("/datasets/<dataset_id>/profile.html")
+@operation("The profile as a self-contained HTML file", "Profiles", media="text/html")
 def download_profile(dataset_id):
     principal = require_principal()
     storage = current_storage()

@@ -11,6 +11,7 @@ import json
 import flask
 
 from analytics.names import header_text
+from api.openapi import Answer, Body, operation, query
 from api._helpers import as_attachment, created, json_body, optional_json_body
 from api.errors import handle_app_error
 from storage.errors import DataInsightError, InvalidInput
@@ -18,6 +19,58 @@ from storage.exports import stream_file
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_reports", __name__)
+
+FORMATS = ["pdf", "xlsx", "html", "zip", "csv", "pptx"]
+VIEW = [query("filters", {"type": "string"}, "the dashboard URL's filter values, as JSON"),
+        query("xf", {"type": "string"}, "the dashboard URL's cross-filters, as JSON"),
+        query("tab", {"type": "string"})]
+PAPER = [query("paper", {"type": "string", "enum": ["a4", "letter", "16:9", "4:3"]}),
+         query("orientation", {"type": "string", "enum": ["portrait", "landscape"]}),
+         query("tz", {"type": "string"}, "an IANA time zone such as Europe/Paris")]
+
+
+class ExportAsk(Body):
+    format: str = "pdf"
+    paper: str | None = None
+    orientation: str | None = None
+    tz: str | None = None
+    filters: dict | str | None = None
+    xf: list | str | None = None
+    tab: str | None = None
+
+
+class ShareExport(Body):
+    allow_export: bool
+
+
+class ScheduleIn(Answer):
+    """A schedule as GET gives it (read-only fields are accepted and ignored; storage
+    names an unknown field)."""
+
+    name: str | None = None
+    frequency: str | None = None
+    days: list[int] | None = None
+    time: str | None = None
+    timezone: str | None = None
+    recipients: list[str] | str | None = None
+    format: str | None = None
+    paper: str | None = None
+    orientation: str | None = None
+    filters: dict | None = None
+    enabled: bool | None = None
+
+
+class ScheduleOut(Answer):
+    id: int
+    dashboard_id: int | None
+    name: str
+    frequency: str
+    recipients: list[str]
+    enabled: bool
+
+
+class JobStarted(Answer):
+    job_id: str
 
 
 def _options(args) -> dict:
@@ -44,6 +97,7 @@ def _send(built):
 
 
 @blueprint.get("/api/v1/dashboards/<dashboard_id>/export")
+@operation("The dashboard as a report file: PDF, Excel, HTML, ZIP of CSVs, PowerPoint, or one widget's CSV", "Reports", media="application/octet-stream", query=dict([query("format", {"type": "string", "enum": FORMATS}), query("widget", {"type": "string"}, "with format=csv"), *PAPER, *VIEW]))
 def export_dashboard(dashboard_id):
     principal = require_principal()
     args = flask.request.args
@@ -54,6 +108,7 @@ def export_dashboard(dashboard_id):
 
 
 @blueprint.post("/api/v1/dashboards/<dashboard_id>/export/jobs")
+@operation("The same export in the background: poll the job, then download /api/v1/reports/{job_id}/file", "Reports", body=ExportAsk, body_required=False, status=201, answer=JobStarted)
 def start_export(dashboard_id):
     """The same export in the background: {"job_id"}; poll GET /api/v1/jobs/<id>, then
     download GET /api/v1/reports/<job id>/file."""
@@ -66,6 +121,7 @@ def start_export(dashboard_id):
 
 
 @blueprint.get("/api/v1/reports/<job_id>/file")
+@operation("The file of a finished export job", "Reports", media="application/octet-stream")
 def report_file(job_id):
     principal = require_principal()
     path, mimetype, filename = current_storage().reports.job_file(principal, job_id)
@@ -73,6 +129,7 @@ def report_file(job_id):
 
 
 @blueprint.get("/api/v1/datasets/<dataset_id>/profile/export")
+@operation("The dataset's profile as a report file", "Reports", media="application/octet-stream", query=dict([query("format", {"type": "string", "enum": ["pdf", "xlsx", "html", "zip"]}), *PAPER]))
 def export_profile(dataset_id):
     """The dataset's profile as pdf|xlsx|html|zip (409 while it is being computed)."""
     principal = require_principal()
@@ -83,6 +140,7 @@ def export_profile(dataset_id):
 
 
 @blueprint.get("/public/exports/dashboards/<token>")
+@operation("A shared dashboard's report, when its public link allows downloads", "Reports", media="application/octet-stream", public=True, query=dict([query("format", {"type": "string", "enum": FORMATS}), query("widget", {"type": "string"}), *PAPER, *VIEW]))
 def export_shared(token):
     """A shared dashboard's report, when its link allows exports (403 otherwise)."""
     args = flask.request.args
@@ -96,6 +154,7 @@ def export_shared(token):
 
 
 @blueprint.put("/api/v1/dashboards/<dashboard_id>/share/export")
+@operation("May the public link download reports", "Reports", body=ShareExport)
 def set_share_export(dashboard_id):
     """{"allow_export": true|false}: may the live public link download reports."""
     principal = require_principal()
@@ -110,18 +169,21 @@ def set_share_export(dashboard_id):
 
 
 @blueprint.get("/api/v1/dashboards/<dashboard_id>/schedules")
+@operation("A dashboard's report schedules (editors)", "Schedules")
 def list_schedules(dashboard_id):
     principal = require_principal()
     return flask.jsonify({"schedules": current_storage().schedules.list(principal, dashboard_id)})
 
 
 @blueprint.post("/api/v1/dashboards/<dashboard_id>/schedules")
+@operation("Mail the dashboard's report daily, weekly or monthly", "Schedules", body=ScheduleIn, status=201, answer=ScheduleOut)
 def create_schedule(dashboard_id):
     principal = require_principal()
     return created(current_storage().schedules.create(principal, dashboard_id, json_body()))
 
 
 @blueprint.get("/api/v1/schedules/<schedule_id>")
+@operation("One schedule with its run history", "Schedules", answer=ScheduleOut)
 def get_schedule(schedule_id):
     principal = require_principal()
     schedules = current_storage().schedules
@@ -129,12 +191,14 @@ def get_schedule(schedule_id):
 
 
 @blueprint.patch("/api/v1/schedules/<schedule_id>")
+@operation("Change a schedule (the fields sent); pause it with enabled false", "Schedules", body=ScheduleIn, answer=ScheduleOut)
 def update_schedule(schedule_id):
     principal = require_principal()
     return flask.jsonify(current_storage().schedules.update(principal, schedule_id, json_body()))
 
 
 @blueprint.delete("/api/v1/schedules/<schedule_id>")
+@operation("Delete a schedule", "Schedules", status=204)
 def delete_schedule(schedule_id):
     principal = require_principal()
     current_storage().schedules.delete(principal, schedule_id)
@@ -142,12 +206,14 @@ def delete_schedule(schedule_id):
 
 
 @blueprint.post("/api/v1/schedules/<schedule_id>/send")
+@operation("Send the report now (429 past the hourly mail limits)", "Schedules", status=201)
 def send_schedule_now(schedule_id):
     principal = require_principal()
     return created(current_storage().schedules.send_now(principal, schedule_id))
 
 
 @blueprint.get("/api/v1/workspaces/<workspace_id>/mail-log")
+@operation("Every report mail of the workspace, newest first (owners)", "Schedules", query=dict([query("dashboard", {"type": "integer"}), query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})]))
 def mail_log(workspace_id):
     """Every report mail of the workspace, newest first (owners): ?dashboard=<id>&limit=."""
     principal = require_principal()

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import flask
 
+from typing import Literal
+
 from api._helpers import created, field, json_body
+from api.openapi import Answer, Body, operation
 from storage.errors import InvalidInput, NotFound
 from storage.workspaces import clean_workspace_name
 from web.auth import current_session_key, sign_in, sign_out
@@ -14,11 +17,84 @@ from web.proxies import request_client_address
 
 blueprint = flask.Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
+Role = Literal["viewer", "editor", "owner"]
+
+
+class PasswordChange(Body):
+    current_password: str
+    new_password: str
+
+
+class WorkspaceNew(Body):
+    name: str
+
+
+class WorkspaceChange(Body):
+    name: str | None = None
+    allowed_recipient_domains: list[str] | None = None
+
+
+class MemberNew(Body):
+    email: str
+    role: Role
+
+
+class MemberChange(Body):
+    role: Role
+
+
+class TokenNew(Body):
+    name: str
+    scope: Literal["read", "write"] = "write"
+    expires_in_days: int | None = None
+
+
+class UserNew(Body):
+    email: str
+    password: str
+    name: str | None = None
+    is_admin: bool = False
+
+
+class UserChange(Body):
+    is_active: bool | None = None
+    is_admin: bool | None = None
+
+
+class InvitationNew(Body):
+    email: str
+    is_admin: bool = False
+
+
+class UserOut(Answer):
+    id: int
+    email: str
+    name: str
+    is_admin: bool
+
+
+class WorkspaceOut(Answer):
+    id: int
+    name: str
+
+
+class Me(Answer):
+    user: UserOut
+    auth: dict
+    workspaces: list[WorkspaceOut]
+
+
+class TokenOut(Answer):
+    id: int
+    name: str
+    scope: str
+
 
 # --- me -------------------------------------------------------------------------------
 
 
 @blueprint.get("/me")
+@operation("Who is asking: the user, how they signed in, and their workspaces", "Account", answer=Me)
 def me():
     principal = require_principal()
     storage = current_storage()
@@ -36,6 +112,7 @@ def me():
 
 
 @blueprint.post("/me/password")
+@operation("Change your password (signed-in sessions only); every other session ends", "Account", body=PasswordChange)
 def change_password():
     principal = require_principal()
     body = json_body()
@@ -48,6 +125,7 @@ def change_password():
 
 
 @blueprint.get("/me/sessions")
+@operation("Your signed-in sessions", "Account")
 def list_sessions():
     principal = require_principal()
     sessions = current_storage().sessions.list_for(principal, current_session_key())
@@ -55,6 +133,7 @@ def list_sessions():
 
 
 @blueprint.post("/me/sessions/revoke")
+@operation("Sign out everywhere: every session of the account", "Account")
 def revoke_sessions():
     """Sign out everywhere: every session of the account, this one included."""
     principal = require_principal()
@@ -68,12 +147,14 @@ def revoke_sessions():
 
 
 @blueprint.get("/workspaces")
+@operation("Your workspaces", "Workspaces")
 def list_workspaces():
     principal = require_principal()
     return flask.jsonify({"workspaces": [w.public_dict() for w in current_storage().workspaces.list_for(principal)]})
 
 
 @blueprint.post("/workspaces")
+@operation("Create a workspace (you own it)", "Workspaces", body=WorkspaceNew, status=201, answer=WorkspaceOut)
 def create_workspace():
     principal = require_principal()
     workspace = current_storage().workspaces.create(principal, field(json_body(), "name"))
@@ -81,12 +162,14 @@ def create_workspace():
 
 
 @blueprint.get("/workspaces/<workspace_id>")
+@operation("One workspace", "Workspaces", answer=WorkspaceOut)
 def get_workspace(workspace_id):
     principal = require_principal()
     return flask.jsonify(current_storage().workspaces.get(principal, workspace_id).public_dict())
 
 
 @blueprint.patch("/workspaces/<workspace_id>")
+@operation("Rename a workspace, or set the email domains its reports may go to (owners)", "Workspaces", body=WorkspaceChange, answer=WorkspaceOut)
 def update_workspace(workspace_id):
     """{"name"} and/or {"allowed_recipient_domains": [...]} (owners)."""
     principal = require_principal()
@@ -104,6 +187,7 @@ def update_workspace(workspace_id):
 
 
 @blueprint.get("/workspaces/<workspace_id>/members")
+@operation("The workspace's members and their roles", "Workspaces")
 def list_members(workspace_id):
     principal = require_principal()
     members = current_storage().workspaces.members(principal, workspace_id)
@@ -111,6 +195,7 @@ def list_members(workspace_id):
 
 
 @blueprint.post("/workspaces/<workspace_id>/members")
+@operation("Add a member by email (owners)", "Workspaces", body=MemberNew, status=201)
 def add_member(workspace_id):
     principal = require_principal()
     body = json_body()
@@ -119,6 +204,7 @@ def add_member(workspace_id):
 
 
 @blueprint.patch("/workspaces/<workspace_id>/members/<user_id>")
+@operation("Change a member's role (owners)", "Workspaces", body=MemberChange)
 def change_member_role(workspace_id, user_id):
     principal = require_principal()
     member = current_storage().workspaces.change_role(principal, workspace_id, user_id, field(json_body(), "role"))
@@ -126,6 +212,7 @@ def change_member_role(workspace_id, user_id):
 
 
 @blueprint.delete("/workspaces/<workspace_id>/members/<user_id>")
+@operation("Remove a member (owners)", "Workspaces", status=204)
 def remove_member(workspace_id, user_id):
     principal = require_principal()
     current_storage().workspaces.remove_member(principal, workspace_id, user_id)
@@ -136,12 +223,14 @@ def remove_member(workspace_id, user_id):
 
 
 @blueprint.get("/tokens")
+@operation("Your API tokens (never their secret)", "Account")
 def list_tokens():
     principal = require_principal()
     return flask.jsonify({"tokens": [t.public_dict() for t in current_storage().tokens.list_for(principal)]})
 
 
 @blueprint.post("/tokens")
+@operation("Create an API token (from a signed-in session); its secret is shown once", "Account", body=TokenNew, status=201, answer=TokenOut)
 def create_token():
     principal = require_principal()
     body = json_body()
@@ -155,6 +244,7 @@ def create_token():
 
 
 @blueprint.delete("/tokens/<token_id>")
+@operation("Revoke an API token", "Account", answer=TokenOut)
 def revoke_token(token_id):
     principal = require_principal()
     return flask.jsonify(current_storage().tokens.revoke(principal, token_id).public_dict())
@@ -164,12 +254,14 @@ def revoke_token(token_id):
 
 
 @blueprint.get("/users")
+@operation("Every account (administrators)", "Administration")
 def list_users():
     principal = require_principal()
     return flask.jsonify({"users": [u.public_dict() for u in current_storage().users.list_users(principal)]})
 
 
 @blueprint.post("/users")
+@operation("Create an account (administrators)", "Administration", body=UserNew, status=201, answer=UserOut)
 def create_user():
     principal = require_principal()
     body = json_body()
@@ -184,6 +276,7 @@ def create_user():
 
 
 @blueprint.patch("/users/<user_id>")
+@operation("Deactivate or reactivate an account, or make it an administrator", "Administration", body=UserChange, answer=UserOut)
 def update_user(user_id):
     principal = require_principal()
     body = json_body()
@@ -204,6 +297,7 @@ def update_user(user_id):
 
 
 @blueprint.post("/invitations")
+@operation("Invite someone by email: a one-time link to choose a password (administrators)", "Administration", body=InvitationNew, status=201)
 def invite():
     principal = require_principal()
     body = json_body()

@@ -63,9 +63,10 @@ class SignupService:
     def _link(self, link_base: str | None, path: str, token: str | None = None) -> str:
         return f"{(self.public_url or link_base or '').rstrip('/')}{path}" + (f"?token={token}" if token else "")
 
-    def _count_link_request(self, email: str) -> None:
-        """RateLimited past the per-address limits (the same for every address)."""
-        key = f"account-link:{hash_token(email)[:32]}"
+    def _count_link_request(self, email: str, purpose: str) -> None:
+        """RateLimited past the per-address limits of one kind of link (the same for every
+        address, with or without an account)."""
+        key = f"account-link:{purpose}:{hash_token(email)[:32]}"
         for item in self._limits:
             if not self._limiter.test(item, key):
                 stats = self._limiter.get_window_stats(item, key)
@@ -146,7 +147,7 @@ class SignupService:
                                details={"field": "email"})
         check_password_rules(password, email)
         self._mail_ready()
-        self._count_link_request(email)
+        self._count_link_request(email, "verify")
         existing = self.users.get_by_email(email)
         answer = {"status": "verification_sent", "email": email,
                   "message": f"Check your inbox: a link to confirm {email} is on its way (valid for 24 hours)."}
@@ -195,7 +196,7 @@ class SignupService:
         self.check_open()
         email = normalize_email(text_input(email, "email"))
         self._mail_ready()
-        self._count_link_request(email)
+        self._count_link_request(email, "verify")
         user = self.users.get_by_email(email)
         if user is not None and not user.email_verified and user.is_active:
             with self.engine.begin() as conn:
@@ -209,7 +210,7 @@ class SignupService:
     def forgot(self, email, link_base: str | None = None) -> dict:
         email = normalize_email(text_input(email, "email"))
         self._mail_ready()
-        self._count_link_request(email)
+        self._count_link_request(email, "reset")
         user = self.users.get_by_email(email)
         if user is not None and user.is_active:
             with self.engine.begin() as conn:

@@ -42,11 +42,12 @@ ANONYMOUS_API = frozenset({"/api/v1/signup", "/api/v1/signup/verify", "/api/v1/s
 PUBLIC_PAGE_PREFIX = "/public/"
 SHARED_DASHBOARD_PREFIX = "/public/dashboards/"
 ASSET_EXACT = frozenset({"/_favicon.ico", "/_reload-hash"})
-ASSET_PREFIXES = ("/assets/", "/_dash-component-suites/")
+ASSET_PREFIXES = ("/assets/", "/_dash-component-suites/", "/api/docs/static/")
 # Public, but the answer depends on who asks (the shell layout shows the navbar only to
 # a signed-in person), so the principal is resolved first.
 OPEN_EXACT = frozenset({"/api/health", "/_dash-layout", "/_dash-dependencies",
-                        "/metrics"})  # web.metrics checks its own token or the peer address
+                        "/metrics",  # web.metrics checks its own token or the peer address
+                        "/api/v1/openapi.json", "/api/docs", "/api/redoc"})  # api.docs
 PUBLIC_COMPONENT_PREFIX = "public-"
 # Dash's page router: it must run for anonymous visitors so the login page can render;
 # protected page layouts are wrapped (see protect_page_layouts) and render nothing then.
