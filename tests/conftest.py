@@ -196,6 +196,16 @@ def render_page(client, pathname: str):
     return response
 
 
+class Clock:
+    """A clock a test moves by hand: services take ``clock=`` (or a ``clock`` attribute)."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
 def bearer(token: str) -> dict:
     """The Authorization header of an API token."""
     return {"Authorization": f"Bearer {token}"}

@@ -158,6 +158,23 @@ def run_live_server():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextmanager
+def run_live_server_with(env: dict):
+    """``run_live_server`` with these DATAINSIGHT_* settings in its environment (the
+    process's own environment is put back afterwards)."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update({k: str(v) for k, v in env.items()})
+    try:
+        with run_live_server() as server:
+            yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @pytest.fixture(scope="session")
 def live_server():
     with run_live_server() as server:

@@ -4,13 +4,12 @@ push the value under it, and the webhook and the email arrive once (a local HTTP
 and aiosmtpd); the widget's bell turns red, and the alert's page shows the history."""
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
+from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server_with
 from tests.e2e.test_main_flow import ensure_account, sign_in
 from tests.smtp_server import SmtpServer
 from tests.webhook_server import WebhookServer
@@ -38,18 +37,8 @@ def hook():
 
 @pytest.fixture(scope="module")
 def live_server(smtp):
-    wanted = {**ENV, "DATAINSIGHT_SMTP_PORT": str(smtp.port)}
-    saved = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
-    try:
-        with run_live_server() as server:
-            yield server
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with run_live_server_with({**ENV, "DATAINSIGHT_SMTP_PORT": smtp.port}) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

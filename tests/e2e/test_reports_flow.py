@@ -15,7 +15,7 @@ from pptx import Presentation
 from pptx.util import Inches
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server, same_origin_context
+from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server_with, same_origin_context
 from tests.e2e.test_main_flow import ensure_account, sign_in
 from tests.smtp_server import SmtpServer
 
@@ -34,18 +34,9 @@ def smtp():
 
 @pytest.fixture(scope="module")
 def live_server(smtp):
-    saved = {k: os.environ.get(k) for k in ("DATAINSIGHT_SMTP_HOST", "DATAINSIGHT_SMTP_PORT", "DATAINSIGHT_SMTP_FROM")}
-    os.environ.update(DATAINSIGHT_SMTP_HOST="127.0.0.1", DATAINSIGHT_SMTP_PORT=str(smtp.port),
-                      DATAINSIGHT_SMTP_FROM="reports@example.com")
-    try:
-        with run_live_server() as server:
-            yield server
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with run_live_server_with({"DATAINSIGHT_SMTP_HOST": "127.0.0.1", "DATAINSIGHT_SMTP_PORT": smtp.port,
+                               "DATAINSIGHT_SMTP_FROM": "reports@example.com"}) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -4,13 +4,12 @@ confirmation, a refused sign-in before it and a working one after; then a forgot
 password chosen again from its emailed link."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
+from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server_with
 from tests.e2e.test_main_flow import ensure_account
 from tests.smtp_server import SmtpServer
 
@@ -30,18 +29,9 @@ def live_server(smtp):
     wanted = {"DATAINSIGHT_SIGNUP": "open", "DATAINSIGHT_SIGNUP_DOMAINS": "example.com",
               "DATAINSIGHT_SMTP_HOST": "127.0.0.1", "DATAINSIGHT_SMTP_PORT": str(smtp.port),
               "DATAINSIGHT_SMTP_FROM": "accounts@example.com"}
-    saved = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
-    try:
-        with run_live_server() as server:
-            ensure_account(server, "admin@example.com", "the admin's long password", "Admin", admin=True)
-            yield server
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with run_live_server_with(wanted) as server:
+        ensure_account(server, "admin@example.com", "the admin's long password", "Admin", admin=True)
+        yield server
 
 
 @pytest.fixture(scope="module")

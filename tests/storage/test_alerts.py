@@ -12,20 +12,12 @@ import pytest
 from storage.alerts import AlertService
 from storage.errors import Forbidden, InvalidInput, NotFound
 from storage.schedules import Mailer
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Clock
 from tests.smtp_server import RecordingMailer, SmtpServer
 from tests.webhook_server import WebhookServer
 
 UTC = dt.timezone.utc
 SALES = "day,region,revenue\n2026-11-01,North,4000\n2026-11-01,South,3000\n2026-11-02,North,1000\n"
-
-
-class Clock:
-    def __init__(self, now: dt.datetime):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture

@@ -11,19 +11,11 @@ import pytest
 
 from storage.errors import Forbidden, InvalidInput, NotFound
 from storage.schedules import Mailer, Scheduler, ScheduleService, next_run
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Clock
 from tests.smtp_server import SmtpServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 UTC = dt.timezone.utc
-
-
-class Clock:
-    def __init__(self, now: dt.datetime):
-        self.now = now
-
-    def __call__(self):
-        return self.now
 
 
 @pytest.fixture
