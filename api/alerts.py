@@ -57,13 +57,27 @@ class AlertOut(Answer):
     id: int
     dashboard_id: int | None
     widget_id: str
-    state: str
+    state: Literal["unknown", "ok", "triggered"]
     condition: dict
     channels: list[dict]
+    enabled: bool
+
+
+class AlertList(Answer):
+    alerts: list[AlertOut]
+
+
+class CheckOut(Answer):
+    id: int
+    trigger: str
+    state: Literal["ok", "triggered", "error"]
+    value: float | None
+    event: str | None
+    deliveries: list[dict]
 
 
 @blueprint.get("")
-@operation("A dashboard's alerts (editors)", "Alerts", query=dict([query("dashboard_id", {"type": "integer"}, "", True)]))
+@operation("A dashboard's alerts (editors)", "Alerts", query=dict([query("dashboard_id", {"type": "integer"}, "", True)]), answer=AlertList)
 def list_alerts():
     principal = require_principal()
     dashboard_id = flask.request.args.get("dashboard_id")
@@ -104,7 +118,7 @@ def delete_alert(alert_id):
 
 
 @blueprint.post("/<alert_id>/check")
-@operation("Check now; what it sends goes out in the background", "Alerts", status=201)
+@operation("Check now; what it sends goes out in the background", "Alerts", status=201, answer=CheckOut)
 def check_alert(alert_id):
     """Check now: the check (value, state, event) with its deliveries, sent in the background."""
     principal = require_principal()

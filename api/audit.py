@@ -7,11 +7,25 @@ from datetime import datetime, timezone
 
 import flask
 
-from api.openapi import operation, query
+from api.openapi import Answer, operation, query
 from storage.errors import InvalidInput
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_audit", __name__, url_prefix="/api/v1")
+
+
+class AuditEntry(Answer):
+    id: int
+    at: str
+    action: str
+    actor: str
+    workspace_id: int | None
+    detail: dict
+
+
+class AuditPage(Answer):
+    entries: list[AuditEntry]
+    next_before_id: int | None
 
 
 def _whole(args, name: str, default=None):
@@ -36,7 +50,7 @@ def _moment(args, name: str):
 
 
 @blueprint.get("/audit")
-@operation("The audit log, newest first, a page at a time (owners: their workspaces; administrators: all)", "Administration", query=dict([query("workspace_id", {"type": "integer"}), query("actor", {"type": "string"}), query("action", {"type": "string"}), query("since", {"type": "string", "format": "date-time"}), query("until", {"type": "string", "format": "date-time"}), query("before_id", {"type": "integer"}), query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})]))
+@operation("The audit log, newest first, a page at a time (owners: their workspaces; administrators: all)", "Administration", query=dict([query("workspace_id", {"type": "integer"}), query("actor", {"type": "string"}), query("action", {"type": "string"}), query("since", {"type": "string", "format": "date-time"}), query("until", {"type": "string", "format": "date-time"}), query("before_id", {"type": "integer"}), query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})]), answer=AuditPage)
 def audit_entries():
     principal = require_principal()
     args = flask.request.args

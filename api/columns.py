@@ -7,11 +7,23 @@ import flask
 from typing import Any
 
 from api._helpers import json_body
-from api.openapi import Body, operation
+from api.openapi import Answer, Body, operation
 from storage.errors import InvalidInput
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_columns", __name__, url_prefix="/api/v1")
+
+
+class ColumnRole(Answer):
+    name: str
+    type: str | None = None
+    role: str
+    source: str
+
+
+class ColumnRoles(Answer):
+    dataset_id: int
+    columns: list[ColumnRole]
 
 
 class RoleChoice(Body):
@@ -20,7 +32,7 @@ class RoleChoice(Body):
 
 
 @blueprint.get("/datasets/<dataset_id>/columns")
-@operation("Each column's type and role, inferred or set by a person", "Datasets")
+@operation("Each column's type and role, inferred or set by a person", "Datasets", answer=ColumnRoles)
 def list_columns(dataset_id):
     principal = require_principal()
     columns = current_storage().roles.columns(principal, dataset_id)
@@ -28,7 +40,7 @@ def list_columns(dataset_id):
 
 
 @blueprint.patch("/datasets/<dataset_id>/columns/<path:column>")
-@operation("Correct a column's role (editors); auto lets the app decide again", "Datasets", body=RoleChoice)
+@operation("Correct a column's role (editors); auto lets the app decide again", "Datasets", body=RoleChoice, answer=ColumnRole)
 def set_column_role(dataset_id, column):
     """{"role": one of analytics.roles.ROLES, or "auto" / null for the inferred one,
     "detail": optional}."""

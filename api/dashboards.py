@@ -46,6 +46,26 @@ class DashboardOut(Answer):
     widgets: list[Widget]
 
 
+class DashboardList(Answer):
+    dashboards: list[DashboardOut]
+
+
+class ShareOut(Answer):
+    token: str
+    url: str
+    allow_export: bool
+
+
+class WidgetTypeOut(Answer):
+    name: str
+    label: str
+    fields: list[dict]
+
+
+class WidgetTypeList(Answer):
+    widget_types: list[WidgetTypeOut]
+
+
 class NameChoice(Body):
     name: str | None = None
 
@@ -101,14 +121,14 @@ def query():
 
 
 @blueprint.get("/widget-types")
-@operation("Every widget type with its editor fields", "Dashboards")
+@operation("Every widget type with its editor fields", "Dashboards", answer=WidgetTypeList)
 def widget_types():
     require_principal()
     return flask.jsonify({"widget_types": editor_catalogue()})
 
 
 @blueprint.get("/dashboards")
-@operation("The dashboards of a workspace (default: your personal one)", "Dashboards", query=dict([query_param("workspace_id", {"type": "integer"})]))
+@operation("The dashboards of a workspace (default: your personal one)", "Dashboards", query=dict([query_param("workspace_id", {"type": "integer"})]), answer=DashboardList)
 def list_dashboards():
     principal = require_principal()
     workspace_id = _workspace_id(principal, flask.request.args.get("workspace_id"))
@@ -181,7 +201,7 @@ def render_widget(dashboard_id, widget_id):
 
 
 @blueprint.post("/dashboards/<dashboard_id>/share")
-@operation("A public read-only link (a new one replaces the old)", "Dashboards", status=201)
+@operation("A public read-only link (a new one replaces the old)", "Dashboards", status=201, answer=ShareOut)
 def share_dashboard(dashboard_id):
     principal = require_principal()
     return created(current_storage().dashboards.share(principal, dashboard_id))

@@ -56,11 +56,65 @@ class WorkspaceChoice(Body):
     workspace_id: int | None = None
 
 
+class ColumnOut(Answer):
+    name: str
+    type: str
+
+
 class DatasetOut(Answer):
     id: int
+    workspace_id: int
     name: str
     version: int
     rows: int
+    size_bytes: int
+    columns: list[ColumnOut]
+
+
+class DatasetList(Answer):
+    datasets: list[DatasetOut]
+    workspace_id: int
+
+
+class VersionOut(Answer):
+    version: int
+    rows: int
+    operation: str
+
+
+class VersionList(Answer):
+    versions: list[VersionOut]
+
+
+class RowsOut(Answer):
+    columns: list[str]
+    rows: list[dict]
+    total: int
+    offset: int
+
+
+class UploadOut(Answer):
+    id: str
+    filename: str
+    size: int
+    offset: int
+    status: str
+
+
+class JobOut(Answer):
+    id: str
+    kind: str
+    status: str
+    progress: float
+
+
+class SampleOut(Answer):
+    key: str
+    name: str
+
+
+class SampleList(Answer):
+    samples: list[SampleOut]
 
 
 class JobStarted(Answer):
@@ -80,7 +134,7 @@ def _workspace_id(principal, value):
 
 
 @blueprint.post("/uploads")
-@operation("Start a chunked, resumable upload", "Datasets", body=UploadNew, status=201)
+@operation("Start a chunked, resumable upload", "Datasets", body=UploadNew, status=201, answer=UploadOut)
 def start_upload():
     principal = require_principal()
     body = json_body()
@@ -89,7 +143,7 @@ def start_upload():
 
 
 @blueprint.get("/uploads/<upload_id>")
-@operation("An upload's progress (bytes received)", "Datasets")
+@operation("An upload's progress (bytes received)", "Datasets", answer=UploadOut)
 def upload_status(upload_id):
     principal = require_principal()
     return flask.jsonify(current_storage().uploads.get(principal, upload_id).public_dict())
@@ -167,14 +221,14 @@ def import_upload(upload_id):
 
 
 @blueprint.get("/jobs/<job_id>")
-@operation("A background job's status, progress and result", "Jobs")
+@operation("A background job's status, progress and result", "Jobs", answer=JobOut)
 def job_status(job_id):
     principal = require_principal()
     return flask.jsonify(current_storage().jobs.get(principal, job_id))
 
 
 @blueprint.delete("/jobs/<job_id>")
-@operation("Cancel a background job", "Jobs")
+@operation("Cancel a background job", "Jobs", answer=JobOut)
 def cancel_job(job_id):
     principal = require_principal()
     return flask.jsonify(current_storage().jobs.cancel(principal, job_id))
@@ -226,7 +280,7 @@ def _discard_quietly(storage, principal, upload_id):
 
 
 @blueprint.get("/datasets")
-@operation("The datasets of a workspace (default: your personal one)", "Datasets", query=dict([query("workspace_id", {"type": "integer"}), query("search", {"type": "string"}), query("sort", {"type": "string", "enum": ["updated", "name", "rows", "size"]})]))
+@operation("The datasets of a workspace (default: your personal one)", "Datasets", query=dict([query("workspace_id", {"type": "integer"}), query("search", {"type": "string"}), query("sort", {"type": "string", "enum": ["updated", "name", "rows", "size"]})]), answer=DatasetList)
 def list_datasets():
     principal = require_principal()
     storage = current_storage()
@@ -267,7 +321,7 @@ def delete_dataset(dataset_id):
 
 
 @blueprint.get("/datasets/<dataset_id>/versions")
-@operation("A dataset's versions", "Datasets")
+@operation("A dataset's versions", "Datasets", answer=VersionList)
 def list_versions(dataset_id):
     principal = require_principal()
     return flask.jsonify({"versions": [v.public_dict() for v in current_storage().datasets.versions(principal, dataset_id)]})
@@ -293,7 +347,7 @@ def add_version(dataset_id):
 
 
 @blueprint.get("/datasets/<dataset_id>/rows")
-@operation("A page of rows as JSON, sorted and filtered", "Datasets", query=dict([query("offset", {"type": "integer", "minimum": 0}), query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}), *SORT_FILTER]))
+@operation("A page of rows as JSON, sorted and filtered", "Datasets", query=dict([query("offset", {"type": "integer", "minimum": 0}), query("limit", {"type": "integer", "minimum": 1, "maximum": 5000}), *SORT_FILTER]), answer=RowsOut)
 def dataset_rows(dataset_id):
     principal = require_principal()
     args = flask.request.args
@@ -326,7 +380,7 @@ def export_dataset(dataset_id):
 
 
 @blueprint.get("/samples")
-@operation("The sample datasets shipped with DataInsight", "Datasets")
+@operation("The sample datasets shipped with DataInsight", "Datasets", answer=SampleList)
 def list_samples():
     require_principal()
     return flask.jsonify({"samples": [{k: s[k] for k in ("key", "name", "description", "source")}

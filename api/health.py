@@ -3,15 +3,23 @@ from __future__ import annotations
 
 import flask
 
-from api.openapi import operation
+from typing import Literal
+
+from api.openapi import Answer, operation
 from storage.health import overall
 from web.context import current_storage
 
 blueprint = flask.Blueprint("health", __name__)
 
 
+class Health(Answer):
+    status: Literal["ok", "degraded", "error"]
+    checks: dict
+
+
 @blueprint.get("/api/health")
-@operation("Whether the app can serve: database, data directory, job queue, mail", "Health", public=True)
+@operation("Whether the app can serve: database, data directory, job queue, mail", "Health", public=True,
+           answer=Health)
 def health():
     checks = current_storage().health()
     state, status_code = overall(checks)

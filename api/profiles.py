@@ -7,21 +7,27 @@ import flask
 
 from analytics.profiling.report_html import render_html
 from api._helpers import as_attachment
-from api.openapi import operation
+from api.openapi import Answer, operation
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_profiles", __name__, url_prefix="/api/v1")
 
 
+class Profile(Answer):
+    dataset_id: int
+    status: str
+    progress: float | None = None
+
+
 @blueprint.get("/datasets/<dataset_id>/profile")
-@operation("The dataset's profile (running, with progress, until ready)", "Profiles")
+@operation("The dataset's profile (running, with progress, until ready)", "Profiles", answer=Profile)
 def get_profile(dataset_id):
     principal = require_principal()
     return flask.jsonify(current_storage().profiles.get(principal, dataset_id))
 
 
 @blueprint.post("/datasets/<dataset_id>/profile")
-@operation("Compute the profile again", "Profiles", status=202)
+@operation("Compute the profile again", "Profiles", status=202, answer=Profile)
 def refresh_profile(dataset_id):
     """Compute the profile again (after a failure); 202 with the running status."""
     principal = require_principal()
@@ -31,7 +37,7 @@ def refresh_profile(dataset_id):
 
 
 @blueprint.post("/datasets/<dataset_id>/profile/cancel")
-@operation("Stop computing the profile (editors)", "Profiles")
+@operation("Stop computing the profile (editors)", "Profiles", answer=Profile)
 def cancel_profile(dataset_id):
     """Stop computing the profile (editors); the profile then answers failed, cancelled."""
     principal = require_principal()

@@ -69,6 +69,14 @@ class ScheduleOut(Answer):
     enabled: bool
 
 
+class ScheduleList(Answer):
+    schedules: list[ScheduleOut]
+
+
+class SendList(Answer):
+    sends: list[dict]
+
+
 class JobStarted(Answer):
     job_id: str
 
@@ -169,7 +177,7 @@ def set_share_export(dashboard_id):
 
 
 @blueprint.get("/api/v1/dashboards/<dashboard_id>/schedules")
-@operation("A dashboard's report schedules (editors)", "Schedules")
+@operation("A dashboard's report schedules (editors)", "Schedules", answer=ScheduleList)
 def list_schedules(dashboard_id):
     principal = require_principal()
     return flask.jsonify({"schedules": current_storage().schedules.list(principal, dashboard_id)})
@@ -213,7 +221,7 @@ def send_schedule_now(schedule_id):
 
 
 @blueprint.get("/api/v1/workspaces/<workspace_id>/mail-log")
-@operation("Every report mail of the workspace, newest first (owners)", "Schedules", query=dict([query("dashboard", {"type": "integer"}), query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})]))
+@operation("Every report mail of the workspace, newest first (owners)", "Schedules", query=dict([query("dashboard", {"type": "integer"}), query("limit", {"type": "integer", "minimum": 1, "maximum": 1000})]), answer=SendList)
 def mail_log(workspace_id):
     """Every report mail of the workspace, newest first (owners): ?dashboard=<id>&limit=."""
     principal = require_principal()

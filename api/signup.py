@@ -12,10 +12,16 @@ from __future__ import annotations
 import flask
 
 from api._helpers import created, json_body
-from api.openapi import Body, operation
+from api.openapi import Answer, Body, operation
 from web.context import current_storage
 
 blueprint = flask.Blueprint("api_signup", __name__, url_prefix="/api/v1")
+
+
+class Said(Answer):
+    status: str
+    message: str | None = None
+    email: str | None = None
 
 
 class SignUp(Body):
@@ -44,7 +50,7 @@ def _accepted(payload: dict):
 
 
 @blueprint.post("/signup")
-@operation("Make an account on a server with open sign-up; a link mailed to the address confirms it", "Sign-up", body=SignUp, status=201, public=True)
+@operation("Make an account on a server with open sign-up; a link mailed to the address confirms it", "Sign-up", body=SignUp, status=201, public=True, answer=Said)
 def signup():
     body = json_body()
     return created(current_storage().signup.signup(body.get("email"), body.get("password"), body.get("name"),
@@ -52,26 +58,26 @@ def signup():
 
 
 @blueprint.post("/signup/verify")
-@operation("Confirm an address with the token from its link", "Sign-up", body=LinkToken, public=True)
+@operation("Confirm an address with the token from its link", "Sign-up", body=LinkToken, public=True, answer=Said)
 def verify():
     user = current_storage().signup.verify(json_body().get("token"))
     return flask.jsonify({"status": "verified", "email": user.email})
 
 
 @blueprint.post("/signup/resend")
-@operation("Mail a new confirmation link (the same answer for any address)", "Sign-up", body=EmailOnly, status=202, public=True)
+@operation("Mail a new confirmation link (the same answer for any address)", "Sign-up", body=EmailOnly, status=202, public=True, answer=Said)
 def resend():
     return _accepted(current_storage().signup.resend(json_body().get("email"), link_base=flask.request.host_url))
 
 
 @blueprint.post("/password/forgot")
-@operation("Mail a link to choose a new password (the same answer for any address)", "Sign-up", body=EmailOnly, status=202, public=True)
+@operation("Mail a link to choose a new password (the same answer for any address)", "Sign-up", body=EmailOnly, status=202, public=True, answer=Said)
 def forgot_password():
     return _accepted(current_storage().signup.forgot(json_body().get("email"), link_base=flask.request.host_url))
 
 
 @blueprint.post("/password/reset")
-@operation("Choose a new password with the token from its link; every session ends", "Sign-up", body=NewPassword, public=True)
+@operation("Choose a new password with the token from its link; every session ends", "Sign-up", body=NewPassword, public=True, answer=Said)
 def reset_password():
     body = json_body()
     user = current_storage().signup.reset(body.get("token"), body.get("new_password"))

@@ -88,6 +88,33 @@ class TokenOut(Answer):
     id: int
     name: str
     scope: str
+    status: str
+
+
+class TokenList(Answer):
+    tokens: list[TokenOut]
+
+
+class UserList(Answer):
+    users: list[UserOut]
+
+
+class WorkspaceList(Answer):
+    workspaces: list[WorkspaceOut]
+
+
+class MemberOut(Answer):
+    user_id: int
+    email: str
+    role: Role
+
+
+class MemberList(Answer):
+    members: list[MemberOut]
+
+
+class SessionList(Answer):
+    sessions: list[dict]
 
 
 # --- me -------------------------------------------------------------------------------
@@ -125,7 +152,7 @@ def change_password():
 
 
 @blueprint.get("/me/sessions")
-@operation("Your signed-in sessions", "Account")
+@operation("Your signed-in sessions", "Account", answer=SessionList)
 def list_sessions():
     principal = require_principal()
     sessions = current_storage().sessions.list_for(principal, current_session_key())
@@ -147,7 +174,7 @@ def revoke_sessions():
 
 
 @blueprint.get("/workspaces")
-@operation("Your workspaces", "Workspaces")
+@operation("Your workspaces", "Workspaces", answer=WorkspaceList)
 def list_workspaces():
     principal = require_principal()
     return flask.jsonify({"workspaces": [w.public_dict() for w in current_storage().workspaces.list_for(principal)]})
@@ -187,7 +214,7 @@ def update_workspace(workspace_id):
 
 
 @blueprint.get("/workspaces/<workspace_id>/members")
-@operation("The workspace's members and their roles", "Workspaces")
+@operation("The workspace's members and their roles", "Workspaces", answer=MemberList)
 def list_members(workspace_id):
     principal = require_principal()
     members = current_storage().workspaces.members(principal, workspace_id)
@@ -195,7 +222,7 @@ def list_members(workspace_id):
 
 
 @blueprint.post("/workspaces/<workspace_id>/members")
-@operation("Add a member by email (owners)", "Workspaces", body=MemberNew, status=201)
+@operation("Add a member by email (owners)", "Workspaces", body=MemberNew, status=201, answer=MemberOut)
 def add_member(workspace_id):
     principal = require_principal()
     body = json_body()
@@ -204,7 +231,7 @@ def add_member(workspace_id):
 
 
 @blueprint.patch("/workspaces/<workspace_id>/members/<user_id>")
-@operation("Change a member's role (owners)", "Workspaces", body=MemberChange)
+@operation("Change a member's role (owners)", "Workspaces", body=MemberChange, answer=MemberOut)
 def change_member_role(workspace_id, user_id):
     principal = require_principal()
     member = current_storage().workspaces.change_role(principal, workspace_id, user_id, field(json_body(), "role"))
@@ -223,7 +250,7 @@ def remove_member(workspace_id, user_id):
 
 
 @blueprint.get("/tokens")
-@operation("Your API tokens (never their secret)", "Account")
+@operation("Your API tokens (never their secret)", "Account", answer=TokenList)
 def list_tokens():
     principal = require_principal()
     return flask.jsonify({"tokens": [t.public_dict() for t in current_storage().tokens.list_for(principal)]})
@@ -254,7 +281,7 @@ def revoke_token(token_id):
 
 
 @blueprint.get("/users")
-@operation("Every account (administrators)", "Administration")
+@operation("Every account (administrators)", "Administration", answer=UserList)
 def list_users():
     principal = require_principal()
     return flask.jsonify({"users": [u.public_dict() for u in current_storage().users.list_users(principal)]})

@@ -32,10 +32,12 @@ class PrivateAccess:
 
     @staticmethod
     def board(key) -> dict:
-        """The dashboard, with the states of its alerts for the bells on its widgets."""
-        storage, principal = current_storage(), require_principal()
-        board = storage.dashboards.get(principal, key)
-        return {**board, "alert_states": storage.alerts.widget_states(principal, board["id"])}
+        return current_storage().dashboards.get(require_principal(), key)
+
+    @staticmethod
+    def with_bells(board: dict) -> dict:
+        """The dashboard with the states of its alerts, for the bells on its widgets."""
+        return {**board, "alert_states": current_storage().alerts.widget_states(require_principal(), board["id"])}
 
     @staticmethod
     def options(key) -> dict:
@@ -60,6 +62,10 @@ class SharedAccess:
     @staticmethod
     def board(key) -> dict:
         return current_storage().dashboard_views.shared_board(key)
+
+    @staticmethod
+    def with_bells(board: dict) -> dict:
+        return board  # alerts are the workspace's business, not the public link's
 
     @staticmethod
     def options(key) -> dict:
@@ -343,7 +349,7 @@ def register_view(app, access) -> None:
         state = {**_clean_state(state), "tab": view.get("tab")}
         shown = widgets_of_tab(board, resolve_tab(board, state["tab"]))
         outputs = access.render_many(key, board, shown, state.get("filters"), state.get("cross"))
-        return dashboard_body(board, state, options, p, editable, outputs)
+        return dashboard_body(access.with_bells(board), state, options, p, editable, outputs)
 
     app.clientside_callback(
         ClientsideFunction(namespace="datainsight", function_name="syncDashboardUrl"),
