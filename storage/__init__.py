@@ -26,6 +26,7 @@ from storage.roles import ColumnRoleService
 from storage.schedules import ScheduleService
 from storage.alerts import AlertService
 from storage.signup import SignupService
+from storage.sql_editor import SqlEditorService
 from storage.sessions import SessionService
 from storage.throttle import LoginThrottle
 from storage.tokens import TokenService
@@ -71,6 +72,7 @@ class Storage:
         self.alerts = AlertService(self.engine, self.workspaces, self.dashboards, self.users, self.queries,
                                    self.jobs)
         self.signup = SignupService(self.engine, self.users)
+        self.sql = SqlEditorService(self.engine, self.workspaces, self.datasets)
         self.audit = AuditLog(self.engine, audit_retention_days)
         for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,
                         self.schedules, self.alerts, self.signup):

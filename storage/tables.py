@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -418,4 +419,19 @@ account_links = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("used_at", DateTime(timezone=True)),
+)
+
+# Added by migration 0013: the SQL editor's history, per person (storage/sql_editor.py).
+sql_history = Table(
+    "sql_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+    Column("sql", Text, nullable=False),
+    Column("ran_at", DateTime(timezone=True), nullable=False),
+    Column("elapsed_ms", Integer, nullable=False),
+    Column("rows", Integer),
+    Column("error", Text),
+    Index("ix_sql_history_user_id_id", "user_id", "id"),
 )

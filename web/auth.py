@@ -187,6 +187,7 @@ READ_SCOPE_ENDPOINTS = frozenset({
     "api_dashboards.query",
     "api_dashboards.render_widget",
     "api_reports.start_export",
+    "api_sql.run_sql",  # a SELECT in a sandbox that cannot write (storage.sql_editor)
 })
 
 

@@ -127,7 +127,7 @@ def test_a_read_token_changes_nothing_on_any_write_route(client, app, app_storag
 def test_read_routes_let_through_to_read_tokens_only_read(client, app, ada, world):
     """The POSTs open to read tokens answer with data and leave everything as it was."""
     assert READ_SCOPE_ENDPOINTS == {"api_analyze.analyze", "api_dashboards.query", "api_dashboards.render_widget",
-                                    "api_reports.start_export"}
+                                    "api_reports.start_export", "api_sql.run_sql"}
     token = bearer(world["read"])
     query = client.post("/api/v1/query", json={"dataset_id": world["dataset_id"], "spec": {
         "type": "kpi", "agg": "count"}}, headers=token)

@@ -1,0 +1,76 @@
+"""/api/v1/sql: the SQL editor's queries over a workspace's datasets (storage.sql_editor
+runs them in a sandbox and checks the workspace membership).
+
+POST /api/v1/sql {"workspace_id", "sql", "connection_id"?, "limit"?} →
+{"columns", "types", "rows", "truncated", "elapsed_ms", "limit"}
+GET /api/v1/sql/history?workspace_id= → the person's own latest queries there
+GET /api/v1/sql/tables?workspace_id= → the tables a query may name, with their columns
+"""
+from __future__ import annotations
+
+import flask
+
+from api._helpers import json_body
+from api.openapi import Answer, Body, operation, query
+from storage.errors import InvalidInput, NotFound
+from web.context import current_storage, require_principal
+
+blueprint = flask.Blueprint("api_sql", __name__, url_prefix="/api/v1/sql")
+
+
+class SqlAsk(Body):
+    workspace_id: int
+    sql: str
+    connection_id: int | None = None
+    limit: int | None = None
+
+
+class SqlResult(Answer):
+    columns: list[str]
+    types: list[str]
+    rows: list[list]
+    truncated: bool
+    elapsed_ms: float
+
+
+class SqlHistory(Answer):
+    history: list[dict]
+
+
+class SqlTables(Answer):
+    tables: dict
+
+
+def _workspace_arg():
+    raw = flask.request.args.get("workspace_id", "")
+    if not raw.strip().isdigit():
+        raise InvalidInput("Say which workspace: ?workspace_id=<id>", details={"field": "workspace_id"})
+    return int(raw)
+
+
+@blueprint.post("")
+@operation("Run one SELECT over the workspace's datasets (each a table by its name), in a sandbox", "SQL",
+           body=SqlAsk, answer=SqlResult)
+def run_sql():
+    principal = require_principal()
+    body = json_body()
+    if body.get("connection_id") is not None:  # database connections are not part of this server yet
+        raise NotFound(f"There is no connection {body['connection_id']!r}")
+    return flask.jsonify(current_storage().sql.run(principal, body.get("workspace_id"), body.get("sql"),
+                                                   body.get("limit")))
+
+
+@blueprint.get("/history")
+@operation("Your latest queries in a workspace, newest first", "SQL", answer=SqlHistory,
+           query=dict([query("workspace_id", {"type": "integer"}, "", True)]))
+def sql_history():
+    principal = require_principal()
+    return flask.jsonify({"history": current_storage().sql.history(principal, _workspace_arg())})
+
+
+@blueprint.get("/tables")
+@operation("The tables a query may name (the workspace's datasets) with their columns", "SQL", answer=SqlTables,
+           query=dict([query("workspace_id", {"type": "integer"}, "", True)]))
+def sql_tables():
+    principal = require_principal()
+    return flask.jsonify({"tables": current_storage().sql.tables(principal, _workspace_arg())})

@@ -1,0 +1,235 @@
+"""The SQL editor's engine (issue 16, point 4): a person's SELECT over their workspace's
+datasets, each a table by its name, in a DuckDB sandbox.
+
+The sandbox is a fresh in-memory DuckDB per query that can reach nothing but the
+workspace's datasets:
+- each dataset is handed to DuckDB as an Arrow dataset object (``register``), not as a
+  path: DuckDB itself never opens a file, and no path appears in SQL or in its catalog;
+- then ``enable_external_access = false`` (no files, no URLs, no ATTACH, COPY, EXPORT,
+  INSTALL or LOAD), no extension auto-loading, and ``lock_configuration`` (no SET, RESET
+  or PRAGMA that changes anything);
+- exactly one statement, and it must be a SELECT (WITH ... SELECT included): anything
+  else is refused before it runs;
+- a memory limit, one thread, a time limit (the query is interrupted) and a row cap; at
+  most two such queries run at once per process, so a burst cannot take the memory.
+A dataset of another workspace is not there to name, and its file cannot be read.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import re
+import threading
+import time
+import uuid
+
+import duckdb
+import pyarrow.dataset as pads
+from sqlalchemy import delete, insert, select
+
+from storage.database import as_utc, utcnow
+from storage.errors import DataInsightError, InvalidInput
+from storage.queries import QueryTimeout
+from storage.principal import Principal, Role
+from storage.priority import INTERACTIVE
+from storage.tables import sql_history
+
+MAX_SQL = 100_000  # characters
+ROW_CAP = 10_000
+DEFAULT_LIMIT = 1_000
+TIME_LIMIT = 30.0  # seconds
+MEMORY_LIMIT = "512MB"
+HISTORY_KEPT = 200  # per person
+_RUNNING = threading.BoundedSemaphore(2)
+_LINE = re.compile(r"LINE (\d+): (.*)\n( *)(\^+)")
+
+
+class SqlError(InvalidInput):
+    code = "sql_error"
+
+
+def _cell(value):
+    """A result cell as JSON can carry it."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, (list, tuple)):
+        return [_cell(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _cell(v) for k, v in value.items()}
+    return str(value)
+
+
+def explain_error(exc: duckdb.Error, sql: str) -> SqlError:
+    """DuckDB's message without its code pointer, with the line and position in details."""
+    text = str(exc)
+    details: dict = {"field": "sql"}
+    found = _LINE.search(text)
+    if found:
+        line = int(found.group(1))
+        shown = found.group(2)
+        column = len(found.group(3)) - len(f"LINE {line}: ") + 1
+        # DuckDB shows a window of long lines: find where the pointed text is in the line.
+        source_lines = sql.splitlines() or [sql]
+        if 1 <= line <= len(source_lines) and shown.strip("."):
+            start = source_lines[line - 1].find(shown.strip(".").strip()[:40])
+            if start >= 0 and shown.startswith("..."):
+                column += start - 3
+        details.update(line=line, position=max(1, column))
+    message = text.split("\n\nLINE ")[0].split("\nLINE ")[0].strip()
+    message = re.sub(r"^(Parser|Binder|Catalog|Conversion|Invalid Input|Out of Memory|Permission) Error: ", "",
+                     message)
+    where = f" (line {details['line']}, position {details['position']})" if "line" in details else ""
+    return SqlError(f"{message}{where}"[:1000], details=details)
+
+
+class SqlEditorService:
+    def __init__(self, engine, workspaces, datasets, clock=utcnow):
+        self.engine = engine
+        self.workspaces = workspaces
+        self.datasets = datasets
+        self.clock = clock
+        self.time_limit = TIME_LIMIT
+        self.memory_limit = MEMORY_LIMIT
+
+    # --- the sandbox ------------------------------------------------------------------------
+
+    def tables(self, principal: Principal, workspace_id) -> dict[str, list[dict]]:
+        """{table name: [{"name", "type"}]} of the workspace's datasets as the editor sees
+        them (for completion). A second dataset with a name already taken (ignoring case)
+        is there as ``<name>_<id>``."""
+        return {name: [{"name": c["name"], "type": c["type"]} for c in dataset.schema]
+                for name, dataset in self._named(principal, workspace_id).items()}
+
+    def _named(self, principal: Principal, workspace_id) -> dict:
+        found: dict = {}
+        taken: set[str] = set()
+        for dataset in sorted(self.datasets.list(principal, workspace_id), key=lambda d: d.id):
+            name = dataset.name if dataset.name.lower() not in taken else f"{dataset.name}_{dataset.id}"
+            taken.add(name.lower())
+            found[name] = dataset
+        return found
+
+    def _sandbox(self, tables: dict) -> duckdb.DuckDBPyConnection:
+        con = duckdb.connect(":memory:", config={
+            "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+            "memory_limit": self.memory_limit, "threads": 1})
+        for name, dataset in tables.items():
+            con.register(name, pads.dataset(str(self.datasets.file_path(dataset)), format="parquet"))
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        return con
+
+    @staticmethod
+    def _one_select(sql: str) -> str:
+        try:
+            statements = duckdb.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise explain_error(exc, sql) from None
+        if len(statements) != 1:
+            raise SqlError(f"Run one statement at a time; this holds {len(statements)}", details={"field": "sql"})
+        statement = statements[0]
+        if statement.type != duckdb.StatementType.SELECT:
+            kind = str(statement.type).rsplit(".", 1)[-1]
+            raise SqlError(f"Only SELECT queries run here (this is a {kind} statement): the editor reads the "
+                           "datasets and changes nothing", details={"field": "sql"})
+        return statement.query.strip().rstrip(";")
+
+    def run(self, principal: Principal, workspace_id, sql, limit=None) -> dict:
+        """{"columns", "rows", "truncated", "elapsed_ms"} of one SELECT over the workspace's
+        datasets; kept in the person's history whether it worked or not."""
+        if workspace_id is None:
+            raise InvalidInput("Say which workspace's datasets to query: workspace_id", details={"field": "workspace_id"})
+        if not isinstance(sql, str) or not sql.strip():
+            raise InvalidInput("Write a query, such as SELECT * FROM \"my dataset\" LIMIT 10", details={"field": "sql"})
+        if len(sql) > MAX_SQL:
+            raise InvalidInput(f"A query is at most {MAX_SQL:,} characters", details={"field": "sql"})
+        if limit is None:
+            limit = DEFAULT_LIMIT
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= ROW_CAP:
+            raise InvalidInput(f"limit is a whole number from 1 to {ROW_CAP:,}", details={"field": "limit"})
+        with self.engine.connect() as conn:
+            self.workspaces.require_role(conn, principal, workspace_id, Role.VIEWER)
+        workspace_id = int(workspace_id)
+        started = time.perf_counter()
+        try:
+            result = self._run(principal, workspace_id, sql, limit)
+        except DataInsightError as exc:
+            self._remember(principal, workspace_id, sql, started, None, exc.message)
+            raise
+        self._remember(principal, workspace_id, sql, started, len(result["rows"]), None)
+        return result
+
+    def _run(self, principal: Principal, workspace_id: int, sql: str, limit: int) -> dict:
+        query = self._one_select(sql)
+        tables = self._named(principal, workspace_id)
+        if not _RUNNING.acquire(timeout=self.time_limit):
+            raise QueryTimeout("Other queries are running on this server; try again in a moment")
+        started = time.perf_counter()
+        try:
+            con = self._sandbox(tables)
+            timed_out = threading.Event()
+
+            def stop():
+                timed_out.set()
+                con.interrupt()
+
+            timer = threading.Timer(self.time_limit, stop)
+            timer.daemon = True
+            timer.start()
+            try:
+                with INTERACTIVE.running():
+                    cursor = con.execute(f"SELECT * FROM ({query}) AS editor_query LIMIT ?", [limit + 1])
+                    columns = [d[0] for d in cursor.description]
+                    types = [str(d[1]) for d in cursor.description]
+                    rows = cursor.fetchall()
+            except duckdb.Error as exc:
+                if timed_out.is_set():
+                    raise QueryTimeout(f"The query ran longer than {self.time_limit:g} s and was stopped") from None
+                if isinstance(exc, duckdb.OutOfMemoryException):
+                    raise SqlError(f"The query needs more than the editor's {self.memory_limit} of memory: "
+                                   "aggregate, filter or LIMIT it", details={"field": "sql"}) from None
+                raise explain_error(exc, query) from None
+            finally:
+                timer.cancel()
+                con.close()
+        finally:
+            _RUNNING.release()
+        return {"columns": columns, "types": types, "rows": [[_cell(v) for v in r] for r in rows[:limit]],
+                "truncated": len(rows) > limit, "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
+                "limit": limit}
+
+    # --- history ----------------------------------------------------------------------------
+
+    def _remember(self, principal: Principal, workspace_id: int, sql: str, started: float, rows, error) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(sql_history).values(
+                user_id=principal.user_id, workspace_id=workspace_id, sql=sql[:MAX_SQL], ran_at=self.clock(),
+                elapsed_ms=int((time.perf_counter() - started) * 1000), rows=rows, error=error))
+            kept = select(sql_history.c.id).where(sql_history.c.user_id == principal.user_id) \
+                .order_by(sql_history.c.id.desc()).limit(HISTORY_KEPT)
+            conn.execute(delete(sql_history).where(sql_history.c.user_id == principal.user_id,
+                                                   sql_history.c.id.not_in(kept.scalar_subquery())))
+
+    def history(self, principal: Principal, workspace_id, limit: int = 50) -> list[dict]:
+        """The person's own latest queries in the workspace, newest first."""
+        with self.engine.connect() as conn:
+            self.workspaces.require_role(conn, principal, workspace_id, Role.VIEWER)
+            rows = conn.execute(select(sql_history).where(
+                sql_history.c.user_id == principal.user_id, sql_history.c.workspace_id == int(workspace_id))
+                .order_by(sql_history.c.id.desc()).limit(max(1, min(int(limit), HISTORY_KEPT)))).all()
+        return [{"id": r.id, "sql": r.sql, "ran_at": as_utc(r.ran_at).isoformat(), "elapsed_ms": r.elapsed_ms,
+                 "rows": r.rows, "error": r.error} for r in rows]
+

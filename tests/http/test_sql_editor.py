@@ -1,0 +1,131 @@
+"""The SQL editor's queries (issue 16, point 4) through POST /api/v1/sql: a join of two
+datasets by their names gives the right rows; the sandbox refuses every way out a test
+could think of (files, other workspaces' data, COPY, ATTACH, INSTALL, LOAD, SET, PRAGMA,
+writes, several statements) and leaves nothing behind; time, memory and row limits
+hold; errors name the line and position; the history is the person's own."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import bearer
+
+ORDERS = b"order_id,customer_id,amount\n1,10,5.5\n2,10,4.5\n3,20,100\n4,30,1\n"
+CUSTOMERS = b"customer_id,name\n10,Ada\n20,Bob\n"
+
+
+def upload(client, token, name, content, workspace_id=None):
+    data = {"file": (io.BytesIO(content), f"{name}.csv"), "name": name}
+    if workspace_id is not None:
+        data["workspace_id"] = str(workspace_id)
+    made = client.post("/api/v1/datasets", headers=bearer(token), data=data)
+    assert made.status_code == 201, made.get_json()
+    return made.get_json()
+
+
+@pytest.fixture
+def shop(client, ada):
+    orders = upload(client, ada, "Orders", ORDERS)
+    upload(client, ada, "customers", CUSTOMERS)
+    return orders["workspace_id"]
+
+
+def run(client, token, workspace_id, sql, **extra):
+    return client.post("/api/v1/sql", headers=bearer(token), json={"workspace_id": workspace_id, "sql": sql, **extra})
+
+
+def test_a_join_of_two_datasets(client, ada, shop):
+    answer = run(client, ada, shop, 'SELECT c.name, sum(o.amount) AS total FROM "Orders" o '
+                                    "JOIN customers c USING (customer_id) GROUP BY 1 ORDER BY 2 DESC;")
+    assert answer.status_code == 200, answer.get_json()
+    result = answer.get_json()
+    assert result["columns"] == ["name", "total"] and result["rows"] == [["Bob", 100.0], ["Ada", 10.0]]
+    assert result["truncated"] is False and result["elapsed_ms"] >= 0
+    tables = client.get(f"/api/v1/sql/tables?workspace_id={shop}", headers=bearer(ada)).get_json()["tables"]
+    assert set(tables) == {"Orders", "customers"}
+    assert [c["name"] for c in tables["Orders"]] == ["order_id", "customer_id", "amount"]
+
+
+def test_the_row_cap_and_the_limit(client, ada, shop):
+    result = run(client, ada, shop, "SELECT * FROM range(50000)", limit=5).get_json()
+    assert result["rows"] == [[0], [1], [2], [3], [4]] and result["truncated"] is True
+    assert run(client, ada, shop, "SELECT 1", limit=10_001).status_code == 400
+    big = run(client, ada, shop, "SELECT * FROM range(50000)", limit=10_000).get_json()
+    assert len(big["rows"]) == 10_000 and big["truncated"] is True
+
+
+@pytest.mark.parametrize("sql, words", [
+    ("SELECT * FROM read_csv('/etc/passwd')", "disabled"),
+    ("SELECT * FROM '/etc/passwd'", "does not exist"),
+    ("SELECT * FROM read_text('/etc/hostname')", "disabled"),
+    ("SELECT * FROM glob('/*')", "disabled"),
+    ("SELECT * FROM read_parquet('https://example.com/x.parquet')", "disabled"),
+    ("COPY (SELECT 1) TO '/tmp/datainsight-escape.csv'", "Only SELECT"),
+    ("ATTACH '/tmp/datainsight-escape.db'", "Only SELECT"),
+    ("INSTALL httpfs", "Only SELECT"),
+    ("LOAD httpfs", "Only SELECT"),
+    ("SET enable_external_access = true", "Only SELECT"),
+    ("PRAGMA version", "Only SELECT"),
+    ("CREATE TABLE x AS SELECT 1", "Only SELECT"),
+    ("EXPORT DATABASE '/tmp/datainsight-export'", "Only SELECT"),
+    ("SELECT 1; SELECT 2", "one statement at a time"),
+    ("SELECT 1; COPY (SELECT 1) TO '/tmp/datainsight-escape.csv'", "one statement at a time"),
+    ("SELECT * FROM (SELECT 1) t, LATERAL (SELECT * FROM read_csv('/etc/passwd'))", "disabled"),
+    ("WITH x AS (SELECT * FROM read_blob('/etc/passwd')) SELECT * FROM x", "disabled"),
+])
+def test_the_sandbox_refuses_every_way_out(client, ada, shop, sql, words):
+    answer = run(client, ada, shop, sql)
+    assert answer.status_code == 400, answer.get_json()
+    error = answer.get_json()["error"]
+    assert error["code"] == "sql_error" and words in error["message"], error
+    for left in ("/tmp/datainsight-escape.csv", "/tmp/datainsight-escape.db", "/tmp/datainsight-export"):
+        assert not Path(left).exists()
+
+
+def test_another_workspaces_dataset_cannot_be_read(client, ada, bob, shop, app_storage):
+    secret = upload(client, bob, "Secrets", b"x\n42\n")
+    path = app_storage.datasets.file_path(app_storage.datasets.in_workspace(secret["id"], secret["workspace_id"]))
+    for sql in ('SELECT * FROM "Secrets"', f"SELECT * FROM read_parquet('{path}')", f"SELECT * FROM '{path}'"):
+        answer = run(client, ada, shop, sql)
+        assert answer.status_code == 400 and "42" not in answer.get_data(as_text=True), (sql, answer.get_json())
+    # Nor by asking in Bob's workspace: Ada is not a member there.
+    assert run(client, ada, secret["workspace_id"], 'SELECT * FROM "Secrets"').status_code == 404
+    assert client.get(f"/api/v1/sql/tables?workspace_id={secret['workspace_id']}",
+                      headers=bearer(ada)).status_code == 404
+
+
+def test_time_and_memory_limits(client, ada, shop, app_storage):
+    app_storage.sql.time_limit = 0.5
+    slow = run(client, ada, shop, "SELECT count(*) FROM range(100000000000) a")
+    assert slow.status_code == 422 and slow.get_json()["error"]["code"] == "query_timeout"
+    app_storage.sql.time_limit = 30
+    app_storage.sql.memory_limit = "64MB"
+    greedy = run(client, ada, shop, "SELECT list(i) FROM range(200000000) t(i)")
+    assert greedy.status_code == 400 and "memory" in greedy.get_json()["error"]["message"]
+    assert run(client, ada, shop, "SELECT 1 AS one").get_json()["rows"] == [[1]]  # and the next query runs
+
+
+def test_errors_name_the_line_and_position(client, ada, shop):
+    answer = run(client, ada, shop, 'SELECT order_id,\n       nope\nFROM "Orders"')
+    error = answer.get_json()["error"]
+    assert answer.status_code == 400 and error["details"] == {"field": "sql", "line": 2, "position": 8}
+    assert 'Referenced column "nope" not found' in error["message"] and "(line 2, position 8)" in error["message"]
+    typo = run(client, ada, shop, "SELEC 1").get_json()["error"]
+    assert typo["details"]["line"] == 1 and "syntax error" in typo["message"]
+    assert run(client, ada, shop, "   ").status_code == 400
+    assert run(client, ada, shop, "SELECT 1", connection_id=5).status_code == 404
+
+
+def test_the_history_is_the_persons_own(client, ada, bob, shop, app_storage, admin):
+    run(client, ada, shop, "SELECT 1 AS first")
+    run(client, ada, shop, "SELECT nope")
+    history = client.get(f"/api/v1/sql/history?workspace_id={shop}", headers=bearer(ada)).get_json()["history"]
+    assert [h["sql"] for h in history] == ["SELECT nope", "SELECT 1 AS first"]
+    assert history[0]["error"] and history[1]["rows"] == 1 and history[1]["error"] is None
+    # Bob, as a viewer of the workspace, may query it; he sees only his own history.
+    app_storage.workspaces.add_member(admin.principal(), shop, "bob@example.com", "viewer")
+    assert run(client, bob, shop, 'SELECT count(*) FROM "Orders"').get_json()["rows"] == [[4]]
+    mine = client.get(f"/api/v1/sql/history?workspace_id={shop}", headers=bearer(bob)).get_json()["history"]
+    assert [h["sql"] for h in mine] == ['SELECT count(*) FROM "Orders"']
