@@ -132,6 +132,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         use_pages=True,
         pages_folder=str(PROJECT_ROOT / "pages"),
         assets_folder=str(PROJECT_ROOT / "assets"),
+        # CodeMirror is served from assets/ but loaded only by the SQL page (assets/sql-editor.js).
+        assets_path_ignore=[r"^vendor-codemirror$"],
         title="DataInsight",
         update_title=None,
         serve_locally=True,

@@ -22,12 +22,13 @@ from callbacks import (
     navigation,
     profiles,
     reports,
+    sql,
     workspaces,
 )
 
 MODULES = (auth, navigation, account, workspaces, admin, datasets, column_roles, analyze, analyze_timeseries,
            analyze_journeys, analyze_segments, analysis_widget, profiles, dashboards, dashboard_view, dashboard_editor,
-           reports, audit, alerts)
+           reports, audit, alerts, sql)
 
 
 def register_all(app) -> None:

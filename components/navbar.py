@@ -10,6 +10,7 @@ SECTIONS = [
     ("Datasets", "/datasets", "table"),
     ("Dashboards", "/dashboards", "grid-1x2"),
     ("Analyze", "/analyze", "graph-up"),
+    ("SQL", "/sql", "code-square"),
     ("Settings", "/settings", "gear"),
 ]
 

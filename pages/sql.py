@@ -1,0 +1,41 @@
+"""/sql: SQL over the workspace's datasets, each a table by its name (storage.sql_editor
+runs it in a sandbox); the result in a paged grid, the tables and columns at hand, and
+the person's history."""
+import dash
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.feedback import page_header
+from components.forms import card
+from components.sql_editor import editor, history_list, table_list
+from web.context import current_storage, current_workspace, require_principal
+
+dash.register_page(__name__, path="/sql", title="SQL · DataInsight", order=30)
+
+
+def layout(**_query):
+    principal = require_principal()
+    storage = current_storage()
+    workspace = current_workspace(principal)
+    tables = storage.sql.tables(principal, workspace.id)
+    history = storage.sql.history(principal, workspace.id)
+    first = next(iter(tables), None)
+    start = (f'SELECT *\nFROM "{first}"\nLIMIT 100' if first else "SELECT 42 AS answer")
+    return html.Div([
+        page_header("SQL", f"Query the datasets of {workspace.name} with SQL (DuckDB): each dataset is a table by "
+                           "its name. Queries only read."),
+        dbc.Row([
+            dbc.Col([
+                card("Query", [editor(tables, history[0]["sql"] if history else start),
+                               html.Div(id="sql-feedback", className="mt-2")]),
+                dcc.Loading(html.Div(id="sql-result"), type="dot", delay_show=300),
+            ], lg=9),
+            dbc.Col([
+                card("Tables", table_list(tables)),
+                card("Your queries", html.Div(history_list(history), id="sql-history")),
+            ], lg=3),
+        ]),
+        dcc.Store(id="sql-workspace-id", data=workspace.id),
+        dcc.Store(id="sql-load"),
+        html.Div(id="sql-loaded", hidden=True),
+    ])
