@@ -3,6 +3,7 @@ runs them in a sandbox and checks the workspace membership).
 
 POST /api/v1/sql {"workspace_id", "sql", "connection_id"?, "limit"?} →
 {"columns", "types", "rows", "truncated", "elapsed_ms", "limit"}
+POST /api/v1/sql/datasets {"workspace_id", "sql", "name"} → 201, the result saved as a dataset
 GET /api/v1/sql/history?workspace_id= → the person's own latest queries there
 GET /api/v1/sql/tables?workspace_id= → the tables a query may name, with their columns
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import flask
 
-from api._helpers import json_body
+from api._helpers import created, json_body
 from api.openapi import Answer, Body, operation, query
 from storage.errors import InvalidInput, NotFound
 from web.context import current_storage, require_principal
@@ -23,6 +24,20 @@ class SqlAsk(Body):
     sql: str
     connection_id: int | None = None
     limit: int | None = None
+
+
+class SqlDatasetAsk(Body):
+    workspace_id: int
+    sql: str
+    name: str
+    description: str | None = None
+
+
+class SqlDataset(Answer):
+    id: int
+    name: str
+    rows: int
+    version: int
 
 
 class SqlResult(Answer):
@@ -58,6 +73,17 @@ def run_sql():
         raise NotFound(f"There is no connection {body['connection_id']!r}")
     return flask.jsonify(current_storage().sql.run(principal, body.get("workspace_id"), body.get("sql"),
                                                    body.get("limit")))
+
+
+@blueprint.post("/datasets")
+@operation("Save the whole result of a SELECT as a new dataset of the workspace (editors)", "SQL",
+           body=SqlDatasetAsk, status=201, answer=SqlDataset)
+def sql_dataset():
+    principal = require_principal()
+    body = json_body()
+    dataset = current_storage().sql.materialise(principal, body.get("workspace_id"), body.get("sql"),
+                                                body.get("name"), body.get("description") or "")
+    return created(dataset.public_dict())
 
 
 @blueprint.get("/history")

@@ -2,9 +2,9 @@
 refresh the history, and load a query from the history into the editor."""
 from __future__ import annotations
 
-from dash import ALL, Input, Output, State, ctx, no_update
+from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from components.feedback import error_alert
+from components.feedback import error_alert, success_alert
 from components.sql_editor import history_list, result_grid
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
@@ -40,6 +40,24 @@ def register(app) -> None:
         except DataInsightError:
             history = no_update
         return *outcome, history
+
+    @app.callback(
+        Output("sql-save-feedback", "children"),
+        Input("sql-save", "n_clicks"),
+        State("sql-workspace-id", "data"),
+        State("sql-text", "value"),
+        State("sql-save-name", "value"),
+        prevent_initial_call=True,
+    )
+    def save(n_clicks, workspace_id, sql, name):
+        if not n_clicks:
+            return no_update
+        try:
+            dataset = current_storage().sql.materialise(require_principal(), workspace_id, sql or "", name or "")
+        except DataInsightError as exc:
+            return error_alert(exc.message)
+        return success_alert([f"Saved {dataset.rows:,} rows as ", html.A(dataset.name, href=f"/datasets/{dataset.id}"),
+                              ". It is a table here too, and can be charted on a dashboard."])
 
     @app.callback(
         Output("sql-load", "data"),

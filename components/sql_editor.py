@@ -35,6 +35,18 @@ def editor(tables: dict[str, list[dict]], sql: str) -> html.Div:
     ])
 
 
+def save_form() -> html.Div:
+    """Save the whole result of the query as a dataset of the workspace (editors)."""
+    return html.Div([
+        dbc.InputGroup([
+            dbc.Input(id="sql-save-name", placeholder="Name of the new dataset", maxLength=200),
+            dbc.Button([icon("database-add", "me-1"), "Save result as dataset"], id="sql-save", color="secondary",
+                       outline=True, n_clicks=0),
+        ], size="sm"),
+        html.Div(id="sql-save-feedback", className="mt-2"),
+    ], className="mt-3")
+
+
 def result_grid(result: dict) -> html.Div:
     """The rows of a result, a page of 100 at a time, and how many there are."""
     columns = result["columns"]

@@ -7,7 +7,7 @@ from dash import dcc, html
 
 from components.feedback import page_header
 from components.forms import card
-from components.sql_editor import editor, history_list, table_list
+from components.sql_editor import editor, history_list, save_form, table_list
 from web.context import current_storage, current_workspace, require_principal
 
 dash.register_page(__name__, path="/sql", title="SQL · DataInsight", order=30)
@@ -27,7 +27,7 @@ def layout(**_query):
         dbc.Row([
             dbc.Col([
                 card("Query", [editor(tables, history[0]["sql"] if history else start),
-                               html.Div(id="sql-feedback", className="mt-2")]),
+                               html.Div(id="sql-feedback", className="mt-2"), save_form()]),
                 dcc.Loading(html.Div(id="sql-result"), type="dot", delay_show=300),
             ], lg=9),
             dbc.Col([

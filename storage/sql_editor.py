@@ -26,6 +26,7 @@ import uuid
 
 import duckdb
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 from sqlalchemy import delete, insert, select
 
 from storage.database import as_utc, utcnow
@@ -210,6 +211,57 @@ class SqlEditorService:
         return {"columns": columns, "types": types, "rows": [[_cell(v) for v in r] for r in rows[:limit]],
                 "truncated": len(rows) > limit, "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
                 "limit": limit}
+
+    # --- a query's result as a dataset ----------------------------------------------------------
+
+    def materialise(self, principal: Principal, workspace_id, sql, name, description: str = ""):
+        """The whole result of one SELECT as a new dataset of the workspace (editors): the
+        rows stream from the sandbox into a Parquet file in batches (no row cap), which
+        then goes through the same import as an upload. Nothing is kept if it fails."""
+        if workspace_id is None:
+            raise InvalidInput("Say which workspace: workspace_id", details={"field": "workspace_id"})
+        if not isinstance(sql, str) or not sql.strip() or len(sql) > MAX_SQL:
+            raise InvalidInput("Write the query whose result becomes the dataset", details={"field": "sql"})
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInput("Give the dataset a name", details={"field": "name"})
+        with self.engine.connect() as conn:
+            self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)
+        query = self._one_select(sql)
+        tables = self._named(principal, int(workspace_id))
+        tmp_dir = self.datasets.data_dir / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        path = tmp_dir / f"sql-{uuid.uuid4().hex}.parquet"
+        if not _RUNNING.acquire(timeout=self.time_limit):
+            raise QueryTimeout("Other queries are running on this server; try again in a moment")
+        try:
+            con = self._sandbox(tables)
+            timed_out = threading.Event()
+
+            def stop():
+                timed_out.set()
+                con.interrupt()
+
+            timer = threading.Timer(self.time_limit * 4, stop)  # a whole result may take longer than a page
+            timer.daemon = True
+            timer.start()
+            try:
+                reader = con.sql(query).to_arrow_reader(100_000)
+                with pq.ParquetWriter(path, reader.schema) as writer:
+                    for batch in reader:
+                        writer.write_batch(batch)
+            except duckdb.Error as exc:
+                if timed_out.is_set():
+                    raise QueryTimeout(f"The query ran longer than {self.time_limit * 4:g} s and was stopped") \
+                        from None
+                raise explain_error(exc, query) from None
+            finally:
+                timer.cancel()
+                con.close()
+            return self.datasets.create_from_file(principal, int(workspace_id), path, f"{name.strip()}.parquet",
+                                                  name=name, description=description or f"From SQL: {sql[:4000]}")
+        finally:
+            _RUNNING.release()
+            path.unlink(missing_ok=True)
 
     # --- history ----------------------------------------------------------------------------
 

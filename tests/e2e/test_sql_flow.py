@@ -46,6 +46,12 @@ def test_a_join_with_completion_run_with_ctrl_enter(new_page, live_server):
     expect(page.locator("#sql-grid .ag-row").first).to_contain_text("Bob")
     expect(page.locator("#sql-grid .ag-header")).to_contain_text("total")
     page.screenshot(path=str(ARTIFACTS / "sql-editor.png"), full_page=True)
+    # The result as a dataset, to chart on a dashboard.
+    page.locator("#sql-save-name").fill("Totals by customer")
+    page.locator("#sql-save").click()
+    expect(page.locator("#sql-save-feedback")).to_contain_text("Saved 2 rows as Totals by customer")
+    saved = page.request.get("/api/v1/datasets").json()["datasets"]
+    assert any(d["name"] == "Totals by customer" and d["rows"] == 2 for d in saved)
 
     page.evaluate("window.dataInsightSql.editor.setValue(\"SELECT * FROM read_csv('/etc/passwd')\")")
     page.locator("#sql-run").click()

@@ -129,3 +129,25 @@ def test_the_history_is_the_persons_own(client, ada, bob, shop, app_storage, adm
     assert run(client, bob, shop, 'SELECT count(*) FROM "Orders"').get_json()["rows"] == [[4]]
     mine = client.get(f"/api/v1/sql/history?workspace_id={shop}", headers=bearer(bob)).get_json()["history"]
     assert [h["sql"] for h in mine] == ['SELECT count(*) FROM "Orders"']
+
+
+def test_a_result_saved_as_a_dataset(client, ada, bob, shop, app_storage, admin):
+    made = client.post("/api/v1/sql/datasets", headers=bearer(ada), json={
+        "workspace_id": shop, "name": "Totals", "sql": 'SELECT c.name, sum(o.amount) AS total FROM "Orders" o '
+                                                       "JOIN customers c USING (customer_id) GROUP BY 1"})
+    assert made.status_code == 201, made.get_json()
+    dataset = made.get_json()
+    assert dataset["name"] == "Totals" and dataset["rows"] == 2
+    rows = client.get(f"/api/v1/datasets/{dataset['id']}/rows?sort=name", headers=bearer(ada)).get_json()["rows"]
+    assert rows == [{"name": "Ada", "total": 10.0}, {"name": "Bob", "total": 100.0}]
+    # It is a table for the next query, and nothing was left in the temp folder.
+    assert run(client, ada, shop, 'SELECT sum(total) FROM "Totals"').get_json()["rows"] == [[110.0]]
+    assert not list((app_storage.data_dir / "tmp").glob("sql-*.parquet"))
+    refused = client.post("/api/v1/sql/datasets", headers=bearer(ada), json={
+        "workspace_id": shop, "name": "Bad", "sql": "SELECT * FROM read_csv('/etc/passwd')"})
+    assert refused.status_code == 400 and not list((app_storage.data_dir / "tmp").glob("sql-*.parquet"))
+    # A viewer may query but not make datasets.
+    app_storage.workspaces.add_member(admin.principal(), shop, "bob@example.com", "viewer")
+    viewer = client.post("/api/v1/sql/datasets", headers=bearer(bob), json={
+        "workspace_id": shop, "name": "Mine", "sql": "SELECT 1"})
+    assert viewer.status_code == 403
