@@ -7,10 +7,22 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS
+from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
 from tests.e2e.test_main_flow import ensure_account, sign_in
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def live_server():
+    """A server of this module's own: the session's is kept fresh for the first-run test."""
+    with run_live_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def base_url(live_server) -> str:
+    return live_server.url
 
 EMAIL, PASSWORD, NAME = "quinn@example.com", "quinn's long password", "Quinn Query"
 ORDERS = b"order_id,customer_id,amount\n1,10,5.5\n2,10,4.5\n3,20,100\n"
