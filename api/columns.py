@@ -27,7 +27,10 @@ class ColumnRoles(Answer):
 
 
 class RoleChoice(Body):
-    role: str | None
+    """storage.roles checks the role (one of analytics.roles.ROLES, "auto" or null) and
+    says which roles there are; the model only names the fields."""
+
+    role: Any = None
     detail: Any = None
 
 

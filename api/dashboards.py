@@ -5,6 +5,10 @@ from __future__ import annotations
 import flask
 
 from analytics.widgets import editor_catalogue
+from typing import Any
+
+from pydantic import Field
+
 from api.openapi import Answer, Body, operation, query as query_param
 from api._helpers import created, field, json_body, jsonable, optional_json_body
 from storage.errors import InvalidInput
@@ -36,7 +40,8 @@ class DashboardIn(Answer):
     tabs: list[dict] | None = None
     widgets: list[dict] | None = None
     filters: list[dict] | None = None
-    workspace_id: int | None = None
+    # An id that names nothing is a 404, as in a path (storage checks it): not typed here.
+    workspace_id: Any = Field(None, json_schema_extra={"type": "integer"})
 
 
 class DashboardOut(Answer):

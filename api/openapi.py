@@ -68,6 +68,15 @@ def query(name: str, schema: dict, description: str = "", required: bool = False
     return name, {"schema": schema, "description": description, "required": required}
 
 
+# Pydantic's words for a wrong type, in ours (the field is named in front).
+_TYPE_WORDS = {"string_type": "must be text", "int_type": "must be a whole number",
+               "int_parsing": "must be a whole number", "int_from_float": "must be a whole number",
+               "float_type": "must be a number", "float_parsing": "must be a number",
+               "bool_type": "must be true or false", "bool_parsing": "must be true or false",
+               "list_type": "must be a list", "dict_type": "must be an object", "model_type": "must be an object",
+               "model_attributes_type": "must be an object"}
+
+
 def _field_of(error: dict) -> str:
     return ".".join(str(p) for p in error.get("loc", ())) or "body"
 
@@ -88,6 +97,8 @@ def _check_body(model: type[BaseModel], required: bool) -> None:
             message = f"Unknown field {where!r}"
         elif first["type"] == "missing":
             message = f"{where} is required"
+        elif first["type"] in _TYPE_WORDS:
+            message = f"{where} {_TYPE_WORDS[first['type']]}"
         else:
             message = f"{where}: {first['msg']}"
         raise InvalidInput(message, details={"field": where}) from None
