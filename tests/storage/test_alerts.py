@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -326,3 +327,27 @@ def test_the_email_through_smtp_carries_the_chart(storage, ada, board, clock, tm
         parts = {part.get_content_type(): part for part in message.walk()}
         assert parts["image/png"]["Content-ID"] == "<chart>"
         assert "above 100" in parts["text/plain"].get_content()
+
+
+def test_values_on_public_data_equal_pandas(storage, alerts, ada, hook):
+    """vgsales (public, tests/fixtures/SOURCES.md): a bar's category, a line's year and a
+    KPI's mean, as the alerts read them, are pandas' numbers."""
+    import pandas as pd
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "vgsales.csv"
+    workspace = storage.workspaces.personal_workspace(ada).id
+    vg = storage.datasets.create_from_file(ada, workspace, fixture, "vgsales.csv")
+    board = storage.dashboards.create(ada, workspace, {"name": "VG", "widgets": [
+        {"id": "g", "spec": {"type": "bar", "dataset_id": vg.id, "x": "Genre", "y": "Global_Sales", "agg": "sum"}},
+        {"id": "y", "spec": {"type": "line", "dataset_id": vg.id, "x": "Year", "y": "Global_Sales", "agg": "sum"}},
+        {"id": "k", "spec": {"type": "kpi", "dataset_id": vg.id, "y": "NA_Sales", "agg": "mean"}}]})
+    frame = pd.read_csv(fixture)
+    expected = {("g", "Action"): frame[frame.Genre == "Action"].Global_Sales.sum(),
+                ("y", "2008"): frame[frame.Year == 2008].Global_Sales.sum(),
+                ("k", None): frame.NA_Sales.mean()}
+    for (widget, category), value in expected.items():
+        made = alerts.create(ada, {"dashboard_id": board["id"], "widget_id": widget, "category": category,
+                                   "condition": {"op": ">", "value": 1},
+                                   "channels": [{"type": "webhook", "url": hook.url}]})
+        check = alerts.check_now(ada, made["id"], background=False)
+        assert check["value"] == pytest.approx(value, rel=1e-9), (widget, category)
