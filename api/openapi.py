@@ -22,6 +22,7 @@ from typing import Any
 import flask
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from api.ids import MAX_ID
 from storage.errors import InvalidInput
 
 ERROR = {
@@ -131,7 +132,7 @@ def _path(rule: str) -> tuple[str, list[dict]]:
     params = []
     for converter, name in _PARAM.findall(rule):
         numeric = bool(INT_PARAMS.search(name)) and name not in ("upload_id", "job_id", "widget_id")
-        schema = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1} if numeric else {"type": "string",
+        schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID} if numeric else {"type": "string",
                                                                                             "minLength": 1}
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return _PARAM.sub(lambda m: "{" + m.group(2) + "}", rule), params

@@ -117,7 +117,7 @@ class AlertService:
             alert_id = int(alert_id)
         except (TypeError, ValueError):
             raise NotFound(f"There is no alert {alert_id!r}") from None
-        if not 0 <= alert_id <= 2**63 - 1:
+        if not 0 <= alert_id <= 2**31 - 1:  # an INTEGER column: past it no row exists (and PostgreSQL refuses it)
             raise NotFound(f"There is no alert {alert_id}")
         return conn.execute(select(alerts).where(alerts.c.id == alert_id)).first()
 

@@ -118,7 +118,7 @@ class SendLog:
             if dashboard_id is not None:
                 try:
                     dashboard_id = int(dashboard_id)
-                    if not 0 < dashboard_id < 2 ** 63:  # a database integer: past it no row exists
+                    if not 0 < dashboard_id < 2 ** 31:  # an INTEGER column: past it no row exists
                         raise ValueError
                 except (TypeError, ValueError):
                     raise InvalidInput(f"There is no dashboard {dashboard_id!r}") from None

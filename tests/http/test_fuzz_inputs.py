@@ -188,3 +188,18 @@ def test_the_reported_examples_answer_4xx_that_name_the_problem(client, app, ada
     crafted = _callback_body(wildcard, app.callback_map[wildcard], 5)
     refused = signed_out.post("/_dash-update-component", json=crafted)
     assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "invalid_callback"
+
+
+def test_ids_past_a_postgresql_integer_are_refused_before_the_database(client, ada):
+    """Found by the schemathesis run on PostgreSQL: ids between 2**31 and 2**63 reached the
+    database, whose INTEGER columns refused them with a 500."""
+    for path in ("/api/v1/dashboards/3000000000", "/api/v1/alerts/84822608362832480", "/api/v1/datasets/-3000000000"):
+        answer = client.get(path, headers=bearer(ada))
+        assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "not_found", path
+    for query in ("dashboard_id=84822608362832480", "dashboard_id=-29587899836"):
+        answer = client.get(f"/api/v1/alerts?{query}", headers=bearer(ada))
+        assert answer.status_code == 400 and answer.get_json()["error"]["details"] == {"field": "dashboard_id"}
+    listed = client.get("/api/v1/dashboards?workspace_id=-29587899836", headers=bearer(ada))
+    assert listed.status_code == 400 and "2,147,483,647" in listed.get_json()["error"]["message"]
+    made = client.post("/api/v1/alerts", headers=bearer(ada), json={"dashboard_id": 2**31, "widget_id": "k"})
+    assert made.status_code == 400 and made.get_json()["error"]["details"] == {"field": "dashboard_id"}

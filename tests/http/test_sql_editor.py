@@ -85,11 +85,11 @@ def test_the_sandbox_refuses_every_way_out(client, ada, shop, sql, words):
 
 
 def test_another_workspaces_dataset_cannot_be_read(client, ada, bob, shop, app_storage):
-    secret = upload(client, bob, "Secrets", b"x\n42\n")
+    secret = upload(client, bob, "Secrets", b"x\nBOBS-SECRET-VALUE\n")
     path = app_storage.datasets.file_path(app_storage.datasets.in_workspace(secret["id"], secret["workspace_id"]))
     for sql in ('SELECT * FROM "Secrets"', f"SELECT * FROM read_parquet('{path}')", f"SELECT * FROM '{path}'"):
         answer = run(client, ada, shop, sql)
-        assert answer.status_code == 400 and "42" not in answer.get_data(as_text=True), (sql, answer.get_json())
+        assert answer.status_code == 400 and "BOBS-SECRET" not in answer.get_data(as_text=True), (sql, answer.get_json())
     # Nor by asking in Bob's workspace: Ada is not a member there.
     assert run(client, ada, secret["workspace_id"], 'SELECT * FROM "Secrets"').status_code == 404
     assert client.get(f"/api/v1/sql/tables?workspace_id={secret['workspace_id']}",
