@@ -1,6 +1,6 @@
 # DataInsight. Two commands do everything on a fresh Debian machine:
 #   make run    set up and serve on http://127.0.0.1:8050
-#   make test   set up (including Debian's chromium and PostgreSQL for the tests) and run every test
+#   make test   set up (including Debian's chromium, PostgreSQL and MariaDB for the tests) and run every test
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,11 +34,14 @@ run: $(RUNTIME_STAMP) system-deps
 dev: $(RUNTIME_STAMP)
 	$(PY) app.py serve --dev
 
-# Every test on SQLite, then the storage, HTTP and integration tests again on a throwaway
-# PostgreSQL server (scripts/with-postgres.sh starts it on 127.0.0.1 and removes it after).
+# Beside throwaway PostgreSQL and MariaDB servers on 127.0.0.1 (scripts/with-postgres.sh and
+# scripts/with-mariadb.sh start them and remove them after): every test with the metadata
+# on SQLite (tests/connections read from both servers), then the storage, HTTP and
+# integration tests again with the metadata on PostgreSQL.
 test: $(DEV_STAMP) test-system-deps
-	$(PY) -m pytest
-	./scripts/with-postgres.sh $(PY) -m pytest -p no:cacheprovider tests/storage tests/http tests/integration
+	./scripts/with-mariadb.sh ./scripts/with-postgres.sh sh -c '\
+	  env -u DATAINSIGHT_TEST_DATABASE_URL $(PY) -m pytest && \
+	  $(PY) -m pytest -p no:cacheprovider tests/storage tests/http tests/integration'
 
 bench: $(DEV_STAMP) $(BASELINE_STAMP)
 	$(PY) -m bench

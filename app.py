@@ -100,7 +100,8 @@ def _start_scheduler(storage: Storage, settings: Settings) -> None:
     storage.alerts.public_url = settings.public_url
     wanted = settings.scheduler if settings.scheduler is not None else "PYTEST_CURRENT_TEST" not in os.environ
     if wanted:
-        storage.scheduler = Scheduler(storage.schedules, storage.alerts, interval=settings.scheduler_interval).start()
+        storage.scheduler = Scheduler(storage.schedules, storage.alerts, storage.syncs,
+                                      interval=settings.scheduler_interval).start()
 
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         if not any(isinstance(f, RedactSecrets) for f in handler.filters):
             handler.addFilter(RedactSecrets())
     storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings),
-                      audit_retention_days=settings.audit_retention_days)
+                      audit_retention_days=settings.audit_retention_days, secret_key=settings.resolved_secret_key())
     storage.migrate()
     storage.recover()
     _start_scheduler(storage, settings)
@@ -222,7 +223,8 @@ def _forget_worker_metrics(_server, worker) -> None:
 
 def _cli_storage(settings: Settings) -> Storage:
     settings.ensure_data_dir()
-    storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings))
+    storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings),
+                      secret_key=settings.resolved_secret_key())
     storage.migrate()
     return storage
 

@@ -241,20 +241,24 @@ class Settings:
         if self.secret_key:
             return self.secret_key
         self.ensure_data_dir()
-        path = self.data_dir / "secret_key"
-        try:
-            # O_EXCL: when several workers start at once, exactly one writes the key.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-                handle.flush()
-                os.fsync(handle.fileno())
-        for _ in range(50):
-            key = path.read_text().strip()
-            if key:
-                return key
-            time.sleep(0.05)  # another worker is between create and write
-        raise SettingsError(f"The secret key file {path} is empty; delete it to make a new one")
+        return read_or_create_key(self.data_dir / "secret_key")
+
+
+def read_or_create_key(path: Path) -> str:
+    """The key kept in ``path``, made once (mode 0600) when there is none."""
+    try:
+        # O_EXCL: when several workers start at once, exactly one writes the key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+            handle.flush()
+            os.fsync(handle.fileno())
+    for _ in range(50):
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.05)  # another worker is between create and write
+    raise SettingsError(f"The secret key file {path} is empty; delete it to make a new one")

@@ -13,7 +13,7 @@ import flask
 
 from api._helpers import created, json_body
 from api.openapi import Answer, Body, operation, query
-from storage.errors import InvalidInput, NotFound
+from storage.errors import InvalidInput
 from web.context import current_storage, require_principal
 
 blueprint = flask.Blueprint("api_sql", __name__, url_prefix="/api/v1/sql")
@@ -64,15 +64,14 @@ def _workspace_arg():
 
 
 @blueprint.post("")
-@operation("Run one SELECT over the workspace's datasets (each a table by its name), in a sandbox", "SQL",
+@operation("Run one SELECT over the workspace's datasets (each a table by its name) in a sandbox, or on a "
+           "connection's database (connection_id) read-only", "SQL",
            body=SqlAsk, answer=SqlResult)
 def run_sql():
     principal = require_principal()
     body = json_body()
-    if body.get("connection_id") is not None:  # database connections are not part of this server yet
-        raise NotFound(f"There is no connection {body['connection_id']!r}")
     return flask.jsonify(current_storage().sql.run(principal, body.get("workspace_id"), body.get("sql"),
-                                                   body.get("limit")))
+                                                   body.get("limit"), connection_id=body.get("connection_id")))
 
 
 @blueprint.post("/datasets")

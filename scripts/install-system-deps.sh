@@ -4,8 +4,9 @@
 #   run     pango (WeasyPrint lays out PDF reports with it); chromium is installed where
 #           possible for the charts of PDF exports, and its absence is not an error
 #   test    pango, chromium and chromium-driver (browser tests), poppler-utils (PDF checks),
-#           postgresql (the tests run on it as well as on SQLite), libreoffice-impress (a
-#           test opens the PowerPoint export with it)
+#           postgresql (the tests run on it as well as on SQLite), mariadb-server (tests
+#           connect to it as a MySQL source), libreoffice-impress (a test opens the
+#           PowerPoint export with it)
 set -euo pipefail
 what=${1:-test}
 
@@ -61,6 +62,8 @@ case "$what" in
     have pdftoppm || missing+=(poppler-utils)
     # The storage, HTTP and integration tests run on PostgreSQL too (scripts/with-postgres.sh).
     ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+    # Database connections are tested against MySQL's kin (issue 16).
+    [ -x /usr/sbin/mariadbd ] || have mariadbd || missing+=(mariadb-server)
     # PowerPoint exports are opened and printed by LibreOffice in a test (issue 17).
     have soffice || missing+=(libreoffice-impress)
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi

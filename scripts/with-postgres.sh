@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command beside a throwaway PostgreSQL server: a new cluster in a temp dir,
-# listening only on 127.0.0.1 at a free port, trusted local connections, no fsync (it is
-# thrown away). The command gets DATAINSIGHT_TEST_DATABASE_URL (an empty database
+# listening only on 127.0.0.1 at a free port, no fsync (it is thrown away). Connections
+# over TCP need the password (user postgres, password postgres): the tests of database
+# connections check that a wrong one is refused. The command gets DATAINSIGHT_TEST_DATABASE_URL (an empty database
 # "datainsight_test") and DATAINSIGHT_TEST_POSTGRES_ADMIN_URL (the server's "postgres"
 # database, for tests that need databases of their own). The server stops and its folder
 # is removed when the command ends, whatever its outcome; the command's exit code is kept.
@@ -29,15 +30,19 @@ stop() {
 }
 trap stop EXIT
 
-as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+echo postgres >"$dir/pwfile"
+chmod 644 "$dir/pwfile"
+as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 --pwfile="$dir/pwfile" \
+  -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
 as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start \
   -o "-h 127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
   >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
-"$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE datainsight_test" >/dev/null
+PGPASSWORD=postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qc "CREATE DATABASE datainsight_test" \
+  >/dev/null
 
-export DATAINSIGHT_TEST_DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:$port/datainsight_test"
-export DATAINSIGHT_TEST_POSTGRES_ADMIN_URL="postgresql+psycopg://postgres@127.0.0.1:$port/postgres"
+export DATAINSIGHT_TEST_DATABASE_URL="postgresql+psycopg://postgres:postgres@127.0.0.1:$port/datainsight_test"
+export DATAINSIGHT_TEST_POSTGRES_ADMIN_URL="postgresql+psycopg://postgres:postgres@127.0.0.1:$port/postgres"
 echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on 127.0.0.1:$port (thrown away afterwards)"
 set +e
 "$@"

@@ -12,6 +12,7 @@ from typing import Callable
 from storage import health
 from storage.analyses import AnalysisService
 from storage.audit import AuditLog
+from storage.connections import ConnectionService
 from storage.dashboard_views import DashboardViewService
 from storage.dashboards import DashboardService
 from storage.database import make_engine, migrate
@@ -26,6 +27,7 @@ from storage.roles import ColumnRoleService
 from storage.schedules import ScheduleService
 from storage.alerts import AlertService
 from storage.signup import SignupService
+from storage.syncs import SyncService
 from storage.sql_editor import SqlEditorService
 from storage.sessions import SessionService
 from storage.throttle import LoginThrottle
@@ -33,13 +35,15 @@ from storage.tokens import TokenService
 from storage.uploads import UploadService
 from storage.users import UserService
 from storage.workspaces import WorkspaceService
+from settings import read_or_create_key
 
 
 class Storage:
     """Everything the app keeps, for one data dir and one metadata database."""
 
     def __init__(self, database_url: str, data_dir: Path, sleep: Callable[[float], None] = time.sleep,
-                 max_upload_mb: int = 1024, limits: Limits | None = None, audit_retention_days: int = 365):
+                 max_upload_mb: int = 1024, limits: Limits | None = None, audit_retention_days: int = 365,
+                 secret_key: str | None = None):
         self.limits = limits or Limits(max_upload_mb=max_upload_mb)
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -72,10 +76,16 @@ class Storage:
         self.alerts = AlertService(self.engine, self.workspaces, self.dashboards, self.users, self.queries,
                                    self.jobs)
         self.signup = SignupService(self.engine, self.users)
+        # The secret key seals connection passwords: the app's, else the one kept in the
+        # data dir (read only when a connection is first used).
+        self.connections = ConnectionService(
+            self.engine, self.workspaces, lambda: secret_key or read_or_create_key(self.data_dir / "secret_key"))
+        self.syncs = SyncService(self.engine, self.workspaces, self.datasets, self.connections, self.jobs, self.users)
         self.sql = SqlEditorService(self.engine, self.workspaces, self.datasets)
+        self.sql.connections = self.connections
         self.audit = AuditLog(self.engine, audit_retention_days)
         for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,
-                        self.schedules, self.alerts, self.signup):
+                        self.schedules, self.alerts, self.signup, self.connections, self.syncs):
             service.audit = self.audit
 
     def migrate(self) -> None:

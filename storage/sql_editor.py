@@ -103,6 +103,7 @@ class SqlEditorService:
         self.datasets = datasets
         self.clock = clock
         self.time_limit = TIME_LIMIT
+        self.connections = None  # storage.connections.ConnectionService, set by Storage
         self.memory_limit = MEMORY_LIMIT
 
     # --- the sandbox ------------------------------------------------------------------------
@@ -148,9 +149,10 @@ class SqlEditorService:
                            "datasets and changes nothing", details={"field": "sql"})
         return statement.query.strip().rstrip(";")
 
-    def run(self, principal: Principal, workspace_id, sql, limit=None) -> dict:
+    def run(self, principal: Principal, workspace_id, sql, limit=None, connection_id=None) -> dict:
         """{"columns", "rows", "truncated", "elapsed_ms"} of one SELECT over the workspace's
-        datasets; kept in the person's history whether it worked or not."""
+        datasets, or on a connection's database (``connection_id``: storage.connections runs
+        it read-only there); kept in the person's history whether it worked or not."""
         if workspace_id is None:
             raise InvalidInput("Say which workspace's datasets to query: workspace_id", details={"field": "workspace_id"})
         if not isinstance(sql, str) or not sql.strip():
@@ -166,7 +168,10 @@ class SqlEditorService:
         workspace_id = int(workspace_id)
         started = time.perf_counter()
         try:
-            result = self._run(principal, workspace_id, sql, limit)
+            if connection_id is not None:
+                result = self.connections.query(principal, connection_id, workspace_id, sql, limit)
+            else:
+                result = self._run(principal, workspace_id, sql, limit)
         except DataInsightError as exc:
             self._remember(principal, workspace_id, sql, started, None, exc.message)
             raise

@@ -435,3 +435,46 @@ sql_history = Table(
     Column("error", Text),
     Index("ix_sql_history_user_id_id", "user_id", "id"),
 )
+
+# Added by migration 0014: databases a workspace connected (storage/connections.py), and
+# the datasets copied from them (storage/syncs.py). The password is sealed with a key
+# derived from the app's secret key (storage/secret_box.py) and never leaves the server.
+connections = Table(
+    "connections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # postgresql | mysql
+    Column("host", String(255), nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("database_name", String(200), nullable=False),
+    Column("username", String(200), nullable=False),
+    Column("password_sealed", Text, nullable=False),
+    Column("options_json", Text, nullable=False),  # {"sslmode": ...}
+    Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+dataset_syncs = Table(
+    "dataset_syncs",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    # NULL once the connection is deleted: the dataset stays, as its last copy.
+    Column("connection_id", Integer, ForeignKey("connections.id", ondelete="SET NULL"), index=True),
+    Column("source_table", String(500)),  # what was copied: a table ...
+    Column("source_sql", Text),  # ... or a query
+    Column("refresh_json", Text, nullable=False),  # "manual" | {"every", "unit"} | {"daily", "timezone"}
+    Column("incremental_column", String(200)),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="SET NULL")),  # refreshes run as this person
+    Column("next_refresh_at", DateTime(timezone=True), index=True),
+    Column("running_job", String(64)),  # the job refreshing it now; claimed in one UPDATE
+    Column("running_since", DateTime(timezone=True)),
+    Column("last_refresh_at", DateTime(timezone=True)),
+    Column("last_status", String(16)),  # ok | failed
+    Column("last_error", Text),
+    Column("last_rows", BigInteger),  # rows copied by the last refresh (new rows, when incremental)
+    Column("notes_json", Text, nullable=False),  # what the copy could not keep as it was
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -32,8 +32,10 @@ def server_env(data_dir: Path, **settings) -> dict:
 
     env = {**os.environ, "DATAINSIGHT_DATA_DIR": str(data_dir), "DATAINSIGHT_HOST": "127.0.0.1", **TEST_RATE_LIMITS,
            **{f"DATAINSIGHT_{k.upper()}": str(v) for k, v in settings.items()}}
+    # The PostgreSQL phase of make test sets both; the SQLite phase runs beside the same
+    # server (tests/connections read from it) but keeps the metadata in SQLite.
     admin_url = os.environ.get("DATAINSIGHT_TEST_POSTGRES_ADMIN_URL")
-    if admin_url:
+    if admin_url and os.environ.get("DATAINSIGHT_TEST_DATABASE_URL"):
         env["DATAINSIGHT_DATABASE_URL"] = postgres_database(admin_url, data_dir)
     else:
         env["DATAINSIGHT_DATABASE_URL"] = f"sqlite:///{data_dir / 'datainsight.db'}"

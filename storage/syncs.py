@@ -1,0 +1,515 @@
+"""Datasets copied from a connected database (issue 16, point 2).
+
+``create`` copies a table (or the result of one SELECT) into a new dataset as a
+background job; ``refresh`` makes a new version of it the same way, by hand or on its
+``refresh`` setting:
+- ``"manual"``;
+- ``{"every": N, "unit": "minutes" | "hours"}`` (at least every 5 minutes);
+- ``{"daily": "HH:MM", "timezone": "Europe/Paris"}``.
+
+The rows stream from the database in Arrow batches into a Parquet file, which then goes
+through the same import as an upload (fsync, rename, one metadata transaction), with the
+column types taken from the database's types, never sniffed from the values. A failed
+refresh keeps the previous version and records why.
+
+``incremental_column`` (a timestamp, date or increasing number) appends only the rows
+whose value is greater than the largest one already copied. Rows changed in place, or
+added later with a value not above that, are not seen: a full refresh (``"full": true``)
+brings them.
+
+Exactly once with several workers: the scheduler claims a due refresh by moving
+``next_refresh_at`` with ``WHERE next_refresh_at = <the value it read>``; a refresh runs
+only after claiming ``running_job`` (``WHERE running_job IS NULL``), so a manual refresh
+and a scheduled one never copy at the same time. Refreshes run as the person who made the
+dataset; one whose owner lost edit access, or whose connection was deleted, stops and
+says so.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import uuid
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy import insert, or_, select, update
+
+from storage import ingest
+from storage.audit import NO_AUDIT
+from storage.connectors import SYNC_TIMEOUT, one_select, open_source, quote_table
+from storage.database import as_utc, utcnow
+from storage.errors import Conflict, DataInsightError, Forbidden, IngestError, InvalidInput, NotFound
+from storage.jobs import Reporter
+from storage.principal import Principal, Role
+from storage.reports import check_timezone
+from storage.schedules import next_run
+from storage.tables import dataset_syncs
+from storage.tables import datasets as datasets_table
+
+log = logging.getLogger(__name__)
+
+PAYLOAD_KEYS = {"name", "table", "sql", "refresh", "incremental_column", "description", "mode"}
+MIN_EVERY_MINUTES = 5
+MAX_EVERY = 10_000
+STALE_REFRESH = dt.timedelta(hours=2)  # a refresh "running" longer than this was cut off
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_ORDERED = ("integer", "float", "date", "timestamp")
+
+
+class SyncStopped(Exception):
+    """The dataset cannot be refreshed any more (connection deleted, owner without access)."""
+
+
+# --- the refresh setting -----------------------------------------------------------------------
+
+
+def check_refresh(value):
+    """The refresh setting, checked: "manual", {"every", "unit"} or {"daily", "timezone"}."""
+    if value is None or value == "manual":
+        return "manual"
+    if value == "hourly":
+        return {"every": 1, "unit": "hours"}
+    if value == "daily":
+        return {"daily": "00:00", "timezone": "UTC"}
+    if not isinstance(value, dict):
+        raise InvalidInput('refresh is "manual", {"every": 15, "unit": "minutes"} or '
+                           '{"daily": "06:00", "timezone": "Europe/Paris"}', details={"field": "refresh"})
+    if "every" in value:
+        every, unit = value.get("every"), value.get("unit", "hours")
+        if unit not in ("minutes", "hours"):
+            raise InvalidInput("refresh.unit is minutes or hours", details={"field": "refresh"})
+        if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= MAX_EVERY or \
+                (unit == "minutes" and every < MIN_EVERY_MINUTES):
+            raise InvalidInput(f"refresh.every is a whole number of {unit}, at least "
+                               f"{MIN_EVERY_MINUTES if unit == 'minutes' else 1}", details={"field": "refresh"})
+        if set(value) - {"every", "unit"}:
+            raise InvalidInput("A refresh every N minutes or hours has only every and unit",
+                               details={"field": "refresh"})
+        return {"every": every, "unit": unit}
+    if "daily" in value:
+        at = value.get("daily")
+        if not isinstance(at, str) or not _TIME.match(at):
+            raise InvalidInput("refresh.daily is a time on a 24-hour clock, such as 06:00",
+                               details={"field": "refresh"})
+        if set(value) - {"daily", "timezone"}:
+            raise InvalidInput("A daily refresh has only daily and timezone", details={"field": "refresh"})
+        return {"daily": at, "timezone": check_timezone(value.get("timezone") or "UTC")}
+    raise InvalidInput('refresh is "manual", {"every": 15, "unit": "minutes"} or '
+                       '{"daily": "06:00", "timezone": "Europe/Paris"}', details={"field": "refresh"})
+
+
+def next_refresh(refresh, after: dt.datetime) -> dt.datetime | None:
+    if refresh == "manual":
+        return None
+    if "every" in refresh:
+        return after + dt.timedelta(**{refresh["unit"]: refresh["every"]})
+    return next_run("daily", [], refresh["daily"], refresh["timezone"], after)
+
+
+def describe_refresh(refresh) -> str:
+    if refresh == "manual":
+        return "By hand"
+    if "every" in refresh:
+        every, unit = refresh["every"], refresh["unit"]
+        return f"Every {unit[:-1]}" if every == 1 else f"Every {every} {unit}"
+    return f"Daily at {refresh['daily']} {refresh['timezone']}"
+
+
+def logical_of(arrow_type: pa.DataType) -> str:
+    """The app's column type for a column the database typed."""
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_integer(arrow_type):
+        return "integer"
+    if pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "float"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamp"
+    return "text"
+
+
+class SyncService:
+    audit = NO_AUDIT  # Storage gives it the real AuditLog
+
+    def __init__(self, engine, workspaces, datasets, connections, jobs, users, clock=utcnow):
+        self.engine = engine
+        self.workspaces = workspaces
+        self.datasets = datasets
+        self.connections = connections
+        self.jobs = jobs
+        self.users = users
+        self.clock = clock
+
+    # --- what a sync is -----------------------------------------------------------------------
+
+    def _clean(self, payload, kind: str) -> dict:
+        if not isinstance(payload, dict):
+            raise InvalidInput("A synced dataset must be a JSON object")
+        unknown = sorted(set(payload) - PAYLOAD_KEYS)
+        if unknown:
+            raise InvalidInput(f"Unknown field {unknown[0]!r}; a synced dataset has "
+                               f"{', '.join(sorted(PAYLOAD_KEYS))}", details={"field": unknown[0]})
+        mode = payload.get("mode") or "sync"
+        if mode != "sync":
+            raise InvalidInput('mode is "sync" (a copy refreshed on its schedule): live datasets, queried on the '
+                               "database itself, are not available on this server yet", details={"field": "mode"})
+        name = payload.get("name")
+        if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
+            raise InvalidInput("Give the dataset a name of 1 to 200 characters", details={"field": "name"})
+        table, sql = payload.get("table"), payload.get("sql")
+        if (table is None) == (sql is None):
+            raise InvalidInput("Say what to copy: a table (\"table\": \"public.orders\") or a query (\"sql\"), "
+                               "not both", details={"field": "table"})
+        if table is not None:
+            query = f"SELECT * FROM {quote_table(table, kind)}"
+        else:
+            if not isinstance(sql, str) or len(sql) > 100_000:
+                raise InvalidInput("sql is one SELECT of at most 100,000 characters", details={"field": "sql"})
+            one_select(sql, kind)
+            query = sql.strip().rstrip(";").strip()
+        incremental = payload.get("incremental_column")
+        if incremental is not None and (not isinstance(incremental, str) or not incremental.strip()
+                                        or len(incremental) > 200):
+            raise InvalidInput("incremental_column names a column of the table", details={"field": "incremental_column"})
+        description = payload.get("description") or ""
+        if not isinstance(description, str):
+            raise InvalidInput("description must be text", details={"field": "description"})
+        return {"name": name.strip(), "table": table.strip() if table else None, "sql": sql, "query": query,
+                "refresh": check_refresh(payload.get("refresh")), "incremental_column": incremental,
+                "description": description[:2000]}
+
+    # --- making one ---------------------------------------------------------------------------
+
+    def create(self, principal: Principal, connection_id, payload) -> dict:
+        """Starts copying; 202-style {"job_id", "status_url"}. The job's result is the dataset."""
+        target, row = self.connections.target(principal, connection_id, Role.EDITOR)
+        values = self._clean(payload, target.kind)
+        workspace_id = row.workspace_id
+        connection_id = row.id
+
+        def copy(report: Reporter) -> dict:
+            report(0.02, f"Connecting to {target.label}", force=True)
+            path, rows, notes, columns = self._copy(target, values["query"], values["incremental_column"], None,
+                                                    report)
+            try:
+                report(0.9, f"Importing {rows:,} rows", force=True)
+                dataset = self._import_new(principal, workspace_id, path, values, columns)
+            finally:
+                path.unlink(missing_ok=True)
+            now = self.clock()
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(dataset_syncs).values(
+                        dataset_id=dataset.id, connection_id=connection_id, source_table=values["table"],
+                        source_sql=values["sql"], refresh_json=json.dumps(values["refresh"]),
+                        incremental_column=values["incremental_column"], owner_id=principal.user_id,
+                        next_refresh_at=next_refresh(values["refresh"], now), last_refresh_at=now, last_status="ok",
+                        last_rows=rows, notes_json=json.dumps(notes), created_at=now))
+            except BaseException:
+                self.datasets.delete(principal, dataset.id)
+                raise
+            self.audit.record(principal, "dataset.synced", target_type="dataset", target_id=dataset.id,
+                              target_name=dataset.name, workspace_id=workspace_id, connection_id=connection_id,
+                              rows=rows)
+            return {"dataset": dataset.public_dict(), "rows": rows, "notes": notes}
+
+        job_id = self.jobs.start(principal, "sync", workspace_id, copy, message="Waiting to copy")
+        return {"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}
+
+    def _copy(self, target, query: str, incremental: str | None, after, report: Reporter):
+        """Stream the rows into a temp Parquet file: (path, rows, notes, columns)."""
+        path = self.datasets.tmp_dir / f"sync-{uuid.uuid4().hex}.parquet"
+        rows = 0
+        try:
+            with open_source(target, SYNC_TIMEOUT) as source:
+                columns = source.columns(query)
+                if incremental is not None:
+                    found = next((c for c in columns if c.name == incremental), None)
+                    if found is None:
+                        raise InvalidInput(f"There is no column {incremental!r} to copy new rows by; the columns are "
+                                           f"{', '.join(c.name for c in columns[:30])}",
+                                           details={"field": "incremental_column"})
+                    if found.arrow is None or logical_of(found.arrow) not in _ORDERED:
+                        raise InvalidInput(f"{incremental} ({found.db_type}) cannot tell new rows from old: choose a "
+                                           "timestamp, a date or an increasing number",
+                                           details={"field": "incremental_column"})
+                schema = pa.schema([pa.field(c.name, c.arrow if c.arrow is not None else pa.string())
+                                    for c in columns])
+                report(0.05, "Copying rows", force=True)
+                with pq.ParquetWriter(path, schema) as writer:
+                    for batch in source.batches(query, columns, incremental if after is not None else None, after):
+                        writer.write_batch(batch)
+                        rows += batch.num_rows
+                        report(min(0.85, 0.05 + 0.8 * rows / (rows + 1_000_000)), f"{rows:,} rows copied")
+                        report.check()
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path, rows, [c.note for c in columns if c.note], columns
+
+    def _plans(self, path, columns) -> tuple[ingest.Inspection, list[ingest.ColumnPlan]]:
+        inspection = self.datasets.inspect_file(path, "copy.parquet")
+        plans = [ingest.ColumnPlan(info.source, info.name, logical_of(pa.string() if c.arrow is None else c.arrow))
+                 for info, c in zip(inspection.columns, columns)]
+        return inspection, plans
+
+    def _import_new(self, principal, workspace_id, path, values, columns):
+        try:
+            inspection, plans = self._plans(path, columns)
+            return self.datasets.create_from_file(
+                principal, workspace_id, path, "copy.parquet", name=values["name"], plans=plans,
+                inspection=inspection, user_typed={p.source for p in plans},
+                description=values["description"] or self._describe_source(values))
+        except IngestError as exc:
+            if "no rows" in exc.message:
+                raise InvalidInput("The source has no rows yet: a dataset needs at least one") from None
+            raise
+
+    @staticmethod
+    def _describe_source(values) -> str:
+        return f"Copied from table {values['table']}" if values["table"] else f"Copied from SQL: {values['sql'][:1000]}"
+
+    # --- refreshing ---------------------------------------------------------------------------
+
+    def _sync_row(self, conn, dataset_id: int):
+        return conn.execute(select(dataset_syncs).where(dataset_syncs.c.dataset_id == dataset_id)).first()
+
+    def get(self, principal: Principal, dataset_id) -> dict:
+        """Where the dataset comes from and how its last refresh went (anyone who can read it)."""
+        dataset = self.datasets.get(principal, dataset_id)
+        with self.engine.connect() as conn:
+            row = self._sync_row(conn, dataset.id)
+            name = None
+            if row is not None and row.connection_id is not None:
+                from storage.tables import connections
+
+                name = conn.execute(select(connections.c.name, connections.c.kind)
+                                    .where(connections.c.id == row.connection_id)).first()
+        if row is None:
+            raise NotFound(f"The dataset {dataset.id} is not copied from a database")
+        return self._to_dict(row, name)
+
+    @staticmethod
+    def _to_dict(row, connection) -> dict:
+        def iso(value):
+            return as_utc(value).isoformat() if value is not None else None
+
+        refresh = json.loads(row.refresh_json)
+        return {"dataset_id": row.dataset_id, "connection_id": row.connection_id,
+                "connection": {"name": connection.name, "kind": connection.kind} if connection else None,
+                "table": row.source_table, "sql": row.source_sql, "refresh": refresh,
+                "refresh_text": describe_refresh(refresh), "incremental_column": row.incremental_column,
+                "next_refresh_at": iso(row.next_refresh_at), "running": row.running_job is not None,
+                "last_refresh_at": iso(row.last_refresh_at), "last_status": row.last_status,
+                "last_error": row.last_error, "last_rows": row.last_rows, "notes": json.loads(row.notes_json)}
+
+    def update(self, principal: Principal, dataset_id, patch) -> dict:
+        """Changes ``refresh`` and ``incremental_column`` (editors)."""
+        if not isinstance(patch, dict):
+            raise InvalidInput("A change must be a JSON object")
+        unknown = sorted(set(patch) - {"refresh", "incremental_column"})
+        if unknown:
+            raise InvalidInput(f"Only refresh and incremental_column can change here, not {unknown[0]!r}",
+                               details={"field": unknown[0]})
+        dataset = self.datasets.get(principal, dataset_id)
+        with self.engine.begin() as conn:
+            self.workspaces.require_role(conn, principal, dataset.workspace_id, Role.EDITOR)
+            row = self._sync_row(conn, dataset.id)
+            if row is None:
+                raise NotFound(f"The dataset {dataset.id} is not copied from a database")
+            values = {}
+            if "refresh" in patch:
+                refresh = check_refresh(patch["refresh"])
+                values.update(refresh_json=json.dumps(refresh), owner_id=principal.user_id,
+                              next_refresh_at=next_refresh(refresh, self.clock()) if row.connection_id else None)
+            if "incremental_column" in patch:
+                column = patch["incremental_column"]
+                if column is not None and (not isinstance(column, str) or not column.strip() or len(column) > 200):
+                    raise InvalidInput("incremental_column names a column, or is null",
+                                       details={"field": "incremental_column"})
+                values["incremental_column"] = column
+            if values:
+                conn.execute(update(dataset_syncs).where(dataset_syncs.c.dataset_id == dataset.id).values(**values))
+        return self.get(principal, dataset.id)
+
+    def refresh(self, principal: Principal, dataset_id, full: bool = False) -> dict:
+        """Refreshes now (editors): {"job_id", "status_url"}; 409 while a refresh runs."""
+        dataset = self.datasets.get(principal, dataset_id)
+        with self.engine.connect() as conn:
+            self.workspaces.require_role(conn, principal, dataset.workspace_id, Role.EDITOR)
+            row = self._sync_row(conn, dataset.id)
+        if row is None:
+            raise NotFound(f"The dataset {dataset.id} is not copied from a database, so it has nothing to refresh")
+        if row.connection_id is None:
+            raise InvalidInput("The connection this dataset was copied from was deleted; it keeps its last copy")
+        # The person refreshing must be able to use the connection too.
+        self.connections.target(principal, row.connection_id, Role.EDITOR)
+        token = self._claim_running(dataset.id)
+        if token is None:
+            raise Conflict("This dataset is being refreshed already; wait for that refresh to end")
+        return self._start_refresh(principal, dataset.id, token, full, "manual")
+
+    def _claim_running(self, dataset_id: int) -> str | None:
+        token = f"claim-{uuid.uuid4().hex}"
+        now = self.clock()
+        with self.engine.begin() as conn:
+            won = conn.execute(update(dataset_syncs).where(
+                dataset_syncs.c.dataset_id == dataset_id,
+                or_(dataset_syncs.c.running_job.is_(None), dataset_syncs.c.running_since < now - STALE_REFRESH),
+            ).values(running_job=token, running_since=now)).rowcount
+        return token if won == 1 else None
+
+    def _start_refresh(self, principal: Principal, dataset_id: int, token: str, full: bool, trigger: str) -> dict:
+        with self.engine.connect() as conn:
+            workspace_id = conn.execute(select(datasets_table.c.workspace_id)
+                                        .where(datasets_table.c.id == dataset_id)).scalar()
+
+        def run(report: Reporter) -> dict:
+            try:
+                return self._refresh(principal, dataset_id, full, report)
+            except DataInsightError as exc:
+                self._record(dataset_id, status="failed", error=exc.message)
+                raise
+            except Exception:
+                self._record(dataset_id, status="failed",
+                             error="Something went wrong on the server; the log has the details")
+                raise
+            finally:
+                self._release(dataset_id, token)
+
+        try:
+            job_id = self.jobs.start(principal, "sync", workspace_id, run, message=f"Waiting to refresh ({trigger})")
+        except BaseException:
+            self._release(dataset_id, token)
+            raise
+        return {"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}
+
+    def _release(self, dataset_id: int, token: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(dataset_syncs).where(dataset_syncs.c.dataset_id == dataset_id,
+                                                     dataset_syncs.c.running_job == token)
+                         .values(running_job=None, running_since=None))
+
+    def _record(self, dataset_id: int, *, status: str, error: str | None = None,
+                rows: int | None = None, notes: list | None = None) -> None:
+        values = {"last_refresh_at": self.clock(), "last_status": status, "last_error": error}
+        if rows is not None:
+            values["last_rows"] = rows
+        if notes is not None:
+            values["notes_json"] = json.dumps(notes)
+        with self.engine.begin() as conn:
+            conn.execute(update(dataset_syncs).where(dataset_syncs.c.dataset_id == dataset_id).values(**values))
+
+    def _refresh(self, principal: Principal, dataset_id: int, full: bool, report: Reporter) -> dict:
+        with self.engine.connect() as conn:
+            row = self._sync_row(conn, dataset_id)
+        target, _ = self.connections.target(principal, row.connection_id, Role.EDITOR)
+        current = self.datasets.get(principal, dataset_id)
+        query = (f"SELECT * FROM {quote_table(row.source_table, target.kind)}" if row.source_table
+                 else row.source_sql.strip().rstrip(";").strip())
+        incremental = row.incremental_column if not full else None
+        after = self._largest(current, incremental) if incremental else None
+        if incremental and after is None:
+            incremental = None  # nothing copied yet by that column: copy everything
+        report(0.02, f"Connecting to {target.label}", force=True)
+        path, rows, notes, columns = self._copy(target, query, incremental or row.incremental_column, after, report)
+        try:
+            if after is not None:
+                if rows == 0:
+                    self._record(dataset_id, status="ok", rows=0, notes=notes)
+                    return {"dataset": current.public_dict(), "rows": 0, "appended": True, "notes": notes}
+                report(0.9, f"Appending {rows:,} new rows", force=True)
+                dataset = self.datasets.add_version(principal, dataset_id, path, "copy.parquet", mode="append")
+            else:
+                report(0.9, f"Importing {rows:,} rows", force=True)
+                try:
+                    inspection, plans = self._plans(path, columns)
+                    dataset = self.datasets.add_version(principal, dataset_id, path, "copy.parquet", mode="replace",
+                                                        plans=plans, inspection=inspection,
+                                                        user_typed={p.source for p in plans})
+                except IngestError as exc:
+                    if "no rows" in exc.message:
+                        raise InvalidInput("The source has no rows now; the dataset keeps its previous version") \
+                            from None
+                    raise
+        finally:
+            path.unlink(missing_ok=True)
+        self._record(dataset_id, status="ok", rows=rows, notes=notes)
+        return {"dataset": dataset.public_dict(), "rows": rows, "appended": after is not None, "notes": notes}
+
+    def _largest(self, dataset, column: str):
+        """The largest value of ``column`` in the dataset's current version, or None."""
+        names = {c["name"].lower(): c["name"] for c in dataset.schema}
+        name = names.get(column.lower())
+        if name is None:
+            return None
+        con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                                  "autoload_known_extensions": False, "threads": 1})
+        try:
+            path = str(self.datasets.file_path(dataset)).replace("'", "''")
+            value = con.execute(f'SELECT max("{name.replace(chr(34), chr(34) * 2)}") FROM read_parquet(\'{path}\')') \
+                .fetchone()[0]
+        finally:
+            con.close()
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)  # timestamps are kept in UTC
+        return value
+
+    # --- the scheduler's side -----------------------------------------------------------------
+
+    def tick(self) -> list[int]:
+        """Claim every refresh that is due and start it; returns the dataset ids started here."""
+        now = self.clock()
+        started = []
+        with self.engine.connect() as conn:
+            due = conn.execute(select(dataset_syncs).where(dataset_syncs.c.next_refresh_at <= now)).all()
+        for row in due:
+            refresh = json.loads(row.refresh_json)
+            following = next_refresh(refresh, max(now, as_utc(row.next_refresh_at)))
+            with self.engine.begin() as conn:
+                won = conn.execute(update(dataset_syncs).where(
+                    dataset_syncs.c.dataset_id == row.dataset_id,
+                    dataset_syncs.c.next_refresh_at == row.next_refresh_at,
+                ).values(next_refresh_at=following)).rowcount
+            if won != 1:
+                continue
+            try:
+                principal = self._owner_principal(row)
+            except SyncStopped as stop:
+                with self.engine.begin() as conn:
+                    conn.execute(update(dataset_syncs).where(dataset_syncs.c.dataset_id == row.dataset_id)
+                                 .values(next_refresh_at=None, last_status="failed", last_error=str(stop),
+                                         last_refresh_at=now))
+                continue
+            token = self._claim_running(row.dataset_id)
+            if token is None:
+                continue  # still refreshing from the last time: this slot is skipped
+            try:
+                self._start_refresh(principal, row.dataset_id, token, False, "scheduled")
+                started.append(row.dataset_id)
+            except Exception:  # noqa: BLE001 - one dataset's failure must not stop the others
+                log.exception("could not start the refresh of dataset %s", row.dataset_id)
+        return started
+
+    def _owner_principal(self, row) -> Principal:
+        if row.connection_id is None:
+            raise SyncStopped("The connection was deleted, so this dataset keeps its last copy and is not refreshed")
+        owner = self.users.get(row.owner_id) if row.owner_id is not None else None
+        if owner is None or not owner.is_active:
+            raise SyncStopped("The person who set up the refresh no longer has an active account; an editor can "
+                              "save the refresh setting to take it over")
+        principal = owner.principal(via="sync")
+        try:
+            self.connections.target(principal, row.connection_id, Role.EDITOR)
+            dataset = self.datasets.get(principal, row.dataset_id)
+            with self.engine.connect() as conn:
+                self.workspaces.require_role(conn, principal, dataset.workspace_id, Role.EDITOR)
+        except (NotFound, Forbidden):
+            raise SyncStopped(f"{owner.email} no longer has edit access here, so the refresh stopped; an editor "
+                              "can save the refresh setting to take it over") from None
+        return principal
