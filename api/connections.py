@@ -173,7 +173,7 @@ def sync_dataset(connection_id):
 
 @blueprint.post("/datasets/<dataset_id>/refresh")
 @operation("Copy a synced dataset's rows again now (new rows only when it is incremental, unless full)",
-           "Connections", body=RefreshIn, status=202, answer=JobStarted)
+           "Connections", body=RefreshIn, body_required=False, status=202, answer=JobStarted)
 def refresh_dataset(dataset_id):
     principal = require_principal()
     full = optional_json_body().get("full") is True
