@@ -3,7 +3,8 @@ runs them in a sandbox and checks the workspace membership).
 
 POST /api/v1/sql {"workspace_id", "sql", "connection_id"?, "limit"?} →
 {"columns", "types", "rows", "truncated", "elapsed_ms", "limit"}
-POST /api/v1/sql/datasets {"workspace_id", "sql", "name"} → 201, the result saved as a dataset
+POST /api/v1/sql/datasets {"workspace_id", "sql", "name", "refresh"?} → 201, the result saved as a
+dataset that refreshes like a synced one (storage.syncs)
 GET /api/v1/sql/history?workspace_id= → the person's own latest queries there
 GET /api/v1/sql/tables?workspace_id= → the tables a query may name, with their columns
 """
@@ -31,6 +32,7 @@ class SqlDatasetAsk(Body):
     sql: str
     name: str
     description: str | None = None
+    refresh: str | dict | None = None
 
 
 class SqlDataset(Answer):
@@ -81,7 +83,8 @@ def sql_dataset():
     principal = require_principal()
     body = json_body()
     dataset = current_storage().sql.materialise(principal, body.get("workspace_id"), body.get("sql"),
-                                                body.get("name"), body.get("description") or "")
+                                                body.get("name"), body.get("description") or "",
+                                                refresh=body.get("refresh"))
     return created(dataset.public_dict())
 
 

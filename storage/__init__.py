@@ -83,6 +83,8 @@ class Storage:
         self.syncs = SyncService(self.engine, self.workspaces, self.datasets, self.connections, self.jobs, self.users)
         self.sql = SqlEditorService(self.engine, self.workspaces, self.datasets)
         self.sql.connections = self.connections
+        self.sql.syncs = self.syncs
+        self.syncs.sql_editor = self.sql
         self.audit = AuditLog(self.engine, audit_retention_days)
         for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,
                         self.schedules, self.alerts, self.signup, self.connections, self.syncs):

@@ -25,6 +25,7 @@ import time
 import uuid
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from sqlalchemy import delete, insert, select
@@ -104,6 +105,7 @@ class SqlEditorService:
         self.clock = clock
         self.time_limit = TIME_LIMIT
         self.connections = None  # storage.connections.ConnectionService, set by Storage
+        self.syncs = None  # storage.syncs.SyncService, set by Storage (results saved as datasets)
         self.memory_limit = MEMORY_LIMIT
 
     # --- the sandbox ------------------------------------------------------------------------
@@ -219,10 +221,9 @@ class SqlEditorService:
 
     # --- a query's result as a dataset ----------------------------------------------------------
 
-    def materialise(self, principal: Principal, workspace_id, sql, name, description: str = ""):
-        """The whole result of one SELECT as a new dataset of the workspace (editors): the
-        rows stream from the sandbox into a Parquet file in batches (no row cap), which
-        then goes through the same import as an upload. Nothing is kept if it fails."""
+    def materialise(self, principal: Principal, workspace_id, sql, name, description: str = "", refresh=None):
+        """The whole result of one SELECT as a new dataset of the workspace (editors),
+        refreshable like a synced dataset (storage.syncs): by hand, or on ``refresh``."""
         if workspace_id is None:
             raise InvalidInput("Say which workspace: workspace_id", details={"field": "workspace_id"})
         if not isinstance(sql, str) or not sql.strip() or len(sql) > MAX_SQL:
@@ -231,11 +232,14 @@ class SqlEditorService:
             raise InvalidInput("Give the dataset a name", details={"field": "name"})
         with self.engine.connect() as conn:
             self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)
+        return self.syncs.create_from_workspace_sql(principal, int(workspace_id), sql, name, description, refresh)
+
+    def write_result(self, principal: Principal, workspace_id: int, sql: str, path) -> "pa.Schema":
+        """Stream the whole result of one SELECT over the workspace's datasets (as
+        ``principal`` sees them) into a Parquet file at ``path``, in batches, with no row
+        cap; returns its Arrow schema. The file is removed if anything fails."""
         query = self._one_select(sql)
         tables = self._named(principal, int(workspace_id))
-        tmp_dir = self.datasets.data_dir / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        path = tmp_dir / f"sql-{uuid.uuid4().hex}.parquet"
         if not _RUNNING.acquire(timeout=self.time_limit):
             raise QueryTimeout("Other queries are running on this server; try again in a moment")
         try:
@@ -254,6 +258,7 @@ class SqlEditorService:
                 with pq.ParquetWriter(path, reader.schema) as writer:
                     for batch in reader:
                         writer.write_batch(batch)
+                return reader.schema
             except duckdb.Error as exc:
                 if timed_out.is_set():
                     raise QueryTimeout(f"The query ran longer than {self.time_limit * 4:g} s and was stopped") \
@@ -262,11 +267,11 @@ class SqlEditorService:
             finally:
                 timer.cancel()
                 con.close()
-            return self.datasets.create_from_file(principal, int(workspace_id), path, f"{name.strip()}.parquet",
-                                                  name=name, description=description or f"From SQL: {sql[:4000]}")
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         finally:
             _RUNNING.release()
-            path.unlink(missing_ok=True)
 
     # --- history ----------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from storage.audit import NO_AUDIT
 from storage.connectors import SYNC_TIMEOUT, one_select, open_source, quote_table
 from storage.database import as_utc, utcnow
 from storage.errors import Conflict, DataInsightError, Forbidden, IngestError, InvalidInput, NotFound
+from storage.datasets import clean_dataset_name as clean_name
 from storage.jobs import Reporter
 from storage.principal import Principal, Role
 from storage.reports import check_timezone
@@ -118,6 +119,10 @@ def describe_refresh(refresh) -> str:
     return f"Daily at {refresh['daily']} {refresh['timezone']}"
 
 
+def _types(columns) -> list[pa.DataType]:
+    return [pa.string() if c.arrow is None else c.arrow for c in columns]
+
+
 def logical_of(arrow_type: pa.DataType) -> str:
     """The app's column type for a column the database typed."""
     if pa.types.is_boolean(arrow_type):
@@ -144,6 +149,7 @@ class SyncService:
         self.jobs = jobs
         self.users = users
         self.clock = clock
+        self.sql_editor = None  # storage.sql_editor.SqlEditorService, set by Storage
 
     # --- what a sync is -----------------------------------------------------------------------
 
@@ -198,14 +204,14 @@ class SyncService:
                                                     report)
             try:
                 report(0.9, f"Importing {rows:,} rows", force=True)
-                dataset = self._import_new(principal, workspace_id, path, values, columns)
+                dataset = self._import_new(principal, workspace_id, path, values, _types(columns))
             finally:
                 path.unlink(missing_ok=True)
             now = self.clock()
             try:
                 with self.engine.begin() as conn:
                     conn.execute(insert(dataset_syncs).values(
-                        dataset_id=dataset.id, connection_id=connection_id, source_table=values["table"],
+                        dataset_id=dataset.id, source="connection", connection_id=connection_id, source_table=values["table"],
                         source_sql=values["sql"], refresh_json=json.dumps(values["refresh"]),
                         incremental_column=values["incremental_column"], owner_id=principal.user_id,
                         next_refresh_at=next_refresh(values["refresh"], now), last_refresh_at=now, last_status="ok",
@@ -252,15 +258,16 @@ class SyncService:
             raise
         return path, rows, [c.note for c in columns if c.note], columns
 
-    def _plans(self, path, columns) -> tuple[ingest.Inspection, list[ingest.ColumnPlan]]:
+    def _plans(self, path, types: list[pa.DataType]) -> tuple[ingest.Inspection, list[ingest.ColumnPlan]]:
+        """The import's plan for a file we wrote: each column keeps the type it was given."""
         inspection = self.datasets.inspect_file(path, "copy.parquet")
-        plans = [ingest.ColumnPlan(info.source, info.name, logical_of(pa.string() if c.arrow is None else c.arrow))
-                 for info, c in zip(inspection.columns, columns)]
+        plans = [ingest.ColumnPlan(info.source, info.name, logical_of(arrow))
+                 for info, arrow in zip(inspection.columns, types)]
         return inspection, plans
 
-    def _import_new(self, principal, workspace_id, path, values, columns):
+    def _import_new(self, principal, workspace_id, path, values, types: list[pa.DataType]):
         try:
-            inspection, plans = self._plans(path, columns)
+            inspection, plans = self._plans(path, types)
             return self.datasets.create_from_file(
                 principal, workspace_id, path, "copy.parquet", name=values["name"], plans=plans,
                 inspection=inspection, user_typed={p.source for p in plans},
@@ -270,9 +277,34 @@ class SyncService:
                 raise InvalidInput("The source has no rows yet: a dataset needs at least one") from None
             raise
 
+    def create_from_workspace_sql(self, principal: Principal, workspace_id: int, sql: str, name: str,
+                                  description: str = "", refresh=None):
+        """A SQL editor query over the workspace's datasets saved as a dataset: its result
+        now, and again on ``refresh`` (or by hand) as the person who saved it."""
+        values = {"name": clean_name(name), "table": None, "sql": sql, "refresh": check_refresh(refresh),
+                  "description": description if isinstance(description, str) else ""}
+        path = self.datasets.tmp_dir / f"sql-{uuid.uuid4().hex}.parquet"
+        try:
+            schema = self.sql_editor.write_result(principal, workspace_id, sql, path)
+            dataset = self._import_new(principal, workspace_id, path, values, list(schema.types))
+        finally:
+            path.unlink(missing_ok=True)
+        now = self.clock()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(dataset_syncs).values(
+                    dataset_id=dataset.id, source="workspace", connection_id=None, source_table=None, source_sql=sql,
+                    refresh_json=json.dumps(values["refresh"]), incremental_column=None, owner_id=principal.user_id,
+                    next_refresh_at=next_refresh(values["refresh"], now), last_refresh_at=now, last_status="ok",
+                    last_rows=dataset.rows, notes_json="[]", created_at=now))
+        except BaseException:
+            self.datasets.delete(principal, dataset.id)
+            raise
+        return dataset
+
     @staticmethod
     def _describe_source(values) -> str:
-        return f"Copied from table {values['table']}" if values["table"] else f"Copied from SQL: {values['sql'][:1000]}"
+        return f"Copied from table {values['table']}" if values["table"] else f"From SQL: {values['sql'][:1000]}"
 
     # --- refreshing ---------------------------------------------------------------------------
 
@@ -300,7 +332,7 @@ class SyncService:
             return as_utc(value).isoformat() if value is not None else None
 
         refresh = json.loads(row.refresh_json)
-        return {"dataset_id": row.dataset_id, "connection_id": row.connection_id,
+        return {"dataset_id": row.dataset_id, "source": row.source, "connection_id": row.connection_id,
                 "connection": {"name": connection.name, "kind": connection.kind} if connection else None,
                 "table": row.source_table, "sql": row.source_sql, "refresh": refresh,
                 "refresh_text": describe_refresh(refresh), "incremental_column": row.incremental_column,
@@ -325,8 +357,9 @@ class SyncService:
             values = {}
             if "refresh" in patch:
                 refresh = check_refresh(patch["refresh"])
+                alive = row.source == "workspace" or row.connection_id is not None
                 values.update(refresh_json=json.dumps(refresh), owner_id=principal.user_id,
-                              next_refresh_at=next_refresh(refresh, self.clock()) if row.connection_id else None)
+                              next_refresh_at=next_refresh(refresh, self.clock()) if alive else None)
             if "incremental_column" in patch:
                 column = patch["incremental_column"]
                 if column is not None and (not isinstance(column, str) or not column.strip() or len(column) > 200):
@@ -345,10 +378,11 @@ class SyncService:
             row = self._sync_row(conn, dataset.id)
         if row is None:
             raise NotFound(f"The dataset {dataset.id} is not copied from a database, so it has nothing to refresh")
-        if row.connection_id is None:
-            raise InvalidInput("The connection this dataset was copied from was deleted; it keeps its last copy")
-        # The person refreshing must be able to use the connection too.
-        self.connections.target(principal, row.connection_id, Role.EDITOR)
+        if row.source == "connection":
+            if row.connection_id is None:
+                raise InvalidInput("The connection this dataset was copied from was deleted; it keeps its last copy")
+            # The person refreshing must be able to use the connection too.
+            self.connections.target(principal, row.connection_id, Role.EDITOR)
         token = self._claim_running(dataset.id)
         if token is None:
             raise Conflict("This dataset is being refreshed already; wait for that refresh to end")
@@ -408,6 +442,8 @@ class SyncService:
     def _refresh(self, principal: Principal, dataset_id: int, full: bool, report: Reporter) -> dict:
         with self.engine.connect() as conn:
             row = self._sync_row(conn, dataset_id)
+        if row.source == "workspace":
+            return self._rerun(principal, dataset_id, row.source_sql, report)
         target, _ = self.connections.target(principal, row.connection_id, Role.EDITOR)
         current = self.datasets.get(principal, dataset_id)
         query = (f"SELECT * FROM {quote_table(row.source_table, target.kind)}" if row.source_table
@@ -428,7 +464,7 @@ class SyncService:
             else:
                 report(0.9, f"Importing {rows:,} rows", force=True)
                 try:
-                    inspection, plans = self._plans(path, columns)
+                    inspection, plans = self._plans(path, _types(columns))
                     dataset = self.datasets.add_version(principal, dataset_id, path, "copy.parquet", mode="replace",
                                                         plans=plans, inspection=inspection,
                                                         user_typed={p.source for p in plans})
@@ -441,6 +477,28 @@ class SyncService:
             path.unlink(missing_ok=True)
         self._record(dataset_id, status="ok", rows=rows, notes=notes)
         return {"dataset": dataset.public_dict(), "rows": rows, "appended": after is not None, "notes": notes}
+
+    def _rerun(self, principal: Principal, dataset_id: int, sql: str, report: Reporter) -> dict:
+        """A saved SQL editor query run again over the workspace's current datasets."""
+        current = self.datasets.get(principal, dataset_id)
+        path = self.datasets.tmp_dir / f"sql-{uuid.uuid4().hex}.parquet"
+        report(0.05, "Running the query", force=True)
+        try:
+            schema = self.sql_editor.write_result(principal, current.workspace_id, sql, path)
+            report(0.8, "Importing the result", force=True)
+            inspection, plans = self._plans(path, list(schema.types))
+            try:
+                dataset = self.datasets.add_version(principal, dataset_id, path, "copy.parquet", mode="replace",
+                                                    plans=plans, inspection=inspection,
+                                                    user_typed={p.source for p in plans})
+            except IngestError as exc:
+                if "no rows" in exc.message:
+                    raise InvalidInput("The query has no rows now; the dataset keeps its previous version") from None
+                raise
+        finally:
+            path.unlink(missing_ok=True)
+        self._record(dataset_id, status="ok", rows=dataset.rows, notes=[])
+        return {"dataset": dataset.public_dict(), "rows": dataset.rows, "appended": False, "notes": []}
 
     def _largest(self, dataset, column: str):
         """The largest value of ``column`` in the dataset's current version, or None."""
@@ -497,7 +555,7 @@ class SyncService:
         return started
 
     def _owner_principal(self, row) -> Principal:
-        if row.connection_id is None:
+        if row.source == "connection" and row.connection_id is None:
             raise SyncStopped("The connection was deleted, so this dataset keeps its last copy and is not refreshed")
         owner = self.users.get(row.owner_id) if row.owner_id is not None else None
         if owner is None or not owner.is_active:
@@ -505,7 +563,8 @@ class SyncService:
                               "save the refresh setting to take it over")
         principal = owner.principal(via="sync")
         try:
-            self.connections.target(principal, row.connection_id, Role.EDITOR)
+            if row.source == "connection":
+                self.connections.target(principal, row.connection_id, Role.EDITOR)
             dataset = self.datasets.get(principal, row.dataset_id)
             with self.engine.connect() as conn:
                 self.workspaces.require_role(conn, principal, dataset.workspace_id, Role.EDITOR)

@@ -461,6 +461,9 @@ dataset_syncs = Table(
     "dataset_syncs",
     metadata,
     Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    # connection: copied from a connected database; workspace: a SQL editor query over the
+    # workspace's own datasets, saved as a dataset.
+    Column("source", String(16), nullable=False),
     # NULL once the connection is deleted: the dataset stays, as its last copy.
     Column("connection_id", Integer, ForeignKey("connections.id", ondelete="SET NULL"), index=True),
     Column("source_table", String(500)),  # what was copied: a table ...

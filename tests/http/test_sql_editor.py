@@ -6,6 +6,7 @@ hold; errors name the line and position; the history is the person's own."""
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,34 @@ def test_a_result_saved_as_a_dataset(client, ada, bob, shop, app_storage, admin)
     viewer = client.post("/api/v1/sql/datasets", headers=bearer(bob), json={
         "workspace_id": shop, "name": "Mine", "sql": "SELECT 1"})
     assert viewer.status_code == 403
+
+
+def test_a_saved_query_refreshes_from_its_datasets(client, ada, shop, app_storage, admin):
+    """A query saved as a dataset (issue 16: "materialised, with refresh like a synced
+    dataset") runs again over the datasets' current versions: by hand, or on its setting."""
+    made = client.post("/api/v1/sql/datasets", headers=bearer(ada), json={
+        "workspace_id": shop, "name": "Totals", "refresh": {"every": 1, "unit": "hours"},
+        "sql": 'SELECT c.name, sum(o.amount) AS total FROM "Orders" o JOIN customers c USING (customer_id) '
+               "GROUP BY 1 ORDER BY 1"})
+    assert made.status_code == 201, made.get_json()
+    dataset_id = made.get_json()["id"]
+    info = client.get(f"/api/v1/datasets/{dataset_id}/sync", headers=bearer(ada)).get_json()
+    assert info["source"] == "workspace" and info["refresh_text"] == "Every hour" and info["next_refresh_at"]
+    schema = {c["name"]: c["type"] for c in app_storage.datasets.get(admin.principal(), dataset_id).schema}
+    assert schema == {"name": "text", "total": "float"}
+    orders = next(d for d in app_storage.datasets.list(admin.principal(), shop) if d.name == "Orders")
+    replaced = client.post(f"/api/v1/datasets/{orders.id}/versions", headers=bearer(ada), data={
+        "file": (io.BytesIO(ORDERS + b"5,20,11\n"), "orders.csv"), "mode": "replace"})
+    assert replaced.status_code in (200, 201), replaced.get_json()
+    started = client.post(f"/api/v1/datasets/{dataset_id}/refresh", headers=bearer(ada))
+    assert started.status_code == 202, started.get_json()
+    for _ in range(200):
+        job = client.get(started.get_json()["status_url"], headers=bearer(ada)).get_json()
+        if job["status"] in ("done", "failed"):
+            break
+        time.sleep(0.05)
+    assert job["status"] == "done", job
+    rows = client.post("/api/v1/sql", headers=bearer(ada), json={
+        "workspace_id": shop, "sql": "SELECT * FROM Totals ORDER BY name"}).get_json()["rows"]
+    assert rows == [["Ada", 10.0], ["Bob", 111.0]]
+    assert app_storage.datasets.get(admin.principal(), dataset_id).version == 2
