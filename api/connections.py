@@ -71,7 +71,7 @@ class SyncIn(Body):
     mode: Literal["sync", "live"] | None = None
 
 
-class JobStarted(Answer):
+class CopyStarted(Answer):
     job_id: str
     status_url: str
 
@@ -165,7 +165,7 @@ def connection_tables(connection_id):
 
 @blueprint.post("/connections/<connection_id>/datasets")
 @operation("Copy a table or a query's rows into a new dataset, in the background", "Connections", body=SyncIn,
-           status=202, answer=JobStarted)
+           status=202, answer=CopyStarted)
 def sync_dataset(connection_id):
     principal = require_principal()
     return _accepted(current_storage().syncs.create(principal, connection_id, json_body()))
@@ -173,7 +173,7 @@ def sync_dataset(connection_id):
 
 @blueprint.post("/datasets/<dataset_id>/refresh")
 @operation("Copy a synced dataset's rows again now (new rows only when it is incremental, unless full)",
-           "Connections", body=RefreshIn, body_required=False, status=202, answer=JobStarted)
+           "Connections", body=RefreshIn, body_required=False, status=202, answer=CopyStarted)
 def refresh_dataset(dataset_id):
     principal = require_principal()
     full = optional_json_body().get("full") is True

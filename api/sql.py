@@ -6,6 +6,8 @@ POST /api/v1/sql {"workspace_id", "sql", "connection_id"?, "limit"?} →
 POST /api/v1/sql/datasets {"workspace_id", "sql", "name", "refresh"?} → 201, the result saved as a
 dataset that refreshes like a synced one (storage.syncs)
 GET /api/v1/sql/history?workspace_id= → the person's own latest queries there
+POST /api/v1/sql/queries {"workspace_id", "name", "sql", "description"?, "connection_id"?, "shared"?} → 201;
+GET /api/v1/sql/queries?workspace_id=; GET/PATCH/DELETE /api/v1/sql/queries/<id>: saved queries
 GET /api/v1/sql/tables?workspace_id= → the tables a query may name, with their columns
 """
 from __future__ import annotations
@@ -102,3 +104,69 @@ def sql_history():
 def sql_tables():
     principal = require_principal()
     return flask.jsonify({"tables": current_storage().sql.tables(principal, _workspace_arg())})
+
+
+class SavedQueryIn(Body):
+    workspace_id: int | None = None
+    name: str | None = None
+    sql: str | None = None
+    description: str | None = None
+    connection_id: int | None = None
+    shared: bool | None = None
+
+
+class SavedQueryOut(Answer):
+    id: int
+    workspace_id: int
+    name: str
+    sql: str
+    shared: bool
+    connection_id: int | None
+
+
+class SavedQueryList(Answer):
+    queries: list[SavedQueryOut]
+
+
+@blueprint.get("/queries")
+@operation("Your saved queries in a workspace and those shared with it", "SQL", answer=SavedQueryList,
+           query=dict([query("workspace_id", {"type": "integer"}, "", True)]))
+def list_saved_queries():
+    principal = require_principal()
+    return flask.jsonify({"queries": current_storage().saved_queries.list(principal, _workspace_arg())})
+
+
+@blueprint.post("/queries")
+@operation("Save a query by name (shared: every member of the workspace sees it)", "SQL", body=SavedQueryIn,
+           status=201, answer=SavedQueryOut)
+def save_query():
+    principal = require_principal()
+    body = json_body()
+    if body.get("workspace_id") is None:
+        raise InvalidInput("Say which workspace: workspace_id", details={"field": "workspace_id"})
+    payload = {k: v for k, v in body.items() if k != "workspace_id"}
+    return created(current_storage().saved_queries.create(principal, body["workspace_id"], payload))
+
+
+@blueprint.get("/queries/<query_id>")
+@operation("One saved query", "SQL", answer=SavedQueryOut)
+def get_saved_query(query_id):
+    principal = require_principal()
+    return flask.jsonify(current_storage().saved_queries.get(principal, query_id))
+
+
+@blueprint.patch("/queries/<query_id>")
+@operation("Change a saved query (the person who saved it, or a workspace owner)", "SQL", body=SavedQueryIn,
+           answer=SavedQueryOut)
+def update_saved_query(query_id):
+    principal = require_principal()
+    payload = {k: v for k, v in json_body().items() if k != "workspace_id"}
+    return flask.jsonify(current_storage().saved_queries.update(principal, query_id, payload))
+
+
+@blueprint.delete("/queries/<query_id>")
+@operation("Delete a saved query (the person who saved it, or a workspace owner)", "SQL", status=204)
+def delete_saved_query(query_id):
+    principal = require_principal()
+    current_storage().saved_queries.delete(principal, query_id)
+    return "", 204

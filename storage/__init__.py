@@ -26,6 +26,7 @@ from storage.reports import ReportService
 from storage.roles import ColumnRoleService
 from storage.schedules import ScheduleService
 from storage.alerts import AlertService
+from storage.saved_queries import SavedQueryService
 from storage.signup import SignupService
 from storage.syncs import SyncService
 from storage.sql_editor import SqlEditorService
@@ -84,6 +85,7 @@ class Storage:
         self.sql = SqlEditorService(self.engine, self.workspaces, self.datasets)
         self.sql.connections = self.connections
         self.sql.syncs = self.syncs
+        self.saved_queries = SavedQueryService(self.engine, self.workspaces)
         self.syncs.sql_editor = self.sql
         self.audit = AuditLog(self.engine, audit_retention_days)
         for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,

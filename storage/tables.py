@@ -481,3 +481,20 @@ dataset_syncs = Table(
     Column("notes_json", Text, nullable=False),  # what the copy could not keep as it was
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Added by migration 0014: SQL editor queries kept by name, the person's own or shared with
+# the workspace (storage/saved_queries.py).
+saved_queries = Table(
+    "saved_queries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("owner_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("sql", Text, nullable=False),
+    Column("connection_id", Integer, ForeignKey("connections.id", ondelete="CASCADE")),  # NULL: the datasets
+    Column("shared", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -183,3 +183,33 @@ def test_a_saved_query_refreshes_from_its_datasets(client, ada, shop, app_storag
         "workspace_id": shop, "sql": "SELECT * FROM Totals ORDER BY name"}).get_json()["rows"]
     assert rows == [["Ada", 10.0], ["Bob", 111.0]]
     assert app_storage.datasets.get(admin.principal(), dataset_id).version == 2
+
+
+def test_saved_queries_are_private_until_shared(client, ada, bob, shop, app_storage):
+    mine = client.post("/api/v1/sql/queries", headers=bearer(ada), json={
+        "workspace_id": shop, "name": "Top customers", "sql": 'SELECT * FROM "Orders" ORDER BY amount DESC'})
+    assert mine.status_code == 201, mine.get_json()
+    query = mine.get_json()
+    assert query["shared"] is False and query["mine"] is True and query["editable"] is True
+    # another workspace: nothing
+    assert client.get(f"/api/v1/sql/queries/{query['id']}", headers=bearer(bob)).status_code == 404
+    assert client.get(f"/api/v1/sql/queries?workspace_id={shop}", headers=bearer(bob)).status_code == 404
+    client.post(f"/api/v1/workspaces/{shop}/members", json={"email": "bob@example.com", "role": "editor"},
+                headers=bearer(ada))
+    # a member: not until it is shared
+    assert client.get(f"/api/v1/sql/queries?workspace_id={shop}", headers=bearer(bob)).get_json()["queries"] == []
+    assert client.get(f"/api/v1/sql/queries/{query['id']}", headers=bearer(bob)).status_code == 404
+    shared = client.patch(f"/api/v1/sql/queries/{query['id']}", json={"shared": True}, headers=bearer(ada))
+    assert shared.status_code == 200 and shared.get_json()["shared"] is True
+    seen = client.get(f"/api/v1/sql/queries?workspace_id={shop}", headers=bearer(bob)).get_json()["queries"]
+    assert [(q["name"], q["mine"], q["editable"]) for q in seen] == [("Top customers", False, False)]
+    # only its author (or an owner) changes it
+    assert client.patch(f"/api/v1/sql/queries/{query['id']}", json={"sql": "SELECT 1"},
+                        headers=bearer(bob)).status_code == 403
+    assert client.delete(f"/api/v1/sql/queries/{query['id']}", headers=bearer(bob)).status_code == 403
+    for bad, field in (({"name": ""}, "name"), ({"sql": ""}, "sql"), ({"shared": "yes"}, "shared"),
+                       ({"connection_id": 999}, None), ({"colour": "red"}, "colour")):
+        answer = client.patch(f"/api/v1/sql/queries/{query['id']}", json=bad, headers=bearer(ada))
+        assert answer.status_code in (400, 404), (bad, answer.get_json())
+    assert client.delete(f"/api/v1/sql/queries/{query['id']}", headers=bearer(ada)).status_code == 204
+    assert client.get(f"/api/v1/sql/queries?workspace_id={shop}", headers=bearer(ada)).get_json()["queries"] == []

@@ -1,5 +1,5 @@
-"""Database connections of a workspace and the datasets synced from them (issue 16,
-points 1 and 2).
+"""Database connections of a workspace, the datasets synced from them, and saved SQL
+queries (issue 16, points 1, 2 and 4).
 
 Revision ID: 0014
 Revises: 0013
@@ -66,8 +66,29 @@ def upgrade() -> None:
     )
     op.create_index("ix_dataset_syncs_connection_id", "dataset_syncs", ["connection_id"])
     op.create_index("ix_dataset_syncs_next_refresh_at", "dataset_syncs", ["next_refresh_at"])
+    op.create_table(
+        "saved_queries",
+        sa.Column("id", sa.Integer, nullable=False),
+        sa.Column("workspace_id", sa.Integer, nullable=False),
+        sa.Column("owner_id", sa.Integer, nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("description", sa.Text, nullable=False),
+        sa.Column("sql", sa.Text, nullable=False),
+        sa.Column("connection_id", sa.Integer),
+        sa.Column("shared", sa.Boolean, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_saved_queries"),
+        sa.ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE",
+                                name="fk_saved_queries_workspace_id_workspaces"),
+        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], ondelete="CASCADE", name="fk_saved_queries_owner_id_users"),
+        sa.ForeignKeyConstraint(["connection_id"], ["connections.id"], ondelete="CASCADE",
+                                name="fk_saved_queries_connection_id_connections"),
+    )
+    op.create_index("ix_saved_queries_workspace_id", "saved_queries", ["workspace_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("saved_queries")
     op.drop_table("dataset_syncs")
     op.drop_table("connections")
