@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import flask
 
+from storage.database import MAX_ROW_ID
 from storage.errors import InvalidInput, NotFound
 
 # Every id column is an INTEGER: 32 bits on PostgreSQL (an id past it was a 500 there,
 # "integer out of range", found by the schemathesis run), 64 on SQLite. The narrower wins.
-MAX_ID = 2**31 - 1
+MAX_ID = MAX_ROW_ID
 
 
 def _is_id_name(name: str) -> bool:

@@ -35,16 +35,58 @@ def editor(tables: dict[str, list[dict]], sql: str) -> html.Div:
     ])
 
 
-def save_form() -> html.Div:
-    """Save the whole result of the query as a dataset of the workspace (editors)."""
+REFRESH_CHOICES = [("manual", "Refresh by hand"), ("hourly", "Refresh every hour"), ("daily", "Refresh daily (00:00 UTC)")]
+
+
+def source_select(connections: list[dict], workspace_name: str) -> dbc.Select:
+    """Where the query runs: the workspace's datasets (DuckDB), or a connected database."""
+    options = [{"label": f"Datasets of {workspace_name}", "value": "datasets"}]
+    options += [{"label": f"{c['name']} ({'PostgreSQL' if c['kind'] == 'postgresql' else 'MySQL'})",
+                 "value": str(c["id"])} for c in connections]
     return html.Div([
-        dbc.InputGroup([
-            dbc.Input(id="sql-save-name", placeholder="Name of the new dataset", maxLength=200),
-            dbc.Button([icon("database-add", "me-1"), "Save result as dataset"], id="sql-save", color="secondary",
-                       outline=True, n_clicks=0),
-        ], size="sm"),
+        html.Label("Run on", htmlFor="sql-source", className="small text-body-secondary"),
+        dbc.Select(id="sql-source", value="datasets", options=options, size="sm", className="w-auto",
+                   disabled=len(options) == 1),
+    ], className="d-flex align-items-center gap-2")
+
+
+def save_form() -> html.Div:
+    """Save the whole result of the query as a dataset of the workspace (editors), refreshed
+    by hand or on a schedule; or keep the query itself by name, for oneself or the team."""
+    return html.Div([
+        dbc.Row([
+            dbc.Col(dbc.Input(id="sql-save-name", placeholder="Name of the new dataset", maxLength=200, size="sm"),
+                    xs=12, md=5),
+            dbc.Col(dbc.Select(id="sql-save-refresh", value="manual", size="sm",
+                               options=[{"label": t, "value": v} for v, t in REFRESH_CHOICES]), xs=12, md=3),
+            dbc.Col(dbc.Button([icon("database-add", "me-1"), "Save result as dataset"], id="sql-save",
+                               color="secondary", outline=True, n_clicks=0, size="sm", className="w-100"),
+                    xs=12, md=4),
+        ], className="g-2"),
         html.Div(id="sql-save-feedback", className="mt-2"),
+        dbc.Row([
+            dbc.Col(dbc.Input(id="sql-query-name", placeholder="Name of the query", maxLength=200, size="sm"),
+                    xs=12, md=5),
+            dbc.Col(dbc.Checkbox(id="sql-query-shared", label="Share with the workspace", value=False,
+                                 className="small mt-1"), xs=12, md=3),
+            dbc.Col(dbc.Button([icon("bookmark-plus", "me-1"), "Save query"], id="sql-query-save", color="secondary",
+                               outline=True, n_clicks=0, size="sm", className="w-100"), xs=12, md=4),
+        ], className="g-2 mt-1"),
+        html.Div(id="sql-query-feedback", className="mt-2"),
     ], className="mt-3")
+
+
+def saved_list(queries: list[dict]) -> html.Div:
+    """The person's saved queries and those shared with the workspace; a click opens one."""
+    if not queries:
+        return html.P("Queries you save, and those shared with the workspace, are listed here.",
+                      className="small text-body-secondary mb-0")
+    return dbc.ListGroup([dbc.ListGroupItem([
+        html.Div(q["name"], className="small fw-semibold text-truncate"),
+        html.Div(("Shared" if q["shared"] else "Only you") + ("" if q["mine"] else " · by a teammate")
+                 + (" · on a connection" if q["connection_id"] else ""), className="small text-body-secondary"),
+    ], id={"type": "sql-saved-item", "index": q["id"]}, action=True, n_clicks=0, className="py-1")
+        for q in queries], flush=True, id="sql-saved-list")
 
 
 def result_grid(result: dict) -> html.Div:

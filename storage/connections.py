@@ -35,7 +35,7 @@ from storage.connectors import (
     open_source,
     test_target,
 )
-from storage.database import as_utc, utcnow
+from storage.database import MAX_ROW_ID, as_utc, utcnow
 from storage.errors import InvalidInput, NotFound
 from storage.principal import Principal, Role
 from storage.secret_box import SecretBox, SecretUnreadable
@@ -76,6 +76,8 @@ class ConnectionService:
             connection_id = int(connection_id)
         except (TypeError, ValueError):
             raise NotFound(f"There is no connection {connection_id!r}") from None
+        if not 1 <= connection_id <= MAX_ROW_ID:  # ids are INTEGER columns (32-bit on PostgreSQL)
+            raise NotFound(f"There is no connection {connection_id}")
         row = conn.execute(select(connections).where(connections.c.id == connection_id)).first()
         if row is None or self.workspaces.role_of(conn, principal, row.workspace_id) is None:
             raise NotFound(f"There is no connection {connection_id}")

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _PG_MIGRATION_LOCK = 724_311_001  # any constant; names the advisory lock
 
+# Row ids are INTEGER columns: 32-bit on PostgreSQL. An id past this names nothing.
+MAX_ROW_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, insert, or_, select, update
 
-from storage.database import as_utc, utcnow
+from storage.database import MAX_ROW_ID, as_utc, utcnow
 from storage.errors import Forbidden, InvalidInput, NotFound
 from storage.principal import Principal, Role
 from storage.sql_editor import MAX_SQL
@@ -87,6 +87,8 @@ class SavedQueryService:
             query_id = int(query_id)
         except (TypeError, ValueError):
             raise NotFound(f"There is no saved query {query_id!r}") from None
+        if not 1 <= query_id <= MAX_ROW_ID:  # ids are INTEGER columns (32-bit on PostgreSQL)
+            raise NotFound(f"There is no saved query {query_id}")
         row = conn.execute(select(saved_queries).where(saved_queries.c.id == query_id)).first()
         role = self.workspaces.role_of(conn, principal, row.workspace_id) if row is not None else None
         if row is None or role is None or (row.owner_id != principal.user_id and not row.shared) or \

@@ -72,6 +72,17 @@ def test_a_join_with_completion_run_with_ctrl_enter(new_page, live_server):
     item = page.locator("#sql-history-list .list-group-item", has_text="JOIN customers")
     item.click()
     expect(editor).to_contain_text("JOIN customers")
+    # Kept by name and shared: listed under Saved queries, and a click opens it again.
+    page.locator("#sql-query-name").fill("Totals by customer")
+    page.locator("#sql-query-shared").check()
+    page.locator("#sql-query-save").click()
+    expect(page.locator("#sql-query-feedback")).to_contain_text("everyone in the workspace sees it")
+    saved_item = page.locator("#sql-saved-list .list-group-item", has_text="Totals by customer")
+    expect(saved_item).to_contain_text("Shared")
+    page.evaluate("window.dataInsightSql.editor.setValue('SELECT 1')")
+    saved_item.click()
+    expect(editor).to_contain_text("JOIN customers")
+    page.screenshot(path=str(ARTIFACTS / "sql-editor-saved.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(ARTIFACTS / "sql-editor-phone.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
