@@ -69,6 +69,7 @@ class SyncIn(Body):
     incremental_column: str | None = None
     description: str | None = None
     mode: Literal["sync", "live"] | None = None
+    cache_seconds: int | None = None
 
 
 class CopyStarted(Answer):

@@ -48,6 +48,10 @@ CONNECT_TIMEOUT = 10  # seconds
 QUERY_TIMEOUT = 30  # seconds, for the editor, schemas and tests
 SYNC_TIMEOUT = 3600  # seconds, for copying a whole table
 BATCH_ROWS = 50_000
+SAMPLE_ROWS = 10_000  # a live dataset's sample, for profiles and analyses
+# A random sample drawn by the database (one scan of the table).
+SAMPLE_SQL = {"postgresql": "SELECT * FROM ({query}) AS sample_source ORDER BY random() LIMIT {rows}",
+              "mysql": "SELECT * FROM ({query}) AS sample_source ORDER BY RAND() LIMIT {rows}"}
 MAX_TABLES = 2_000
 MAX_COLUMNS_LISTED = 50_000
 
@@ -329,6 +333,28 @@ class PostgresSource:
         finally:
             cur.close()
 
+    def fetch(self, sql: str, params: list) -> tuple[list[str], list[list]]:
+        """(column names, rows) of a small result (a widget's), numbers as numbers."""
+        from adbc_driver_manager import Error as AdbcError
+
+        cur = self._con.cursor()
+        try:
+            cur.execute(sql, list(params) if params else None)
+            table = cur.fetch_arrow_table()
+        except (AdbcError, pa.ArrowException, OSError) as exc:
+            raise self._fail(exc, "The chart's query") from None
+        finally:
+            cur.close()
+        columns = []
+        for index, item in enumerate(table.schema):
+            column = table.column(index)
+            if isinstance(item.type, pa.ExtensionType):
+                column = pa.chunked_array([chunk.storage for chunk in column.chunks], type=item.type.storage_type)
+            if (item.metadata or {}).get(b"POSTGRESQL:type") == b"numeric":
+                column = column.cast(pa.float64())
+            columns.append(column.to_pylist())
+        return table.column_names, [list(r) for r in zip(*columns)]
+
 
 def distinct_names(columns: list[Column]) -> list[Column]:
     """The columns, if no two share a name (a copy names its columns by name)."""
@@ -454,6 +480,19 @@ class MysqlSource:
                 return list(cur.fetchall())
         except pymysql.MySQLError as exc:
             raise self._fail(exc, "The query") from None
+
+    def fetch(self, sql: str, params: list) -> tuple[list[str], list[list]]:
+        """(column names, rows) of a small result (a widget's), numbers as numbers."""
+        import pymysql
+
+        try:
+            with self._con.cursor() as cur:
+                cur.execute(sql, list(params) if params else None)
+                names = [d[0] for d in cur.description or []]
+                rows = [[float(v) if isinstance(v, decimal.Decimal) else v for v in row] for row in cur.fetchall()]
+        except pymysql.MySQLError as exc:
+            raise self._fail(exc, "The chart's query") from None
+        return names, rows
 
     def server_version(self) -> str:
         return ("MariaDB " if self.mariadb else "MySQL ") + self._con.get_server_info()[:100]

@@ -35,7 +35,7 @@ from storage.errors import DataInsightError, InvalidInput
 from storage.queries import QueryTimeout
 from storage.principal import Principal, Role
 from storage.priority import INTERACTIVE
-from storage.tables import sql_history
+from storage.tables import dataset_syncs, sql_history
 
 MAX_SQL = 100_000  # characters
 ROW_CAP = 10_000
@@ -120,7 +120,14 @@ class SqlEditorService:
     def _named(self, principal: Principal, workspace_id) -> dict:
         found: dict = {}
         taken: set[str] = set()
+        # A live dataset's file is only a sample of its table: SQL over it would give
+        # wrong totals, so it is queried on its connection instead (not listed here).
+        with self.engine.connect() as conn:
+            live = set(conn.execute(select(dataset_syncs.c.dataset_id).where(dataset_syncs.c.source == "live"))
+                       .scalars())
         for dataset in sorted(self.datasets.list(principal, workspace_id), key=lambda d: d.id):
+            if dataset.id in live:
+                continue
             name = dataset.name if dataset.name.lower() not in taken else f"{dataset.name}_{dataset.id}"
             taken.add(name.lower())
             found[name] = dataset

@@ -39,11 +39,12 @@ from sqlalchemy import insert, or_, select, update
 
 from storage import ingest
 from storage.audit import NO_AUDIT
-from storage.connectors import SYNC_TIMEOUT, one_select, open_source, quote_table
+from storage.connectors import SAMPLE_ROWS, SAMPLE_SQL, SYNC_TIMEOUT, one_select, open_source, quote_table
 from storage.database import as_utc, utcnow
 from storage.errors import Conflict, DataInsightError, Forbidden, IngestError, InvalidInput, NotFound
 from storage.datasets import clean_dataset_name as clean_name
 from storage.jobs import Reporter
+from storage.live import DEFAULT_CACHE_SECONDS, check_live_names
 from storage.principal import Principal, Role
 from storage.reports import check_timezone
 from storage.schedules import next_run
@@ -52,7 +53,8 @@ from storage.tables import datasets as datasets_table
 
 log = logging.getLogger(__name__)
 
-PAYLOAD_KEYS = {"name", "table", "sql", "refresh", "incremental_column", "description", "mode"}
+PAYLOAD_KEYS = {"name", "table", "sql", "refresh", "incremental_column", "description", "mode", "cache_seconds"}
+MAX_CACHE_SECONDS = 86_400
 MIN_EVERY_MINUTES = 5
 MAX_EVERY = 10_000
 STALE_REFRESH = dt.timedelta(hours=2)  # a refresh "running" longer than this was cut off
@@ -119,6 +121,15 @@ def describe_refresh(refresh) -> str:
     return f"Daily at {refresh['daily']} {refresh['timezone']}"
 
 
+def _sample_of(query: str, kind: str) -> str:
+    return SAMPLE_SQL[kind].format(query=query, rows=SAMPLE_ROWS)
+
+
+def _sample_note(rows: int) -> str:
+    return (f"Live: charts query the whole table on the database; profiles, analyses and the rows shown here use a "
+            f"random sample of {rows:,} rows drawn by the database")
+
+
 def _types(columns) -> list[pa.DataType]:
     return [pa.string() if c.arrow is None else c.arrow for c in columns]
 
@@ -161,9 +172,27 @@ class SyncService:
             raise InvalidInput(f"Unknown field {unknown[0]!r}; a synced dataset has "
                                f"{', '.join(sorted(PAYLOAD_KEYS))}", details={"field": unknown[0]})
         mode = payload.get("mode") or "sync"
-        if mode != "sync":
-            raise InvalidInput('mode is "sync" (a copy refreshed on its schedule): live datasets, queried on the '
-                               "database itself, are not available on this server yet", details={"field": "mode"})
+        if mode not in ("sync", "live"):
+            raise InvalidInput('mode is "sync" (a copy, refreshed on its setting) or "live" (charts query the '
+                               "database itself)", details={"field": "mode"})
+        cache_seconds = payload.get("cache_seconds")
+        if mode == "live":
+            if kind != "postgresql":
+                raise InvalidInput("Live datasets run their charts on PostgreSQL; copy this MySQL table instead "
+                                   "(mode \"sync\", refreshed as often as every 5 minutes)", details={"field": "mode"})
+            if payload.get("table") is None:
+                raise InvalidInput("A live dataset reads a table or a view: name it in table", details={"field": "table"})
+            if check_refresh(payload.get("refresh")) != "manual" or payload.get("incremental_column") is not None:
+                raise InvalidInput("A live dataset is always current: it has no refresh or incremental column",
+                                   details={"field": "refresh"})
+            if cache_seconds is None:
+                cache_seconds = DEFAULT_CACHE_SECONDS
+            if isinstance(cache_seconds, bool) or not isinstance(cache_seconds, int) or \
+                    not 0 <= cache_seconds <= MAX_CACHE_SECONDS:
+                raise InvalidInput(f"cache_seconds is how long a chart's result is reused: 0 to {MAX_CACHE_SECONDS:,}",
+                                   details={"field": "cache_seconds"})
+        elif cache_seconds is not None:
+            raise InvalidInput("cache_seconds is for live datasets (mode \"live\")", details={"field": "cache_seconds"})
         name = payload.get("name")
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > 200:
             raise InvalidInput("Give the dataset a name of 1 to 200 characters", details={"field": "name"})
@@ -185,7 +214,8 @@ class SyncService:
         description = payload.get("description") or ""
         if not isinstance(description, str):
             raise InvalidInput("description must be text", details={"field": "description"})
-        return {"name": name.strip(), "table": table.strip() if table else None, "sql": sql, "query": query,
+        return {"name": name.strip(), "mode": mode, "cache_seconds": cache_seconds,
+                "table": table.strip() if table else None, "sql": sql, "query": query,
                 "refresh": check_refresh(payload.get("refresh")), "incremental_column": incremental,
                 "description": description[:2000]}
 
@@ -198,20 +228,30 @@ class SyncService:
         workspace_id = row.workspace_id
         connection_id = row.id
 
+        live = values["mode"] == "live"
+
         def copy(report: Reporter) -> dict:
             report(0.02, f"Connecting to {target.label}", force=True)
-            path, rows, notes, columns = self._copy(target, values["query"], values["incremental_column"], None,
-                                                    report)
+            query = _sample_of(values["query"], target.kind) if live else values["query"]
+            path, rows, notes, columns = self._copy(target, query, values["incremental_column"], None, report)
             try:
                 report(0.9, f"Importing {rows:,} rows", force=True)
                 dataset = self._import_new(principal, workspace_id, path, values, _types(columns))
             finally:
                 path.unlink(missing_ok=True)
+            if live:
+                try:
+                    check_live_names(dataset.schema, [c.name for c in columns])
+                except DataInsightError:
+                    self.datasets.delete(principal, dataset.id)
+                    raise
+                notes = notes + [_sample_note(rows)]
             now = self.clock()
             try:
                 with self.engine.begin() as conn:
                     conn.execute(insert(dataset_syncs).values(
-                        dataset_id=dataset.id, source="connection", connection_id=connection_id, source_table=values["table"],
+                        dataset_id=dataset.id, source="live" if live else "connection",
+                        cache_seconds=values["cache_seconds"], connection_id=connection_id, source_table=values["table"],
                         source_sql=values["sql"], refresh_json=json.dumps(values["refresh"]),
                         incremental_column=values["incremental_column"], owner_id=principal.user_id,
                         next_refresh_at=next_refresh(values["refresh"], now), last_refresh_at=now, last_status="ok",
@@ -304,6 +344,8 @@ class SyncService:
 
     @staticmethod
     def _describe_source(values) -> str:
+        if values.get("mode") == "live":
+            return f"Live: charts query the table {values['table']} on the database"
         return f"Copied from table {values['table']}" if values["table"] else f"From SQL: {values['sql'][:1000]}"
 
     # --- refreshing ---------------------------------------------------------------------------
@@ -332,7 +374,8 @@ class SyncService:
             return as_utc(value).isoformat() if value is not None else None
 
         refresh = json.loads(row.refresh_json)
-        return {"dataset_id": row.dataset_id, "source": row.source, "connection_id": row.connection_id,
+        return {"dataset_id": row.dataset_id, "source": row.source, "mode": "live" if row.source == "live" else "sync",
+                "cache_seconds": row.cache_seconds, "connection_id": row.connection_id,
                 "connection": {"name": connection.name, "kind": connection.kind} if connection else None,
                 "table": row.source_table, "sql": row.source_sql, "refresh": refresh,
                 "refresh_text": describe_refresh(refresh), "incremental_column": row.incremental_column,
@@ -448,6 +491,8 @@ class SyncService:
         current = self.datasets.get(principal, dataset_id)
         query = (f"SELECT * FROM {quote_table(row.source_table, target.kind)}" if row.source_table
                  else row.source_sql.strip().rstrip(";").strip())
+        if row.source == "live":  # a new sample for profiles and analyses; charts were live all along
+            query, full = _sample_of(query, target.kind), True
         incremental = row.incremental_column if not full else None
         after = self._largest(current, incremental) if incremental else None
         if incremental and after is None:
@@ -475,6 +520,8 @@ class SyncService:
                     raise
         finally:
             path.unlink(missing_ok=True)
+        if row.source == "live":
+            notes = notes + [_sample_note(rows)]
         self._record(dataset_id, status="ok", rows=rows, notes=notes)
         return {"dataset": dataset.public_dict(), "rows": rows, "appended": after is not None, "notes": notes}
 

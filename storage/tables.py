@@ -462,8 +462,10 @@ dataset_syncs = Table(
     metadata,
     Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
     # connection: copied from a connected database; workspace: a SQL editor query over the
-    # workspace's own datasets, saved as a dataset.
+    # workspace's own datasets, saved as a dataset; live: widget queries run on the
+    # connected database (storage/live.py), the version file is a sample.
     Column("source", String(16), nullable=False),
+    Column("cache_seconds", Integer),  # live: how long a widget's result is reused
     # NULL once the connection is deleted: the dataset stays, as its last copy.
     Column("connection_id", Integer, ForeignKey("connections.id", ondelete="SET NULL"), index=True),
     Column("source_table", String(500)),  # what was copied: a table ...

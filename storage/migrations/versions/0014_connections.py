@@ -41,6 +41,7 @@ def upgrade() -> None:
         "dataset_syncs",
         sa.Column("dataset_id", sa.Integer, nullable=False),
         sa.Column("source", sa.String(16), nullable=False),
+        sa.Column("cache_seconds", sa.Integer),
         sa.Column("connection_id", sa.Integer),
         sa.Column("source_table", sa.String(500)),
         sa.Column("source_sql", sa.Text),
