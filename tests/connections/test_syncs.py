@@ -228,7 +228,7 @@ def test_a_failed_refresh_keeps_the_previous_version_and_says_why(client, ada, a
 @pytest.mark.parametrize("payload, words", [
     ({"name": "x", "table": "t", "sql": "SELECT 1"}, "not both"),
     ({"name": "x"}, "Say what to copy"),
-    ({"name": "x", "table": "t", "mode": "stream"}, "mode is"),
+    ({"name": "x", "table": "t", "mode": "stream"}, "'sync' or 'live'"),
     ({"name": "x", "sql": "DELETE FROM t"}, "Only SELECT"),
     ({"name": "x", "table": "t", "refresh": {"every": 1, "unit": "minutes"}}, "at least 5"),
     ({"name": "x", "table": "t", "refresh": {"daily": "25:00"}}, "24-hour"),
