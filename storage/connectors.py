@@ -492,7 +492,7 @@ class MysqlSource:
                 rows = [[float(v) if isinstance(v, decimal.Decimal) else v for v in row] for row in cur.fetchall()]
         except pymysql.MySQLError as exc:
             raise self._fail(exc, "The chart's query") from None
-        return names, rows
+        return names, _mysql_datetimes(rows)
 
     def server_version(self) -> str:
         return ("MariaDB " if self.mariadb else "MySQL ") + self._con.get_server_info()[:100]
@@ -549,6 +549,23 @@ class MysqlSource:
                 cur.close()
             except Exception:  # noqa: BLE001 - an interrupted stream cannot always be drained
                 pass
+
+
+_DATETIME_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+
+
+def _mysql_datetimes(rows: list[list]) -> list[list]:
+    """MySQL's date arithmetic answers text ('2025-01-01 00:00:00'): a column whose every
+    value reads so is made of datetimes, as the same query gives on the other engines."""
+    if not rows:
+        return rows
+    for index in range(len(rows[0])):
+        values = [row[index] for row in rows if row[index] is not None]
+        if values and all(isinstance(v, str) and _DATETIME_TEXT.match(v) for v in values):
+            for row in rows:
+                if row[index] is not None:
+                    row[index] = dt.datetime.strptime(row[index], "%Y-%m-%d %H:%M:%S")
+    return rows
 
 
 def _mysql_text(exc: Exception) -> str:

@@ -12,6 +12,8 @@ bucket of ``cache_seconds``, so every process agrees on when a result is stale.
 """
 from __future__ import annotations
 
+import datetime as dt
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -102,20 +104,22 @@ def translate(sql: str, params: list, table: str, kind: str) -> tuple[str, list]
             if alias is not None:
                 new.set("alias", alias.copy())
             found.replace(new)
-    _portable(tree, kind)
+    _portable(tree, kind, params)
     ordered: list = []
     if kind == "mysql":
-        for node in list(tree.find_all(exp.Parameter, exp.Placeholder, bfs=False)):  # in the text's order
+        # %s binds in the order of the text: mark each use, generate, then read the marks in order.
+        for node in list(tree.find_all(exp.Parameter, exp.Placeholder)):
             index = _param_index(node)
-            if index is None:
-                continue
-            ordered.append(params[index - 1])
-            node.replace(exp.Placeholder())
+            if index is not None:
+                node.replace(exp.Var(this=f"__datainsight_param_{index}__"))
         try:
             text = tree.sql(dialect=dialect)
         except sqlglot.errors.UnsupportedError as exc:
             raise AnalysisError(f"This chart cannot run on MySQL: {exc}") from None
-        return text.replace("?", "%s"), ordered
+        text = text.replace("%", "%%")
+        for found in _MARK.finditer(text):
+            ordered.append(params[int(found.group(1)) - 1])
+        return _MARK.sub("%s", text), mysql_params(ordered)
     for node in list(tree.find_all(exp.Parameter, exp.Placeholder)):  # kept as $n, which ADBC binds
         index = _param_index(node)
         if index is not None:
@@ -127,7 +131,7 @@ def translate(sql: str, params: list, table: str, kind: str) -> tuple[str, list]
     return text, list(params)
 
 
-def _portable(tree: exp.Expression, kind: str) -> None:
+def _portable(tree: exp.Expression, kind: str, params: list) -> None:
     """Rewrite the few DuckDB-only constructs the widget queries use into standard SQL:
     - ``GROUP BY ALL`` → the positions of the projections that are not aggregates;
     - ``USING SAMPLE reservoir(n ROWS)`` on a subquery → ``ORDER BY random() LIMIT n``
@@ -169,6 +173,8 @@ def _portable(tree: exp.Expression, kind: str) -> None:
         for rounded in list(tree.find_all(exp.Round)):
             if rounded.args.get("decimals") is not None:
                 rounded.set("this", exp.cast(rounded.this.copy(), "NUMERIC"))
+    if kind == "mysql":
+        _mysql_portable(tree, params)
     for call in list(tree.find_all(exp.Anonymous)):
         if str(call.this).lower() == "isfinite" and len(call.expressions) == 1:
             value = call.expressions[0].copy()
@@ -177,6 +183,78 @@ def _portable(tree: exp.Expression, kind: str) -> None:
                 call.replace(exp.Not(this=exp.paren(exp.In(this=value, expressions=specials))))
             else:
                 call.replace(exp.Not(this=exp.Is(this=value, expression=exp.Null())))
+
+
+_MYSQL_WEEK = sqlglot.parse_one("CAST(DATE_SUB(CAST(week_of AS DATE), INTERVAL WEEKDAY(week_of) DAY) AS DATETIME)",
+                                read="mysql")
+
+
+def _mysql_portable(tree: exp.Expression, params: list) -> None:
+    """MySQL and MariaDB: no CTE materialisation hints; weeks start on Monday (as DuckDB's
+    and PostgreSQL's date_trunc); regr_slope/regr_intercept written with sums; a list of
+    the widget's own constants filtered by a lambda (the histogram's widths) as a derived
+    table; no median or percentile aggregate, which is said."""
+    for found in list(tree.find_all(exp.RegrSlope, exp.RegrIntercept)):
+        y, x = found.this, found.expression
+        found.replace(_regression(x.sql(dialect="mysql"), y.sql(dialect="mysql"), isinstance(found, exp.RegrSlope)))
+    for found in list(tree.find_all(exp.ArrayMin)):
+        chosen = found.this
+        lam = chosen.args.get("expression") if isinstance(chosen, exp.ArrayFilter) else None
+        values = chosen.this.this if isinstance(chosen.this, exp.Cast) else chosen.this
+        index = _param_index(values) if isinstance(values, (exp.Placeholder, exp.Parameter)) else None
+        if not isinstance(lam, exp.Lambda) or len(lam.expressions) != 1 or index is None:
+            continue
+        constants = params[index - 1]
+        if not isinstance(constants, list) or not all(isinstance(v, (int, float)) for v in constants):
+            continue
+        var = lam.expressions[0].name
+        condition = lam.this.copy().transform(
+            lambda n: exp.column(var) if isinstance(n, exp.Identifier) and n.name == var
+            and not isinstance(n.parent, exp.Column) else n)
+        rows = " UNION ALL ".join(f"SELECT {float(v)!r} AS {var}" for v in constants)
+        table = sqlglot.parse_one(f"SELECT MIN({var}) FROM ({rows}) AS steps", read="mysql")
+        found.replace(exp.Subquery(this=table.where(condition)))
+    for cte in tree.find_all(exp.CTE):
+        cte.set("materialized", None)
+    for trunc in list(tree.find_all(exp.TimestampTrunc, exp.DateTrunc)):
+        unit = trunc.args.get("unit")
+        if unit is not None and unit.name.upper() == "WEEK":
+            inner = trunc.this
+            week = _MYSQL_WEEK.copy().transform(
+                lambda n: inner.copy() if isinstance(n, exp.Column) and n.name == "week_of" else n)
+            trunc.replace(week)
+    if tree.find(exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile):
+        raise AnalysisError("This chart needs a median or a percentile, which MySQL cannot compute in one query: "
+                            "copy the table (a synced dataset) to draw it, or choose another aggregation")
+
+
+def _regression(x: str, y: str, slope: bool) -> exp.Expression:
+    """regr_slope(y, x) / regr_intercept(y, x) over the rows where both are known."""
+    both = f"{x} IS NOT NULL AND {y} IS NOT NULL"
+    n = f"SUM(CASE WHEN {both} THEN 1 ELSE 0 END)"
+    sx, sy = f"SUM(CASE WHEN {both} THEN {x} END)", f"SUM(CASE WHEN {both} THEN {y} END)"
+    sxy, sxx = f"SUM(CASE WHEN {both} THEN {x} * {y} END)", f"SUM(CASE WHEN {both} THEN {x} * {x} END)"
+    slope_sql = f"(({n}) * ({sxy}) - ({sx}) * ({sy})) / NULLIF(({n}) * ({sxx}) - ({sx}) * ({sx}), 0)"
+    text = slope_sql if slope else f"(({sy}) - ({slope_sql}) * ({sx})) / NULLIF({n}, 0)"
+    return sqlglot.parse_one(f"SELECT {text}", read="mysql").expressions[0]
+
+
+def mysql_params(params: list) -> list:
+    """Filter values as MySQL compares them: an ISO date-time ('2025-03-01T00:00:00')
+    becomes a datetime (MySQL does not read the T)."""
+    converted = []
+    for value in params:
+        if isinstance(value, str) and _ISO_DATETIME.match(value):
+            try:
+                value = dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
+        converted.append(value)
+    return converted
+
+
+_MARK = re.compile(r"__datainsight_param_(\d+)__")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 
 def _param_index(node) -> int | None:

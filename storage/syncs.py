@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 PAYLOAD_KEYS = {"name", "table", "sql", "refresh", "incremental_column", "description", "mode", "cache_seconds"}
 MAX_CACHE_SECONDS = 86_400
+LIVE_KINDS = ("postgresql", "mysql")  # where the widget queries translate (storage.live)
 MIN_EVERY_MINUTES = 5
 MAX_EVERY = 10_000
 STALE_REFRESH = dt.timedelta(hours=2)  # a refresh "running" longer than this was cut off
@@ -177,7 +178,7 @@ class SyncService:
                                "database itself)", details={"field": "mode"})
         cache_seconds = payload.get("cache_seconds")
         if mode == "live":
-            if kind != "postgresql":
+            if kind not in LIVE_KINDS:
                 raise InvalidInput("Live datasets run their charts on PostgreSQL; copy this MySQL table instead "
                                    "(mode \"sync\", refreshed as often as every 5 minutes)", details={"field": "mode"})
             if payload.get("table") is None:

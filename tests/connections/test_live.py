@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from storage.errors import DataInsightError
 from tests.conftest import bearer
 from tests.connections.test_syncs import connect, sync, wait_job, workspace_of
 
@@ -61,6 +62,9 @@ SPECS = {
     "pivot": {"type": "pivot", "rows": ["country"], "columns": "channel", "values": "amount", "agg": "sum"},
 }
 
+# Medians and percentiles: MySQL has no such aggregate (MariaDB only as a window function).
+MYSQL_CANNOT = {"kpi_median", "box"}
+
 FILTERS = [{"column": "country", "op": "in", "value": ["France", "Japan"]},
            {"column": "order_date", "op": ">=", "value": "2025-03-01"},
            {"column": "amount", "op": ">", "value": 20}]
@@ -86,7 +90,7 @@ def rows_of(result):
     return sorted((plain(r) for r in result["rows"]), key=repr)
 
 
-@pytest.mark.parametrize("kind", ["postgresql"])
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
 def test_every_widget_type_on_a_live_table_equals_the_synced_copy(client, ada, app_storage, admin, request, kind):
     db = request.getfixturevalue("pg_db" if kind == "postgresql" else "mysql_db")
     db.run(PG_ORDERS) if kind == "postgresql" else db.run(*MYSQL_ORDERS)
@@ -106,6 +110,10 @@ def test_every_widget_type_on_a_live_table_equals_the_synced_copy(client, ada, a
     principal = admin.principal()
     failures = {}
     for name, spec in SPECS.items():
+        if kind == "mysql" and name in MYSQL_CANNOT:
+            with pytest.raises(DataInsightError, match="median or a percentile"):
+                app_storage.queries.run(principal, live_id, {**spec, "dataset_id": live_id})
+            continue
         for filters in (None, FILTERS):
             want = app_storage.queries.run(principal, copy_id, {**spec, "dataset_id": copy_id}, filters)
             try:
@@ -141,14 +149,6 @@ def test_live_results_are_cached_and_a_dropped_table_is_named(client, ada, app_s
     answer = client.post("/api/v1/query", headers=bearer(ada), json={"dataset_id": live_id, "spec": spec})
     assert answer.status_code in (400, 422), answer.get_json()
     assert "does not exist" in answer.get_json()["error"]["message"]
-
-
-def test_live_mysql_is_refused_with_a_reason(client, ada, app_storage, admin, mysql_db):
-    mysql_db.run(*MYSQL_ORDERS)
-    ws = workspace_of(app_storage, admin)
-    cid = connect(client, ada, mysql_db, ws)
-    answer = sync(client, ada, cid, name="x", table="orders", mode="live")
-    assert answer.status_code == 400 and "copy this MySQL table" in answer.get_json()["error"]["message"]
 
 
 def test_bad_live_requests_are_named(client, ada, app_storage, admin, pg_db):
