@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 client_address: ContextVar[str | None] = ContextVar("audit_client_address", default=None)
 PAGE_MAX = 500
-ACTION_GROUPS = ("account", "user", "member", "workspace", "token", "dataset", "dashboard", "schedule")
+ACTION_GROUPS = ("account", "user", "member", "workspace", "token", "dataset", "dashboard", "schedule", "alert",
+                 "connection")
 
 
 def _text(value, limit: int) -> str | None:
