@@ -15,6 +15,7 @@ from callbacks import (
     audit,
     auth,
     column_roles,
+    connections,
     dashboard_editor,
     dashboard_view,
     dashboards,
@@ -23,12 +24,13 @@ from callbacks import (
     profiles,
     reports,
     sql,
+    syncs,
     workspaces,
 )
 
 MODULES = (auth, navigation, account, workspaces, admin, datasets, column_roles, analyze, analyze_timeseries,
            analyze_journeys, analyze_segments, analysis_widget, profiles, dashboards, dashboard_view, dashboard_editor,
-           reports, audit, alerts, sql)
+           reports, audit, alerts, sql, connections, syncs)
 
 
 def register_all(app) -> None:

@@ -11,6 +11,7 @@ SECTIONS = [
     ("Dashboards", "/dashboards", "grid-1x2"),
     ("Analyze", "/analyze", "graph-up"),
     ("SQL", "/sql", "code-square"),
+    ("Connections", "/connections", "plug"),
     ("Settings", "/settings", "gear"),
 ]
 

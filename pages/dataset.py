@@ -1,5 +1,6 @@
 """/datasets/<id>: one dataset: its rows in a grid, its columns, its versions, and what
-can be done with it (export, rename, new version, delete)."""
+can be done with it (export, rename, new version, delete); for a dataset copied from a
+database, its Source (refresh now, the refresh setting)."""
 import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -8,6 +9,8 @@ from components.column_roles import column_roles_table
 from components.datasets import data_grid, human_size, upload_zone, versions_table
 from components.feedback import icon, page_header
 from components.profile import profile_tab
+from components.syncs import source_card
+from storage.errors import NotFound
 from storage.principal import Role
 from web.context import current_storage, require_principal
 
@@ -26,6 +29,14 @@ def export_menu(dataset_id: int):
          for fmt, label in (("csv", "CSV"), ("xlsx", "Excel"), ("parquet", "Parquet"))],
         label=[icon("download", "me-1"), "Export"], color="primary", id="export-menu",
     )
+
+
+def _source(storage, principal, dataset, can_edit: bool):
+    """The Source card of a dataset copied from a database; nothing for any other."""
+    try:
+        return source_card(storage.syncs.get(principal, dataset.id), can_edit)
+    except NotFound:
+        return None
 
 
 def layout(dataset_id=None, **_query):
@@ -103,6 +114,7 @@ def layout(dataset_id=None, **_query):
                 ],
                 className="mb-3",
             ),
+            _source(storage, principal, dataset, can_edit),
             dbc.Tabs(tabs, active_tab="data", id="dataset-tabs"),
             dcc.Store(id="dataset-id", data=dataset.id),
             dcc.Location(id="dataset-redirect", refresh=True),
