@@ -43,7 +43,7 @@ from storage.connectors import SAMPLE_ROWS, SAMPLE_SQL, SYNC_TIMEOUT, one_select
 from storage.database import as_utc, utcnow
 from storage.errors import Conflict, DataInsightError, Forbidden, IngestError, InvalidInput, NotFound
 from storage.datasets import clean_dataset_name as clean_name
-from storage.jobs import Reporter
+from storage.jobs import JobCancelled, Reporter
 from storage.live import DEFAULT_CACHE_SECONDS, check_live_names
 from storage.principal import Principal, Role
 from storage.reports import check_timezone
@@ -450,6 +450,8 @@ class SyncService:
         def run(report: Reporter) -> dict:
             try:
                 return self._refresh(principal, dataset_id, full, report)
+            except JobCancelled:  # the person stopped it: the previous version stays, and no failure is recorded
+                raise
             except DataInsightError as exc:
                 self._record(dataset_id, status="failed", error=exc.message)
                 raise

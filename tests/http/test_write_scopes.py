@@ -54,8 +54,18 @@ def world(client, app, app_storage, admin, second_user, ada, bob):
     assert upload.status_code == 201, upload.get_json()
     # A job of Ada's that is still queued (nothing runs it), so a cancel would show.
     job_id = _queued_job(app_storage, admin)
+    saved = client.post("/api/v1/sql/queries", json={"workspace_id": team, "name": "Top", "sql": "SELECT 1",
+                                                       "shared": True}, headers=bearer(ada))
+    assert saved.status_code == 201, saved.get_json()
+    # A connection is tested when saved; nothing listens here, so the test is skipped.
+    app_storage.connections.test_on_save = False
+    connection = client.post("/api/v1/connections", json={
+        "workspace_id": team, "name": "Warehouse", "kind": "postgresql", "host": "127.0.0.1", "port": 9,
+        "database": "shop", "user": "reader", "password": "secret"}, headers=bearer(ada))
+    assert connection.status_code == 201, connection.get_json()
     read_token = app_storage.tokens.create(admin.principal(), "read only", scope="read")
     return {
+        "query_id": saved.get_json()["id"], "connection_id": connection.get_json()["id"],
         "workspace_id": team, "dataset_id": dataset["id"], "dashboard_id": board["id"], "widget_id": "w1",
         "schedule_id": schedule.get_json()["id"], "alert_id": alert.get_json()["id"], "upload_id": upload.get_json()["id"], "job_id": job_id,
         "token_id": read_token[0].id, "user_id": second_user.id, "column": "Genre", "kind": "stats",
@@ -104,6 +114,8 @@ def _state(client, ada, world, app_storage) -> dict:
         "tokens": [(t["id"], t["name"], t["scope"]) for t in get("/api/v1/tokens")["tokens"]],
         "upload": (upload.exists(), upload.exists() and upload.read_bytes()),
         "job": (job.status, bool(job.cancel_requested)),
+        "saved queries": get(f"/api/v1/sql/queries?workspace_id={world['workspace_id']}"),
+        "connections": get(f"/api/v1/connections?workspace_id={world['workspace_id']}"),
     }
 
 
