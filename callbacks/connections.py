@@ -17,7 +17,9 @@ from storage.principal import Role
 from web.context import current_storage, require_principal
 
 _WHAT_JS = """function (what) {
-  return [what === 'sql' ? {display: 'none'} : {}, what === 'sql' ? {} : {display: 'none'}];
+  const hide = {display: 'none'};
+  return [what === 'sql' ? hide : {}, what === 'sql' ? {} : hide, what === 'live' ? hide : {},
+          what === 'live' ? {} : hide];
 }"""
 
 
@@ -145,6 +147,7 @@ def _register_use(app) -> None:
 def _register_copy(app) -> None:
     """Copy a table or a query into a new dataset: the form, the job, its outcome."""
     app.clientside_callback(_WHAT_JS, Output(_m("copy-table-wrap"), "style"), Output(_m("copy-sql-wrap"), "style"),
+                            Output(_m("copy-refresh-wrap"), "style"), Output(_m("copy-live-note"), "style"),
                             Input(_m("copy-what"), "value"), prevent_initial_call=True)
     register_cancel(app, lambda part: _m(f"copy-{part}"))
     register_refresh_fields(app, lambda part: _m(f"copy-{part}"))
@@ -217,9 +220,12 @@ def _register_copy(app) -> None:
     def start(clicks, what, table, sql, name, kind, every, at, zone, incremental):
         if not clicks:
             return (no_update,) * 6
-        source = {"sql": sql or ""} if what == "sql" else {"table": table or ""}
-        payload = {"name": name or "", **source, "refresh": refresh_setting(kind, every, at, zone),
-                   "incremental_column": (incremental or "").strip() or None}
+        if what == "live":  # always current: no refresh setting
+            payload = {"name": name or "", "table": table or "", "mode": "live"}
+        else:
+            source = {"sql": sql or ""} if what == "sql" else {"table": table or ""}
+            payload = {"name": name or "", **source, "refresh": refresh_setting(kind, every, at, zone),
+                       "incremental_column": (incremental or "").strip() or None}
         try:
             started = current_storage().syncs.create(require_principal(), ctx.triggered_id["index"], payload)
         except DataInsightError as exc:

@@ -149,7 +149,8 @@ def copy_form(cid) -> html.Div:
     return html.Div([
         html.H3("Copy into a dataset", className="h6"),
         labelled("Copy", dbc.RadioItems(id=cid_of("copy-what"), value="table", inline=True, options=[
-            {"label": "A table or view", "value": "table"}, {"label": "A SQL query", "value": "sql"}])),
+            {"label": "A table or view", "value": "table"}, {"label": "A SQL query", "value": "sql"},
+            {"label": "Live: charts query the table", "value": "live"}])),
         html.Div(labelled("Table", dcc.Dropdown(id=cid_of("copy-table"), options=[], placeholder="Choose a table",
                                                  optionHeight=32)), id=cid_of("copy-table-wrap")),
         html.Div(labelled("SQL query", dbc.Textarea(id=cid_of("copy-sql"), rows=4, className="font-monospace",
@@ -158,13 +159,16 @@ def copy_form(cid) -> html.Div:
                           "One SELECT, run read-only on the database"),
                  id=cid_of("copy-sql-wrap"), style={"display": "none"}),
         labelled("Dataset name", dbc.Input(id=cid_of("copy-name"), maxLength=200, placeholder="Orders")),
-        refresh_fields(lambda part: cid_of(f"copy-{part}")),
+        html.Div([refresh_fields(lambda part: cid_of(f"copy-{part}")),
         labelled("New rows by (optional)", html.Div([
             dbc.Input(id=cid_of("copy-incremental"), maxLength=200, placeholder="updated_at",
                       list=f"conn-copy-columns-{cid}"),
             html.Div(html.Datalist(id=f"conn-copy-columns-{cid}"), id=cid_of("copy-columns")),
         ]), "A timestamp, date or increasing number: refreshes then add only the rows above the largest value "
-            "copied. Empty: each refresh copies everything again."),
+            "copied. Empty: each refresh copies everything again.")], id=cid_of("copy-refresh-wrap")),
+        html.P("A live dataset is always current: its charts and their filters run on the database, and its "
+               "profile and analyses use a random sample the database draws.", id=cid_of("copy-live-note"),
+               className="small text-body-secondary", style={"display": "none"}),
         dbc.Button([icon("database-add", "me-1"), "Copy into a dataset"], id=cid_of("copy-run"), color="primary",
                    n_clicks=0),
         job_progress(lambda part: cid_of(f"copy-{part}")),

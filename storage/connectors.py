@@ -352,6 +352,8 @@ class PostgresSource:
                 column = pa.chunked_array([chunk.storage for chunk in column.chunks], type=item.type.storage_type)
             if (item.metadata or {}).get(b"POSTGRESQL:type") == b"numeric":
                 column = column.cast(pa.float64())
+            if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+                column = column.cast(pa.timestamp(column.type.unit))  # UTC wall time, as the copies keep it
             columns.append(column.to_pylist())
         return table.column_names, [list(r) for r in zip(*columns)]
 
