@@ -17,6 +17,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, no_update
 
 from analytics.column_choice import Columns
+from callbacks.job_controls import register_cancel
 from components.analyze_common import Picker, column_options
 from components.feedback import error_alert
 from storage.errors import DataInsightError, InvalidSpec
@@ -143,20 +144,7 @@ def register_job(app, prefix: str, states: list[State], start_job: Callable, ren
             return 0, HIDE, None, dbc.Alert("Cancelled.", color="secondary", className="mb-0 py-2"), None, True, None
         return 0, HIDE, None, error_alert(job["message"] or "The analysis failed"), None, True, None
 
-    @app.callback(
-        Output(f"{prefix}-status", "children", allow_duplicate=True),
-        Input(f"{prefix}-cancel", "n_clicks"),
-        State(f"{prefix}-job", "data"),
-        prevent_initial_call=True,
-    )
-    def cancel(clicks, job_id):
-        if not clicks or not job_id:
-            return no_update
-        try:
-            current_storage().jobs.cancel(require_principal(), job_id)
-        except DataInsightError as exc:
-            return exc.message
-        return "Cancelling…"
+    register_cancel(app, lambda part: f"{prefix}-{part}")
 
     @app.callback(
         Output(f"{prefix}-result", "children", allow_duplicate=True),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
 
-from callbacks.syncs import job_words, refresh_setting, register_cancel, register_refresh_fields
+from callbacks.job_controls import register_cancel
+from callbacks.syncs import job_words, refresh_setting, register_refresh_fields
 from components.connections import connection_list, table_choices, tables_view, test_result
 from components.feedback import error_alert, success_alert
 from components.syncs import HIDE, SHOW

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dash import Input, Output, State, html, no_update
 
 from components.feedback import error_alert, success_alert
+from callbacks.job_controls import register_cancel
 from components.syncs import HIDE, SHOW, sync_details
 from storage.errors import DataInsightError
 from web.context import current_storage, require_principal
@@ -69,23 +70,6 @@ def register_refresh_fields(app, make_id) -> None:
         Input(make_id("refresh-kind"), "value"),
         prevent_initial_call=True,
     )
-
-
-def register_cancel(app, make_id) -> None:
-    @app.callback(
-        Output(make_id("status"), "children", allow_duplicate=True),
-        Input(make_id("cancel"), "n_clicks"),
-        State(make_id("job"), "data"),
-        prevent_initial_call=True,
-    )
-    def cancel(clicks, job_id):
-        if not clicks or not job_id:
-            return no_update
-        try:
-            current_storage().jobs.cancel(require_principal(), job_id)
-        except DataInsightError as exc:
-            return exc.message
-        return "Cancelling…"
 
 
 def _refreshed(result: dict, dataset_id, source: str | None) -> list:

@@ -320,10 +320,19 @@ class QueryService:
         wt = widget_type(normalized["type"])
         live = self.live.source_for(dataset) if self.live is not None else None
         if live is not None:
-            return self._run_live(key, live, dataset, normalized)
-        source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
+            # A live dataset's widget runs on its database (storage.live); its file is a
+            # sample, whose ranges would be wrong for the table, so none are given.
+            from storage.live import STAND_IN
+
+            source, schema = STAND_IN, dataset.schema
+
+            def execute(sql, params, _source):
+                return self.live.run(live, sql, params, self.row_cap, self.time_limit)
+        else:
+            source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
+            schema, execute = self._schema_with_ranges(dataset), self._execute
         try:
-            built = wt.query(normalized, self._schema_with_ranges(dataset), source)
+            built = wt.query(normalized, schema, source)
         except DataInsightError:
             raise
         except Exception as exc:
@@ -333,37 +342,14 @@ class QueryService:
         else:
             started = time.perf_counter()
             try:
-                columns, rows, truncated = self._execute(*built, source)
+                columns, rows, truncated = execute(*built, source)
             except duckdb.Error as exc:  # not the data's fault nor the spec's (mapped in _query_error)
                 raise _internal_failure(exc, dataset, normalized, "running its query", built[0]) from None
             seconds = time.perf_counter() - started
             log.debug("widget %s on dataset %s: %.1f ms", normalized["type"], dataset.id, seconds * 1000)
             metrics().widget_query_duration.labels(normalized["type"]).observe(seconds)
             result = {"columns": columns, "rows": rows, "truncated": truncated}
-        self._store(key, result)
-        metrics().widget_queries.labels(normalized["type"], "miss").inc()
-        return {**result, "cached": False}
-
-    def _run_live(self, key: str, live, dataset: Dataset, normalized: dict) -> dict:
-        """A live dataset's widget: the same query, run on its database (storage.live).
-        The sample file's ranges would be wrong for the table, so none are given."""
-        from storage.live import STAND_IN
-
-        wt = widget_type(normalized["type"])
-        try:
-            built = wt.query(normalized, dataset.schema, STAND_IN)
-        except DataInsightError:
-            raise
-        except Exception as exc:
-            raise _internal_failure(exc, dataset, normalized, "building its query") from None
-        if built is None:
-            result = {"columns": [], "rows": [], "truncated": False}
-        else:
-            started = time.perf_counter()
-            columns, rows, truncated = self.live.run(live, built[0], built[1], self.row_cap, self.time_limit)
-            metrics().widget_query_duration.labels(normalized["type"]).observe(time.perf_counter() - started)
-            result = {"columns": columns, "rows": rows, "truncated": truncated}
-        if live.cache_seconds > 0:
+        if live is None or live.cache_seconds > 0:
             self._store(key, result)
         metrics().widget_queries.labels(normalized["type"], "miss").inc()
         return {**result, "cached": False}
