@@ -5,7 +5,8 @@ import importlib
 import sys
 
 # Modules under bench/ with a run() function; capabilities add themselves here.
-BENCHMARKS: list[str] = ["ingest", "dashboard", "profile", "analytics", "dashboard_browser", "report", "report_excel", "front", "alerts"]
+BENCHMARKS: list[str] = ["ingest", "dashboard", "profile", "analytics", "dashboard_browser", "report", "report_excel", "front", "alerts",
+                         "connections"]
 
 
 def main() -> int:
