@@ -54,7 +54,8 @@ LABELS = {"app": "app sync (connection+job)", "pandas": "pandas read_sql+to_parq
 TARGET_VS_PANDAS = 5.0  # the sync at least 5x faster than pandas
 TARGET_PEAK_MB = 500  # peak memory of the sync
 LIVE_NOTE = ("live widgets (12 widgets on a 10,000,000-row PostgreSQL table, cold and warm, beside the synced "
-             "Parquet copy): not measured, because live datasets are not built yet")
+             "Parquet copy): not measured yet (storage/live.py exists; building the table and its copy here "
+             "takes minutes, so this part is still to write)")
 
 # 16 columns, every value derived from i; NULLs where (i % a prime) = 0.
 TABLE_SQL = """
