@@ -97,6 +97,7 @@ def _start_scheduler(storage: Storage, settings: Settings) -> None:
     storage.signup.mode, storage.signup.domains = settings.signup, settings.signup_domains
     storage.signup.public_url = settings.public_url
     storage.alerts.allow_private = settings.webhook_allow_private
+    storage.connections.allow_loopback = settings.connections_allow_loopback
     storage.alerts.public_url = settings.public_url
     wanted = settings.scheduler if settings.scheduler is not None else "PYTEST_CURRENT_TEST" not in os.environ
     if wanted:

@@ -174,6 +174,7 @@ class Settings:
     scheduler_interval: float = 30.0  # seconds between the scheduler's rounds
     # Alert webhooks may reach private, loopback and link-local addresses (storage.webhooks).
     webhook_allow_private: bool = False
+    connections_allow_loopback: bool = False
     # The app's address as people reach it (https://bi.example.com), for links in alert
     # messages; without it, the address the alert was saved from.
     public_url: str | None = None
@@ -225,6 +226,7 @@ class Settings:
             scheduler=_bool_env(env, "SCHEDULER", True) if (env.get(PREFIX + "SCHEDULER") or "").strip() else None,
             scheduler_interval=float(_int_env(env, "SCHEDULER_INTERVAL", 30)),
             webhook_allow_private=_bool_env(env, "WEBHOOK_ALLOW_PRIVATE", False),
+            connections_allow_loopback=_bool_env(env, "CONNECTIONS_ALLOW_LOOPBACK", False),
             public_url=_url_env(env, "PUBLIC_URL"),
             signup=_choice_env(env, "SIGNUP", ("invite", "open"), "invite"),
             signup_domains=_domains_env(env, "SIGNUP_DOMAINS"),

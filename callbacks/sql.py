@@ -13,7 +13,9 @@ from web.context import current_storage, require_principal
 
 def _connection_id(source) -> int | None:
     """The connection picked in "Run on" (storage checks the person may use it)."""
-    return int(source) if isinstance(source, str) and source.isdigit() else None
+    if isinstance(source, str) and source.isascii() and source.isdigit() and len(source) <= 10:
+        return int(source)
+    return None
 
 
 def register(app) -> None:

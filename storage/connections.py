@@ -59,6 +59,7 @@ class ConnectionService:
         self._box: SecretBox | None = None
         self.clock = clock
         self.test_on_save = True
+        self.allow_loopback = False  # DATAINSIGHT_CONNECTIONS_ALLOW_LOOPBACK: the server's own databases
         self.query_timeout = QUERY_TIMEOUT  # seconds, on the database, for the SQL editor
 
     @property
@@ -129,7 +130,7 @@ class ConnectionService:
                                    "key changed since it was saved. An owner of the workspace should enter the "
                                    "password again") from None
         return Target(row.kind, row.host, row.port, row.database_name, row.username, password,
-                      json.loads(row.options_json))
+                      json.loads(row.options_json), self.allow_loopback)
 
     # --- changing -----------------------------------------------------------------------------
 
@@ -163,8 +164,16 @@ class ConnectionService:
             raise InvalidInput("user is the name the app logs in as (1 to 200 characters); give it read access "
                                "only", details={"field": "user"})
         password = merged.get("password")
-        if password is not None and (not isinstance(password, str) or len(password) > MAX_PASSWORD):
-            raise InvalidInput(f"password is text of at most {MAX_PASSWORD} characters", details={"field": "password"})
+        if current is None and not password:
+            # Without one, database drivers fall back to the server's own credentials
+            # (~/.pgpass, PGPASSWORD): every connection logs in with a password of its own.
+            raise InvalidInput("Give the password of the database user", details={"field": "password"})
+        if password is not None and (not isinstance(password, str) or not password or len(password) > MAX_PASSWORD):
+            raise InvalidInput(f"password is text of 1 to {MAX_PASSWORD} characters", details={"field": "password"})
+        for key in ("password", "user", "database"):
+            value = password if key == "password" else merged.get(key)
+            if isinstance(value, str) and any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+                raise InvalidInput(f"{key} holds a control character", details={"field": key})
         options = merged.get("options") or {}
         if not isinstance(options, dict):
             raise InvalidInput('options is an object, such as {"sslmode": "require"}', details={"field": "options"})
@@ -181,7 +190,7 @@ class ConnectionService:
         if not self.test_on_save:
             return
         outcome = test_target(Target(values["kind"], values["host"], values["port"], values["database"],
-                                     values["user"], values["password"] or "", values["options"]))
+                                     values["user"], values["password"] or "", values["options"], self.allow_loopback))
         if not outcome["ok"]:
             raise ConnectionFailed(f"The connection was not saved: {outcome['message']}")
 
@@ -267,7 +276,7 @@ class ConnectionService:
         with open_source(target, self.query_timeout) as source:
             columns = source.columns(query)
             batches, count = [], 0
-            for batch in source.batches(f"SELECT * FROM ({query}) AS editor_query LIMIT {limit + 1}", columns):
+            for batch in source.batches(f"SELECT * FROM ({query}\n) AS editor_query LIMIT {limit + 1}", columns):
                 batches.append(batch)
                 count += batch.num_rows
                 if count > limit:

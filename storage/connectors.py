@@ -50,8 +50,9 @@ SYNC_TIMEOUT = 3600  # seconds, for copying a whole table
 BATCH_ROWS = 50_000
 SAMPLE_ROWS = 10_000  # a live dataset's sample, for profiles and analyses
 # A random sample drawn by the database (one scan of the table).
-SAMPLE_SQL = {"postgresql": "SELECT * FROM ({query}) AS sample_source ORDER BY random() LIMIT {rows}",
-              "mysql": "SELECT * FROM ({query}) AS sample_source ORDER BY RAND() LIMIT {rows}"}
+# (The line break before each closing parenthesis: a query may end in a -- comment.)
+SAMPLE_SQL = {"postgresql": "SELECT * FROM ({query}\n) AS sample_source ORDER BY random() LIMIT {rows}",
+              "mysql": "SELECT * FROM ({query}\n) AS sample_source ORDER BY RAND() LIMIT {rows}"}
 MAX_TABLES = 2_000
 MAX_COLUMNS_LISTED = 50_000
 
@@ -76,6 +77,7 @@ class Target:
     user: str
     password: str = field(repr=False, default="")
     options: dict = field(default_factory=dict)
+    allow_loopback: bool = False  # DATAINSIGHT_CONNECTIONS_ALLOW_LOOPBACK
 
     @property
     def where(self) -> str:
@@ -97,9 +99,14 @@ class Column:
 # --- checks shared by both kinds --------------------------------------------------------------
 
 
-def resolve_host(host: str, port: int) -> str:
+# Cloud metadata services outside the link-local range (AWS's IPv6 one is unique-local).
+METADATA_ADDRESSES = {ipaddress.ip_address("fd00:ec2::254")}
+
+
+def resolve_host(host: str, port: int, allow_loopback: bool = False) -> str:
     """The address to connect to. Refuses hosts that resolve to link-local, multicast or
-    unspecified addresses (one such address refuses the host)."""
+    unspecified addresses or a metadata service, and loopback addresses (the server's own
+    databases) unless ``allow_loopback`` (one such address refuses the host)."""
     try:
         found = [ipaddress.ip_address(host.strip("[]"))]
     except ValueError:
@@ -113,9 +120,13 @@ def resolve_host(host: str, port: int) -> str:
         raise ConnectionFailed(f"The host {host!r} has no address")
     for address in found:
         plain = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped else address
-        if plain.is_link_local or plain.is_multicast or plain.is_unspecified:
+        if plain.is_link_local or plain.is_multicast or plain.is_unspecified or plain in METADATA_ADDRESSES:
             raise ConnectionFailed(f"The host {host} is a link-local, multicast or unspecified address ({address}); "
                                    "no database can be reached there")
+        if plain.is_loopback and not allow_loopback:
+            raise ConnectionFailed(f"The host {host} is this server itself ({address}): connecting to the server's "
+                                   "own databases is off unless an administrator sets "
+                                   "DATAINSIGHT_CONNECTIONS_ALLOW_LOOPBACK=true")
     return str(found[0])
 
 
@@ -124,8 +135,14 @@ def one_select(sql: str, kind: str) -> exp.Expression:
     writes nothing and locks nothing; else a message that says what it is."""
     if not isinstance(sql, str) or not sql.strip():
         raise SourceQueryError("Write a query, such as SELECT * FROM orders LIMIT 10", details={"field": "sql"})
+    if kind == "mysql" and re.search(r"/\*\s*M?!", sql):
+        # MySQL runs what such a comment holds, which a parser reads as a comment.
+        raise SourceQueryError("MySQL's executable comments (/*! ... */) are not allowed here",
+                               details={"field": "sql"})
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECTS[kind]) if s is not None]
+    except sqlglot.errors.TokenError as exc:
+        raise SourceQueryError(f"The query could not be read: {exc}", details={"field": "sql"}) from None
     except sqlglot.errors.ParseError as exc:
         first = exc.errors[0] if exc.errors else {}
         where = f" (line {first.get('line')}, position {first.get('col')})" if first.get("line") else ""
@@ -174,14 +191,17 @@ def _clean_message(text: str, target: Target) -> str:
     text = re.sub(r"^ERROR: +", "", text)
     text = re.sub(r"^(Failed to connect|Failed to execute query): ", "", text)
     text = text.replace("connection to server at", "server at").split("\nQuery was:")[0]
-    if target.password:
-        text = text.replace(target.password, "***")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return " ".join(lines)[:600]
 
 
 def _connect_message(text: str, target: Target) -> str:
+    """A failed connection in words. The password is masked here only: a query's error
+    never holds it, and masking there would tell an editor when a guess was right."""
     cleaned = _clean_message(text, target)
+    if target.password:
+        for form in {target.password, quote(target.password), quote(target.password, safe="")}:
+            cleaned = cleaned.replace(form, "***")
     low = cleaned.lower()
     if "does not exist" in low and "database" in low or "unknown database" in low or "to database" in low:
         return f"{target.label} at {target.where} has no database {target.database!r} that this user may read " \
@@ -214,13 +234,17 @@ class PostgresSource:
         import adbc_driver_postgresql.dbapi as pg
         from adbc_driver_manager import Error as AdbcError
 
-        address = resolve_host(self.target.host, self.target.port)
+        address = resolve_host(self.target.host, self.target.port, self.target.allow_loopback)
         mode = self.target.options.get("sslmode") or "prefer"
         params = {
             "host": self.target.host, "hostaddr": address, "port": str(self.target.port),
             "dbname": self.target.database, "user": self.target.user, "password": self.target.password,
             "sslmode": mode, "connect_timeout": str(CONNECT_TIMEOUT), "application_name": "DataInsight",
-            "options": f"-c default_transaction_read_only=on -c statement_timeout={int(self.timeout * 1000)}",
+            "options": f"-c default_transaction_read_only=on -c statement_timeout={int(self.timeout * 1000)} "
+                       "-c TimeZone=UTC",
+            # Only the password given here logs in: never the server's own ~/.pgpass,
+            # PGPASSWORD, Kerberos tickets or client certificates.
+            "passfile": "/dev/null", "gssencmode": "disable", "sslcert": "/nonexistent", "sslkey": "/nonexistent",
         }
         uri = "postgresql://?" + urlencode({k: v for k, v in params.items() if v != ""}, quote_via=quote)
         try:
@@ -278,7 +302,7 @@ class PostgresSource:
 
         cur = self._con.cursor()
         try:
-            cur.execute(f"SELECT * FROM ({query}) AS datainsight_source LIMIT 0")
+            cur.execute(f"SELECT * FROM ({query}\n) AS datainsight_source LIMIT 0")
             schema = cur.fetch_record_batch().schema
         except (AdbcError, pa.ArrowException, OSError) as exc:
             raise self._fail(exc, "The query") from None
@@ -307,7 +331,7 @@ class PostgresSource:
                 return f"{name}::float8 AS {name}"
             return name
 
-        sql = f"SELECT {', '.join(pick(c) for c in columns)} FROM ({query}) AS datainsight_source"
+        sql = f"SELECT {', '.join(pick(c) for c in columns)} FROM ({query}\n) AS datainsight_source"
         if after_column is not None:
             sql += f' WHERE "{after_column.replace(chr(34), chr(34) * 2)}" > $1'
         return sql
@@ -407,7 +431,7 @@ class MysqlSource:
     def __enter__(self) -> "MysqlSource":
         import pymysql
 
-        address = resolve_host(self.target.host, self.target.port)
+        address = resolve_host(self.target.host, self.target.port, self.target.allow_loopback)
         mode = self.target.options.get("sslmode") or "prefer"
         tls = None
         if mode != "disable":
@@ -489,7 +513,7 @@ class MysqlSource:
 
         try:
             with self._con.cursor() as cur:
-                cur.execute(sql, list(params) if params else None)
+                cur.execute(sql, list(params or []))  # the text's %% are undone only with a list
                 names = [d[0] for d in cur.description or []]
                 rows = [[float(v) if isinstance(v, decimal.Decimal) else v for v in row] for row in cur.fetchall()]
         except pymysql.MySQLError as exc:
@@ -514,16 +538,18 @@ class MysqlSource:
 
         try:
             with self._con.cursor() as cur:
-                cur.execute(f"SELECT * FROM ({query}) AS datainsight_source LIMIT 0")
+                cur.execute(f"SELECT * FROM ({query}\n) AS datainsight_source LIMIT 0")
                 fields = cur._result.fields if cur._result is not None else []
         except pymysql.MySQLError as exc:
             raise self._fail(exc, "The query") from None
         return distinct_names([_mysql_column(f) for f in fields])
 
     def select_sql(self, query: str, columns: list[Column], after_column: str | None = None) -> str:
-        sql = f"SELECT * FROM ({query}) AS datainsight_source"
-        if after_column is not None:
-            sql += f" WHERE `{after_column.replace('`', '``')}` > %s"
+        if after_column is None:
+            return f"SELECT * FROM ({query}\n) AS datainsight_source"
+        # With a parameter PyMySQL %-formats the whole text: the query's own % are doubled.
+        return (f"SELECT * FROM ({query.replace('%', '%%')}\n) AS datainsight_source "
+                f"WHERE `{after_column.replace('`', '``')}` > %s")
         return sql
 
     def batches(self, query: str, columns: list[Column], after_column: str | None = None,

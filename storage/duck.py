@@ -12,6 +12,9 @@ MEMORY_LIMIT = "768MB"
 
 def connect(temp_dir: Path | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT})
+    # Times with a zone are kept as UTC wall time whatever the server's own zone is (a
+    # synced timestamptz, an uploaded Parquet file): the same instant, the same value.
+    con.execute("SET TimeZone = 'UTC'")
     if temp_dir is not None:
         temp_dir.mkdir(parents=True, exist_ok=True)
         con.execute("SET temp_directory = ?", [str(temp_dir)])

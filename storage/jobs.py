@@ -91,8 +91,8 @@ class JobService:
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="datainsight-job")
 
     def start(self, principal: Principal, kind: str, workspace_id: int | None,
-              fn: Callable[[Reporter], dict], message: str = "Queued") -> str:
-        job_id = str(uuid.uuid4())
+              fn: Callable[[Reporter], dict], message: str = "Queued", job_id: str | None = None) -> str:
+        job_id = job_id or str(uuid.uuid4())
         now = utcnow()
         with self.engine.begin() as conn:
             conn.execute(insert(jobs).values(

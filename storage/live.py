@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+import uuid
 import time
 from dataclasses import dataclass
 
@@ -80,17 +81,17 @@ class LiveQueries:
     def run(self, live: LiveTable, sql: str, params: list, row_cap: int,
             time_limit: float) -> tuple[list[str], list[list], bool]:
         target = self.target(live)
-        translated, ordered = translate(sql, params, live.table, target.kind)
-        wrapped = f"SELECT * FROM ({translated}) AS widget_result LIMIT {int(row_cap) + 1}"
+        translated, ordered = translate(sql, params, live.table, target.kind, row_cap)
         with open_source(target, time_limit) as source:
-            columns, rows = source.fetch(wrapped, ordered)
+            columns, rows = source.fetch(translated, ordered)
         return columns, rows[:row_cap], len(rows) > row_cap
 
 
-def translate(sql: str, params: list, table: str, kind: str) -> tuple[str, list]:
+def translate(sql: str, params: list, table: str, kind: str, row_cap: int | None = None) -> tuple[str, list]:
     """DuckDB SQL over the stand-in table → the dialect's SQL over ``table``, and the
     parameters in the order the dialect binds them (PostgreSQL: $n as written; MySQL: one
-    %s per use, in order)."""
+    %s per use, in order). ``row_cap``: a LIMIT of row_cap + 1 on the outermost query when
+    it has none (not a wrapping SELECT: MariaDB drops a derived table's ORDER BY)."""
     dialect = DIALECTS[kind]
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
@@ -105,21 +106,26 @@ def translate(sql: str, params: list, table: str, kind: str) -> tuple[str, list]
                 new.set("alias", alias.copy())
             found.replace(new)
     _portable(tree, kind, params)
+    if row_cap is not None and isinstance(tree, exp.Query) and tree.args.get("limit") is None:
+        tree = tree.limit(int(row_cap) + 1)
     ordered: list = []
     if kind == "mysql":
-        # %s binds in the order of the text: mark each use, generate, then read the marks in order.
+        # %s binds in the order of the text: mark each use, generate, then read the marks in
+        # order. The marks hold a random part, so no column name can be taken for one.
+        salt = uuid.uuid4().hex
         for node in list(tree.find_all(exp.Parameter, exp.Placeholder)):
             index = _param_index(node)
             if index is not None:
-                node.replace(exp.Var(this=f"__datainsight_param_{index}__"))
+                node.replace(exp.Var(this=f"__p{salt}_{index}__"))
+        marks = re.compile(rf"__p{salt}_(\d+)__")
         try:
             text = tree.sql(dialect=dialect)
         except sqlglot.errors.UnsupportedError as exc:
             raise AnalysisError(f"This chart cannot run on MySQL: {exc}") from None
         text = text.replace("%", "%%")
-        for found in _MARK.finditer(text):
+        for found in marks.finditer(text):
             ordered.append(params[int(found.group(1)) - 1])
-        return _MARK.sub("%s", text), mysql_params(ordered)
+        return marks.sub("%s", text), mysql_params(ordered)
     for node in list(tree.find_all(exp.Parameter, exp.Placeholder)):  # kept as $n, which ADBC binds
         index = _param_index(node)
         if index is not None:
@@ -253,7 +259,6 @@ def mysql_params(params: list) -> list:
     return converted
 
 
-_MARK = re.compile(r"__datainsight_param_(\d+)__")
 _ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 
 

@@ -269,7 +269,7 @@ class QueryService:
         if kind == "q":
             spec = {k: v for k, v in spec.items() if k not in ("title", "description", "dataset_id")}
         bucket = None
-        live = self.live.source_for(dataset) if self.live is not None and kind == "q" else None
+        live = self.live.source_for(dataset) if self.live is not None else None
         if live is not None:  # a live table changes under us: its results are kept for cache_seconds
             bucket = int(time.time() // live.cache_seconds) if live.cache_seconds > 0 else time.time()
         raw = json.dumps([kind, dataset.id, dataset.version, dataset.path, spec, bucket], sort_keys=True, default=str)

@@ -54,7 +54,8 @@ class SavedQueryService:
             raise InvalidInput("shared is true or false", details={"field": "shared"})
         connection_id = merged.get("connection_id")
         if connection_id is not None:
-            if isinstance(connection_id, bool) or not isinstance(connection_id, int):
+            if isinstance(connection_id, bool) or not isinstance(connection_id, int) or \
+                    not 1 <= connection_id <= MAX_ROW_ID:
                 raise InvalidInput("connection_id is a connection's id, or null", details={"field": "connection_id"})
             found = conn.execute(select(connections.c.workspace_id).where(connections.c.id == connection_id)).first()
             if found is None or found.workspace_id != workspace_id:

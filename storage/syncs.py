@@ -49,6 +49,7 @@ from storage.principal import Principal, Role
 from storage.reports import check_timezone
 from storage.schedules import next_run
 from storage.tables import dataset_syncs
+from storage.tables import jobs as jobs_table
 from storage.tables import datasets as datasets_table
 
 log = logging.getLogger(__name__)
@@ -359,6 +360,8 @@ class SyncService:
         dataset = self.datasets.get(principal, dataset_id)
         with self.engine.connect() as conn:
             row = self._sync_row(conn, dataset.id)
+            running = row is not None and row.running_job is not None and conn.execute(
+                select(jobs_table.c.status).where(jobs_table.c.id == row.running_job)).scalar() in ("queued", "running")
             name = None
             if row is not None and row.connection_id is not None:
                 from storage.tables import connections
@@ -367,7 +370,7 @@ class SyncService:
                                     .where(connections.c.id == row.connection_id)).first()
         if row is None:
             raise NotFound(f"The dataset {dataset.id} is not copied from a database")
-        return self._to_dict(row, name)
+        return {**self._to_dict(row, name), "running": running}
 
     @staticmethod
     def _to_dict(row, connection) -> dict:
@@ -433,12 +436,17 @@ class SyncService:
         return self._start_refresh(principal, dataset.id, token, full, "manual")
 
     def _claim_running(self, dataset_id: int) -> str | None:
-        token = f"claim-{uuid.uuid4().hex}"
+        """The id of the job that will refresh the dataset, if no other refresh holds it. A
+        claim whose job ended (done, failed, cancelled, or failed as an orphan after a
+        crash) is free again at once; one older than STALE_REFRESH is taken over."""
+        token = str(uuid.uuid4())
         now = self.clock()
+        ended = select(jobs_table.c.id).where(jobs_table.c.status.in_(("done", "failed", "cancelled")))
         with self.engine.begin() as conn:
             won = conn.execute(update(dataset_syncs).where(
                 dataset_syncs.c.dataset_id == dataset_id,
-                or_(dataset_syncs.c.running_job.is_(None), dataset_syncs.c.running_since < now - STALE_REFRESH),
+                or_(dataset_syncs.c.running_job.is_(None), dataset_syncs.c.running_since < now - STALE_REFRESH,
+                    dataset_syncs.c.running_job.in_(ended)),
             ).values(running_job=token, running_since=now)).rowcount
         return token if won == 1 else None
 
@@ -463,7 +471,8 @@ class SyncService:
                 self._release(dataset_id, token)
 
         try:
-            job_id = self.jobs.start(principal, "sync", workspace_id, run, message=f"Waiting to refresh ({trigger})")
+            job_id = self.jobs.start(principal, "sync", workspace_id, run, message=f"Waiting to refresh ({trigger})",
+                                     job_id=token)
         except BaseException:
             self._release(dataset_id, token)
             raise

@@ -60,6 +60,14 @@ class SourceDb:
             con.close()
 
 
+@pytest.fixture(autouse=True)
+def _servers_on_this_machine(request):
+    """The test servers listen on 127.0.0.1: the app may connect to them here
+    (DATAINSIGHT_CONNECTIONS_ALLOW_LOOPBACK=true), which it refuses by default."""
+    if "app_storage" in request.fixturenames or "app" in request.fixturenames:
+        request.getfixturevalue("app_storage").connections.allow_loopback = True
+
+
 def _require(url, what):
     if not url:
         pytest.skip(f"needs a {what} server: run the tests with make test (scripts/with-postgres.sh and "

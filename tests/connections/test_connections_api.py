@@ -211,3 +211,35 @@ def test_a_slow_query_is_stopped_by_the_database(client, ada, app_storage, admin
         assert answer.status_code == 422, answer.get_json()
         assert "ran longer than 1 s" in answer.get_json()["error"]["message"]
     assert sql(client, ada, ws, cid, "SELECT 1 AS one").get_json()["rows"] == [[1]]
+
+
+def test_the_servers_own_databases_and_empty_passwords_are_refused(client, ada, app_storage, admin, pg_db):
+    """Every person owns a personal workspace: by default nobody may point a connection at
+    the server itself, and a connection without a password (which a driver would fill
+    from the server's own ~/.pgpass or PGPASSWORD) is not accepted."""
+    ws = workspace_of(app_storage, admin)
+    app_storage.connections.allow_loopback = False
+    answer = make(client, ada, pg_db, ws)
+    assert answer.status_code == 400 and "this server itself" in answer.get_json()["error"]["message"]
+    app_storage.connections.allow_loopback = True
+    answer = make(client, ada, pg_db, ws, password="")
+    assert answer.status_code == 400 and answer.get_json()["error"]["details"]["field"] == "password"
+    answer = make(client, ada, pg_db, ws, password="abc\x00def")
+    assert answer.status_code == 400 and "control character" in answer.get_json()["error"]["message"]
+    answer = make(client, ada, pg_db, ws, host="fd00:ec2::254")
+    assert answer.status_code == 400 and "link-local" in answer.get_json()["error"]["message"]
+
+
+def test_comments_unterminated_text_and_executable_comments(client, ada, app_storage, admin, db):
+    seed_orders(db)
+    ws = workspace_of(app_storage, admin)
+    cid = make(client, ada, db, ws).get_json()["id"]
+    table = "sales.orders" if db.kind == "postgresql" else "orders"
+    ended = sql(client, ada, ws, cid, f"SELECT count(*) AS n FROM {table} -- every order")
+    assert ended.status_code == 200 and ended.get_json()["rows"] == [[2]], ended.get_json()
+    for text in ("SELECT 'abc", "SELECT 1 /*"):
+        answer = sql(client, ada, ws, cid, text)
+        assert answer.status_code == 400 and "could not be read" in answer.get_json()["error"]["message"]
+    if db.kind == "mysql":
+        answer = sql(client, ada, ws, cid, "SELECT id FROM orders /*!) AS a UNION SELECT 1 FROM (SELECT 1 */")
+        assert answer.status_code == 400 and "executable comments" in answer.get_json()["error"]["message"]

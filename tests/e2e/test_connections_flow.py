@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.connections.conftest import pg_db  # noqa: F401  (the fixture)
-from tests.e2e.conftest import EXPECT_TIMEOUT_MS, run_live_server
+from tests.e2e.conftest import EXPECT_TIMEOUT_MS, run_live_server_with
 from tests.e2e.test_main_flow import ensure_account, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -29,7 +29,7 @@ WIDTHS = {"desktop": (1280, 900), "small-laptop": (1000, 800), "phone": (390, 84
 @pytest.fixture(scope="module")
 def live_server():
     """A server of this module's own: its accounts stay out of the session's server."""
-    with run_live_server() as server:
+    with run_live_server_with({"DATAINSIGHT_CONNECTIONS_ALLOW_LOOPBACK": "true"}) as server:
         yield server
 
 
