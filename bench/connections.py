@@ -44,6 +44,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bench.memory import reset_peak, status_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_ENV = "DATAINSIGHT_TEST_POSTGRES_ADMIN_URL"
 DEFAULT_ROWS = 1_000_000
@@ -121,29 +123,9 @@ def drop_source(database: str) -> None:
 # --- one measured run, in a child process -------------------------------------------------------
 
 
-def _status_mb(field: str) -> float:
-    """A /proc/self/status memory figure (kB there) in MiB."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak() -> bool:
-    """Make VmHWM start again from the current RSS (Linux >= 4.0), so set-up (imports,
-    password hashing) does not count towards the measured peak."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def _peak_mb(reset: bool) -> float:
     if reset:
-        return _status_mb("VmHWM")
+        return status_mb("VmHWM")
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # whole life of the child (kB on Linux)
 
 
@@ -166,15 +148,15 @@ class _Phases:
     def wrap(self, name: str, fn):
         def wrapper(*args, **kwargs):
             if self.reset:
-                self.readings.append(_status_mb("VmHWM"))
-                _reset_peak()
+                self.readings.append(status_mb("VmHWM"))
+                reset_peak()
             started = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
                 self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
                 if self.reset:
-                    peak = _status_mb("VmHWM")
+                    peak = status_mb("VmHWM")
                     self.readings.append(peak)
                     self.peak_mb[name] = max(self.peak_mb.get(name, 0.0), peak)
         return wrapper
@@ -192,7 +174,7 @@ def _child(method: str, database: str, work: Path) -> dict:
         workspace_id = store.workspaces.personal_workspace(principal).id
         store.datasets.listeners.clear()  # no automatic profile: a job of its own, not part of the copy
         # Where the time and memory go: the rows copied into a Parquet file, then that file's import.
-        phases = _Phases(reset=_reset_peak())  # whether VmHWM can be reset here
+        phases = _Phases(reset=reset_peak())  # whether VmHWM can be reset here
         store.syncs._copy = phases.wrap("copy", store.syncs._copy)
         store.datasets.inspect_file = phases.wrap("inspect", store.datasets.inspect_file)
         store.datasets.create_from_file = phases.wrap("import", store.datasets.create_from_file)
@@ -247,8 +229,8 @@ def _child(method: str, database: str, work: Path) -> dict:
     else:
         raise SystemExit(f"unknown method {method!r}")
     gc.collect()
-    rss_before = _status_mb("VmRSS")
-    reset = _reset_peak()
+    rss_before = status_mb("VmRSS")
+    reset = reset_peak()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
     outcome = call()

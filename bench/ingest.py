@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.memory import reset_peak, status_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20240611
 DEFAULT_ROWS = 1_000_000
@@ -123,25 +125,6 @@ def generate_csv(path: Path, rows: int, seed: int = SEED) -> None:
 # --- one measured run, in a child process -------------------------------------------------------
 
 
-def _status_mb(field: str) -> float:
-    """A /proc/self/status memory figure (kB there) in MiB."""
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _reset_peak() -> None:
-    """Make VmHWM start again from the current RSS (Linux >= 4.0), so set-up (imports,
-    password hashing) does not count towards the measured peak."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-    except OSError:
-        pass
-
-
 def _child(method: str, csv_path: Path, work: Path) -> dict:
     out = work / "out.parquet"
     if method == "app":
@@ -179,13 +162,13 @@ def _child(method: str, csv_path: Path, work: Path) -> dict:
     else:
         raise SystemExit(f"unknown method {method!r}")
     gc.collect()
-    rss_before = _status_mb("VmRSS")
-    _reset_peak()
+    rss_before = status_mb("VmRSS")
+    reset_peak()
     cpu_before = _cpu_seconds()
     started = time.perf_counter()
     result = call()
     seconds = time.perf_counter() - started
-    result.update(seconds=seconds, cpu_seconds=_cpu_seconds() - cpu_before, peak_mb=_status_mb("VmHWM"),
+    result.update(seconds=seconds, cpu_seconds=_cpu_seconds() - cpu_before, peak_mb=status_mb("VmHWM"),
                   rss_before_mb=rss_before)
     return result
 

@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.memory import status_mb
+
 ROOT = Path(__file__).resolve().parent.parent
 BASELINE_PYTHON = ROOT / ".venv-baseline" / "bin" / "python"
 RETAIL = ROOT / "data" / "samples" / "online-retail.csv.gz"
@@ -100,14 +102,6 @@ def retail_parquet(path: Path) -> None:
 # --- one measured run, in a child process -------------------------------------------------------
 
 
-def _status_mb(field: str) -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def _child(parquet: Path, work: Path) -> dict:
     from analytics.profile import compute_profile
     from storage.duck import connect, literal
@@ -125,7 +119,7 @@ def _child(parquet: Path, work: Path) -> dict:
         usage = resource.getrusage(resource.RUSAGE_SELF)
     finally:
         con.close()
-    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before, "peak_mb": _status_mb("VmHWM"), "rows": profile["table"]["rows"],
+    return {"seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime - cpu_before, "peak_mb": status_mb("VmHWM"), "rows": profile["table"]["rows"],
             "alerts": len(profile["alerts"]), "estimates": [e["what"] for e in profile["estimates"]],
             "json_kb": len(json.dumps(profile)) / 1024}
 
