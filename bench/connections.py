@@ -44,6 +44,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bench.children import run_child
 from bench.memory import reset_peak, status_mb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -244,17 +245,7 @@ def _child(method: str, database: str, work: Path) -> dict:
 
 
 def _run_child(method: str, database: str, base: Path) -> dict:
-    work = Path(tempfile.mkdtemp(prefix=f"{method}-", dir=base))
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.connections", "--child", method, "--database", database, "--work", str(work)],
-            cwd=ROOT, capture_output=True, text=True, check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"{method} run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return run_child("bench.connections", method, ["--database", database], base)
 
 
 # --- the whole benchmark ------------------------------------------------------------------------

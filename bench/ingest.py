@@ -22,12 +22,12 @@ import json
 import os
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from bench.children import run_child
 from bench.memory import reset_peak, status_mb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -180,17 +180,7 @@ def _cpu_seconds() -> float:
 
 
 def _run_child(method: str, csv_path: Path, base: Path) -> dict:
-    work = Path(tempfile.mkdtemp(prefix=f"{method}-", dir=base))
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.ingest", "--child", method, "--csv", str(csv_path), "--work", str(work)],
-            cwd=ROOT, capture_output=True, text=True, check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"{method} run failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-        return json.loads(proc.stdout.strip().splitlines()[-1])
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    return run_child("bench.ingest", method, ["--csv", str(csv_path)], base)
 
 
 # --- the whole benchmark ------------------------------------------------------------------------
