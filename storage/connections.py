@@ -35,7 +35,7 @@ from storage.connectors import (
     open_source,
     test_target,
 )
-from storage.database import MAX_ROW_ID, as_utc, utcnow
+from storage.database import as_utc, row_id, utcnow
 from storage.errors import InvalidInput, NotFound
 from storage.principal import Principal, Role
 from storage.secret_box import SecretBox, SecretUnreadable
@@ -73,12 +73,7 @@ class ConnectionService:
     def _load(self, conn, principal: Principal, connection_id, minimum: Role):
         """(row, role): the connection if the principal has ``minimum`` in its workspace.
         A connection of a workspace they are not in is not there for them."""
-        try:
-            connection_id = int(connection_id)
-        except (TypeError, ValueError):
-            raise NotFound(f"There is no connection {connection_id!r}") from None
-        if not 1 <= connection_id <= MAX_ROW_ID:  # ids are INTEGER columns (32-bit on PostgreSQL)
-            raise NotFound(f"There is no connection {connection_id}")
+        connection_id = row_id(connection_id, "connection")
         row = conn.execute(select(connections).where(connections.c.id == connection_id)).first()
         if row is None or self.workspaces.role_of(conn, principal, row.workspace_id) is None:
             raise NotFound(f"There is no connection {connection_id}")

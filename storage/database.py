@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 
-from storage.errors import InvalidInput
+from storage.errors import InvalidInput, NotFound
 
 log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -26,6 +26,18 @@ _PG_MIGRATION_LOCK = 724_311_001  # any constant; names the advisory lock
 
 # Row ids are INTEGER columns: 32-bit on PostgreSQL. An id past this names nothing.
 MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(value, what: str) -> int:
+    """``value`` as a row id, or NotFound naming ``what`` ("dataset", "connection"...) when
+    it is not a whole number an INTEGER column can hold (the database is not asked)."""
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise NotFound(f"There is no {what} {value!r}") from None
+    if not 1 <= number <= MAX_ROW_ID:
+        raise NotFound(f"There is no {what} {number}")
+    return number
 
 
 def utcnow() -> datetime:

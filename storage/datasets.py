@@ -24,7 +24,7 @@ from analytics.columns import clean_display_name, clean_name
 from analytics.names import check_name
 from storage import ingest
 from storage.audit import NO_AUDIT
-from storage.database import MAX_ROW_ID, as_utc, utcnow
+from storage.database import as_utc, row_id, utcnow
 from storage.duck import connect, literal
 from storage.errors import IngestError, InvalidInput, NotFound
 from storage.jobs import pid_alive
@@ -172,12 +172,7 @@ class DatasetService:
         )
 
     def _load(self, conn, principal: Principal, dataset_id, minimum: Role) -> Dataset:
-        try:
-            dataset_id = int(dataset_id)
-        except (TypeError, ValueError):
-            raise NotFound(f"There is no dataset {dataset_id!r}") from None
-        if not 1 <= dataset_id <= MAX_ROW_ID:  # ids are INTEGER columns (32-bit on PostgreSQL)
-            raise NotFound(f"There is no dataset {dataset_id}")
+        dataset_id = row_id(dataset_id, "dataset")
         row = conn.execute(self._select().where(datasets.c.id == dataset_id)).first()
         if row is None:
             raise NotFound(f"There is no dataset {dataset_id} that you can see")

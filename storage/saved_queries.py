@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, insert, or_, select, update
 
-from storage.database import MAX_ROW_ID, as_utc, utcnow
+from storage.database import MAX_ROW_ID, as_utc, row_id, utcnow
 from storage.errors import Forbidden, InvalidInput, NotFound
 from storage.principal import Principal, Role
 from storage.sql_editor import MAX_SQL
@@ -84,12 +84,7 @@ class SavedQueryService:
     def _load(self, conn, principal: Principal, query_id):
         """(row, role) of a query the principal may see: their own, or shared with a
         workspace they are in (and, for a connection's query, may use the connection)."""
-        try:
-            query_id = int(query_id)
-        except (TypeError, ValueError):
-            raise NotFound(f"There is no saved query {query_id!r}") from None
-        if not 1 <= query_id <= MAX_ROW_ID:  # ids are INTEGER columns (32-bit on PostgreSQL)
-            raise NotFound(f"There is no saved query {query_id}")
+        query_id = row_id(query_id, "saved query")
         row = conn.execute(select(saved_queries).where(saved_queries.c.id == query_id)).first()
         role = self.workspaces.role_of(conn, principal, row.workspace_id) if row is not None else None
         if row is None or role is None or (row.owner_id != principal.user_id and not row.shared) or \
