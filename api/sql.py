@@ -3,8 +3,9 @@ runs them in a sandbox and checks the workspace membership).
 
 POST /api/v1/sql {"workspace_id", "sql", "connection_id"?, "limit"?} →
 {"columns", "types", "rows", "truncated", "elapsed_ms", "limit"}
-POST /api/v1/sql/datasets {"workspace_id", "sql", "name", "refresh"?} → 201, the result saved as a
-dataset that refreshes like a synced one (storage.syncs)
+POST /api/v1/sql/datasets {"workspace_id", "sql", "name", "refresh"?, "mode"?} → 201, the result saved as a
+dataset that refreshes like a synced one (storage.syncs); "mode": "live" makes a live SQL dataset whose
+charts run the query each time, its {{parameters}} bound to dashboard filters (storage.query_sources)
 GET /api/v1/sql/history?workspace_id= → the person's own latest queries there
 POST /api/v1/sql/queries {"workspace_id", "name", "sql", "description"?, "connection_id"?, "shared"?} → 201;
 GET /api/v1/sql/queries?workspace_id=; GET/PATCH/DELETE /api/v1/sql/queries/<id>: saved queries
@@ -35,6 +36,7 @@ class SqlDatasetAsk(Body):
     name: str
     description: str | None = None
     refresh: str | dict | None = None
+    mode: str | None = None
 
 
 class SqlDataset(Answer):
@@ -50,6 +52,7 @@ class SqlResult(Answer):
     rows: list[list]
     truncated: bool
     elapsed_ms: float
+    parameters: list[dict] | None = None
 
 
 class SqlHistory(Answer):
@@ -79,14 +82,16 @@ def run_sql():
 
 
 @blueprint.post("/datasets")
-@operation("Save the whole result of a SELECT as a new dataset of the workspace (editors)", "SQL",
+@operation("Save the whole result of a SELECT as a new dataset of the workspace (editors); with \"mode\": "
+           "\"live\", a dataset whose charts run the query each time, its {{parameters}} bound to dashboard "
+           "filters", "SQL",
            body=SqlDatasetAsk, status=201, answer=SqlDataset)
 def sql_dataset():
     principal = require_principal()
     body = json_body()
     dataset = current_storage().sql.materialise(principal, body.get("workspace_id"), body.get("sql"),
                                                 body.get("name"), body.get("description") or "",
-                                                refresh=body.get("refresh"))
+                                                refresh=body.get("refresh"), mode=body.get("mode") or "sync")
     return created(dataset.public_dict())
 
 

@@ -373,7 +373,8 @@ def register(app) -> None:
             return True, [], error_alert(exc.message)
         if not columns:
             return True, [], error_alert("Add a widget first: filters apply to the columns of the widgets' data")
-        return True, [{"label": f"{c['name']}  ·  {c['type']}", "value": c["name"]} for c in columns], None
+        return True, [{"label": f"{c['name']}  ·  " + (f"query parameter ({c['parameter']})" if c.get("parameter")
+                                                       else c["type"]), "value": c["name"]} for c in columns], None
 
     @app.callback(
         Output("filter-new-modal", "is_open", allow_duplicate=True),

@@ -57,25 +57,37 @@ def register(app) -> None:
         State("sql-text", "value"),
         State("sql-save-name", "value"),
         State("sql-save-refresh", "value"),
+        State("sql-save-mode", "value"),
         State("sql-source", "value"),
         prevent_initial_call=True,
     )
-    def save(n_clicks, workspace_id, sql, name, refresh, source):
+    def save(n_clicks, workspace_id, sql, name, refresh, mode, source):
         if not n_clicks:
             return no_update
         refresh = refresh if refresh in ("manual", "hourly", "daily") else "manual"
+        mode = "live" if mode == "live" else "sync"
         storage, principal = current_storage(), require_principal()
         try:
             connection_id = _connection_id(source)
+            if connection_id is not None and mode == "live":
+                return error_alert(["A query on a connection is copied; for charts that run on the database, make "
+                                    "a live dataset of a table on the ", html.A("Connections", href="/connections"),
+                                    " page"])
             if connection_id is not None:  # copied from the database in the background (storage.syncs)
                 storage.syncs.create(principal, connection_id, {"name": name or "", "sql": sql or "",
                                                                 "refresh": refresh})
                 return success_alert(["Copying the rows in the background: the dataset appears in ",
                                       html.A("Datasets", href="/datasets"), " when they are in."])
-            dataset = storage.sql.materialise(principal, workspace_id, sql or "", name or "", refresh=refresh)
+            dataset = storage.sql.materialise(principal, workspace_id, sql or "", name or "", refresh=refresh,
+                                              mode=mode)
         except DataInsightError as exc:
             return error_alert(exc.message)
-        return success_alert([f"Saved {dataset.rows:,} rows as ", html.A(dataset.name, href=f"/datasets/{dataset.id}"),
+        if mode == "live":
+            return success_alert(["Saved the query as the live dataset ",
+                                  html.A(dataset.name, href=f"/datasets/{dataset.id}", id="sql-saved-dataset"),
+                                  ": chart it on a dashboard, and its charts run the query each time."])
+        return success_alert([f"Saved {dataset.rows:,} rows as ",
+                              html.A(dataset.name, href=f"/datasets/{dataset.id}", id="sql-saved-dataset"),
                               ". It is a table here too, and can be charted on a dashboard."])
 
     @app.callback(

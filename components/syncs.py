@@ -84,7 +84,7 @@ def _last_refresh(sync: dict):
     parts = [_when(sync["last_refresh_at"]) + " UTC ",
              dbc.Badge("Succeeded" if ok else "Failed", color="success" if ok else "danger", id="sync-last-status")]
     if ok and sync.get("last_rows") is not None:
-        copied = "in the sample" if sync.get("source") == "live" else "copied"
+        copied = "in the sample" if sync.get("source") in ("live", "query") else "copied"
         parts.append(html.Span(f" · {sync['last_rows']:,} rows {copied}", className="text-body-secondary"))
     return html.Span(parts)
 
@@ -93,6 +93,7 @@ def _next(sync: dict) -> str:
     """When the next refresh is due: in the daily refresh's time zone, else in UTC."""
     if not sync.get("next_refresh_at"):
         stopped = sync.get("refresh") != "manual" and (sync.get("connection") or sync.get("source") == "workspace")
+        stopped = stopped or sync.get("source") == "query"
         return "Not planned" if stopped else "–"
     zone = sync["refresh"].get("timezone", "UTC") if isinstance(sync.get("refresh"), dict) else "UTC"
     return f"{_when(sync['next_refresh_at'], zone)} {zone}"
@@ -103,6 +104,8 @@ def _origin(sync: dict) -> list[tuple[str, object]]:
     source, connection = sync.get("source") or "connection", sync.get("connection")
     if source == "workspace":
         lines = [("From", "A SQL query over this workspace's datasets, run again at each refresh")]
+    elif source == "query":
+        lines = [("From", "A SQL query over this workspace's datasets, run by each chart when it is drawn")]
     elif connection:
         lines = [("Connection", html.Span([html.Span(connection["name"], className="fw-semibold"),
                                            f" ({KIND_LABELS.get(connection['kind'], connection['kind'])})"]))]
@@ -110,6 +113,11 @@ def _origin(sync: dict) -> list[tuple[str, object]]:
         lines = [("Connection", html.Span([html.Span("The connection was deleted", className="fw-semibold"),
                                            ": this dataset keeps its last copy and is not refreshed any more."]))]
     lines.append(("Table" if sync.get("table") else "Query", _source_text(sync)))
+    if source == "query" and sync.get("parameters"):
+        names = [html.Span([html.Code("{{" + p["name"] + "}}"), f" ({p['type']})"], className="me-3")
+                 for p in sync["parameters"]]
+        lines.append(("Parameters", html.Span(names + [html.Div(
+            "A dashboard filter with the same name gives each its value.", className="small text-body-secondary")])))
     if source == "live":
         seconds = sync.get("cache_seconds") or 0
         lines.append(("Live", f"Charts query the database itself; a chart's result is reused for {seconds:,} "
@@ -119,7 +127,7 @@ def _origin(sync: dict) -> list[tuple[str, object]]:
 
 def sync_details(sync: dict) -> html.Div:
     """Where the rows come from and how the refreshes go (anyone who can read the dataset)."""
-    live = sync.get("source") == "live"
+    live = sync.get("source") in ("live", "query")
     items = _origin(sync)
     if not live:
         items.append(("Refresh", html.Span(sync["refresh_text"], id="sync-refresh-text")))
@@ -165,9 +173,9 @@ def source_card(sync: dict, can_edit: bool) -> dbc.Card:
     live dataset: a new sample, its charts being live already)."""
     source = sync.get("source") or "connection"
     body = [html.Div(sync_details(sync), id="sync-details"), dcc.Store(id="sync-source", data=source)]
-    if can_edit and (source == "workspace" or sync.get("connection")):
+    if can_edit and (source in ("workspace", "query") or sync.get("connection")):
         sid = lambda name: f"sync-{name}"  # noqa: E731
-        live = source == "live"
+        live = source in ("live", "query")
         buttons = [dbc.Button([icon("arrow-repeat", "me-1"), "Draw a new sample" if live else "Refresh now"],
                               id="sync-refresh-now", color="primary", n_clicks=0, disabled=bool(sync.get("running")))]
         if not live:

@@ -21,6 +21,7 @@ from storage.invitations import InvitationService
 from storage.jobs import JobService
 from storage.limits import Limits
 from storage.live import LiveQueries
+from storage.query_sources import QuerySources
 from storage.profiles import ProfileService
 from storage.queries import QueryService
 from storage.reports import ReportService
@@ -88,6 +89,7 @@ class Storage:
         self.sql.syncs = self.syncs
         self.saved_queries = SavedQueryService(self.engine, self.workspaces)
         self.queries.live = LiveQueries(self.engine, self.connections)
+        self.queries.query_sources = QuerySources(self.engine, self.sql)
         self.syncs.sql_editor = self.sql
         self.audit = AuditLog(self.engine, audit_retention_days)
         for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,

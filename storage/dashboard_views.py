@@ -146,14 +146,16 @@ class DashboardViewService:
         if spec.get("type") == "markdown":
             return {**widget_type("markdown").render(None, spec), "title": spec.get("title")}
         dataset = self.datasets.get(principal, spec["dataset_id"])
-        spec = self.viewed_spec(widget, spec, dataset.schema, board, filter_values, cross)
+        spec = self.viewed_spec(widget, spec, dataset.schema, board, filter_values, cross,
+                                self.queries.parameters_of(dataset))
         extra = cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})
         output = self.queries.render(principal, dataset.id, spec, extra_filters=extra or None)
         return {**output, "title": widget["spec"].get("title")}
 
     @staticmethod
-    def viewed_spec(widget: dict, spec: dict, schema: list[dict], board: dict, filter_values, cross) -> dict:
-        spec = apply_dashboard_filters(spec, schema, active_filters(board, filter_values))
+    def viewed_spec(widget: dict, spec: dict, schema: list[dict], board: dict, filter_values, cross,
+                    parameters: list[dict] | None = None) -> dict:
+        spec = apply_dashboard_filters(spec, schema, active_filters(board, filter_values), parameters)
         # Each period clicked on this widget drills it one grain finer (month -> week ...).
         steps = sum(1 for item in (cross or []) if isinstance(item, dict) and item.get("grain")
                     and str(item.get("source")) == str(widget["id"]))
@@ -166,23 +168,48 @@ class DashboardViewService:
 
     def filter_options(self, principal, dashboard_id) -> dict[str, list]:
         """Values offered by each multi-select filter: the most frequent values of its
-        column in the first dataset of the dashboard that has it."""
+        column in the first dataset of the dashboard that has it (for a live SQL dataset's
+        text parameter: a column of that name in one of the workspace's datasets)."""
         board = self.dashboards.get(principal, dashboard_id)
+        seen: dict = {}
+
+        def dataset(dataset_id):
+            if dataset_id not in seen:
+                seen[dataset_id] = self.datasets.get(principal, dataset_id)
+            return seen[dataset_id]
+
+        return self._options(board, dataset, lambda: self.datasets.list(principal, board["workspace_id"]))
+
+    def _options(self, board: dict, dataset_of, workspace_datasets) -> dict[str, list]:
         options = {}
-        schemas = {}
         for flt in board.get("filters") or []:
             if flt.get("kind") != "multi_select":
                 continue
+            parameter = False
             for widget in board.get("widgets") or []:
                 dataset_id = widget["spec"].get("dataset_id")
                 if dataset_id is None:
                     continue
-                if dataset_id not in schemas:
-                    schemas[dataset_id] = {c["name"] for c in self.datasets.get(principal, dataset_id).schema}
-                if flt["column"] in schemas[dataset_id]:
-                    options[flt["id"]] = self._top_values_of(self.datasets.get(principal, dataset_id), flt["column"])
+                found = dataset_of(dataset_id)
+                if flt["column"] in {c["name"] for c in found.schema}:
+                    options[flt["id"]] = self._top_values_of(found, flt["column"])
                     break
+                parameter = parameter or flt["column"] in {p["name"] for p in self.queries.parameters_of(found)}
+            else:
+                if parameter:
+                    options[flt["id"]] = self._parameter_values(workspace_datasets(), flt["column"])
         return options
+
+    def _parameter_values(self, candidates, name: str) -> list:
+        """Values for a text parameter: those of the first dataset with a column so named
+        (ignoring case) whose rows are its own (not a sample)."""
+        for candidate in candidates:
+            if self.queries.query_sources.source_for(candidate) is not None:
+                continue
+            for column in candidate.schema:
+                if column["name"].lower() == name.lower() and column["type"] in ("string", "boolean", "integer"):
+                    return self._top_values_of(candidate, column["name"])
+        return []
 
     def _top_values_of(self, dataset, column: str) -> list:
         """The column's most frequent values (at most FILTER_OPTION_LIMIT), sorted."""
@@ -195,15 +222,19 @@ class DashboardViewService:
 
     def columns(self, principal, dashboard_id) -> list[dict]:
         """Every column of the dashboard's datasets, once each, for the 'add filter' form:
-        [{"name", "type"}]."""
+        [{"name", "type"}], and the ``{{parameters}}`` of its live SQL datasets (with
+        "parameter": their type)."""
         board = self.dashboards.get(principal, dashboard_id)
-        seen: dict[str, str] = {}
+        seen: dict[str, dict] = {}
         for dataset_id in dict.fromkeys(w["spec"].get("dataset_id") for w in board.get("widgets") or []):
             if dataset_id is None:
                 continue
-            for column in self.datasets.get(principal, dataset_id).schema:
-                seen.setdefault(column["name"], column["type"])
-        return [{"name": n, "type": t} for n, t in seen.items()]
+            dataset = self.datasets.get(principal, dataset_id)
+            for parameter in self.queries.parameters_of(dataset):
+                seen[parameter["name"]] = parameter
+            for column in dataset.schema:
+                seen.setdefault(column["name"], {"name": column["name"], "type": column["type"]})
+        return list(seen.values())
 
     # --- visitors with a public link ------------------------------------------------------
 
@@ -244,19 +275,10 @@ class DashboardViewService:
 
     def shared_filter_options(self, token: str) -> dict[str, list]:
         board = self.shared_board(token)
-        options = {}
-        for flt in board.get("filters") or []:
-            if flt.get("kind") != "multi_select":
-                continue
-            for widget in board.get("widgets") or []:
-                dataset_id = widget["spec"].get("dataset_id")
-                if dataset_id is None:
-                    continue
-                dataset = self.queries.dataset_in_workspace(dataset_id, board["workspace_id"])
-                if flt["column"] in {c["name"] for c in dataset.schema}:
-                    options[flt["id"]] = self._top_values_of(dataset, flt["column"])
-                    break
-        return options
+        return self._options(board, lambda dataset_id: self.queries.dataset_in_workspace(dataset_id,
+                                                                                         board["workspace_id"]),
+                             # A visitor is not shown values of datasets the dashboard does not draw.
+                             lambda: [])
 
     # --- prefetch ------------------------------------------------------------------------
 

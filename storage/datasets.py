@@ -200,6 +200,16 @@ class DatasetService:
             return None
         return self._to_dataset(row, Role.VIEWER)
 
+    def all_in_workspace(self, workspace_id: int) -> list[Dataset]:
+        """Every dataset of ``workspace_id``, with viewer rights, for callers that hold
+        another authority over that workspace (a live SQL dataset's query, which reads its
+        workspace's datasets whoever draws the chart). Never for a signed-in user: list()
+        checks their membership."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(self._select().where(datasets.c.workspace_id == int(workspace_id))
+                                .order_by(datasets.c.id)).all()
+        return [self._to_dataset(r, Role.VIEWER) for r in rows]
+
     def file_path(self, dataset: Dataset) -> Path:
         return self.data_dir / dataset.path
 
@@ -325,12 +335,12 @@ class DatasetService:
                        self.limits.memory_budget)
 
     def inspect_file(self, path: Path, filename: str, sheet: str | None = None,
-                     options: dict | None = None) -> ingest.Inspection:
+                     options: dict | None = None, allow_empty: bool = False) -> ingest.Inspection:
         """What the file holds, read with the person's ``options`` (see ingest.read_options)."""
         choices = ingest.read_options(options)
         source = self.prepare(path, filename, sheet, choices.get("encoding"))
         try:
-            return ingest.inspect(source, self.tmp_dir, choices)
+            return ingest.inspect(source, self.tmp_dir, choices, allow_empty)
         finally:
             source.cleanup()
 

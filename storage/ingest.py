@@ -506,15 +506,17 @@ def _sample_size(column_count: int) -> int:
     return max(200, min(SAMPLE_ROWS, SAMPLE_CELLS // max(column_count, 1)))
 
 
-def inspect(source: Source, temp_dir: Path, choices: dict | None = None) -> Inspection:
+def inspect(source: Source, temp_dir: Path, choices: dict | None = None, allow_empty: bool = False) -> Inspection:
     """What the file holds: the proposed columns with their types, and the first rows.
-    ``choices`` are the person's reading options (see read_options)."""
+    ``choices`` are the person's reading options (see read_options). ``allow_empty``: a
+    file with columns and no rows is fine (a live SQL dataset's sample, which may be empty
+    until a filter gives its query a value); an upload must have rows."""
     choices = read_options(choices)
     serial = text_doubles = False
     for _attempt in range(3):
         con = _connect(temp_dir)
         try:
-            inspection = _inspect(con, source, serial, choices, text_doubles)
+            inspection = _inspect(con, source, serial, choices, text_doubles, allow_empty)
             if not inspection.reading.get("reread_doubles"):
                 return inspection
             text_doubles = True  # a decimal comma proven in text columns: see _csv_columns
@@ -528,7 +530,8 @@ def inspect(source: Source, temp_dir: Path, choices: dict | None = None) -> Insp
     raise AssertionError("unreachable")
 
 
-def _inspect(con, source: Source, serial: bool, choices: dict, text_doubles: bool) -> Inspection:
+def _inspect(con, source: Source, serial: bool, choices: dict, text_doubles: bool,
+             allow_empty: bool = False) -> Inspection:
     csv_options: dict = {}
     doubles: set[str] = set()
     if source.kind == "csv":
@@ -572,7 +575,7 @@ def _inspect(con, source: Source, serial: bool, choices: dict, text_doubles: boo
     preview = con.execute(
         f"SELECT {', '.join(f'c{i}' for i in range(kept))} FROM sample LIMIT {PREVIEW_ROWS}"
     ).fetchall()
-    if not preview:
+    if not preview and not allow_empty:
         if source.kind == "csv" and csv_options.get("header"):
             raise IngestError("The file has a header but no rows of data")
         raise IngestError("The file has no rows of data")

@@ -129,6 +129,7 @@ class QueryService:
         self.analyses = None  # set by Storage: analysis widgets run their analysis through it
         self.roles = None  # set by Storage: column roles decide how numbers are written
         self.live = None  # set by Storage (storage.live.LiveQueries): live datasets query their database
+        self.query_sources = None  # set by Storage (storage.query_sources): live SQL datasets run their query
         self.data_dir = Path(data_dir)
         self.time_limit = time_limit
         self.row_cap = row_cap
@@ -272,6 +273,9 @@ class QueryService:
         live = self.live.source_for(dataset) if self.live is not None else None
         if live is not None:  # a live table changes under us: its results are kept for cache_seconds
             bucket = int(time.time() // live.cache_seconds) if live.cache_seconds > 0 else time.time()
+        query_source = self.query_sources.source_for(dataset) if self.query_sources is not None else None
+        if query_source is not None:  # a live SQL dataset's rows are those of the workspace's datasets now
+            bucket = self.query_sources.state_of(query_source)
         raw = json.dumps([kind, dataset.id, dataset.version, dataset.path, spec, bucket], sort_keys=True, default=str)
         return kind + ":" + hashlib.sha256(raw.encode()).hexdigest()
 
@@ -328,6 +332,14 @@ class QueryService:
 
             def execute(sql, params, _source):
                 return self.live.run(live, sql, params, self.row_cap, self.time_limit)
+        elif (query_source := self.query_sources.source_for(dataset) if self.query_sources else None) is not None:
+            # A live SQL dataset: the widget's query is built over a stand-in name that
+            # storage.query_sources replaces with the person's query, its parameters bound.
+            source, schema = self.query_sources.stand_in(), dataset.schema
+
+            def execute(sql, params, stand_in):
+                return self.query_sources.run(query_source, sql, params, normalized.get("parameters"), stand_in,
+                                              self.row_cap, self.time_limit)
         else:
             source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
             schema, execute = self._schema_with_ranges(dataset), self._execute
@@ -353,6 +365,10 @@ class QueryService:
             self._store(key, result)
         metrics().widget_queries.labels(normalized["type"], "miss").inc()
         return {**result, "cached": False}
+
+    def parameters_of(self, dataset: Dataset) -> list[dict]:
+        """The ``{{parameters}}`` of a live SQL dataset that dashboard filters bind (else [])."""
+        return self.query_sources.parameters_of(dataset) if self.query_sources is not None else []
 
     def column_roles(self, dataset: Dataset) -> dict[str, str] | None:
         """{column: role} of the dataset's current version, a person's corrections
@@ -442,7 +458,7 @@ class QueryService:
             return self.render_on(None, normalize_spec(spec, []))
         dataset = self.datasets.get(principal, spec["dataset_id"])
         normalized = self.prepare(dataset, spec, extra_filters)
-        normalized = apply_dashboard_filters(normalized, dataset.schema, dashboard_filters)
+        normalized = apply_dashboard_filters(normalized, dataset.schema, dashboard_filters, self.parameters_of(dataset))
         return self.render_on(dataset, normalized, complete=True)
 
     # --- for a public share link -----------------------------------------------------------
@@ -464,7 +480,7 @@ class QueryService:
         dataset = self.dataset_in_workspace(spec["dataset_id"], dashboard["workspace_id"])
         dashboard_values, clicks = _split_shared_filters(dashboard, extra_filters)
         normalized = self.prepare(dataset, spec, clicks)
-        normalized = apply_dashboard_filters(normalized, dataset.schema, dashboard_values)
+        normalized = apply_dashboard_filters(normalized, dataset.schema, dashboard_values, self.parameters_of(dataset))
         return self.render_on(dataset, normalized)
 
     def dataset_in_workspace(self, dataset_id, workspace_id: int) -> Dataset:

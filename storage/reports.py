@@ -249,7 +249,8 @@ class ReportService:
             output = widget_type("markdown").render(None, normalize_spec(spec, []))
             return {"output": {**output, "title": spec.get("title")}, "data": None}
         dataset = dataset_of(spec["dataset_id"])
-        viewed = self.views.viewed_spec(widget, spec, dataset.schema, board, values, cross)
+        viewed = self.views.viewed_spec(widget, spec, dataset.schema, board, values, cross,
+                                        self.views.queries.parameters_of(dataset))
         extra = cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})
         normalized = self.queries.prepare(dataset, viewed, extra or None)
         stream = None

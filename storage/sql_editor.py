@@ -23,12 +23,15 @@ import re
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from sqlalchemy import delete, insert, select
+
+from analytics.sql_parameters import bind, parameters_in
 
 from storage.database import as_utc, utcnow
 from storage.errors import DataInsightError, InvalidInput
@@ -44,6 +47,8 @@ TIME_LIMIT = 30.0  # seconds
 MEMORY_LIMIT = "512MB"
 HISTORY_KEPT = 200  # per person
 _RUNNING = threading.BoundedSemaphore(2)
+# Datasets whose version file is a sample, not their rows (storage.live, storage.query_sources).
+SAMPLED_SOURCES = ("live", "query")
 _LINE = re.compile(r"LINE (\d+): (.*)\n( *)(\^+)")
 
 
@@ -118,15 +123,23 @@ class SqlEditorService:
                 for name, dataset in self._named(principal, workspace_id).items()}
 
     def _named(self, principal: Principal, workspace_id) -> dict:
+        return self._as_tables(self.datasets.list(principal, workspace_id))
+
+    def workspace_tables(self, workspace_id: int) -> dict:
+        """The tables of a workspace by the authority of something in it (a live SQL
+        dataset, whose charts read the workspace's datasets whoever looks at them)."""
+        return self._as_tables(self.datasets.all_in_workspace(int(workspace_id)))
+
+    def _as_tables(self, datasets: list) -> dict:
         found: dict = {}
         taken: set[str] = set()
-        # A live dataset's file is only a sample of its table: SQL over it would give
-        # wrong totals, so it is queried on its connection instead (not listed here).
+        # A live dataset's file is only a sample (of its table on a connection, or of its
+        # query's result): SQL over it would give wrong totals, so it is not listed here.
         with self.engine.connect() as conn:
-            live = set(conn.execute(select(dataset_syncs.c.dataset_id).where(dataset_syncs.c.source == "live"))
-                       .scalars())
-        for dataset in sorted(self.datasets.list(principal, workspace_id), key=lambda d: d.id):
-            if dataset.id in live:
+            sampled = set(conn.execute(select(dataset_syncs.c.dataset_id)
+                                       .where(dataset_syncs.c.source.in_(SAMPLED_SOURCES))).scalars())
+        for dataset in sorted(datasets, key=lambda d: d.id):
+            if dataset.id in sampled:
                 continue
             name = dataset.name if dataset.name.lower() not in taken else f"{dataset.name}_{dataset.id}"
             taken.add(name.lower())
@@ -142,6 +155,48 @@ class SqlEditorService:
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         return con
+
+    @contextmanager
+    def _limited(self, con, seconds: float, shown: str):
+        """Run the block with ``con`` interrupted after ``seconds``; a query stopped that way
+        is a QueryTimeout, one past the memory limit an error that says so, any other
+        DuckDB error its message with the line and position (``explain_error``)."""
+        timed_out = threading.Event()
+
+        def stop():
+            timed_out.set()
+            con.interrupt()
+
+        timer = threading.Timer(seconds, stop)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        except duckdb.Error as exc:
+            if timed_out.is_set():
+                raise QueryTimeout(f"The query ran longer than {seconds:g} s and was stopped") from None
+            if isinstance(exc, duckdb.OutOfMemoryException):
+                raise SqlError(f"The query needs more than the editor's {self.memory_limit} of memory: "
+                               "aggregate, filter or LIMIT it", details={"field": "sql"}) from None
+            raise explain_error(exc, shown) from None
+        finally:
+            timer.cancel()
+
+    @contextmanager
+    def _sandboxed(self, tables: dict, seconds: float, shown: str):
+        """A sandbox over ``tables`` (at most two at once per process), time-limited;
+        ``shown``: the person's query, which an error's line and position point into."""
+        if not _RUNNING.acquire(timeout=self.time_limit):
+            raise QueryTimeout("Other queries are running on this server; try again in a moment")
+        try:
+            con = self._sandbox(tables)
+            try:
+                with self._limited(con, seconds, shown):
+                    yield con
+            finally:
+                con.close()
+        finally:
+            _RUNNING.release()
 
     @staticmethod
     def _one_select(sql: str) -> str:
@@ -188,49 +243,46 @@ class SqlEditorService:
         return result
 
     def _run(self, principal: Principal, workspace_id: int, sql: str, limit: int) -> dict:
-        query = self._one_select(sql)
+        # A query written for charts may name parameters ({{region}}): tried here, its
+        # optional clauses are left out and its other parameters are NULL.
+        text, params = bind(sql, None, fill_missing=True)
+        query = self._one_select(text)
         tables = self._named(principal, workspace_id)
-        if not _RUNNING.acquire(timeout=self.time_limit):
-            raise QueryTimeout("Other queries are running on this server; try again in a moment")
         started = time.perf_counter()
-        try:
-            con = self._sandbox(tables)
-            timed_out = threading.Event()
-
-            def stop():
-                timed_out.set()
-                con.interrupt()
-
-            timer = threading.Timer(self.time_limit, stop)
-            timer.daemon = True
-            timer.start()
-            try:
-                with INTERACTIVE.running():
-                    cursor = con.execute(f"SELECT * FROM ({query}) AS editor_query LIMIT ?", [limit + 1])
-                    columns = [d[0] for d in cursor.description]
-                    types = [str(d[1]) for d in cursor.description]
-                    rows = cursor.fetchall()
-            except duckdb.Error as exc:
-                if timed_out.is_set():
-                    raise QueryTimeout(f"The query ran longer than {self.time_limit:g} s and was stopped") from None
-                if isinstance(exc, duckdb.OutOfMemoryException):
-                    raise SqlError(f"The query needs more than the editor's {self.memory_limit} of memory: "
-                                   "aggregate, filter or LIMIT it", details={"field": "sql"}) from None
-                raise explain_error(exc, query) from None
-            finally:
-                timer.cancel()
-                con.close()
-        finally:
-            _RUNNING.release()
+        with self._sandboxed(tables, self.time_limit, query) as con, INTERACTIVE.running():
+            # New lines around the person's query: a -- comment on its last line ends there.
+            cursor = con.execute(f"SELECT * FROM (\n{query}\n) AS editor_query LIMIT ${len(params) + 1}",
+                                 params + [limit + 1])
+            columns = [d[0] for d in cursor.description]
+            types = [str(d[1]) for d in cursor.description]
+            rows = cursor.fetchall()
         return {"columns": columns, "types": types, "rows": [[_cell(v) for v in r] for r in rows[:limit]],
                 "truncated": len(rows) > limit, "elapsed_ms": round((time.perf_counter() - started) * 1000, 1),
-                "limit": limit}
+                "limit": limit, "parameters": [p.public_dict() for p in parameters_in(sql)]}
+
+    def run_for_chart(self, workspace_id: int, sql: str, values: dict | None, chart_sql: str, chart_params: list,
+                      stand_in: str, row_cap: int, time_limit: float) -> tuple[list[str], list[list], bool]:
+        """A widget's query (``chart_sql``, built over ``stand_in``) on the result of a live
+        SQL dataset's query, its parameters bound to ``values`` (dashboard filters), over
+        the workspace's current datasets; at most ``row_cap`` rows."""
+        text, params = bind(sql, values, start=len(chart_params) + 1)
+        query = self._one_select(text)
+        # New lines around the person's query: a -- comment on its last line ends there.
+        chart_sql = chart_sql.replace(stand_in, f"(\n{query}\n)")
+        wrapped = f"SELECT * FROM ({chart_sql}) AS widget_result LIMIT ${len(chart_params) + len(params) + 1}"
+        with self._sandboxed(self.workspace_tables(workspace_id), time_limit, query) as con, INTERACTIVE.running():
+            cursor = con.execute(wrapped, chart_params + params + [row_cap + 1])
+            columns = [d[0] for d in cursor.description]
+            rows = [list(r) for r in cursor.fetchall()]
+        return columns, rows[:row_cap], len(rows) > row_cap
 
     # --- a query's result as a dataset ----------------------------------------------------------
 
-    def materialise(self, principal: Principal, workspace_id, sql, name, description: str = "", refresh=None):
+    def materialise(self, principal: Principal, workspace_id, sql, name, description: str = "", refresh=None,
+                    mode: str = "sync"):
         """The whole result of one SELECT as a new dataset of the workspace (editors),
-        refreshable like a synced dataset (storage.syncs): by hand, or on ``refresh``."""
+        refreshable like a synced dataset (storage.syncs): by hand, or on ``refresh``;
+        ``mode`` "live": a dataset whose charts run the query (storage.query_sources)."""
         if workspace_id is None:
             raise InvalidInput("Say which workspace: workspace_id", details={"field": "workspace_id"})
         if not isinstance(sql, str) or not sql.strip() or len(sql) > MAX_SQL:
@@ -239,46 +291,31 @@ class SqlEditorService:
             raise InvalidInput("Give the dataset a name", details={"field": "name"})
         with self.engine.connect() as conn:
             self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)
-        return self.syncs.create_from_workspace_sql(principal, int(workspace_id), sql, name, description, refresh)
+        return self.syncs.create_from_workspace_sql(principal, int(workspace_id), sql, name, description, refresh,
+                                                    mode=mode)
 
-    def write_result(self, principal: Principal, workspace_id: int, sql: str, path) -> "pa.Schema":
+    def write_result(self, principal: Principal, workspace_id: int, sql: str, path,
+                     sample_rows: int | None = None) -> "pa.Schema":
         """Stream the whole result of one SELECT over the workspace's datasets (as
         ``principal`` sees them) into a Parquet file at ``path``, in batches, with no row
-        cap; returns its Arrow schema. The file is removed if anything fails."""
-        query = self._one_select(sql)
+        cap (``sample_rows``: a random sample of that many rows instead, parameters left
+        out or NULL); returns its Arrow schema. The file is removed if anything fails."""
+        text, params = bind(sql, None, fill_missing=True) if sample_rows else (sql, [])
+        query = self._one_select(text)
+        if sample_rows:
+            query = f"SELECT * FROM (\n{query}\n) AS sampled USING SAMPLE reservoir({int(sample_rows)} ROWS)"
         tables = self._named(principal, int(workspace_id))
-        if not _RUNNING.acquire(timeout=self.time_limit):
-            raise QueryTimeout("Other queries are running on this server; try again in a moment")
+        seconds = self.time_limit * 4  # a whole result may take longer than a page
         try:
-            con = self._sandbox(tables)
-            timed_out = threading.Event()
-
-            def stop():
-                timed_out.set()
-                con.interrupt()
-
-            timer = threading.Timer(self.time_limit * 4, stop)  # a whole result may take longer than a page
-            timer.daemon = True
-            timer.start()
-            try:
-                reader = con.sql(query).to_arrow_reader(100_000)
+            with self._sandboxed(tables, seconds, query) as con:
+                reader = con.sql(query, params=params or None).to_arrow_reader(100_000)
                 with pq.ParquetWriter(path, reader.schema) as writer:
                     for batch in reader:
                         writer.write_batch(batch)
                 return reader.schema
-            except duckdb.Error as exc:
-                if timed_out.is_set():
-                    raise QueryTimeout(f"The query ran longer than {self.time_limit * 4:g} s and was stopped") \
-                        from None
-                raise explain_error(exc, query) from None
-            finally:
-                timer.cancel()
-                con.close()
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        finally:
-            _RUNNING.release()
 
     # --- history ----------------------------------------------------------------------------
 

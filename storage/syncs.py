@@ -37,15 +37,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import insert, or_, select, update
 
+from analytics.sql_parameters import parameters_in
 from storage import ingest
 from storage.audit import NO_AUDIT
-from storage.connectors import SAMPLE_ROWS, SAMPLE_SQL, SYNC_TIMEOUT, one_select, open_source, quote_table
+from storage.connectors import (SAMPLE_ROWS, SAMPLE_SQL, SYNC_TIMEOUT, one_select, open_source, quote_table,
+                                without_settings)
 from storage.database import as_utc, utcnow
 from storage.errors import Conflict, DataInsightError, Forbidden, IngestError, InvalidInput, NotFound
 from storage.datasets import clean_dataset_name as clean_name
 from storage.jobs import JobCancelled, Reporter
 from storage.live import DEFAULT_CACHE_SECONDS, check_live_names
 from storage.principal import Principal, Role
+from storage.query_sources import sample_note as query_sample_note
 from storage.reports import check_timezone
 from storage.schedules import next_run
 from storage.tables import dataset_syncs
@@ -266,7 +269,15 @@ class SyncService:
                               rows=rows)
             return {"dataset": dataset.public_dict(), "rows": rows, "notes": notes}
 
-        job_id = self.jobs.start(principal, "sync", workspace_id, copy, message="Waiting to copy")
+        def copy_hiding_settings(report: Reporter) -> dict:
+            try:
+                return copy(report)
+            except JobCancelled:
+                raise
+            except DataInsightError as exc:  # editors copy without seeing where the connection points
+                raise type(exc)(without_settings(exc.message, target), details=exc.details) from None
+
+        job_id = self.jobs.start(principal, "sync", workspace_id, copy_hiding_settings, message="Waiting to copy")
         return {"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}
 
     def _copy(self, target, query: str, incremental: str | None, after, report: Reporter):
@@ -300,16 +311,17 @@ class SyncService:
             raise
         return path, rows, [c.note for c in columns if c.note], columns
 
-    def _plans(self, path, types: list[pa.DataType]) -> tuple[ingest.Inspection, list[ingest.ColumnPlan]]:
+    def _plans(self, path, types: list[pa.DataType], allow_empty: bool = False) \
+            -> tuple[ingest.Inspection, list[ingest.ColumnPlan]]:
         """The import's plan for a file we wrote: each column keeps the type it was given."""
-        inspection = self.datasets.inspect_file(path, "copy.parquet")
+        inspection = self.datasets.inspect_file(path, "copy.parquet", allow_empty=allow_empty)
         plans = [ingest.ColumnPlan(info.source, info.name, logical_of(arrow))
                  for info, arrow in zip(inspection.columns, types)]
         return inspection, plans
 
-    def _import_new(self, principal, workspace_id, path, values, types: list[pa.DataType]):
+    def _import_new(self, principal, workspace_id, path, values, types: list[pa.DataType], allow_empty: bool = False):
         try:
-            inspection, plans = self._plans(path, types)
+            inspection, plans = self._plans(path, types, allow_empty)
             return self.datasets.create_from_file(
                 principal, workspace_id, path, "copy.parquet", name=values["name"], plans=plans,
                 inspection=inspection, user_typed={p.source for p in plans},
@@ -320,25 +332,41 @@ class SyncService:
             raise
 
     def create_from_workspace_sql(self, principal: Principal, workspace_id: int, sql: str, name: str,
-                                  description: str = "", refresh=None):
+                                  description: str = "", refresh=None, mode: str = "sync"):
         """A SQL editor query over the workspace's datasets saved as a dataset: its result
-        now, and again on ``refresh`` (or by hand) as the person who saved it."""
+        now, and again on ``refresh`` (or by hand) as the person who saved it. ``mode``
+        "live": charts run the query each time instead (storage.query_sources), its
+        ``{{parameters}}`` bound to dashboard filters; the file is a sample of the result."""
+        if mode not in ("sync", "live"):
+            raise InvalidInput('mode is "sync" (keep a copy of the result) or "live" (charts run the query)',
+                               details={"field": "mode"})
+        live = mode == "live"
+        if not live and parameters_in(sql):
+            raise InvalidInput("A query with {{parameters}} takes its values from dashboard filters, so it can only "
+                               'be saved as a live dataset ("mode": "live")', details={"field": "mode"})
         values = {"name": clean_name(name), "table": None, "sql": sql, "refresh": check_refresh(refresh),
                   "description": description if isinstance(description, str) else ""}
+        if live and not values["description"]:
+            values["description"] = f"Live SQL: {sql[:1000]}"
         path = self.datasets.tmp_dir / f"sql-{uuid.uuid4().hex}.parquet"
         try:
-            schema = self.sql_editor.write_result(principal, workspace_id, sql, path)
-            dataset = self._import_new(principal, workspace_id, path, values, list(schema.types))
+            schema = self.sql_editor.write_result(principal, workspace_id, sql, path,
+                                                  sample_rows=SAMPLE_ROWS if live else None)
+            # A live query's sample may be empty (a parameter it needs is NULL until a filter
+            # gives it a value): its columns are what charts need.
+            dataset = self._import_new(principal, workspace_id, path, values, list(schema.types), allow_empty=live)
         finally:
             path.unlink(missing_ok=True)
         now = self.clock()
+        notes = [query_sample_note(dataset.rows)] if live else []
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(dataset_syncs).values(
-                    dataset_id=dataset.id, source="workspace", connection_id=None, source_table=None, source_sql=sql,
-                    refresh_json=json.dumps(values["refresh"]), incremental_column=None, owner_id=principal.user_id,
+                    dataset_id=dataset.id, source="query" if live else "workspace", connection_id=None,
+                    source_table=None, source_sql=sql, refresh_json=json.dumps(values["refresh"]),
+                    incremental_column=None, owner_id=principal.user_id,
                     next_refresh_at=next_refresh(values["refresh"], now), last_refresh_at=now, last_status="ok",
-                    last_rows=dataset.rows, notes_json="[]", created_at=now))
+                    last_rows=dataset.rows, notes_json=json.dumps(notes), created_at=now))
         except BaseException:
             self.datasets.delete(principal, dataset.id)
             raise
@@ -378,7 +406,9 @@ class SyncService:
             return as_utc(value).isoformat() if value is not None else None
 
         refresh = json.loads(row.refresh_json)
-        return {"dataset_id": row.dataset_id, "source": row.source, "mode": "live" if row.source == "live" else "sync",
+        return {"dataset_id": row.dataset_id, "source": row.source,
+                "mode": "live" if row.source in ("live", "query") else "sync",
+                "parameters": [p.public_dict() for p in parameters_in(row.source_sql)] if row.source == "query" else [],
                 "cache_seconds": row.cache_seconds, "connection_id": row.connection_id,
                 "connection": {"name": connection.name, "kind": connection.kind} if connection else None,
                 "table": row.source_table, "sql": row.source_sql, "refresh": refresh,
@@ -404,7 +434,7 @@ class SyncService:
             values = {}
             if "refresh" in patch:
                 refresh = check_refresh(patch["refresh"])
-                alive = row.source == "workspace" or row.connection_id is not None
+                alive = row.source in ("workspace", "query") or row.connection_id is not None
                 values.update(refresh_json=json.dumps(refresh), owner_id=principal.user_id,
                               next_refresh_at=next_refresh(refresh, self.clock()) if alive else None)
             if "incremental_column" in patch:
@@ -461,8 +491,11 @@ class SyncService:
             except JobCancelled:  # the person stopped it: the previous version stays, and no failure is recorded
                 raise
             except DataInsightError as exc:
-                self._record(dataset_id, status="failed", error=exc.message)
-                raise
+                # Shown on the dataset page to anyone who reads the dataset: without the
+                # connection's settings (its owner sees them with Test on the Connections page).
+                shown = self._shown_error(dataset_id, exc.message)
+                self._record(dataset_id, status="failed", error=shown)
+                raise type(exc)(shown, details=exc.details) from None
             except Exception:
                 self._record(dataset_id, status="failed",
                              error="Something went wrong on the server; the log has the details")
@@ -477,6 +510,13 @@ class SyncService:
             self._release(dataset_id, token)
             raise
         return {"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}
+
+    def _shown_error(self, dataset_id: int, message: str) -> str:
+        with self.engine.connect() as conn:
+            connection_id = conn.execute(select(dataset_syncs.c.connection_id)
+                                         .where(dataset_syncs.c.dataset_id == dataset_id)).scalar()
+        target = self.connections.target_of(connection_id) if connection_id is not None else None
+        return without_settings(message, target) if target is not None else message
 
     def _release(self, dataset_id: int, token: str) -> None:
         with self.engine.begin() as conn:
@@ -497,8 +537,8 @@ class SyncService:
     def _refresh(self, principal: Principal, dataset_id: int, full: bool, report: Reporter) -> dict:
         with self.engine.connect() as conn:
             row = self._sync_row(conn, dataset_id)
-        if row.source == "workspace":
-            return self._rerun(principal, dataset_id, row.source_sql, report)
+        if row.source in ("workspace", "query"):
+            return self._rerun(principal, dataset_id, row.source_sql, report, sampled=row.source == "query")
         target, _ = self.connections.target(principal, row.connection_id, Role.EDITOR)
         current = self.datasets.get(principal, dataset_id)
         query = (f"SELECT * FROM {quote_table(row.source_table, target.kind)}" if row.source_table
@@ -537,15 +577,17 @@ class SyncService:
         self._record(dataset_id, status="ok", rows=rows, notes=notes)
         return {"dataset": dataset.public_dict(), "rows": rows, "appended": after is not None, "notes": notes}
 
-    def _rerun(self, principal: Principal, dataset_id: int, sql: str, report: Reporter) -> dict:
-        """A saved SQL editor query run again over the workspace's current datasets."""
+    def _rerun(self, principal: Principal, dataset_id: int, sql: str, report: Reporter, sampled: bool = False) -> dict:
+        """A saved SQL editor query run again over the workspace's current datasets (a live
+        SQL dataset's: a new sample of its result, and its columns as they are now)."""
         current = self.datasets.get(principal, dataset_id)
         path = self.datasets.tmp_dir / f"sql-{uuid.uuid4().hex}.parquet"
         report(0.05, "Running the query", force=True)
         try:
-            schema = self.sql_editor.write_result(principal, current.workspace_id, sql, path)
+            schema = self.sql_editor.write_result(principal, current.workspace_id, sql, path,
+                                                  sample_rows=SAMPLE_ROWS if sampled else None)
             report(0.8, "Importing the result", force=True)
-            inspection, plans = self._plans(path, list(schema.types))
+            inspection, plans = self._plans(path, list(schema.types), allow_empty=sampled)
             try:
                 dataset = self.datasets.add_version(principal, dataset_id, path, "copy.parquet", mode="replace",
                                                     plans=plans, inspection=inspection,
@@ -556,8 +598,9 @@ class SyncService:
                 raise
         finally:
             path.unlink(missing_ok=True)
-        self._record(dataset_id, status="ok", rows=dataset.rows, notes=[])
-        return {"dataset": dataset.public_dict(), "rows": dataset.rows, "appended": False, "notes": []}
+        notes = [query_sample_note(dataset.rows)] if sampled else []
+        self._record(dataset_id, status="ok", rows=dataset.rows, notes=notes)
+        return {"dataset": dataset.public_dict(), "rows": dataset.rows, "appended": False, "notes": notes}
 
     def _largest(self, dataset, column: str):
         """The largest value of ``column`` in the dataset's current version, or None."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import re
 
 from analytics.widgets.base import (
     AGG_OPTION_LABELS,
@@ -30,7 +31,7 @@ from errors import InvalidSpec
 
 SPEC_VERSION = 1
 # Keys any spec may carry besides its type's editor fields.
-COMMON_KEYS = ("type", "version", "dataset_id", "title", "description", "filters")
+COMMON_KEYS = ("type", "version", "dataset_id", "title", "description", "filters", "parameters")
 MAX_FILTERS = 50
 MAX_IN_VALUES = 1000
 TEXT_LIMITS = {"title": 200, "description": 2000, "text": 20_000}
@@ -73,6 +74,8 @@ def normalize_spec(spec: dict, schema: list[dict]) -> dict:
         out[fld.name] = _field_value(fld, value, cols, spec)
     if "filters" not in out:
         out["filters"] = []
+    if spec.get("parameters"):
+        out["parameters"] = normalize_parameter_values(spec["parameters"])
     _check_measure(out, cols, wt)
     _check_grains(out, cols)
     return wt.normalize(out, cols)
@@ -400,22 +403,51 @@ def dashboard_filter_as_widget_filters(flt: dict, column_type: str) -> list[dict
     return out
 
 
-def apply_dashboard_filters(spec: dict, schema: list[dict], dashboard_filters: list[dict] | None) -> dict:
+def apply_dashboard_filters(spec: dict, schema: list[dict], dashboard_filters: list[dict] | None,
+                            parameters: list[dict] | None = None) -> dict:
     """The spec with the dashboard's active filters added, only those whose column exists in
-    this widget's dataset (a filter on Country leaves a widget over another dataset alone)."""
+    this widget's dataset (a filter on Country leaves a widget over another dataset alone).
+    A filter named like one of ``parameters`` (a live SQL dataset's ``{{name}}``) gives that
+    parameter its value instead, in ``spec["parameters"]``."""
     if not dashboard_filters:
         return spec
     cols = Schema(schema)
-    added = []
+    named = {p["name"] for p in parameters or []}
+    added, values = [], {}
     for flt in dashboard_filters:
         flt = normalize_dashboard_filter(flt)
+        if flt["column"] in named:
+            if flt.get("value"):
+                values[flt["column"]] = flt["value"]
+            continue
         if flt["column"] not in cols.types:
             continue
         added.extend(dashboard_filter_as_widget_filters(flt, cols.types[flt["column"]]))
-    if not added:
+    if not added and not values:
         return spec
     out = dict(spec)
-    out["filters"] = list(spec.get("filters") or []) + normalize_filters(added, cols)
+    if added:
+        out["filters"] = list(spec.get("filters") or []) + normalize_filters(added, cols)
+    if values:
+        out["parameters"] = {**(spec.get("parameters") or {}), **normalize_parameter_values(values)}
+    return out
+
+
+def normalize_parameter_values(values) -> dict:
+    """A widget's values for a live SQL dataset's ``{{parameters}}``: {name: [values]}
+    (its own, or a dashboard filter's); their types are checked when they are bound."""
+    if not isinstance(values, dict) or len(values) > 20:
+        raise InvalidSpec("parameters is an object of at most 20 {name: [values]}")
+    out = {}
+    for name, value in values.items():
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", name):
+            raise InvalidSpec(f"{str(name)[:40]!r} is not a parameter name")
+        value = value if isinstance(value, list) else [value]
+        if len(value) > MAX_IN_VALUES or not all(v is None or isinstance(v, (str, int, float, bool)) for v in value):
+            raise InvalidSpec(f"The parameter {name!r} takes at most {MAX_IN_VALUES} text, number or date values")
+        if any(isinstance(v, str) and len(v) > 1000 for v in value):
+            raise InvalidSpec(f"A value of the parameter {name!r} is longer than 1,000 characters")
+        out[name] = value
     return out
 
 

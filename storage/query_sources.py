@@ -1,0 +1,98 @@
+"""Live SQL datasets (issue 16, point 4): a SQL editor query that charts run each time
+they are drawn, over the workspace's current datasets, its parameters bound to the
+dashboard's filters.
+
+Such a dataset is a dataset like any other (its version file is a random sample of the
+query's result, which profiles, analyses and the rows grid use, and say so) plus a
+``dataset_syncs`` row with ``source = 'query'`` holding the SQL. QueryService asks
+``source_for`` whether a dataset is one; if so it builds the widget's query as usual over
+a stand-in name, and ``run`` puts the person's query in its place (parameters bound, in
+the SQL editor's sandbox: only the workspace's datasets, no files, time and memory
+limits). A widget on it therefore takes every chart type, filter, cross-filter and
+drill-down, like Superset's virtual datasets.
+
+Results are cached under a key that holds the current version of every dataset of the
+workspace (``state_of``): a new upload changes the key, nothing else needs forgetting.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from analytics.sql_parameters import COLUMN_TYPE, Parameter, parameters_in
+from storage.tables import dataset_syncs, dataset_versions, datasets
+
+KNOWN_FOR = 10.0  # seconds a process remembers whether a dataset is a live query
+
+
+@dataclass(frozen=True)
+class QuerySource:
+    dataset_id: int
+    workspace_id: int
+    sql: str
+    parameters: tuple[Parameter, ...]
+
+
+def sample_note(rows: int) -> str:
+    return (f"Live SQL: charts run this query over the workspace's current datasets each time they are drawn; "
+            f"profiles, analyses and the rows shown here use a random sample of {rows:,} rows of its result")
+
+
+class QuerySources:
+    def __init__(self, engine, sql_editor):
+        self.engine = engine
+        self.sql_editor = sql_editor
+        self._known: dict[int, tuple[float, QuerySource | None]] = {}
+        self._lock = threading.Lock()
+
+    def source_for(self, dataset) -> QuerySource | None:
+        """The query behind a dataset, or None for a dataset with rows of its own."""
+        now = time.monotonic()
+        with self._lock:
+            found = self._known.get(dataset.id)
+        if found is not None and now - found[0] < KNOWN_FOR:
+            return found[1]
+        with self.engine.connect() as conn:
+            sql = conn.execute(select(dataset_syncs.c.source_sql).where(
+                dataset_syncs.c.dataset_id == dataset.id, dataset_syncs.c.source == "query")).scalar()
+        source = None
+        if sql is not None:
+            source = QuerySource(dataset.id, dataset.workspace_id, sql, tuple(parameters_in(sql)))
+        with self._lock:
+            self._known[dataset.id] = (now, source)
+            if len(self._known) > 4096:
+                self._known.clear()
+        return source
+
+    def parameters_of(self, dataset) -> list[dict]:
+        """[{"name", "type"}] of a live SQL dataset's parameters, as the dashboard's filters
+        see them (a column type that picks the filter's kind); [] for other datasets."""
+        source = self.source_for(dataset)
+        if source is None:
+            return []
+        return [{"name": p.name, "type": COLUMN_TYPE[p.type], "parameter": p.type} for p in source.parameters]
+
+    def state_of(self, source: QuerySource) -> str:
+        """A digest of the workspace's current dataset versions: results keyed by it are
+        right until someone uploads, refreshes or deletes a dataset there."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(datasets.c.id, dataset_versions.c.path)
+                                .join(dataset_versions, (dataset_versions.c.dataset_id == datasets.c.id)
+                                      & (dataset_versions.c.version == datasets.c.current_version))
+                                .where(datasets.c.workspace_id == source.workspace_id)
+                                .order_by(datasets.c.id)).all()
+        return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+
+    def stand_in(self) -> str:
+        """A name the widget's query is built over; never a column name, never guessable."""
+        return f"datainsight_query_{uuid.uuid4().hex}"
+
+    def run(self, source: QuerySource, sql: str, params: list, values: dict | None, stand_in: str, row_cap: int,
+            time_limit: float) -> tuple[list[str], list[list], bool]:
+        return self.sql_editor.run_for_chart(source.workspace_id, source.sql, values, sql, params, stand_in,
+                                             row_cap, time_limit)

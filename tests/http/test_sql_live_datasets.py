@@ -1,0 +1,165 @@
+"""Live SQL datasets (issue 16, point 4: a query "added to a dashboard as a widget of any
+chart type (a sql source for widgets, its parameters bound to dashboard filters)"):
+POST /api/v1/sql/datasets with "mode": "live" makes a dataset whose charts run the query
+over the workspace's current datasets; {{parameters}} take the dashboard filters' values,
+bound, never written into the SQL; a new upload shows in the next chart; the sandbox and
+the workspace boundary hold."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from tests.conftest import bearer
+from tests.http.test_sql_editor import run, upload
+
+ORDERS = (b"order_id,customer_id,amount,ordered\n1,10,5.5,2024-01-03\n2,10,4.5,2024-02-10\n"
+          b"3,20,100,2024-02-11\n4,30,1,2024-03-01\n5,20,20,2024-03-05\n")
+CUSTOMERS = b"customer_id,name,region\n10,Ada,North\n20,Bob,South\n30,Cy,North\n"
+TOTALS = '''SELECT c.name, c.region, sum(o.amount) AS total, count(*) AS orders
+FROM "Orders" o JOIN customers c USING (customer_id)
+WHERE 1 = 1
+  [[AND c.region IN ({{region}})]]
+  [[AND o.ordered BETWEEN {{period:date}}]]
+GROUP BY ALL -- one row per customer'''
+
+
+@pytest.fixture
+def shop(client, ada):
+    orders = upload(client, ada, "Orders", ORDERS)
+    upload(client, ada, "customers", CUSTOMERS)
+    return orders["workspace_id"]
+
+
+def make_live(client, token, workspace_id, sql=TOTALS, name="Totals", **extra):
+    return client.post("/api/v1/sql/datasets", headers=bearer(token), json={
+        "workspace_id": workspace_id, "name": name, "sql": sql, "mode": "live", **extra})
+
+
+def rows_of(client, token, dataset_id, spec, filters=None):
+    answer = client.post("/api/v1/query", headers=bearer(token),
+                         json={"dataset_id": dataset_id, "spec": spec, **({"filters": filters} if filters else {})})
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()["rows"]
+
+
+BY_NAME = {"type": "bar", "x": "name", "y": "total", "agg": "sum", "sort": "x"}
+COUNT_BY_NAME = {"type": "bar", "x": "name", "agg": "count", "sort": "x"}
+
+
+def test_a_live_query_is_a_dataset_every_chart_reads(client, ada, shop, app_storage, admin):
+    made = make_live(client, ada, shop)
+    assert made.status_code == 201, made.get_json()
+    dataset = made.get_json()
+    assert dataset["rows"] == 3  # the sample: the whole result here
+    info = client.get(f"/api/v1/datasets/{dataset['id']}/sync", headers=bearer(ada)).get_json()
+    assert info["source"] == "query" and info["mode"] == "live"
+    assert info["parameters"] == [{"name": "region", "type": "text", "filter_kind": "multi_select"},
+                                  {"name": "period", "type": "date", "filter_kind": "date_range"}]
+    assert "sample" in info["notes"][0]
+    # Charts run the query: optional clauses left out while their parameter has no value.
+    assert rows_of(client, ada, dataset["id"], BY_NAME) == [["Ada", 10.0], ["Bob", 120.0], ["Cy", 1.0]]
+    kpi = client.post("/api/v1/query", headers=bearer(ada), json={
+        "dataset_id": dataset["id"], "spec": {"type": "kpi", "y": "orders", "agg": "sum"}}).get_json()
+    assert kpi["rows"][0][kpi["columns"].index("y")] == 5
+    # A widget filter on the result, and the widget's own parameter values.
+    assert rows_of(client, ada, dataset["id"], BY_NAME, [{"column": "total", "op": ">", "value": 5}]) == \
+        [["Ada", 10.0], ["Bob", 120.0]]
+    north = rows_of(client, ada, dataset["id"], {**BY_NAME, "parameters": {"region": ["North"]}})
+    assert north == [["Ada", 10.0], ["Cy", 1.0]]
+    february = rows_of(client, ada, dataset["id"], {**BY_NAME, "parameters": {"period": ["2024-02-01", "2024-02-29"]}})
+    assert february == [["Ada", 4.5], ["Bob", 100.0]]
+    open_end = rows_of(client, ada, dataset["id"], {**BY_NAME, "parameters": {"period": ["2024-03-01", None]}})
+    assert open_end == [["Bob", 20.0], ["Cy", 1.0]]
+    # It is not a table for the SQL editor (its file is a sample, not its rows).
+    tables = client.get(f"/api/v1/sql/tables?workspace_id={shop}", headers=bearer(ada)).get_json()["tables"]
+    assert set(tables) == {"Orders", "customers"}
+
+
+def test_a_new_upload_shows_in_the_next_chart(client, ada, shop, app_storage, admin):
+    dataset = make_live(client, ada, shop).get_json()
+    assert rows_of(client, ada, dataset["id"], BY_NAME)[1] == ["Bob", 120.0]
+    orders = next(d for d in app_storage.datasets.list(admin.principal(), shop) if d.name == "Orders")
+    replaced = client.post(f"/api/v1/datasets/{orders.id}/versions", headers=bearer(ada), data={
+        "file": (io.BytesIO(ORDERS + b"6,20,1000,2024-04-01\n"), "orders.csv"), "mode": "replace"})
+    assert replaced.status_code in (200, 201), replaced.get_json()
+    assert rows_of(client, ada, dataset["id"], BY_NAME)[1] == ["Bob", 1120.0]
+
+
+def test_dashboard_filters_bind_the_parameters(client, ada, shop, app_storage, admin):
+    dataset = make_live(client, ada, shop).get_json()
+    board = client.post("/api/v1/dashboards", headers=bearer(ada), json={
+        "name": "Customers", "workspace_id": shop,
+        "filters": [{"id": "reg", "column": "region", "kind": "multi_select", "value": None},
+                    {"id": "when", "column": "period", "kind": "date_range", "value": None}]}).get_json()
+    added = client.post(f"/api/v1/dashboards/{board['id']}/widgets", headers=bearer(ada), json={
+        "spec": {**BY_NAME, "dataset_id": dataset["id"], "title": "Total by customer"}})
+    assert added.status_code == 201, added.get_json()
+    widget_id = added.get_json()["widgets"][-1]["id"]
+
+    def drawn(values):
+        answer = client.post(f"/api/v1/dashboards/{board['id']}/widgets/{widget_id}/render", headers=bearer(ada),
+                             json={"dashboard_filters": values})
+        assert answer.status_code == 200, answer.get_json()
+        trace = answer.get_json()["figure"]["data"][0]
+        return dict(zip(trace["x"], trace["y"]))
+
+    assert drawn([]) == {"Ada": 10.0, "Bob": 120.0, "Cy": 1.0}
+    south = [{"id": "reg", "column": "region", "kind": "multi_select", "value": ["South"]}]
+    assert drawn(south) == {"Bob": 120.0}
+    both = south + [{"id": "when", "column": "period", "kind": "date_range", "value": ["2024-03-01", "2024-03-31"]}]
+    assert drawn(both) == {"Bob": 20.0}
+    # The filter form offers the parameters, typed, and values for the text one.
+    views = app_storage.dashboard_views
+    columns = {c["name"]: c for c in views.columns(admin.principal(), board["id"])}
+    assert columns["period"]["parameter"] == "date" and columns["period"]["type"] == "date"
+    assert views.filter_options(admin.principal(), board["id"])["reg"] == ["North", "South"]
+    # A value that does not fit its parameter is a message, not a 500.
+    bad = [{"id": "when", "column": "period", "kind": "date_range", "value": ["last tuesday", None]}]
+    answer = client.post(f"/api/v1/dashboards/{board['id']}/widgets/{widget_id}/render", headers=bearer(ada),
+                         json={"dashboard_filters": bad})
+    assert answer.status_code == 400 and "dates like 2024-01-31" in answer.get_json()["error"]["message"]
+
+
+def test_a_required_parameter_needs_a_filter(client, ada, shop):
+    sql = 'SELECT name, region FROM customers WHERE region IN ({{region}})'
+    dataset = make_live(client, ada, shop, sql=sql, name="Regional").get_json()
+    assert dataset["rows"] == 0  # the sample ran with NULL: no rows, but the columns are known
+    answer = client.post("/api/v1/query", headers=bearer(ada), json={
+        "dataset_id": dataset["id"], "spec": {"type": "table", "columns": ["name"]}})
+    assert answer.status_code == 400 and "needs a value for {{region}}" in answer.get_json()["error"]["message"]
+    given = rows_of(client, ada, dataset["id"], {**COUNT_BY_NAME, "parameters": {"region": "North"}})
+    assert sorted(r[0] for r in given) == ["Ada", "Cy"]
+    # The editor tries such a query with NULL and says which parameters it has.
+    tried = run(client, ada, shop, sql).get_json()
+    assert tried["rows"] == [] and tried["parameters"] == [{"name": "region", "type": "text",
+                                                            "filter_kind": "multi_select"}]
+
+
+def test_bad_queries_and_modes_are_refused(client, ada, shop, app_storage):
+    assert make_live(client, ada, shop, sql="SELECT * FROM read_csv('/etc/passwd')").status_code == 400
+    assert make_live(client, ada, shop, sql="SELECT {{not a name}}").status_code == 400
+    wrong_type = make_live(client, ada, shop, sql="SELECT {{x:money}} AS x")
+    assert wrong_type.status_code == 400 and "text, number or date" in wrong_type.get_json()["error"]["message"]
+    copy_with_parameters = client.post("/api/v1/sql/datasets", headers=bearer(ada), json={
+        "workspace_id": shop, "name": "Copy", "sql": "SELECT * FROM customers WHERE region IN ({{region}})"})
+    assert copy_with_parameters.status_code == 400 and "live" in copy_with_parameters.get_json()["error"]["message"]
+    assert make_live(client, ada, shop, mode="sometimes").status_code == 400
+    assert not list((app_storage.data_dir / "tmp").glob("sql-*.parquet"))
+    # Parameter values are bound, never SQL: a quote in a value is a value.
+    dataset = make_live(client, ada, shop, sql="SELECT name FROM customers WHERE name IN ({{who}})",
+                        name="Who").get_json()
+    sneaky = {**COUNT_BY_NAME, "parameters": {"who": ["Ada') OR ('1'='1"]}}
+    assert rows_of(client, ada, dataset["id"], sneaky) == []
+
+
+def test_another_workspace_cannot_reach_it_or_through_it(client, ada, bob, shop, app_storage):
+    dataset = make_live(client, ada, shop).get_json()
+    assert client.post("/api/v1/query", headers=bearer(bob), json={
+        "dataset_id": dataset["id"], "spec": BY_NAME}).status_code == 404
+    # Bob's own live query cannot name Ada's datasets, by name or by file.
+    path = app_storage.datasets.file_path(app_storage.datasets.in_workspace(dataset["id"], shop))
+    mine = upload(client, bob, "Mine", b"x\n1\n")
+    for sql in ('SELECT * FROM "Orders"', f"SELECT * FROM read_parquet('{path}')"):
+        answer = make_live(client, bob, mine["workspace_id"], sql=sql, name="Peek")
+        assert answer.status_code == 400, (sql, answer.get_json())
