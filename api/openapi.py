@@ -144,9 +144,11 @@ def _schema(model, components: dict) -> dict:
     if isinstance(model, dict):
         return model
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, definition in schema.pop("$defs", {}).items():
-        components.setdefault(name, definition)
-    components.setdefault(model.__name__, schema)
+    for name, definition in [*schema.pop("$defs", {}).items(), (model.__name__, schema)]:
+        # Components are named by their class: two different shapes under one name would
+        # leave one route documented with the other's fields.
+        if components.setdefault(name, definition) != definition:
+            raise TypeError(f"Two different API shapes are both named {name!r}: rename one (api/{model.__module__})")
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from contextlib import contextmanager
 from typing import Callable
 
 import pyarrow as pa
@@ -34,9 +35,10 @@ from storage.connectors import (
     one_select,
     open_source,
     test_target,
+    without_settings,
 )
 from storage.database import as_utc, row_id, utcnow
-from storage.errors import InvalidInput, NotFound
+from storage.errors import DataInsightError, InvalidInput, NotFound
 from storage.principal import Principal, Role
 from storage.secret_box import SecretBox, SecretUnreadable
 from storage.sql_editor import _cell
@@ -249,21 +251,45 @@ class ConnectionService:
 
     # --- using --------------------------------------------------------------------------------
 
+    def _used_by(self, principal: Principal, connection_id) -> tuple[Target, object, Role]:
+        with self.engine.connect() as conn:
+            row, role = self._load(conn, principal, connection_id, Role.EDITOR)
+        return self._target(row), row, role
+
+    @staticmethod
+    @contextmanager
+    def _errors_for(role: Role, target: Target):
+        """Errors as ``role`` may read them: editors use a connection without seeing where
+        it points, so its host, port, user and database name are left out of theirs."""
+        try:
+            yield
+        except DataInsightError as exc:
+            if role.at_least(Role.OWNER):
+                raise
+            raise type(exc)(without_settings(exc.message, target), details=exc.details) from None
+
     def test(self, principal: Principal, connection_id) -> dict:
-        target, _ = self.target(principal, connection_id)
-        return test_target(target)
+        target, _, role = self._used_by(principal, connection_id)
+        result = test_target(target)  # a failure is an answer here, not an error
+        if not result["ok"] and not role.at_least(Role.OWNER):
+            result["message"] = without_settings(result["message"], target)
+        return result
 
     def tables(self, principal: Principal, connection_id) -> list[dict]:
-        target, _ = self.target(principal, connection_id)
-        with open_source(target, QUERY_TIMEOUT) as source:
+        target, _, role = self._used_by(principal, connection_id)
+        with self._errors_for(role, target), open_source(target, QUERY_TIMEOUT) as source:
             return source.tables()
 
     def query(self, principal: Principal, connection_id, workspace_id, sql: str, limit: int) -> dict:
         """The SQL editor against a connection: one SELECT, read-only, time-limited on the
         database, at most ``limit`` rows. Editors of the connection's workspace."""
-        target, row = self.target(principal, connection_id)
+        target, row, role = self._used_by(principal, connection_id)
         if workspace_id is not None and int(workspace_id) != row.workspace_id:
             raise NotFound(f"There is no connection {connection_id} in workspace {workspace_id}")
+        with self._errors_for(role, target):
+            return self._query(target, sql, limit)
+
+    def _query(self, target: Target, sql: str, limit: int) -> dict:
         statement = one_select(sql, target.kind)
         del statement  # checked; the database runs the text as written
         query = sql.strip().rstrip(";").strip()

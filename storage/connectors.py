@@ -195,6 +195,25 @@ def _clean_message(text: str, target: Target) -> str:
     return " ".join(lines)[:600]
 
 
+_IPV4 = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])")
+_IPV6 = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])")
+
+
+def without_settings(message: str, target: Target) -> str:
+    """A connection's error as shown to someone who may not see its settings (an editor, a
+    chart's viewer, a dataset page): its host, addresses, port, user and database name
+    replaced by words. Owners see the message as it is."""
+    text = message
+    for value, word in ((target.where, "the database server"), (target.host, "the database server"),
+                        (target.user, "its user"), (target.database, "its database")):
+        if value and len(value) >= 2:
+            text = re.sub(rf"(?<![\w.-]){re.escape(value)}(?![\w.-])", word, text)
+    text = _IPV4.sub("an address", text)
+    text = _IPV6.sub(lambda m: "an address" if "::" in m.group(0) or m.group(0).count(":") >= 5 else m.group(0),
+                     text)
+    return re.sub(rf"(?i)\bport {target.port}\b", "its port", text)
+
+
 def _connect_message(text: str, target: Target) -> str:
     """A failed connection in words. The password is masked here only: a query's error
     never holds it, and masking there would tell an editor when a guess was right."""
@@ -419,6 +438,25 @@ def _group_tables(rows) -> list[dict]:
 # --- MySQL and MariaDB -------------------------------------------------------------------------
 
 
+class NamedTlsContext(ssl.SSLContext):
+    """Certificate checks against the host *name* on a socket opened to the address it was
+    resolved to once (resolve_host): PyMySQL names the server by the host it was given,
+    and giving it the name would make it resolve again, where a rebinding DNS answer could
+    point elsewhere."""
+
+    server_name: str | None = None
+
+    def wrap_socket(self, sock, *args, server_hostname=None, **kwargs):
+        return super().wrap_socket(sock, *args, server_hostname=self.server_name or server_hostname, **kwargs)
+
+
+def verifying_context(host: str) -> NamedTlsContext:
+    context = NamedTlsContext(ssl.PROTOCOL_TLS_CLIENT)  # checks the name and the chain by default
+    context.load_default_certs(ssl.Purpose.SERVER_AUTH)
+    context.server_name = host
+    return context
+
+
 class MysqlSource:
     kind = "mysql"
 
@@ -435,7 +473,7 @@ class MysqlSource:
         mode = self.target.options.get("sslmode") or "prefer"
         tls = None
         if mode != "disable":
-            context = ssl.create_default_context()
+            context = verifying_context(self.target.host)
             if mode in ("prefer", "require"):
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
@@ -445,7 +483,7 @@ class MysqlSource:
 
         def connect(tls):
             return pymysql.connect(
-                host=self.target.host if mode == "verify-full" else address, port=self.target.port,
+                host=address, port=self.target.port,
                 user=self.target.user, password=self.target.password, database=self.target.database or None,
                 connect_timeout=CONNECT_TIMEOUT, read_timeout=self.timeout + 30, write_timeout=CONNECT_TIMEOUT * 3,
                 charset="utf8mb4", ssl=tls, autocommit=False, init_command="SET time_zone = '+00:00'")

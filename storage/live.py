@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 
-from storage.connectors import DIALECTS, Target, open_source, quote_table
+from storage.connectors import DIALECTS, Target, open_source, quote_table, without_settings
 from storage.errors import AnalysisError, DataInsightError
 from storage.tables import dataset_syncs
 
@@ -82,8 +82,11 @@ class LiveQueries:
             time_limit: float) -> tuple[list[str], list[list], bool]:
         target = self.target(live)
         translated, ordered = translate(sql, params, live.table, target.kind, row_cap)
-        with open_source(target, time_limit) as source:
-            columns, rows = source.fetch(translated, ordered)
+        try:
+            with open_source(target, time_limit) as source:
+                columns, rows = source.fetch(translated, ordered)
+        except DataInsightError as exc:  # a chart's viewers may not see where the connection points
+            raise type(exc)(without_settings(exc.message, target), details=exc.details) from None
         return columns, rows[:row_cap], len(rows) > row_cap
 
 
@@ -144,7 +147,8 @@ def _portable(tree: exp.Expression, kind: str, params: list) -> None:
       (a uniform sample of n rows, as the reservoir draws);
     - ``isfinite(x)`` on a number → x is not ±Infinity or NaN (MySQL has neither);
     - ``list_min(list_filter(list, lambda v: cond))`` → ``(SELECT min(v) FROM unnest(list) WHERE
-      cond)`` on PostgreSQL (the histogram's choice of a bar width)."""
+      cond)`` on PostgreSQL (the histogram's choice of a bar width);
+    - ``hour``/``isodow``/``month`` of a time → ``EXTRACT`` (PostgreSQL), ``WEEKDAY() + 1`` (MySQL)."""
     for group in list(tree.find_all(exp.Group)):
         if group.args.get("all"):
             select = group.parent
@@ -175,6 +179,17 @@ def _portable(tree: exp.Expression, kind: str, params: list) -> None:
             expressions=[chosen.this.copy()],
             alias=exp.TableAlias(this=exp.to_identifier("steps"), columns=[exp.to_identifier(var)]))).where(condition)
         found.replace(exp.Subquery(this=smallest))
+    # The cyclic parts of a date the widgets group by ("sales by weekday and hour"):
+    # PostgreSQL has none of DuckDB's hour()/isodow()/month() functions but EXTRACT (a
+    # numeric there, made an integer like DuckDB's); MySQL has HOUR and MONTH, and WEEKDAY
+    # counts Monday as 0 where ISO counts it as 1.
+    for part in list(tree.find_all(exp.Hour, exp.DayOfWeekIso, exp.Month)):
+        field = {exp.Hour: "HOUR", exp.DayOfWeekIso: "ISODOW", exp.Month: "MONTH"}[type(part)]
+        if kind == "postgresql":
+            part.replace(exp.cast(exp.Extract(this=exp.var(field), expression=part.this.copy()), "INTEGER"))
+        elif isinstance(part, exp.DayOfWeekIso):
+            part.replace(exp.paren(exp.Add(this=exp.Anonymous(this="WEEKDAY", expressions=[part.this.copy()]),
+                                           expression=exp.Literal.number(1))))
     if kind == "postgresql":  # round(double precision, n) does not exist there
         for rounded in list(tree.find_all(exp.Round)):
             if rounded.args.get("decimals") is not None:

@@ -149,6 +149,16 @@ def test_owners_manage_editors_use_viewers_and_others_see_nothing(client, ada, b
     assert client.patch(f"/api/v1/connections/{cid}", json={"host": "10.0.0.1"}, headers=bearer(bob)).status_code == 403
     assert client.delete(f"/api/v1/connections/{cid}", headers=bearer(bob)).status_code == 403
     assert client.post("/api/v1/connections", json=pg_db.payload(ws), headers=bearer(bob)).status_code == 403
+    # When it fails, the editor learns why but not where it points; the owner sees it all.
+    pg_db.run(f"ALTER ROLE {pg_db.user} PASSWORD 'changed-{pg_db.password}'")
+    failed = client.post(f"/api/v1/connections/{cid}/test", headers=bearer(bob)).get_json()["message"]
+    assert "refused the user name or password" in failed, failed
+    for secret in (pg_db.host, str(pg_db.port), pg_db.user, pg_db.database):
+        assert secret not in failed, (secret, failed)
+    owner = client.post(f"/api/v1/connections/{cid}/test", headers=bearer(ada)).get_json()["message"]
+    assert f"{pg_db.host}:{pg_db.port}" in owner and pg_db.user in owner
+    tables = client.get(f"/api/v1/connections/{cid}/tables", headers=bearer(bob))
+    assert tables.status_code == 400 and pg_db.host not in tables.get_json()["error"]["message"]
 
 
 def test_patch_keeps_the_password_unless_given_and_retests(client, ada, app_storage, admin, pg_db):

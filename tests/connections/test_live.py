@@ -53,6 +53,10 @@ SPECS = {
     "histogram": {"type": "histogram", "x": "amount"},
     "box": {"type": "box", "y": "amount", "x": "channel"},
     "heatmap": {"type": "heatmap", "x": "country", "group": "channel", "y": "amount", "agg": "sum"},
+    # cyclic parts of a date: DuckDB's isodow()/month() are EXTRACT or WEEKDAY()+1 on the database
+    "heatmap_parts": {"type": "heatmap", "x": "order_date", "time_grain": "weekday", "group": "order_date",
+                      "group_grain": "month_of_year", "y": "units", "agg": "sum"},
+    "bar_hour_of_day": {"type": "bar", "x": "order_date", "time_grain": "hour_of_day", "agg": "count"},
     "map": {"type": "map", "x": "country", "y": "amount", "agg": "sum"},
     "funnel": {"type": "funnel", "x": "channel", "agg": "count"},
     "sankey": {"type": "sankey", "x": "channel", "group": "country", "agg": "count"},
