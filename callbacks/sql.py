@@ -50,6 +50,12 @@ def register(app) -> None:
             history = no_update
         return *outcome, history
 
+    app.clientside_callback(
+        "function (mode) { return mode === 'live' ? {display: 'none'} : {}; }",
+        Output("sql-save-refresh-wrap", "style"),
+        Input("sql-save-mode", "value"),
+    )
+
     @app.callback(
         Output("sql-save-feedback", "children"),
         Input("sql-save", "n_clicks"),

@@ -250,8 +250,8 @@ class SqlEditorService:
         tables = self._named(principal, workspace_id)
         started = time.perf_counter()
         with self._sandboxed(tables, self.time_limit, query) as con, INTERACTIVE.running():
-            # New lines around the person's query: a -- comment on its last line ends there.
-            cursor = con.execute(f"SELECT * FROM (\n{query}\n) AS editor_query LIMIT ${len(params) + 1}",
+            # A new line after the person's query: a -- comment on its last line ends there.
+            cursor = con.execute(f"SELECT * FROM ({query}\n) AS editor_query LIMIT ${len(params) + 1}",
                                  params + [limit + 1])
             columns = [d[0] for d in cursor.description]
             types = [str(d[1]) for d in cursor.description]
@@ -267,8 +267,8 @@ class SqlEditorService:
         the workspace's current datasets; at most ``row_cap`` rows."""
         text, params = bind(sql, values, start=len(chart_params) + 1)
         query = self._one_select(text)
-        # New lines around the person's query: a -- comment on its last line ends there.
-        chart_sql = chart_sql.replace(stand_in, f"(\n{query}\n)")
+        # A new line after the person's query: a -- comment on its last line ends there.
+        chart_sql = chart_sql.replace(stand_in, f"({query}\n)")
         wrapped = f"SELECT * FROM ({chart_sql}) AS widget_result LIMIT ${len(chart_params) + len(params) + 1}"
         with self._sandboxed(self.workspace_tables(workspace_id), time_limit, query) as con, INTERACTIVE.running():
             cursor = con.execute(wrapped, chart_params + params + [row_cap + 1])
@@ -303,7 +303,7 @@ class SqlEditorService:
         text, params = bind(sql, None, fill_missing=True) if sample_rows else (sql, [])
         query = self._one_select(text)
         if sample_rows:
-            query = f"SELECT * FROM (\n{query}\n) AS sampled USING SAMPLE reservoir({int(sample_rows)} ROWS)"
+            query = f"SELECT * FROM ({query}\n) AS sampled USING SAMPLE reservoir({int(sample_rows)} ROWS)"
         tables = self._named(principal, int(workspace_id))
         seconds = self.time_limit * 4  # a whole result may take longer than a page
         try:

@@ -71,6 +71,9 @@ def test_a_live_query_is_a_dataset_every_chart_reads(client, ada, shop, app_stor
     assert february == [["Ada", 4.5], ["Bob", 100.0]]
     open_end = rows_of(client, ada, dataset["id"], {**BY_NAME, "parameters": {"period": ["2024-03-01", None]}})
     assert open_end == [["Bob", 20.0], ["Cy", 1.0]]
+    # The editor runs the same text (its trailing -- comment too), parameters left out.
+    assert sorted(run(client, ada, shop, TOTALS).get_json()["rows"]) == [
+        ["Ada", "North", 10.0, 2], ["Bob", "South", 120.0, 2], ["Cy", "North", 1.0, 1]]
     # It is not a table for the SQL editor (its file is a sample, not its rows).
     tables = client.get(f"/api/v1/sql/tables?workspace_id={shop}", headers=bearer(ada)).get_json()["tables"]
     assert set(tables) == {"Orders", "customers"}
