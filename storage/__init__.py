@@ -20,6 +20,7 @@ from storage.datasets import DatasetService
 from storage.invitations import InvitationService
 from storage.jobs import JobService
 from storage.limits import Limits
+from storage.dataset_sources import DatasetSources
 from storage.live import LiveQueries
 from storage.query_sources import QuerySources
 from storage.profiles import ProfileService
@@ -88,8 +89,9 @@ class Storage:
         self.sql.connections = self.connections
         self.sql.syncs = self.syncs
         self.saved_queries = SavedQueryService(self.engine, self.workspaces)
-        self.queries.live = LiveQueries(self.engine, self.connections)
-        self.queries.query_sources = QuerySources(self.engine, self.sql)
+        sources = DatasetSources(self.engine)
+        self.queries.live = LiveQueries(self.engine, self.connections, sources)
+        self.queries.query_sources = QuerySources(self.engine, self.sql, sources)
         self.syncs.sql_editor = self.sql
         self.audit = AuditLog(self.engine, audit_retention_days)
         for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,

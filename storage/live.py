@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
 import uuid
-import time
 from dataclasses import dataclass
 
 import sqlglot
@@ -24,11 +22,10 @@ from sqlglot import exp
 
 from storage.connectors import DIALECTS, Target, open_source, quote_table, without_settings
 from storage.errors import AnalysisError, DataInsightError
-from storage.tables import dataset_syncs
+from storage.dataset_sources import DatasetSources
 
 STAND_IN = "datainsight_live_table"
 DEFAULT_CACHE_SECONDS = 300
-KNOWN_FOR = 10.0  # seconds a process remembers whether a dataset is live
 
 
 @dataclass(frozen=True)
@@ -40,35 +37,18 @@ class LiveTable:
 
 
 class LiveQueries:
-    def __init__(self, engine, connections):
+    def __init__(self, engine, connections, sources: DatasetSources):
         self.engine = engine
         self.connections = connections
-        self._known: dict[int, tuple[float, LiveTable | None]] = {}
-        self._lock = threading.Lock()
+        self.sources = sources
 
     def source_for(self, dataset) -> LiveTable | None:
         """The live table behind a dataset, or None for a dataset with its own file."""
-        now = time.monotonic()
-        with self._lock:
-            found = self._known.get(dataset.id)
-        if found is not None and now - found[0] < KNOWN_FOR:
-            return found[1]
-        from sqlalchemy import select
-
-        with self.engine.connect() as conn:
-            row = conn.execute(select(dataset_syncs.c.connection_id, dataset_syncs.c.source_table,
-                                      dataset_syncs.c.cache_seconds)
-                               .where(dataset_syncs.c.dataset_id == dataset.id,
-                                      dataset_syncs.c.source == "live")).first()
-        live = None
-        if row is not None:
-            live = LiveTable(dataset.id, row.connection_id, row.source_table,
-                             row.cache_seconds if row.cache_seconds is not None else DEFAULT_CACHE_SECONDS)
-        with self._lock:
-            self._known[dataset.id] = (now, live)
-            if len(self._known) > 4096:
-                self._known.clear()
-        return live
+        row = self.sources.row(dataset.id)
+        if row is None or row.source != "live":
+            return None
+        return LiveTable(dataset.id, row.connection_id, row.source_table,
+                         row.cache_seconds if row.cache_seconds is not None else DEFAULT_CACHE_SECONDS)
 
     def target(self, live: LiveTable) -> Target:
         if live.connection_id is None:

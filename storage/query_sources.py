@@ -17,17 +17,14 @@ workspace (``state_of``): a new upload changes the key, nothing else needs forge
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from analytics.sql_parameters import COLUMN_TYPE, Parameter, parameters_in
-from storage.tables import dataset_syncs, dataset_versions, datasets
-
-KNOWN_FOR = 10.0  # seconds a process remembers whether a dataset is a live query
+from storage.dataset_sources import DatasetSources
+from storage.tables import dataset_versions, datasets
 
 
 @dataclass(frozen=True)
@@ -44,30 +41,17 @@ def sample_note(rows: int) -> str:
 
 
 class QuerySources:
-    def __init__(self, engine, sql_editor):
+    def __init__(self, engine, sql_editor, sources: DatasetSources):
         self.engine = engine
         self.sql_editor = sql_editor
-        self._known: dict[int, tuple[float, QuerySource | None]] = {}
-        self._lock = threading.Lock()
+        self.sources = sources
 
     def source_for(self, dataset) -> QuerySource | None:
         """The query behind a dataset, or None for a dataset with rows of its own."""
-        now = time.monotonic()
-        with self._lock:
-            found = self._known.get(dataset.id)
-        if found is not None and now - found[0] < KNOWN_FOR:
-            return found[1]
-        with self.engine.connect() as conn:
-            sql = conn.execute(select(dataset_syncs.c.source_sql).where(
-                dataset_syncs.c.dataset_id == dataset.id, dataset_syncs.c.source == "query")).scalar()
-        source = None
-        if sql is not None:
-            source = QuerySource(dataset.id, dataset.workspace_id, sql, tuple(parameters_in(sql)))
-        with self._lock:
-            self._known[dataset.id] = (now, source)
-            if len(self._known) > 4096:
-                self._known.clear()
-        return source
+        row = self.sources.row(dataset.id)
+        if row is None or row.source != "query":
+            return None
+        return QuerySource(dataset.id, dataset.workspace_id, row.source_sql, tuple(parameters_in(row.source_sql)))
 
     def parameters_of(self, dataset) -> list[dict]:
         """[{"name", "type"}] of a live SQL dataset's parameters, as the dashboard's filters

@@ -1,0 +1,43 @@
+"""Where a dataset's rows come from, as ``dataset_syncs`` says (issue 16): read once per
+dataset and remembered for a few seconds in each process, since every widget query asks
+(is it live on a connection? a live SQL query?) and the answer is fixed when the dataset
+is made. A process that remembers a dataset as plain for those seconds after it was made
+only misses nothing: a dataset's source row is written before anyone can chart it.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+from sqlalchemy import select
+
+from storage.tables import dataset_syncs
+
+KNOWN_FOR = 10.0  # seconds
+MAX_KNOWN = 4096
+
+
+class DatasetSources:
+    def __init__(self, engine):
+        self.engine = engine
+        self._known: dict[int, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def row(self, dataset_id: int):
+        """The dataset's ``dataset_syncs`` row (source, connection_id, source_table,
+        source_sql, cache_seconds), or None for an uploaded dataset."""
+        now = time.monotonic()
+        with self._lock:
+            found = self._known.get(dataset_id)
+        if found is not None and now - found[0] < KNOWN_FOR:
+            return found[1]
+        with self.engine.connect() as conn:
+            row = conn.execute(select(dataset_syncs.c.source, dataset_syncs.c.connection_id,
+                                      dataset_syncs.c.source_table, dataset_syncs.c.source_sql,
+                                      dataset_syncs.c.cache_seconds)
+                               .where(dataset_syncs.c.dataset_id == dataset_id)).first()
+        with self._lock:
+            self._known[dataset_id] = (now, row)
+            if len(self._known) > MAX_KNOWN:
+                self._known.clear()
+        return row
