@@ -62,10 +62,10 @@ class QuerySources:
         return [{"name": p.name, "type": COLUMN_TYPE[p.type], "parameter": p.type} for p in source.parameters]
 
     def state_of(self, source: QuerySource) -> str:
-        """A digest of the workspace's current dataset versions: results keyed by it are
-        right until someone uploads, refreshes or deletes a dataset there."""
+        """A digest of the workspace's datasets, by name and current version: results keyed
+        by it are right until someone uploads, refreshes, renames or deletes one there."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(datasets.c.id, dataset_versions.c.path)
+            rows = conn.execute(select(datasets.c.id, datasets.c.name, dataset_versions.c.path)
                                 .join(dataset_versions, (dataset_versions.c.dataset_id == datasets.c.id)
                                       & (dataset_versions.c.version == datasets.c.current_version))
                                 .where(datasets.c.workspace_id == source.workspace_id)

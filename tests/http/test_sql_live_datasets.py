@@ -87,6 +87,13 @@ def test_a_new_upload_shows_in_the_next_chart(client, ada, shop, app_storage, ad
         "file": (io.BytesIO(ORDERS + b"6,20,1000,2024-04-01\n"), "orders.csv"), "mode": "replace"})
     assert replaced.status_code in (200, 201), replaced.get_json()
     assert rows_of(client, ada, dataset["id"], BY_NAME)[1] == ["Bob", 1120.0]
+    # A dataset the query names, renamed: the chart says which table is missing, and works again once it is back.
+    renamed = client.patch(f"/api/v1/datasets/{orders.id}", headers=bearer(ada), json={"name": "Old orders"})
+    assert renamed.status_code == 200, renamed.get_json()
+    missing = client.post("/api/v1/query", headers=bearer(ada), json={"dataset_id": dataset["id"], "spec": BY_NAME})
+    assert missing.status_code == 400 and "Orders" in missing.get_json()["error"]["message"]
+    client.patch(f"/api/v1/datasets/{orders.id}", headers=bearer(ada), json={"name": "Orders"})
+    assert rows_of(client, ada, dataset["id"], BY_NAME)[1] == ["Bob", 1120.0]
 
 
 def test_dashboard_filters_bind_the_parameters(client, ada, shop, app_storage, admin):
