@@ -88,6 +88,7 @@ class Columns:
             self.details[c["name"]] = entry.get("detail") or entry.get("role_detail")
         self.rows = int((summary or {}).get("rows") or 0)
         self.info = (summary or {}).get("columns") or {}
+        self.sampled = False  # the summary is of a sample: its counts are not the table's
 
     @classmethod
     def from_schema(cls, schema: list[dict] | None) -> Columns:

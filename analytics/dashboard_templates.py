@@ -67,12 +67,16 @@ def _finder(schema: list[dict]):
     return find
 
 
-def propose(name: str, schema: list[dict], summary: dict | None, dataset_id, roles: dict | None = None) -> dict:
+def propose(name: str, schema: list[dict], summary: dict | None, dataset_id, roles: dict | None = None,
+            sampled: bool = False) -> dict:
     """The fullest dashboard we can propose for this dataset. ``roles`` is
     {column: {"role", "detail", ...}}; ``summary`` is {"rows", "columns": {column:
     {"distinct", "nulls", "min", "max"}}, "correlations": [{"a", "b", "r"}],
-    "country_values": {column: [a few values]}}."""
+    "country_values": {column: [a few values]}}. ``sampled``: the summary is of a sample
+    (a live table or query, whose charts read all its rows as they are when drawn), so
+    the widgets' descriptions quote none of its counts, ranges or dates."""
     columns = Columns(schema, roles or {}, summary or {})
+    columns.sampled = sampled
     for template in (video_game_sales, retail_transactions, music_preferences):
         payload = template(name, schema, columns, dataset_id)
         if payload is not None:
@@ -110,6 +114,11 @@ def _n(value) -> str:
     return f"{int(value):,}" if value is not None else "?"
 
 
+def _count(cols: Columns, value) -> str:
+    """"1,234 " to go before a noun, or nothing when the counts are a sample's."""
+    return "" if cols.sampled else f"{_n(value)} "
+
+
 # --- templates ----------------------------------------------------------------------------
 
 
@@ -124,7 +133,7 @@ def video_game_sales(name, schema, cols: Columns, dataset_id) -> dict | None:
     regions = [(c, label) for c, label in regions if c and cols.aggregatable(c)]
     g = _Grid(dataset_id)
     g.add({"type": "kpi", "title": "Global sales (M units)", "y": sales, "agg": "sum", "number_format": "decimal",
-           "description": f"The sum of {sales} (millions of units) over all {_n(cols.rows)} games"}, 3, 2)
+           "description": f"The sum of {sales} (millions of units) over all {_count(cols, cols.rows)}games"}, 3, 2)
     for column, label in regions[:3]:
         g.add({"type": "kpi", "title": f"{label} (M units)", "y": column, "agg": "sum", "number_format": "decimal",
                "description": f"The sum of {column}: the games' sales in {label}"}, 3, 2)
@@ -241,10 +250,10 @@ def measure_title(cols: Columns, measure: str) -> str:
 
 def _measure_sentence(cols: Columns, measure: str) -> str:
     """How a measure is aggregated over the rows, and why, in words."""
-    rows = _n(cols.rows)
+    rows = _count(cols, cols.rows)
     if cols.agg_for(measure) == "sum":
-        return f"The sum of {measure} over all {rows} rows: its values add up"
-    return f"The average of {measure} per row, over {rows} rows: its values do not add up, so they are averaged"
+        return f"The sum of {measure} over all {rows}rows: its values add up"
+    return f"The average of {measure} per row, over {rows or 'all '}rows: its values do not add up, so they are averaged"
 
 
 def _date_text(value) -> str:
@@ -315,7 +324,8 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
 
     # KPIs: the row count, how many of the thing the rows are about, the measures.
     g.add({"type": "kpi", "title": "Rows", "agg": "count", "number_format": "integer",
-           "description": f"Every row of the dataset: {_n(rows)} in all"}, 3, 2)
+           "description": "Every row of the table, counted when the chart is drawn" if cols.sampled
+                          else f"Every row of the dataset: {_n(rows)} in all"}, 3, 2)
     slots = KPI_SLOTS - 1
     if counted and slots:
         ident = counted[0]
@@ -326,7 +336,8 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
         slots -= 1
     for measure in varied[:slots]:
         missing = cols.missing_share(measure)
-        left_out = f" ({missing:.0%} of rows have no value and are left out)" if missing >= 0.005 else ""
+        left_out = f" ({missing:.0%} of rows have no value and are left out)" if missing >= 0.005 and \
+            not cols.sampled else ""
         g.add({"type": "kpi", "title": measure_title(cols, measure), "y": measure, "agg": cols.agg_for(measure),
                "number_format": "decimal" if cols.agg_for(measure) == "mean" else "auto",
                "description": _measure_sentence(cols, measure) + left_out}, 3, 2)
@@ -337,7 +348,7 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
     if times:
         time = times[0]
         grain = cols.grain_for(time)
-        span = cols.span(time)
+        span = cols.span(time) if not cols.sampled else None
         when = f"{time} runs from {_date_text(span[0])} to {_date_text(span[1])}" if span else f"{time} is the time"
         first = additive[0] if additive else None
         every = f"one point per {grain}"
@@ -376,11 +387,15 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
     halves: list[dict] = []  # widgets placed two a row; the last of an odd number takes the row
     # Top categories by a measure (the main one and the main average take turns) or by rows.
     for i, category in enumerate(categories[:BAR_CHARTS]):
-        distinct = cols.distinct(category)
-        shown = f"the {TOP_N} largest of its {_n(distinct)} values" if distinct and distinct > TOP_N else \
-            f"each of its {_n(distinct)} values" if distinct else "each of its values"
+        distinct = cols.distinct(category)  # of a sample: at least as many in the table
+        if cols.sampled:
+            shown = f"the {TOP_N} largest of its values" if distinct and distinct > TOP_N else "each of its values"
+        else:
+            shown = f"the {TOP_N} largest of its {_n(distinct)} values" if distinct and distinct > TOP_N else \
+                f"each of its {_n(distinct)} values" if distinct else "each of its values"
         why = (f"{category} is the category with the fewest values that still splits the data"
-               if i == 0 else f"{category} is a category with {_n(distinct)} values")
+               if i == 0 else f"{category} is a category" if cols.sampled or not distinct
+               else f"{category} is a category with {_n(distinct)} values")
         spec = {"type": "bar", "x": category, "sort": "-y", "limit": TOP_N}
         if main:
             measure = varied[1] if i == 1 and len(varied) > 1 else main
@@ -400,7 +415,8 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
     if small and main:
         pie = small[0]
         halves.append({"type": "pie", "title": f"Rows by {pie}", "x": pie, "agg": "count", "donut": True,
-                       "description": f"Each of the {_n(cols.distinct(pie))} values of {pie} as a share of the rows"})
+                       "description": f"Each value of {pie} as a share of the rows" if cols.sampled
+                       else f"Each of the {_n(cols.distinct(pie))} values of {pie} as a share of the rows"})
     _place_halves(g, halves)
 
     # Countries on a map.
@@ -421,7 +437,7 @@ def profile_based(name, schema, cols: Columns, dataset_id, summary: dict) -> dic
     for measure in varied[:HISTOGRAMS]:
         info = cols.info.get(measure) or {}
         bounds = (f" (from {_value_text(info['min'])} to {_value_text(info['max'])})"
-                  if info.get("min") is not None and info.get("max") is not None else "")
+                  if info.get("min") is not None and info.get("max") is not None and not cols.sampled else "")
         halves.append({"type": "histogram", "title": f"Distribution of {measure}", "x": measure,
                        "description": f"How the values of {measure} are spread{bounds}: how many rows fall in each "
                                       "range"})

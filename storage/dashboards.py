@@ -25,11 +25,12 @@ from analytics.names import check_name, header_text
 from analytics.widgets.spec import normalize_dashboard_filter, normalize_spec
 from storage.audit import NO_AUDIT
 from storage.database import as_utc, utcnow
+from storage.dataset_sources import SAMPLED_SOURCES
 from storage.datasets import DatasetService
 from storage.duck import connect, literal
 from storage.errors import Conflict, Forbidden, InvalidInput, InvalidSpec, NotFound
 from storage.principal import SCOPE_READ, Principal, Role
-from storage.tables import dashboard_shares, dashboards
+from storage.tables import dashboard_shares, dashboards, dataset_syncs
 from storage.workspaces import WorkspaceService
 
 MAX_WIDGETS = 100
@@ -443,5 +444,9 @@ class DashboardService:
             summary = {**summary, **dashboard_templates.facts(con, source, Columns(dataset.schema, roles, summary))}
         finally:
             con.close()
-        payload = dashboard_templates.propose(dataset.name, dataset.schema, summary, dataset.id, roles)
+        with self.engine.connect() as conn:  # a live table's or query's file is a sample of its rows
+            sampled = conn.execute(select(dataset_syncs.c.source).where(
+                dataset_syncs.c.dataset_id == dataset.id)).scalar() in SAMPLED_SOURCES
+        payload = dashboard_templates.propose(dataset.name, dataset.schema, summary, dataset.id, roles,
+                                              sampled=sampled)
         return self.create(principal, workspace_id, payload)

@@ -13,6 +13,9 @@ from sqlalchemy import select
 
 from storage.tables import dataset_syncs
 
+# Sources whose version file is a sample, not the dataset's rows: a live table on a
+# connection (storage.live), a live SQL query (storage.query_sources).
+SAMPLED_SOURCES = ("live", "query")
 KNOWN_FOR = 10.0  # seconds
 MAX_KNOWN = 4096
 

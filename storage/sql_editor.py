@@ -34,6 +34,7 @@ from sqlalchemy import delete, insert, select
 from analytics.sql_parameters import bind, parameters_in
 
 from storage.database import as_utc, utcnow
+from storage.dataset_sources import SAMPLED_SOURCES
 from storage.errors import DataInsightError, InvalidInput
 from storage.queries import QueryTimeout
 from storage.principal import Principal, Role
@@ -47,8 +48,6 @@ TIME_LIMIT = 30.0  # seconds
 MEMORY_LIMIT = "512MB"
 HISTORY_KEPT = 200  # per person
 _RUNNING = threading.BoundedSemaphore(2)
-# Datasets whose version file is a sample, not their rows (storage.live, storage.query_sources).
-SAMPLED_SOURCES = ("live", "query")
 _LINE = re.compile(r"LINE (\d+): (.*)\n( *)(\^+)")
 
 

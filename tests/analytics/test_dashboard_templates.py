@@ -120,3 +120,24 @@ def test_a_role_correction_changes_the_next_dashboard(store, ada):
     after = {w["spec"]["title"] for w in board["widgets"]}
     assert "Average Annual Income (k$)" in after and "Total Annual Income (k$)" not in after
     assert not any("Age" in aggregated_columns(w["spec"]) for w in board["widgets"])
+
+
+@pytest.mark.parametrize("name", ["flights_sample.csv", "ggplot2_economics.csv", "ggplot2_diamonds.csv", "vgsales.csv"])
+def test_a_sampled_dataset_is_described_without_the_samples_numbers(store, ada, name):
+    """A live table's or live query's file is a sample (storage.dataset_sources): the
+    proposal quotes none of its counts, ranges or dates, which the charts would contradict."""
+    import re
+
+    from analytics import dashboard_templates
+
+    path = FIXTURES / "public" / name if (FIXTURES / "public" / name).exists() else FIXTURES / name
+    dataset = _dataset(store, ada, path)
+    roles, summary = store.roles.roles_for(dataset), store.roles.summary_for(dataset)
+    plain = dashboard_templates.propose(dataset.name, dataset.schema, summary, dataset.id, roles)
+    sampled = dashboard_templates.propose(dataset.name, dataset.schema, summary, dataset.id, roles, sampled=True)
+    assert [w["spec"]["type"] for w in sampled["widgets"]] == [w["spec"]["type"] for w in plain["widgets"]]
+    counts = re.compile(r"\d{1,3}(,\d{3})+|\b\d{4}-\d{2}-\d{2}\b|\bfrom -?[\d.]+ to\b")
+    assert any(counts.search(w["spec"].get("description") or "") for w in plain["widgets"])
+    quoted = [w["spec"]["description"] for w in sampled["widgets"] if counts.search(w["spec"].get("description") or "")]
+    assert quoted == []
+    assert not any("?" in (w["spec"].get("description") or "") for w in sampled["widgets"])
