@@ -29,7 +29,7 @@ COLUMN_TYPE = {"text": "string", "number": "float", "date": "date"}  # what the 
 MAX_PARAMETERS = 20
 MAX_VALUES = 1000  # values one text parameter takes (a multi-select's limit)
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,62})\s*(?::\s*([A-Za-z]+)\s*)?\}\}")
-_OPEN_ENDS = {"number": (-math.inf, math.inf), "date": (dt.date(1, 1, 1), dt.date(9999, 12, 31))}
+_OPEN_ENDS = {"number": (-math.inf, math.inf), "date": ("0001-01-01", "9999-12-31")}
 
 
 class ParameterError(InvalidInput):
@@ -91,7 +91,8 @@ def _pieces(sql: str) -> list[tuple[str, str]]:
             end, kind = found.end(), "param"
         elif two == "[[":
             close = _closing_brackets(sql, i + 2)
-            if close is not None and _TOKEN.search(sql, i + 2, close):
+            # Optional only when a parameter is in its code: [['{{a}}', 'b']] is a list.
+            if close is not None and any(k == "param" for k, _ in _pieces(sql[i + 2:close])):
                 end, kind = close + 2, "optional"
         if end is None:
             i += 1
@@ -166,26 +167,32 @@ def _values_for(parameter: Parameter, value) -> list | None:
     if low in (None, "") and high in (None, ""):
         return None
     ends = _OPEN_ENDS[parameter.type]
-    return [_typed(parameter, low, ends[0]), _typed(parameter, high, ends[1])]
+    return [_typed(parameter, low, ends[0]), _typed(parameter, high, ends[1], end=True)]
 
 
-def _typed(parameter: Parameter, value, open_end):
+def _typed(parameter: Parameter, value, open_end, end: bool = False):
     if value in (None, ""):
-        return open_end
+        if parameter.type == "number":
+            return open_end
+        value = open_end  # a date's text, read below
     if parameter.type == "number":
         if isinstance(value, bool):
             _refuse(parameter, value)
+        if isinstance(value, int):  # kept exact (a float has 53 bits), within a BIGINT
+            return value if abs(value) < 2 ** 63 else _refuse(parameter, value)
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an integer of 400 digits
             raise ParameterError(f"{parameter.name!r} takes numbers, not {str(value)[:40]!r}") from None
         if not math.isfinite(number):
             _refuse(parameter, value)
         return int(number) if number.is_integer() and abs(number) < 2 ** 53 else number
     try:
-        return dt.date.fromisoformat(str(value)[:10])
+        day = dt.date.fromisoformat(str(value)[:10])
     except ValueError:
         raise ParameterError(f"{parameter.name!r} takes dates like 2024-01-31, not {str(value)[:40]!r}") from None
+    # The end of a date range is the whole of that day: a time on 2024-03-31 is before the end of [.., 2024-03-31].
+    return dt.datetime.combine(day, dt.time.max) if end else day
 
 
 def _refuse(parameter: Parameter, value):

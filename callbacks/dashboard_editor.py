@@ -71,6 +71,9 @@ def spec_from_form(type_name, dataset_id, title, description, states, filters=No
     for field in names.values():
         if field.kind == "object" and isinstance(kept, dict) and kept.get("type") == type_name and field.name in kept:
             spec[field.name] = kept[field.name]
+    # A widget's own values for its live SQL dataset's {{parameters}} (set through the API).
+    if isinstance(kept, dict) and kept.get("parameters") and kept.get("dataset_id") == dataset_id:
+        spec["parameters"] = kept["parameters"]
     return spec
 
 

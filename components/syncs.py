@@ -84,7 +84,7 @@ def _last_refresh(sync: dict):
     parts = [_when(sync["last_refresh_at"]) + " UTC ",
              dbc.Badge("Succeeded" if ok else "Failed", color="success" if ok else "danger", id="sync-last-status")]
     if ok and sync.get("last_rows") is not None:
-        copied = "in the sample" if sync.get("source") in ("live", "query") else "copied"
+        copied = "in the sample" if sync.get("mode") == "live" else "copied"
         parts.append(html.Span(f" · {sync['last_rows']:,} rows {copied}", className="text-body-secondary"))
     return html.Span(parts)
 
@@ -127,7 +127,7 @@ def _origin(sync: dict) -> list[tuple[str, object]]:
 
 def sync_details(sync: dict) -> html.Div:
     """Where the rows come from and how the refreshes go (anyone who can read the dataset)."""
-    live = sync.get("source") in ("live", "query")
+    live = sync.get("mode") == "live"
     items = _origin(sync)
     if not live:
         items.append(("Refresh", html.Span(sync["refresh_text"], id="sync-refresh-text")))
@@ -175,7 +175,7 @@ def source_card(sync: dict, can_edit: bool) -> dbc.Card:
     body = [html.Div(sync_details(sync), id="sync-details"), dcc.Store(id="sync-source", data=source)]
     if can_edit and (source in ("workspace", "query") or sync.get("connection")):
         sid = lambda name: f"sync-{name}"  # noqa: E731
-        live = source in ("live", "query")
+        live = sync.get("mode") == "live"
         buttons = [dbc.Button([icon("arrow-repeat", "me-1"), "Draw a new sample" if live else "Refresh now"],
                               id="sync-refresh-now", color="primary", n_clicks=0, disabled=bool(sync.get("running")))]
         if not live:

@@ -112,11 +112,15 @@ class ConnectionService:
             row, _ = self._load(conn, principal, connection_id, minimum)
         return self._target(row), row
 
-    def target_of(self, connection_id: int) -> Target | None:
+    def target_of(self, connection_id: int, workspace_id: int | None = None) -> Target | None:
         """The Target of a connection by id, with no rights check (the scheduler's side,
-        which checks its owner itself); None when it was deleted."""
+        which checks its owner itself; a live chart, whose dataset was checked); None when
+        it was deleted, or is not in ``workspace_id``."""
+        query = select(connections).where(connections.c.id == int(connection_id))
+        if workspace_id is not None:
+            query = query.where(connections.c.workspace_id == int(workspace_id))
         with self.engine.connect() as conn:
-            row = conn.execute(select(connections).where(connections.c.id == int(connection_id))).first()
+            row = conn.execute(query).first()
         return self._target(row) if row is not None else None
 
     def _target(self, row) -> Target:

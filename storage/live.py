@@ -31,6 +31,7 @@ DEFAULT_CACHE_SECONDS = 300
 @dataclass(frozen=True)
 class LiveTable:
     dataset_id: int
+    workspace_id: int
     connection_id: int
     table: str
     cache_seconds: int
@@ -44,16 +45,17 @@ class LiveQueries:
 
     def source_for(self, dataset) -> LiveTable | None:
         """The live table behind a dataset, or None for a dataset with its own file."""
-        row = self.sources.row(dataset.id)
+        row = self.sources.row(dataset)
         if row is None or row.source != "live":
             return None
-        return LiveTable(dataset.id, row.connection_id, row.source_table,
+        return LiveTable(dataset.id, dataset.workspace_id, row.connection_id, row.source_table,
                          row.cache_seconds if row.cache_seconds is not None else DEFAULT_CACHE_SECONDS)
 
     def target(self, live: LiveTable) -> Target:
         if live.connection_id is None:
             raise AnalysisError("The connection of this live dataset was deleted, so its charts cannot be drawn")
-        target = self.connections.target_of(live.connection_id)
+        # Only a connection of the dataset's own workspace, whatever the row says.
+        target = self.connections.target_of(live.connection_id, live.workspace_id)
         if target is None:
             raise AnalysisError("The connection of this live dataset was deleted, so its charts cannot be drawn")
         return target

@@ -366,6 +366,12 @@ class QueryService:
         metrics().widget_queries.labels(normalized["type"], "miss").inc()
         return {**result, "cached": False}
 
+    def rows_elsewhere(self, dataset: Dataset) -> bool:
+        """Whether the dataset's rows are not its file's (a live table, a live SQL query:
+        the file is a sample), so whatever reads every row must go through its charts' query."""
+        return any(service is not None and service.source_for(dataset) is not None
+                   for service in (self.live, self.query_sources))
+
     def parameters_of(self, dataset: Dataset) -> list[dict]:
         """The ``{{parameters}}`` of a live SQL dataset that dashboard filters bind (else [])."""
         return self.query_sources.parameters_of(dataset) if self.query_sources is not None else []

@@ -17,13 +17,16 @@ workspace (``state_of``): a new upload changes the key, nothing else needs forge
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import select
 
 from analytics.sql_parameters import COLUMN_TYPE, Parameter, parameters_in
 from storage.dataset_sources import DatasetSources
+from storage.live import DEFAULT_CACHE_SECONDS
 from storage.tables import dataset_versions, datasets
 
 
@@ -33,6 +36,12 @@ class QuerySource:
     workspace_id: int
     sql: str
     parameters: tuple[Parameter, ...]
+    cache_seconds: int = DEFAULT_CACHE_SECONDS
+
+
+@lru_cache(maxsize=256)
+def _parameters(sql: str) -> tuple[Parameter, ...]:
+    return tuple(parameters_in(sql))  # asked for several times a chart
 
 
 def sample_note(rows: int) -> str:
@@ -48,10 +57,11 @@ class QuerySources:
 
     def source_for(self, dataset) -> QuerySource | None:
         """The query behind a dataset, or None for a dataset with rows of its own."""
-        row = self.sources.row(dataset.id)
+        row = self.sources.row(dataset)
         if row is None or row.source != "query":
             return None
-        return QuerySource(dataset.id, dataset.workspace_id, row.source_sql, tuple(parameters_in(row.source_sql)))
+        return QuerySource(dataset.id, dataset.workspace_id, row.source_sql, _parameters(row.source_sql),
+                           row.cache_seconds if row.cache_seconds is not None else DEFAULT_CACHE_SECONDS)
 
     def parameters_of(self, dataset) -> list[dict]:
         """[{"name", "type"}] of a live SQL dataset's parameters, as the dashboard's filters
@@ -62,15 +72,20 @@ class QuerySources:
         return [{"name": p.name, "type": COLUMN_TYPE[p.type], "parameter": p.type} for p in source.parameters]
 
     def state_of(self, source: QuerySource) -> str:
-        """A digest of the workspace's datasets, by name and current version: results keyed
-        by it are right until someone uploads, refreshes, renames or deletes one there."""
+        """The cache bucket of a live SQL dataset's results: the name and current version
+        of each dataset of the workspace its query may name (so a new upload, refresh,
+        rename or deletion is a new key), and the time in steps of ``cache_seconds`` (a
+        query may read the clock: ``current_date - 30``)."""
+        text = source.sql.lower()
         with self.engine.connect() as conn:
             rows = conn.execute(select(datasets.c.id, datasets.c.name, dataset_versions.c.path)
                                 .join(dataset_versions, (dataset_versions.c.dataset_id == datasets.c.id)
                                       & (dataset_versions.c.version == datasets.c.current_version))
                                 .where(datasets.c.workspace_id == source.workspace_id)
                                 .order_by(datasets.c.id)).all()
-        return hashlib.sha256(repr([tuple(r) for r in rows]).encode()).hexdigest()
+        named = [tuple(r) for r in rows if r.name.lower() in text or f"{r.name}_{r.id}".lower() in text]
+        step = int(time.time() // source.cache_seconds) if source.cache_seconds > 0 else time.time()
+        return hashlib.sha256(repr([named, step]).encode()).hexdigest()
 
     def stand_in(self) -> str:
         """A name the widget's query is built over; never a column name, never guessable."""

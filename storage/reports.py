@@ -261,7 +261,13 @@ class ReportService:
             normalized["page"], normalized["page_size"] = 0, self.queries.row_cap
             result = self.queries.result_on(dataset, normalized)
             output = widget_type("table").render(result, normalized)
-            stream = TableRows(self.datasets.file_path(dataset), normalized, dataset.schema, self.tmp_dir)
+            if self.queries.rows_elsewhere(dataset):
+                # A live table or query: the file holds a sample, so the export is the rows
+                # the query gave, capped, and says so.
+                if isinstance(output.get("total"), int) and output["total"] > len(output.get("rows") or []):
+                    output = {**output, "truncated": True}
+            else:
+                stream = TableRows(self.datasets.file_path(dataset), normalized, dataset.schema, self.tmp_dir)
         elif normalized["type"] == "analysis":
             # Not a query: the engine runs the analysis (its table views become the data).
             result, output = None, self.queries.render_on(dataset, normalized, complete=True)

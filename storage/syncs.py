@@ -43,6 +43,7 @@ from storage.audit import NO_AUDIT
 from storage.connectors import (SAMPLE_ROWS, SAMPLE_SQL, SYNC_TIMEOUT, one_select, open_source, quote_table,
                                 without_settings)
 from storage.database import as_utc, utcnow
+from storage.dataset_sources import SAMPLED_SOURCES
 from storage.errors import Conflict, DataInsightError, Forbidden, IngestError, InvalidInput, NotFound
 from storage.datasets import clean_dataset_name as clean_name
 from storage.jobs import JobCancelled, Reporter
@@ -133,6 +134,18 @@ def _sample_of(query: str, kind: str) -> str:
 def _sample_note(rows: int) -> str:
     return (f"Live: charts query the whole table on the database; profiles, analyses and the rows shown here use a "
             f"random sample of {rows:,} rows drawn by the database")
+
+
+def check_plain_names(plans: list[ingest.ColumnPlan], names: list[str]) -> None:
+    """A live SQL dataset's charts name its columns as its sample was imported, and run on
+    the query's own result: the two must be the same names (the import trims names, makes
+    repeated ones unique as DuckDB does, and spreads nested values into columns)."""
+    kept = [p.name for p in plans]
+    if kept != list(names):
+        differ = [f"{a!r} would be {b!r}" for a, b in zip(names, kept) if a != b][:3]
+        raise InvalidInput("Name each column of a live query plainly, with AS: no spaces at the ends, "
+                           "no nested values (" + ("; ".join(differ) or f"{len(names)} columns would be {len(kept)}")
+                           + ")", details={"field": "sql"})
 
 
 def _types(columns) -> list[pa.DataType]:
@@ -319,9 +332,12 @@ class SyncService:
                  for info, arrow in zip(inspection.columns, types)]
         return inspection, plans
 
-    def _import_new(self, principal, workspace_id, path, values, types: list[pa.DataType], allow_empty: bool = False):
+    def _import_new(self, principal, workspace_id, path, values, types: list[pa.DataType], allow_empty: bool = False,
+                    names: list[str] | None = None):
         try:
             inspection, plans = self._plans(path, types, allow_empty)
+            if names is not None:
+                check_plain_names(plans, names)
             return self.datasets.create_from_file(
                 principal, workspace_id, path, "copy.parquet", name=values["name"], plans=plans,
                 inspection=inspection, user_typed={p.source for p in plans},
@@ -344,7 +360,9 @@ class SyncService:
         if not live and parameters_in(sql):
             raise InvalidInput("A query with {{parameters}} takes its values from dashboard filters, so it can only "
                                'be saved as a live dataset ("mode": "live")', details={"field": "mode"})
-        values = {"name": clean_name(name), "table": None, "sql": sql, "refresh": check_refresh(refresh),
+        # A live dataset has nothing to refresh on a schedule: its charts run the query.
+        values = {"name": clean_name(name), "table": None, "sql": sql,
+                  "refresh": "manual" if live else check_refresh(refresh),
                   "description": description if isinstance(description, str) else ""}
         if live and not values["description"]:
             values["description"] = f"Live SQL: {sql[:1000]}"
@@ -354,7 +372,8 @@ class SyncService:
                                                   sample_rows=SAMPLE_ROWS if live else None)
             # A live query's sample may be empty (a parameter it needs is NULL until a filter
             # gives it a value): its columns are what charts need.
-            dataset = self._import_new(principal, workspace_id, path, values, list(schema.types), allow_empty=live)
+            dataset = self._import_new(principal, workspace_id, path, values, list(schema.types), allow_empty=live,
+                                       names=schema.names if live else None)
         finally:
             path.unlink(missing_ok=True)
         now = self.clock()
@@ -407,7 +426,7 @@ class SyncService:
 
         refresh = json.loads(row.refresh_json)
         return {"dataset_id": row.dataset_id, "source": row.source,
-                "mode": "live" if row.source in ("live", "query") else "sync",
+                "mode": "live" if row.source in SAMPLED_SOURCES else "sync",
                 "parameters": [p.public_dict() for p in parameters_in(row.source_sql)] if row.source == "query" else [],
                 "cache_seconds": row.cache_seconds, "connection_id": row.connection_id,
                 "connection": {"name": connection.name, "kind": connection.kind} if connection else None,
@@ -434,6 +453,9 @@ class SyncService:
             values = {}
             if "refresh" in patch:
                 refresh = check_refresh(patch["refresh"])
+                if row.source in SAMPLED_SOURCES and refresh != "manual":
+                    raise InvalidInput("A live dataset is always current: its charts run on its source, so it has "
+                                       "no refresh", details={"field": "refresh"})
                 alive = row.source in ("workspace", "query") or row.connection_id is not None
                 values.update(refresh_json=json.dumps(refresh), owner_id=principal.user_id,
                               next_refresh_at=next_refresh(refresh, self.clock()) if alive else None)
@@ -588,6 +610,8 @@ class SyncService:
                                                   sample_rows=SAMPLE_ROWS if sampled else None)
             report(0.8, "Importing the result", force=True)
             inspection, plans = self._plans(path, list(schema.types), allow_empty=sampled)
+            if sampled:
+                check_plain_names(plans, schema.names)
             try:
                 dataset = self.datasets.add_version(principal, dataset_id, path, "copy.parquet", mode="replace",
                                                     plans=plans, inspection=inspection,

@@ -36,7 +36,7 @@ def test_binding_numbers_placeholders_after_the_charts_own():
     assert "IN ( $4, $5)" in text.replace("($4", "( $4") and "BETWEEN $6 AND $7" in text
     assert "BETWEEN $8 AND $9" in text and "'{{not_me}}'" in text and "-- {{nor_this}}" in text
     assert "[[1,2]] = l" in text  # a nested list is DuckDB's, not an optional clause
-    assert values == ["North", "South", dt.date(2024, 1, 1), dt.date(9999, 12, 31), 5, 10.5]
+    assert values == ["North", "South", dt.date(2024, 1, 1), dt.datetime(9999, 12, 31, 23, 59, 59, 999999), 5, 10.5]
 
 
 def test_optional_clauses_are_left_out_and_required_parameters_are_asked_for():
@@ -68,3 +68,22 @@ def test_bound_text_runs_in_duckdb_with_values_never_in_the_sql():
         text, values = bind(sql, {"region": given})
         assert "South" not in text and "'1'" not in text
         assert [r[0] for r in con.execute(text, values).fetchall()] == want
+
+
+def test_a_date_range_holds_the_whole_last_day_and_huge_numbers_are_refused():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT * FROM (VALUES (1, TIMESTAMP '2024-03-31 10:00'), "
+                "(2, TIMESTAMP '2024-04-01 00:00'), (3, TIMESTAMP '2024-02-29 23:59')) v(id, ts)")
+    text, values = bind("SELECT id FROM t WHERE ts BETWEEN {{p:date}} ORDER BY id", {"p": ["2024-03-01", "2024-03-31"]})
+    assert [r[0] for r in con.execute(text, values).fetchall()] == [1]
+    text, values = bind("SELECT id FROM t WHERE CAST(ts AS DATE) BETWEEN {{p:date}} ORDER BY id", {"p": [None, "2024-03-31"]})
+    assert [r[0] for r in con.execute(text, values).fetchall()] == [1, 3]
+    for huge in (10 ** 400, 2 ** 63):
+        with pytest.raises(ParameterError):
+            bind("SELECT {{n:number}}", {"n": [huge, None]})
+    assert bind("SELECT {{n:number}}", {"n": [2 ** 60, None]})[1][0] == 2 ** 60  # exact
+
+
+def test_a_list_literal_with_braces_in_a_string_is_not_an_optional_clause():
+    text, values = bind("SELECT [['{{a}}', 'b']] AS l", None)
+    assert text == "SELECT [['{{a}}', 'b']] AS l" and values == []

@@ -173,3 +173,42 @@ def test_another_workspace_cannot_reach_it_or_through_it(client, ada, bob, shop,
     for sql in ('SELECT * FROM "Orders"', f"SELECT * FROM read_parquet('{path}')"):
         answer = make_live(client, bob, mine["workspace_id"], sql=sql, name="Peek")
         assert answer.status_code == 400, (sql, answer.get_json())
+
+
+def test_names_the_charts_could_not_find_and_schedules_are_refused(client, ada, shop, app_storage):
+    for sql in ('SELECT 1 AS "  spaced  "', "SELECT {'k': 1} AS s"):  # (a, a is a, a_1 in DuckDB too)
+        answer = make_live(client, ada, shop, sql=sql, name="Odd")
+        assert answer.status_code == 400 and "plainly" in answer.get_json()["error"]["message"], (sql, answer.get_json())
+    assert not any(d.name == "Odd" for d in app_storage.datasets.all_in_workspace(shop))
+    dataset = make_live(client, ada, shop, refresh="daily").get_json()
+    info = client.get(f"/api/v1/datasets/{dataset['id']}/sync", headers=bearer(ada)).get_json()
+    assert info["refresh"] == "manual" and info["next_refresh_at"] is None
+    assert client.patch(f"/api/v1/datasets/{dataset['id']}/sync", headers=bearer(ada),
+                        json={"refresh": "hourly"}).status_code == 400
+
+
+def test_a_reused_dataset_id_never_gets_the_old_datasets_query(client, ada, bob, shop, app_storage):
+    """SQLite gives a deleted dataset's id to the next dataset: what a process remembers of
+    the old one (its query, its connection) must not be used for the new one."""
+    secret = make_live(client, ada, shop, sql="SELECT 'ada-secret' AS x FROM range(3)", name="Secret").get_json()
+    assert rows_of(client, ada, secret["id"], {"type": "bar", "x": "x", "agg": "count"}) == [["ada-secret", 3]]
+    assert client.delete(f"/api/v1/datasets/{secret['id']}", headers=bearer(ada)).status_code == 204
+    mine = upload(client, bob, "Mine", b"x\nbob-value\n")
+    rows = rows_of(client, bob, mine["id"], {"type": "bar", "x": "x", "agg": "count"})
+    assert rows == [["bob-value", 1]], (mine["id"], secret["id"], rows)
+
+
+def test_a_table_widgets_export_is_the_querys_rows_not_the_sample(client, ada, shop, app_storage, admin):
+    sql = "SELECT range AS n FROM range(30000) WHERE 1=1 [[AND range BETWEEN {{n:number}}]]"
+    dataset = make_live(client, ada, shop, sql=sql, name="Numbers").get_json()
+    board = client.post("/api/v1/dashboards", headers=bearer(ada), json={
+        "name": "Numbers", "workspace_id": shop,
+        "filters": [{"id": "n", "column": "n", "kind": "numeric_range", "value": [0, 14999]}]}).get_json()
+    client.post(f"/api/v1/dashboards/{board['id']}/widgets", headers=bearer(ada), json={
+        "spec": {"type": "table", "dataset_id": dataset["id"], "columns": ["n"], "sort": "n"}})
+    board = app_storage.dashboards.get(admin.principal(), board["id"])
+    widget = board["widgets"][-1]
+    data = app_storage.reports._widget_report(board, widget, {}, [],
+                                              lambda i: app_storage.datasets.get(admin.principal(), i))["data"]
+    values = [r[0] for r in data["rows"]]
+    assert "stream" not in data and data.get("capped") and max(values) <= 14999 and len(values) == 10_000
