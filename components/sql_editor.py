@@ -56,17 +56,17 @@ def save_form() -> html.Div:
     return html.Div([
         dbc.Row([
             dbc.Col(dbc.Input(id="sql-save-name", placeholder="Name of the new dataset", maxLength=200, size="sm"),
-                    xs=12, md=6, xl=3),
+                    xs=12, md=6),
             dbc.Col(dbc.Select(id="sql-save-mode", value="sync", size="sm", options=[
                 {"label": "Keep a copy of the result", "value": "sync"},
-                {"label": "Live: charts run the query", "value": "live"}]), xs=12, md=6, xl=3),
+                {"label": "Live: charts run the query", "value": "live"}]), xs=12, md=6),
             # A live dataset has nothing to refresh: its charts run the query.
             dbc.Col(dbc.Select(id="sql-save-refresh", value="manual", size="sm",
                                options=[{"label": t, "value": v} for v, t in REFRESH_CHOICES]),
-                    xs=12, md=6, xl=3, id="sql-save-refresh-wrap"),
+                    xs=12, md=6, id="sql-save-refresh-wrap"),
             dbc.Col(dbc.Button([icon("database-add", "me-1"), "Save as dataset"], id="sql-save",
                                color="secondary", outline=True, n_clicks=0, size="sm", className="w-100"),
-                    xs=12, md=6, xl=3),
+                    xs=12, md=6),
         ], className="g-2"),
         html.Div(["Live: each chart on the dataset runs the query over the datasets as they are then. Write ",
                   html.Code("{{region}}"), ", ", html.Code("{{period:date}}"), " or ", html.Code("{{amount:number}}"),
