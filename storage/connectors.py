@@ -49,11 +49,10 @@ QUERY_TIMEOUT = 30  # seconds, for the editor, schemas and tests
 SYNC_TIMEOUT = 3600  # seconds, for copying a whole table
 BATCH_ROWS = 50_000
 # The size of the Arrow batches ADBC makes of PostgreSQL's rows while copying (its default
-# is 16 MB): a sync writes each batch while the next is read (storage.syncs._read_ahead),
-# and smaller batches start the writing sooner and leave less of it after the last read,
-# with less memory held. At 1M rows x 16 columns on 2 cores shared with other work, 4 MB
-# was the faster in the same minutes (best of 3: 3.3 s against 5.6 s; noisy) and held
-# 25 MB less.
+# is 16 MB). A sync writes each batch while the next is read (storage.syncs._read_ahead)
+# and holds up to a row group besides: with 4 MB batches the writing starts sooner and
+# the peak memory of a 1M-row x 16-column sync is 25-30 MB lower (355 against 380 MiB);
+# the time was the same within the noise of a shared 2-core machine.
 PG_BATCH_BYTES = 4 * 1024 * 1024
 SAMPLE_ROWS = 10_000  # a live dataset's sample, for profiles and analyses
 # A random sample drawn by the database (one scan of the table).
