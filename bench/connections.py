@@ -6,15 +6,16 @@ most columns) in a fresh database, then times, each run in a fresh child process
 
 - app:    ``storage.connections.create`` + ``storage.syncs.create`` and polling
           ``storage.jobs.get`` until the job is done: the whole sync (ADBC -> Arrow batches
-          -> Parquet -> the import that makes it a dataset)
+          -> the dataset's Parquet file, written once -> committed as a dataset)
 - pandas: ``pandas.read_sql("SELECT * FROM t", sqlalchemy engine)`` + ``df.to_parquet(out)``
           (pyarrow), the seeds' way
 
 Each child reports its peak resident memory during the measured call (VmHWM, reset just
 before it, so imports and set-up do not count; the figure still includes what the process
 held before the call, shown beside it). The app child also times the sync's steps, with the
-peak RSS of each (rows copied into a Parquet file; that file inspected; its import as a
-dataset, where DuckDB reads and writes it again), and checks the dataset:
+peak RSS of each (rows copied into the dataset's Parquet file; its commit as a dataset: the
+Parquet checks, fsync, rename, metadata; "inspect" stays 0 unless a column type has to go
+through the import, where DuckDB reads and writes the file again), and checks the dataset:
 1,000,000 rows and the same sums of an int4 and an int8 column as the database's. The
 automatic profile a new dataset starts is left out (its listener is removed in the child):
 it is a job of its own, not part of the copy.
@@ -269,7 +270,7 @@ def _child(method: str, database: str, work: Path) -> dict:
     admin = _admin()
     if method == "app":
         store, principal, workspace_id = _app(work)
-        # Where the time and memory go: the rows copied into a Parquet file, then that file's import.
+        # Where the time and memory go: the rows copied into a Parquet file, then its commit (or import).
         phases = _Phases(reset=reset_peak())  # whether VmHWM can be reset here
         store.syncs._copy = phases.wrap("copy", store.syncs._copy)
         store.datasets.inspect_file = phases.wrap("inspect", store.datasets.inspect_file)
@@ -576,9 +577,10 @@ def report(results: dict) -> list[dict]:
         def peak(name):
             return f", peak {peaks[name]:.0f} MiB" if name in peaks else ""
 
-        print(f"app's best run: copy into a Parquet file {copy:.2f}s{peak('copy')}; inspect that file "
-              f"{inspect:.2f}s{peak('inspect')}; import it as a dataset (DuckDB reads and writes it again) "
-              f"{imported:.2f}s{peak('import')}; the rest (connection test, job start and polls, metadata) "
+        print(f"app's best run: copy into the dataset's Parquet file {copy:.2f}s{peak('copy')}; inspect that file "
+              f"{inspect:.2f}s{peak('inspect')}; commit it as a dataset (checks, fsync, rename, metadata; with "
+              f"the import, DuckDB reads and writes it again) {imported:.2f}s{peak('import')}; the rest (connection "
+              f"test, job start and polls) "
               f"{app['seconds'] - copy - inspect - imported:.2f}s")
         print("app column types: " + ", ".join(app["types"]))
         print(f"checked: the dataset has {rows:,} rows and sum(quantity) = {results['expected'][1]:,}, "

@@ -48,6 +48,12 @@ CONNECT_TIMEOUT = 10  # seconds
 QUERY_TIMEOUT = 30  # seconds, for the editor, schemas and tests
 SYNC_TIMEOUT = 3600  # seconds, for copying a whole table
 BATCH_ROWS = 50_000
+# The size of the Arrow batches ADBC makes of PostgreSQL's rows while copying (its default
+# is 16 MB). A sync writes each batch while the next is read (storage.syncs._read_ahead)
+# and holds up to a row group besides: with 4 MB batches the writing starts sooner and
+# the peak memory of a 1M-row x 16-column sync is 25-30 MB lower (355 against 380 MiB);
+# the time was the same within the noise of a shared 2-core machine.
+PG_BATCH_BYTES = 4 * 1024 * 1024
 SAMPLE_ROWS = 10_000  # a live dataset's sample, for profiles and analyses
 # A random sample drawn by the database (one scan of the table).
 # (The line break before each closing parenthesis: a query may end in a -- comment.)
@@ -362,6 +368,7 @@ class PostgresSource:
         sql = self.select_sql(query, columns, after_column)
         cur = self._con.cursor()
         try:
+            cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(PG_BATCH_BYTES)})
             if after_column is not None:
                 cur.execute(sql, (after_value,))
             else:

@@ -345,11 +345,18 @@ class DatasetService:
             source.cleanup()
 
     def _write_version_file(self, path: Path, filename: str, sheet, plans, user_typed, on_progress,
-                            inspection: ingest.Inspection | None = None,
-                            source=None) -> tuple[str, int, int, list[dict], str]:
+                            inspection: ingest.Inspection | None = None, source=None,
+                            written: ingest.Written | None = None) -> tuple[str, int, int, list[dict], str]:
         """Ingest to a temp file, fsync, rename into the datasets folder. Returns
         (relative path, rows, size, schema, format). The caller then writes the metadata.
-        A ``source`` given by the caller stays the caller's to clean up."""
+        A ``source`` given by the caller stays the caller's to clean up. With ``written``,
+        ``path`` is a temp Parquet file of ours already in its final form
+        (ingest.DatasetFileWriter): it gets the checks every Parquet file gets (prepare:
+        readable, within the expansion cap) and is then moved into place as it is."""
+        if written is not None:
+            self.prepare(path, filename).cleanup()
+            relative, size = self._commit_file(path)
+            return relative, written.rows, size, written.schema, "parquet"
         owned = source is None
         if owned:
             source = self.prepare(path, filename, sheet)
@@ -383,12 +390,13 @@ class DatasetService:
         self, principal: Principal, workspace_id, path: Path, filename: str, name: str | None = None,
         sheet: str | None = None, plans=None, user_typed=None, on_progress: Callable[[float], None] | None = None,
         description: str = "", inspection: ingest.Inspection | None = None, source=None,
+        written: ingest.Written | None = None,
     ) -> Dataset:
         with self.engine.connect() as conn:
             self.workspaces.require_role(conn, principal, workspace_id, Role.EDITOR)
         dataset_name = clean_dataset_name(name) if name else default_dataset_name(filename, sheet)
         relative, rows, size, schema, fmt = self._write_version_file(path, filename, sheet, plans, user_typed,
-                                                                      on_progress, inspection, source)
+                                                                      on_progress, inspection, source, written)
         now = utcnow()
         try:
             with self.engine.begin() as conn:
@@ -415,9 +423,11 @@ class DatasetService:
         self, principal: Principal, dataset_id, path: Path, filename: str, mode: str = "replace",
         sheet: str | None = None, plans=None, user_typed=None, on_progress=None,
         inspection: ingest.Inspection | None = None, source=None, options: dict | None = None,
+        written: ingest.Written | None = None,
     ) -> Dataset:
         """A new version from a file: ``replace`` takes the file as it is; ``append`` adds
-        its rows to the current version and needs the same columns."""
+        its rows to the current version and needs the same columns. ``written``: see
+        _write_version_file (replace only)."""
         if mode not in ("replace", "append"):
             raise InvalidInput("Choose replace or append")
         current = self.get(principal, dataset_id)
@@ -427,7 +437,7 @@ class DatasetService:
             relative, rows, size, schema, fmt = self._append_file(current, path, filename, sheet, on_progress, options)
         else:
             relative, rows, size, schema, fmt = self._write_version_file(path, filename, sheet, plans, user_typed,
-                                                                          on_progress, inspection, source)
+                                                                          on_progress, inspection, source, written)
         try:
             with self.engine.begin() as conn:
                 dataset = self._load(conn, principal, dataset_id, Role.EDITOR)

@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Callable
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from analytics.columns import DATE_FORMATS, LOGICAL_TYPES, STORAGE_TYPE, is_categorical, logical_type, unique_names
 from storage import number_formats
@@ -61,7 +64,9 @@ NULL_SCAN_BYTES = 1024 * 1024  # about what the sniffer and the sample read
 # Dataset files are written with snappy, DuckDB's default: zstd made them a quarter smaller
 # but cost about 10 % more CPU to write and 5 % to scan, and CPU, not disk, is what a
 # 2-core BI server runs out of.
-PARQUET_OPTIONS = "COMPRESSION snappy, ROW_GROUP_SIZE 122880"
+PARQUET_COMPRESSION = "snappy"
+ROW_GROUP_ROWS = 122_880  # DuckDB's own row group size
+PARQUET_OPTIONS = f"COMPRESSION {PARQUET_COMPRESSION}, ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
 
 
 @dataclass
@@ -970,7 +975,7 @@ def _select_list(state: _Write, expressions: dict[str, str]):
         effective = state.effective(plan)
         source_expr = expressions[plan.source]
         select_parts.append(f"{_expression_for(effective, source_expr)} AS {quote_ident(plan.name)}")
-        schema.append({"name": plan.name, "type": effective.type, "storage_type": STORAGE_TYPE[effective.type]})
+        schema.append(column_schema(plan.name, effective.type))
         if effective.type not in ("text", "categorical"):
             checks.append((plan, source_expr, _expression_for(effective, source_expr, lenient=True)))
     return select_parts, schema, checks
@@ -1104,6 +1109,140 @@ def _watch_progress(con, stop: threading.Event, on_progress) -> None:
             continue
         if progress is not None and progress >= 0:
             on_progress(min(progress / 100.0, 0.99))
+
+
+def column_schema(name: str, logical: str) -> dict:
+    """A column of a dataset version's schema (schema_json)."""
+    return {"name": name, "type": logical, "storage_type": STORAGE_TYPE[logical]}
+
+
+# --- writing Arrow batches whose types are known -----------------------------------------
+
+DICTIONARY_SAMPLE_ROWS = 10_000
+DICTIONARY_RATIO = 10
+# How DuckDB's STORAGE_TYPE columns are stored in a dataset file, as Arrow types.
+ARROW_STORAGE = {"integer": pa.int64(), "float": pa.float64(), "boolean": pa.bool_(), "date": pa.date32(),
+                 "timestamp": pa.timestamp("us"), "text": pa.string(), "categorical": pa.string()}
+
+
+def exact_arrow_cast(source: pa.DataType, logical: str) -> bool:
+    """Whether Arrow's cast of ``source`` to the logical type's storage gives exactly what
+    write_parquet's CAST gives for the same column read from a Parquet file. Widening
+    integers and floats, dates and strings are the same values either way. A timestamp
+    with a zone holds UTC instants, which both keep as UTC wall time (DuckDB's TimeZone is
+    UTC, see storage.duck). Anything else (decimals, other units, unsigned 64-bit...) goes
+    through the import instead."""
+    if logical == "integer":
+        return pa.types.is_signed_integer(source) or (pa.types.is_unsigned_integer(source) and source.bit_width < 64)
+    if logical == "float":
+        return source in (pa.float32(), pa.float64())
+    if logical == "boolean":
+        return pa.types.is_boolean(source)
+    if logical == "date":
+        return source == pa.date32()
+    if logical == "timestamp":
+        return pa.types.is_timestamp(source) and source.unit == "us"
+    if logical in ("text", "categorical"):
+        return source in (pa.string(), pa.large_string())
+    return False
+
+
+@dataclass(frozen=True)
+class Written:
+    """A Parquet file already in a dataset's final form (DatasetFileWriter), ready to be
+    committed as it is: its rows and its schema (as write_parquet returns them)."""
+
+    rows: int
+    schema: list[dict]
+
+
+class DatasetFileWriter:
+    """Arrow batches written straight into a dataset file, in the form write_parquet gives
+    a file: the plans' names (validate_plan), each column cast to its storage type, row
+    groups of ROW_GROUP_ROWS, snappy, column statistics. For sources whose types are known
+    already (a sync's copy, typed by the database): one pass, instead of a raw file that
+    the import reads and writes again. Only for plans whose every column passes
+    exact_arrow_cast; the batches come in ``source_types``.
+
+    Text is checked to be valid UTF-8, which DuckDB's reading would have checked. At most
+    one row group is held (plus the batch being added), so memory stays bounded."""
+
+    def __init__(self, path: Path, plans: list[ColumnPlan], source_types: list[pa.DataType]):
+        for plan, source in zip(plans, source_types, strict=True):
+            if not exact_arrow_cast(source, plan.type):
+                raise ValueError(f"{plan.source}: {source} is not written as {plan.type} here")
+        self.path = path
+        self.plans = plans
+        self.schema = pa.schema([pa.field(p.name, ARROW_STORAGE[p.type]) for p in plans])
+        self._text = [i for i, p in enumerate(plans) if p.type in ("text", "categorical")]
+        self._writer: pq.ParquetWriter | None = None  # opened with the first rows: see _open
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+        self.rows = 0
+
+    def _open(self, first: pa.RecordBatch | None) -> pq.ParquetWriter:
+        """The Parquet writer, with dictionary encoding for the columns whose values repeat
+        in the first DICTIONARY_SAMPLE_ROWS rows (at most one distinct value in
+        DICTIONARY_RATIO), as DuckDB's writer keeps dictionaries for few distinct values
+        only: on a column of mostly distinct values the writer would build a dictionary
+        only to drop it, a third of the writing time at 1M rows, for no smaller file."""
+        repeating: list[str] = []
+        if first is not None:
+            head = first.slice(0, DICTIONARY_SAMPLE_ROWS)
+            most = max(1, head.num_rows // DICTIONARY_RATIO)
+            repeating = [f.name for f, column in zip(self.schema, head.columns)
+                         if pc.count_distinct(column, mode="all").as_py() <= most]
+        # No ARROW:schema in the footer: the file carries what DuckDB's own files carry.
+        return pq.ParquetWriter(self.path, self.schema, compression=PARQUET_COMPRESSION, store_schema=False,
+                                write_statistics=True, use_dictionary=repeating or False)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if not batch.num_rows:
+            return
+        arrays = []
+        for index, field_ in enumerate(self.schema):
+            array = batch.column(index)
+            if array.type != field_.type:
+                array = array.cast(field_.type)
+            arrays.append(array)
+        for index in self._text:
+            try:
+                arrays[index].validate(full=True)
+            except pa.ArrowInvalid:
+                raise IngestError(f"Column {self.plans[index].name!r} has text that is not valid UTF-8") from None
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        if self._writer is None:
+            self._writer = self._open(batch)
+        self._pending.append(batch)
+        self._pending_rows += batch.num_rows
+        self.rows += batch.num_rows
+        # Whole row groups as soon as there are enough rows: batches do not line up with
+        # row groups, and a Parquet writer makes one group (at least) per call.
+        while self._pending_rows >= ROW_GROUP_ROWS:
+            pending = pa.Table.from_batches(self._pending, schema=self.schema)
+            self._writer.write_table(pending.slice(0, ROW_GROUP_ROWS), row_group_size=ROW_GROUP_ROWS)
+            rest = pending.slice(ROW_GROUP_ROWS)
+            self._pending, self._pending_rows = rest.to_batches(), rest.num_rows
+
+    def close(self) -> Written:
+        """Writes the last (short) row group and the footer."""
+        if self._writer is None:
+            self._writer = self._open(None)  # no rows: an empty file, which the caller refuses
+        if self._pending_rows:
+            self._writer.write_table(pa.Table.from_batches(self._pending, schema=self.schema),
+                                     row_group_size=ROW_GROUP_ROWS)
+        self._pending, self._pending_rows = [], 0
+        self._writer.close()
+        return Written(self.rows, [column_schema(p.name, p.type) for p in self.plans])
+
+    def abort(self) -> None:
+        """Closes the file after a failure; the caller removes it."""
+        self._pending = []
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        except Exception:  # noqa: BLE001 - the file is thrown away anyway
+            pass
 
 
 def schema_json(schema: list[dict]) -> str:

@@ -7,9 +7,11 @@ background job; ``refresh`` makes a new version of it the same way, by hand or o
 - ``{"every": N, "unit": "minutes" | "hours"}`` (at least every 5 minutes);
 - ``{"daily": "HH:MM", "timezone": "Europe/Paris"}``.
 
-The rows stream from the database in Arrow batches into a Parquet file, which then goes
-through the same import as an upload (fsync, rename, one metadata transaction), with the
-column types taken from the database's types, never sniffed from the values. A failed
+The rows stream from the database in Arrow batches (read ahead by a thread while the
+previous ones are written) straight into the dataset's final Parquet form: the column
+types are the database's, never sniffed from the values, so the file is written once as
+the import would have written it (ingest.DatasetFileWriter), then committed like every
+dataset file (the Parquet checks, fsync, rename, one metadata transaction). A failed
 refresh keeps the previous version and records why.
 
 ``incremental_column`` (a timestamp, date or increasing number) appends only the rows
@@ -29,14 +31,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import queue
 import re
+import threading
 import uuid
+from contextlib import closing
+from typing import Iterator
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import insert, or_, select, update
 
+from analytics.columns import unique_names
 from analytics.sql_parameters import parameters_in
 from storage import ingest
 from storage.audit import NO_AUDIT
@@ -167,6 +174,87 @@ def logical_of(arrow_type: pa.DataType) -> str:
     return "text"
 
 
+def _final_plans(columns) -> list[ingest.ColumnPlan] | None:
+    """The import's plan for a copy of these columns: named as inspecting the raw file
+    would name them, each keeping the type the database gave. None when a type has to go
+    through the import (see ingest.exact_arrow_cast; not the case for the connectors'
+    types today)."""
+    types = _types(columns)
+    names = unique_names([c.name for c in columns])  # as ingest.inspect names a file's columns
+    plans = [ingest.ColumnPlan(c.name, name, logical_of(arrow)) for c, name, arrow in zip(columns, names, types)]
+    if not all(ingest.exact_arrow_cast(arrow, plan.type) for plan, arrow in zip(plans, types)):
+        return None
+    infos = [ingest.ColumnInfo(p.source, p.name, p.type) for p in plans]
+    return ingest.validate_plan(ingest.Inspection("parquet", None, infos, []), plans)
+
+
+class _RawFile:
+    """The rows as the database typed them, for the import to read (see _final_plans)."""
+
+    def __init__(self, path, schema: pa.Schema):
+        self._writer = pq.ParquetWriter(path, schema)
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        self._writer.close()  # nothing written in final form: the import will make it
+
+    def abort(self) -> None:
+        self._writer.close()
+
+
+READ_AHEAD_BATCHES = 2
+
+
+def _read_ahead(batches: Iterator[pa.RecordBatch], depth: int = READ_AHEAD_BATCHES) -> Iterator[pa.RecordBatch]:
+    """``batches``, read by a thread of their own while the caller writes the ones before.
+    Decoding the database's rows (ADBC, in C) and encoding Parquet both release the GIL,
+    so on two cores the copy takes about the longer of the two rather than their sum. At
+    most ``depth`` batches wait in between, so memory stays bounded. When the caller stops
+    early (an error while writing, a cancelled job) the thread is told to stop and waited
+    for: the source's generator is closed in the thread that read it, and the connection is
+    never closed under a read."""
+    handoff: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not hand(("batch", batch)):
+                    return
+            hand(("end", None))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            hand(("error", exc))
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+    reader = threading.Thread(target=read, name="sync-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = handoff.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
+
+
 class SyncService:
     audit = NO_AUDIT  # Storage gives it the real AuditLog
 
@@ -251,10 +339,11 @@ class SyncService:
         def copy(report: Reporter) -> dict:
             report(0.02, f"Connecting to {target.label}", force=True)
             query = _sample_of(values["query"], target.kind) if live else values["query"]
-            path, rows, notes, columns = self._copy(target, query, values["incremental_column"], None, report)
+            path, rows, notes, columns, written = self._copy(target, query, values["incremental_column"], None,
+                                                             report)
             try:
                 report(0.9, f"Importing {rows:,} rows", force=True)
-                dataset = self._import_new(principal, workspace_id, path, values, _types(columns))
+                dataset = self._import_new(principal, workspace_id, path, values, _types(columns), written)
             finally:
                 path.unlink(missing_ok=True)
             if live:
@@ -294,7 +383,9 @@ class SyncService:
         return {"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}
 
     def _copy(self, target, query: str, incremental: str | None, after, report: Reporter):
-        """Stream the rows into a temp Parquet file: (path, rows, notes, columns)."""
+        """Stream the rows into a temp Parquet file: (path, rows, notes, columns, written).
+        ``written`` (ingest.Written) says the file is in its final form already; None that
+        it holds the rows as the database typed them, for the import."""
         path = self.datasets.tmp_dir / f"sync-{uuid.uuid4().hex}.parquet"
         rows = 0
         try:
@@ -310,19 +401,30 @@ class SyncService:
                         raise InvalidInput(f"{incremental} ({found.db_type}) cannot tell new rows from old: choose a "
                                            "timestamp, a date or an increasing number",
                                            details={"field": "incremental_column"})
-                schema = pa.schema([pa.field(c.name, c.arrow if c.arrow is not None else pa.string())
-                                    for c in columns])
+                plans = _final_plans(columns)
+                if plans is not None:
+                    writer = ingest.DatasetFileWriter(path, plans, _types(columns))
+                else:
+                    writer = _RawFile(path, pa.schema([pa.field(c.name, t) for c, t in zip(columns, _types(columns))]))
                 report(0.05, "Copying rows", force=True)
-                with pq.ParquetWriter(path, schema) as writer:
-                    for batch in source.batches(query, columns, incremental if after is not None else None, after):
-                        writer.write_batch(batch)
-                        rows += batch.num_rows
-                        report(min(0.85, 0.05 + 0.8 * rows / (rows + 1_000_000)), f"{rows:,} rows copied")
-                        report.check()
+                # closing(): the read-ahead thread has stopped before the file is closed
+                # and before the connection is, whatever ends the loop.
+                try:
+                    with closing(_read_ahead(source.batches(query, columns, incremental if after is not None else None,
+                                                            after))) as batches:
+                        for batch in batches:
+                            writer.write(batch)
+                            rows += batch.num_rows
+                            report(min(0.85, 0.05 + 0.8 * rows / (rows + 1_000_000)), f"{rows:,} rows copied")
+                            report.check()
+                except BaseException:
+                    writer.abort()
+                    raise
+                written = writer.close()
         except BaseException:
             path.unlink(missing_ok=True)
             raise
-        return path, rows, [c.note for c in columns if c.note], columns
+        return path, rows, [c.note for c in columns if c.note], columns, written
 
     def _plans(self, path, types: list[pa.DataType], allow_empty: bool = False) \
             -> tuple[ingest.Inspection, list[ingest.ColumnPlan]]:
@@ -332,16 +434,24 @@ class SyncService:
                  for info, arrow in zip(inspection.columns, types)]
         return inspection, plans
 
-    def _import_new(self, principal, workspace_id, path, values, types: list[pa.DataType], allow_empty: bool = False,
-                    names: list[str] | None = None):
+    def _import_new(self, principal, workspace_id, path, values, types: list[pa.DataType],
+                    written: ingest.Written | None = None, allow_empty: bool = False, names: list[str] | None = None):
+        """A new dataset from the file at ``path``: committed as it is when ``written`` (a
+        copy in its final form), else imported with each column keeping its type (``names``:
+        the names the columns must keep, a live SQL dataset's)."""
+        description = values["description"] or self._describe_source(values)
         try:
+            if written is not None:
+                if written.rows == 0:
+                    raise InvalidInput("The source has no rows yet: a dataset needs at least one")
+                return self.datasets.create_from_file(principal, workspace_id, path, "copy.parquet",
+                                                      name=values["name"], description=description, written=written)
             inspection, plans = self._plans(path, types, allow_empty)
             if names is not None:
                 check_plain_names(plans, names)
             return self.datasets.create_from_file(
                 principal, workspace_id, path, "copy.parquet", name=values["name"], plans=plans,
-                inspection=inspection, user_typed={p.source for p in plans},
-                description=values["description"] or self._describe_source(values))
+                inspection=inspection, user_typed={p.source for p in plans}, description=description)
         except IngestError as exc:
             if "no rows" in exc.message:
                 raise InvalidInput("The source has no rows yet: a dataset needs at least one") from None
@@ -572,7 +682,8 @@ class SyncService:
         if incremental and after is None:
             incremental = None  # nothing copied yet by that column: copy everything
         report(0.02, f"Connecting to {target.label}", force=True)
-        path, rows, notes, columns = self._copy(target, query, incremental or row.incremental_column, after, report)
+        path, rows, notes, columns, written = self._copy(target, query, incremental or row.incremental_column, after,
+                                                         report)
         try:
             if after is not None:
                 if rows == 0:
@@ -583,10 +694,16 @@ class SyncService:
             else:
                 report(0.9, f"Importing {rows:,} rows", force=True)
                 try:
-                    inspection, plans = self._plans(path, _types(columns))
-                    dataset = self.datasets.add_version(principal, dataset_id, path, "copy.parquet", mode="replace",
-                                                        plans=plans, inspection=inspection,
-                                                        user_typed={p.source for p in plans})
+                    if written is not None:
+                        if written.rows == 0:
+                            raise InvalidInput("The source has no rows now; the dataset keeps its previous version")
+                        dataset = self.datasets.add_version(principal, dataset_id, path, "copy.parquet",
+                                                            mode="replace", written=written)
+                    else:
+                        inspection, plans = self._plans(path, _types(columns))
+                        dataset = self.datasets.add_version(principal, dataset_id, path, "copy.parquet",
+                                                            mode="replace", plans=plans, inspection=inspection,
+                                                            user_typed={p.source for p in plans})
                 except IngestError as exc:
                     if "no rows" in exc.message:
                         raise InvalidInput("The source has no rows now; the dataset keeps its previous version") \

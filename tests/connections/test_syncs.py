@@ -12,7 +12,8 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-from storage.syncs import SyncService
+from storage import syncs
+from storage.syncs import SyncService, _read_ahead
 from tests.conftest import bearer
 
 ROWS = 200_000
@@ -158,6 +159,58 @@ def test_200000_rows_of_every_type_arrive_equal(client, ada, app_storage, admin,
     assert sync_info["table"] == "every_type" and sync_info["last_status"] == "ok" and sync_info["last_rows"] == ROWS
     assert sync_info["connection"]["kind"] == kind and sync_info["refresh"] == "manual"
     print(f"{kind}: {ROWS:,} rows synced in {elapsed:.1f} s")
+
+
+def test_the_import_route_still_copies_types_the_final_file_cannot_take(client, ada, app_storage, admin, pg_db,
+                                                                        monkeypatch):
+    """A type ingest.exact_arrow_cast does not vouch for sends the copy through the import
+    (a raw file, inspected and written again), with the same result."""
+    pg_db.run("CREATE TABLE t AS SELECT i AS id, (i * 1.5)::numeric(8, 2) AS price, 'n' || i AS label, "
+              "TIMESTAMPTZ '2026-01-01 00:00+00' + i * INTERVAL '1 hour' AS at FROM generate_series(1, 1000) AS i")
+    monkeypatch.setattr(syncs, "_final_plans", lambda columns: None)
+    ws = workspace_of(app_storage, admin)
+    cid = connect(client, ada, pg_db, ws)
+    job = wait_job(client, ada, sync(client, ada, cid, name="T", table="t"))
+    assert job["status"] == "done", job
+    values, types = dataset_columns(app_storage, admin, job["result"]["dataset"]["id"])
+    assert types == {"id": "integer", "price": "float", "label": "text", "at": "timestamp"}
+    assert values["id"] == list(range(1, 1001)) and values["price"][1] == 3.0 and values["label"][0] == "n1"
+    assert values["at"][0] == dt.datetime(2026, 1, 1, 1, 0)
+
+
+def test_read_ahead_hands_over_every_batch_then_the_source_error():
+    def source():
+        yield from range(5)
+        raise ValueError("the server went away")
+
+    seen = []
+    with pytest.raises(ValueError, match="went away"):
+        for item in _read_ahead(source(), depth=1):
+            seen.append(item)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_read_ahead_stopped_early_closes_the_source_in_its_own_thread():
+    """A failed write or a cancelled job stops reading: the source generator is closed (its
+    cursor with it) by the thread that read it, before the caller goes on."""
+    closed_in = []
+
+    def source():
+        try:
+            for item in range(1000):
+                yield item
+        finally:
+            closed_in.append(threading.current_thread().name)
+
+    from contextlib import closing
+
+    with pytest.raises(RuntimeError):
+        with closing(_read_ahead(source(), depth=2)) as batches:
+            for item in batches:
+                if item == 3:
+                    raise RuntimeError("the disk is full")
+    assert closed_in == ["sync-read-ahead"]
+    assert not any(t.name == "sync-read-ahead" for t in threading.enumerate())
 
 
 def test_incremental_refresh_appends_only_new_rows(client, ada, app_storage, admin, pg_db):
