@@ -24,6 +24,7 @@ from playwright.sync_api import Page, expect
 
 from tests.connections.conftest import pg_db  # noqa: F401  (the fixture)
 from tests.e2e.conftest import EXPECT_TIMEOUT_MS, run_live_server_with
+from tests.e2e.dash_controls import DRAWN_BARS, pick
 from tests.e2e.test_main_flow import ensure_account, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -187,28 +188,6 @@ def test_add_test_copy_and_refresh(new_page, live_server, pg_db):  # noqa: F811
 
 # --- a dashboard filter on a live table, run by PostgreSQL ---------------------------------------
 
-# The bars of every trace of a plotly graph, {category: value} (plotly.py may send the values
-# as typed arrays: Array.from reads both).
-DRAWN_BARS = """graph => {
-    const out = {};
-    for (const trace of graph.data || []) {
-        const xs = Array.from(trace.x || []), ys = Array.from(trace.y || []);
-        xs.forEach((x, i) => { out[String(x)] = Number(ys[i]); });
-    }
-    return out;
-}"""
-
-
-def pick(page: Page, dropdown, label: str, outside: str) -> None:
-    """Pick the option of a dcc.Dropdown whose label starts with ``label`` by typing into its
-    search box; a multi-select's list stays open: close it by clicking ``outside``, an
-    element next to it (in a dialog, not the backdrop, which would close the dialog)."""
-    dropdown.click()
-    page.locator(".dash-dropdown-search").fill(label)
-    page.get_by_role("option", name=re.compile("^" + re.escape(label))).first.click()
-    if page.locator(".dash-dropdown-search").count():
-        page.locator(outside).click()
-    expect(page.locator(".dash-dropdown-search")).to_have_count(0)
 
 
 def shown(page: Page, kpis: dict, bars_widget: str) -> dict:

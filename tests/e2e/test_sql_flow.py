@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS, EXPECT_TIMEOUT_MS, run_live_server
+from tests.e2e.dash_controls import DRAWN_BARS, pick
 from tests.e2e.test_dashboard_flow import pattern_id
 from tests.e2e.test_main_flow import ensure_account, sign_in
 
@@ -108,29 +109,6 @@ LIVE_SQL = ('SELECT c.name, c.region, sum(o.amount) AS total FROM "Orders" o JOI
 ALL_TOTALS = {"Ada": 10.0, "Bob": 100.0, "Cy": 1.0, "Dee": 7.0}
 SOUTH_TOTALS = {"Bob": 100.0, "Dee": 7.0}
 NORTH_TOTALS = {"Ada": 10.0, "Cy": 1.0}
-# The bars a plotly graph has drawn, {category: value} over all its traces (plotly.py may
-# send the values as typed arrays: Array.from reads both).
-DRAWN_BARS = """graph => {
-    const out = {};
-    for (const trace of graph.data || []) {
-        const xs = Array.from(trace.x || []), ys = Array.from(trace.y || []);
-        xs.forEach((x, i) => { out[String(x)] = Number(ys[i]); });
-    }
-    return out;
-}"""
-
-
-def pick(page: Page, dropdown, label: str, outside: str) -> None:
-    """Pick the option of a dcc.Dropdown whose label starts with ``label``, by typing into
-    its search box; if the list stays open (a multi-select), close it by clicking
-    ``outside``, an element next to it (not the page's corner: in a dialog that click would
-    land on the backdrop and close the dialog)."""
-    dropdown.click()
-    page.locator(".dash-dropdown-search").fill(label)
-    page.get_by_role("option", name=re.compile("^" + re.escape(label))).first.click()
-    if page.locator(".dash-dropdown-search").count():
-        page.locator(outside).click()
-    expect(page.locator(".dash-dropdown-search")).to_have_count(0)
 
 
 def drawn_bars(page: Page, widget_id: str) -> dict:
