@@ -125,6 +125,23 @@ def _closing_brackets(sql: str, start: int) -> int | None:
     return None
 
 
+def without_trailing(sql: str) -> str:
+    """The statement without what may follow its end: spaces, ``;`` and comments
+    (``SELECT 1; -- note``), which would break a query wrapped as a subquery."""
+    pieces = _pieces(sql)
+    while pieces:
+        kind, text = pieces[-1]
+        if kind == "skip" and text.startswith(("--", "/*")):
+            pieces.pop()
+        elif kind == "code" and not text.strip(" \t\r\n;"):
+            pieces.pop()
+        elif kind == "code" and text.rstrip(" \t\r\n;") != text:
+            pieces[-1] = (kind, text.rstrip(" \t\r\n;"))
+        else:
+            break
+    return "".join(text for _, text in pieces)
+
+
 def parameters_in(sql: str) -> list[Parameter]:
     """The parameters a query names, in order of first use, with their types."""
     found: dict[str, str | None] = {}

@@ -31,7 +31,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from sqlalchemy import delete, insert, select
 
-from analytics.sql_parameters import bind, parameters_in
+from analytics.sql_parameters import bind, parameters_in, without_trailing
 
 from storage.database import as_utc, utcnow
 from storage.dataset_sources import SAMPLED_SOURCES
@@ -219,7 +219,7 @@ class SqlEditorService:
             kind = str(statement.type).rsplit(".", 1)[-1]
             raise SqlError(f"Only SELECT queries run here (this is a {kind} statement): the editor reads the "
                            "datasets and changes nothing", details={"field": "sql"})
-        return statement.query.strip().rstrip(";")
+        return without_trailing(statement.query)
 
     def run(self, principal: Principal, workspace_id, sql, limit=None, connection_id=None) -> dict:
         """{"columns", "rows", "truncated", "elapsed_ms"} of one SELECT over the workspace's

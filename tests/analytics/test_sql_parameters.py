@@ -87,3 +87,12 @@ def test_a_date_range_holds_the_whole_last_day_and_huge_numbers_are_refused():
 def test_a_list_literal_with_braces_in_a_string_is_not_an_optional_clause():
     text, values = bind("SELECT [['{{a}}', 'b']] AS l", None)
     assert text == "SELECT [['{{a}}', 'b']] AS l" and values == []
+
+
+def test_what_follows_a_statements_end_is_left_out():
+    from analytics.sql_parameters import without_trailing
+
+    for sql in ("SELECT 1; -- note", "SELECT 1 -- note", "SELECT 1;\n-- note\n", "SELECT 1 /* a */ ; /* b */ ;"):
+        assert without_trailing(sql) == "SELECT 1", sql
+    assert without_trailing("SELECT '--;' AS x") == "SELECT '--;' AS x"
+    assert without_trailing('SELECT 1 AS "a;" ;') == 'SELECT 1 AS "a;"'

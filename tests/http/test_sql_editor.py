@@ -213,3 +213,9 @@ def test_saved_queries_are_private_until_shared(client, ada, bob, shop, app_stor
         assert answer.status_code in (400, 404), (bad, answer.get_json())
     assert client.delete(f"/api/v1/sql/queries/{query['id']}", headers=bearer(ada)).status_code == 204
     assert client.get(f"/api/v1/sql/queries?workspace_id={shop}", headers=bearer(ada)).get_json()["queries"] == []
+
+
+def test_a_semicolon_and_a_note_after_the_query(client, ada, shop):
+    answer = run(client, ada, shop, 'SELECT count(*) AS n FROM "Orders"; -- all of them\n')
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["rows"] == [[4]]
