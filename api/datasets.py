@@ -368,9 +368,13 @@ def dataset_rows(dataset_id):
 def export_dataset(dataset_id):
     principal = require_principal()
     fmt = flask.request.args.get("format", "csv")
-    _dataset, path, mimetype, filename = write_export(
+    dataset, path, mimetype, filename = write_export(
         current_storage().datasets, principal, dataset_id, fmt, sort_model_from_args(), query_json("filter")
     )
+    if current_storage().queries.rows_elsewhere(dataset):
+        # A live table's or query's file is a sample of its rows: the file's name says so.
+        stem, dot, extension = filename.rpartition(".")
+        filename = f"{stem} (sample){dot}{extension}" if dot else f"{filename} (sample)"
     response = flask.Response(stream_file(path), mimetype=mimetype)
     response.headers["Content-Length"] = str(path.stat().st_size)
     return as_attachment(response, filename)

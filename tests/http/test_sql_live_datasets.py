@@ -212,3 +212,10 @@ def test_a_table_widgets_export_is_the_querys_rows_not_the_sample(client, ada, s
                                               lambda i: app_storage.datasets.get(admin.principal(), i))["data"]
     values = [r[0] for r in data["rows"]]
     assert "stream" not in data and data.get("capped") and max(values) <= 14999 and len(values) == 10_000
+
+
+def test_downloading_a_live_dataset_says_it_is_a_sample(client, ada, shop):
+    dataset = make_live(client, ada, shop).get_json()
+    answer = client.get(f"/api/v1/datasets/{dataset['id']}/export?format=csv", headers=bearer(ada))
+    assert answer.status_code == 200 and "Totals (sample).csv" in answer.headers["Content-Disposition"]
+    assert answer.get_data(as_text=True).count("\n") == 4  # the header and the sample's 3 rows
