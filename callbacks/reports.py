@@ -4,6 +4,9 @@ now, pause/resume, delete, the run history, the public link's download switch). 
 takes the acting principal; storage checks access on every call."""
 from __future__ import annotations
 
+import hashlib
+import json
+
 from dash import ALL, Input, Output, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
@@ -272,12 +275,14 @@ def register_schedules(app) -> None:
         Output("schedule-list", "children"),
         Output("schedule-history", "children"),
         Output("schedule-mail-log", "children"),
+        Output("schedule-seen", "data"),
         Input("schedule-rev", "data"),
         Input("schedule-refresh", "n_intervals"),
         State("schedule-dashboard-id", "data"),
+        State("schedule-seen", "data"),
         prevent_initial_call=True,
     )
-    def refresh(_rev, _n, dashboard_id):
+    def refresh(_rev, _n, dashboard_id, seen):
         principal = require_principal()
         storage = current_storage()
         schedules = storage.schedules
@@ -287,8 +292,13 @@ def register_schedules(app) -> None:
             board = storage.dashboards.get(principal, dashboard_id)
             sends = schedules.sends.list_if_owner(principal, board["workspace_id"], board["id"])
         except DataInsightError as exc:
-            return error_alert(exc.message), no_update, no_update
-        return schedule_list(found), run_history(found, runs), mail_log(sends)
+            return error_alert(exc.message), no_update, no_update, no_update
+        # Drawn again only when something changed: a list re-drawn every 3 s replaces its
+        # buttons, and a click that lands on a button being replaced is lost.
+        digest = hashlib.sha256(json.dumps([found, runs, sends], sort_keys=True, default=str).encode()).hexdigest()
+        if digest == seen:
+            return no_update, no_update, no_update, no_update
+        return schedule_list(found), run_history(found, runs), mail_log(sends), digest
 
     @app.callback(
         Output("schedule-share-feedback", "children"),

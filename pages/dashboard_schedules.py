@@ -38,6 +38,7 @@ def layout(dashboard_id=None, **_query):
                              html.Div(id="schedule-share-feedback", className="mt-2")]),
         dcc.Store(id="schedule-dashboard-id", data=board["id"]),
         dcc.Store(id="schedule-rev", data=0),
+        dcc.Store(id="schedule-seen"),  # a digest of what the lists show (see callbacks/reports.refresh)
         dcc.Interval(id="schedule-refresh", interval=3000),
     ])
 
