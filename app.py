@@ -117,6 +117,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     storage.migrate()
     storage.recover()
     _start_scheduler(storage, settings)
+    if settings.events_upkeep:
+        storage.start_event_upkeep()
 
     server = flask.Flask("datainsight", root_path=str(PROJECT_ROOT))
     server.config["MAX_CONTENT_LENGTH"] = None  # uploads are chunked; limits are per route

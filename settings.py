@@ -182,6 +182,12 @@ class Settings:
     # with email verification), optionally only at these email domains.
     signup: str = "invite"
     signup_domains: tuple[str, ...] = ()
+    # Event collection (issue 13): POST /api/collect's limits.
+    collect_max_body_kb: int = 1024
+    collect_max_events: int = 1000
+    collect_site_rate_limit: str | None = "60000/minute"  # events per site
+    collect_address_rate_limit: str | None = "1200/minute"  # requests per client address
+    events_upkeep: bool = True  # compaction and retention of events in this process
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -230,6 +236,11 @@ class Settings:
             public_url=_url_env(env, "PUBLIC_URL"),
             signup=_choice_env(env, "SIGNUP", ("invite", "open"), "invite"),
             signup_domains=_domains_env(env, "SIGNUP_DOMAINS"),
+            collect_max_body_kb=_int_env(env, "COLLECT_MAX_BODY_KB", 1024),
+            collect_max_events=min(1000, _int_env(env, "COLLECT_MAX_EVENTS", 1000)),
+            collect_site_rate_limit=_rate_env(env, "COLLECT_SITE_RATE_LIMIT", "60000/minute"),
+            collect_address_rate_limit=_rate_env(env, "COLLECT_ADDRESS_RATE_LIMIT", "1200/minute"),
+            events_upkeep=_bool_env(env, "EVENTS_UPKEEP", True),
         )
 
     def with_overrides(self, **changes) -> "Settings":

@@ -30,6 +30,9 @@ from storage.roles import ColumnRoleService
 from storage.schedules import ScheduleService
 from storage.alerts import AlertService
 from storage.saved_queries import SavedQueryService
+from storage.collect import CollectService, EventUpkeep
+from storage.event_store import EventStore
+from storage.sites import SiteService
 from storage.signup import SignupService
 from storage.syncs import SyncService
 from storage.sql_editor import SqlEditorService
@@ -93,10 +96,21 @@ class Storage:
         self.queries.live = LiveQueries(self.engine, self.connections, sources)
         self.queries.query_sources = QuerySources(self.engine, self.sql, sources)
         self.syncs.sql_editor = self.sql
+        self.events = EventStore(self.data_dir)
+        self.sites = SiteService(self.engine, self.workspaces, self.datasets, self.events)
+        self.collect = CollectService(self.sites, self.events)
+        self.queries.sites = self.sites  # a site's dataset: its charts read the events as they arrive
+        self.analyses.sites = self.sites
+        self.event_upkeep: EventUpkeep | None = None  # started by app.create_app
         self.audit = AuditLog(self.engine, audit_retention_days)
         for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,
-                        self.schedules, self.alerts, self.signup, self.connections, self.syncs):
+                        self.schedules, self.alerts, self.signup, self.connections, self.syncs, self.sites):
             service.audit = self.audit
+
+    def start_event_upkeep(self, interval: float | None = None) -> EventUpkeep:
+        kwargs = {"interval": interval} if interval is not None else {}
+        self.event_upkeep = EventUpkeep(self.sites, self.events, self.data_dir / "tmp", **kwargs).start()
+        return self.event_upkeep
 
     def migrate(self) -> None:
         migrate(self.engine, lock_dir=self.data_dir)
@@ -124,6 +138,8 @@ class Storage:
     def dispose(self) -> None:
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.event_upkeep is not None:
+            self.event_upkeep.stop()
         self.jobs.shutdown()
         self.queries.close()
         self.engine.dispose()

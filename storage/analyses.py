@@ -136,6 +136,7 @@ class _Share:
 class AnalysisService:
     def __init__(self, datasets, jobs, data_dir: Path):
         self.datasets = datasets
+        self.sites = None  # set by Storage: a site's dataset is analysed on its events (storage.sites)
         self.jobs = jobs
         self.data_dir = Path(data_dir)
         self.cache_dir = self.data_dir / "analysis-cache"
@@ -177,13 +178,18 @@ class AnalysisService:
         if not isinstance(params, dict):
             raise InvalidSpec("The analysis parameters must be a JSON object")
         params = {**params, "dataset_id": dataset.id}
-        key = self._cache_key(dataset, kind, params)
+        site_id = self.sites.site_of_dataset(dataset) if self.sites is not None else None
+        # A site's dataset is its events as they are now (storage.event_store): the visible
+        # files are part of the key, so a new event means a new result.
+        key = self._cache_key(dataset, kind, params if site_id is None
+                              else {**params, "__events": self.sites.store.state(site_id)})
         cached = self._cache_read(key)
         if cached is not None:
             return cached
         progress = self._progress(reporter)
         limit_blas_threads()
-        source_sql = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
+        source_sql = self.sites.store.relation_sql(site_id) if site_id is not None \
+            else f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
         con = connect(self.tmp_dir)
         try:
             progress(0.0, "Reading the data")

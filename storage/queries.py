@@ -130,6 +130,7 @@ class QueryService:
         self.roles = None  # set by Storage: column roles decide how numbers are written
         self.live = None  # set by Storage (storage.live.LiveQueries): live datasets query their database
         self.query_sources = None  # set by Storage (storage.query_sources): live SQL datasets run their query
+        self.sites = None  # set by Storage (storage.sites): a site's dataset reads its events as they arrive
         self.data_dir = Path(data_dir)
         self.time_limit = time_limit
         self.row_cap = row_cap
@@ -276,6 +277,9 @@ class QueryService:
         query_source = self.query_sources.source_for(dataset) if self.query_sources is not None else None
         if query_source is not None:  # a live SQL dataset's rows are those of the workspace's datasets now
             bucket = self.query_sources.state_of(query_source)
+        site_id = self._site_of(dataset)
+        if site_id is not None:  # a site's events: the files visible now (each write adds one)
+            bucket = self.sites.store.state(site_id)
         raw = json.dumps([kind, dataset.id, dataset.version, dataset.path, spec, bucket], sort_keys=True, default=str)
         return kind + ":" + hashlib.sha256(raw.encode()).hexdigest()
 
@@ -340,6 +344,9 @@ class QueryService:
             def execute(sql, params, stand_in):
                 return self.query_sources.run(query_source, sql, params, normalized.get("parameters"), stand_in,
                                               self.row_cap, self.time_limit)
+        elif (site_id := self._site_of(dataset)) is not None:
+            # A site's dataset: its widgets read the events themselves, the newest included.
+            source, schema, execute = self.sites.store.relation_sql(site_id), dataset.schema, self._execute
         else:
             source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
             schema, execute = self._schema_with_ranges(dataset), self._execute
@@ -370,7 +377,10 @@ class QueryService:
         """Whether the dataset's rows are not its file's (a live table, a live SQL query:
         the file is a sample), so whatever reads every row must go through its charts' query."""
         return any(service is not None and service.source_for(dataset) is not None
-                   for service in (self.live, self.query_sources))
+                   for service in (self.live, self.query_sources)) or self._site_of(dataset) is not None
+
+    def _site_of(self, dataset: Dataset) -> int | None:
+        return self.sites.site_of_dataset(dataset) if self.sites is not None else None
 
     def parameters_of(self, dataset: Dataset) -> list[dict]:
         """The ``{{parameters}}`` of a live SQL dataset that dashboard filters bind (else [])."""

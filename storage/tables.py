@@ -500,3 +500,44 @@ saved_queries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# --- website and product events (issue 13) ------------------------------------------------
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("workspace_id", Integer, ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False, index=True),
+    # The dataset its events are read as; NULL if someone deleted that dataset.
+    Column("dataset_id", Integer, ForeignKey("datasets.id", ondelete="SET NULL"), index=True),
+    Column("name", String(200), nullable=False),
+    Column("domain", String(255), nullable=False),
+    Column("key", String(64), nullable=False, unique=True),  # the public collection key
+    Column("retention_days", Integer, nullable=False),  # 0: kept forever
+    Column("excluded_networks_json", Text, nullable=False),  # ["10.0.0.0/8", ...]: dropped
+    Column("created_by", Integer, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    # One process at a time compacts a site's files: claimed in one UPDATE (storage.sites).
+    Column("compact_claimed_until", DateTime(timezone=True)),
+    Column("retention_done_on", String(10)),  # the UTC day old partitions were last dropped
+)
+
+# The salt of visitor ids, one per UTC day, shared by every process (storage.collect).
+event_salts = Table(
+    "event_salts",
+    metadata,
+    Column("day", String(10), primary_key=True),
+    Column("salt", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Events refused as bots or excluded addresses, counted per site, day and reason.
+site_drops = Table(
+    "site_drops",
+    metadata,
+    Column("site_id", Integer, ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("reason", String(16), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+)

@@ -41,6 +41,9 @@ ANONYMOUS_API = frozenset({"/api/v1/signup", "/api/v1/signup/verify", "/api/v1/s
 # dashboard link); the token, checked in storage, is the credential.
 PUBLIC_PAGE_PREFIX = "/public/"
 SHARED_DASHBOARD_PREFIX = "/public/dashboards/"
+# Anyone may post here from any site (a page's tracker): no session is read, no CSRF check
+# applies, and the route checks its own key, sizes and rate limits (api.collect).
+COLLECT_EXACT = frozenset({"/api/collect"})
 ASSET_EXACT = frozenset({"/_favicon.ico", "/_reload-hash"})
 ASSET_PREFIXES = ("/assets/", "/_dash-component-suites/", "/api/docs/static/")
 # Public, but the answer depends on who asks (the shell layout shows the navbar only to
@@ -226,6 +229,9 @@ def guard():
     request = flask.request
     kind = classify(request.path, request.method)
     if kind == "asset":
+        return None
+    if request.path in COLLECT_EXACT:
+        flask.g.principal = None
         return None
     audit.client_address.set(request_client_address())  # what storage's audit entries say "from"
     refusal = cross_site_refusal(current_session_key, (SESSION_COOKIE, REMEMBER_COOKIE))

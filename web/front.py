@@ -67,10 +67,11 @@ class FrontLimits:
     """What the loop enforces, plus the predicate that tells a signed-in request."""
 
     def __init__(self, request_timeout: float, min_upload_kbps: int, anonymous_body_kb: int,
-                 has_credentials: Callable[[dict], bool]):
+                 has_credentials: Callable[[dict], bool], collect_body_kb: int = 1024):
         self.request_timeout = request_timeout
         self.min_bytes_per_second = min_upload_kbps * 1024
         self.anonymous_body_bytes = anonymous_body_kb * 1024
+        self.collect_body_bytes = max(self.anonymous_body_bytes, collect_body_kb * 1024)
         self.has_credentials = has_credentials
 
     def seconds_allowed(self, body_bytes: int) -> float:
@@ -96,9 +97,12 @@ class FrontRequestParser(HTTPRequestParser):
         return consumed
 
     def _check_anonymous_body(self) -> None:
-        announced = self.content_length if not self.chunked else self.limits.anonymous_body_bytes + 1
-        if announced > self.limits.anonymous_body_bytes and not self.limits.has_credentials(self.headers):
-            kb = self.limits.anonymous_body_bytes // 1024
+        # Trackers post batches of events anonymously: their route has its own size (api.collect).
+        limit = self.limits.collect_body_bytes if getattr(self, "path", None) == "/api/collect" \
+            else self.limits.anonymous_body_bytes
+        announced = self.content_length if not self.chunked else limit + 1
+        if announced > limit and not self.limits.has_credentials(self.headers):
+            kb = limit // 1024
             self.error = AnonymousBodyTooLarge(
                 f"A request without a signed-in session may send at most {kb} KB. Sign in, or send "
                 f"an API token in the Authorization header, to send more.")
@@ -230,7 +234,7 @@ class FrontWorker(Worker):
         from web.auth import credentials_checker
 
         limits = FrontLimits(settings.request_timeout, settings.min_upload_kbps, settings.anonymous_body_kb,
-                             credentials_checker(self.wsgi))
+                             credentials_checker(self.wsgi), settings.collect_max_body_kb)
         app = self.wsgi
         if self.cfg.accesslog:
             app = AccessLog(app, self.log.access_log.info)

@@ -23,7 +23,7 @@ from storage.rate_limits import DatabaseRateLimitStorage
 from web.auth import classify
 from web.proxies import request_client_address
 
-UNCOUNTED_PATHS = frozenset({"/api/health", "/metrics"})
+UNCOUNTED_PATHS = frozenset({"/api/health", "/metrics", "/api/collect"})  # collect counts its own (api.collect)
 
 
 def _refusal(item, limiter, key: str):

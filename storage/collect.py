@@ -1,0 +1,313 @@
+"""Collection (issue 13, points 2 to 4): events from browsers (``POST /api/collect``) and
+from a site's backend (``POST /api/v1/sites/{id}/events``) checked whole, enriched and
+written.
+
+A request is all or nothing: every event is checked before any is written, and the first
+bad one answers 400 naming the event and the field. Then the server adds what the client
+cannot be trusted with: the time (browsers), the visitor id, browser, OS and device from
+the User-Agent, the path, host, UTM parameters and the referrer's host.
+
+Privacy as Plausible does it: no cookie, no IP stored. A browser's visitor id is a keyed
+hash of (the day's salt, site, IP, User-Agent); the salt is kept in the database so every
+process agrees, and is deleted after two days, after which nobody can link a visitor to
+an address. An identified person (``user_id``) keeps one visitor id across days: the site
+chose to name them. Bots and excluded address ranges are dropped and counted.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import json
+import logging
+import math
+import threading
+import time
+
+import pyarrow as pa
+
+from analytics import event_urls, user_agents
+from storage.errors import InvalidInput
+from storage.event_store import COVER_GRACE_SECONDS, EVENT_SCHEMA, EventStore, day_of
+
+log = logging.getLogger(__name__)
+
+MAX_EVENTS = 1000
+MAX_PROPS = 30
+MAX_URL = 2000
+MAX_TITLE = 500
+MAX_NAME = 120
+MAX_PROP_KEY = 100
+MAX_PROP_VALUE = 500
+MAX_USER_ID = 200
+BACKFILL_DAYS = 366
+FUTURE_SECONDS = 300
+EVENT_KEYS = {"site", "type", "name", "url", "referrer", "title", "props", "user_id"}
+SERVER_KEYS = EVENT_KEYS | {"ts"}
+COMPACT_EVERY = 5.0  # seconds between the upkeep's rounds
+COMPACT_MIN_AGE = 10.0  # a partition is compacted once its newest file is this old (or has many files)
+
+
+def _string(event: dict, key: str, where: str, limit: int, required: bool = False) -> str:
+    value = event.get(key)
+    if value is None:
+        if required:
+            raise InvalidInput(f"{where}: '{key}' is missing")
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{where}: '{key}' must be a string")
+    if len(value) > limit:
+        raise InvalidInput(f"{where}: '{key}' is longer than {limit} characters")
+    if "\x00" in value:
+        raise InvalidInput(f"{where}: '{key}' contains a NUL character")
+    return value
+
+
+def _props(value, where: str) -> str:
+    if value is None:
+        return "{}"
+    if not isinstance(value, dict):
+        raise InvalidInput(f"{where}: 'props' must be an object of names and values")
+    if len(value) > MAX_PROPS:
+        raise InvalidInput(f"{where}: 'props' has {len(value)} entries; at most {MAX_PROPS} are kept per event")
+    for key, item in value.items():
+        if not key or len(key) > MAX_PROP_KEY or "\x00" in key:
+            raise InvalidInput(f"{where}: a prop name must have 1 to {MAX_PROP_KEY} characters")
+        if isinstance(item, bool) or item is None:
+            continue
+        if isinstance(item, (int, float)):
+            if isinstance(item, float) and not math.isfinite(item):
+                raise InvalidInput(f"{where}: the prop {key[:40]!r} is not a finite number")
+            continue
+        if isinstance(item, str):
+            if len(item) > MAX_PROP_VALUE or "\x00" in item:
+                raise InvalidInput(f"{where}: the prop {key[:40]!r} is longer than {MAX_PROP_VALUE} characters")
+            continue
+        raise InvalidInput(f"{where}: the prop {key[:40]!r} must be a string, number or true/false "
+                           "(props are flat: no lists or objects)")
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _timestamp(value, where: str, now: dt.datetime) -> dt.datetime:
+    if not isinstance(value, str) or len(value) > 40:
+        raise InvalidInput(f"{where}: 'ts' must be an ISO 8601 time such as 2026-12-01T09:30:00Z")
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"{where}: 'ts' {value[:40]!r} is not an ISO 8601 time such as 2026-12-01T09:30:00Z") \
+            from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    naive_now = now.replace(tzinfo=None)
+    if parsed < naive_now - dt.timedelta(days=BACKFILL_DAYS):
+        raise InvalidInput(f"{where}: 'ts' is more than a year in the past")
+    if parsed > naive_now + dt.timedelta(seconds=FUTURE_SECONDS):
+        raise InvalidInput(f"{where}: 'ts' is in the future")
+    return parsed
+
+
+def events_of(payload) -> list:
+    """The events of a request body: one event, or {"events": [...]}."""
+    if isinstance(payload, list):
+        events = payload
+    elif isinstance(payload, dict) and "events" in payload and "type" not in payload:
+        if set(payload) - {"events", "site"}:
+            raise InvalidInput("A batch is {\"events\": [...]}, with nothing else beside it")
+        events = payload["events"]
+        if not isinstance(events, list):
+            raise InvalidInput("'events' must be a list of events")
+    elif isinstance(payload, dict):
+        events = [payload]
+    else:
+        raise InvalidInput("The body must be one event (a JSON object) or {\"events\": [...]}")
+    if not events:
+        raise InvalidInput("The request has no events")
+    if len(events) > MAX_EVENTS:
+        raise InvalidInput(f"The request has {len(events)} events; at most {MAX_EVENTS} are taken in one request")
+    return events
+
+
+def check_event(event, index: int, total: int, server_side: bool, now: dt.datetime) -> dict:
+    """One event checked and normalized (no enrichment yet), or InvalidInput naming it."""
+    where = f"event {index + 1}" if total > 1 else "the event"
+    if not isinstance(event, dict):
+        raise InvalidInput(f"{where} must be a JSON object")
+    allowed = SERVER_KEYS if server_side else EVENT_KEYS
+    unknown = sorted(set(event) - allowed)
+    if unknown:
+        extra = " ('ts' is taken only by the server-side route /api/v1/sites/{id}/events)" \
+            if unknown[0] == "ts" else ""
+        raise InvalidInput(f"{where}: unknown field {unknown[0][:40]!r}{extra}; an event has "
+                           f"{', '.join(sorted(allowed))}")
+    kind = event.get("type", "pageview")
+    if kind not in ("pageview", "event"):
+        raise InvalidInput(f"{where}: 'type' must be \"pageview\" or \"event\"")
+    name = _string(event, "name", where, MAX_NAME, required=kind == "event").strip()
+    if kind == "event" and not name:
+        raise InvalidInput(f"{where}: a custom event needs a 'name'")
+    url = _string(event, "url", where, MAX_URL, required=kind == "pageview" and not server_side)
+    user_id = event.get("user_id")
+    if isinstance(user_id, bool) or not (user_id is None or isinstance(user_id, (str, int))):
+        raise InvalidInput(f"{where}: 'user_id' must be a string or a whole number")
+    user_id = None if user_id is None else str(user_id)
+    if user_id is not None and not 1 <= len(user_id) <= MAX_USER_ID:
+        raise InvalidInput(f"{where}: 'user_id' must have 1 to {MAX_USER_ID} characters")
+    return {
+        "site": event.get("site"),
+        "ts": _timestamp(event.get("ts"), where, now) if server_side and event.get("ts") is not None else None,
+        "type": kind, "name": name if kind == "event" else "pageview", "url": url,
+        "referrer": _string(event, "referrer", where, MAX_URL),
+        "title": _string(event, "title", where, MAX_TITLE),
+        "props": _props(event.get("props"), where),
+        "user_id": user_id,
+    }
+
+
+def _visitor(salt: bytes, site_id: int, address: str, agent: str) -> int:
+    digest = hashlib.blake2b(f"{site_id}\x00{address}\x00{agent}".encode(), key=salt[:64], digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _person(site_id: int, user_id: str) -> int:
+    digest = hashlib.blake2b(f"{site_id}\x00{user_id}".encode(), person=b"di-user", digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class CollectService:
+    def __init__(self, sites, store: EventStore, clock=lambda: dt.datetime.now(dt.timezone.utc)):
+        self.sites = sites
+        self.store = store
+        self.clock = clock
+
+    def collect(self, payload, address: str, agent: str, site=None) -> dict:
+        """Check, enrich and write the events of one request. ``site``: the site of the
+        server-side route (its events may carry 'ts'); else every event names its site by
+        key. Returns {"accepted", "dropped"}; raises InvalidInput and writes nothing for a
+        bad request."""
+        now = self.clock()
+        server_side = site is not None
+        events = events_of(payload)
+        batch_site = payload.get("site") if isinstance(payload, dict) and "events" in payload else None
+        checked = [check_event(e, i, len(events), server_side, now) for i, e in enumerate(events)]
+        refs = {}
+        for i, event in enumerate(checked):
+            if server_side:
+                if event["site"] is not None and event["site"] != site.key:
+                    raise InvalidInput(f"event {i + 1}: 'site' names another site than this route's")
+                refs[i] = site
+                continue
+            key = event["site"] if event["site"] is not None else batch_site
+            if key is None:
+                raise InvalidInput(f"event {i + 1}: 'site' is missing (the site's key, from the snippet)")
+            ref = self.sites.by_key(key)
+            if ref is None:
+                raise InvalidInput(f"event {i + 1}: {str(key)[:70]!r} is not the key of any site")
+            refs[i] = ref
+        parsed = user_agents.parse(agent or "")
+        rows: dict[int, list[dict]] = {}
+        dropped: dict[tuple[int, str], int] = {}
+        ip = _address(address)
+        today = day_of(now)
+        salt = None
+        for i, event in enumerate(checked):
+            ref = refs[i]
+            reason = None
+            if not server_side and parsed.is_bot:
+                reason = "bot"
+            elif ip is not None and any(ip in network for network in ref.excluded):
+                reason = "excluded"
+            if reason is not None:
+                dropped[(ref.id, reason)] = dropped.get((ref.id, reason), 0) + 1
+                continue
+            if event["user_id"] is not None:
+                visitor = _person(ref.id, event["user_id"])
+            else:
+                salt = salt or self.sites.salt(today)
+                visitor = _visitor(salt, ref.id, address, agent or "")
+            hostname, path = event_urls.split_url(event["url"])
+            tags = event_urls.utm(event["url"])
+            rows.setdefault(ref.id, []).append({
+                "ts": event["ts"] or now.replace(tzinfo=None), "type": event["type"], "name": event["name"],
+                "url": event["url"], "hostname": hostname, "path": path, "title": event["title"],
+                "referrer": event["referrer"], "referrer_host": event_urls.referrer_host(event["referrer"], hostname),
+                **tags, "visitor_id": visitor, "session_id": None, "user_id": event["user_id"],
+                "browser": "" if server_side else parsed.browser,
+                "browser_version": "" if server_side else parsed.browser_version,
+                "os": "" if server_side else parsed.os, "device": "" if server_side else parsed.device,
+                "props": event["props"],
+            })
+        for site_id, site_rows in rows.items():
+            self.store.append(site_id, pa.Table.from_pylist(site_rows, schema=EVENT_SCHEMA))
+        for (site_id, reason), count in dropped.items():
+            self.sites.count_dropped(site_id, reason, count, today)
+        return {"accepted": sum(len(r) for r in rows.values()), "dropped": sum(dropped.values())}
+
+
+def _address(address: str):
+    try:
+        return ipaddress.ip_address(address)
+    except (TypeError, ValueError):
+        return None
+
+
+class EventUpkeep:
+    """A thread in every process: compacts the sites' new files (one process per site at
+    a time, by a claim in the database) and, once a day, drops partitions older than each
+    site's retention (one process per site and day)."""
+
+    def __init__(self, sites, store: EventStore, tmp_dir, interval: float = COMPACT_EVERY):
+        self.sites = sites
+        self.store = store
+        self.tmp_dir = tmp_dir
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_full_scan = 0.0
+
+    def start(self) -> "EventUpkeep":
+        self._thread = threading.Thread(target=self._loop, name="datainsight-event-upkeep", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.run_once()
+            except Exception:  # the next round tries again; collection goes on meanwhile
+                log.exception("event upkeep failed")
+
+    def run_once(self, min_age: float = COMPACT_MIN_AGE, now: dt.datetime | None = None) -> dict:
+        now = now or dt.datetime.now(dt.timezone.utc)
+        today = day_of(now)
+        full = time.monotonic() - self._last_full_scan > 300 or min_age <= 0
+        if full:
+            self._last_full_scan = time.monotonic()
+        compacted = swept = dropped = 0
+        for site_id, retention in self.sites.all_ids():
+            days = self.store.days(site_id)
+            if not full:  # between full scans: the days this process wrote to, and today
+                with self.store._written_lock:
+                    mine = {d for s, d in self.store.written if s == site_id}
+                days = [d for d in days if d in mine or d == today]
+            if retention and self.sites.claim_retention(site_id, today):
+                first_kept = (now.date() - dt.timedelta(days=retention - 1)).isoformat()
+                dropped += self.store.drop_days_before(site_id, first_kept)
+            due = [d for d in days if self.store.needs_compaction(site_id, d, min_age)]
+            leftovers = [d for d in days if self.store.has_leftovers(site_id, d)]
+            if not due and not leftovers:
+                continue
+            if not self.sites.claim_compaction(site_id):
+                continue
+            try:
+                for day in due:
+                    compacted += 1 if self.store.compact(site_id, day, self.tmp_dir) else 0
+                for day in sorted(set(due) | set(leftovers)):
+                    swept += self.store.sweep_covered(site_id, day, 0.0 if min_age <= 0 else COVER_GRACE_SECONDS)
+            finally:
+                self.sites.release_compaction(site_id)
+        return {"compacted": compacted, "swept": swept, "dropped_days": dropped}

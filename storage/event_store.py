@@ -1,0 +1,420 @@
+"""Where a site's events live (issue 13, point 6): Parquet files partitioned by site and
+day, written so that an acknowledged event is on disk and a crash leaves nothing half made.
+
+    <data dir>/events/site=<id>/day=<YYYY-MM-DD>/
+        i-<ns>-<host>-<pid>-<n>.parquet   inbox: one per write, fsynced before the 202
+        c-<ns>-<uuid>.parquet             compacted: the day's events sorted by time, with
+                                          session ids, and in its footer the names of the
+                                          files it replaces ("covers")
+
+**Writing.** ``append`` hands rows to one writer thread per process, which writes
+everything pending as one inbox file per (site, day) (temp file, fsync, rename, fsync of
+the directory) and only then lets the callers answer: a group commit, so fifty clients
+posting at once cost one fsync, not fifty.
+
+**Reading.** A partition's visible files are all its files minus those a compacted file
+covers. A day with inbox files is read with its session ids computed by a window over
+that day (the compacted file's ids are made by the same SQL), so the newest events are in
+the stats at once; a day that was compacted is read as it is, which keeps a month of 10
+million events a plain scan.
+
+**Compacting.** One process at a time per site (a claim in the database, so several
+processes and machines on a shared volume agree) rewrites a day's visible files as one
+compacted file listing what it covers, renames it into place, and deletes the covered
+files a minute later (a reader that listed them just before still finds them). A crash
+at any step leaves either the old files or the new one visible, never both.
+
+Sessions: a visitor's events with gaps under 30 minutes. Visitor ids of browsers change
+each day (storage.collect), so a session never spans two days' partitions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import queue
+import shutil
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from storage.duck import connect, literal
+
+log = logging.getLogger(__name__)
+
+SESSION_GAP_MINUTES = 30
+COVER_GRACE_SECONDS = 60.0  # covered files stay this long for readers that listed them
+WRITE_WAIT_SECONDS = 15.0  # a request is not acknowledged if its events are not on disk by then
+
+EVENT_SCHEMA = pa.schema([
+    ("ts", pa.timestamp("us")),
+    ("type", pa.string()),
+    ("name", pa.string()),
+    ("url", pa.string()),
+    ("hostname", pa.string()),
+    ("path", pa.string()),
+    ("title", pa.string()),
+    ("referrer", pa.string()),
+    ("referrer_host", pa.string()),
+    ("utm_source", pa.string()),
+    ("utm_medium", pa.string()),
+    ("utm_campaign", pa.string()),
+    ("utm_content", pa.string()),
+    ("utm_term", pa.string()),
+    ("visitor_id", pa.int64()),
+    ("session_id", pa.int64()),
+    ("user_id", pa.string()),
+    ("browser", pa.string()),
+    ("browser_version", pa.string()),
+    ("os", pa.string()),
+    ("device", pa.string()),
+    ("props", pa.string()),
+])
+EVENT_COLUMNS = [f.name for f in EVENT_SCHEMA]
+_STORED = ", ".join(c for c in EVENT_COLUMNS if c != "session_id")
+_DUCK_TYPES = {pa.timestamp("us"): "TIMESTAMP", pa.string(): "VARCHAR", pa.int64(): "BIGINT"}
+
+# The session of each event: a running count of 30-minute gaps per visitor, hashed with
+# the visitor into one BIGINT. The compactor stores it; a day not yet compacted gets it here.
+SESSION_SQL = f"""
+    SELECT {_STORED}, (hash(visitor_id, strftime(ts, '%Y-%m-%d'), session_number) >> 1)::BIGINT AS session_id
+    FROM (
+        SELECT *, sum(starts) OVER (PARTITION BY visitor_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS session_number
+        FROM (
+            SELECT *, CASE WHEN ts - lag(ts) OVER (PARTITION BY visitor_id ORDER BY ts)
+                              < INTERVAL {SESSION_GAP_MINUTES} MINUTE THEN 0 ELSE 1 END AS starts
+            FROM {{source}}
+        )
+    )
+"""
+_EMPTY_SQL = "SELECT " + ", ".join(f"CAST(NULL AS {_DUCK_TYPES[f.type]}) AS {f.name}" for f in EVENT_SCHEMA) \
+             + " WHERE false"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def day_of(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%d")
+
+
+@dataclass
+class _Pending:
+    site_id: int
+    table: pa.Table
+    done: threading.Event
+    error: BaseException | None = None
+
+
+class EventStore:
+    def __init__(self, data_dir: Path):
+        self.root = Path(data_dir) / "events"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._queue: queue.Queue[_Pending] = queue.Queue()
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
+        self._name_prefix = f"{socket.gethostname()[:40].replace('-', '_')}-{os.getpid()}"
+        self._counter = 0
+        self._covers: dict[str, frozenset[str]] = {}  # compacted file path -> names it covers (immutable files)
+        self._covers_lock = threading.Lock()
+        self.written: set[tuple[int, str]] = set()  # (site, day) this process wrote to, for the compactor
+        self._written_lock = threading.Lock()
+
+    # --- paths ------------------------------------------------------------------------
+
+    def site_dir(self, site_id: int) -> Path:
+        return self.root / f"site={int(site_id)}"
+
+    def day_dir(self, site_id: int, day: str) -> Path:
+        return self.site_dir(site_id) / f"day={day}"
+
+    def days(self, site_id: int) -> list[str]:
+        base = self.site_dir(site_id)
+        try:
+            names = os.listdir(base)
+        except FileNotFoundError:
+            return []
+        return sorted(n[4:] for n in names if n.startswith("day="))
+
+    # --- writing ----------------------------------------------------------------------
+
+    def append(self, site_id: int, table: pa.Table) -> None:
+        """Returns once the rows (EVENT_SCHEMA, session_id null) are fsynced in inbox
+        files; raises if they could not be written (the caller answers an error, and
+        nothing of the request is acknowledged)."""
+        if table.num_rows == 0:
+            return
+        pending = _Pending(int(site_id), table, threading.Event())
+        self._ensure_writer()
+        self._queue.put(pending)
+        if not pending.done.wait(WRITE_WAIT_SECONDS):
+            raise TimeoutError("the events could not be written in time")
+        if pending.error is not None:
+            raise pending.error
+
+    def _ensure_writer(self) -> None:
+        with self._writer_lock:
+            if self._writer is None or not self._writer.is_alive():
+                self._writer = threading.Thread(target=self._write_loop, name="datainsight-event-writer", daemon=True)
+                self._writer.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while True:  # everything that arrived meanwhile goes in the same files
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._write_batch(batch)
+            except BaseException as exc:  # every waiter hears of it; none is acknowledged
+                log.exception("writing %d event batches failed", len(batch))
+                for pending in batch:
+                    pending.error = exc
+            for pending in batch:
+                pending.done.set()
+
+    def _write_batch(self, batch: list[_Pending]) -> None:
+        by_site: dict[int, list[pa.Table]] = {}
+        for pending in batch:
+            by_site.setdefault(pending.site_id, []).append(pending.table)
+        dirs: set[Path] = set()
+        renames: list[tuple[Path, Path]] = []
+        for site_id, tables in by_site.items():
+            table = pa.concat_tables(tables).sort_by("ts")
+            days = pc.strftime(table["ts"], format="%Y-%m-%d")
+            for day in pc.unique(days).to_pylist():
+                part = table.filter(pc.equal(days, day))
+                folder = self.day_dir(site_id, day)
+                folder.mkdir(parents=True, exist_ok=True)
+                self._counter += 1
+                name = f"i-{time.time_ns()}-{self._name_prefix}-{self._counter}.parquet"
+                tmp = folder / f".tmp-{name}"
+                pq.write_table(part, tmp, compression="zstd")
+                with open(tmp, "rb+") as handle:
+                    os.fsync(handle.fileno())
+                renames.append((tmp, folder / name))
+                dirs.add(folder)
+                with self._written_lock:
+                    self.written.add((site_id, day))
+        for tmp, final in renames:
+            os.rename(tmp, final)
+        for folder in dirs:
+            _fsync_dir(folder)
+            _fsync_dir(folder.parent)
+            _fsync_dir(folder.parent.parent)
+
+    # --- reading ----------------------------------------------------------------------
+
+    def covered_by(self, path: Path) -> frozenset[str]:
+        key = str(path)
+        with self._covers_lock:
+            known = self._covers.get(key)
+        if known is not None:
+            return known
+        try:
+            meta = pq.read_metadata(path).metadata or {}
+            names = frozenset(json.loads(meta.get(b"covers", b"[]").decode()))
+        except (OSError, ValueError, pa.ArrowException):
+            names = frozenset()
+        with self._covers_lock:
+            if len(self._covers) > 20000:
+                self._covers.clear()
+            self._covers[key] = names
+        return names
+
+    def visible(self, site_id: int, day: str) -> tuple[list[Path], bool]:
+        """(files to read, whether any is an inbox file) of one day partition."""
+        folder = self.day_dir(site_id, day)
+        try:
+            names = [n for n in os.listdir(folder) if n.endswith(".parquet") and not n.startswith(".")]
+        except FileNotFoundError:
+            return [], False
+        covered: set[str] = set()
+        for name in names:
+            if name.startswith("c-"):
+                covered |= self.covered_by(folder / name)
+        shown = sorted(n for n in names if n not in covered)
+        return [folder / n for n in shown], any(n.startswith("i-") for n in shown)
+
+    def relation_sql(self, site_id: int, first_day: str | None = None, last_day: str | None = None) -> str:
+        """A DuckDB relation of the site's events (EVENT_COLUMNS) on the days from
+        ``first_day`` to ``last_day`` (inclusive, 'YYYY-MM-DD'; None: open), as a
+        parenthesised subquery."""
+        sealed: list[Path] = []
+        parts: list[str] = []
+        for day in self.days(site_id):
+            if (first_day and day < first_day) or (last_day and day > last_day):
+                continue
+            files, fresh = self.visible(site_id, day)
+            if not files:
+                continue
+            if fresh:
+                source = _read(files, with_session=False)
+                parts.append(SESSION_SQL.format(source=source))
+            else:
+                sealed.extend(files)
+        if sealed:
+            parts.insert(0, f"SELECT {', '.join(EVENT_COLUMNS)} FROM {_read(sealed, with_session=True)}")
+        if not parts:
+            return f"({_EMPTY_SQL})"
+        return "(" + " UNION ALL ".join(f"({p})" if len(parts) > 1 else p for p in parts) + ")"
+
+    def state(self, site_id: int) -> str:
+        """What the site's visible files are now: a cache key that changes with every write."""
+        stamp = []
+        for day in self.days(site_id):
+            files, _ = self.visible(site_id, day)
+            stamp.append((day, [f.name for f in files]))
+        return json.dumps(stamp)
+
+    def stored_bytes(self, site_id: int) -> int:
+        total = 0
+        for day in self.days(site_id):
+            for path in self.visible(site_id, day)[0]:
+                try:
+                    total += path.stat().st_size
+                except FileNotFoundError:
+                    pass
+        return total
+
+    # --- compacting and retention ---------------------------------------------------------
+
+    def needs_compaction(self, site_id: int, day: str, min_age: float = 0.0) -> bool:
+        files, fresh = self.visible(site_id, day)
+        if not files:
+            return False
+        if len(files) > 1 or fresh:
+            if min_age <= 0:
+                return True
+            newest_wait = max(_age(f) for f in files)
+            return newest_wait >= min_age or len(files) > 50
+        return False
+
+    def has_leftovers(self, site_id: int, day: str) -> bool:
+        """Whether the partition holds files no reader needs (covered, or temp files)."""
+        try:
+            names = [n for n in os.listdir(self.day_dir(site_id, day)) if not n.startswith(".drop-")]
+        except FileNotFoundError:
+            return False
+        return len(names) > len(self.visible(site_id, day)[0])
+
+    def compact(self, site_id: int, day: str, tmp_dir: Path) -> int:
+        """Rewrite one day's visible files as one compacted file; the caller holds the
+        site's claim. Returns the rows written (0 when there was nothing to do)."""
+        files, fresh = self.visible(site_id, day)
+        if not files or (len(files) == 1 and not fresh):
+            return 0
+        folder = self.day_dir(site_id, day)
+        name = f"c-{time.time_ns()}-{uuid.uuid4().hex[:12]}.parquet"
+        tmp = folder / f".tmp-{name}"
+        covers = json.dumps(sorted(f.name for f in files))
+        con = connect(tmp_dir, threads=1)
+        try:
+            source = _read(files, with_session=False)
+            con.execute(f"COPY ({SESSION_SQL.format(source=source)} ORDER BY ts) TO {literal(str(tmp))} "
+                        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, "
+                        f"KV_METADATA {{covers: {literal(covers)}}})")
+            rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(tmp))})").fetchone()[0]
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        finally:
+            con.close()
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.rename(tmp, folder / name)
+        _fsync_dir(folder)
+        return rows
+
+    def sweep_covered(self, site_id: int, day: str, grace: float = COVER_GRACE_SECONDS) -> int:
+        """Delete files a compacted file covers once it is ``grace`` seconds old, and temp
+        files an interrupted write left. Returns the files deleted."""
+        folder = self.day_dir(site_id, day)
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return 0
+        deleted = 0
+        for name in names:
+            path = folder / name
+            if name.startswith(".tmp-") and _age(path) > 3600:
+                path.unlink(missing_ok=True)
+                deleted += 1
+        visible, _ = self.visible(site_id, day)
+        shown = {p.name for p in visible}
+        for name in names:
+            if not name.startswith("c-") or name not in shown or _age(folder / name) < grace:
+                continue
+            for old in self.covered_by(folder / name):
+                if old in shown:  # never delete what is still read
+                    continue
+                try:
+                    (folder / old).unlink()
+                    deleted += 1
+                except FileNotFoundError:
+                    pass
+                with self._covers_lock:
+                    self._covers.pop(str(folder / old), None)
+        if deleted:
+            _fsync_dir(folder)
+        return deleted
+
+    def drop_days_before(self, site_id: int, first_kept: str) -> int:
+        """Delete whole day partitions older than ``first_kept`` (retention). A partition is
+        renamed away first, so it disappears from readers at once and entirely."""
+        dropped = 0
+        for day in self.days(site_id):
+            if day >= first_kept:
+                continue
+            folder = self.day_dir(site_id, day)
+            trash = folder.parent / f".drop-{day}-{uuid.uuid4().hex[:8]}"
+            try:
+                os.rename(folder, trash)
+            except FileNotFoundError:
+                continue
+            shutil.rmtree(trash, ignore_errors=True)
+            dropped += 1
+        if dropped:
+            _fsync_dir(self.site_dir(site_id))
+        return dropped
+
+    def delete_site(self, site_id: int) -> None:
+        folder = self.site_dir(site_id)
+        if folder.exists():
+            trash = self.root / f".drop-site-{int(site_id)}-{uuid.uuid4().hex[:8]}"
+            os.rename(folder, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+
+
+def _age(path: Path) -> float:
+    try:
+        return time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
+
+
+def _read(files: list[Path], with_session: bool) -> str:
+    listed = ", ".join(literal(str(f)) for f in files)
+    columns = ", ".join(EVENT_COLUMNS if with_session else [c for c in EVENT_COLUMNS if c != "session_id"])
+    return f"(SELECT {columns} FROM read_parquet([{listed}]))"
+
+
+def empty_table() -> pa.Table:
+    return EVENT_SCHEMA.empty_table()
+
