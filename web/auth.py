@@ -41,7 +41,8 @@ ANONYMOUS_API = frozenset({"/api/v1/signup", "/api/v1/signup/verify", "/api/v1/s
 # dashboard link); the token, checked in storage, is the credential.
 PUBLIC_PAGE_PREFIX = "/public/"
 SHARED_DASHBOARD_PREFIX = "/public/dashboards/"
-ASSET_EXACT = frozenset({"/_favicon.ico", "/_reload-hash"})
+ASSET_EXACT = frozenset({"/_favicon.ico", "/_reload-hash",
+                         "/js/tracker.js"})  # api.tracker: the script other sites embed
 ASSET_PREFIXES = ("/assets/", "/_dash-component-suites/", "/api/docs/static/")
 # Public, but the answer depends on who asks (the shell layout shows the navbar only to
 # a signed-in person), so the principal is resolved first.
