@@ -137,7 +137,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         pages_folder=str(PROJECT_ROOT / "pages"),
         assets_folder=str(PROJECT_ROOT / "assets"),
         # CodeMirror is served from assets/ but loaded only by the SQL page (assets/sql-editor.js).
-        assets_path_ignore=[r"^vendor-codemirror$"],
+        # The website tracker is for other sites' pages (api.tracker serves it), never ours.
+        assets_path_ignore=[r"^vendor-codemirror$", r"^tracker$"],
         title="DataInsight",
         update_title=None,
         serve_locally=True,

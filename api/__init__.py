@@ -4,7 +4,7 @@ from __future__ import annotations
 import flask
 
 from api import (alerts, analyze, audit, collect, columns, connections, dashboards, datasets, docs, fallback, health,
-                 profiles, reports, signup, sites, sql, v1)
+                 profiles, reports, signup, sites, sql, tracker, v1)
 from api.errors import install_api_error_handlers
 from api.ids import check_request_ids
 
@@ -26,6 +26,7 @@ def register_api(server: flask.Flask) -> None:
     server.register_blueprint(connections.blueprint)
     server.register_blueprint(sites.blueprint)
     server.register_blueprint(collect.blueprint)
+    server.register_blueprint(tracker.blueprint)  # GET /js/tracker.js, public (web.auth)
     server.register_blueprint(fallback.blueprint)  # last: catches unknown /api/v1 paths
     install_api_error_handlers(server)
 

@@ -44,7 +44,8 @@ SHARED_DASHBOARD_PREFIX = "/public/dashboards/"
 # Anyone may post here from any site (a page's tracker): no session is read, no CSRF check
 # applies, and the route checks its own key, sizes and rate limits (api.collect).
 COLLECT_EXACT = frozenset({"/api/collect"})
-ASSET_EXACT = frozenset({"/_favicon.ico", "/_reload-hash"})
+ASSET_EXACT = frozenset({"/_favicon.ico", "/_reload-hash",
+                         "/js/tracker.js"})  # api.tracker: the script other sites embed
 ASSET_PREFIXES = ("/assets/", "/_dash-component-suites/", "/api/docs/static/")
 # Public, but the answer depends on who asks (the shell layout shows the navbar only to
 # a signed-in person), so the principal is resolved first.
