@@ -136,3 +136,20 @@ def site_events(site_id):
     response = flask.jsonify(result)
     response.status_code = 202
     return response
+
+
+class StatsOut(Answer):
+    site_id: int
+    report: str
+    period: str
+    start: str
+    end: str
+
+
+@blueprint.get("/sites/<site_id>/stats/<report>")
+@operation("A site's stats: overview, timeseries, pages, sources, devices, events or realtime (docs/events.md "
+           "defines every figure)", "Sites", query=STATS_QUERY, answer=StatsOut)
+def site_stats(site_id, report):
+    principal = require_principal()
+    args = {name: flask.request.args.get(name) for name in ("period", "from", "to", "interval", "filters", "limit")}
+    return flask.jsonify(current_storage().site_stats.report(principal, site_id, report, args))

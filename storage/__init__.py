@@ -33,6 +33,7 @@ from storage.saved_queries import SavedQueryService
 from storage.collect import CollectService, EventUpkeep
 from storage.event_store import EventStore
 from storage.sites import SiteService
+from storage.site_stats import SiteStatsService
 from storage.signup import SignupService
 from storage.syncs import SyncService
 from storage.sql_editor import SqlEditorService
@@ -99,6 +100,7 @@ class Storage:
         self.events = EventStore(self.data_dir)
         self.sites = SiteService(self.engine, self.workspaces, self.datasets, self.events)
         self.collect = CollectService(self.sites, self.events)
+        self.site_stats = SiteStatsService(self.sites, self.events, self.data_dir / "tmp")
         self.queries.sites = self.sites  # a site's dataset: its charts read the events as they arrive
         self.analyses.sites = self.sites
         self.event_upkeep: EventUpkeep | None = None  # started by app.create_app
