@@ -142,7 +142,7 @@ def check_event(event, index: int, total: int, server_side: bool, now: dt.dateti
     kind = event.get("type", "pageview")
     if kind not in ("pageview", "event"):
         raise InvalidInput(f"{where}: 'type' must be \"pageview\" or \"event\"")
-    name = _string(event, "name", where, MAX_NAME, required=kind == "event").strip()
+    name = _string(event, "name", where, MAX_NAME).strip()
     if kind == "event" and not name:
         raise InvalidInput(f"{where}: a custom event needs a 'name'")
     url = _string(event, "url", where, MAX_URL, required=kind == "pageview" and not server_side)

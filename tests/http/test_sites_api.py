@@ -51,7 +51,7 @@ def test_a_site_has_a_key_a_dataset_and_a_snippet(client, ada, app_storage, site
     assert site["key"].startswith("site_") and len(site["key"]) > 20
     assert f'data-site="{site["key"]}"' in site["snippet"] and "/js/tracker.js" in site["snippet"]
     dataset = client.get(f"/api/v1/datasets/{site['dataset_id']}", headers=bearer(ada)).get_json()
-    names = [c["name"] for c in dataset["schema"]]
+    names = [c["name"] for c in dataset["columns"]]
     assert {"ts", "path", "visitor_id", "session_id", "browser", "device", "props"} <= set(names)
     assert client.get("/api/v1/sites", headers=bearer(ada)).get_json()["sites"][0]["id"] == site["id"]
     changed = client.patch(f"/api/v1/sites/{site['id']}", headers=bearer(ada),
