@@ -434,7 +434,7 @@ def _sessions(relation_sql: str, filters: list[Filter], lo: datetime, hi: dateti
         columns.append("hostname")
     cur = ", ts >= $split AS cur" if split_at is not None else ""
     page_condition = " AND ".join(page_parts) or None
-    counted = f"type = 'pageview' AND {page_condition}" if page_condition else "type = 'pageview'"
+    counted = f"type = 'pageview' AND ({page_condition})" if page_condition else "type = 'pageview'"
     aggregates = [
         "min(visitor_id) AS visitor_id", "min(ts) AS first_ts", "max(ts) AS last_ts",
         "count(*) AS events", "count(*) FILTER (WHERE type = 'pageview') AS pageviews",
