@@ -396,6 +396,12 @@ class _Query:
     page_condition: str | None        # over an event row: a counted pageview's path test
     event_condition: str | None       # over an event row: a counted custom event's test
     attributes: list[str] = field(default_factory=list)
+    filtered: bool = False
+
+    @property
+    def semi_join(self) -> str:
+        """Keeps the events of kept sessions; nothing to join when no filter drops one."""
+        return "SEMI JOIN s USING (session_id)" if self.filtered else ""
 
 
 def _sessions(relation_sql: str, filters: list[Filter], lo: datetime, hi: datetime, *,
@@ -457,7 +463,7 @@ def _sessions(relation_sql: str, filters: list[Filter], lo: datetime, hi: dateti
            f"raw AS (SELECT {group}, {', '.join(aggregates)} FROM ev GROUP BY {group}), "
            f"s AS (SELECT *{unpack} FROM raw"
            + (f" WHERE {' AND '.join(keep)}" if keep else "") + ") ")
-    return _Query(sql, params, page_condition, " AND ".join(event_parts) or None, attrs)
+    return _Query(sql, params, page_condition, " AND ".join(event_parts) or None, attrs, bool(keep))
 
 
 def _num(value, digits: int | None = None):
@@ -547,22 +553,21 @@ def pages(con, relation_sql: str, period: Period, filters=(), limit: int | None 
     query = _sessions(relation_sql, filters, period.start, period.end)
     lim = query.params.add(limit)
     sql = query.sql + (
-        f", pv AS (SELECT ev.path, ev.visitor_id, "
+        f", pv AS (SELECT path, count(DISTINCT visitor_id) FILTER (WHERE counted) AS visitors, "
+        f"count(*) FILTER (WHERE counted) AS pageviews, count(*) AS all_views FROM (SELECT ev.path, ev.visitor_id, "
         f"{'coalesce(' + query.page_condition + ', false)' if query.page_condition else 'true'} AS counted "
-        f"FROM ev SEMI JOIN s USING (session_id) WHERE ev.type = 'pageview'), "
+        f"FROM ev {query.semi_join} WHERE ev.type = 'pageview') GROUP BY path), "
         f"total AS (SELECT count(DISTINCT visitor_id) AS visitors FROM s), "
-        f"top AS (SELECT path, count(DISTINCT visitor_id) AS visitors, count(*) AS pageviews FROM pv "
-        f"WHERE counted GROUP BY path ORDER BY visitors DESC, pageviews DESC, path LIMIT {lim}), "
+        f"top AS (SELECT path, visitors, pageviews FROM pv WHERE pageviews > 0 "
+        f"ORDER BY visitors DESC, pageviews DESC, path LIMIT {lim}), "
         f"entries AS (SELECT entry_page AS path, count(*) AS visits, count(DISTINCT visitor_id) AS visitors "
         f"FROM s WHERE entry_page IS NOT NULL GROUP BY 1 ORDER BY visits DESC, visitors DESC, path LIMIT {lim}), "
         f"exits AS (SELECT exit_page AS path, count(*) AS exits, count(DISTINCT visitor_id) AS visitors "
-        f"FROM s WHERE exit_page IS NOT NULL GROUP BY 1 ORDER BY exits DESC, visitors DESC, path LIMIT {lim}), "
-        f"exit_views AS (SELECT path, count(*) AS pageviews FROM pv WHERE path IN (SELECT path FROM exits) "
-        f"GROUP BY path) "
+        f"FROM s WHERE exit_page IS NOT NULL GROUP BY 1 ORDER BY exits DESC, visitors DESC, path LIMIT {lim}) "
         f"SELECT 'top', path, visitors, pageviews, (SELECT visitors FROM total) FROM top "
         f"UNION ALL SELECT 'entry', path, visitors, visits, NULL FROM entries "
-        f"UNION ALL SELECT 'exit', x.path, x.visitors, x.exits, v.pageviews FROM exits AS x "
-        f"LEFT JOIN exit_views AS v USING (path)")
+        f"UNION ALL SELECT 'exit', x.path, x.visitors, x.exits, v.all_views FROM exits AS x "
+        f"LEFT JOIN pv AS v USING (path)")
     rows = con.execute(sql, query.params.values).fetchall()
     top, entry, exit_ = [], [], []
     for kind, path, visitors, n, extra in rows:
@@ -664,7 +669,7 @@ def events(con, relation_sql: str, period: Period, filters=(), limit: int | None
     nprops = query.params.add(MAX_PROPS_PER_EVENT)
     condition = f" AND ({query.event_condition})" if query.event_condition else ""
     sql = query.sql + (
-        f", ce AS (SELECT ev.name, ev.visitor_id, ev.props FROM ev SEMI JOIN s USING (session_id) "
+        f", ce AS (SELECT ev.name, ev.visitor_id, ev.props FROM ev {query.semi_join} "
         f"WHERE ev.type = 'event'{condition}), "
         f"total AS (SELECT count(DISTINCT visitor_id) AS visitors FROM s), "
         f"top AS (SELECT name, count(*) AS events, count(DISTINCT visitor_id) AS visitors FROM ce "
@@ -707,7 +712,7 @@ def realtime(con, relation_sql: str, period: Period | None = None, filters=(), n
     lim = query.params.add(limit)
     counted = f" AND ({query.page_condition})" if query.page_condition else ""
     sql = query.sql + (
-        f", top AS (SELECT path, count(DISTINCT visitor_id) AS visitors FROM ev SEMI JOIN s USING (session_id) "
+        f", top AS (SELECT path, count(DISTINCT visitor_id) AS visitors FROM ev {query.semi_join} "
         f"WHERE type = 'pageview'{counted} GROUP BY path ORDER BY visitors DESC, path LIMIT {lim}) "
         f"SELECT 'total', NULL, (SELECT count(DISTINCT visitor_id) FROM s) "
         f"UNION ALL SELECT 'page', path, visitors FROM top")

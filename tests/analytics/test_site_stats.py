@@ -462,22 +462,24 @@ def test_overview_timing_10m(tmp_path):
     started = time.perf_counter()
     # 10M events over 30 days, sorted by ts; ~8 events per session, sessions of 200k visitors
     build.execute(f"""COPY (
-        SELECT TIMESTAMP '2024-02-10' + to_microseconds(CAST(i * 259200000000 // 10000000 AS BIGINT)) AS ts,
-          CASE WHEN hash(i) % 5 = 0 THEN 'event' ELSE 'pageview' END AS type,
-          CASE WHEN hash(i) % 5 = 0 THEN 'signup' ELSE 'pageview' END AS name,
-          'https://example.com/p' || (hash(i * 7) % 50) AS url, 'example.com' AS hostname,
-          '/p' || (hash(i * 7) % 50) AS path, '' AS title, '' AS referrer,
-          ['', 'google.com', 't.co'][1 + hash(i // 8) % 3] AS referrer_host,
+        WITH r AS (SELECT i, i // 8 AS s, CAST(hash(i) % 1000 AS BIGINT) AS h, CAST(hash(i // 8) % 1000 AS BIGINT) AS hs
+                   FROM range(10000000) AS t(i))
+        SELECT TIMESTAMP '2024-02-10' + to_microseconds(i * 259200) AS ts,
+          CASE WHEN h % 5 = 0 THEN 'event' ELSE 'pageview' END AS type,
+          CASE WHEN h % 5 = 0 THEN 'signup' ELSE 'pageview' END AS name,
+          'https://example.com/p' || (h % 50) AS url, 'example.com' AS hostname,
+          '/p' || (h % 50) AS path, '' AS title, '' AS referrer,
+          ['', 'google.com', 't.co'][1 + hs % 3] AS referrer_host,
           '' AS utm_source, '' AS utm_medium, '' AS utm_campaign, '' AS utm_content, '' AS utm_term,
-          CAST(hash(i // 8) % 200000 AS BIGINT) AS visitor_id, CAST(hash(i // 8) AS BIGINT) // 2 AS session_id,
-          NULL::VARCHAR AS user_id, ['Chrome', 'Firefox', 'Safari'][1 + hash(i // 8) % 3] AS browser,
-          '1' AS browser_version, 'Linux' AS os, ['desktop', 'mobile'][1 + hash(i // 8) % 2] AS device,
-          '{{}}' AS props
-        FROM range(10000000) AS r(i) ORDER BY ts) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 122880)""")
+          CAST(s % 200000 AS BIGINT) AS visitor_id, CAST(s AS BIGINT) AS session_id,
+          NULL::VARCHAR AS user_id, ['Chrome', 'Firefox', 'Safari'][1 + hs % 3] AS browser,
+          '1' AS browser_version, 'Linux' AS os, ['desktop', 'mobile'][1 + hs % 2] AS device,
+          CASE WHEN h % 5 = 0 THEN '{{"plan": "pro"}}' ELSE '{{}}' END AS props
+        FROM r ORDER BY ts) TO '{path}' (FORMAT parquet, ROW_GROUP_SIZE 122880)""")
     print(f"\n10M rows written in {time.perf_counter() - started:.1f}s")
     rel = f"read_parquet('{path}')"
     con = duckdb.connect()
-    for filters in ("", "page==/p1|/p2;device==mobile"):
+    for filters in ("", "page==/p1|/p2;device==mobile", "prop:plan==pro"):
         period = ss.resolve_period("7d", now=datetime(2024, 3, 11))
         whole = ss.resolve_period("custom", "2024-02-10", "2024-03-10")
         for label, p in (("7d", period), ("30 days", whole)):
@@ -486,3 +488,10 @@ def test_overview_timing_10m(tmp_path):
                 got = ss.overview(con, rel, p, ss.parse_filters(filters))
                 print(f"overview {label} filters={filters!r} {run}: {time.perf_counter() - t0:.2f}s "
                       f"visits={got['visits']['value']}")
+    whole = ss.resolve_period("custom", "2024-02-10", "2024-03-10")
+    for name in ("timeseries", "pages", "sources", "devices", "events"):
+        for filters in ("", "device==mobile"):
+            for run in ("cold", "warm"):
+                t0 = time.perf_counter()
+                getattr(ss, name)(con, rel, whole, ss.parse_filters(filters))
+                print(f"{name} 30 days filters={filters!r} {run}: {time.perf_counter() - t0:.2f}s")
