@@ -466,13 +466,6 @@ def _sessions(relation_sql: str, filters: list[Filter], lo: datetime, hi: dateti
     return _Query(sql, params, page_condition, " AND ".join(event_parts) or None, attrs, bool(keep))
 
 
-def _num(value, digits: int | None = None):
-    if value is None:
-        return None
-    value = float(value)
-    return round(value, digits) if digits is not None else value
-
-
 def _change(value, previous, *, points: bool = False):
     if value is None or previous is None:
         return None
