@@ -49,7 +49,10 @@ class SiteStatsService:
             raise InvalidInput(f"There is no report {str(report)[:40]!r}; the reports are {', '.join(REPORTS)}")
         args = args or {}
         now = now or dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-        now = now.replace(second=now.second - now.second % ROUND_NOW_SECONDS, microsecond=0)
+        # Up to the next 10 s (an end is exclusive: the newest events are in), so results
+        # are shared within those 10 s.
+        now = now.replace(second=now.second - now.second % ROUND_NOW_SECONDS, microsecond=0) \
+            + dt.timedelta(seconds=ROUND_NOW_SECONDS)
         period = site_stats.resolve_period("realtime" if report == "realtime" else args.get("period") or "30d",
                                            args.get("from"), args.get("to"), now=now, interval=args.get("interval"))
         filters = site_stats.parse_filters(args.get("filters"))

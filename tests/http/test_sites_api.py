@@ -233,3 +233,32 @@ def test_collection_is_rate_limited_per_address(app, client, site):
         assert int(refused.headers["Retry-After"]) >= 1 and "Too many" in refused.get_json()["error"]["message"]
     finally:
         app.server.extensions["datainsight"]["settings"] = settings
+
+
+def test_stats_over_http_count_what_was_collected(client, ada, site):
+    key, base = site["key"], "https://shop.example.com"
+    collect(client, {"events": [{"site": key, "url": f"{base}/"}, {"site": key, "url": f"{base}/pricing"},
+                                {"site": key, "type": "event", "name": "Signup", "url": f"{base}/pricing",
+                                 "props": {"plan": "pro"}}]})
+    collect(client, {"site": key, "url": f"{base}/"}, agent=IPHONE, address="203.0.113.5")
+
+    def stats(report, **args):
+        answer = client.get(f"/api/v1/sites/{site['id']}/stats/{report}", headers=bearer(ada), query_string=args)
+        assert answer.status_code == 200, answer.get_json()
+        return answer.get_json()
+
+    overview = stats("overview", period="day")
+    assert (overview["visitors"]["value"], overview["visits"]["value"], overview["pageviews"]["value"]) == (2, 2, 3)
+    assert overview["bounce_rate"]["value"] == 50
+    assert stats("overview", period="day", filters="device==mobile")["visitors"]["value"] == 1
+    pages = {row["path"]: row["pageviews"] for row in stats("pages", period="day")["pages"]}
+    assert pages == {"/": 2, "/pricing": 1}
+    [signup] = stats("events", period="day")["events"]
+    assert (signup["name"], signup["events"], signup["visitors"]) == ("Signup", 1, 1)
+    assert stats("realtime")["visitors"] == 2
+    assert sum(b["pageviews"] for b in stats("timeseries", period="day")["points"]) == 3
+    for report, args, words in [("nope", {}, "no report"), ("overview", {"period": "year"}, "period"),
+                                ("overview", {"period": "day", "filters": "colour==red"}, "colour"),
+                                ("overview", {"period": "custom", "from": "2026-01-02", "to": "2025-01-01"}, "")]:
+        answer = client.get(f"/api/v1/sites/{site['id']}/stats/{report}", headers=bearer(ada), query_string=args)
+        assert answer.status_code == 400 and words in answer.get_json()["error"]["message"]
