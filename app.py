@@ -118,7 +118,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     storage.recover()
     _start_scheduler(storage, settings)
     if settings.events_upkeep:
-        storage.start_event_upkeep()
+        storage.start_event_upkeep(snapshot_seconds=settings.events_snapshot_minutes * 60.0)
 
     server = flask.Flask("datainsight", root_path=str(PROJECT_ROOT))
     server.config["MAX_CONTENT_LENGTH"] = None  # uploads are chunked; limits are per route

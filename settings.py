@@ -188,6 +188,7 @@ class Settings:
     collect_site_rate_limit: str | None = "60000/minute"  # events per site
     collect_address_rate_limit: str | None = "1200/minute"  # requests per client address
     events_upkeep: bool = True  # compaction and retention of events in this process
+    events_snapshot_minutes: int = 10  # how often a site's dataset file is written again (when events came)
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -241,6 +242,7 @@ class Settings:
             collect_site_rate_limit=_rate_env(env, "COLLECT_SITE_RATE_LIMIT", "60000/minute"),
             collect_address_rate_limit=_rate_env(env, "COLLECT_ADDRESS_RATE_LIMIT", "1200/minute"),
             events_upkeep=_bool_env(env, "EVENTS_UPKEEP", True),
+            events_snapshot_minutes=_int_env(env, "EVENTS_SNAPSHOT_MINUTES", 10, minimum=0),
         )
 
     def with_overrides(self, **changes) -> "Settings":

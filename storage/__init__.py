@@ -99,6 +99,7 @@ class Storage:
         self.syncs.sql_editor = self.sql
         self.events = EventStore(self.data_dir)
         self.sites = SiteService(self.engine, self.workspaces, self.datasets, self.events)
+        self.sites.users = self.users
         self.collect = CollectService(self.sites, self.events)
         self.site_stats = SiteStatsService(self.sites, self.events, self.data_dir / "tmp")
         self.queries.sites = self.sites  # a site's dataset: its charts read the events as they arrive
@@ -109,8 +110,10 @@ class Storage:
                         self.schedules, self.alerts, self.signup, self.connections, self.syncs, self.sites):
             service.audit = self.audit
 
-    def start_event_upkeep(self, interval: float | None = None) -> EventUpkeep:
+    def start_event_upkeep(self, interval: float | None = None, snapshot_seconds: float | None = None) -> EventUpkeep:
         kwargs = {"interval": interval} if interval is not None else {}
+        if snapshot_seconds is not None:
+            kwargs["snapshot_seconds"] = snapshot_seconds
         self.event_upkeep = EventUpkeep(self.sites, self.events, self.data_dir / "tmp", **kwargs).start()
         return self.event_upkeep
 

@@ -45,6 +45,7 @@ FUTURE_SECONDS = 300
 EVENT_KEYS = {"site", "type", "name", "url", "referrer", "title", "props", "user_id"}
 SERVER_KEYS = EVENT_KEYS | {"ts"}
 COMPACT_EVERY = 5.0  # seconds between the upkeep's rounds
+SNAPSHOT_EVERY = 600.0  # seconds between new version files of a site's dataset (when events came)
 COMPACT_MIN_AGE = 10.0  # a partition is compacted once its newest file is this old (or has many files)
 
 
@@ -255,8 +256,10 @@ class EventUpkeep:
     a time, by a claim in the database) and, once a day, drops partitions older than each
     site's retention (one process per site and day)."""
 
-    def __init__(self, sites, store: EventStore, tmp_dir, interval: float = COMPACT_EVERY):
+    def __init__(self, sites, store: EventStore, tmp_dir, interval: float = COMPACT_EVERY,
+                 snapshot_seconds: float = SNAPSHOT_EVERY):
         self.sites = sites
+        self.snapshot_seconds = snapshot_seconds
         self.store = store
         self.tmp_dir = tmp_dir
         self.interval = interval
@@ -287,7 +290,7 @@ class EventUpkeep:
         full = time.monotonic() - self._last_full_scan > 300 or min_age <= 0
         if full:
             self._last_full_scan = time.monotonic()
-        compacted = swept = dropped = 0
+        compacted = swept = dropped = published = 0
         for site_id, retention in self.sites.all_ids():
             days = self.store.days(site_id)
             if not full:  # between full scans: the days this process wrote to, and today
@@ -299,7 +302,8 @@ class EventUpkeep:
                 dropped += self.store.drop_days_before(site_id, first_kept)
             due = [d for d in days if self.store.needs_compaction(site_id, d, min_age)]
             leftovers = [d for d in days if self.store.has_leftovers(site_id, d)]
-            if not due and not leftovers:
+            publish = self.snapshot_seconds >= 0 and self.sites.publish_wanted(site_id, self.snapshot_seconds)
+            if not due and not leftovers and not publish:
                 continue
             if not self.sites.claim_compaction(site_id):
                 continue
@@ -308,6 +312,8 @@ class EventUpkeep:
                     compacted += 1 if self.store.compact(site_id, day, self.tmp_dir) else 0
                 for day in sorted(set(due) | set(leftovers)):
                     swept += self.store.sweep_covered(site_id, day, 0.0 if min_age <= 0 else COVER_GRACE_SECONDS)
+                if publish:
+                    published += 1 if self.sites.publish(site_id) is not None else 0
             finally:
                 self.sites.release_compaction(site_id)
-        return {"compacted": compacted, "swept": swept, "dropped_days": dropped}
+        return {"compacted": compacted, "swept": swept, "dropped_days": dropped, "published": published}

@@ -300,6 +300,20 @@ class DatasetService:
                 log.exception("listener %r failed after version %s of dataset %s", listener, dataset.version, dataset.id)
         return dataset
 
+    def prune_versions(self, dataset_id: int, keep: int) -> int:
+        """Delete all but the ``keep`` newest versions of a dataset whose versions are
+        snapshots (a site's events): rows first, then files. Returns the versions deleted."""
+        with self.engine.begin() as conn:
+            old = conn.execute(select(dataset_versions.c.version, dataset_versions.c.path)
+                               .where(dataset_versions.c.dataset_id == int(dataset_id))
+                               .order_by(dataset_versions.c.version.desc()).offset(keep)).all()
+            if old:
+                conn.execute(delete(dataset_versions).where(dataset_versions.c.dataset_id == int(dataset_id),
+                                                            dataset_versions.c.version.in_([v for v, _ in old])))
+        for _, path in old:
+            (self.data_dir / path).unlink(missing_ok=True)
+        return len(old)
+
     def delete(self, principal: Principal, dataset_id) -> None:
         with self.engine.begin() as conn:
             dataset = self._load(conn, principal, dataset_id, Role.EDITOR)

@@ -13,13 +13,16 @@ retention last ran.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
+import logging
 import json
 import re
 import secrets
 import tempfile
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,13 +31,18 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.audit import NO_AUDIT
+from storage import ingest
 from storage.database import as_utc, row_id, utcnow
-from storage.errors import InvalidInput, NotFound
-from storage.event_store import EventStore, empty_table
+from storage.duck import connect, literal
+from storage.errors import Forbidden, InvalidInput, NotFound
+from storage.event_store import EVENT_COLUMNS, EventStore, empty_table
 from storage.principal import Principal, Role
 from storage.tables import event_salts, site_drops, sites
 
+log = logging.getLogger(__name__)
+
 DEFAULT_RETENTION_DAYS = 90
+SNAPSHOT_VERSIONS_KEPT = 3  # a reader that opened an older version file still finds it for a while
 MAX_RETENTION_DAYS = 3650
 MAX_SITES_PER_WORKSPACE = 200
 MAX_EXCLUDED_NETWORKS = 100
@@ -116,6 +124,7 @@ class SiteService:
         self.datasets = datasets
         self.store = store
         self.clock = clock
+        self.users = None  # set by Storage: snapshots are written as the site's creator
         self._keys: dict[str, tuple[float, SiteRef | None]] = {}
         self._by_dataset: dict[tuple[int, str], tuple[float, int | None]] = {}
         self._salts: dict[str, bytes] = {}
@@ -361,3 +370,60 @@ class SiteService:
                 or_(sites.c.retention_done_on.is_(None), sites.c.retention_done_on != day),
             ).values(retention_done_on=day)).rowcount
         return claimed == 1
+
+    # --- the dataset's version file: a snapshot of the events ---------------------------------
+
+    def _digest(self, site_id: int) -> str:
+        return hashlib.sha256(self.store.state(site_id).encode()).hexdigest()
+
+    def publish_wanted(self, site_id: int, every_seconds: float) -> bool:
+        """Whether the site's dataset file is older than ``every_seconds`` and its events
+        changed since (the grid, profile and SQL editor read that file; charts, stats and
+        analyses read the events themselves)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sites.c.dataset_id, sites.c.published_state, sites.c.published_at)
+                               .where(sites.c.id == site_id)).first()
+        if row is None or row.dataset_id is None:
+            return False
+        if row.published_at is not None and \
+                (self.clock() - as_utc(row.published_at)).total_seconds() < every_seconds:
+            return False
+        return self._digest(site_id) != row.published_state
+
+    def publish(self, site_id: int) -> int | None:
+        """Write the site's events as a new version of its dataset, as the site's creator
+        (None when they cannot edit it any more), keeping the last few versions."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(sites).where(sites.c.id == site_id)).first()
+        if row is None or row.dataset_id is None or self.users is None:
+            return None
+        digest = self._digest(site_id)
+        owner = self.users.get(row.created_by) if row.created_by is not None else None
+        try:
+            if owner is None or not owner.is_active:
+                raise Forbidden("the site's creator has no active account")
+            principal = owner.principal(via="events")
+            dataset = self.datasets.get(principal, row.dataset_id)
+            tmp = self.datasets.tmp_dir / f".events-{uuid.uuid4().hex}.parquet"
+            con = connect(self.datasets.tmp_dir, threads=1)
+            try:
+                relation = self.store.relation_sql(site_id)
+                con.execute(f"COPY (SELECT {', '.join(EVENT_COLUMNS)} FROM {relation} ORDER BY ts) TO "
+                            f"{literal(str(tmp))} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)")
+                rows = con.execute(f"SELECT count(*) FROM read_parquet({literal(str(tmp))})").fetchone()[0]
+            finally:
+                con.close()
+            try:
+                self.datasets.add_version(principal, dataset.id, tmp, "events.parquet",
+                                          written=ingest.Written(rows, dataset.schema))
+            finally:
+                tmp.unlink(missing_ok=True)
+        except (NotFound, Forbidden) as exc:
+            log.info("site %s: its dataset is not refreshed (%s)", site_id, exc)
+            rows = None
+        else:
+            self.datasets.prune_versions(dataset.id, SNAPSHOT_VERSIONS_KEPT)
+        with self.engine.begin() as conn:
+            conn.execute(update(sites).where(sites.c.id == site_id)
+                         .values(published_state=digest, published_at=self.clock()))
+        return rows

@@ -25,14 +25,14 @@ def test_first_migration_upgrades_with_data_kept(tmp_path):
 
     storage = Storage(url, tmp_path)  # what a new version does on start
     storage.migrate()
-    assert current_revision(storage.engine) == head_revision() == "0014"
+    assert current_revision(storage.engine) == head_revision() == "0015"
     old = storage.users.get_by_email("old@example.com")
     assert (old.id, old.name, old.is_admin) == (1, "Old", True)
     assert [w.name for w in storage.workspaces.list_for(old.principal())] == ["Old ws"]
     # A server that already had users must not show the setup page after the upgrade.
     assert not storage.users.needs_setup()
     storage.migrate()  # a second start is a no-op
-    assert current_revision(storage.engine) == "0014"
+    assert current_revision(storage.engine) == "0015"
 
 
 def test_empty_old_store_still_offers_setup(tmp_path):

@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("compact_claimed_until", sa.DateTime(timezone=True)),
         sa.Column("retention_done_on", sa.String(10)),
+        sa.Column("published_state", sa.String(64)),
+        sa.Column("published_at", sa.DateTime(timezone=True)),
         sa.PrimaryKeyConstraint("id", name="pk_sites"),
         sa.UniqueConstraint("key", name="uq_sites_key"),
         sa.ForeignKeyConstraint(["workspace_id"], ["workspaces.id"], ondelete="CASCADE",
