@@ -77,7 +77,7 @@ def propose(name: str, schema: list[dict], summary: dict | None, dataset_id, rol
     the widgets' descriptions quote none of its counts, ranges or dates."""
     columns = Columns(schema, roles or {}, summary or {})
     columns.sampled = sampled
-    for template in (video_game_sales, retail_transactions, music_preferences):
+    for template in (web_analytics, video_game_sales, retail_transactions, music_preferences):
         payload = template(name, schema, columns, dataset_id)
         if payload is not None:
             return payload
@@ -120,6 +120,64 @@ def _count(cols: Columns, value) -> str:
 
 
 # --- templates ----------------------------------------------------------------------------
+
+
+# The columns of a site's events (storage.event_store): a dataset that has them all is one.
+WEB_EVENT_COLUMNS = ("ts", "type", "name", "path", "referrer_host", "visitor_id", "session_id", "browser", "os",
+                     "device", "user_id", "props")
+
+
+def web_analytics(name, schema, cols: Columns, dataset_id) -> dict | None:
+    """A site's events (issue 13): visitors, visits and pageviews over time, top pages,
+    sources, devices, custom events, and the business events sent from a backend as a
+    count per day of each (sign-ups, plans, payments, churn). docs/events.md defines the
+    same figures for the Sites page; these count every event of the chosen dates."""
+    if not all(c in cols.types for c in WEB_EVENT_COLUMNS) or cols.types.get("ts") not in TEMPORAL:
+        return None
+    pageviews = [{"column": "type", "op": "=", "value": "pageview"}]
+    custom = [{"column": "type", "op": "=", "value": "event"}]
+    g = _Grid(dataset_id)
+    g.add({"type": "kpi", "title": "Visitors", "y": "visitor_id", "agg": "count_distinct", "number_format": "integer",
+           "description": "Different visitors (a browser on one day, or a person a backend named with user_id)"}, 3, 2)
+    g.add({"type": "kpi", "title": "Visits", "y": "session_id", "agg": "count_distinct", "number_format": "integer",
+           "description": "Sessions: a visitor's events with gaps under 30 minutes"}, 3, 2)
+    g.add({"type": "kpi", "title": "Pageviews", "agg": "count", "filters": pageviews, "number_format": "integer",
+           "description": "Pages viewed, single-page-app navigations included"}, 3, 2)
+    g.add({"type": "kpi", "title": "Custom events", "agg": "count", "filters": custom, "number_format": "integer",
+           "description": "Events sent with datainsight.track() or from a backend"}, 3, 2)
+    g.add({"type": "line", "title": "Visitors per day", "x": "ts", "time_grain": "day", "y": "visitor_id",
+           "agg": "count_distinct", "number_format": "integer",
+           "description": "Different visitors each day"}, 6, 4)
+    g.add({"type": "line", "title": "Pageviews per day", "x": "ts", "time_grain": "day", "agg": "count",
+           "filters": pageviews, "number_format": "integer", "description": "Pages viewed each day"}, 6, 4)
+    g.add({"type": "bar", "title": "Top pages", "x": "path", "agg": "count", "filters": pageviews, "sort": "-y",
+           "limit": 10, "orientation": "h", "number_format": "integer",
+           "description": "The ten pages viewed most"}, 6, 5)
+    g.add({"type": "bar", "title": "Top sources", "x": "referrer_host", "y": "visitor_id", "agg": "count_distinct",
+           "sort": "-y", "limit": 10, "orientation": "h", "number_format": "integer",
+           "filters": [{"column": "referrer_host", "op": "!=", "value": ""}],
+           "description": "The sites that sent the most visitors (direct visits left out)"}, 6, 5)
+    for column, title in (("device", "Devices"), ("browser", "Browsers"), ("os", "Operating systems")):
+        g.add({"type": "pie" if column == "device" else "bar", "title": title, "x": column, "y": "visitor_id",
+               "agg": "count_distinct", "sort": "-y", "limit": 8, "number_format": "integer",
+               "filters": [{"column": column, "op": "!=", "value": ""}],
+               "description": f"Visitors by {column} (server-side events have none)"}, 4, 4)
+    g.add({"type": "heatmap", "title": "Pageviews by weekday and hour", "x": "ts", "time_grain": "hour_of_day",
+           "group": "ts", "group_grain": "weekday", "agg": "count", "filters": pageviews,
+           "description": "When in the week people visit (UTC)"}, 6, 4)
+    g.add({"type": "bar", "title": "Custom events", "x": "name", "y": "visitor_id", "agg": "count_distinct",
+           "filters": custom, "sort": "-y", "limit": 15, "orientation": "h", "number_format": "integer",
+           "description": "How many visitors sent each custom event"}, 6, 4)
+    g.add({"type": "line", "title": "Events per day", "x": "ts", "time_grain": "day", "agg": "count",
+           "group": "name", "filters": custom, "number_format": "integer",
+           "description": "Each custom event per day: for a backend's events (sign-up, plan chosen, payment, churn) "
+                          "the lifecycle's moves day by day"}, 12, 4)
+    filters = [{"id": "date", "column": "ts", "kind": "date_range", "value": None},
+               {"id": "page", "column": "path", "kind": "multi_select", "value": None},
+               {"id": "source", "column": "referrer_host", "kind": "multi_select", "value": None},
+               {"id": "device", "column": "device", "kind": "multi_select", "value": None}]
+    return {"name": f"{name}: web analytics", "description": "Visitors, visits, pages, sources, devices and events",
+            "tabs": [{"id": "main", "title": "Overview"}], "widgets": g.widgets, "filters": filters}
 
 
 def video_game_sales(name, schema, cols: Columns, dataset_id) -> dict | None:

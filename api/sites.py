@@ -153,3 +153,20 @@ def site_stats(site_id, report):
     principal = require_principal()
     args = {name: flask.request.args.get(name) for name in ("period", "from", "to", "interval", "filters", "limit")}
     return flask.jsonify(current_storage().site_stats.report(principal, site_id, report, args))
+
+
+class DashboardMade(Answer):
+    id: int
+    name: str
+
+
+@blueprint.post("/sites/<site_id>/dashboard")
+@operation("Make the web-analytics dashboard of a site's events (editors)", "Sites", status=201,
+           answer=DashboardMade)
+def site_dashboard(site_id):
+    principal = require_principal()
+    storage = current_storage()
+    site = storage.sites.require(principal, site_id, Role.EDITOR)
+    if site["dataset_id"] is None:
+        raise InvalidInput("This site's dataset was deleted; its stats are on the Sites page")
+    return created(storage.dashboards.generate(principal, site["dataset_id"]))

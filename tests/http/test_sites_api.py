@@ -262,3 +262,32 @@ def test_stats_over_http_count_what_was_collected(client, ada, site):
                                 ("overview", {"period": "custom", "from": "2026-01-02", "to": "2025-01-01"}, "")]:
         answer = client.get(f"/api/v1/sites/{site['id']}/stats/{report}", headers=bearer(ada), query_string=args)
         assert answer.status_code == 400 and words in answer.get_json()["error"]["message"]
+
+
+def test_the_web_analytics_dashboard_draws_the_sites_events(client, ada, site):
+    key, base = site["key"], "https://shop.example.com"
+    collect(client, {"events": [{"site": key, "url": f"{base}/"}, {"site": key, "url": f"{base}/pricing"},
+                                {"site": key, "type": "event", "name": "Signup", "url": f"{base}/pricing"}]})
+    collect(client, {"site": key, "url": f"{base}/", "referrer": "https://news.example.org/a"}, agent=IPHONE,
+            address="203.0.113.5")
+    answer = client.post(f"/api/v1/sites/{site['id']}/dashboard", headers=bearer(ada))
+    assert answer.status_code == 201, answer.get_json()
+    dashboard = client.get(f"/api/v1/dashboards/{answer.get_json()['id']}", headers=bearer(ada)).get_json()
+    assert dashboard["name"] == "Shop events: web analytics"
+    by_title = {w["spec"]["title"]: w for w in dashboard["widgets"]}
+    assert {"Visitors", "Visits", "Pageviews", "Top pages", "Top sources", "Events per day"} <= set(by_title)
+
+    def rows(title):
+        spec = by_title[title]["spec"]
+        got = client.post("/api/v1/query", headers=bearer(ada), json={"dataset_id": site["dataset_id"], "spec": spec})
+        assert got.status_code == 200, got.get_json()
+        return got.get_json()["rows"]
+
+    def kpi(title):
+        spec = by_title[title]["spec"]
+        got = client.post("/api/v1/query", headers=bearer(ada), json={"dataset_id": site["dataset_id"], "spec": spec})
+        return dict(zip(got.get_json()["columns"], got.get_json()["rows"][0]))
+
+    assert [kpi(t)["y"] for t in ("Visitors", "Visits", "Pageviews")] == [2, 2, 3]
+    assert sorted(map(tuple, rows("Top pages"))) == [("/", 2), ("/pricing", 1)]
+    assert [tuple(r) for r in rows("Top sources")] == [("news.example.org", 1)]
