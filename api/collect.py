@@ -16,6 +16,7 @@ import flask
 from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 
+from api.openapi import Answer, operation
 from storage.errors import DataInsightError, InvalidInput
 from storage.rate_limits import DatabaseRateLimitStorage
 from web.context import current_settings, current_storage
@@ -24,6 +25,11 @@ from web.proxies import request_client_address
 blueprint = flask.Blueprint("api_collect", __name__)
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, OPTIONS",
                 "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400"}
+
+
+class EventsAccepted(Answer):
+    accepted: int
+    dropped: int
 
 
 def _answer(payload: dict, status: int, headers: dict | None = None):
@@ -92,6 +98,9 @@ def read_events_body(max_kb: int, allow_ndjson: bool = False):
 
 
 @blueprint.route("/api/collect", methods=["POST", "OPTIONS"])
+@operation("Send events from a web page (public: the site's key is in each event). One event or "
+           "{\"events\": [...]}, as JSON in any content type (sendBeacon sends text/plain)", "Sites",
+           raw_body="text/plain", status=202, answer=EventsAccepted, public=True)
 def collect():
     if flask.request.method == "OPTIONS":
         response = flask.make_response("", 204)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import flask
 
 from api._helpers import created, json_body
-from api.collect import read_events_body
+from api.collect import EventsAccepted, read_events_body
 from api.openapi import Answer, Body, operation, query
 from storage.errors import InvalidInput
 from storage.principal import Role
@@ -52,11 +52,6 @@ class SiteOut(Answer):
 
 class SiteList(Answer):
     sites: list[SiteOut]
-
-
-class EventsAccepted(Answer):
-    accepted: int
-    dropped: int
 
 
 def snippet(key: str) -> str:
@@ -123,7 +118,8 @@ def delete_site(site_id):
 
 @blueprint.post("/sites/<site_id>/events")
 @operation("Send events from a backend (editors' write tokens): JSON or NDJSON, each may carry 'ts' "
-           "(ISO 8601, up to a year ago) and 'user_id'", "Sites", status=202, answer=EventsAccepted)
+           "(ISO 8601, up to a year ago) and 'user_id'", "Sites", raw_body="application/x-ndjson", status=202,
+           answer=EventsAccepted)
 def site_events(site_id):
     principal = require_principal()
     storage = current_storage()
