@@ -266,6 +266,10 @@ class EventUpkeep:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_full_scan = 0.0
+        # (site, day) -> when it may be compacted again: a day is rewritten whole, so a big
+        # day waits nine times its last compaction's length (compaction takes at most a tenth
+        # of a core; meanwhile its newest events are read from the inbox files).
+        self._not_before: dict[tuple[int, str], float] = {}
 
     def start(self) -> "EventUpkeep":
         self._thread = threading.Thread(target=self._loop, name="datainsight-event-upkeep", daemon=True)
@@ -300,7 +304,8 @@ class EventUpkeep:
             if retention and self.sites.claim_retention(site_id, today):
                 first_kept = (now.date() - dt.timedelta(days=retention - 1)).isoformat()
                 dropped += self.store.drop_days_before(site_id, first_kept)
-            due = [d for d in days if self.store.needs_compaction(site_id, d, min_age)]
+            due = [d for d in days if self.store.needs_compaction(site_id, d, min_age)
+                   and (min_age <= 0 or self._not_before.get((site_id, d), 0.0) <= time.monotonic())]
             leftovers = [d for d in days if self.store.has_leftovers(site_id, d)]
             publish = self.snapshot_seconds >= 0 and self.sites.publish_wanted(site_id, self.snapshot_seconds)
             if not due and not leftovers and not publish:
@@ -309,7 +314,10 @@ class EventUpkeep:
                 continue
             try:
                 for day in due:
+                    started = time.monotonic()
                     compacted += 1 if self.store.compact(site_id, day, self.tmp_dir) else 0
+                    took = time.monotonic() - started
+                    self._not_before[(site_id, day)] = time.monotonic() + 9 * took
                 for day in sorted(set(due) | set(leftovers)):
                     swept += self.store.sweep_covered(site_id, day, 0.0 if min_age <= 0 else COVER_GRACE_SECONDS)
                 if publish:
