@@ -23,6 +23,7 @@ from callbacks import (
     navigation,
     profiles,
     reports,
+    sites,
     sql,
     syncs,
     workspaces,
@@ -30,7 +31,7 @@ from callbacks import (
 
 MODULES = (auth, navigation, account, workspaces, admin, datasets, column_roles, analyze, analyze_timeseries,
            analyze_journeys, analyze_segments, analysis_widget, profiles, dashboards, dashboard_view, dashboard_editor,
-           reports, audit, alerts, sql, connections, syncs)
+           reports, audit, alerts, sql, connections, syncs, sites)
 
 
 def register_all(app) -> None:

@@ -10,6 +10,7 @@ SECTIONS = [
     ("Datasets", "/datasets", "table"),
     ("Dashboards", "/dashboards", "grid-1x2"),
     ("Analyze", "/analyze", "graph-up"),
+    ("Sites", "/sites", "globe"),
     ("SQL", "/sql", "code-square"),
     ("Connections", "/connections", "plug"),
     ("Settings", "/settings", "gear"),
