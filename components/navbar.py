@@ -24,7 +24,10 @@ def workspace_options(workspaces) -> list[dict]:
 def navbar(user_name: str, is_admin: bool, workspaces, current_workspace_id: int | None):
     """``workspaces``: the Workspace records the user belongs to."""
     links = [
-        dbc.NavItem(dbc.NavLink([icon(ic, "me-1"), label], href=href, active="partial", id=f"nav-link-{label.lower()}"))
+        # One line each (not an icon above its label), a little tighter below 1200 px: the
+        # sections, the workspace switcher and the user menu share one row from 992 px on.
+        dbc.NavItem(dbc.NavLink([icon(ic, "me-1"), label], href=href, active="partial", id=f"nav-link-{label.lower()}",
+                                className="text-nowrap px-lg-1 px-xl-2"))
         for label, href, ic in SECTIONS
     ]
     menu_items = [

@@ -37,6 +37,9 @@ METRICS = [
 ]
 # Horizontal scrolling for wide tables on a phone, without the page scrolling sideways.
 SCROLL = {"overflowX": "auto", "maxWidth": "100%"}
+# The app's phone rule makes every .table a block that scrolls itself (and no longer fills
+# its card): here the wrapper scrolls, and the table stays a full-width table.
+TABLE = {"display": "table"}
 
 
 def site_id(part: str, index):
@@ -67,13 +70,15 @@ def metric_text(value, kind: str) -> str:
     return duration(value)
 
 
-def change_badge(metric: dict, key: str):
+def change_badge(metric: dict, key: str, compared: bool = True):
     """The change against the previous period: percent (percentage points for the bounce
-    rate, where down is good), or why there is none."""
+    rate, where down is good), or why there is none (``compared`` is False when the
+    previous period had no visits)."""
     change = metric.get("change")
-    if change is None:
-        text = "new" if (metric.get("value") or 0) and not metric.get("previous") else "no change data"
-        return html.Span(text, className="small text-body-secondary", id=f"site-change-{key}")
+    if change is None or not compared:
+        text = "no visits before" if not compared else "new" if metric.get("value") else "none before"
+        return html.Span(text, className="small text-body-secondary", id=f"site-change-{key}",
+                         title="Against the previous period of the same length")
     points = key == "bounce_rate"
     good = change < 0 if points else change > 0
     arrow = "arrow-up-short" if change > 0 else "arrow-down-short" if change < 0 else "dash"
@@ -148,7 +153,7 @@ def snippet_box(snippet: str):
         html.P(["Custom events: ", html.Code('datainsight.track("Signup", {plan: "pro"})'),
                 ". To test on localhost, add ", html.Code("data-allow-localhost"), " to the tag."],
                className="small text-body-secondary mt-2 mb-0"),
-    ])
+    ], class_name="h-100")
 
 
 def controls(period: str = DEFAULT_PERIOD):
@@ -157,21 +162,23 @@ def controls(period: str = DEFAULT_PERIOD):
                                               options=[{"label": label, "value": value}
                                                        for value, label in PERIODS]), class_name="mb-2"),
                 xs=12, md=4),
-        dbc.Col(labelled("Filters", dbc.Input(id="site-filters", debounce=True, maxLength=2000,
-                                              placeholder=FILTER_EXAMPLE),
-                         "Such as page==/pricing;browser==Chrome|Firefox;prop:plan==pro (Enter to apply)",
-                         class_name="mb-2"), xs=12, md=8),
+        dbc.Col([labelled("Filters", dbc.Input(id="site-filters", debounce=True, maxLength=2000,
+                                               placeholder=FILTER_EXAMPLE), None, class_name="mb-0"),
+                 html.Div(["Such as ", html.Code("page==/pricing;browser==Chrome|Firefox;prop:plan==pro",
+                                                 className="text-break"), " (Enter to apply)"],
+                          className="form-text mt-1 mb-2")], xs=12, md=8),
     ], className="g-2 mb-2")
 
 
 def overview_cards(overview: dict):
     cols = []
+    compared = bool((overview.get("visits") or {}).get("previous"))
     for key, label, kind in METRICS:
         metric = overview.get(key) or {}
         cols.append(dbc.Col(dbc.Card(dbc.CardBody([
             html.Div(label, className="small text-body-secondary text-truncate"),
             html.Div(metric_text(metric.get("value"), kind), className="fs-4 fw-bold", id=f"site-metric-{key}"),
-            change_badge(metric, key),
+            change_badge(metric, key, compared),
         ], className="p-2 px-3"), className="h-100"), xs=6, md=4, xl=2))
     return dbc.Row(cols, className="g-2")
 
@@ -208,8 +215,8 @@ def breakdown_table(rows: list[dict], columns: list[tuple[str, str, str]], table
     head = html.Thead(html.Tr([html.Th(heading, className="text-end text-nowrap" if kind != "text" else "")
                                for _, heading, kind in columns]))
     body = html.Tbody([html.Tr([cell(r, key, kind) for key, _, kind in columns]) for r in rows])
-    return html.Div(dbc.Table([head, body], size="sm", className="mb-0 small", hover=True), style=SCROLL,
-                    id=table_id)
+    return html.Div(dbc.Table([head, body], size="sm", className="mb-0 small", hover=True, style=TABLE),
+                    style=SCROLL, id=table_id)
 
 
 def panel(title: str, body, panel_id: str | None = None):
@@ -281,7 +288,8 @@ def events_panel(result: dict):
                      html.Td(f"{e['visitors']:,}", className="text-end"),
                      html.Td(metric_text(e.get("conversion_rate"), "percent"), className="text-end"),
                      html.Td(_props(e.get("props") or {}), style={"minWidth": "10rem"})])
-            for e in events])], size="sm", className="mb-0 small", hover=True), style=SCROLL, id="site-events-table")
+            for e in events])], size="sm", className="mb-0 small", hover=True, style=TABLE),
+            style=SCROLL, id="site-events-table")
     return panel("Custom events", body, "site-panel-events")
 
 

@@ -65,9 +65,9 @@ def site_layout(site_id=None, **_query):
         html.Div(id="site-dashboard-feedback", className="mb-2"),
         dbc.Row([
             dbc.Col(snippet_box(snippet(site["key"])), xs=12, lg=8),
-            dbc.Col(card("Right now", dcc.Loading(html.Div(id="site-realtime"), type="dot", delay_show=500)),
-                    xs=12, lg=4),
-        ], className="g-3"),
+            dbc.Col(card("Right now", dcc.Loading(html.Div(id="site-realtime"), type="dot", delay_show=500),
+                         class_name="h-100"), xs=12, lg=4),
+        ], className="g-3 mb-3"),
         controls(),
         site_reports_layout(),
         dcc.Store(id="site-id", data=site["id"]),
