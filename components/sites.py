@@ -112,7 +112,8 @@ def site_row(site: dict, visitors_today, can_edit: bool):
             html.Div(site["domain"], className="small text-body-secondary text-break"),
         ], style={"minWidth": "0", "flex": "1 1 12rem"}),
         html.Div([html.Span(today, className="fs-5 fw-semibold me-1", id=f"site-today-{sid}"),
-                  html.Span("visitors today", className="small text-body-secondary")],
+                  html.Span("visitor today" if visitors_today == 1 else "visitors today",
+                            className="small text-body-secondary")],
                  className="text-nowrap"),
         delete,
     ], className="d-flex flex-wrap align-items-start gap-3"), className="site-row", id=f"site-row-{sid}")
@@ -131,7 +132,7 @@ def site_form():
         dbc.Row([
             dbc.Col(labelled("Name", dbc.Input(id="sites-name", maxLength=200, placeholder="Shop")), md=5),
             dbc.Col(labelled("Domain", dbc.Input(id="sites-domain", maxLength=253, placeholder="shop.example.com"),
-                             "Without https:// or www."), md=7),
+                             "The address its pages are on"), md=7),
         ], className="g-2"),
         html.Div(id="sites-form-feedback", className="mb-2"),
         dbc.Button([icon("plus-lg", "me-1"), "Add site"], id="sites-add", color="primary", n_clicks=0),
@@ -265,29 +266,33 @@ def devices_panels(result: dict):
 
 
 def _props(props: dict):
+    """An event's properties and their values, with how many events had each."""
     if not props:
-        return html.Span("—", className="text-body-secondary")
+        return None
     return html.Ul([html.Li([html.Code(name), ": ", ", ".join(f"{v['value']} ({v['events']:,})" for v in values)],
-                            className="text-break")
-                    for name, values in props.items()], className="list-unstyled mb-0")
+                            className="text-break fw-normal")
+                    for name, values in props.items()], className="list-unstyled small mb-0 mt-1")
 
 
 def events_panel(result: dict):
+    """Custom events, each with its properties under its name (a phone has no room for a
+    column of them)."""
     events = result.get("events") or []
     if not events:
         body = html.P(["No custom events in this period. Send one with ",
                        html.Code('datainsight.track("Signup", {plan: "pro"})'), "."],
                       className="small text-body-secondary mb-0", id="site-events-table")
     else:
-        head = html.Thead(html.Tr([html.Th("Event"), html.Th("Events", className="text-end"),
+        head = html.Thead(html.Tr([html.Th("Event and properties"), html.Th("Events", className="text-end"),
                                    html.Th("Visitors", className="text-end"),
-                                   html.Th("Conversion", className="text-end text-nowrap"), html.Th("Properties")]))
+                                   html.Th("Conversion", className="text-end text-nowrap",
+                                           title="Visitors who sent it, of all the period's visitors")]))
         body = html.Div(dbc.Table([head, html.Tbody([
-            html.Tr([html.Td(e["name"], className="fw-semibold text-break", style={"minWidth": "7rem"}),
+            html.Tr([html.Td([html.Span(e["name"], className="fw-semibold"), _props(e.get("props") or {})],
+                             className="text-break", style={"minWidth": "9rem"}),
                      html.Td(f"{e['events']:,}", className="text-end"),
                      html.Td(f"{e['visitors']:,}", className="text-end"),
-                     html.Td(metric_text(e.get("conversion_rate"), "percent"), className="text-end"),
-                     html.Td(_props(e.get("props") or {}), style={"minWidth": "10rem"})])
+                     html.Td(metric_text(e.get("conversion_rate"), "percent"), className="text-end")])
             for e in events])], size="sm", className="mb-0 small", hover=True, style=TABLE),
             style=SCROLL, id="site-events-table")
     return panel("Custom events", body, "site-panel-events")

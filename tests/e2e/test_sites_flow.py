@@ -186,6 +186,24 @@ def test_a_site_counts_the_visits_of_its_snippet(new_page, browser, live_server,
     page.select_option("#site-period", "7d")
     expect(metric).to_have_text("3")
 
+    # Open as dashboard: the web-analytics dashboard of the site's events.
+    page.click("#site-dashboard")
+    page.wait_for_url("**/dashboards/*")
+    expect(page.locator(".widget-card").first).to_be_visible()
+
+    # The list counts today's visitor; Delete asks first, then the site is gone.
+    page.locator("#nav-link-sites").click()
+    row = page.locator(".site-row", has_text=SITE_NAME)
+    expect(row).to_contain_text("1visitor today")
+    page.click(f"[id='{{\"index\":{site_id},\"type\":\"site-delete-open\"}}']")
+    confirm = page.locator(f"[id='{{\"index\":{site_id},\"type\":\"site-delete\"}}']")
+    expect(confirm).to_be_visible()
+    expect(row).to_contain_text(f"Delete the site “{SITE_NAME}”?")
+    confirm.click()
+    expect(page.locator("#sites-action-feedback")).to_contain_text("Deleted")
+    expect(page.locator("#sites-none")).to_be_visible()
+    assert page.request.get(f"/api/v1/sites/{site_id}").status == 404
+
 
 def _dataset(page: Page, site_id: int) -> int:
     return page.request.get(f"/api/v1/sites/{site_id}").json()["dataset_id"]

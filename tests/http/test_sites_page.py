@@ -184,3 +184,28 @@ def test_a_stranger_posting_the_owners_ids_gets_nothing(make_client, app_storage
     assert f"There is no site {shop['id']}" in deleted
     names = [s["name"] for s in app_storage.sites.list(admin.principal())]
     assert names == [NAME]  # still there, and nothing of Bob's was added to Ada's workspace
+
+
+def test_a_viewer_sees_the_site_and_changes_nothing(make_client, app_storage, admin, second_user, shop):
+    app_storage.workspaces.add_member(admin.principal(), shop["workspace"], "bob@example.com", "viewer")
+    bob = make_client()
+    sign_in(bob, "bob@example.com")
+    page = dumped(render_page(bob, f"/sites/{shop['id']}"))
+    assert NAME in page and shop["key"] in page and '"site-open-dataset"' in page
+    assert '"site-dashboard"' not in page  # making a dashboard is for editors
+    drawn = dumped(reports(bob, shop["id"]))
+    assert '"site-metric-pageviews"' in drawn and "Signup" in drawn
+    board = dumped(post(bob, "site-dashboard", [("site-dashboard-feedback", "children"), ("site-redirect", "href")],
+                        [("site-dashboard", "n_clicks", 1)], [("site-id", "data", shop["id"])]))
+    assert "/dashboards/" not in board and '"color": "danger"' in board
+    deleted = dumped(post(bob, "site-delete", [("sites-action-feedback", "children"), ("sites-rev", "data")],
+                          [({"type": "site-delete", "index": "ALL"}, "n_clicks", [(shop["id"], 1)])],
+                          [("sites-rev", "data", 0)]))
+    assert "Deleted" not in deleted and '"color": "danger"' in deleted
+    created = dumped(post(bob, "sites-add", [("sites-form-feedback", "children"), ("sites-rev", "data"),
+                                             ("sites-name", "value"), ("sites-domain", "value")],
+                          [("sites-add", "n_clicks", 1)],
+                          [("sites-workspace-id", "data", shop["workspace"]), ("sites-name", "value", "Viewer's"),
+                           ("sites-domain", "value", "viewer.example.com"), ("sites-rev", "data", 0)]))
+    assert "Added" not in created and '"color": "danger"' in created
+    assert [s["name"] for s in app_storage.sites.list(admin.principal(), shop["workspace"])] == [NAME]
