@@ -209,3 +209,15 @@ def test_a_viewer_sees_the_site_and_changes_nothing(make_client, app_storage, ad
                            ("sites-domain", "value", "viewer.example.com"), ("sites-rev", "data", 0)]))
     assert "Added" not in created and '"color": "danger"' in created
     assert [s["name"] for s in app_storage.sites.list(admin.principal(), shop["workspace"])] == [NAME]
+
+
+@pytest.mark.parametrize("crafted", ["abc", None, {"id": 1}, [1], -1, 0, 10**30, "1 OR 1=1"])
+def test_crafted_site_ids_get_a_message(client, admin, shop, crafted):
+    sign_in(client, "ada@example.com")
+    for answer in (reports(client, crafted), realtime(client, crafted)):
+        text = dumped(answer)
+        assert '"color": "danger"' in text and NAME not in text and shop["key"] not in text
+    odd = dumped(post(client, "site-tick", REPORT_OUTPUTS,
+                      [("site-period", "value", {"x": 1}), ("site-filters", "value", ["page==/"]),
+                       ("site-tick", "n_intervals", "x")], [("site-id", "data", shop["id"])]))
+    assert '"site-metric-pageviews"' in odd  # odd values fall back to today without filters
