@@ -283,13 +283,13 @@ def events_panel(result: dict):
                        html.Code('datainsight.track("Signup", {plan: "pro"})'), "."],
                       className="small text-body-secondary mb-0", id="site-events-table")
     else:
-        head = html.Thead(html.Tr([html.Th("Event and properties"), html.Th("Events", className="text-end"),
+        head = html.Thead(html.Tr([html.Th("Event"), html.Th("Events", className="text-end"),
                                    html.Th("Visitors", className="text-end"),
                                    html.Th("Conversion", className="text-end text-nowrap",
                                            title="Visitors who sent it, of all the period's visitors")]))
         body = html.Div(dbc.Table([head, html.Tbody([
             html.Tr([html.Td([html.Span(e["name"], className="fw-semibold"), _props(e.get("props") or {})],
-                             className="text-break", style={"minWidth": "9rem"}),
+                             className="text-break", style={"minWidth": "6rem"}),
                      html.Td(f"{e['events']:,}", className="text-end"),
                      html.Td(f"{e['visitors']:,}", className="text-end"),
                      html.Td(metric_text(e.get("conversion_rate"), "percent"), className="text-end")])
