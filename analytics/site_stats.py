@@ -40,7 +40,8 @@ from errors import InvalidInput
 PERIODS = ("realtime", "day", "7d", "30d", "month", "12mo", "custom")
 INTERVALS = ("minute", "hour", "day", "week", "month")
 REALTIME_MINUTES = 5
-MAX_CUSTOM_DAYS = 731  # two years (one of them may be a leap year)
+MAX_CUSTOM_DAYS = 731
+FIRST_YEAR, LAST_YEAR = 1970, 9000  # two years (one of them may be a leap year)
 MAX_BUCKETS = 2000
 MAX_CONDITIONS = 20
 MAX_VALUES = 100
@@ -91,9 +92,12 @@ def _parse_date(value, what: str) -> date:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(f"Give the {what} date of the custom period, like 2024-01-31")
     try:
-        return date.fromisoformat(value.strip()[:10]) if len(value.strip()) >= 10 else date.fromisoformat(value)
+        parsed = date.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(f"The {what} date {value[:40]!r} is not a date like 2024-01-31") from None
+    if not FIRST_YEAR <= parsed.year <= LAST_YEAR:  # a period and the one before it must fit in a date
+        raise InvalidInput(f"The {what} date must be between the years {FIRST_YEAR} and {LAST_YEAR}")
+    return parsed
 
 
 def _add_months(day: date, months: int) -> date:

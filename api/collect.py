@@ -10,18 +10,21 @@ with ``Retry-After``. The answer is 202 only once the events are on disk.
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import flask
 from limits import parse
 from limits.strategies import FixedWindowRateLimiter
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.openapi import Answer, operation
-from storage.errors import DataInsightError, InvalidInput
+from storage.errors import DataInsightError, InvalidInput, RateLimited
 from storage.rate_limits import DatabaseRateLimitStorage
 from web.context import current_settings, current_storage
 from web.proxies import request_client_address
 
+log = logging.getLogger(__name__)
 blueprint = flask.Blueprint("api_collect", __name__)
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": "POST, OPTIONS",
                 "Access-Control-Allow-Headers": "Content-Type", "Access-Control-Max-Age": "86400"}
@@ -52,28 +55,32 @@ def _limiter():
     return extension["limiter"]
 
 
-def _over_limit(rate: str | None, key: str, cost: int, who: str):
+def _charge(rate: str | None, key: str, cost: int, what: str) -> None:
+    """Count ``cost`` against ``key``'s limit, or RateLimited with the wait."""
     if not rate:
-        return None
+        return
     item = parse(rate)
     limiter = _limiter()
     if limiter.hit(item, key, cost=cost):
-        return None
+        return
     stats = limiter.get_window_stats(item, key)
     retry_after = max(1, math.ceil(stats.reset_time - limiter.storage.clock()))
-    return _error("rate_limited", f"Too many events: this server takes at most {item.amount} "
-                                  f"{'requests' if who == 'address' else 'events'} a {item.GRANULARITY.name} "
-                                  f"{'from one address' if who == 'address' else 'for one site'}. "
-                                  f"Try again in {retry_after} s.", 429, {"Retry-After": str(retry_after)})
+    raise RateLimited(f"Too many events: this server takes at most {item.amount} {what} a "
+                      f"{item.GRANULARITY.name}. Try again in {retry_after} s.", retry_after=retry_after)
 
 
 def read_events_body(max_kb: int, allow_ndjson: bool = False):
-    """The request's JSON (any content type), or InvalidInput naming the problem."""
+    """The request's JSON (any content type), or InvalidInput naming the problem. Reads
+    at most the limit (and one byte more, to tell), whatever the request announces."""
+    limit = max_kb * 1024
     length = flask.request.content_length
-    if length is not None and length > max_kb * 1024:
+    if length is not None and length > limit:
         raise InvalidInput(f"The request is larger than {max_kb} KB; send fewer events at a time")
-    raw = flask.request.get_data(cache=False)
-    if len(raw) > max_kb * 1024:
+    # Read already (a JSON body's ids are checked before any route: api.ids), or read now.
+    raw = getattr(flask.request, "_cached_data", None)
+    if raw is None:
+        raw = flask.request.stream.read(limit + 1)
+    if len(raw) > limit:
         raise InvalidInput(f"The request is larger than {max_kb} KB; send fewer events at a time")
     if not raw.strip():
         raise InvalidInput("The request has no body: send one event or {\"events\": [...]} as JSON")
@@ -82,19 +89,23 @@ def read_events_body(max_kb: int, allow_ndjson: bool = False):
     except UnicodeDecodeError:
         raise InvalidInput("The body is not UTF-8 text") from None
     content_type = (flask.request.mimetype or "").lower()
-    if allow_ndjson and content_type in ("application/x-ndjson", "application/ndjson", "application/jsonl"):
-        events = []
-        for number, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    events.append(json.loads(line))
-                except ValueError:
-                    raise InvalidInput(f"Line {number} of the NDJSON body is not JSON") from None
-        return {"events": events}
     try:
-        return json.loads(text)
-    except ValueError:
-        raise InvalidInput("The body is not JSON: send one event or {\"events\": [...]}") from None
+        if allow_ndjson and content_type in ("application/x-ndjson", "application/ndjson", "application/jsonl"):
+            events = []
+            # Lines end at \n only: JSON strings may hold U+2028 and other line breaks.
+            for number, line in enumerate(text.split("\n"), 1):
+                if line.strip():
+                    try:
+                        events.append(json.loads(line))
+                    except ValueError:
+                        raise InvalidInput(f"Line {number} of the NDJSON body is not JSON") from None
+            return {"events": events}
+        try:
+            return json.loads(text)
+        except ValueError:
+            raise InvalidInput("The body is not JSON: send one event or {\"events\": [...]}") from None
+    except RecursionError:
+        raise InvalidInput("The body is nested too deeply: an event is a flat object") from None
 
 
 @blueprint.route("/api/collect", methods=["POST", "OPTIONS"])
@@ -109,41 +120,22 @@ def collect():
     settings = current_settings()
     storage = current_storage()
     address = request_client_address() or ""
-    refused = _over_limit(settings.collect_address_rate_limit, f"collect-ip:{address}", 1, "address")
-    if refused is not None:
-        return refused
+
+    def admit(counts: dict) -> None:  # each site pays for its own events, once the request is known good
+        for site, events in counts.items():
+            _charge(settings.collect_site_rate_limit, f"collect-site:{site.id}", events, "events for one site")
+
     try:
+        _charge(settings.collect_address_rate_limit, f"collect-ip:{address}", 1, "requests from one address")
         payload = read_events_body(settings.collect_max_body_kb)
-        count = _count(payload, settings.collect_max_events)
-        key = _first_key(payload)
-        site = storage.sites.by_key(key) if key else None
-        if site is not None:
-            refused = _over_limit(settings.collect_site_rate_limit, f"collect-site:{site.id}", count, "site")
-            if refused is not None:
-                return refused
-        result = storage.collect.collect(payload, address, flask.request.headers.get("User-Agent", ""))
+        result = storage.collect.collect(payload, address, flask.request.headers.get("User-Agent", ""),
+                                         admit=admit, limit=settings.collect_max_events)
+    except RateLimited as exc:
+        return _error(exc.code, exc.message, 429, {"Retry-After": str(exc.retry_after)})
     except DataInsightError as exc:
         return _error(exc.code, exc.message, exc.status)
-    except (TimeoutError, OSError):  # logged by the writer; nothing of this request was acknowledged
+    except (TimeoutError, OSError, SQLAlchemyError):  # logged where it failed; nothing was acknowledged
+        log.exception("collecting events failed")
         return _error("unavailable", "The events could not be stored just now; nothing of this request was kept. "
                                      "Send it again.", 503, {"Retry-After": "5"})
     return _answer(result, 202)
-
-
-def _count(payload, limit: int) -> int:
-    events = payload.get("events") if isinstance(payload, dict) and "type" not in payload else None
-    count = len(events) if isinstance(events, list) else 1
-    if count > limit:
-        raise InvalidInput(f"The request has {count} events; at most {limit} are taken in one request")
-    return count
-
-
-def _first_key(payload):
-    if isinstance(payload, dict):
-        if isinstance(payload.get("site"), str):
-            return payload["site"]
-        events = payload.get("events")
-        if isinstance(events, list) and events and isinstance(events[0], dict):
-            key = events[0].get("site")
-            return key if isinstance(key, str) else None
-    return None

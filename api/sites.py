@@ -128,7 +128,8 @@ def site_events(site_id):
     settings = current_settings()
     payload = read_events_body(settings.collect_max_body_kb, allow_ndjson=True)
     result = storage.collect.collect(payload, request_client_address() or "",
-                                     flask.request.headers.get("User-Agent", ""), site=storage.sites.ref(site))
+                                     flask.request.headers.get("User-Agent", ""), site=storage.sites.ref(site),
+                                     limit=settings.collect_max_events)
     response = flask.jsonify(result)
     response.status_code = 202
     return response

@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from analytics import event_urls, user_agents
 from storage.errors import InvalidInput
-from storage.event_store import COVER_GRACE_SECONDS, EVENT_SCHEMA, EventStore, day_of
+from storage.event_store import COVER_GRACE_SECONDS, EVENT_SCHEMA, EventStore, _age, day_of
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,20 @@ SNAPSHOT_EVERY = 600.0  # seconds between new version files of a site's dataset 
 COMPACT_MIN_AGE = 10.0  # a partition is compacted once its newest file is this old (or has many files)
 
 
+def _text(value: str, where: str, what: str) -> str:
+    """A string that UTF-8 can hold and has no NUL (JSON lets a lone surrogate through)."""
+    if "\x00" in value:
+        raise InvalidInput(f"{where}: {what} contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{where}: {what} is not valid text (a lone surrogate)") from None
+    return value
+
+
 def _string(event: dict, key: str, where: str, limit: int, required: bool = False) -> str:
+    """A text field, cut at ``limit`` characters (a page's long address or title is kept,
+    shortened, rather than refusing its page view)."""
     value = event.get(key)
     if value is None:
         if required:
@@ -57,11 +70,7 @@ def _string(event: dict, key: str, where: str, limit: int, required: bool = Fals
         return ""
     if not isinstance(value, str):
         raise InvalidInput(f"{where}: '{key}' must be a string")
-    if len(value) > limit:
-        raise InvalidInput(f"{where}: '{key}' is longer than {limit} characters")
-    if "\x00" in value:
-        raise InvalidInput(f"{where}: '{key}' contains a NUL character")
-    return value
+    return _text(value[:limit], where, f"'{key}'")
 
 
 def _props(value, where: str) -> str:
@@ -71,22 +80,33 @@ def _props(value, where: str) -> str:
         raise InvalidInput(f"{where}: 'props' must be an object of names and values")
     if len(value) > MAX_PROPS:
         raise InvalidInput(f"{where}: 'props' has {len(value)} entries; at most {MAX_PROPS} are kept per event")
+    kept = {}
     for key, item in value.items():
-        if not key or len(key) > MAX_PROP_KEY or "\x00" in key:
+        if not key or len(key) > MAX_PROP_KEY:
             raise InvalidInput(f"{where}: a prop name must have 1 to {MAX_PROP_KEY} characters")
+        _text(key, where, "a prop name")
         if isinstance(item, bool) or item is None:
-            continue
-        if isinstance(item, (int, float)):
-            if isinstance(item, float) and not math.isfinite(item):
+            kept[key] = item
+        elif isinstance(item, int):
+            if abs(item) >= 2**63:
+                raise InvalidInput(f"{where}: the prop {key[:40]!r} is too large a number")
+            kept[key] = item
+        elif isinstance(item, float):
+            if not math.isfinite(item):
                 raise InvalidInput(f"{where}: the prop {key[:40]!r} is not a finite number")
-            continue
-        if isinstance(item, str):
-            if len(item) > MAX_PROP_VALUE or "\x00" in item:
-                raise InvalidInput(f"{where}: the prop {key[:40]!r} is longer than {MAX_PROP_VALUE} characters")
-            continue
-        raise InvalidInput(f"{where}: the prop {key[:40]!r} must be a string, number or true/false "
-                           "(props are flat: no lists or objects)")
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            kept[key] = item
+        elif isinstance(item, str):
+            kept[key] = _text(item[:MAX_PROP_VALUE], where, f"the prop {key[:40]!r}")
+        else:
+            raise InvalidInput(f"{where}: the prop {key[:40]!r} must be a string, number or true/false "
+                               "(props are flat: no lists or objects)")
+    return json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
+
+
+def without_query(url: str) -> str:
+    """An address without its query string and fragment: what is stored of a page and a
+    referrer (the UTM tags are read first; the rest may name a person, as Plausible keeps none)."""
+    return url.split("#", 1)[0].split("?", 1)[0]
 
 
 def _timestamp(value, where: str, now: dt.datetime) -> dt.datetime:
@@ -94,11 +114,11 @@ def _timestamp(value, where: str, now: dt.datetime) -> dt.datetime:
         raise InvalidInput(f"{where}: 'ts' must be an ISO 8601 time such as 2026-12-01T09:30:00Z")
     try:
         parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise InvalidInput(f"{where}: 'ts' {value[:40]!r} is not an ISO 8601 time such as 2026-12-01T09:30:00Z") \
             from None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.timezone.utc).replace(tzinfo=None)
     naive_now = now.replace(tzinfo=None)
     if parsed < naive_now - dt.timedelta(days=BACKFILL_DAYS):
         raise InvalidInput(f"{where}: 'ts' is more than a year in the past")
@@ -107,8 +127,8 @@ def _timestamp(value, where: str, now: dt.datetime) -> dt.datetime:
     return parsed
 
 
-def events_of(payload) -> list:
-    """The events of a request body: one event, or {"events": [...]}."""
+def events_of(payload, limit: int = MAX_EVENTS) -> list:
+    """The events of a request body: one event, or {"events": [...]} (or a bare list)."""
     if isinstance(payload, list):
         events = payload
     elif isinstance(payload, dict) and "events" in payload and "type" not in payload:
@@ -123,8 +143,9 @@ def events_of(payload) -> list:
         raise InvalidInput("The body must be one event (a JSON object) or {\"events\": [...]}")
     if not events:
         raise InvalidInput("The request has no events")
-    if len(events) > MAX_EVENTS:
-        raise InvalidInput(f"The request has {len(events)} events; at most {MAX_EVENTS} are taken in one request")
+    if len(events) > min(limit, MAX_EVENTS):
+        raise InvalidInput(f"The request has {len(events)} events; at most {min(limit, MAX_EVENTS)} are taken in "
+                           "one request")
     return events
 
 
@@ -180,38 +201,48 @@ class CollectService:
         self.store = store
         self.clock = clock
 
-    def collect(self, payload, address: str, agent: str, site=None) -> dict:
+    def collect(self, payload, address: str, agent: str, site=None, admit=None, limit: int = MAX_EVENTS) -> dict:
         """Check, enrich and write the events of one request. ``site``: the site of the
         server-side route (its events may carry 'ts'); else every event names its site by
-        key. Returns {"accepted", "dropped"}; raises InvalidInput and writes nothing for a
-        bad request."""
+        key. ``admit({SiteRef: events})`` is called once the request is known good and
+        before anything is written (the rate limit per site: it raises RateLimited).
+        Returns {"accepted", "dropped"}; for a bad request raises and writes nothing."""
         now = self.clock()
         server_side = site is not None
-        events = events_of(payload)
+        events = events_of(payload, limit)
         batch_site = payload.get("site") if isinstance(payload, dict) and "events" in payload else None
         checked = [check_event(e, i, len(events), server_side, now) for i, e in enumerate(events)]
-        refs = {}
+        refs = []
         for i, event in enumerate(checked):
             if server_side:
                 if event["site"] is not None and event["site"] != site.key:
                     raise InvalidInput(f"event {i + 1}: 'site' names another site than this route's")
-                refs[i] = site
-                continue
-            key = event["site"] if event["site"] is not None else batch_site
-            if key is None:
-                raise InvalidInput(f"event {i + 1}: 'site' is missing (the site's key, from the snippet)")
-            ref = self.sites.by_key(key)
-            if ref is None:
-                raise InvalidInput(f"event {i + 1}: {str(key)[:70]!r} is not the key of any site")
-            refs[i] = ref
+                ref = site
+            else:
+                key = event["site"] if event["site"] is not None else batch_site
+                if key is None:
+                    raise InvalidInput(f"event {i + 1}: 'site' is missing (the site's key, from the snippet)")
+                ref = self.sites.by_key(key)
+                if ref is None:
+                    raise InvalidInput(f"event {i + 1}: {str(key)[:70]!r} is not the key of any site")
+            if event["ts"] is not None and ref.retention_days:
+                first_kept = (now.date() - dt.timedelta(days=ref.retention_days - 1))
+                if event["ts"].date() < first_kept:
+                    raise InvalidInput(f"event {i + 1}: 'ts' is older than this site keeps events "
+                                       f"({ref.retention_days} days: retention_days)")
+            refs.append(ref)
+        if admit is not None:
+            counts: dict = {}
+            for ref in refs:
+                counts[ref] = counts.get(ref, 0) + 1
+            admit(counts)
         parsed = user_agents.parse(agent or "")
         rows: dict[int, list[dict]] = {}
         dropped: dict[tuple[int, str], int] = {}
         ip = _address(address)
         today = day_of(now)
         salt = None
-        for i, event in enumerate(checked):
-            ref = refs[i]
+        for event, ref in zip(checked, refs):
             reason = None
             if not server_side and parsed.is_bot:
                 reason = "bot"
@@ -229,18 +260,24 @@ class CollectService:
             tags = event_urls.utm(event["url"])
             rows.setdefault(ref.id, []).append({
                 "ts": event["ts"] or now.replace(tzinfo=None), "type": event["type"], "name": event["name"],
-                "url": event["url"], "hostname": hostname, "path": path, "title": event["title"],
-                "referrer": event["referrer"], "referrer_host": event_urls.referrer_host(event["referrer"], hostname),
+                "url": without_query(event["url"]), "hostname": hostname, "path": path, "title": event["title"],
+                "referrer": without_query(event["referrer"]),
+                "referrer_host": event_urls.referrer_host(event["referrer"], hostname),
                 **tags, "visitor_id": visitor, "session_id": None, "user_id": event["user_id"],
                 "browser": "" if server_side else parsed.browser,
                 "browser_version": "" if server_side else parsed.browser_version,
                 "os": "" if server_side else parsed.os, "device": "" if server_side else parsed.device,
                 "props": event["props"],
             })
-        for site_id, site_rows in rows.items():
-            self.store.append(site_id, pa.Table.from_pylist(site_rows, schema=EVENT_SCHEMA))
+        # Every table is made before anything is written, and one request's sites are
+        # written together: all of it is acknowledged, or none.
+        tables = [(site_id, pa.Table.from_pylist(site_rows, schema=EVENT_SCHEMA)) for site_id, site_rows in rows.items()]
+        self.store.append_many(tables)
         for (site_id, reason), count in dropped.items():
-            self.sites.count_dropped(site_id, reason, count, today)
+            try:  # a counter: the events are written already, so its failure is only logged
+                self.sites.count_dropped(site_id, reason, count, today)
+            except Exception:
+                log.exception("could not count %d dropped events of site %s", count, site_id)
         return {"accepted": sum(len(r) for r in rows.values()), "dropped": sum(dropped.values())}
 
 
@@ -270,6 +307,7 @@ class EventUpkeep:
         # day waits nine times its last compaction's length (compaction takes at most a tenth
         # of a core; meanwhile its newest events are read from the inbox files).
         self._not_before: dict[tuple[int, str], float] = {}
+        self._retention_done: dict[int, str] = {}  # site -> the day this process saw its retention run
 
     def start(self) -> "EventUpkeep":
         self._thread = threading.Thread(target=self._loop, name="datainsight-event-upkeep", daemon=True)
@@ -290,38 +328,60 @@ class EventUpkeep:
 
     def run_once(self, min_age: float = COMPACT_MIN_AGE, now: dt.datetime | None = None) -> dict:
         now = now or dt.datetime.now(dt.timezone.utc)
-        today = day_of(now)
         full = time.monotonic() - self._last_full_scan > 300 or min_age <= 0
         if full:
             self._last_full_scan = time.monotonic()
-        compacted = swept = dropped = published = 0
-        for site_id, retention in self.sites.all_ids():
-            days = self.store.days(site_id)
-            if not full:  # between full scans: the days this process wrote to, and today
-                with self.store._written_lock:
-                    mine = {d for s, d in self.store.written if s == site_id}
-                days = [d for d in days if d in mine or d == today]
-            if retention and self.sites.claim_retention(site_id, today):
+        totals = {"compacted": 0, "swept": 0, "dropped_days": 0, "published": 0, "orphans": 0}
+        sites = self.sites.all_ids()
+        for site_id, retention in sites:
+            try:  # one site's trouble (a damaged file) must not stop the others' upkeep
+                self._site_once(site_id, retention, min_age, now, full, totals)
+            except Exception:
+                log.exception("event upkeep of site %s failed", site_id)
+        if full:  # a deleted site's late writes (another process's cache) leave a folder
+            known = {site_id for site_id, _ in sites}
+            for site_id in self.store.site_ids():
+                if site_id not in known and _age(self.store.site_dir(site_id)) > 60:
+                    self.store.delete_site(site_id)
+                    totals["orphans"] += 1
+        return totals
+
+    def _site_once(self, site_id: int, retention: int, min_age: float, now: dt.datetime, full: bool,
+                   totals: dict) -> None:
+        today = day_of(now)
+        days = self.store.days(site_id)
+        if not full:  # between full scans: the days this process wrote to, and today
+            with self.store._written_lock:
+                mine = {d for s, d in self.store.written if s == site_id}
+            days = [d for d in days if d in mine or d == today]
+        if retention and self._retention_done.get(site_id) != today:
+            if self.sites.claim_retention(site_id, today):
                 first_kept = (now.date() - dt.timedelta(days=retention - 1)).isoformat()
-                dropped += self.store.drop_days_before(site_id, first_kept)
-            due = [d for d in days if self.store.needs_compaction(site_id, d, min_age)
-                   and (min_age <= 0 or self._not_before.get((site_id, d), 0.0) <= time.monotonic())]
-            leftovers = [d for d in days if self.store.has_leftovers(site_id, d)]
-            publish = self.snapshot_seconds >= 0 and self.sites.publish_wanted(site_id, self.snapshot_seconds)
-            if not due and not leftovers and not publish:
-                continue
-            if not self.sites.claim_compaction(site_id):
-                continue
-            try:
-                for day in due:
-                    started = time.monotonic()
-                    compacted += 1 if self.store.compact(site_id, day, self.tmp_dir) else 0
-                    took = time.monotonic() - started
-                    self._not_before[(site_id, day)] = time.monotonic() + 9 * took
-                for day in sorted(set(due) | set(leftovers)):
-                    swept += self.store.sweep_covered(site_id, day, 0.0 if min_age <= 0 else COVER_GRACE_SECONDS)
-                if publish:
-                    published += 1 if self.sites.publish(site_id) is not None else 0
-            finally:
-                self.sites.release_compaction(site_id)
-        return {"compacted": compacted, "swept": swept, "dropped_days": dropped, "published": published}
+                totals["dropped_days"] += self.store.drop_days_before(site_id, first_kept)
+            self._retention_done[site_id] = today
+        due = [d for d in days if self.store.needs_compaction(site_id, d, min_age)
+               and (min_age <= 0 or self._not_before.get((site_id, d), 0.0) <= time.monotonic())]
+        leftovers = [d for d in days if self.store.has_leftovers(site_id, d)]
+        publish = self.snapshot_seconds >= 0 and self.sites.publish_wanted(site_id, self.snapshot_seconds)
+        if not due and not leftovers and not publish:
+            return
+        token = self.sites.claim_compaction(site_id)
+        if token is None:
+            return
+
+        def still_claimed() -> bool:
+            return self.sites.renew_compaction(site_id, token)
+
+        try:
+            for day in due:
+                if not still_claimed():
+                    return
+                started = time.monotonic()
+                totals["compacted"] += 1 if self.store.compact(site_id, day, self.tmp_dir, still_claimed) else 0
+                self._not_before[(site_id, day)] = time.monotonic() + 9 * (time.monotonic() - started)
+            for day in sorted(set(due) | set(leftovers)):
+                totals["swept"] += self.store.sweep_covered(site_id, day, 0.0 if min_age <= 0 else COVER_GRACE_SECONDS)
+            if publish and still_claimed():
+                totals["published"] += 1 if self.sites.publish(site_id) is not None else 0
+        finally:
+            self.sites.release_compaction(site_id, token)

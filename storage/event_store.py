@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 
 SESSION_GAP_MINUTES = 30
 COVER_GRACE_SECONDS = 60.0  # covered files stay this long for readers that listed them
-WRITE_WAIT_SECONDS = 15.0  # a request is not acknowledged if its events are not on disk by then
+WRITE_WAIT_SECONDS = 15.0
+STATE_SECONDS = 1.0  # how long a process trusts its listing of a site's files  # a request is not acknowledged if its events are not on disk by then
 
 EVENT_SCHEMA = pa.schema([
     ("ts", pa.timestamp("us")),
@@ -114,10 +115,12 @@ def day_of(value: dt.datetime) -> str:
 
 @dataclass
 class _Pending:
-    site_id: int
-    table: pa.Table
+    """One request's rows, per site: written together or not at all."""
+    parts: list  # [(site_id, table)]
     done: threading.Event
     error: BaseException | None = None
+    taken: bool = False  # the writer has it: from then on the caller waits for the outcome
+    cancelled: bool = False  # the caller gave up first: the writer skips it
 
 
 class EventStore:
@@ -127,6 +130,9 @@ class EventStore:
         self._queue: queue.Queue[_Pending] = queue.Queue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
+        self._take_lock = threading.Lock()  # the writer taking a request vs its caller giving up
+        self._states: dict[tuple, tuple[float, str]] = {}  # (site, first, last) -> (when, state)
+        self._states_lock = threading.Lock()
         self._name_prefix = f"{socket.gethostname()[:40].replace('-', '_')}-{os.getpid()}"
         self._counter = 0
         self._covers: dict[str, frozenset[str]] = {}  # compacted file path -> names it covers (immutable files)
@@ -153,16 +159,24 @@ class EventStore:
     # --- writing ----------------------------------------------------------------------
 
     def append(self, site_id: int, table: pa.Table) -> None:
-        """Returns once the rows (EVENT_SCHEMA, session_id null) are fsynced in inbox
-        files; raises if they could not be written (the caller answers an error, and
-        nothing of the request is acknowledged)."""
-        if table.num_rows == 0:
+        self.append_many([(site_id, table)])
+
+    def append_many(self, parts: list[tuple[int, pa.Table]]) -> None:
+        """Returns once the rows (EVENT_SCHEMA, session_id null) of every part are fsynced
+        in inbox files; raises if they could not be, in which case none of them was
+        written (TimeoutError: the writer never took them, and never will)."""
+        parts = [(int(site_id), table) for site_id, table in parts if table.num_rows]
+        if not parts:
             return
-        pending = _Pending(int(site_id), table, threading.Event())
+        pending = _Pending(parts, threading.Event())
         self._ensure_writer()
         self._queue.put(pending)
         if not pending.done.wait(WRITE_WAIT_SECONDS):
-            raise TimeoutError("the events could not be written in time")
+            with self._take_lock:
+                if not pending.taken:
+                    pending.cancelled = True
+                    raise TimeoutError("the events could not be written in time")
+            pending.done.wait()  # being written: its outcome is what the caller answers
         if pending.error is not None:
             raise pending.error
 
@@ -180,44 +194,58 @@ class EventStore:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            with self._take_lock:
+                batch = [p for p in batch if not p.cancelled]
+                for pending in batch:
+                    pending.taken = True
+            if not batch:
+                continue
             try:
                 self._write_batch(batch)
-            except BaseException as exc:  # every waiter hears of it; none is acknowledged
-                log.exception("writing %d event batches failed", len(batch))
+            except BaseException as exc:  # nothing was renamed into place: none is acknowledged
+                log.exception("writing %d event requests failed", len(batch))
                 for pending in batch:
                     pending.error = exc
             for pending in batch:
                 pending.done.set()
 
     def _write_batch(self, batch: list[_Pending]) -> None:
+        """Every file is written and fsynced under a temp name first; only then are they
+        renamed into place. A failure before the renames leaves nothing visible."""
         by_site: dict[int, list[pa.Table]] = {}
         for pending in batch:
-            by_site.setdefault(pending.site_id, []).append(pending.table)
-        dirs: set[Path] = set()
+            for site_id, table in pending.parts:
+                by_site.setdefault(site_id, []).append(table)
         renames: list[tuple[Path, Path]] = []
-        for site_id, tables in by_site.items():
-            table = pa.concat_tables(tables).sort_by("ts")
-            days = pc.strftime(table["ts"], format="%Y-%m-%d")
-            for day in pc.unique(days).to_pylist():
-                part = table.filter(pc.equal(days, day))
-                folder = self.day_dir(site_id, day)
-                folder.mkdir(parents=True, exist_ok=True)
-                self._counter += 1
-                name = f"i-{time.time_ns()}-{self._name_prefix}-{self._counter}.parquet"
-                tmp = folder / f".tmp-{name}"
-                pq.write_table(part, tmp, compression="zstd")
-                with open(tmp, "rb+") as handle:
-                    os.fsync(handle.fileno())
-                renames.append((tmp, folder / name))
-                dirs.add(folder)
-                with self._written_lock:
-                    self.written.add((site_id, day))
+        try:
+            for site_id, tables in by_site.items():
+                table = pa.concat_tables(tables).sort_by("ts")
+                days = pc.strftime(table["ts"], format="%Y-%m-%d")
+                for day in pc.unique(days).to_pylist():
+                    part = table.filter(pc.equal(days, day))
+                    folder = self.day_dir(site_id, day)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    self._counter += 1
+                    name = f"i-{time.time_ns()}-{self._name_prefix}-{self._counter}.parquet"
+                    tmp = folder / f".tmp-{name}"
+                    renames.append((tmp, folder / name))
+                    pq.write_table(part, tmp, compression="zstd")
+                    with open(tmp, "rb+") as handle:
+                        os.fsync(handle.fileno())
+        except BaseException:
+            for tmp, _ in renames:
+                tmp.unlink(missing_ok=True)
+            raise
         for tmp, final in renames:
             os.rename(tmp, final)
-        for folder in dirs:
+        folders = {final.parent for _, final in renames}
+        for folder in folders | {f.parent for f in folders} | {f.parent.parent for f in folders}:
             _fsync_dir(folder)
-            _fsync_dir(folder.parent)
-            _fsync_dir(folder.parent.parent)
+        with self._written_lock:
+            self.written.update((int(f.parent.name[5:]), f.name[4:]) for f in folders)
+        with self._states_lock:
+            for key in [k for k in self._states if k[0] in by_site]:
+                del self._states[key]
 
     # --- reading ----------------------------------------------------------------------
 
@@ -229,9 +257,11 @@ class EventStore:
             return known
         try:
             meta = pq.read_metadata(path).metadata or {}
-            names = frozenset(json.loads(meta.get(b"covers", b"[]").decode()))
-        except (OSError, ValueError, pa.ArrowException):
-            names = frozenset()
+        except FileNotFoundError:  # swept meanwhile: it covers nothing any more (not remembered)
+            return frozenset()
+        # Any other failure is raised, never taken as "covers nothing": that would show a
+        # compacted file beside the files it holds, and count their events twice.
+        names = frozenset(json.loads(meta.get(b"covers", b"[]").decode()))
         with self._covers_lock:
             if len(self._covers) > 20000:
                 self._covers.clear()
@@ -275,13 +305,28 @@ class EventStore:
             return f"({_EMPTY_SQL})"
         return "(" + " UNION ALL ".join(f"({p})" if len(parts) > 1 else p for p in parts) + ")"
 
-    def state(self, site_id: int) -> str:
-        """What the site's visible files are now: a cache key that changes with every write."""
+    def state(self, site_id: int, first_day: str | None = None, last_day: str | None = None) -> str:
+        """What the site's visible files (of those days) are: a cache key that changes with
+        every write. Remembered a second (forgotten at once when this process writes), so a
+        page of reports lists the folders once."""
+        key = (int(site_id), first_day, last_day)
+        now = time.monotonic()
+        with self._states_lock:
+            known = self._states.get(key)
+        if known is not None and now - known[0] < STATE_SECONDS:
+            return known[1]
         stamp = []
         for day in self.days(site_id):
+            if (first_day and day < first_day) or (last_day and day > last_day):
+                continue
             files, _ = self.visible(site_id, day)
             stamp.append((day, [f.name for f in files]))
-        return json.dumps(stamp)
+        state = json.dumps(stamp)
+        with self._states_lock:
+            if len(self._states) > 4096:
+                self._states.clear()
+            self._states[key] = (now, state)
+        return state
 
     def stored_bytes(self, site_id: int) -> int:
         total = 0
@@ -302,8 +347,8 @@ class EventStore:
         if len(files) > 1 or fresh:
             if min_age <= 0:
                 return True
-            newest_wait = max(_age(f) for f in files)
-            return newest_wait >= min_age or len(files) > 50
+            newest_age = min(_age(f) for f in files)
+            return newest_age >= min_age or len(files) > 50
         return False
 
     def has_leftovers(self, site_id: int, day: str) -> bool:
@@ -314,16 +359,23 @@ class EventStore:
             return False
         return len(names) > len(self.visible(site_id, day)[0])
 
-    def compact(self, site_id: int, day: str, tmp_dir: Path) -> int:
+    def compact(self, site_id: int, day: str, tmp_dir: Path, still_claimed=lambda: True) -> int:
         """Rewrite one day's visible files as one compacted file; the caller holds the
-        site's claim. Returns the rows written (0 when there was nothing to do)."""
+        site's claim, and ``still_claimed()`` is asked just before the rename (a claim that
+        ran out may be another process's now). Returns the rows written (0: nothing done)."""
         files, fresh = self.visible(site_id, day)
         if not files or (len(files) == 1 and not fresh):
             return 0
         folder = self.day_dir(site_id, day)
         name = f"c-{time.time_ns()}-{uuid.uuid4().hex[:12]}.parquet"
         tmp = folder / f".tmp-{name}"
-        covers = json.dumps(sorted(f.name for f in files))
+        # What it replaces, and what those replaced: a compacted file read here is deleted
+        # with its inputs, so its own list must live on in this one.
+        names = {f.name for f in files}
+        for f in files:
+            if f.name.startswith("c-"):
+                names |= self.covered_by(f)
+        covers = json.dumps(sorted(names))
         con = connect(tmp_dir, threads=1)
         try:
             source = _read(files, with_session=False)
@@ -338,8 +390,14 @@ class EventStore:
             con.close()
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
+        if not still_claimed():
+            tmp.unlink(missing_ok=True)
+            return 0
         os.rename(tmp, folder / name)
         _fsync_dir(folder)
+        with self._states_lock:
+            for key in [k for k in self._states if k[0] == int(site_id)]:
+                del self._states[key]
         return rows
 
     def sweep_covered(self, site_id: int, day: str, grace: float = COVER_GRACE_SECONDS) -> int:
@@ -392,9 +450,24 @@ class EventStore:
             dropped += 1
         if dropped:
             _fsync_dir(self.site_dir(site_id))
+            self._forget_state(site_id)
         return dropped
 
+    def _forget_state(self, site_id: int) -> None:
+        with self._states_lock:
+            for key in [k for k in self._states if k[0] == int(site_id)]:
+                del self._states[key]
+
+    def site_ids(self) -> list[int]:
+        """The sites that have a folder (a deleted site's late writes may leave one)."""
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return [int(n[5:]) for n in names if n.startswith("site=") and n[5:].isdigit()]
+
     def delete_site(self, site_id: int) -> None:
+        self._forget_state(site_id)
         folder = self.site_dir(site_id)
         if folder.exists():
             trash = self.root / f".drop-site-{int(site_id)}-{uuid.uuid4().hex[:8]}"

@@ -42,7 +42,8 @@ from storage.tables import event_salts, site_drops, sites
 log = logging.getLogger(__name__)
 
 DEFAULT_RETENTION_DAYS = 90
-SNAPSHOT_VERSIONS_KEPT = 3  # a reader that opened an older version file still finds it for a while
+SNAPSHOT_VERSIONS_KEPT = 3
+CLAIM_SECONDS = 300.0  # a compaction claim; renewed before each step  # a reader that opened an older version file still finds it for a while
 MAX_RETENTION_DAYS = 3650
 MAX_SITES_PER_WORKSPACE = 200
 MAX_EXCLUDED_NETWORKS = 100
@@ -62,6 +63,7 @@ class SiteRef:
     domain: str
     excluded: tuple
     key: str
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
 
 def clean_domain(value) -> str:
@@ -150,7 +152,8 @@ class SiteService:
     def ref(self, site: dict) -> SiteRef:
         """The SiteRef of a site already found by ``require``."""
         return SiteRef(site["id"], site["workspace_id"], site["domain"],
-                       tuple(ipaddress.ip_network(n) for n in site["excluded_networks"]), site["key"])
+                       tuple(ipaddress.ip_network(n) for n in site["excluded_networks"]), site["key"],
+                       site["retention_days"])
 
     def get(self, principal: Principal, site_id) -> dict:
         with self.engine.connect() as conn:
@@ -182,12 +185,13 @@ class SiteService:
         if found is not None and now - found[0] < KNOWN_FOR:
             return found[1]
         with self.engine.connect() as conn:
-            row = conn.execute(select(sites.c.id, sites.c.workspace_id, sites.c.domain,
+            row = conn.execute(select(sites.c.id, sites.c.workspace_id, sites.c.domain, sites.c.retention_days,
                                       sites.c.excluded_networks_json).where(sites.c.key == key)).first()
         ref = None
         if row is not None:
             ref = SiteRef(row.id, row.workspace_id, row.domain,
-                          tuple(ipaddress.ip_network(n) for n in json.loads(row.excluded_networks_json)), key)
+                          tuple(ipaddress.ip_network(n) for n in json.loads(row.excluded_networks_json)), key,
+                          row.retention_days)
         with self._lock:
             if len(self._keys) > 10000:
                 self._keys.clear()
@@ -349,18 +353,30 @@ class SiteService:
         with self.engine.connect() as conn:
             return [(r.id, r.retention_days) for r in conn.execute(select(sites.c.id, sites.c.retention_days))]
 
-    def claim_compaction(self, site_id: int, seconds: float = 300.0) -> bool:
+    def claim_compaction(self, site_id: int, seconds: float = CLAIM_SECONDS) -> str | None:
+        """A token if this process may compact the site now (None: another one is)."""
         now = self.clock()
+        token = secrets.token_hex(8)
         with self.engine.begin() as conn:
             claimed = conn.execute(update(sites).where(
                 sites.c.id == site_id,
                 or_(sites.c.compact_claimed_until.is_(None), sites.c.compact_claimed_until < now),
-            ).values(compact_claimed_until=now + dt.timedelta(seconds=seconds))).rowcount
-        return claimed == 1
+            ).values(compact_claimed_until=now + dt.timedelta(seconds=seconds), compact_claim=token)).rowcount
+        return token if claimed == 1 else None
 
-    def release_compaction(self, site_id: int) -> None:
+    def renew_compaction(self, site_id: int, token: str, seconds: float = CLAIM_SECONDS) -> bool:
+        """Whether the claim is still ours (renewed); False: it ran out and may be another's."""
+        now = self.clock()
         with self.engine.begin() as conn:
-            conn.execute(update(sites).where(sites.c.id == site_id).values(compact_claimed_until=None))
+            renewed = conn.execute(update(sites).where(
+                sites.c.id == site_id, sites.c.compact_claim == token, sites.c.compact_claimed_until > now,
+            ).values(compact_claimed_until=now + dt.timedelta(seconds=seconds))).rowcount
+        return renewed == 1
+
+    def release_compaction(self, site_id: int, token: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(sites).where(sites.c.id == site_id, sites.c.compact_claim == token)
+                         .values(compact_claimed_until=None, compact_claim=None))
 
     def claim_retention(self, site_id: int, day: str) -> bool:
         """True for the one process that runs ``site_id``'s retention on ``day``."""

@@ -520,11 +520,13 @@ sites = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # One process at a time compacts a site's files: claimed in one UPDATE (storage.sites).
     Column("compact_claimed_until", DateTime(timezone=True)),
+    Column("compact_claim", String(32)),  # whose claim it is: only its holder renews or releases it
     Column("retention_done_on", String(10)),  # the UTC day old partitions were last dropped
     # The events as the dataset's version file last showed them (a digest of the visible
     # files) and when: the grid, profile and SQL editor read that file (storage.collect).
     Column("published_state", String(64)),
     Column("published_at", DateTime(timezone=True)),
+    sqlite_autoincrement=True,  # a deleted site's id is never given again
 )
 
 # The salt of visitor ids, one per UTC day, shared by every process (storage.collect).

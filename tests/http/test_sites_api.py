@@ -291,3 +291,64 @@ def test_the_web_analytics_dashboard_draws_the_sites_events(client, ada, site):
     assert [kpi(t)["y"] for t in ("Visitors", "Visits", "Pageviews")] == [2, 2, 3]
     assert sorted(map(tuple, rows("Top pages"))) == [("/", 2), ("/pricing", 1)]
     assert [tuple(r) for r in rows("Top sources")] == [("news.example.org", 1)]
+
+
+@pytest.mark.parametrize("raw, words", [
+    ('{"site": "KEY", "url": "https://a.b/\\ud800"}', "not valid text"),
+    ('{"site": "KEY", "url": "https://a.b/", "props": {"\\udfff": 1}}', "not valid text"),
+    ("[" * 50000 + "]" * 50000, "nested too deeply"),
+    ('{"site": "KEY", "url": "https://a.b/", "props": {"n": 1e400}}', "finite"),
+    ('{"site": "KEY", "url": "https://a.b/", "props": {"n": 99999999999999999999999}}', "too large"),
+])
+def test_crafted_bodies_get_400_not_500(client, app_storage, site, raw, words):
+    answer = collect(client, None, raw=raw.replace("KEY", site["key"]))
+    assert answer.status_code == 400, answer.get_data(as_text=True)[:300]
+    assert words in answer.get_json()["error"]["message"]
+    assert stored(app_storage, site["id"]) == []
+
+
+def test_long_fields_are_cut_and_query_strings_are_not_kept(client, app_storage, site):
+    url = "https://shop.example.com/" + "p" * 3000 + "?email=ada@example.com&utm_source=news"
+    answer = collect(client, {"site": site["key"], "url": url, "title": "t" * 900,
+                              "referrer": "https://other.example/x?token=secret"})
+    assert answer.status_code == 202
+    [row] = stored(app_storage, site["id"])
+    assert len(row["title"]) == 500 and "?" not in row["url"] and "email" not in row["url"]
+    assert row["referrer"] == "https://other.example/x" and row["referrer_host"] == "other.example"
+
+
+def test_server_side_events_older_than_the_retention_are_refused(client, ada, site):
+    client.patch(f"/api/v1/sites/{site['id']}", headers=bearer(ada), json={"retention_days": 30})
+    old = (__import__("datetime").datetime.now(__import__("datetime").timezone.utc)
+           - __import__("datetime").timedelta(days=40)).isoformat()
+    answer = client.post(f"/api/v1/sites/{site['id']}/events", headers=bearer(ada),
+                         json={"type": "event", "name": "Signup", "ts": old})
+    assert answer.status_code == 400 and "retention_days" in answer.get_json()["error"]["message"]
+    for bad in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        answer = client.post(f"/api/v1/sites/{site['id']}/events", headers=bearer(ada),
+                             json={"type": "event", "name": "Signup", "ts": bad})
+        assert answer.status_code == 400
+
+
+def test_each_site_pays_for_its_own_events(app, client, ada, site):
+    other = make_site(client, ada, name="Blog", domain="blog.example.com")
+    settings = app.server.extensions["datainsight"]["settings"]
+    app.server.extensions["datainsight"]["settings"] = settings.with_overrides(
+        collect_site_rate_limit="5/minute", collect_max_events=5)
+    try:
+        victim = [{"site": site["key"], "url": "https://shop.example.com/"}] * 5
+        assert collect(client, victim[:1] * 6).status_code == 400  # a bare list counts its events too
+        decoy = {"site": other["key"], "events": victim[:4]}  # the batch names another site than its events
+        assert collect(client, decoy).status_code == 202
+        refused = collect(client, victim[:2])
+        assert refused.status_code == 429 and refused.headers["Retry-After"]
+    finally:
+        app.server.extensions["datainsight"]["settings"] = settings
+
+
+@pytest.mark.parametrize("args", [{"period": "custom", "from": "0001-01-01", "to": "0001-01-02"},
+                                  {"period": "day", "from": "9999-12-31"}, {"period": "month", "from": "9999-12-01"},
+                                  {"period": "custom", "from": "2024-01-01T99", "to": "2024-01-02"}])
+def test_stats_dates_out_of_range_are_400(client, ada, site, args):
+    answer = client.get(f"/api/v1/sites/{site['id']}/stats/overview", headers=bearer(ada), query_string=args)
+    assert answer.status_code == 400, answer.get_data(as_text=True)[:200]

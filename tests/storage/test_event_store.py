@@ -146,10 +146,15 @@ def test_visitor_ids_rotate_daily_and_identified_people_keep_theirs(two_processe
 def test_one_process_compacts_a_site_at_a_time(two_processes):
     first, second = two_processes
     _, site = _site(first)
-    assert first.sites.claim_compaction(site["id"]) is True
-    assert second.sites.claim_compaction(site["id"]) is False
-    first.sites.release_compaction(site["id"])
-    assert second.sites.claim_compaction(site["id"]) is True
+    token = first.sites.claim_compaction(site["id"])
+    assert token and second.sites.claim_compaction(site["id"]) is None
+    assert first.sites.renew_compaction(site["id"], token)
+    first.sites.release_compaction(site["id"], token)
+    late = second.sites.claim_compaction(site["id"], seconds=-1)  # a claim that ran out at once
+    newer = first.sites.claim_compaction(site["id"])
+    assert late and newer and not second.sites.renew_compaction(site["id"], late)
+    second.sites.release_compaction(site["id"], late)  # the old holder cannot free the new claim
+    assert second.sites.claim_compaction(site["id"]) is None
 
 
 def test_upkeep_compacts_and_publishes_the_events_as_the_datasets_file(two_processes):
@@ -166,7 +171,53 @@ def test_upkeep_compacts_and_publishes_the_events_as_the_datasets_file(two_proce
     assert upkeep.run_once(min_age=0)["published"] == 0  # nothing new
     for batch in range(4):
         first.events.append(site["id"], events([(100 + batch, 3, f"/{batch}")]))
+        second.events._states.clear()  # another process's listing is trusted a second: as if it passed
         upkeep.run_once(min_age=0)
     versions = first.datasets.versions(admin.principal(), dataset.id)
     assert [v.version for v in versions][:3] == [6, 5, 4] and len(versions) == 3
     assert first.datasets.get(admin.principal(), dataset.id).rows == 7
+
+
+def test_compacting_twice_before_the_sweep_counts_nothing_twice(store, tmp_path):
+    store.append(1, events([(0, 1, "/a"), (1, 1, "/b")]))
+    store.append(1, events([(2, 1, "/c")]))
+    store.compact(1, "2026-11-20", tmp_path / "tmp")
+    store.append(1, events([(3, 1, "/d")]))
+    store.compact(1, "2026-11-20", tmp_path / "tmp")  # reads the first compacted file and the new one
+    assert [r[2] for r in read(store)] == ["/a", "/b", "/c", "/d"]
+    store.sweep_covered(1, "2026-11-20", grace=0)
+    assert [r[2] for r in read(store)] == ["/a", "/b", "/c", "/d"]
+    assert len(list(store.day_dir(1, "2026-11-20").glob("*.parquet"))) == 1
+    store.compact(1, "2026-11-20", tmp_path / "tmp")
+    assert [r[2] for r in read(store)] == ["/a", "/b", "/c", "/d"]
+
+
+def test_an_unreadable_compacted_file_fails_the_read_rather_than_showing_its_inputs(store, tmp_path):
+    store.append(1, events([(0, 1, "/a")]))
+    store.compact(1, "2026-11-20", tmp_path / "tmp")
+    [compacted] = store.day_dir(1, "2026-11-20").glob("c-*.parquet")
+    store._covers.clear()
+    compacted.write_bytes(b"damaged")
+    with pytest.raises(Exception):
+        store.visible(1, "2026-11-20")
+    assert store._covers == {}
+
+
+def test_a_compaction_whose_claim_ran_out_writes_nothing(store, tmp_path):
+    store.append(1, events([(0, 1, "/a")]))
+    assert store.compact(1, "2026-11-20", tmp_path / "tmp", still_claimed=lambda: False) == 0
+    assert [p.name[:2] for p in store.day_dir(1, "2026-11-20").iterdir()] == ["i-"]
+
+
+def test_a_deleted_sites_late_folder_is_removed_and_its_id_never_reused(two_processes):
+    first, second = two_processes
+    admin, site = _site(first)
+    first.sites.delete(admin.principal(), site["id"])
+    first.events.append(site["id"], events([(0, 1, "/late")]))  # another process's cache still knew the key
+    import os
+    os.utime(first.events.site_dir(site["id"]), (0, 0))
+    assert EventUpkeep(second.sites, second.events, second.data_dir / "tmp").run_once(min_age=0)["orphans"] == 1
+    assert not first.events.site_dir(site["id"]).exists()
+    workspace = first.workspaces.personal_workspace(admin.principal())
+    again = first.sites.create(admin.principal(), workspace.id, {"name": "New", "domain": "new.example"})
+    assert again["id"] != site["id"]

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("compact_claimed_until", sa.DateTime(timezone=True)),
+        sa.Column("compact_claim", sa.String(32)),
         sa.Column("retention_done_on", sa.String(10)),
         sa.Column("published_state", sa.String(64)),
         sa.Column("published_at", sa.DateTime(timezone=True)),
@@ -40,6 +41,8 @@ def upgrade() -> None:
                                 name="fk_sites_dataset_id_datasets"),
         sa.ForeignKeyConstraint(["created_by"], ["users.id"], ondelete="SET NULL",
                                 name="fk_sites_created_by_users"),
+        # A deleted site's id is never given again (its late events must not reach a new site).
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_sites_workspace_id", "sites", ["workspace_id"])
     op.create_index("ix_sites_dataset_id", "sites", ["dataset_id"])
