@@ -66,7 +66,7 @@ class SiteStatsService:
             options["interval"] = args["interval"]
         first_day = period.previous_start.date().isoformat()
         last_day = (period.end - dt.timedelta(microseconds=1)).date().isoformat()
-        state = self.store.state(site["id"])
+        state = self.store.state(site["id"], first_day, last_day)
         key = hashlib.sha256(json.dumps([site["id"], report, period.to_dict(), [f.to_dict() for f in filters],
                                          options, state], sort_keys=True, default=str).encode()).hexdigest()
         with self._cache_lock:
