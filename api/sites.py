@@ -15,7 +15,7 @@ from api.collect import EventsAccepted, read_events_body
 from api.openapi import Answer, Body, operation, query
 from storage.errors import InvalidInput
 from storage.principal import Role
-from web.context import current_settings, current_storage, require_principal
+from web.context import current_settings, current_storage, require_principal, tracker_snippet
 from web.proxies import request_client_address
 
 blueprint = flask.Blueprint("api_sites", __name__, url_prefix="/api/v1")
@@ -54,14 +54,8 @@ class SiteList(Answer):
     sites: list[SiteOut]
 
 
-def snippet(key: str) -> str:
-    """The tag a site pastes into its pages: the app's own address as people reach it."""
-    base = (current_settings().public_url or flask.request.host_url).rstrip("/")
-    return f'<script defer src="{base}/js/tracker.js" data-site="{key}"></script>'
-
-
 def _out(site: dict) -> dict:
-    return {**site, "snippet": snippet(site["key"])}
+    return {**site, "snippet": tracker_snippet(site["key"])}
 
 
 @blueprint.get("/sites")

@@ -34,18 +34,6 @@ def _text(value, limit: int = 2000) -> str:
     return value.strip()[:limit] if isinstance(value, str) else ""
 
 
-def visitors_today(storage, principal, sites: list[dict]) -> dict:
-    """{site id: unique visitors today} (None where the stats could not be read)."""
-    found = {}
-    for site in sites:
-        try:
-            found[site["id"]] = storage.site_stats.report(principal, site["id"], "overview",
-                                                          {"period": "day"})["visitors"]["value"]
-        except DataInsightError:
-            found[site["id"]] = None
-    return found
-
-
 def _register_list(app) -> None:
     @app.callback(
         Output("sites-form-feedback", "children"),
@@ -85,7 +73,7 @@ def _register_list(app) -> None:
             sites = storage.sites.list(principal, workspace_id)
         except DataInsightError as exc:
             return error_alert(exc.message)
-        return site_list(sites, visitors_today(storage, principal, sites), role.at_least(Role.EDITOR))
+        return site_list(sites, storage.site_stats.visitors_today(principal, sites), role.at_least(Role.EDITOR))
 
     @app.callback(
         Output({"type": "site-delete-confirm", "index": MATCH}, "is_open"),

@@ -9,13 +9,11 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from api.sites import snippet
-from callbacks.sites import visitors_today
 from components.feedback import icon, page_header
 from components.forms import card
 from components.sites import REFRESH_MS, controls, site_form, site_list, site_reports_layout, snippet_box
 from storage.principal import Role
-from web.context import current_storage, current_workspace, require_principal
+from web.context import current_storage, current_workspace, require_principal, tracker_snippet
 
 dash.register_page(__name__, path="/sites", title="Sites · DataInsight", order=32)
 
@@ -30,7 +28,7 @@ def layout(**_query):
         page_header("Sites", f"Websites {workspace.name} counts visits for: paste a site's snippet into its pages, "
                              "and see its visitors, pages, sources and events within seconds."),
         card("Sites", [html.Div(id="sites-action-feedback", className="mb-2"),
-                       html.Div(site_list(sites, visitors_today(storage, principal, sites), can_edit),
+                       html.Div(site_list(sites, storage.site_stats.visitors_today(principal, sites), can_edit),
                                 id="sites-list")]),
         site_form() if can_edit else None,
         dcc.Store(id="sites-workspace-id", data=workspace.id),
@@ -64,7 +62,7 @@ def site_layout(site_id=None, **_query):
         page_header(site["name"], site["domain"], html.Div(actions, className="d-flex flex-wrap") if actions else None),
         html.Div(id="site-dashboard-feedback", className="mb-2"),
         dbc.Row([
-            dbc.Col(snippet_box(snippet(site["key"])), xs=12, lg=8),
+            dbc.Col(snippet_box(tracker_snippet(site["key"])), xs=12, lg=8),
             dbc.Col(card("Right now", dcc.Loading(html.Div(id="site-realtime"), type="dot", delay_show=500),
                          class_name="h-100"), xs=12, lg=4),
         ], className="g-3 mb-3"),

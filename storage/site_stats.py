@@ -17,7 +17,7 @@ from collections import OrderedDict
 
 from analytics import site_stats
 from storage.duck import connect
-from storage.errors import InvalidInput
+from storage.errors import DataInsightError, InvalidInput
 
 REPORTS = ("overview", "timeseries", "pages", "sources", "devices", "events", "realtime")
 CACHE_ENTRIES = 512
@@ -40,6 +40,17 @@ class SiteStatsService:
                 self._db = connect(self.tmp_dir)
                 self._db.execute("SET parquet_metadata_cache = true")
             return self._db
+
+    def visitors_today(self, principal, sites: list[dict]) -> dict:
+        """{site id: unique visitors today} of sites the principal may read (None where
+        the stats could not be read)."""
+        found = {}
+        for site in sites:
+            try:
+                found[site["id"]] = self.report(principal, site["id"], "overview", {"period": "day"})["visitors"]["value"]
+            except DataInsightError:
+                found[site["id"]] = None
+        return found
 
     def report(self, principal, site_id, report: str, args: dict | None = None, now: dt.datetime | None = None) -> dict:
         """One report (``REPORTS``) of a site the principal may read; ``args`` are the

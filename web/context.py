@@ -53,6 +53,12 @@ def invitation_link(code: str) -> str:
     return flask.request.host_url.rstrip("/") + "/invite?" + urlencode({"code": code})
 
 
+def tracker_snippet(key: str) -> str:
+    """The tag a site pastes into its pages, with the app's address as people reach it."""
+    base = (current_settings().public_url or flask.request.host_url).rstrip("/")
+    return f'<script defer src="{base}/js/tracker.js" data-site="{key}"></script>'
+
+
 def current_workspace(principal: Principal):
     """The workspace this session is looking at: the one picked in the navbar if the user
     still belongs to it, else their personal workspace."""
