@@ -29,6 +29,7 @@ def register_api(server: flask.Flask) -> None:
     server.register_blueprint(tracker.blueprint)  # GET /js/tracker.js, public (web.auth)
     server.register_blueprint(fallback.blueprint)  # last: catches unknown /api/v1 paths
     install_api_error_handlers(server)
+    collect.install_fast_path(server)  # POST /api/collect answered before Flask (api.collect)
 
     @server.before_request
     def _bounded_ids():  # after the guard: who is asking is settled first

@@ -16,6 +16,7 @@ chose to name them. Bots and excluded address ranges are dropped and counted.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 import json
@@ -24,11 +25,9 @@ import math
 import threading
 import time
 
-import pyarrow as pa
-
 from analytics import event_urls, user_agents
 from storage.errors import InvalidInput
-from storage.event_store import COVER_GRACE_SECONDS, EVENT_SCHEMA, EventStore, _age, day_of
+from storage.event_store import COVER_GRACE_SECONDS, EventStore, _age, day_of
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,10 @@ def _string(event: dict, key: str, where: str, limit: int, required: bool = Fals
         return ""
     if not isinstance(value, str):
         raise InvalidInput(f"{where}: '{key}' must be a string")
-    return _text(value[:limit], where, f"'{key}'")
+    value = value[:limit]
+    if value.isascii() and "\x00" not in value:  # the usual case, checked without encoding
+        return value
+    return _text(value, where, f"'{key}'")
 
 
 def _props(value, where: str) -> str:
@@ -155,8 +157,8 @@ def check_event(event, index: int, total: int, server_side: bool, now: dt.dateti
     if not isinstance(event, dict):
         raise InvalidInput(f"{where} must be a JSON object")
     allowed = SERVER_KEYS if server_side else EVENT_KEYS
-    unknown = sorted(set(event) - allowed)
-    if unknown:
+    if not event.keys() <= allowed:
+        unknown = sorted(set(event) - allowed)
         extra = " ('ts' is taken only by the server-side route /api/v1/sites/{id}/events)" \
             if unknown[0] == "ts" else ""
         raise InvalidInput(f"{where}: unknown field {unknown[0][:40]!r}{extra}; an event has "
@@ -183,6 +185,23 @@ def check_event(event, index: int, total: int, server_side: bool, now: dt.dateti
         "props": _props(event.get("props"), where),
         "user_id": user_id,
     }
+
+
+# A site's pages, and the sites that link to it, repeat: parsing an address costs ~10 µs,
+# a look-up in these caches well under one (each holds at most 4,096 strings of at most
+# MAX_URL characters, a few MB). lru_cache is safe across threads.
+@functools.lru_cache(maxsize=4096)
+def _page_fields(url: str) -> tuple:
+    """(stored url, hostname, path, utm_source, utm_medium, utm_campaign, utm_content, utm_term)."""
+    hostname, path = event_urls.split_url(url)
+    tags = event_urls.utm(url)
+    return (without_query(url), hostname, path, *(tags[key] for key in event_urls.UTM_KEYS))
+
+
+@functools.lru_cache(maxsize=4096)
+def _referrer_fields(referrer: str, hostname: str) -> tuple[str, str]:
+    """(stored referrer, the referring site's host: "" for the page's own site)."""
+    return without_query(referrer), event_urls.referrer_host(referrer, hostname)
 
 
 def _visitor(salt: bytes, site_id: int, address: str, agent: str) -> int:
@@ -213,6 +232,7 @@ class CollectService:
         batch_site = payload.get("site") if isinstance(payload, dict) and "events" in payload else None
         checked = [check_event(e, i, len(events), server_side, now) for i, e in enumerate(events)]
         refs = []
+        known: dict = {}  # key -> site, for this request (a batch names one site a thousand times)
         for i, event in enumerate(checked):
             if server_side:
                 if event["site"] is not None and event["site"] != site.key:
@@ -222,7 +242,11 @@ class CollectService:
                 key = event["site"] if event["site"] is not None else batch_site
                 if key is None:
                     raise InvalidInput(f"event {i + 1}: 'site' is missing (the site's key, from the snippet)")
-                ref = self.sites.by_key(key)
+                ref = known.get(key) if isinstance(key, str) else None
+                if ref is None:
+                    ref = self.sites.by_key(key)
+                    if ref is not None:
+                        known[key] = ref
                 if ref is None:
                     raise InvalidInput(f"event {i + 1}: {str(key)[:70]!r} is not the key of any site")
             if event["ts"] is not None and ref.retention_days:
@@ -237,16 +261,19 @@ class CollectService:
                 counts[ref] = counts.get(ref, 0) + 1
             admit(counts)
         parsed = user_agents.parse(agent or "")
-        rows: dict[int, list[dict]] = {}
+        device = ("", "", "", "") if server_side else (parsed.browser, parsed.browser_version, parsed.os,
+                                                        parsed.device)
+        rows: dict[int, list[tuple]] = {}
         dropped: dict[tuple[int, str], int] = {}
         ip = _address(address)
         today = day_of(now)
-        salt = None
+        received = now.replace(tzinfo=None)
+        browsers: dict[int, int] = {}  # site -> this request's visitor id (one address and User-Agent)
         for event, ref in zip(checked, refs):
             reason = None
             if not server_side and parsed.is_bot:
                 reason = "bot"
-            elif ip is not None and any(ip in network for network in ref.excluded):
+            elif ip is not None and ref.excluded and any(ip in network for network in ref.excluded):
                 reason = "excluded"
             if reason is not None:
                 dropped[(ref.id, reason)] = dropped.get((ref.id, reason), 0) + 1
@@ -254,25 +281,18 @@ class CollectService:
             if event["user_id"] is not None:
                 visitor = _person(ref.id, event["user_id"])
             else:
-                salt = salt or self.sites.salt(today)
-                visitor = _visitor(salt, ref.id, address, agent or "")
-            hostname, path = event_urls.split_url(event["url"])
-            tags = event_urls.utm(event["url"])
-            rows.setdefault(ref.id, []).append({
-                "ts": event["ts"] or now.replace(tzinfo=None), "type": event["type"], "name": event["name"],
-                "url": without_query(event["url"]), "hostname": hostname, "path": path, "title": event["title"],
-                "referrer": without_query(event["referrer"]),
-                "referrer_host": event_urls.referrer_host(event["referrer"], hostname),
-                **tags, "visitor_id": visitor, "session_id": None, "user_id": event["user_id"],
-                "browser": "" if server_side else parsed.browser,
-                "browser_version": "" if server_side else parsed.browser_version,
-                "os": "" if server_side else parsed.os, "device": "" if server_side else parsed.device,
-                "props": event["props"],
-            })
-        # Every table is made before anything is written, and one request's sites are
-        # written together: all of it is acknowledged, or none.
-        tables = [(site_id, pa.Table.from_pylist(site_rows, schema=EVENT_SCHEMA)) for site_id, site_rows in rows.items()]
-        self.store.append_many(tables)
+                visitor = browsers.get(ref.id)
+                if visitor is None:
+                    visitor = browsers[ref.id] = _visitor(self.sites.salt(today), ref.id, address, agent or "")
+            page = _page_fields(event["url"])
+            referrer = _referrer_fields(event["referrer"], page[1])
+            # EVENT_COLUMNS' order: the store makes one Arrow table of many requests' rows.
+            rows.setdefault(ref.id, []).append((
+                event["ts"] or received, event["type"], event["name"], page[0], page[1], page[2],
+                event["title"], referrer[0], referrer[1], *page[3:], visitor, None, event["user_id"],
+                *device, event["props"]))
+        # One request's sites are written together: all of it is acknowledged, or none.
+        self.store.append_many(list(rows.items()))
         for (site_id, reason), count in dropped.items():
             try:  # a counter: the events are written already, so its failure is only logged
                 self.sites.count_dropped(site_id, reason, count, today)

@@ -113,6 +113,47 @@ def day_of(value: dt.datetime) -> str:
     return value.strftime("%Y-%m-%d")
 
 
+def rows_table(rows: list[tuple]) -> pa.Table:
+    """An EVENT_SCHEMA table of row tuples in EVENT_COLUMNS' order."""
+    columns = list(zip(*rows))
+    return pa.Table.from_arrays([pa.array(column, type=field.type) for column, field in zip(columns, EVENT_SCHEMA)],
+                                schema=EVENT_SCHEMA)
+
+
+def _tables_by_site(batch: list) -> dict[int, list[pa.Table]]:
+    """The waiting requests' parts as tables per site: every request's rows of a site in
+    one conversion. A request whose rows cannot be converted (a bug, since collect makes
+    them) fails alone: converted once more request by request, it gets the error, and the
+    other requests are written."""
+    tables: dict[int, list[pa.Table]] = {}
+    rows: dict[int, list[tuple]] = {}
+    for pending in batch:
+        for site_id, part in pending.parts:
+            if isinstance(part, pa.Table):
+                tables.setdefault(site_id, []).append(part)
+            else:
+                rows.setdefault(site_id, []).extend(part)
+    try:
+        for site_id, site_rows in rows.items():
+            tables.setdefault(site_id, []).append(rows_table(site_rows))
+        return tables
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        log.exception("converting %d event requests at once failed; converting them one by one", len(batch))
+    tables = {}
+    for pending in list(batch):
+        try:
+            mine = [(site_id, part if isinstance(part, pa.Table) else rows_table(part))
+                    for site_id, part in pending.parts]
+        except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
+            pending.error = exc
+            batch.remove(pending)
+            pending.done.set()
+            continue
+        for site_id, table in mine:
+            tables.setdefault(site_id, []).append(table)
+    return tables
+
+
 @dataclass
 class _Pending:
     """One request's rows, per site: written together or not at all."""
@@ -161,11 +202,13 @@ class EventStore:
     def append(self, site_id: int, table: pa.Table) -> None:
         self.append_many([(site_id, table)])
 
-    def append_many(self, parts: list[tuple[int, pa.Table]]) -> None:
+    def append_many(self, parts: list[tuple[int, pa.Table | list[tuple]]]) -> None:
         """Returns once the rows (EVENT_SCHEMA, session_id null) of every part are fsynced
         in inbox files; raises if they could not be, in which case none of them was
-        written (TimeoutError: the writer never took them, and never will)."""
-        parts = [(int(site_id), table) for site_id, table in parts if table.num_rows]
+        written (TimeoutError: the writer never took them, and never will). A part is an
+        Arrow table, or a list of row tuples in EVENT_COLUMNS' order: the writer makes one
+        table of every waiting request's rows (one conversion instead of one a request)."""
+        parts = [(int(site_id), rows) for site_id, rows in parts if len(rows)]
         if not parts:
             return
         pending = _Pending(parts, threading.Event())
@@ -212,11 +255,9 @@ class EventStore:
     def _write_batch(self, batch: list[_Pending]) -> None:
         """Every file is written and fsynced under a temp name first; only then are they
         renamed into place. A failure before the renames leaves nothing visible."""
-        by_site: dict[int, list[pa.Table]] = {}
-        for pending in batch:
-            for site_id, table in pending.parts:
-                by_site.setdefault(site_id, []).append(table)
+        by_site = _tables_by_site(batch)
         renames: list[tuple[Path, Path]] = []
+        new_folders: set[Path] = set()
         try:
             for site_id, tables in by_site.items():
                 table = pa.concat_tables(tables).sort_by("ts")
@@ -224,12 +265,18 @@ class EventStore:
                 for day in pc.unique(days).to_pylist():
                     part = table.filter(pc.equal(days, day))
                     folder = self.day_dir(site_id, day)
-                    folder.mkdir(parents=True, exist_ok=True)
+                    try:
+                        folder.mkdir(parents=True)
+                        new_folders.add(folder)
+                    except FileExistsError:
+                        pass
                     self._counter += 1
                     name = f"i-{time.time_ns()}-{self._name_prefix}-{self._counter}.parquet"
                     tmp = folder / f".tmp-{name}"
                     renames.append((tmp, folder / name))
-                    pq.write_table(part, tmp, compression="zstd")
+                    # Uncompressed: an inbox file lives seconds, until compaction rewrites
+                    # its day compressed; zstd cost more CPU than the bytes it saved.
+                    pq.write_table(part, tmp, compression="none")
                     with open(tmp, "rb+") as handle:
                         os.fsync(handle.fileno())
         except BaseException:
@@ -239,7 +286,9 @@ class EventStore:
         for tmp, final in renames:
             os.rename(tmp, final)
         folders = {final.parent for _, final in renames}
-        for folder in folders | {f.parent for f in folders} | {f.parent.parent for f in folders}:
+        # The renames need their folder fsynced; a folder made just now needs its own entry
+        # (and its site folder's) fsynced too, or a crash could lose the folder with the file.
+        for folder in folders | {f.parent for f in new_folders} | {f.parent.parent for f in new_folders}:
             _fsync_dir(folder)
         with self._written_lock:
             self.written.update((int(f.parent.name[5:]), f.name[4:]) for f in folders)

@@ -352,3 +352,22 @@ def test_each_site_pays_for_its_own_events(app, client, ada, site):
 def test_stats_dates_out_of_range_are_400(client, ada, site, args):
     answer = client.get(f"/api/v1/sites/{site['id']}/stats/overview", headers=bearer(ada), query_string=args)
     assert answer.status_code == 400, answer.get_data(as_text=True)[:200]
+
+
+def test_collect_answers_before_flask_and_is_still_counted_and_guarded(app, client, site):
+    """POST /api/collect skips Flask (api.collect.CollectFastPath): its answers keep the
+    request metrics, nosniff and no-store, and other methods still go through Flask."""
+    from storage.metrics import metrics
+
+    counter = metrics().http_requests.labels("/api/collect", "POST", "202")
+    before = counter._value.get()
+    calls = []
+    app.server.before_request_funcs.setdefault(None, []).append(lambda: calls.append(1))
+    answer = collect(client, {"site": site["key"], "url": "https://shop.example.com/"})
+    assert answer.status_code == 202 and calls == []
+    assert counter._value.get() == before + 1
+    assert answer.headers["X-Content-Type-Options"] == "nosniff" and answer.headers["Cache-Control"] == "no-store"
+    client.get("/api/collect")
+    assert calls == [1]
+    bad_length = client.post("/api/collect", data=b"{}", headers={"Content-Length": "ten"})
+    assert bad_length.status_code == 400

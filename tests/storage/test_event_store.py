@@ -221,3 +221,20 @@ def test_a_deleted_sites_late_folder_is_removed_and_its_id_never_reused(two_proc
     workspace = first.workspaces.personal_workspace(admin.principal())
     again = first.sites.create(admin.principal(), workspace.id, {"name": "New", "domain": "new.example"})
     assert again["id"] != site["id"]
+
+
+def test_rows_that_cannot_be_converted_fail_their_request_alone(store):
+    """The writer converts every waiting request's rows at once; a request whose rows do not
+    fit the schema gets the error and the others are written."""
+    import threading
+
+    from storage.event_store import EVENT_COLUMNS, _Pending
+
+    good = tuple(T0 if c == "ts" else 7 if c == "visitor_id" else None if c == "session_id" else "/" if c == "path"
+                 else "x" for c in EVENT_COLUMNS)
+    bad = tuple("not a time" if c == "ts" else v for c, v in zip(EVENT_COLUMNS, good))
+    first, broken = _Pending([(1, [good])], threading.Event()), _Pending([(1, [bad])], threading.Event())
+    batch = [first, broken]
+    store._write_batch(batch)
+    assert broken.error is not None and broken.done.is_set() and batch == [first]
+    assert [(r[1], r[2]) for r in read(store)] == [(7, "/")]
