@@ -391,6 +391,41 @@ ATTRIBUTES = ("referrer_host", "utm_source", "utm_medium", "utm_campaign", "utm_
               "browser", "browser_version", "os", "device")
 
 
+# What a session is, as aggregates of its events: the session reports compute these from
+# events, and a sealed day's summary file (session_summary_sql) stores them once.
+_SESSION_AGGREGATES = (
+    "min(visitor_id) AS visitor_id", "min(ts) AS first_ts", "max(ts) AS last_ts",
+    "count(*) AS events", "count(*) FILTER (WHERE type = 'pageview') AS pageviews",
+    "arg_min(path, (ts, path)) FILTER (WHERE type = 'pageview') AS entry_page",
+    "arg_max(path, (ts, path)) FILTER (WHERE type = 'pageview') AS exit_page",
+)
+_ATTRIBUTES_OF_FIRST_EVENT = "arg_min(struct_pack({pack}), ts) AS a"
+SUMMARY_COLUMNS = ("session_id", "visitor_id", "first_ts", "last_ts", "events", "pageviews", "entry_page",
+                   "exit_page", *ATTRIBUTES)
+SUMMARY_REPORTS = ("overview", "timeseries", "sources", "devices")
+
+
+def session_summary_sql(relation_sql: str) -> str:
+    """One row per session of an events relation, SUMMARY_COLUMNS, in order of start:
+    what the session reports read for a day whose events will not change (a compacted
+    day) instead of grouping its events again. Sessions never span two days (visitor ids
+    of browsers are per day, and compaction computes sessions within a day), so a day's
+    sessions are whole."""
+    pack = ", ".join(f"{a} := {a}" for a in ATTRIBUTES)
+    unpack = ", ".join(f"a.{a} AS {a}" for a in ATTRIBUTES)
+    return (f"SELECT session_id, visitor_id, first_ts, last_ts, events, pageviews, entry_page, exit_page, {unpack} "
+            f"FROM (SELECT session_id, {', '.join(_SESSION_AGGREGATES)}, "
+            f"{_ATTRIBUTES_OF_FIRST_EVENT.format(pack=pack)} FROM {relation_sql} GROUP BY session_id) "
+            f"ORDER BY first_ts")
+
+
+def summary_applies(report: str, filters) -> bool:
+    """Whether a report can read whole days' sessions from their summaries: it needs only
+    the sessions (not their events), and no filter looks at events (page, hostname, event,
+    prop)."""
+    return report in SUMMARY_REPORTS and all(f.level == "session" for f in _check_filters(filters))
+
+
 @dataclass
 class _Query:
     """The CTEs ``ev`` (events of the range) and ``s`` (kept sessions) and their params."""
@@ -409,12 +444,15 @@ class _Query:
 
 
 def _sessions(relation_sql: str, filters: list[Filter], lo: datetime, hi: datetime, *,
-              split_at: datetime | None = None, attributes=(), props: bool = False) -> _Query:
+              split_at: datetime | None = None, attributes=(), props: bool = False,
+              summary_sql: str | None = None) -> _Query:
     """Build ``WITH ev AS (...), raw AS (...), s AS (...)``.
 
     ``ev``: the relation cut to [lo, hi); with ``split_at`` each event also gets ``cur``
     (ts >= split_at) and sessions are grouped by (session_id, cur) so one scan serves the
-    period and the previous one.
+    period and the previous one. ``summary_sql``: a relation of more sessions
+    (SUMMARY_COLUMNS, whole days the events relation leaves out, none crossing
+    ``split_at``), added to ``raw`` as they are; only where ``summary_applies``.
     """
     params = _Params(lo=lo, hi=hi)
     if split_at is not None:
@@ -445,16 +483,10 @@ def _sessions(relation_sql: str, filters: list[Filter], lo: datetime, hi: dateti
     cur = ", ts >= $split AS cur" if split_at is not None else ""
     page_condition = " AND ".join(page_parts) or None
     counted = f"type = 'pageview' AND ({page_condition})" if page_condition else "type = 'pageview'"
-    aggregates = [
-        "min(visitor_id) AS visitor_id", "min(ts) AS first_ts", "max(ts) AS last_ts",
-        "count(*) AS events", "count(*) FILTER (WHERE type = 'pageview') AS pageviews",
-        f"count(*) FILTER (WHERE {counted}) AS counted_pageviews",
-        "arg_min(path, (ts, path)) FILTER (WHERE type = 'pageview') AS entry_page",
-        "arg_max(path, (ts, path)) FILTER (WHERE type = 'pageview') AS exit_page",
-    ]
+    aggregates = [*_SESSION_AGGREGATES, f"count(*) FILTER (WHERE {counted}) AS counted_pageviews"]
     if attrs:
         pack = ", ".join(f"{a} := {a}" for a in attrs)
-        aggregates.append(f"arg_min(struct_pack({pack}), ts) AS a")
+        aggregates.append(_ATTRIBUTES_OF_FIRST_EVENT.format(pack=pack))
     for index, (condition, _) in enumerate(flags):
         aggregates.append(f"coalesce(bool_or({condition}), false) AS m{index}")
     group = "session_id, cur" if split_at is not None else "session_id"
@@ -462,9 +494,18 @@ def _sessions(relation_sql: str, filters: list[Filter], lo: datetime, hi: dateti
     for index, (_, op) in enumerate(flags):
         keep.append(f"m{index}" if op == "==" else f"NOT m{index}")
     unpack = "".join(f", a.{a} AS {a}" for a in attrs)
+    summarized = ""
+    if summary_sql is not None:
+        if flags or uses_props or uses_host:
+            raise ValueError("session summaries cannot answer filters on events")
+        packed = f", struct_pack({', '.join(f'{a} := {a}' for a in attrs)}) AS a" if attrs else ""
+        summarized = (f" UNION ALL BY NAME SELECT session_id{', first_ts >= $split AS cur' if cur else ''}, "
+                      f"visitor_id, first_ts, last_ts, events, pageviews, pageviews AS counted_pageviews, "
+                      f"entry_page, exit_page{packed} FROM {summary_sql} AS summary "
+                      f"WHERE first_ts >= $lo AND first_ts < $hi")
     sql = (f"WITH ev AS (SELECT {', '.join(columns)}{cur} FROM {relation_sql} AS e "
            f"WHERE ts >= $lo AND ts < $hi), "
-           f"raw AS (SELECT {group}, {', '.join(aggregates)} FROM ev GROUP BY {group}), "
+           f"raw AS (SELECT {group}, {', '.join(aggregates)} FROM ev GROUP BY {group}{summarized}), "
            f"s AS (SELECT *{unpack} FROM raw"
            + (f" WHERE {' AND '.join(keep)}" if keep else "") + ") ")
     return _Query(sql, params, page_condition, " AND ".join(event_parts) or None, attrs, bool(keep))
@@ -500,12 +541,13 @@ def _metrics(visitors, visits, pageviews, bounces, duration) -> dict:
     }
 
 
-def overview(con, relation_sql: str, period: Period, filters=(), **opts) -> dict:
+def overview(con, relation_sql: str, period: Period, filters=(), summary_sql: str | None = None, **opts) -> dict:
     """Visitors, visits, pageviews, views per visit, bounce rate and visit duration of the
     period, each with the previous period's value and the change (percent; for bounce rate
     the difference in percentage points; null when the previous value is 0)."""
     filters = _check_filters(filters)
-    query = _sessions(relation_sql, filters, period.previous_start, period.end, split_at=period.start)
+    query = _sessions(relation_sql, filters, period.previous_start, period.end, split_at=period.start,
+                      summary_sql=summary_sql)
     rows = con.execute(query.sql + f"SELECT cur, {_SESSION_METRICS} FROM s GROUP BY cur",
                        query.params.values).fetchall()
     by_cur = {bool(r[0]): _metrics(*r[1:]) for r in rows}
@@ -519,7 +561,7 @@ def overview(con, relation_sql: str, period: Period, filters=(), **opts) -> dict
 
 
 def timeseries(con, relation_sql: str, period: Period, filters=(), interval: str | None = None,
-               **opts) -> dict:
+               summary_sql: str | None = None, **opts) -> dict:
     """One point per bucket of the period (every bucket, zeros filled). A session belongs to
     the bucket of its first event in the period; each point gives that bucket's sessions'
     visitors, visits, counted pageviews, bounce rate and mean visit duration."""
@@ -531,7 +573,7 @@ def timeseries(con, relation_sql: str, period: Period, filters=(), interval: str
     if len(starts) > MAX_BUCKETS:
         raise InvalidInput(f"The interval {interval!r} gives too many points for this period; "
                            f"choose a longer interval")
-    query = _sessions(relation_sql, filters, period.start, period.end)
+    query = _sessions(relation_sql, filters, period.start, period.end, summary_sql=summary_sql)
     unit = {"minute": "'minute'", "hour": "'hour'", "day": "'day'", "week": "'week'", "month": "'month'"}[interval]
     rows = con.execute(query.sql + f"SELECT date_trunc({unit}, first_ts) AS bucket, {_SESSION_METRICS} "
                        f"FROM s GROUP BY bucket", query.params.values).fetchall()
@@ -604,7 +646,8 @@ def _breakdowns(con, query: _Query, specs: list[tuple[str, str]], limit: int, *,
     return out
 
 
-def sources(con, relation_sql: str, period: Period, filters=(), limit: int | None = None, **opts) -> dict:
+def sources(con, relation_sql: str, period: Period, filters=(), limit: int | None = None,
+            summary_sql: str | None = None, **opts) -> dict:
     """Kept sessions by their first event's referrer host ('' shown as "Direct / None") and
     by UTM source, medium and campaign (sessions without that tag left out): visitors,
     visits, bounce rate."""
@@ -612,7 +655,8 @@ def sources(con, relation_sql: str, period: Period, filters=(), limit: int | Non
     limit = _limit(limit)
     specs = [("sources", "referrer_host"), ("utm_sources", "utm_source"), ("utm_mediums", "utm_medium"),
              ("utm_campaigns", "utm_campaign")]
-    query = _sessions(relation_sql, filters, period.start, period.end, attributes=[a for _, a in specs])
+    query = _sessions(relation_sql, filters, period.start, period.end, attributes=[a for _, a in specs],
+                      summary_sql=summary_sql)
     found = _breakdowns(con, query, specs, limit, exclude_empty=("utm_source", "utm_medium", "utm_campaign"))
     out = {"period": period.to_dict()}
     for label, attribute in specs:
@@ -624,7 +668,7 @@ def sources(con, relation_sql: str, period: Period, filters=(), limit: int | Non
 
 
 def devices(con, relation_sql: str, period: Period, filters=(), limit: int | None = None,
-            versions: bool = False, **opts) -> dict:
+            versions: bool = False, summary_sql: str | None = None, **opts) -> dict:
     """Kept sessions by their first event's browser, os and device: visitors and share
     (percent of all visitors of the kept sessions; a visitor seen with two browsers counts
     in both). With ``versions``, each browser also lists its versions."""
@@ -632,7 +676,8 @@ def devices(con, relation_sql: str, period: Period, filters=(), limit: int | Non
     limit = _limit(limit)
     specs = [("browsers", "browser"), ("operating_systems", "os"), ("devices", "device")]
     attributes = [a for _, a in specs] + (["browser_version"] if versions else [])
-    query = _sessions(relation_sql, filters, period.start, period.end, attributes=attributes)
+    query = _sessions(relation_sql, filters, period.start, period.end, attributes=attributes,
+                      summary_sql=summary_sql)
     if versions:
         specs.append(("versions", "(coalesce(browser, '') || chr(0) || coalesce(browser_version, ''))"))
     found = _breakdowns(con, query, specs, limit if not versions else MAX_LIMIT)

@@ -22,7 +22,8 @@ Measured in one run, on this machine (the load clients share its CPUs with the s
    files' size / their events; and the same for the 10M generated events of point 5 (the
    realistic figure: the load repeats 20 User-Agents from one address).
 5. ``overview`` and ``pages`` over 10,000,000 generated events: 30 compacted day
-   partitions (one c-file a day, written with the compactor's COPY and its session SQL
+   partitions (one c-file a day and its session summary, written with the compactor's COPY
+   and its session SQL
    ``storage.event_store.SESSION_SQL``): 100,000 people whose visitor ids change every
    day (as the collector's do), 1 to 8 events a session, 500 paths (a few much more
    viewed), 30 referrer hosts, 6 browsers, 5 OSes, 3 devices, 10 % custom events with
@@ -362,7 +363,7 @@ def _wait_compacted(data_dir: Path, site_id: int, timeout: float = 180.0) -> flo
 
 
 def _stored(data_dir: Path, site_id: int) -> tuple[int, int, int]:
-    """(bytes of the site's visible files, their events, how many files)."""
+    """(bytes of the site's visible files and their session summaries, their events, how many files)."""
     import duckdb
 
     from storage.event_store import EventStore
@@ -408,7 +409,7 @@ def _generate(data_dir: Path, site_id: int, events: int, days: int, tmp: Path) -
     """``events`` events over the ``days`` full days before today, one compacted file a day."""
     import duckdb
 
-    from storage.event_store import SESSION_SQL, EventStore
+    from storage.event_store import SESSION_SQL, EventStore, summary_path, write_summary
 
     store = EventStore(data_dir)
     today = dt.datetime.now(dt.timezone.utc).date()
@@ -468,6 +469,9 @@ def _generate(data_dir: Path, site_id: int, events: int, days: int, tmp: Path) -
         tmp_file = folder / f".tmp-{name}"
         con.execute(f"COPY ({SESSION_SQL.format(source=source)} ORDER BY ts) TO '{tmp_file}' "
                     "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880, KV_METADATA {covers: '[]'})")
+        summary = summary_path(folder / name)  # the compactor writes each day's sessions beside it
+        write_summary(con, tmp_file, folder / f".tmp-{summary.name}")
+        os.rename(folder / f".tmp-{summary.name}", summary)
         os.rename(tmp_file, folder / name)
         total += per_day
     con.close()

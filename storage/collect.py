@@ -382,8 +382,10 @@ class EventUpkeep:
         due = [d for d in days if self.store.needs_compaction(site_id, d, min_age)
                and (min_age <= 0 or self._not_before.get((site_id, d), 0.0) <= time.monotonic())]
         leftovers = [d for d in days if self.store.has_leftovers(site_id, d)]
+        # Days compacted before session summaries existed get theirs (full scans only).
+        unsummarized = [d for d in days if full and d not in due and self.store.needs_summary(site_id, d)]
         publish = self.snapshot_seconds >= 0 and self.sites.publish_wanted(site_id, self.snapshot_seconds)
-        if not due and not leftovers and not publish:
+        if not due and not leftovers and not unsummarized and not publish:
             return
         token = self.sites.claim_compaction(site_id)
         if token is None:
@@ -399,6 +401,10 @@ class EventUpkeep:
                 started = time.monotonic()
                 totals["compacted"] += 1 if self.store.compact(site_id, day, self.tmp_dir, still_claimed) else 0
                 self._not_before[(site_id, day)] = time.monotonic() + 9 * (time.monotonic() - started)
+            for day in unsummarized:
+                if not still_claimed():
+                    return
+                self.store.summarize(site_id, day, self.tmp_dir)
             for day in sorted(set(due) | set(leftovers)):
                 totals["swept"] += self.store.sweep_covered(site_id, day, 0.0 if min_age <= 0 else COVER_GRACE_SECONDS)
             if publish and still_claimed():

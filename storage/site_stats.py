@@ -14,6 +14,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 from analytics import site_stats
 from storage.duck import connect
@@ -85,7 +86,10 @@ class SiteStatsService:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        relation = self.store.relation_sql(site["id"], first_day, last_day)
+        summarized = _whole_days_of(period) if site_stats.summary_applies(report, filters) else (lambda day: False)
+        relation, sessions = self.store.relations(site["id"], first_day, last_day, summarized)
+        if sessions is not None:
+            options["summary_sql"] = sessions
         cursor = self._database().cursor()
         try:
             function = getattr(site_stats, report)
@@ -102,3 +106,15 @@ class SiteStatsService:
             while len(self._cache) > CACHE_ENTRIES:
                 self._cache.popitem(last=False)
         return result
+
+
+def _whole_days_of(period) -> Callable[[str], bool]:
+    """Whether a day ('YYYY-MM-DD') lies whole in the period or whole in the one before it:
+    its sessions (which never span two days) are then all in or all out of each, and can
+    be read from the day's summary."""
+    ranges = ((period.start, period.end), (period.previous_start, period.previous_end))
+
+    def whole(day: str) -> bool:
+        midnight = dt.datetime.fromisoformat(day)
+        return any(lo <= midnight and midnight + dt.timedelta(days=1) <= hi for lo, hi in ranges)
+    return whole

@@ -68,10 +68,11 @@ def test_compaction_hides_what_it_covers_at_once_and_deletes_it_later(store, tmp
     assert len(list(folder.glob("i-*.parquet"))) == 5
     before = read(store)
     store.compact(1, "2026-11-20", tmp_path / "tmp")
-    assert len(list(folder.glob("*.parquet"))) == 6 and read(store) == before  # nothing counted twice
+    assert len(list(folder.glob("[ic]-*.parquet"))) == 6 and read(store) == before  # nothing counted twice
+    assert len(list(folder.glob("s-*.parquet"))) == 1  # its sessions
     assert store.sweep_covered(1, "2026-11-20", grace=3600) == 0  # a reader may still have listed them
     assert store.sweep_covered(1, "2026-11-20", grace=0) == 5
-    [compacted] = folder.glob("*.parquet")
+    [compacted] = folder.glob("[ic]-*.parquet")
     assert compacted.name.startswith("c-") and read(store) == before
     covers = json.loads(pq.read_metadata(compacted).metadata[b"covers"])
     assert len(covers) == 5
@@ -187,7 +188,8 @@ def test_compacting_twice_before_the_sweep_counts_nothing_twice(store, tmp_path)
     assert [r[2] for r in read(store)] == ["/a", "/b", "/c", "/d"]
     store.sweep_covered(1, "2026-11-20", grace=0)
     assert [r[2] for r in read(store)] == ["/a", "/b", "/c", "/d"]
-    assert len(list(store.day_dir(1, "2026-11-20").glob("*.parquet"))) == 1
+    assert len(list(store.day_dir(1, "2026-11-20").glob("[ic]-*.parquet"))) == 1
+    assert len(list(store.day_dir(1, "2026-11-20").glob("s-*.parquet"))) == 1  # the swept one's summary went too
     store.compact(1, "2026-11-20", tmp_path / "tmp")
     assert [r[2] for r in read(store)] == ["/a", "/b", "/c", "/d"]
 
@@ -238,3 +240,48 @@ def test_rows_that_cannot_be_converted_fail_their_request_alone(store):
     store._write_batch(batch)
     assert broken.error is not None and broken.done.is_set() and batch == [first]
     assert [(r[1], r[2]) for r in read(store)] == [(7, "/")]
+
+
+@pytest.mark.parametrize("report, text", [("overview", ""), ("overview", "source==google.com"),
+                                          ("timeseries", ""), ("sources", ""), ("devices", "browser==Chrome"),
+                                          ("overview", "entry_page==/pricing")])
+def test_session_reports_read_compacted_days_from_summaries_with_the_same_answers(store, tmp_path, report, text):
+    """A compacted day's sessions are read from its summary file; every figure equals the
+    one computed from the events, for the period and the one before it."""
+    from analytics import site_stats
+    from storage.site_stats import _whole_days_of
+    from tests.analytics.test_site_stats import make_events
+
+    frame = make_events()
+    frame["session_id"] = None
+    store.append(1, pa.Table.from_pandas(frame, schema=EVENT_SCHEMA, preserve_index=False))
+    for day in store.days(1):
+        store.compact(1, day, tmp_path / "tmp")
+    store.append(1, events([]))  # nothing: no inbox file is left, every day is sealed
+    period = site_stats.resolve_period("custom", "2024-03-04", "2024-03-07")
+    first, last = period.previous_start.date().isoformat(), "2024-03-07"
+    filters = site_stats.parse_filters(text)
+    assert site_stats.summary_applies(report, filters)
+    relation, sessions = store.relations(1, first, last, _whole_days_of(period))
+    assert sessions is not None and relation != store.relation_sql(1, first, last)
+    con = connect()
+    try:
+        function = getattr(site_stats, report)
+        from_events = function(con, store.relation_sql(1, first, last), period, filters)
+        from_summaries = function(con, relation, period, filters, summary_sql=sessions)
+    finally:
+        con.close()
+    assert _close(from_summaries, from_events)
+    if report == "overview" and not text:  # both periods have sessions
+        assert from_events["visits"]["value"] > 0 and from_events["visits"]["previous"] > 0
+
+
+def _close(a, b) -> bool:
+    """Equal, floats to 1e-9 relative (sums in another order)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) or isinstance(b, float):
+        return a == pytest.approx(b, rel=1e-9)
+    return a == b
