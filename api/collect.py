@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.openapi import Answer, operation
 from storage.errors import DataInsightError, InvalidInput, RateLimited
 from storage.metrics import metrics
-from storage.rate_limits import DatabaseRateLimitStorage
+from storage.rate_limits import BufferedRateLimitStorage, DatabaseRateLimitStorage
 from web.context import EXTENSION_KEY
 from web.proxies import client_address, networks, request_client_address
 
@@ -56,10 +56,11 @@ def _error(code: str, message: str, status: int = 400, headers: dict | None = No
 
 
 def _limiter(app: flask.Flask, engine):
-    """The rate limiter of this app (its storage is the metadata database)."""
+    """The rate limiter of this app: counted in this process, added to the metadata
+    database once a second (one upsert a request cost more than collecting the event)."""
     extension = app.extensions.setdefault("datainsight_collect_limits", {})
     if "limiter" not in extension:
-        extension["limiter"] = FixedWindowRateLimiter(DatabaseRateLimitStorage(engine))
+        extension["limiter"] = FixedWindowRateLimiter(BufferedRateLimitStorage(DatabaseRateLimitStorage(engine)))
     return extension["limiter"]
 
 

@@ -120,3 +120,37 @@ def test_the_default_limit_refuses_the_601st_call_of_a_minute(settings):
         assert client.get("/api/v1/me", headers=bearer(second)).status_code == 200
     finally:
         storage.dispose()
+
+
+def test_buffered_counts_are_shared_once_a_second_and_kept_when_the_database_fails(storage):
+    """Collection's counters (api.collect): each process counts at once and adds its hits
+    to the database a round at a time; the others see them after their next round, and
+    hits that could not be added are added at the next one."""
+    from sqlalchemy.exc import OperationalError
+
+    from storage.rate_limits import BufferedRateLimitStorage
+
+    now = [1000.0]
+    first = BufferedRateLimitStorage(DatabaseRateLimitStorage(storage.engine, clock=lambda: now[0]),
+                                     flush_seconds=3600, clock=lambda: now[0])
+    second = BufferedRateLimitStorage(DatabaseRateLimitStorage(storage.engine, clock=lambda: now[0]),
+                                      flush_seconds=3600, clock=lambda: now[0])
+    assert [first.incr("k", 60) for _ in range(3)] == [1, 2, 3]
+    assert second.incr("k", 60, amount=2) == 2  # not seen yet
+    first.flush()
+    second.flush()
+    assert second.get("k") == 5 and second.incr("k", 60) == 6
+    assert first.incr("k", 60) == 4  # what it saw last, and its own new hit
+    first.flush()
+    assert first.get("k") == 6  # its own 4 and the other's 2 (the other's newest is not added yet)
+    real = first.shared.incr_many
+    first.shared.incr_many = lambda items: (_ for _ in ()).throw(OperationalError("x", {}, Exception("down")))
+    assert first.incr("k", 60, amount=10) == 16
+    with pytest.raises(OperationalError):
+        first.flush()
+    first.shared.incr_many = real
+    first.flush()
+    second.flush()
+    assert DatabaseRateLimitStorage(storage.engine, clock=lambda: now[0]).get("k") == 17
+    now[0] = 1061.0  # the window ended: counted from 0 again
+    assert first.get("k") == 0 and first.incr("k", 60) == 1 and first.get_expiry("k") == 1121.0
