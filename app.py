@@ -194,6 +194,9 @@ def _serve(settings: Settings, dev: bool) -> None:
             self.cfg.set("worker_class", "web.front.FrontWorker")
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", "-")
+            # gunicorn 25's control socket defaults to one path per user ($HOME/.gunicorn):
+            # two serve processes of one user would share it. Nothing here uses it.
+            self.cfg.set("control_socket_disable", True)
             self.cfg.set("logger_class", "web.redact.RedactingLogger")  # no share tokens or invite codes in logs
             self.cfg.set("child_exit", _forget_worker_metrics)
             self.cfg.set("on_exit", lambda _server: shutil.rmtree(metrics_dir, ignore_errors=True))

@@ -3,7 +3,8 @@ point 4). The figures themselves are in storage.metrics.
 
 Who may scrape: with ``DATAINSIGHT_METRICS_TOKEN`` set, a request bearing that token
 (``Authorization: Bearer ...``); without it, only a peer on this machine (the socket's
-own address: ``X-Forwarded-For`` cannot fake it). Route labels are the URL rule's
+own address: ``X-Forwarded-For`` cannot fake it, and a request a proxy on this machine
+forwarded is not local). Route labels are the URL rule's
 template (``/api/v1/datasets/<dataset_id>``), never the path, so ids and share tokens
 neither leak into the metrics nor multiply their series.
 """
@@ -32,8 +33,11 @@ def _allowed(settings) -> tuple[bool, str]:
         local = ipaddress.ip_address(flask.request.environ.get("REMOTE_ADDR", "")).is_loopback
     except ValueError:
         local = False
-    return local, ("Metrics are served only to this machine unless DATAINSIGHT_METRICS_TOKEN is set; "
-                   "set it to scrape from elsewhere")
+    # A reverse proxy on this machine connects from 127.0.0.1 on behalf of anyone: a request
+    # it forwarded (it says so in these headers) is not this machine's own.
+    forwarded = any(flask.request.headers.get(h) for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
+    return local and not forwarded, ("Metrics are served only to this machine unless DATAINSIGHT_METRICS_TOKEN "
+                                     "is set (and never through a proxy); set it to scrape from elsewhere")
 
 
 def metrics_endpoint():

@@ -78,6 +78,9 @@ def test_only_this_machine_may_scrape_without_a_token(client):
     forged = client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"},
                         headers={"X-Forwarded-For": "127.0.0.1"})
     assert forged.status_code == 403
+    # A reverse proxy on this machine connects from 127.0.0.1 for anyone: what it forwards is refused.
+    for header in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}, {"X-Real-IP": "203.0.113.9"}):
+        assert client.get("/metrics", headers=header).status_code == 403
 
 
 def test_with_a_metrics_token_only_that_token_may_scrape(settings):
