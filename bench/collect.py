@@ -43,7 +43,8 @@ Measured in one run, on this machine (the load clients share its CPUs with the s
 
 Then where the time of a single event goes, in this process: the User-Agent parse,
 ``CollectService.collect`` without its write, one inbox-file write (its fsyncs), the
-group commit's ceiling with 50 writing threads, and a POST through Flask's test client.
+group commit's ceiling with 50 writing threads, and a POST through the WSGI app (the
+fast path: api.collect.CollectFastPath) with the test client.
 
 Rows for bench/__main__.py: throughput as microseconds per event (ratio = the baseline's
 / ours = how many times faster we are); where there is no baseline, the issue's target is
@@ -555,14 +556,15 @@ def _breakdown(work: Path) -> dict:
     bodies = [json.dumps(_event(key, rng, n)) for n in range(500)]
 
     # collect() with its write left out: checking, the site and salt look-ups, enrichment, the Arrow table.
-    real_append = storage.events.append
-    storage.events.append = lambda site_id, table: None
+    real_append_many = storage.events.append_many
+    storage.events.append_many = lambda parts: None
     n = 3000
     began_wall, began = time.perf_counter(), time.process_time()
     for i in range(n):
         storage.collect.collect(json.loads(bodies[i % 500]), "127.0.0.1", USER_AGENTS[i % 20])
     out["collect_no_write_us"] = (time.process_time() - began) / n * 1e6
-    # The same through Flask's test client (routing, body reading, JSON answer; no waitress, no socket).
+    # The same through the test client (the fast path before Flask: body reading, JSON answer; no
+    # waitress, no socket).
     client = flask_app.test_client()
     began = time.process_time()
     for i in range(n):
@@ -577,19 +579,19 @@ def _breakdown(work: Path) -> dict:
         payload = json.loads(batch_body)
     out["batch_json_ms"] = (time.process_time() - began) / 20 * 1000
     captured = []
-    storage.events.append = lambda site_id, table: captured.append(table)
+    storage.events.append_many = lambda parts: captured.append(parts)
     began = time.process_time()
     for _ in range(20):
         storage.collect.collect(json.loads(batch_body), "127.0.0.1", USER_AGENTS[0])
     out["batch_collect_no_write_ms"] = (time.process_time() - began) / 20 * 1000 - out["batch_json_ms"]
-    storage.events.append = real_append
+    storage.events.append_many = real_append_many
     began_wall, began = time.perf_counter(), time.process_time()
     for _ in range(20):
-        storage.events.append(site["id"], captured[0])
+        storage.events.append_many(captured[0])
     out["batch_append_wall_ms"] = (time.perf_counter() - began_wall) / 20 * 1000
     out["batch_append_cpu_ms"] = (time.process_time() - began) / 20 * 1000
 
-    # One inbox file per append, one after another: pq.write_table, fsync, rename, 3 directory fsyncs.
+    # One inbox file per append, one after another: pq.write_table, fsync, rename, the folder's fsync.
     import pyarrow as pa
 
     row = pa.Table.from_pylist([{"ts": dt.datetime.now(), "type": "pageview", "name": "pageview",
@@ -612,7 +614,7 @@ def _breakdown(work: Path) -> dict:
     folder.mkdir()
     began = time.perf_counter()
     for i in range(n):
-        pq.write_table(row, folder / f".t{i}", compression="zstd")
+        pq.write_table(row, folder / f".t{i}", compression="none")
         os.rename(folder / f".t{i}", folder / f"i{i}.parquet")
     out["write_no_fsync_ms"] = (time.perf_counter() - began) / n * 1000
     # The group commit's ceiling: 50 threads appending one row each, over and over, for 3 s.
@@ -898,8 +900,8 @@ def report(r: dict) -> list[dict]:
     b = r["breakdown"]
     print(f"\nWhere a single event's time goes (this process, one thread): User-Agent parse {b['ua_cached_us']:.1f} µs "
           f"cached / {b['ua_cold_us']:.0f} µs for a new string; CollectService.collect without the write "
-          f"{b['collect_no_write_us']:.0f} µs CPU; the same POST through Flask's test client (no socket, no waitress) "
-          f"{b['flask_no_write_us']:.0f} µs CPU; one inbox file alone (write, fsync, rename, 3 directory fsyncs) "
+          f"{b['collect_no_write_us']:.0f} µs CPU; the same POST through the WSGI app's test client (no socket, no waitress) "
+          f"{b['flask_no_write_us']:.0f} µs CPU; one inbox file alone (write, fsync, rename, folder fsync) "
           f"{b['append_wall_ms']:.2f} ms wall, {b['append_cpu_ms']:.2f} ms CPU (without fsyncs "
           f"{b['write_no_fsync_ms']:.2f} ms); 50 threads appending: {b['group_appends_per_s']:,.0f} appends/s "
           f"({b['group_rows_per_file']:.1f} rows a file: the group commit); a POST through Flask with its write, one "
