@@ -66,6 +66,8 @@ case "$what" in
     [ -x /usr/sbin/mariadbd ] || have mariadbd || missing+=(mariadb-server)
     # PowerPoint exports are opened and printed by LibreOffice in a test (issue 17).
     have soffice || missing+=(libreoffice-impress)
+    # Background jobs on Celery workers through Redis (issue 14, scripts/with-redis.sh).
+    have redis-server || missing+=(redis-server)
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
     ;;
   *) echo "usage: $0 python|run|test" >&2; exit 2 ;;

@@ -51,7 +51,7 @@ class Storage:
 
     def __init__(self, database_url: str, data_dir: Path, sleep: Callable[[float], None] = time.sleep,
                  max_upload_mb: int = 1024, limits: Limits | None = None, audit_retention_days: int = 365,
-                 secret_key: str | None = None):
+                 secret_key: str | None = None, redis_url: str | None = None):
         self.limits = limits or Limits(max_upload_mb=max_upload_mb)
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +64,8 @@ class Storage:
         self.invitations = InvitationService(self.engine, self.users)
         self.uploads = UploadService(self.engine, self.data_dir, self.limits)
         self.datasets = DatasetService(self.engine, self.workspaces, self.data_dir, self.limits)
-        self.jobs = JobService(self.engine)
+        self.jobs = JobService(self.engine, redis_url=redis_url)
+        self.jobs.storage = self
         self.profiles = ProfileService(self.engine, self.datasets, self.jobs, self.data_dir)
         self.roles = ColumnRoleService(self.engine, self.workspaces, self.datasets, self.profiles)
         self.profiles.roles = self.roles  # profile alerts follow the roles

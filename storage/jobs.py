@@ -86,13 +86,29 @@ class Reporter:
 
 
 class JobService:
-    def __init__(self, engine: Engine, max_workers: int = 2):
+    def __init__(self, engine: Engine, max_workers: int = 2, redis_url: str | None = None):
         self.engine = engine
         self.pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="datainsight-job")
+        self.storage = None  # set by Storage: a named job kind runs against it
+        self.redis_url = redis_url
+        self._celery = None
 
     def start(self, principal: Principal, kind: str, workspace_id: int | None,
-              fn: Callable[[Reporter], dict], message: str = "Queued", job_id: str | None = None) -> str:
+              params: dict | Callable[[Reporter], dict], message: str = "Queued", job_id: str | None = None,
+              task: str | None = None) -> str:
+        """Queue a job. ``params`` (a JSON dict) runs the job kind ``task`` (default:
+        ``kind``) of storage/job_kinds.py, in this process's pool or, with Redis
+        configured, on a Celery worker. A callable (a job kind not converted yet) runs in
+        this process's pool only."""
         job_id = job_id or str(uuid.uuid4())
+        payload = None
+        if isinstance(params, dict):
+            from storage.job_kinds import KINDS, principal_params
+            task = task or kind
+            if task not in KINDS:
+                raise ValueError(f"unknown job kind {task!r}")
+            payload = {"principal": principal_params(principal), "params": params}
+            json.dumps(payload)  # refuse what a worker could not receive, here and now
         now = utcnow()
         with self.engine.begin() as conn:
             conn.execute(insert(jobs).values(
@@ -100,8 +116,32 @@ class JobService:
                 progress=0.0, message=message, result_json=None, cancel_requested=False, worker=this_worker(),
                 created_at=now, updated_at=now,
             ))
-        self.pool.submit(self._run, job_id, fn, kind=kind)
+        if payload is None:
+            self.pool.submit(self._run, job_id, params, kind=kind)
+        elif self.redis_url:
+            from storage.celery_jobs import celery_app
+            celery_app(self.redis_url).send_task("datainsight.run_job", args=[job_id, kind, task, payload])
+        else:
+            self.pool.submit(self.run_named, job_id, kind, task, payload)
         return job_id
+
+    def run_named(self, job_id: str, kind: str, task: str, payload: dict, reraise: bool = False) -> None:
+        """Run a named job kind (in the pool, or in a Celery worker). A job delivered again
+        (its worker died, acknowledge-late) starts over from a clean status."""
+        from storage.job_kinds import run_kind
+        row = self._row(job_id)
+        if row is None:
+            log.warning("job %s is not in the jobs table; dropped", job_id)
+            return
+        if row.status in ("done", "failed", "cancelled"):
+            log.info("job %s was delivered again but has ended (%s); dropped", job_id, row.status)
+            return
+        if row.cancel_requested:
+            self._finish(job_id, status="cancelled", message="Cancelled")
+            return
+        self._finish(job_id, progress=0.0, result_json=None, worker=this_worker())
+        self._run(job_id, lambda reporter: run_kind(self.storage, task, payload, reporter), reraise=reraise,
+                  kind=kind)
 
     def run_inline(self, principal: Principal, kind: str, workspace_id: int | None, fn) -> dict:
         """Run a job in this thread (the API's synchronous endpoints), recorded the same way."""

@@ -1,0 +1,71 @@
+"""Jobs on Celery workers (with DATAINSIGHT_REDIS_URL): Redis is the broker and the result
+backend. A task is acknowledged only when it ends (task_acks_late) and put back when the
+process running it dies (task_reject_on_worker_lost), so another worker takes it up; each
+worker takes one task at a time (worker_prefetch_multiplier=1). Status, progress and
+cancel stay in the jobs table, as in one process."""
+from __future__ import annotations
+
+import os
+import threading
+
+from celery import Celery
+
+_apps: dict[str, Celery] = {}
+_lock = threading.Lock()
+_storage = None
+
+
+def celery_app(redis_url: str) -> Celery:
+    with _lock:
+        app = _apps.get(redis_url)
+        if app is None:
+            app = _apps[redis_url] = _make(redis_url)
+        return app
+
+
+def _make(redis_url: str) -> Celery:
+    app = Celery("datainsight", broker=redis_url, backend=redis_url, set_as_current=False)
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json", result_serializer="json", accept_content=["json"],
+        task_ignore_result=True,  # the jobs table holds the outcome
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+    )
+
+    @app.task(name="datainsight.run_job")
+    def run_job(job_id: str, kind: str, task: str, payload: dict) -> None:
+        _worker_storage().jobs.run_named(job_id, kind, task, payload)
+
+    return app
+
+
+def _worker_storage():
+    """The storage of this worker process, built in the process that runs the tasks (a
+    database engine is not shared across fork)."""
+    global _storage
+    if _storage is None or _storage_pid != os.getpid():
+        _build()
+    return _storage
+
+
+_storage_pid = None
+
+
+def _build() -> None:
+    global _storage, _storage_pid
+    from settings import Settings
+    from storage import Storage
+    from storage.limits import Limits
+    settings = Settings.from_env()
+    _storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings),
+                       secret_key=settings.resolved_secret_key(), redis_url=settings.redis_url)
+    _storage_pid = os.getpid()
+
+
+def run_worker(redis_url: str, concurrency: int = 1, loglevel: str = "INFO") -> None:
+    app = celery_app(redis_url)
+    app.worker_main(["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}", "--pool=prefork",
+                     "--without-gossip", "--without-mingle", "-n", f"datainsight-{os.getpid()}@%h"])

@@ -1,0 +1,62 @@
+"""Background jobs by name: each kind of job is a function registered here, called as
+``fn(storage, principal, params, reporter) -> dict`` with JSON params (ids, not objects),
+so that a job can run in this process's thread pool or in a Celery worker on another
+machine (storage/celery_jobs.py) alike. The acting principal travels as a user id and a
+token scope and is resolved again where the job runs; the function checks access again
+itself (the user may have lost the right since the job was queued).
+
+Job kinds not converted yet are started with a closure and run only in the process that
+started them (see JobService.start)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from storage.errors import NotFound
+from storage.principal import SCOPES, Principal
+
+if TYPE_CHECKING:
+    from storage import Storage
+    from storage.jobs import Reporter
+
+JobFunction = Callable[["Storage", Principal, dict, "Reporter"], dict]
+KINDS: dict[str, JobFunction] = {}
+
+
+def job_kind(name: str) -> Callable[[JobFunction], JobFunction]:
+    def register(fn: JobFunction) -> JobFunction:
+        if name in KINDS:
+            raise ValueError(f"job kind {name} registered twice")
+        KINDS[name] = fn
+        return fn
+    return register
+
+
+def principal_params(principal: Principal) -> dict:
+    """How a principal travels with a job: who, and what a token of theirs may do."""
+    return {"user_id": principal.user_id, "scope": principal.scope, "via": principal.via,
+            "token_id": principal.token_id}
+
+
+def resolve_principal(storage: "Storage", acting: dict) -> Principal:
+    user = storage.users.get(int(acting["user_id"]))
+    if user is None or not getattr(user, "is_active", True):
+        raise NotFound("The account that started this job is gone")
+    scope = acting.get("scope") if acting.get("scope") in SCOPES else "read"
+    return Principal(user_id=user.id, email=user.email, name=user.name, is_admin=user.is_admin,
+                     via=acting.get("via") or "session", scope=scope, token_id=acting.get("token_id"))
+
+
+def run_kind(storage: "Storage", task: str, payload: dict, reporter: "Reporter") -> dict:
+    fn = KINDS.get(task)
+    if fn is None:
+        raise ValueError(f"unknown job kind {task!r}")
+    principal = resolve_principal(storage, payload["principal"])
+    return fn(storage, principal, payload["params"], reporter)
+
+
+# --- the kinds ---------------------------------------------------------------------------
+
+@job_kind("profile")
+def profile(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
+    storage.datasets.get(principal, params["dataset_id"])  # still visible to whoever asked
+    return storage.profiles.compute(params, reporter)
