@@ -60,3 +60,20 @@ def run_kind(storage: "Storage", task: str, payload: dict, reporter: "Reporter")
 def profile(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
     storage.datasets.get(principal, params["dataset_id"])  # still visible to whoever asked
     return storage.profiles.compute(params, reporter)
+
+
+@job_kind("report")
+def report(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
+    return storage.reports.render_export(principal, params, reporter)  # collect() checks access again
+
+
+@job_kind("schedule_send")
+def schedule_send(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
+    # The run was claimed by the scheduler for the schedule's owner; the attempt reads the
+    # schedule again and sends what its owner may see.
+    return storage.schedules._attempt(int(params["run_id"]), params.get("log_id"))
+
+
+@job_kind("alert_send")
+def alert_send(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
+    return {"sent": [storage.alerts._deliver(int(d)) for d in params["deliveries"]]}
