@@ -77,3 +77,13 @@ def schedule_send(storage: "Storage", principal: Principal, params: dict, report
 @job_kind("alert_send")
 def alert_send(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
     return {"sent": [storage.alerts._deliver(int(d)) for d in params["deliveries"]]}
+
+
+@job_kind("analyze")
+def analyze(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
+    return storage.analyses.run(principal, params["kind"], params["params"], reporter)  # run() checks access
+
+
+@job_kind("derive")
+def derive(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
+    return storage.analyses.save_labels_job(principal, params, reporter)
