@@ -87,3 +87,8 @@ def analyze(storage: "Storage", principal: Principal, params: dict, reporter: "R
 @job_kind("derive")
 def derive(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
     return storage.analyses.save_labels_job(principal, params, reporter)
+
+
+@job_kind("sync_refresh")
+def sync_refresh(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
+    return storage.syncs.refresh_job(principal, params, reporter)  # _refresh checks access again

@@ -617,31 +617,36 @@ class SyncService:
             workspace_id = conn.execute(select(datasets_table.c.workspace_id)
                                         .where(datasets_table.c.id == dataset_id)).scalar()
 
-        def run(report: Reporter) -> dict:
-            try:
-                return self._refresh(principal, dataset_id, full, report)
-            except JobCancelled:  # the person stopped it: the previous version stays, and no failure is recorded
-                raise
-            except DataInsightError as exc:
-                # Shown on the dataset page to anyone who reads the dataset: without the
-                # connection's settings (its owner sees them with Test on the Connections page).
-                shown = self._shown_error(dataset_id, exc.message)
-                self._record(dataset_id, status="failed", error=shown)
-                raise type(exc)(shown, details=exc.details) from None
-            except Exception:
-                self._record(dataset_id, status="failed",
-                             error="Something went wrong on the server; the log has the details")
-                raise
-            finally:
-                self._release(dataset_id, token)
-
         try:
-            job_id = self.jobs.start(principal, "sync", workspace_id, run, message=f"Waiting to refresh ({trigger})",
-                                     job_id=token)
+            job_id = self.jobs.start(principal, "sync", workspace_id,
+                                     {"dataset_id": dataset_id, "token": token, "full": full},
+                                     message=f"Waiting to refresh ({trigger})", job_id=token, task="sync_refresh")
         except BaseException:
             self._release(dataset_id, token)
             raise
         return {"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}
+
+    def refresh_job(self, principal: Principal, params: dict, report: Reporter) -> dict:
+        """The job (storage/job_kinds.py "sync_refresh"): refresh one dataset under the claim
+        ``token`` (the job's id), released at the end whatever happens."""
+        dataset_id, token, full = int(params["dataset_id"]), params["token"], bool(params["full"])
+        try:
+            return self._refresh(principal, dataset_id, full, report)
+        except JobCancelled:  # the person stopped it: the previous version stays, and no failure is recorded
+            raise
+        except DataInsightError as exc:
+            # Shown on the dataset page to anyone who reads the dataset: without the
+            # connection's settings (its owner sees them with Test on the Connections page).
+            shown = self._shown_error(dataset_id, exc.message)
+            self._record(dataset_id, status="failed", error=shown)
+            raise type(exc)(shown, details=exc.details) from None
+        except Exception:
+            self._record(dataset_id, status="failed",
+                         error="Something went wrong on the server; the log has the details")
+            raise
+        finally:
+            self._release(dataset_id, token)
+
 
     def _shown_error(self, dataset_id: int, message: str) -> str:
         with self.engine.connect() as conn:
