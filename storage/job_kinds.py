@@ -92,3 +92,11 @@ def derive(storage: "Storage", principal: Principal, params: dict, reporter: "Re
 @job_kind("sync_refresh")
 def sync_refresh(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
     return storage.syncs.refresh_job(principal, params, reporter)  # _refresh checks access again
+
+
+@job_kind("import")
+def import_upload(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
+    """An upload into a dataset (the API's import); the import checks the upload's owner
+    and the workspace role again, and writes the dataset whole (temp file, rename)."""
+    from storage import imports
+    return imports.import_upload(storage, principal, params["upload_id"], report=reporter, **params["options"])
