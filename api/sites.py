@@ -112,8 +112,8 @@ def delete_site(site_id):
 
 @blueprint.post("/sites/<site_id>/events")
 @operation("Send events from a backend (editors' write tokens): JSON or NDJSON, each may carry 'ts' "
-           "(ISO 8601, up to a year ago) and 'user_id'", "Sites", raw_body="application/x-ndjson", status=202,
-           answer=EventsAccepted)
+           "(ISO 8601, up to a year ago) and 'user_id'. NDJSON with Content-Type: application/x-ndjson", "Sites",
+           raw_body="text/plain", status=202, answer=EventsAccepted)
 def site_events(site_id):
     principal = require_principal()
     storage = current_storage()

@@ -6,11 +6,12 @@ storage.syncs or storage.jobs, which decide: a crafted request naming another wo
 connection gets "There is no connection ...", never its settings or its tables."""
 from __future__ import annotations
 
-from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
+from dash import MATCH, Input, Output, State, ctx, html, no_update
 
 from callbacks.job_controls import register_cancel
 from callbacks.syncs import job_words, refresh_setting, register_refresh_fields
 from components.connections import connection_list, table_choices, tables_view, test_result
+from callbacks.confirmed_delete import register_confirmed_delete
 from components.feedback import error_alert, success_alert
 from components.syncs import HIDE, SHOW
 from storage.errors import DataInsightError
@@ -85,31 +86,9 @@ def _register_manage(app) -> None:
         except DataInsightError as exc:
             return error_alert(exc.message)
 
-    @app.callback(
-        Output(_m("delete-confirm"), "is_open"),
-        Input(_m("delete-open"), "n_clicks"),
-        State(_m("delete-confirm"), "is_open"),
-        prevent_initial_call=True,
-    )
-    def ask_delete(_clicks, is_open):
-        return not is_open
-
-    @app.callback(
-        Output("conn-action-feedback", "children"),
-        Output("conn-rev", "data", allow_duplicate=True),
-        Input({"type": "conn-delete", "index": ALL}, "n_clicks"),
-        State("conn-rev", "data"),
-        prevent_initial_call=True,
-    )
-    def delete(_clicks, rev):
-        trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not (ctx.triggered and ctx.triggered[0]["value"]):
-            return no_update, no_update
-        try:
-            current_storage().connections.delete(require_principal(), trigger["index"])
-        except DataInsightError as exc:
-            return error_alert(exc.message), no_update
-        return success_alert("Deleted. Datasets copied from it keep their last copy.", duration=8000), (rev or 0) + 1
+    register_confirmed_delete(app, "conn", "conn-action-feedback", "conn-rev",
+                              lambda principal, index: current_storage().connections.delete(principal, index),
+                              "Deleted. Datasets copied from it keep their last copy.")
 
 
 def _register_use(app) -> None:

@@ -8,8 +8,9 @@ workspace gets "There is no site ..." (or the workspace's refusal), never its na
 stats."""
 from __future__ import annotations
 
-from dash import ALL, MATCH, Input, Output, State, ctx, html, no_update
+from dash import Input, Output, State, html, no_update
 
+from callbacks.confirmed_delete import register_confirmed_delete
 from components.feedback import error_alert, success_alert
 from components.sites import (
     DEFAULT_PERIOD,
@@ -75,32 +76,9 @@ def _register_list(app) -> None:
             return error_alert(exc.message)
         return site_list(sites, storage.site_stats.visitors_today(principal, sites), role.at_least(Role.EDITOR))
 
-    @app.callback(
-        Output({"type": "site-delete-confirm", "index": MATCH}, "is_open"),
-        Input({"type": "site-delete-open", "index": MATCH}, "n_clicks"),
-        State({"type": "site-delete-confirm", "index": MATCH}, "is_open"),
-        prevent_initial_call=True,
-    )
-    def ask_delete(_clicks, is_open):
-        return not is_open
-
-    @app.callback(
-        Output("sites-action-feedback", "children"),
-        Output("sites-rev", "data", allow_duplicate=True),
-        Input({"type": "site-delete", "index": ALL}, "n_clicks"),
-        State("sites-rev", "data"),
-        prevent_initial_call=True,
-    )
-    def delete(_clicks, rev):
-        trigger = ctx.triggered_id
-        if not isinstance(trigger, dict) or not (ctx.triggered and ctx.triggered[0]["value"]):
-            return no_update, no_update
-        try:
-            current_storage().sites.delete(require_principal(), trigger["index"])
-        except DataInsightError as exc:
-            return error_alert(exc.message), no_update
-        return (success_alert("Deleted, with its events and its dataset.", duration=8000),
-                (rev if isinstance(rev, int) else 0) + 1)
+    register_confirmed_delete(app, "site", "sites-action-feedback", "sites-rev",
+                              lambda principal, index: current_storage().sites.delete(principal, index),
+                              "Deleted, with its events and its dataset.")
 
 
 def _args(period, filters) -> dict:

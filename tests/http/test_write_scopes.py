@@ -17,6 +17,7 @@ import pytest
 
 from storage.database import utcnow
 from storage.tables import jobs
+from web.auth import COLLECT_EXACT
 from tests.conftest import bearer
 from web.auth import READ_SCOPE_ENDPOINTS
 
@@ -63,8 +64,12 @@ def world(client, app, app_storage, admin, second_user, ada, bob):
         "workspace_id": team, "name": "Warehouse", "kind": "postgresql", "host": "127.0.0.1", "port": 9,
         "database": "shop", "user": "reader", "password": "secret"}, headers=bearer(ada))
     assert connection.status_code == 201, connection.get_json()
+    site = client.post("/api/v1/sites", json={"workspace_id": team, "name": "Shop", "domain": "shop.example"},
+                       headers=bearer(ada))
+    assert site.status_code == 201, site.get_json()
     read_token = app_storage.tokens.create(admin.principal(), "read only", scope="read")
     return {
+        "site_id": site.get_json()["id"], "report": "overview",
         "query_id": saved.get_json()["id"], "connection_id": connection.get_json()["id"],
         "workspace_id": team, "dataset_id": dataset["id"], "dashboard_id": board["id"], "widget_id": "w1",
         "schedule_id": schedule.get_json()["id"], "alert_id": alert.get_json()["id"], "upload_id": upload.get_json()["id"], "job_id": job_id,
@@ -86,7 +91,8 @@ def _queued_job(storage, admin) -> str:
 
 def _write_routes(app):
     for rule in app.server.url_map.iter_rules():
-        if not rule.rule.startswith("/api/") or rule.endpoint == "api_fallback.unknown_route":
+        if not rule.rule.startswith("/api/") or rule.endpoint == "api_fallback.unknown_route" \
+                or rule.rule in COLLECT_EXACT:  # public: a site's key, not a token, lets events in
             continue
         for method in sorted(set(rule.methods) & set(UNSAFE)):
             yield rule, method
@@ -116,6 +122,8 @@ def _state(client, ada, world, app_storage) -> dict:
         "job": (job.status, bool(job.cancel_requested)),
         "saved queries": get(f"/api/v1/sql/queries?workspace_id={world['workspace_id']}"),
         "connections": get(f"/api/v1/connections?workspace_id={world['workspace_id']}"),
+        "site": get(f"/api/v1/sites/{world['site_id']}"),
+        "events": app_storage.events.state(world["site_id"]),
     }
 
 
