@@ -101,7 +101,7 @@ def _start_scheduler(storage: Storage, settings: Settings) -> None:
     storage.alerts.public_url = settings.public_url
     wanted = settings.scheduler if settings.scheduler is not None else "PYTEST_CURRENT_TEST" not in os.environ
     if wanted:
-        storage.scheduler = Scheduler(storage.schedules, storage.alerts, storage.syncs,
+        storage.scheduler = Scheduler(storage.schedules, storage.alerts, storage.syncs, storage.jobs,
                                       interval=settings.scheduler_interval).start()
 
 

@@ -126,6 +126,7 @@ class Storage:
         self.datasets.recover()
         self.uploads.sweep()
         self.jobs.fail_orphans()
+        self.jobs.fail_stale()
         self.profiles.sweep()
         self.reports.sweep()
         self.sessions.sweep()

@@ -33,11 +33,16 @@ def _make(redis_url: str) -> Celery:
         task_ignore_result=True,  # the jobs table holds the outcome
         broker_connection_retry_on_startup=True,
         worker_hijack_root_logger=False,
+        # A task taken by a worker that vanished whole (host lost, SIGKILL of the main
+        # process) is handed out again by Redis only after this long; storage.jobs marks
+        # it failed long before (fail_stale) and drops the late delivery. A delivery while
+        # the first worker still runs it is dropped too (JobService._claim).
+        broker_transport_options={"visibility_timeout": 3600},
     )
 
     @app.task(name="datainsight.run_job")
     def run_job(job_id: str, kind: str, task: str, payload: dict) -> None:
-        _worker_storage().jobs.run_named(job_id, kind, task, payload)
+        _worker_storage().jobs.run_named(job_id, kind, task, payload, celery=True)
 
     return app
 

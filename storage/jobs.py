@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
 from storage.database import as_utc, utcnow
@@ -28,10 +28,35 @@ log = logging.getLogger(__name__)
 # by a restart or a crash, and reads as failed.
 STALE_AFTER = timedelta(seconds=90)
 HEARTBEAT_SECONDS = 20
+# A job waiting in Redis for a Celery worker writes nothing until one takes it: a long
+# queue is not a crash, so only a wait this long reads as lost (a flushed Redis).
+QUEUED_STALE_AFTER = timedelta(hours=6)
+# The jobs table's worker field of a job sent to Celery: "celery:queued" until a worker
+# takes it, then "celery:<host>:<pid>". A web process starting (fail_orphans) leaves
+# these alone: the queue, not this host's process table, says whether they live.
+CELERY_PREFIX = "celery:"
+INTERRUPTED = "The job was interrupted (its server or worker stopped); start it again"
 
 
 def this_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def looks_interrupted(status: str, worker: str, updated_at) -> bool:
+    """Whether a queued or running job has gone silent for longer than it may: a running
+    job's heartbeat writes every HEARTBEAT_SECONDS; a job queued in Redis may wait long."""
+    if status == "running":
+        return as_utc(updated_at) < utcnow() - STALE_AFTER
+    if status == "queued":
+        bound = QUEUED_STALE_AFTER if (worker or "").startswith(CELERY_PREFIX) else STALE_AFTER
+        return as_utc(updated_at) < utcnow() - bound
+    return False
+
+
+def _local_and_dead(worker: str) -> bool:
+    """A worker field naming a process of this host that no longer runs."""
+    host, _, pid = (worker or "").removeprefix(CELERY_PREFIX).rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not pid_alive(int(pid))
 
 
 def pid_alive(pid: int) -> bool:
@@ -76,6 +101,23 @@ class Reporter:
         with self.engine.begin() as conn:
             conn.execute(update(jobs).where(jobs.c.id == self.job_id).values(**values))
 
+    def checkpoint(self, state: dict) -> None:
+        """Note what a job has committed so far (JSON), for a run of it delivered again after
+        its worker died: kept in the job's result until the job ends, never shown as one."""
+        with self.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == self.job_id, jobs.c.status == "running").values(
+                result_json=json.dumps({"checkpoint": state}), updated_at=utcnow()))
+
+    def checkpointed(self) -> dict:
+        """What an earlier run of this job noted with checkpoint(), or {}."""
+        with self.engine.connect() as conn:
+            raw = conn.execute(select(jobs.c.result_json).where(jobs.c.id == self.job_id)).scalar()
+        try:
+            found = json.loads(raw) if raw else None
+        except ValueError:
+            return {}
+        return found["checkpoint"] if isinstance(found, dict) and isinstance(found.get("checkpoint"), dict) else {}
+
     def cancelled(self) -> bool:
         with self.engine.connect() as conn:
             return bool(conn.execute(select(jobs.c.cancel_requested).where(jobs.c.id == self.job_id)).scalar())
@@ -110,10 +152,11 @@ class JobService:
             payload = {"principal": principal_params(principal), "params": params}
             json.dumps(payload)  # refuse what a worker could not receive, here and now
         now = utcnow()
+        queued_by = f"{CELERY_PREFIX}queued" if payload is not None and self.redis_url else this_worker()
         with self.engine.begin() as conn:
             conn.execute(insert(jobs).values(
                 id=job_id, kind=kind, user_id=principal.user_id, workspace_id=workspace_id, status="queued",
-                progress=0.0, message=message, result_json=None, cancel_requested=False, worker=this_worker(),
+                progress=0.0, message=message, result_json=None, cancel_requested=False, worker=queued_by,
                 created_at=now, updated_at=now,
             ))
         if payload is None:
@@ -125,9 +168,13 @@ class JobService:
             self.pool.submit(self.run_named, job_id, kind, task, payload)
         return job_id
 
-    def run_named(self, job_id: str, kind: str, task: str, payload: dict, reraise: bool = False) -> None:
+    def run_named(self, job_id: str, kind: str, task: str, payload: dict, reraise: bool = False,
+                  celery: bool = False) -> None:
         """Run a named job kind (in the pool, or in a Celery worker). A job delivered again
-        (its worker died, acknowledge-late) starts over from a clean status."""
+        (its worker died, acknowledge-late) starts over from a clean status, unless it has
+        ended (a stale one was marked failed by fail_stale: start it again by hand) or
+        another live process runs it still (Redis hands a message out again after its
+        visibility timeout even when the first worker is alive)."""
         from storage.job_kinds import run_kind
         row = self._row(job_id)
         if row is None:
@@ -139,9 +186,28 @@ class JobService:
         if row.cancel_requested:
             self._finish(job_id, status="cancelled", message="Cancelled")
             return
-        self._finish(job_id, progress=0.0, result_json=None, worker=this_worker())
+        me = (CELERY_PREFIX if celery else "") + this_worker()
+        if not self._claim(row, me):
+            log.info("job %s was delivered again while %s runs it; dropped", job_id, row.worker)
+            return
         self._run(job_id, lambda reporter: run_kind(self.storage, task, payload, reporter), reraise=reraise,
                   kind=kind)
+
+    def _claim(self, row, me: str) -> bool:
+        """Take the job with a conditional update (two deliveries race for it): a queued
+        job, or a running one whose process is gone (dead on this host, or silent past
+        STALE_AFTER). The progress starts over; a checkpoint the run that died wrote
+        (Reporter.checkpoint) stays for the kind to read, so that it does not redo a step
+        whose effect is already committed."""
+        running_but_gone = row.status == "running" and (
+            looks_interrupted(row.status, row.worker, row.updated_at) or _local_and_dead(row.worker))
+        if row.status != "queued" and not running_but_gone:
+            return False
+        with self.engine.begin() as conn:
+            won = conn.execute(update(jobs).where(
+                jobs.c.id == row.id, jobs.c.status == row.status, jobs.c.worker == row.worker,
+            ).values(status="running", progress=0.0, message="Working", worker=me, updated_at=utcnow())).rowcount
+        return won == 1
 
     def run_inline(self, principal: Principal, kind: str, workspace_id: int | None, fn) -> dict:
         """Run a job in this thread (the API's synchronous endpoints), recorded the same way."""
@@ -203,15 +269,18 @@ class JobService:
     def _row_dict(row) -> dict:
         status = row.status
         message = row.message
-        if status in ("queued", "running") and as_utc(row.updated_at) < utcnow() - STALE_AFTER:
-            status, message = "failed", "The job was interrupted (the server restarted); start it again"
+        if looks_interrupted(status, row.worker, row.updated_at):
+            status, message = "failed", INTERRUPTED
+        result = json.loads(row.result_json) if row.result_json else None
+        if isinstance(result, dict) and "checkpoint" in result:  # a running job's own notes, not a result
+            result = None
         return {
             "id": row.id,
             "kind": row.kind,
             "status": status,
             "progress": row.progress if status != "done" else 1.0,
             "message": message,
-            "result": json.loads(row.result_json) if row.result_json else None,
+            "result": result,
             "created_at": as_utc(row.created_at).isoformat(),
             "updated_at": as_utc(row.updated_at).isoformat(),
         }
@@ -235,21 +304,42 @@ class JobService:
             conn.execute(update(jobs).where(jobs.c.id == str(job_id)).values(cancel_requested=True))
 
     def fail_orphans(self) -> int:
-        """At start-up: jobs of processes on this host that no longer run were cut off by a
-        crash or a kill; say so instead of leaving them 'running'."""
-        host = socket.gethostname()
+        """At start-up: jobs of this host's pool whose process no longer runs were cut off
+        by a crash or a kill; say so instead of leaving them 'running'. Jobs sent to Celery
+        are left alone: a worker of this host that died had its task put back in the queue
+        (reject on worker lost) and another worker takes it over; fail_stale ends those that
+        nobody takes."""
         with self.engine.begin() as conn:
             rows = conn.execute(select(jobs.c.id, jobs.c.worker).where(jobs.c.status.in_(("queued", "running")))).all()
-            orphans = []
-            for job_id, worker in rows:
-                worker_host, _, pid = worker.rpartition(":")
-                if worker_host == host and pid.isdigit() and not pid_alive(int(pid)):
-                    orphans.append(job_id)
+            orphans = [job_id for job_id, worker in rows
+                       if not worker.startswith(CELERY_PREFIX) and _local_and_dead(worker)]
             if orphans:
-                conn.execute(update(jobs).where(jobs.c.id.in_(orphans)).values(
-                    status="failed", message="The job was interrupted (the server stopped); start it again",
-                    updated_at=utcnow()))
+                conn.execute(update(jobs).where(jobs.c.id.in_(orphans), jobs.c.status.in_(("queued", "running")))
+                             .values(status="failed", message=INTERRUPTED, updated_at=utcnow()))
         return len(orphans)
+
+    def fail_stale(self) -> int:
+        """Any process, any host (at start-up and each scheduler round): a running job whose
+        heartbeat stopped more than STALE_AFTER ago lost its process, and a job queued in
+        Redis past QUEUED_STALE_AFTER its message; mark them failed so that they read the
+        same from every process and can be started again. The update is conditional on the
+        heartbeat still being old, so a job a worker took over meanwhile stays running. A
+        late redelivery of a job failed here is dropped by run_named."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            failed = conn.execute(update(jobs).where(or_(
+                and_(jobs.c.status == "running", jobs.c.updated_at < now - STALE_AFTER),
+                and_(jobs.c.status == "queued", jobs.c.worker.startswith(CELERY_PREFIX),
+                     jobs.c.updated_at < now - QUEUED_STALE_AFTER),
+            )).values(status="failed", message=INTERRUPTED, updated_at=now)).rowcount
+        if failed:
+            log.warning("%s job(s) lost their worker and were marked failed", failed)
+        return failed
+
+    def tick(self) -> list:
+        """The scheduler's round (storage.schedules.Scheduler)."""
+        self.fail_stale()
+        return []
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -20,11 +20,11 @@ from sqlalchemy.engine import Engine
 
 from analytics.profile import compute_profile
 from analytics.profiling.alerts import apply_roles
-from storage.database import as_utc, utcnow
+from storage.database import utcnow
 from storage.datasets import Dataset, DatasetService, _fsync_dir, _fsync_file
 from storage.duck import connect, literal
 from storage.errors import Conflict, Forbidden
-from storage.jobs import STALE_AFTER, JobService, pid_alive
+from storage.jobs import JobService, looks_interrupted, pid_alive
 from storage.principal import Principal, Role
 from storage.priority import polite
 from storage.tables import dataset_versions, jobs
@@ -104,7 +104,7 @@ class ProfileService:
         if row is None:
             return None
         status, message = row.status, row.message
-        if status in ("queued", "running") and as_utc(row.updated_at) < utcnow() - STALE_AFTER:
+        if looks_interrupted(status, row.worker, row.updated_at):
             status = "interrupted"
         elif status in ("queued", "running") and row.cancel_requested:
             message = "Cancelling…"
