@@ -3,10 +3,7 @@
 so that a job can run in this process's thread pool or in a Celery worker on another
 machine (storage/celery_jobs.py) alike. The acting principal travels as a user id and a
 token scope and is resolved again where the job runs; the function checks access again
-itself (the user may have lost the right since the job was queued).
-
-Job kinds not converted yet are started with a closure and run only in the process that
-started them (see JobService.start)."""
+itself (the user may have lost the right since the job was queued)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
@@ -94,9 +91,21 @@ def sync_refresh(storage: "Storage", principal: Principal, params: dict, reporte
     return storage.syncs.refresh_job(principal, params, reporter)  # _refresh checks access again
 
 
+@job_kind("sync_create")
+def sync_create(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
+    return storage.syncs.create_job(principal, params, reporter)  # checks the connection's role again
+
+
 @job_kind("import")
 def import_upload(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
     """An upload into a dataset (the API's import); the import checks the upload's owner
     and the workspace role again, and writes the dataset whole (temp file, rename)."""
     from storage import imports
     return imports.import_upload(storage, principal, params["upload_id"], report=reporter, **params["options"])
+
+
+@job_kind("import_sheets")
+def import_sheets(storage: "Storage", principal: Principal, params: dict, reporter: "Reporter") -> dict:
+    """The import screen's import: one dataset per chosen sheet (storage.imports)."""
+    from storage import imports
+    return imports.import_sheets(storage, principal, params, reporter)

@@ -1,4 +1,5 @@
-"""Background jobs: a thread pool in each worker process, with status and progress kept in
+"""Background jobs by name (storage/job_kinds.py): a thread pool in each process, or Celery
+workers with DATAINSIGHT_REDIS_URL; status and progress are kept in
 the database so that any worker (and the UI and the API alike) can read them."""
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Callable
 
 from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Engine
@@ -135,33 +135,30 @@ class JobService:
         self.redis_url = redis_url
         self._celery = None
 
-    def start(self, principal: Principal, kind: str, workspace_id: int | None,
-              params: dict | Callable[[Reporter], dict], message: str = "Queued", job_id: str | None = None,
-              task: str | None = None) -> str:
-        """Queue a job. ``params`` (a JSON dict) runs the job kind ``task`` (default:
+    def start(self, principal: Principal, kind: str, workspace_id: int | None, params: dict,
+              message: str = "Queued", job_id: str | None = None, task: str | None = None) -> str:
+        """Queue a job: ``params`` (a JSON dict) runs the job kind ``task`` (default:
         ``kind``) of storage/job_kinds.py, in this process's pool or, with Redis
-        configured, on a Celery worker. A callable (a job kind not converted yet) runs in
-        this process's pool only."""
+        configured, on a Celery worker. There is no other way in: a closure could run only
+        in the process that made it."""
+        if not isinstance(params, dict):
+            raise TypeError("a job's params are a JSON dict naming what it works on")
+        from storage.job_kinds import KINDS, principal_params
+        task = task or kind
+        if task not in KINDS:
+            raise ValueError(f"unknown job kind {task!r}")
+        payload = {"principal": principal_params(principal), "params": params}
+        json.dumps(payload)  # refuse what a worker could not receive, here and now
         job_id = job_id or str(uuid.uuid4())
-        payload = None
-        if isinstance(params, dict):
-            from storage.job_kinds import KINDS, principal_params
-            task = task or kind
-            if task not in KINDS:
-                raise ValueError(f"unknown job kind {task!r}")
-            payload = {"principal": principal_params(principal), "params": params}
-            json.dumps(payload)  # refuse what a worker could not receive, here and now
         now = utcnow()
-        queued_by = f"{CELERY_PREFIX}queued" if payload is not None and self.redis_url else this_worker()
+        queued_by = f"{CELERY_PREFIX}queued" if self.redis_url else this_worker()
         with self.engine.begin() as conn:
             conn.execute(insert(jobs).values(
                 id=job_id, kind=kind, user_id=principal.user_id, workspace_id=workspace_id, status="queued",
                 progress=0.0, message=message, result_json=None, cancel_requested=False, worker=queued_by,
                 created_at=now, updated_at=now,
             ))
-        if payload is None:
-            self.pool.submit(self._run, job_id, params, kind=kind)
-        elif self.redis_url:
+        if self.redis_url:
             from storage.celery_jobs import celery_app
             celery_app(self.redis_url).send_task("datainsight.run_job", args=[job_id, kind, task, payload])
         else:
