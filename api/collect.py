@@ -4,7 +4,7 @@ No session, no CSRF check, CORS open to every origin on this route only: the tra
 customer's site posts here (``navigator.sendBeacon`` sends ``text/plain``, so any content
 type is read as JSON). What guards it instead: the site key (an unknown key is a 400), the
 body size and event count (settings), and rate limits per client address (requests) and
-per site (events), counted in the database so every process agrees; over a limit: 429
+per site (events), counted in the database (or Redis) so every process agrees; over a limit: 429
 with ``Retry-After``. The answer is 202 only once the events are on disk.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.openapi import Answer, operation
 from storage.errors import DataInsightError, InvalidInput, RateLimited
-from storage.rate_limits import DatabaseRateLimitStorage
+from storage.rate_limits import counter_storage
 from web.context import current_settings, current_storage
 from web.proxies import request_client_address
 
@@ -48,10 +48,11 @@ def _error(code: str, message: str, status: int = 400, headers: dict | None = No
 
 
 def _limiter():
-    """The rate limiter of this app (its storage is the metadata database)."""
+    """The rate limiter of this app (its counters: the metadata database, or Redis when configured)."""
     extension = flask.current_app.extensions.setdefault("datainsight_collect_limits", {})
     if "limiter" not in extension:
-        extension["limiter"] = FixedWindowRateLimiter(DatabaseRateLimitStorage(current_storage().engine))
+        storage = current_storage()
+        extension["limiter"] = FixedWindowRateLimiter(counter_storage(storage.engine, storage.redis_url))
     return extension["limiter"]
 
 

@@ -70,7 +70,8 @@ class Storage:
         self.roles = ColumnRoleService(self.engine, self.workspaces, self.datasets, self.profiles)
         self.profiles.roles = self.roles  # profile alerts follow the roles
         self.dashboards = DashboardService(self.engine, self.workspaces, self.datasets, self.roles)
-        self.queries = QueryService(self.datasets, self.data_dir)
+        self.redis_url = redis_url
+        self.queries = QueryService(self.datasets, self.data_dir, **self._shared_query_state(secret_key))
         self.queries.dashboards = self.dashboards
         self.queries.roles = self.roles
         self.dashboard_views = DashboardViewService(self.dashboards, self.datasets, self.queries)
@@ -84,7 +85,7 @@ class Storage:
                                          self.jobs)
         self.alerts = AlertService(self.engine, self.workspaces, self.dashboards, self.users, self.queries,
                                    self.jobs)
-        self.signup = SignupService(self.engine, self.users)
+        self.signup = SignupService(self.engine, self.users, redis_url=redis_url)
         # The secret key seals connection passwords: the app's, else the one kept in the
         # data dir (read only when a connection is first used).
         self.connections = ConnectionService(
@@ -110,6 +111,17 @@ class Storage:
         for service in (self.users, self.workspaces, self.tokens, self.datasets, self.dashboards, self.reports,
                         self.schedules, self.alerts, self.signup, self.connections, self.syncs, self.sites):
             service.audit = self.audit
+
+    def _shared_query_state(self, secret_key: str | None) -> dict:
+        """With Redis: the query result cache and its flights shared by every process
+        (storage.redis_state); the secret key signs the cached values, and is the one
+        every process shares (the data dir's, when not configured)."""
+        if not self.redis_url:
+            return {}
+        from storage.redis_state import RedisFlights, RedisResultCache, client
+        conn = client(self.redis_url)
+        key = secret_key or read_or_create_key(self.data_dir / "secret_key")
+        return {"cache": RedisResultCache(conn, key), "flights": RedisFlights(conn)}
 
     def start_event_upkeep(self, interval: float | None = None, snapshot_seconds: float | None = None) -> EventUpkeep:
         kwargs = {"interval": interval} if interval is not None else {}
