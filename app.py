@@ -87,18 +87,9 @@ def _start_scheduler(storage: Storage, settings: Settings) -> None:
     unless DATAINSIGHT_SCHEDULER=true asks for it."""
     import os
 
-    from storage.schedules import Mailer, Scheduler
+    from storage.schedules import Scheduler
 
-    storage.schedules.mailer = Mailer.from_settings(settings)
-    storage.schedules.sends.per_user = settings.mail_sends_per_hour
-    storage.schedules.sends.per_dashboard = settings.mail_sends_per_hour_per_dashboard
-    storage.alerts.mailer = storage.schedules.mailer
-    storage.signup.mailer = storage.schedules.mailer
-    storage.signup.mode, storage.signup.domains = settings.signup, settings.signup_domains
-    storage.signup.public_url = settings.public_url
-    storage.alerts.allow_private = settings.webhook_allow_private
-    storage.connections.allow_loopback = settings.connections_allow_loopback
-    storage.alerts.public_url = settings.public_url
+    storage.configure(settings)
     wanted = settings.scheduler if settings.scheduler is not None else "PYTEST_CURRENT_TEST" not in os.environ
     if wanted:
         storage.scheduler = Scheduler(storage.schedules, storage.alerts, storage.syncs, storage.jobs,

@@ -6,7 +6,8 @@
 #   test    pango, chromium and chromium-driver (browser tests), poppler-utils (PDF checks),
 #           postgresql (the tests run on it as well as on SQLite), mariadb-server (tests
 #           connect to it as a MySQL source), libreoffice-impress (a test opens the
-#           PowerPoint export with it)
+#           PowerPoint export with it), redis-server (the cluster tests' broker and
+#           shared cache, scripts/with-redis.sh)
 set -euo pipefail
 what=${1:-test}
 

@@ -112,6 +112,23 @@ class Storage:
                         self.schedules, self.alerts, self.signup, self.connections, self.syncs, self.sites):
             service.audit = self.audit
 
+    def configure(self, settings) -> None:
+        """The settings the services read after construction (mail, sign-up, webhooks,
+        connections): the same in a web process and in a Celery worker, which sends the
+        scheduled reports and alerts a web process's scheduler queued."""
+        from storage.schedules import Mailer
+
+        self.schedules.mailer = Mailer.from_settings(settings)
+        self.schedules.sends.per_user = settings.mail_sends_per_hour
+        self.schedules.sends.per_dashboard = settings.mail_sends_per_hour_per_dashboard
+        self.alerts.mailer = self.schedules.mailer
+        self.signup.mailer = self.schedules.mailer
+        self.signup.mode, self.signup.domains = settings.signup, settings.signup_domains
+        self.signup.public_url = settings.public_url
+        self.alerts.allow_private = settings.webhook_allow_private
+        self.connections.allow_loopback = settings.connections_allow_loopback
+        self.alerts.public_url = settings.public_url
+
     def _shared_query_state(self, secret_key: str | None) -> dict:
         """With Redis: the query result cache and its flights shared by every process
         (storage.redis_state); the secret key signs the cached values, and is the one

@@ -67,6 +67,7 @@ def _build() -> None:
     settings = Settings.from_env()
     _storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings),
                        secret_key=settings.resolved_secret_key(), redis_url=settings.redis_url)
+    _storage.configure(settings)  # the mailer of scheduled sends and alerts, as in the web process
     _storage_pid = os.getpid()
 
 

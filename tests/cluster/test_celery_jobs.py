@@ -34,8 +34,8 @@ def make_csv(path: Path, rows: int) -> Path:
     return path
 
 
-def start_worker(data_dir: Path, log: Path) -> subprocess.Popen:
-    env = server_env(data_dir, redis_url=REDIS_URL)
+def start_worker(data_dir: Path, log: Path, **settings) -> subprocess.Popen:
+    env = server_env(data_dir, **{"redis_url": REDIS_URL, **settings})
     return subprocess.Popen([sys.executable, "app.py", "worker"], cwd=ROOT, env=env, stdout=open(log, "ab"),
                             stderr=subprocess.STDOUT, start_new_session=True)
 
