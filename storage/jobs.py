@@ -42,6 +42,22 @@ def this_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def temp_owner() -> str:
+    """The first part of a temp file's name: ``<pid>@<host>``. On a data dir shared by
+    several machines, start-up removes the leftovers of this host's dead processes only: a
+    pid means nothing on another host (DatasetService.recover, temp_owner_gone)."""
+    host = "".join(c if c.isalnum() or c in "._" else "_" for c in socket.gethostname())[:60]
+    return f"{os.getpid()}@{host}"
+
+
+def temp_owner_gone(name: str) -> bool:
+    """Whether the temp file ``name`` (see temp_owner) belongs to a process of this host
+    that no longer runs. A name of another host, or not made by temp_owner, is not ours to
+    judge (its age decides)."""
+    pid, _, host = name.split("-", 1)[0].partition("@")
+    return pid.isdigit() and host == temp_owner().partition("@")[2] and not pid_alive(int(pid))
+
+
 def looks_interrupted(status: str, worker: str, updated_at) -> bool:
     """Whether a queued or running job has gone silent for longer than it may: a running
     job's heartbeat writes every HEARTBEAT_SECONDS; a job queued in Redis may wait long."""
