@@ -48,6 +48,9 @@ MEMORY_ENTRIES = 512  # recent outputs also kept in this process, in front of th
 # An analysis widget not computed yet (a new version) is waited for this long in a page
 # request; after that the page shows it computing and polls.
 ANALYSIS_WAIT = 1.5
+# How long another process waits for an analysis widget that one process computes (with
+# Redis) before computing it itself; a process that dies mid-way frees the key after this.
+ANALYSIS_FLIGHT_SECONDS = 300
 
 
 class _Recent:
@@ -334,19 +337,28 @@ class QueryService:
         proxy, a prefetch here and a viewer there) scans the table once; the other process
         waits for the flight to end and reads the shared cache. A flight that ends without
         a result (the query failed, or its process died) is run again here."""
+        def shared(hit: dict) -> dict:
+            metrics().widget_queries.labels(normalized["type"], "shared").inc()
+            return {**hit, "cached": True}
+
+        return self._once_everywhere(key, self.time_limit + 5, lambda: self._run_query(key, dataset, normalized),
+                                     on_shared=shared)
+
+    def _once_everywhere(self, key: str, seconds: float, compute, on_shared=lambda hit: hit):
+        """``compute()`` (which stores its result under ``key``) unless another process is
+        computing the same key: then wait for it, up to ``seconds``, and answer its result
+        from the shared cache. Without Redis there is one process to think of: compute."""
         if self.flights is None:
-            return self._run_query(key, dataset, normalized)
-        seconds = self.time_limit + 5
+            return compute()
         token = self.flights.take(key, seconds)
         if token is None:
             self.flights.wait(key, seconds)
             hit = self._cached(key)
             if hit is not None:
-                metrics().widget_queries.labels(normalized["type"], "shared").inc()
-                return {**hit, "cached": True}
+                return on_shared(hit)
             token = self.flights.take(key, seconds)  # None: still running elsewhere; run here rather than wait twice
         try:
-            return self._run_query(key, dataset, normalized)
+            return compute()
         finally:
             if token is not None:
                 self.flights.release(key, token)
@@ -465,8 +477,10 @@ class QueryService:
             self._store(key, output)
             return output
 
+        # A page's poll may land on another web process: with Redis that process waits for
+        # the first one's analysis (in its background thread) instead of starting it again.
         try:
-            return self.background.get(key, compute, wait)
+            return self.background.get(key, lambda: self._once_everywhere(key, ANALYSIS_FLIGHT_SECONDS, compute), wait)
         except StillComputing:
             return {"kind": "pending", "message": "Computing this analysis on the current data; it appears here "
                                                   "when it is done."}

@@ -134,6 +134,28 @@ def test_a_query_running_in_another_process_is_waited_for_not_run_again(pair, da
     assert not client(REDIS_URL).exists("datainsight:flight:" + seen["key"])
 
 
+def test_an_analysis_computing_in_another_process_is_waited_for(pair):
+    """Analysis widgets compute in a background thread of the process a page asked; a poll
+    that lands on the other process waits for that computation (QueryService._once_everywhere)."""
+    first, second = pair
+    key = f"r:test-{uuid.uuid4().hex}"
+    token = first.queries.flights.take(key, 10)
+    computed_here = []
+
+    def first_finishes():
+        time.sleep(0.3)
+        first.queries._store(key, {"kind": "figure", "figure": {"data": [1]}})
+        first.queries.flights.release(key, token)
+
+    threading.Thread(target=first_finishes).start()
+    answer = second.queries._once_everywhere(key, 5, lambda: computed_here.append(1) or {"kind": "again"})
+    assert answer == {"kind": "figure", "figure": {"data": [1]}} and computed_here == []
+    # A flight that ends with no result (the computation failed there): computed here.
+    token = first.queries.flights.take(key + "x", 10)
+    threading.Timer(0.2, first.queries.flights.release, args=(key + "x", token)).start()
+    assert second.queries._once_everywhere(key + "x", 5, lambda: {"kind": "here"}) == {"kind": "here"}
+
+
 def test_rate_limit_counters_are_shared_between_processes():
     key = f"token:{uuid.uuid4().hex}"
     rate = parse("3/minute")
