@@ -1,14 +1,18 @@
-"""Jobs on Celery workers (with DATAINSIGHT_REDIS_URL): Redis is the broker and the result
-backend. A task is acknowledged only when it ends (task_acks_late) and put back when the
-process running it dies (task_reject_on_worker_lost), so another worker takes it up; each
+"""Jobs on Celery workers (with DATAINSIGHT_REDIS_URL): Redis is the broker, and there is no
+result backend (the jobs table holds the outcome). A task is acknowledged only when it ends
+(task_acks_late) and put back when the process running it dies (task_reject_on_worker_lost),
+so another worker takes it up; each
 worker takes one task at a time (worker_prefetch_multiplier=1). Status, progress and
 cancel stay in the jobs table, as in one process."""
 from __future__ import annotations
 
+import logging
 import os
 import threading
 
 from celery import Celery
+
+log = logging.getLogger(__name__)
 
 _apps: dict[str, Celery] = {}
 _lock = threading.Lock()
@@ -24,7 +28,9 @@ def celery_app(redis_url: str) -> Celery:
 
 
 def _make(redis_url: str) -> Celery:
-    app = Celery("datainsight", broker=redis_url, backend=redis_url, set_as_current=False)
+    # No result backend: the jobs table holds status and outcome (task_ignore_result), and a
+    # Redis result backend that lost its connection once asks for the app to be restarted.
+    app = Celery("datainsight", broker=redis_url, set_as_current=False)
     app.conf.update(
         task_acks_late=True,
         task_reject_on_worker_lost=True,
@@ -42,7 +48,15 @@ def _make(redis_url: str) -> Celery:
 
     @app.task(name="datainsight.run_job")
     def run_job(job_id: str, kind: str, task: str, payload: dict) -> None:
-        _worker_storage().jobs.run_named(job_id, kind, task, payload, celery=True)
+        try:
+            storage = _worker_storage()
+        except Exception:
+            # The task is acknowledged all the same (it failed): say so in the jobs table
+            # rather than leave the job "queued" for hours.
+            log.exception("worker could not build its storage for job %s", job_id)
+            _fail_unstarted(job_id)
+            raise
+        storage.jobs.run_named(job_id, kind, task, payload, celery=True)
 
     return app
 
@@ -69,6 +83,25 @@ def _build() -> None:
                        secret_key=settings.resolved_secret_key(), redis_url=settings.redis_url)
     _storage.configure(settings)  # the mailer of scheduled sends and alerts, as in the web process
     _storage_pid = os.getpid()
+
+
+def _fail_unstarted(job_id: str) -> None:
+    from sqlalchemy import create_engine, update
+
+    from settings import Settings
+    from storage.database import utcnow
+    from storage.tables import jobs
+    try:
+        engine = create_engine(Settings.from_env().database_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued").values(
+                    status="failed", updated_at=utcnow(),
+                    message="A worker could not start this job (its log has the details); start it again"))
+        finally:
+            engine.dispose()
+    except Exception:  # noqa: BLE001 - the database is what failed: fail_stale ends the job later
+        log.exception("job %s could not be marked failed", job_id)
 
 
 def run_worker(redis_url: str, concurrency: int = 1, loglevel: str = "INFO") -> None:

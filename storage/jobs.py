@@ -17,7 +17,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
 from storage.database import as_utc, utcnow
-from storage.errors import DataInsightError, NotFound
+from storage.errors import DataInsightError, NotFound, Unavailable
 from storage.metrics import metrics
 from storage.principal import Principal
 from storage.tables import jobs
@@ -35,6 +35,10 @@ QUEUED_STALE_AFTER = timedelta(hours=6)
 # takes it, then "celery:<host>:<pid>". A web process starting (fail_orphans) leaves
 # these alone: the queue, not this host's process table, says whether they live.
 CELERY_PREFIX = "celery:"
+# A request that queues a job waits this long at most for Redis (a blip passes, an outage
+# answers 503 within about two seconds instead of holding the request).
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 1.0}
+QUEUE_DOWN = "The job queue (Redis) does not answer, so the job could not start; try again in a moment"
 INTERRUPTED = "The job was interrupted (its server or worker stopped); start it again"
 
 
@@ -176,7 +180,14 @@ class JobService:
             ))
         if self.redis_url:
             from storage.celery_jobs import celery_app
-            celery_app(self.redis_url).send_task("datainsight.run_job", args=[job_id, kind, task, payload])
+            try:
+                celery_app(self.redis_url).send_task("datainsight.run_job", args=[job_id, kind, task, payload],
+                                                     retry_policy=PUBLISH_RETRY)
+            except Exception:  # kombu's OperationalError, redis' ConnectionError: Redis is down
+                # The row must not wait six hours for a message that was never sent.
+                log.exception("job %s could not be queued", job_id)
+                self._finish(job_id, status="failed", message=QUEUE_DOWN)
+                raise Unavailable(QUEUE_DOWN) from None
         else:
             self.pool.submit(self.run_named, job_id, kind, task, payload)
         return job_id

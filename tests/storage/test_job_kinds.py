@@ -161,3 +161,32 @@ def test_a_checkpoint_survives_a_redelivery_and_is_never_shown_as_the_result(sto
     assert reporter.checkpointed() == {"done": [4]}
     job = storage.jobs.get(principal, job_id)
     assert job["status"] == "running" and job["result"] is None
+
+
+def test_a_job_that_cannot_be_queued_fails_at_once_with_503(storage, echo_kind):
+    """Redis down: the person is told at once, and no row waits for a message never sent."""
+    from storage.errors import Unavailable
+    from storage.jobs import JobService
+
+    principal = principal_of(storage)
+    jobs_down = JobService(storage.engine, redis_url="redis://127.0.0.1:1/0")
+    with pytest.raises(Unavailable) as caught:
+        jobs_down.start(principal, echo_kind, None, {"value": 1}, job_id="0" * 8 + "-down")
+    assert caught.value.status == 503 and "Redis" in caught.value.message
+    job = storage.jobs.get(principal, "0" * 8 + "-down")
+    assert job["status"] == "failed" and job["message"] == caught.value.message
+    jobs_down.shutdown()
+
+
+def test_a_worker_that_cannot_start_a_job_marks_it_failed(storage, settings, monkeypatch, echo_kind):
+    from storage.celery_jobs import _fail_unstarted
+
+    principal = principal_of(storage)
+    job_id = storage.jobs.start(principal, echo_kind, None, {"value": 1})
+    wait(storage, principal, job_id)
+    set_row(storage, job_id, status="queued", worker="celery:queued", result_json=None)
+    monkeypatch.setenv("DATAINSIGHT_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("DATAINSIGHT_DATA_DIR", str(settings.data_dir))
+    _fail_unstarted(job_id)
+    job = storage.jobs.get(principal, job_id)
+    assert job["status"] == "failed" and job["message"].startswith("A worker could not start this job")
