@@ -39,3 +39,13 @@ def test_start_up_keeps_another_hosts_ingest_and_removes_this_hosts_leftovers(st
     os.utime(old_theirs, (hour_ago, hour_ago))
     assert storage.datasets.recover()["tmp"] == 2
     assert sorted(p.name for p in tmp.iterdir() if p.is_file()) == [theirs.name]
+
+
+def test_duckdb_spills_into_a_folder_of_this_host(tmp_path):
+    from storage.duck import connect, spill_dir
+
+    con = connect(tmp_path / "tmp", threads=1)
+    where = con.execute("SELECT current_setting('temp_directory')").fetchone()[0]
+    assert where == str(spill_dir(tmp_path / "tmp")) and spill_dir(tmp_path / "tmp").name.startswith("duckdb@")
+    con.close()
+    assert [p for p in (tmp_path / "tmp").rglob("*") if p.is_file()] == []
