@@ -1,6 +1,6 @@
 # DataInsight. Two commands do everything on a fresh Debian machine:
 #   make run    set up and serve on http://127.0.0.1:8050
-#   make test   set up (including Debian's chromium, PostgreSQL and MariaDB for the tests) and run every test
+#   make test   set up (including Debian's chromium, PostgreSQL, MariaDB and Redis for the tests) and run every test
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -34,14 +34,16 @@ run: $(RUNTIME_STAMP) system-deps
 dev: $(RUNTIME_STAMP)
 	$(PY) app.py serve --dev
 
-# Beside throwaway PostgreSQL and MariaDB servers on 127.0.0.1 (scripts/with-postgres.sh and
-# scripts/with-mariadb.sh start them and remove them after): every test with the metadata
-# on SQLite (tests/connections read from both servers), then the storage, HTTP and
-# integration tests again with the metadata on PostgreSQL.
+# Beside throwaway PostgreSQL, MariaDB and Redis servers on 127.0.0.1 (scripts/with-postgres.sh,
+# scripts/with-mariadb.sh and scripts/with-redis.sh start them and remove them after): every
+# test with the metadata on SQLite (tests/connections read from both database servers), then
+# the storage, HTTP and integration tests again with the metadata on PostgreSQL, and the
+# cluster tests (Celery workers, Redis, two web processes: tests/cluster) once, on
+# PostgreSQL and Redis as a cluster runs.
 test: $(DEV_STAMP) test-system-deps
-	./scripts/with-mariadb.sh ./scripts/with-postgres.sh sh -c '\
-	  env -u DATAINSIGHT_TEST_DATABASE_URL $(PY) -m pytest && \
-	  $(PY) -m pytest -p no:cacheprovider tests/storage tests/http tests/integration'
+	./scripts/with-redis.sh ./scripts/with-mariadb.sh ./scripts/with-postgres.sh sh -c '\
+	  env -u DATAINSIGHT_TEST_DATABASE_URL $(PY) -m pytest --ignore=tests/cluster && \
+	  $(PY) -m pytest -p no:cacheprovider tests/storage tests/http tests/integration tests/cluster'
 
 bench: $(DEV_STAMP) $(BASELINE_STAMP)
 	$(PY) -m bench

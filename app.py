@@ -87,21 +87,12 @@ def _start_scheduler(storage: Storage, settings: Settings) -> None:
     unless DATAINSIGHT_SCHEDULER=true asks for it."""
     import os
 
-    from storage.schedules import Mailer, Scheduler
+    from storage.schedules import Scheduler
 
-    storage.schedules.mailer = Mailer.from_settings(settings)
-    storage.schedules.sends.per_user = settings.mail_sends_per_hour
-    storage.schedules.sends.per_dashboard = settings.mail_sends_per_hour_per_dashboard
-    storage.alerts.mailer = storage.schedules.mailer
-    storage.signup.mailer = storage.schedules.mailer
-    storage.signup.mode, storage.signup.domains = settings.signup, settings.signup_domains
-    storage.signup.public_url = settings.public_url
-    storage.alerts.allow_private = settings.webhook_allow_private
-    storage.connections.allow_loopback = settings.connections_allow_loopback
-    storage.alerts.public_url = settings.public_url
+    storage.configure(settings)
     wanted = settings.scheduler if settings.scheduler is not None else "PYTEST_CURRENT_TEST" not in os.environ
     if wanted:
-        storage.scheduler = Scheduler(storage.schedules, storage.alerts, storage.syncs,
+        storage.scheduler = Scheduler(storage.schedules, storage.alerts, storage.syncs, storage.jobs,
                                       interval=settings.scheduler_interval).start()
 
 
@@ -113,7 +104,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         if not any(isinstance(f, RedactSecrets) for f in handler.filters):
             handler.addFilter(RedactSecrets())
     storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings),
-                      audit_retention_days=settings.audit_retention_days, secret_key=settings.resolved_secret_key())
+                      audit_retention_days=settings.audit_retention_days, secret_key=settings.resolved_secret_key(),
+                      redis_url=settings.redis_url)
     storage.migrate()
     storage.recover()
     _start_scheduler(storage, settings)
@@ -231,7 +223,8 @@ def _forget_worker_metrics(_server, worker) -> None:
 def _cli_storage(settings: Settings) -> Storage:
     settings.ensure_data_dir()
     storage = Storage(settings.database_url, settings.data_dir, limits=Limits.from_settings(settings),
-                      secret_key=settings.resolved_secret_key())
+                      secret_key=settings.resolved_secret_key(),
+                      redis_url=settings.redis_url)
     storage.migrate()
     return storage
 
@@ -251,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
     create_token.add_argument("--name", default="command line")
     create_token.add_argument("--scope", choices=("write", "read"), default="write")
     sub.add_parser("migrate", help="upgrade the metadata store to this version and exit")
+    worker = sub.add_parser("worker", help="run background jobs from Redis (needs DATAINSIGHT_REDIS_URL)")
+    worker.add_argument("--concurrency", type=int, default=1, help="jobs run at once by this worker")
     args = parser.parse_args(argv)
 
     try:
@@ -259,6 +254,14 @@ def main(argv: list[str] | None = None) -> int:
             _serve(settings, dev=getattr(args, "dev", False))
             return 0
         storage = _cli_storage(settings)
+        if args.command == "worker":
+            if not settings.redis_url:
+                print("error: set DATAINSIGHT_REDIS_URL (the Redis the web processes send jobs to)", file=sys.stderr)
+                return 1
+            storage.dispose()
+            from storage.celery_jobs import run_worker
+            run_worker(settings.redis_url, concurrency=args.concurrency)
+            return 0
         if args.command == "migrate":
             print("The metadata store is up to date.")
         elif args.command == "create-user":

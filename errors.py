@@ -59,6 +59,13 @@ class RateLimited(DataInsightError):
         self.retry_after = retry_after
 
 
+class Unavailable(DataInsightError):
+    """A service the app needs (the job queue) does not answer; trying again later may work."""
+
+    code = "unavailable"
+    status = 503
+
+
 class IngestError(InvalidInput):
     """A file could not be turned into a dataset; the message says why and what to do."""
 

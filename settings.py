@@ -136,6 +136,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8050
     secret_key: str | None = field(default=None, repr=False)
+    # Background jobs go to Celery workers through this Redis (app.py worker); none: the
+    # web process's own thread pool.
+    redis_url: str | None = field(default=None, repr=False)
     max_upload_mb: int = 1024
     # What one upload may expand to and each person may keep (storage.limits.Limits).
     max_expanded_mb: int = 4096
@@ -202,6 +205,7 @@ class Settings:
             host=env.get(PREFIX + "HOST") or "127.0.0.1",
             port=_int_env(env, "PORT", 8050),
             secret_key=env.get(PREFIX + "SECRET_KEY") or None,
+            redis_url=env.get(PREFIX + "REDIS_URL") or None,
             max_upload_mb=_int_env(env, "MAX_UPLOAD_MB", 1024),
             max_expanded_mb=_int_env(env, "MAX_EXPANDED_MB", 4096),
             disk_reserve_mb=_int_env(env, "DISK_RESERVE_MB", 1024, minimum=0),

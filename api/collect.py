@@ -4,7 +4,7 @@ No session, no CSRF check, CORS open to every origin on this route only: the tra
 customer's site posts here (``navigator.sendBeacon`` sends ``text/plain``, so any content
 type is read as JSON). What guards it instead: the site key (an unknown key is a 400), the
 body size and event count (settings), and rate limits per client address (requests) and
-per site (events), counted in the database so every process agrees; over a limit: 429
+per site (events), counted in the database (or Redis) so every process agrees; over a limit: 429
 with ``Retry-After``. The answer is 202 only once the events are on disk.
 
 Collection is the one route a busy site calls for every page view of every visitor, so it
@@ -26,12 +26,13 @@ import flask
 from werkzeug.wsgi import get_input_stream
 from limits import parse
 from limits.strategies import FixedWindowRateLimiter
+from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.openapi import Answer, operation
 from storage.errors import DataInsightError, InvalidInput, RateLimited
 from storage.metrics import metrics
-from storage.rate_limits import BufferedRateLimitStorage, DatabaseRateLimitStorage
+from storage.rate_limits import counter_storage
 from web.context import EXTENSION_KEY
 from web.proxies import client_address, networks, request_client_address
 
@@ -55,12 +56,14 @@ def _error(code: str, message: str, status: int = 400, headers: dict | None = No
     return status, {"error": {"code": code, "message": message}}, headers or {}
 
 
-def _limiter(app: flask.Flask, engine):
-    """The rate limiter of this app: counted in this process, added to the metadata
-    database once a second (one upsert a request cost more than collecting the event)."""
+def _limiter(app: flask.Flask, storage):
+    """The rate limiter of this app: in Redis when configured, else counted in this process
+    and added to the metadata database once a second (one upsert a request cost more than
+    collecting the event)."""
     extension = app.extensions.setdefault("datainsight_collect_limits", {})
     if "limiter" not in extension:
-        extension["limiter"] = FixedWindowRateLimiter(BufferedRateLimitStorage(DatabaseRateLimitStorage(engine)))
+        extension["limiter"] = FixedWindowRateLimiter(counter_storage(storage.engine, storage.redis_url,
+                                                                      buffered=True))
     return extension["limiter"]
 
 
@@ -132,7 +135,7 @@ def collect_answer(app: flask.Flask, read_body, content_length: int | None, cont
     over the limit."""
     extension = app.extensions[EXTENSION_KEY]
     settings, storage = extension["settings"], extension["storage"]
-    limiter = _limiter(app, storage.engine)
+    limiter = _limiter(app, storage)
 
     def admit(counts: dict) -> None:  # each site pays for its own events, once the request is known good
         for site, events in counts.items():
@@ -150,7 +153,7 @@ def collect_answer(app: flask.Flask, read_body, content_length: int | None, cont
         return _error(exc.code, exc.message, 429, {"Retry-After": str(exc.retry_after)})
     except DataInsightError as exc:
         return _error(exc.code, exc.message, exc.status)
-    except (TimeoutError, OSError, SQLAlchemyError):  # logged where it failed; nothing was acknowledged
+    except (TimeoutError, OSError, SQLAlchemyError, RedisError):  # nothing was acknowledged
         log.exception("collecting events failed")
         return _error("unavailable", "The events could not be stored just now; nothing of this request was kept. "
                                      "Send it again.", 503, {"Retry-After": "5"})

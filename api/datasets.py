@@ -210,11 +210,8 @@ def import_upload(upload_id):
     storage.uploads.complete_path(principal, upload_id)  # fail now, not in the job, if unfinished
     if options["if_exists"] not in (None, *imports.IF_EXISTS):
         raise InvalidInput(f"if_exists must be one of {', '.join(imports.IF_EXISTS)}")
-    job_id = storage.jobs.start(
-        principal, "import", None,
-        lambda report: imports.import_upload(storage, principal, upload_id, report=report, **options),
-        message="Importing",
-    )
+    job_id = storage.jobs.start(principal, "import", None, {"upload_id": upload_id, "options": options},
+                                message="Importing")
     response = flask.jsonify({"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"})
     response.status_code = 202
     return response

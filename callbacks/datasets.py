@@ -52,7 +52,7 @@ def _start_import(upload_id: str, card: list, context: dict | None):
         sheets = [reviewed_sheet] if mode != "new" else (chosen_sheets or [])
         if reviewed_sheet and mode == "new" and not sheets:
             raise InvalidInput("Tick at least one sheet to import")
-        sheets = sheets or [None]
+        sheets = imports.check_sheets(sheets or [None])
         workspace_id = current_workspace(principal).id
         if mode == "new" and if_exists is None:
             existing, _free = imports.name_taken(storage, principal, workspace_id, name or "")
@@ -62,27 +62,10 @@ def _start_import(upload_id: str, card: list, context: dict | None):
     except DataInsightError as exc:
         return no_update, error_alert(exc.message), False
 
-    def run(report):
-        results = []
-        for position, sheet in enumerate(sheets):
-            label = name or None
-            if label and len(sheets) > 1:
-                label = f"{label} – {sheet}"
-
-            def part(progress, message=None, force=False, _i=position):
-                report((_i + progress) / len(sheets), message, force=force)
-
-            results.append(imports.import_upload(
-                storage, principal, upload_id, workspace_id=workspace_id, name=label, sheet=sheet,
-                columns=columns if sheet == reviewed_sheet else None, mode=mode,
-                dataset_id=(context or {}).get("dataset"), report=part, keep_upload=True,
-                options=options, if_exists=(if_exists or "new") if mode == "new" else None,
-            ))
-        storage.uploads.discard(principal, upload_id)
-        return {"datasets": [{"id": r["id"], "name": r["name"], "rows": r["rows"], "notes": r.get("notes", [])}
-                             for r in results]}
-
-    job_id = storage.jobs.start(principal, "import", workspace_id, run, message="Importing")
+    params = {"upload_id": upload_id, "workspace_id": workspace_id, "name": name or None, "sheets": sheets,
+              "reviewed_sheet": reviewed_sheet, "columns": columns, "mode": mode,
+              "dataset_id": (context or {}).get("dataset"), "options": options, "if_exists": if_exists}
+    job_id = storage.jobs.start(principal, "import", workspace_id, params, message="Importing", task="import_sheets")
     return job_id, html.Div("Importing…", className="text-body-secondary"), True
 
 

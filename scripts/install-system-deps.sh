@@ -6,7 +6,8 @@
 #   test    pango, chromium and chromium-driver (browser tests), poppler-utils (PDF checks),
 #           postgresql (the tests run on it as well as on SQLite), mariadb-server (tests
 #           connect to it as a MySQL source), libreoffice-impress (a test opens the
-#           PowerPoint export with it)
+#           PowerPoint export with it), redis-server (the cluster tests' broker and
+#           shared cache, scripts/with-redis.sh)
 set -euo pipefail
 what=${1:-test}
 
@@ -66,6 +67,8 @@ case "$what" in
     [ -x /usr/sbin/mariadbd ] || have mariadbd || missing+=(mariadb-server)
     # PowerPoint exports are opened and printed by LibreOffice in a test (issue 17).
     have soffice || missing+=(libreoffice-impress)
+    # Background jobs on Celery workers through Redis (issue 14, scripts/with-redis.sh).
+    have redis-server || missing+=(redis-server)
     if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
     ;;
   *) echo "usage: $0 python|run|test" >&2; exit 2 ;;

@@ -51,7 +51,7 @@ class Storage:
 
     def __init__(self, database_url: str, data_dir: Path, sleep: Callable[[float], None] = time.sleep,
                  max_upload_mb: int = 1024, limits: Limits | None = None, audit_retention_days: int = 365,
-                 secret_key: str | None = None):
+                 secret_key: str | None = None, redis_url: str | None = None):
         self.limits = limits or Limits(max_upload_mb=max_upload_mb)
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -64,12 +64,14 @@ class Storage:
         self.invitations = InvitationService(self.engine, self.users)
         self.uploads = UploadService(self.engine, self.data_dir, self.limits)
         self.datasets = DatasetService(self.engine, self.workspaces, self.data_dir, self.limits)
-        self.jobs = JobService(self.engine)
+        self.jobs = JobService(self.engine, redis_url=redis_url)
+        self.jobs.storage = self
         self.profiles = ProfileService(self.engine, self.datasets, self.jobs, self.data_dir)
         self.roles = ColumnRoleService(self.engine, self.workspaces, self.datasets, self.profiles)
         self.profiles.roles = self.roles  # profile alerts follow the roles
         self.dashboards = DashboardService(self.engine, self.workspaces, self.datasets, self.roles)
-        self.queries = QueryService(self.datasets, self.data_dir)
+        self.redis_url = redis_url
+        self.queries = QueryService(self.datasets, self.data_dir, **self._shared_query_state(secret_key))
         self.queries.dashboards = self.dashboards
         self.queries.roles = self.roles
         self.dashboard_views = DashboardViewService(self.dashboards, self.datasets, self.queries)
@@ -83,7 +85,7 @@ class Storage:
                                          self.jobs)
         self.alerts = AlertService(self.engine, self.workspaces, self.dashboards, self.users, self.queries,
                                    self.jobs)
-        self.signup = SignupService(self.engine, self.users)
+        self.signup = SignupService(self.engine, self.users, redis_url=redis_url)
         # The secret key seals connection passwords: the app's, else the one kept in the
         # data dir (read only when a connection is first used).
         self.connections = ConnectionService(
@@ -110,6 +112,34 @@ class Storage:
                         self.schedules, self.alerts, self.signup, self.connections, self.syncs, self.sites):
             service.audit = self.audit
 
+    def configure(self, settings) -> None:
+        """The settings the services read after construction (mail, sign-up, webhooks,
+        connections): the same in a web process and in a Celery worker, which sends the
+        scheduled reports and alerts a web process's scheduler queued."""
+        from storage.schedules import Mailer
+
+        self.schedules.mailer = Mailer.from_settings(settings)
+        self.schedules.sends.per_user = settings.mail_sends_per_hour
+        self.schedules.sends.per_dashboard = settings.mail_sends_per_hour_per_dashboard
+        self.alerts.mailer = self.schedules.mailer
+        self.signup.mailer = self.schedules.mailer
+        self.signup.mode, self.signup.domains = settings.signup, settings.signup_domains
+        self.signup.public_url = settings.public_url
+        self.alerts.allow_private = settings.webhook_allow_private
+        self.connections.allow_loopback = settings.connections_allow_loopback
+        self.alerts.public_url = settings.public_url
+
+    def _shared_query_state(self, secret_key: str | None) -> dict:
+        """With Redis: the query result cache and its flights shared by every process
+        (storage.redis_state); the secret key signs the cached values, and is the one
+        every process shares (the data dir's, when not configured)."""
+        if not self.redis_url:
+            return {}
+        from storage.redis_state import RedisFlights, RedisResultCache, client
+        conn = client(self.redis_url)
+        key = secret_key or read_or_create_key(self.data_dir / "secret_key")
+        return {"cache": RedisResultCache(conn, key), "flights": RedisFlights(conn)}
+
     def start_event_upkeep(self, interval: float | None = None, snapshot_seconds: float | None = None) -> EventUpkeep:
         kwargs = {"interval": interval} if interval is not None else {}
         if snapshot_seconds is not None:
@@ -125,6 +155,7 @@ class Storage:
         self.datasets.recover()
         self.uploads.sweep()
         self.jobs.fail_orphans()
+        self.jobs.fail_stale()
         self.profiles.sweep()
         self.reports.sweep()
         self.sessions.sweep()

@@ -374,8 +374,8 @@ class AlertService:
                           workspace_id=row.workspace_id, dashboard_id=row.dashboard_id)
         if deliveries:
             if background:
-                self.jobs.start(principal, "alert_send", row.workspace_id,
-                                lambda reporter: {"sent": [self._deliver(d) for d in deliveries]}, message="Sending")
+                self.jobs.start(principal, "alert_send", row.workspace_id, {"deliveries": list(deliveries)},
+                                message="Sending")
             else:
                 for delivery_id in deliveries:
                     self._deliver(delivery_id)

@@ -207,7 +207,7 @@ class AnalysisService:
         params = self._check_params(params)
         dataset = self.datasets.get(principal, params["dataset_id"])
         return self.jobs.start(principal, f"analyze:{kind}"[:32], dataset.workspace_id,
-                               lambda reporter: self.run(principal, kind, params, reporter), message="Starting")
+                               {"kind": kind, "params": params}, message="Starting", task="analyze")
 
     @staticmethod
     def _progress(reporter) -> Callable[[float, str | None], None]:
@@ -298,10 +298,11 @@ class AnalysisService:
         dataset = self.datasets.get(principal, params["dataset_id"])
         if not dataset.role.at_least(Role.EDITOR):
             raise Forbidden("Saving cluster labels makes a new version of the dataset: that needs an editor")
+        return self.jobs.start(principal, "derive", dataset.workspace_id, {"params": params, "column": column},
+                               message="Saving the labels")
 
-        def work(reporter):
-            saved = self.save_cluster_labels(principal, params, column, reporter)
-            return {"dataset_id": saved.id, "name": saved.name, "version": saved.version, "rows": saved.rows,
-                    "column": saved.schema[-1]["name"]}
-
-        return self.jobs.start(principal, "derive", dataset.workspace_id, work, message="Saving the labels")
+    def save_labels_job(self, principal: Principal, job_params: dict, reporter) -> dict:
+        """The job (storage/job_kinds.py "derive"); save_cluster_labels checks the role again."""
+        saved = self.save_cluster_labels(principal, job_params["params"], job_params["column"], reporter)
+        return {"dataset_id": saved.id, "name": saved.name, "version": saved.version, "rows": saved.rows,
+                "column": saved.schema[-1]["name"]}

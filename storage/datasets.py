@@ -27,7 +27,7 @@ from storage.audit import NO_AUDIT
 from storage.database import as_utc, row_id, utcnow
 from storage.duck import connect, literal
 from storage.errors import IngestError, InvalidInput, NotFound
-from storage.jobs import pid_alive
+from storage.jobs import temp_owner, temp_owner_gone
 from storage.limits import Limits, check_stored
 from storage.metrics import metrics
 from storage.principal import Principal, Role
@@ -389,8 +389,9 @@ class DatasetService:
                 source.cleanup()
 
     def _tmp_path(self, suffix: str) -> Path:
-        # The pid in the name lets start-up tell a dead process's leftovers from a live one's.
-        return self.tmp_dir / f"{os.getpid()}-{uuid.uuid4().hex}{suffix}"
+        # The pid and host in the name let start-up tell a dead process's leftovers from a
+        # live one's, on this machine only.
+        return self.tmp_dir / f"{temp_owner()}-{uuid.uuid4().hex}{suffix}"
 
     def _commit_file(self, tmp: Path) -> tuple[str, int]:
         """fsync the finished temp file and rename it into place: (relative path, size)."""
@@ -679,8 +680,7 @@ class DatasetService:
         removed_tmp = removed_orphans = 0
         cutoff = time.time() - grace.total_seconds()
         for path in self.tmp_dir.glob("*"):
-            owner = path.name.split("-", 1)[0]
-            dead_owner = owner.isdigit() and not pid_alive(int(owner))
+            dead_owner = temp_owner_gone(path.name)
             try:
                 if path.is_file() and (dead_owner or path.stat().st_mtime < cutoff):
                     path.unlink()

@@ -2,6 +2,7 @@
 directory are the same everywhere."""
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import duckdb
@@ -10,14 +11,23 @@ import duckdb
 MEMORY_LIMIT = "768MB"
 
 
+def spill_dir(temp_dir: Path) -> Path:
+    """Where DuckDB spills: a folder of this host's under ``temp_dir``. DuckDB names its
+    spill files by pid and instance (duckdb_temp_<pid>_<n>_...), which is unique on one
+    machine only; on a data dir shared by several machines two hosts' pids may meet."""
+    host = "".join(c if c.isalnum() or c in "._" else "_" for c in socket.gethostname())[:60]
+    return temp_dir / f"duckdb@{host}"
+
+
 def connect(temp_dir: Path | None = None, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT})
     # Times with a zone are kept as UTC wall time whatever the server's own zone is (a
     # synced timestamptz, an uploaded Parquet file): the same instant, the same value.
     con.execute("SET TimeZone = 'UTC'")
     if temp_dir is not None:
+        # DuckDB makes the spill folder when it first spills and removes it on close.
         temp_dir.mkdir(parents=True, exist_ok=True)
-        con.execute("SET temp_directory = ?", [str(temp_dir)])
+        con.execute("SET temp_directory = ?", [str(spill_dir(temp_dir))])
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     # query_progress() answers -1 unless the progress bar is on; keep it from printing.

@@ -13,4 +13,5 @@ from errors import (  # noqa: F401
     QuotaExceeded,
     RateLimited,
     Unauthenticated,
+    Unavailable,
 )

@@ -118,3 +118,50 @@ def import_upload(storage, principal: Principal, upload_id, workspace_id=None, n
     result = dataset.public_dict()
     result["notes"] = inspection.notes
     return result
+
+
+# An import makes one dataset per ticked sheet; the list comes from the browser (a Dash
+# callback takes any post), so it is bounded like any input.
+MAX_SHEETS = 100
+
+
+def check_sheets(sheets) -> list:
+    """The sheets to import, checked: a list of up to MAX_SHEETS distinct names (None for
+    a file without sheets)."""
+    if not isinstance(sheets, list) or not 1 <= len(sheets) <= MAX_SHEETS:
+        raise InvalidInput(f"Choose 1 to {MAX_SHEETS} sheets to import")
+    if any(s is not None and (not isinstance(s, str) or len(s) > 200) for s in sheets) or len(set(sheets)) != len(sheets):
+        raise InvalidInput("Sheets are named by distinct names of at most 200 characters")
+    return sheets
+
+
+def import_sheets(storage, principal: Principal, params: dict, report) -> dict:
+    """The import screen's job (storage/job_kinds.py "import_sheets"): one dataset per
+    sheet of an upload (one for a file without sheets), then the upload is discarded.
+
+    JSON params: upload_id, workspace_id, name, sheets (names, or [None]), reviewed_sheet
+    and its columns, mode, dataset_id, options, if_exists. Each sheet's dataset is noted
+    in the job's checkpoint as soon as it is committed, so that a run delivered again
+    after its worker died imports only the sheets still missing."""
+    sheets = check_sheets(params.get("sheets") or [None])
+    name, mode = params.get("name") or None, params.get("mode", "new")
+    done = {int(k): v for k, v in (report.checkpointed().get("sheets") or {}).items()}
+    for position, sheet in enumerate(sheets):
+        if position in done:
+            continue
+        label = f"{name} – {sheet}" if name and len(sheets) > 1 else name
+
+        def part(progress, message=None, force=False, _i=position):
+            report((_i + progress) / len(sheets), message, force=force)
+
+        result = import_upload(
+            storage, principal, params["upload_id"], workspace_id=params.get("workspace_id"), name=label,
+            sheet=sheet, columns=params.get("columns") if sheet == params.get("reviewed_sheet") else None,
+            mode=mode, dataset_id=params.get("dataset_id"), report=part, keep_upload=True,
+            options=params.get("options"), if_exists=(params.get("if_exists") or "new") if mode == "new" else None,
+        )
+        done[position] = {"id": result["id"], "name": result["name"], "rows": result["rows"],
+                          "notes": result.get("notes", [])}
+        report.checkpoint({"sheets": {str(k): v for k, v in done.items()}})
+    storage.uploads.discard(principal, params["upload_id"])
+    return {"datasets": [done[i] for i in range(len(sheets))]}

@@ -20,11 +20,11 @@ from sqlalchemy.engine import Engine
 
 from analytics.profile import compute_profile
 from analytics.profiling.alerts import apply_roles
-from storage.database import as_utc, utcnow
+from storage.database import utcnow
 from storage.datasets import Dataset, DatasetService, _fsync_dir, _fsync_file
 from storage.duck import connect, literal
 from storage.errors import Conflict, Forbidden
-from storage.jobs import STALE_AFTER, JobService, pid_alive
+from storage.jobs import JobService, looks_interrupted, pid_alive
 from storage.principal import Principal, Role
 from storage.priority import polite
 from storage.tables import dataset_versions, jobs
@@ -104,7 +104,7 @@ class ProfileService:
         if row is None:
             return None
         status, message = row.status, row.message
-        if status in ("queued", "running") and as_utc(row.updated_at) < utcnow() - STALE_AFTER:
+        if looks_interrupted(status, row.worker, row.updated_at):
             status = "interrupted"
         elif status in ("queued", "running") and row.cancel_requested:
             message = "Cancelling…"
@@ -119,31 +119,34 @@ class ProfileService:
             fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return None
-        path = self.datasets.file_path(dataset)
-        dataset_id, version, schema, size = dataset.id, dataset.version, dataset.schema, dataset.size_bytes
-        tmp_dir = self.datasets.tmp_dir
-
-        def work(reporter) -> dict:
-            con = connect(tmp_dir)
-            try:
-                profile = compute_profile(
-                    con, f"read_parquet({literal(str(path))})", schema, size_bytes=size,
-                    report=lambda fraction, message: reporter(0.02 + 0.96 * fraction, message),
-                    check=polite(reporter.check))  # dashboards' queries first, between its steps
-            finally:
-                con.close()
-            profile.update(dataset_id=dataset_id, version=version)
-            if self._version_exists(dataset_id, version):
-                self._write(dataset_id, version, profile)
-            self._path(dataset_id, version, "job").unlink(missing_ok=True)
-            return {"dataset_id": dataset_id, "version": version}
-
+        params = {"dataset_id": dataset.id, "version": dataset.version, "path": dataset.path,
+                  "schema": dataset.schema, "size_bytes": dataset.size_bytes}
         try:
-            job_id = self.jobs.start(principal, JOB_KIND, dataset.workspace_id, work, message="Profiling")
+            job_id = self.jobs.start(principal, JOB_KIND, dataset.workspace_id, params, message="Profiling")
             os.write(fd, job_id.encode())
         finally:
             os.close(fd)
         return job_id
+
+    def compute(self, params: dict, reporter) -> dict:
+        """The job (storage/job_kinds.py "profile"): compute the profile of one version and
+        write it whole (temp file and rename), so a job run again after its worker died
+        simply computes it again."""
+        dataset_id, version = int(params["dataset_id"]), int(params["version"])
+        path = self.datasets.data_dir / params["path"]
+        con = connect(self.datasets.tmp_dir)
+        try:
+            profile = compute_profile(
+                con, f"read_parquet({literal(str(path))})", params["schema"], size_bytes=params["size_bytes"],
+                report=lambda fraction, message: reporter(0.02 + 0.96 * fraction, message),
+                check=polite(reporter.check))  # dashboards' queries first, between its steps
+        finally:
+            con.close()
+        profile.update(dataset_id=dataset_id, version=version)
+        if self._version_exists(dataset_id, version):
+            self._write(dataset_id, version, profile)
+        self._path(dataset_id, version, "job").unlink(missing_ok=True)
+        return {"dataset_id": dataset_id, "version": version}
 
     def _version_exists(self, dataset_id: int, version: int) -> bool:
         with self.engine.connect() as conn:

@@ -48,6 +48,9 @@ MEMORY_ENTRIES = 512  # recent outputs also kept in this process, in front of th
 # An analysis widget not computed yet (a new version) is waited for this long in a page
 # request; after that the page shows it computing and polls.
 ANALYSIS_WAIT = 1.5
+# How long another process waits for an analysis widget that one process computes (with
+# Redis) before computing it itself; a process that dies mid-way frees the key after this.
+ANALYSIS_FLIGHT_SECONDS = 300
 
 
 class _Recent:
@@ -123,7 +126,7 @@ def _missing_column_again(exc: MissingColumn) -> InvalidSpec:
 
 class QueryService:
     def __init__(self, datasets: DatasetService, data_dir: Path, time_limit: float = DEFAULT_TIME_LIMIT,
-                 row_cap: int = ROW_CAP):
+                 row_cap: int = ROW_CAP, cache=None, flights=None):
         self.datasets = datasets
         self.dashboards = None  # set by Storage: render_shared reads the shared dashboard
         self.analyses = None  # set by Storage: analysis widgets run their analysis through it
@@ -134,8 +137,13 @@ class QueryService:
         self.data_dir = Path(data_dir)
         self.time_limit = time_limit
         self.row_cap = row_cap
-        self.cache = diskcache.Cache(str(self.data_dir / "cache" / "queries"), size_limit=CACHE_SIZE_LIMIT,
-                                     eviction_policy="least-recently-used")
+        # With Redis (storage.redis_state) the cache and the flights are shared by every
+        # process on every machine; without it, diskcache on this machine and threading
+        # Events in this process.
+        self.cache = cache if cache is not None else diskcache.Cache(
+            str(self.data_dir / "cache" / "queries"), size_limit=CACHE_SIZE_LIMIT,
+            eviction_policy="least-recently-used")
+        self.flights = flights
         self.recent = _Recent(MEMORY_ENTRIES)
         self._ranges: OrderedDict = OrderedDict()  # version file -> {integer column: (min, max)} of numeric columns
         self._ranges_lock = threading.Lock()
@@ -319,10 +327,41 @@ class QueryService:
                 return {**hit, "cached": True}
             return self.result_on(dataset, normalized)  # it failed: run it here, with its error
         try:
-            return self._run_query(key, dataset, normalized)
+            return self._run_once_everywhere(key, dataset, normalized)
         finally:
             with self._inflight_lock:
                 self._inflight.pop(key).set()
+
+    def _run_once_everywhere(self, key: str, dataset: Dataset, normalized: dict) -> dict:
+        """With Redis: the same query asked of two processes (two web processes behind a
+        proxy, a prefetch here and a viewer there) scans the table once; the other process
+        waits for the flight to end and reads the shared cache. A flight that ends without
+        a result (the query failed, or its process died) is run again here."""
+        def shared(hit: dict) -> dict:
+            metrics().widget_queries.labels(normalized["type"], "shared").inc()
+            return {**hit, "cached": True}
+
+        return self._once_everywhere(key, self.time_limit + 5, lambda: self._run_query(key, dataset, normalized),
+                                     on_shared=shared)
+
+    def _once_everywhere(self, key: str, seconds: float, compute, on_shared=lambda hit: hit):
+        """``compute()`` (which stores its result under ``key``) unless another process is
+        computing the same key: then wait for it, up to ``seconds``, and answer its result
+        from the shared cache. Without Redis there is one process to think of: compute."""
+        if self.flights is None:
+            return compute()
+        token = self.flights.take(key, seconds)
+        if token is None:
+            self.flights.wait(key, seconds)
+            hit = self._cached(key)
+            if hit is not None:
+                return on_shared(hit)
+            token = self.flights.take(key, seconds)  # None: still running elsewhere; run here rather than wait twice
+        try:
+            return compute()
+        finally:
+            if token is not None:
+                self.flights.release(key, token)
 
     def _run_query(self, key: str, dataset: Dataset, normalized: dict) -> dict:
         wt = widget_type(normalized["type"])
@@ -438,8 +477,10 @@ class QueryService:
             self._store(key, output)
             return output
 
+        # A page's poll may land on another web process: with Redis that process waits for
+        # the first one's analysis (in its background thread) instead of starting it again.
         try:
-            return self.background.get(key, compute, wait)
+            return self.background.get(key, lambda: self._once_everywhere(key, ANALYSIS_FLIGHT_SECONDS, compute), wait)
         except StillComputing:
             return {"kind": "pending", "message": "Computing this analysis on the current data; it appears here "
                                                   "when it is done."}

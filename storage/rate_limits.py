@@ -5,8 +5,10 @@ point 3): every worker process and machine counts against the same rows.
 through six methods; this is that storage. One statement per hit: an upsert that starts a
 new window when the old one has ended and otherwise adds to it, answering the new count
 (``INSERT ... ON CONFLICT ... RETURNING``, in SQLite and PostgreSQL alike), so two
-processes hitting one key at once cannot both see the old count. When Redis is configured
-(issue 14) its own storage in ``limits`` can replace this one.
+processes hitting one key at once cannot both see the old count. With Redis configured
+(DATAINSIGHT_REDIS_URL, issue 14) the counters go to the ``limits`` library's own Redis
+storage instead (counter_storage): an INCR per hit there, not a write to the metadata
+database, and the keys expire by themselves.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import random
 import threading
 import time
 
-from limits.storage import Storage
+from limits.storage import RedisStorage, Storage
 from sqlalchemy import case, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -208,3 +210,23 @@ class BufferedRateLimitStorage(Storage):
 
 
 MAX_BUFFERED_KEYS = 100_000
+
+
+class RedisRateLimitStorage(RedisStorage):
+    """``limits``' Redis storage, with the clock web.rate_limits reads for Retry-After (the
+    window's reset time it answers is on the wall clock, as Redis's expiry is)."""
+
+    def __init__(self, url: str, clock=time.time):
+        super().__init__(url, key_prefix="datainsight:limits", socket_timeout=5, socket_connect_timeout=5)
+        self.clock = clock
+
+
+def counter_storage(engine, redis_url: str | None = None, buffered: bool = False) -> Storage:
+    """Where rate-limit counters live: Redis when configured, else the metadata database
+    (``buffered``: counted in the process and added to it once a second, for counters hit
+    by every request of a busy route; Redis takes each hit at once as cheaply)."""
+    if redis_url:
+        return RedisRateLimitStorage(redis_url)
+    if buffered:
+        return BufferedRateLimitStorage(DatabaseRateLimitStorage(engine))
+    return DatabaseRateLimitStorage(engine)

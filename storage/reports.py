@@ -388,25 +388,30 @@ class ReportService:
         board = self.dashboards.get(principal, dashboard_id)  # NotFound before a job exists
         self.sweep()
 
-        def run(reporter):
-            reporter(0.02, "Querying the widgets", force=True)
-            report = self.collect(principal, board["id"], view, timezone)
-            reporter.check()
-            reporter(0.1, "Laying out the report", force=True)
-            built = self.build(report, fmt, paper, orientation, progress=lambda p, m: (reporter.check(), reporter(p, m)))
-            name = f"{uuid.uuid4().hex}{layout.FORMATS[fmt][1]}"
-            path = self.files_dir / name
-            if built.path is not None:
-                built.path.replace(path)
-            else:
-                tmp = path.with_suffix(path.suffix + ".part")
-                tmp.write_bytes(built.content)
-                tmp.replace(path)
-            return {"file": name, "filename": built.filename, "mimetype": built.mimetype, "format": fmt,
-                    "size": built.stats["bytes"], "stats": built.stats}
-
         self._record_export(principal, board, fmt)
-        return self.jobs.start(principal, "report", board["workspace_id"], run, message="Queued")
+        params = {"dashboard_id": board["id"], "view": view, "format": fmt, "paper": paper,
+                  "orientation": orientation, "timezone": timezone}
+        return self.jobs.start(principal, "report", board["workspace_id"], params, message="Queued")
+
+    def render_export(self, principal: Principal, params: dict, reporter) -> dict:
+        """The job (storage/job_kinds.py "report"): render the report to a file of its own
+        name, written whole (temp file and rename); run again, it renders again."""
+        fmt, paper, orientation = params["format"], params["paper"], params["orientation"]
+        reporter(0.02, "Querying the widgets", force=True)
+        report = self.collect(principal, params["dashboard_id"], params["view"], params["timezone"])
+        reporter.check()
+        reporter(0.1, "Laying out the report", force=True)
+        built = self.build(report, fmt, paper, orientation, progress=lambda p, m: (reporter.check(), reporter(p, m)))
+        name = f"{uuid.uuid4().hex}{layout.FORMATS[fmt][1]}"
+        path = self.files_dir / name
+        if built.path is not None:
+            built.path.replace(path)
+        else:
+            tmp = path.with_suffix(path.suffix + ".part")
+            tmp.write_bytes(built.content)
+            tmp.replace(path)
+        return {"file": name, "filename": built.filename, "mimetype": built.mimetype, "format": fmt,
+                "size": built.stats["bytes"], "stats": built.stats}
 
     def job_file(self, principal: Principal, job_id) -> tuple[Path, str, str]:
         """(path, mimetype, download name) of a finished export job of this person."""

@@ -494,8 +494,8 @@ class ScheduleService:
                 schedule_id=row.id, due_at=now, trigger="manual", status="running", attempts=0,
                 claimed_by=self.worker, started_at=now).returning(schedule_runs.c.id)).scalar_one()
         if background and self.mail_warning() is None:
-            self.jobs.start(principal, "schedule_send", row.workspace_id,
-                            lambda reporter: self._attempt(run_id, log_id), message="Sending")
+            self.jobs.start(principal, "schedule_send", row.workspace_id, {"run_id": run_id, "log_id": log_id},
+                            message="Sending")
         else:
             self._attempt(run_id, log_id)
         return self.run(principal, run_id)

@@ -30,7 +30,7 @@ from storage.audit import NO_AUDIT
 from storage.database import as_utc, utcnow
 from storage.errors import DataInsightError, Forbidden, InvalidInput, RateLimited
 from storage.passwords import check_password_rules, hash_password
-from storage.rate_limits import DatabaseRateLimitStorage
+from storage.rate_limits import counter_storage
 from storage.schedules import MailError, Mailer
 from storage.tables import account_links, users
 from storage.tokens import hash_token
@@ -47,7 +47,8 @@ MODES = ("invite", "open")
 class SignupService:
     audit = NO_AUDIT  # Storage gives it the real AuditLog
 
-    def __init__(self, engine, users_service: UserService, mailer: Mailer | None = None, clock=utcnow):
+    def __init__(self, engine, users_service: UserService, mailer: Mailer | None = None, clock=utcnow,
+                 redis_url: str | None = None):
         self.engine = engine
         self.users = users_service
         self.mailer = mailer or Mailer()
@@ -55,7 +56,7 @@ class SignupService:
         self.mode = "invite"  # DATAINSIGHT_SIGNUP
         self.domains: tuple[str, ...] = ()  # DATAINSIGHT_SIGNUP_DOMAINS; empty: any
         self.public_url: str | None = None  # DATAINSIGHT_PUBLIC_URL, else the address the request came to
-        self._limiter = FixedWindowRateLimiter(DatabaseRateLimitStorage(engine))
+        self._limiter = FixedWindowRateLimiter(counter_storage(engine, redis_url))
         self._limits = [parse(text) for text in LINK_LIMITS]
 
     # --- helpers --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from storage import xlsx_guard
 from storage.errors import IngestError
+from storage.jobs import temp_owner
 from storage.limits import Expansion
 
 MB = 1024 * 1024
@@ -73,10 +74,10 @@ def _lower_name(name: str) -> str:
 
 
 def _temp(work_dir: Path, suffix: str) -> Path:
-    # The pid in the name lets start-up remove what a killed process left (see
-    # DatasetService.recover); without it a dead import's copy stayed for ten minutes.
+    # The pid and host in the name let start-up remove what a killed process of this host
+    # left (see DatasetService.recover); without it a dead import's copy stayed for ten minutes.
     work_dir.mkdir(parents=True, exist_ok=True)
-    return work_dir / f"{os.getpid()}-{uuid.uuid4().hex}{suffix}"
+    return work_dir / f"{temp_owner()}-{uuid.uuid4().hex}{suffix}"
 
 
 def human_size(size: int) -> str:

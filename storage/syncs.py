@@ -328,59 +328,87 @@ class SyncService:
     # --- making one ---------------------------------------------------------------------------
 
     def create(self, principal: Principal, connection_id, payload) -> dict:
-        """Starts copying; 202-style {"job_id", "status_url"}. The job's result is the dataset."""
+        """Starts copying; 202-style {"job_id", "status_url"}. The job's result is the dataset.
+        The copy is the job kind "sync_create" (storage/job_kinds.py): JSON params, so that
+        it runs on a Celery worker as well as in this process."""
         target, row = self.connections.target(principal, connection_id, Role.EDITOR)
         values = self._clean(payload, target.kind)
-        workspace_id = row.workspace_id
-        connection_id = row.id
+        job_id = self.jobs.start(principal, "sync", row.workspace_id, {"connection_id": row.id, "values": values},
+                                 message="Waiting to copy", task="sync_create")
+        return {"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}
 
+    def create_job(self, principal: Principal, params: dict, report: Reporter) -> dict:
+        """The job: the first copy of a new synced (or live) dataset. The connection is
+        looked up and the person's right to it checked again where the job runs.
+
+        Run again after its worker died, it starts over unless the dataset it made is whole:
+        a dataset committed without its sync row (the checkpoint names it) is deleted first,
+        so a redelivery never leaves two datasets for one request."""
+        target, row = self.connections.target(principal, int(params["connection_id"]), Role.EDITOR)
+        values = params["values"]
+        made = report.checkpointed().get("dataset_id")
+        if made is not None:
+            done = self._finished_copy(principal, int(made))
+            if done is not None:
+                return done
+        try:
+            return self._first_copy(principal, target, row.workspace_id, row.id, values, report)
+        except JobCancelled:
+            raise
+        except DataInsightError as exc:  # editors copy without seeing where the connection points
+            raise type(exc)(without_settings(exc.message, target), details=exc.details) from None
+
+    def _finished_copy(self, principal: Principal, dataset_id: int) -> dict | None:
+        """For a run delivered again: the result if the earlier run's dataset is whole (it
+        has its sync row), else None after deleting what the earlier run left."""
+        with self.engine.connect() as conn:
+            sync = conn.execute(select(dataset_syncs).where(dataset_syncs.c.dataset_id == dataset_id)).first()
+        try:
+            dataset = self.datasets.get(principal, dataset_id)
+        except NotFound:
+            return None
+        if sync is not None:
+            return {"dataset": dataset.public_dict(), "rows": sync.last_rows,
+                    "notes": json.loads(sync.notes_json or "[]")}
+        self.datasets.delete(principal, dataset_id)
+        return None
+
+    def _first_copy(self, principal: Principal, target, workspace_id: int, connection_id: int, values: dict,
+                    report: Reporter) -> dict:
         live = values["mode"] == "live"
-
-        def copy(report: Reporter) -> dict:
-            report(0.02, f"Connecting to {target.label}", force=True)
-            query = _sample_of(values["query"], target.kind) if live else values["query"]
-            path, rows, notes, columns, written = self._copy(target, query, values["incremental_column"], None,
-                                                             report)
+        report(0.02, f"Connecting to {target.label}", force=True)
+        query = _sample_of(values["query"], target.kind) if live else values["query"]
+        path, rows, notes, columns, written = self._copy(target, query, values["incremental_column"], None, report)
+        try:
+            report(0.9, f"Importing {rows:,} rows", force=True)
+            dataset = self._import_new(principal, workspace_id, path, values, _types(columns), written)
+        finally:
+            path.unlink(missing_ok=True)
+        report.checkpoint({"dataset_id": dataset.id})
+        if live:
             try:
-                report(0.9, f"Importing {rows:,} rows", force=True)
-                dataset = self._import_new(principal, workspace_id, path, values, _types(columns), written)
-            finally:
-                path.unlink(missing_ok=True)
-            if live:
-                try:
-                    check_live_names(dataset.schema, [c.name for c in columns])
-                except DataInsightError:
-                    self.datasets.delete(principal, dataset.id)
-                    raise
-                notes = notes + [_sample_note(rows)]
-            now = self.clock()
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(insert(dataset_syncs).values(
-                        dataset_id=dataset.id, source="live" if live else "connection",
-                        cache_seconds=values["cache_seconds"], connection_id=connection_id, source_table=values["table"],
-                        source_sql=values["sql"], refresh_json=json.dumps(values["refresh"]),
-                        incremental_column=values["incremental_column"], owner_id=principal.user_id,
-                        next_refresh_at=next_refresh(values["refresh"], now), last_refresh_at=now, last_status="ok",
-                        last_rows=rows, notes_json=json.dumps(notes), created_at=now))
-            except BaseException:
+                check_live_names(dataset.schema, [c.name for c in columns])
+            except DataInsightError:
                 self.datasets.delete(principal, dataset.id)
                 raise
-            self.audit.record(principal, "dataset.synced", target_type="dataset", target_id=dataset.id,
-                              target_name=dataset.name, workspace_id=workspace_id, connection_id=connection_id,
-                              rows=rows)
-            return {"dataset": dataset.public_dict(), "rows": rows, "notes": notes}
-
-        def copy_hiding_settings(report: Reporter) -> dict:
-            try:
-                return copy(report)
-            except JobCancelled:
-                raise
-            except DataInsightError as exc:  # editors copy without seeing where the connection points
-                raise type(exc)(without_settings(exc.message, target), details=exc.details) from None
-
-        job_id = self.jobs.start(principal, "sync", workspace_id, copy_hiding_settings, message="Waiting to copy")
-        return {"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}
+            notes = notes + [_sample_note(rows)]
+        now = self.clock()
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(dataset_syncs).values(
+                    dataset_id=dataset.id, source="live" if live else "connection",
+                    cache_seconds=values["cache_seconds"], connection_id=connection_id, source_table=values["table"],
+                    source_sql=values["sql"], refresh_json=json.dumps(values["refresh"]),
+                    incremental_column=values["incremental_column"], owner_id=principal.user_id,
+                    next_refresh_at=next_refresh(values["refresh"], now), last_refresh_at=now, last_status="ok",
+                    last_rows=rows, notes_json=json.dumps(notes), created_at=now))
+        except BaseException:
+            self.datasets.delete(principal, dataset.id)
+            raise
+        self.audit.record(principal, "dataset.synced", target_type="dataset", target_id=dataset.id,
+                          target_name=dataset.name, workspace_id=workspace_id, connection_id=connection_id,
+                          rows=rows)
+        return {"dataset": dataset.public_dict(), "rows": rows, "notes": notes}
 
     def _copy(self, target, query: str, incremental: str | None, after, report: Reporter):
         """Stream the rows into a temp Parquet file: (path, rows, notes, columns, written).
@@ -617,31 +645,36 @@ class SyncService:
             workspace_id = conn.execute(select(datasets_table.c.workspace_id)
                                         .where(datasets_table.c.id == dataset_id)).scalar()
 
-        def run(report: Reporter) -> dict:
-            try:
-                return self._refresh(principal, dataset_id, full, report)
-            except JobCancelled:  # the person stopped it: the previous version stays, and no failure is recorded
-                raise
-            except DataInsightError as exc:
-                # Shown on the dataset page to anyone who reads the dataset: without the
-                # connection's settings (its owner sees them with Test on the Connections page).
-                shown = self._shown_error(dataset_id, exc.message)
-                self._record(dataset_id, status="failed", error=shown)
-                raise type(exc)(shown, details=exc.details) from None
-            except Exception:
-                self._record(dataset_id, status="failed",
-                             error="Something went wrong on the server; the log has the details")
-                raise
-            finally:
-                self._release(dataset_id, token)
-
         try:
-            job_id = self.jobs.start(principal, "sync", workspace_id, run, message=f"Waiting to refresh ({trigger})",
-                                     job_id=token)
+            job_id = self.jobs.start(principal, "sync", workspace_id,
+                                     {"dataset_id": dataset_id, "token": token, "full": full},
+                                     message=f"Waiting to refresh ({trigger})", job_id=token, task="sync_refresh")
         except BaseException:
             self._release(dataset_id, token)
             raise
         return {"job_id": job_id, "status_url": f"/api/v1/jobs/{job_id}"}
+
+    def refresh_job(self, principal: Principal, params: dict, report: Reporter) -> dict:
+        """The job (storage/job_kinds.py "sync_refresh"): refresh one dataset under the claim
+        ``token`` (the job's id), released at the end whatever happens."""
+        dataset_id, token, full = int(params["dataset_id"]), params["token"], bool(params["full"])
+        try:
+            return self._refresh(principal, dataset_id, full, report)
+        except JobCancelled:  # the person stopped it: the previous version stays, and no failure is recorded
+            raise
+        except DataInsightError as exc:
+            # Shown on the dataset page to anyone who reads the dataset: without the
+            # connection's settings (its owner sees them with Test on the Connections page).
+            shown = self._shown_error(dataset_id, exc.message)
+            self._record(dataset_id, status="failed", error=shown)
+            raise type(exc)(shown, details=exc.details) from None
+        except Exception:
+            self._record(dataset_id, status="failed",
+                         error="Something went wrong on the server; the log has the details")
+            raise
+        finally:
+            self._release(dataset_id, token)
+
 
     def _shown_error(self, dataset_id: int, message: str) -> str:
         with self.engine.connect() as conn:

@@ -1,5 +1,5 @@
 """Rate limits (issue 15, point 3), counted with the ``limits`` library in the metadata
-database (storage.rate_limits) so that every worker process agrees.
+database, or Redis when configured (storage.rate_limits), so that every process agrees.
 
 - API calls (``/api/``) of a signed-in person or an API token: ``DATAINSIGHT_RATE_LIMIT``
   (600/minute) per token, or per person for the session;
@@ -19,7 +19,7 @@ import flask
 from limits import parse
 from limits.strategies import FixedWindowRateLimiter
 
-from storage.rate_limits import DatabaseRateLimitStorage
+from storage.rate_limits import counter_storage
 from web.auth import classify
 from web.proxies import request_client_address
 
@@ -48,7 +48,7 @@ def install(server: flask.Flask, settings, engine) -> None:
     anonymous = parse(settings.anonymous_rate_limit) if settings.anonymous_rate_limit else None
     if signed_in is None and anonymous is None:
         return
-    limiter = FixedWindowRateLimiter(DatabaseRateLimitStorage(engine))
+    limiter = FixedWindowRateLimiter(counter_storage(engine, settings.redis_url))
 
     def count():
         request = flask.request

@@ -391,3 +391,48 @@ def test_a_viewer_sees_the_source_but_cannot_refresh(client, ada, bob, app_stora
     assert client.post(f"/api/v1/datasets/{dataset_id}/refresh", headers=bearer(bob)).status_code == 403
     assert client.patch(f"/api/v1/datasets/{dataset_id}/sync", json={"refresh": "hourly"},
                         headers=bearer(bob)).status_code == 403
+
+
+def test_a_first_copy_delivered_again_never_leaves_two_datasets(client, ada, app_storage, admin, pg_db):
+    """The first copy is the named job "sync_create" (it runs on Celery workers too). A run
+    delivered again after its worker died between committing the dataset and its sync row
+    deletes that half-made dataset and copies again; one delivered again after everything
+    was committed answers the dataset it made."""
+    from sqlalchemy import delete, update
+
+    from storage.jobs import Reporter
+    from storage.tables import dataset_syncs, jobs
+
+    pg_db.run("CREATE TABLE t (id int, name text)", "INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    ws = workspace_of(app_storage, admin)
+    cid = connect(client, ada, pg_db, ws)
+    started = sync(client, ada, cid, name="Copy", table="public.t")
+    job = wait_job(client, ada, started)
+    assert job["status"] == "done", job
+    first = job["result"]["dataset"]["id"]
+    job_id = started.get_json()["job_id"]
+    principal = admin.principal()
+    row = app_storage.jobs._row(job_id)
+    params = {"connection_id": cid, "values": app_storage.syncs._clean(
+        {"name": "Copy", "table": "public.t"}, "postgresql")}
+    assert row.kind == "sync"
+
+    def as_a_worker_left_it():
+        with app_storage.engine.begin() as conn:
+            conn.execute(update(jobs).where(jobs.c.id == job_id).values(status="running", result_json=None))
+        reporter = Reporter(app_storage.engine, job_id)
+        reporter.checkpoint({"dataset_id": first})
+        return reporter
+
+    # Everything was committed; only "done" was lost: the same dataset, nothing copied.
+    again = app_storage.syncs.create_job(principal, params, as_a_worker_left_it())
+    assert again["dataset"]["id"] == first and again["rows"] == 2
+    assert [d.id for d in app_storage.datasets.list(principal, ws)] == [first]
+
+    # The dataset was committed without its sync row: it is deleted, and copied again once.
+    with app_storage.engine.begin() as conn:
+        conn.execute(delete(dataset_syncs).where(dataset_syncs.c.dataset_id == first))
+    again = app_storage.syncs.create_job(principal, params, as_a_worker_left_it())
+    datasets = app_storage.datasets.list(principal, ws)
+    assert [d.id for d in datasets] == [again["dataset"]["id"]] and again["dataset"]["id"] != first
+    assert again["rows"] == 2
