@@ -153,6 +153,21 @@ def _stop(process: subprocess.Popen) -> None:
         pass
 
 
+def _group_cpu_s(pgid: int) -> float:
+    """User + system CPU seconds of a process group's live processes (and of the children
+    they waited for)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(fields[2]) == pgid:
+                    total += sum(int(f) for f in fields[11:15])
+            except (OSError, ValueError, IndexError):
+                continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _group_rss_kb(pgid: int) -> int:
     total = 0
     for entry in Path("/proc").iterdir():
@@ -351,8 +366,10 @@ def measure_config(name: str, source: Path, rows: int, users: int, duration: int
         _log(f"[{name}] locust: {users} people for {duration} s against port(s) {ports}")
         groups = {label: p.pid for label, p in processes.items()}
         cpu_before = _children_cpu()
+        server_cpu = {label: _group_cpu_s(pgid) for label, pgid in groups.items()}
         with MemorySampler(groups) as memory:
             result = run_locust(config, work, users, duration)
+        result["server_cpu_s"] = {label: _group_cpu_s(pgid) - server_cpu[label] for label, pgid in groups.items()}
         result["locust_cpu_s"] -= cpu_before
         for label, process in processes.items():
             if process.poll() is not None:
@@ -463,6 +480,12 @@ def report(results: list[dict]) -> list[dict]:
         peaks = ", ".join(f"{k} {v:.0f}" for k, v in m["peak_rss_mb_by_process"].items())
         print(f"peak memory of the app's processes: {m['peak_rss_mb']:.0f} MiB together ({peaks} MiB); "
               f"locust itself used {m['locust_cpu_s']:.0f} CPU s")
+        cpu = m.get("server_cpu_s", {})
+        if cpu and total["count"]:
+            spent = ", ".join(f"{k} {v:.0f}" for k, v in cpu.items())
+            print(f"CPU of the app's processes during the run: {sum(cpu.values()):.0f} s ({spent} s): "
+                  f"{sum(cpu.values()) / total['count'] * 1000:.1f} ms per HTTP request, "
+                  f"{sum(cpu.values()) / m['duration'] / m['users'] * 1000:.0f} ms per person per second")
         filt = m["kinds"].get(FILTER_KIND, {}).get("p95", float("nan"))
         warm = m["kinds"].get(WIDGET_KINDS[0], {}).get("p95", float("nan"))
         other = m["kinds"].get(WIDGET_KINDS[1], {}).get("p95", float("nan"))
