@@ -56,11 +56,16 @@ class Person(HttpUser):
         base = f"http://127.0.0.1:{next(_ports)}"
         return base + path, {"Origin": base}
 
+    @staticmethod
+    def _why(response) -> str:
+        """The status and the start of the body, or (status 0) the connection's error."""
+        return f"{response.status_code}: {getattr(response, 'error', None) or response.text[:200]}"
+
     def _post(self, path: str, name: str, body: dict, check=None):
         url, headers = self._url(path)
         with self.client.post(url, json=body, headers=headers, name=name, catch_response=True) as response:
             if response.status_code != 200:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+                response.failure(self._why(response))
             elif check is not None and not check(response):
                 response.failure(f"unexpected answer: {response.text[:200]}")
             else:
@@ -71,7 +76,7 @@ class Person(HttpUser):
         url, headers = self._url(path)
         with self.client.get(url, headers=headers, name=name, catch_response=True) as response:
             if response.status_code != 200:
-                response.failure(f"{response.status_code}: {response.text[:200]}")
+                response.failure(self._why(response))
             else:
                 response.success()
             return response
