@@ -25,7 +25,6 @@ import os
 import random
 import time
 
-import gevent
 from gevent.pool import Pool
 from locust import HttpUser, between, events, task
 
@@ -203,5 +202,3 @@ class Person(HttpUser):
                                                                                                  "UnitPrice"]},
                                  "agg": "sum"}})
 
-
-gevent  # imported for its pool; locust has already monkey-patched the process

@@ -44,7 +44,6 @@ import argparse
 import csv
 import json
 import os
-import random
 import secrets
 import shutil
 import signal
