@@ -488,9 +488,10 @@ def report(results: list[dict]) -> list[dict]:
         filt = m["kinds"].get(FILTER_KIND, {}).get("p95", float("nan"))
         warm = m["kinds"].get(WIDGET_KINDS[0], {}).get("p95", float("nan"))
         other = m["kinds"].get(WIDGET_KINDS[1], {}).get("p95", float("nan"))
+        filt_warm = m["kinds"].get(FILTER_KIND + ", warm filter set", {}).get("p95", float("nan"))
         print(f"targets: 0 errors: {errors} {'met' if errors == 0 else 'MISSED'}; "
               f"filter change p95 < {TARGET_FILTER_P95_MS} ms: {filt:.0f} ms "
-              f"{'met' if filt < TARGET_FILTER_P95_MS else 'MISSED'}; "
+              f"{'met' if filt < TARGET_FILTER_P95_MS else 'MISSED'} (warm filter sets: {filt_warm:.0f} ms); "
               f"widget p95 < {TARGET_WIDGET_P95_MS} ms warm: {warm:.0f} ms "
               f"{'met' if warm < TARGET_WIDGET_P95_MS else 'MISSED'} (other filter sets: {other:.0f} ms)")
         short = "1 proc" if m["name"] == "one" else "2+2"
