@@ -465,13 +465,13 @@ def report(results: list[dict]) -> list[dict]:
               + (f"; cache warmed in {m['warm_s']:.1f} s" if m.get("warm_s") is not None else "; no warm-up")
               + f"); DATAINSIGHT_MAX_CONNECTIONS={m['max_connections']}; load average at the end "
               f"{m['load']:.1f} on {os.cpu_count()} cores")
-        print(f"{'request kind':<38} {'count':>7} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
+        print(f"{'request kind':<48} {'count':>7} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} "
               f"{'p99 ms':>7}")
         for name, k in sorted(m["kinds"].items()):
             if name != "Aggregated":
-                print(f"{name:<38} {k['count']:>7} {k['failures']:>6} {k['rps']:>7.1f} {k['p50']:>7.0f} "
+                print(f"{name:<48} {k['count']:>7} {k['failures']:>6} {k['rps']:>7.1f} {k['p50']:>7.0f} "
                       f"{k['p95']:>7.0f} {k['p99']:>7.0f}")
-        print(f"{'all HTTP requests (flows not counted)':<38} {total['count']:>7} {total['failures']:>6} "
+        print(f"{'all HTTP requests (flows not counted)':<48} {total['count']:>7} {total['failures']:>6} "
               f"{total['rps']:>7.1f}")
         errors = _errors(m)
         for failure in m["failures"][:10]:
