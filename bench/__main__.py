@@ -6,7 +6,7 @@ import sys
 
 # Modules under bench/ with a run() function; capabilities add themselves here.
 BENCHMARKS: list[str] = ["ingest", "dashboard", "profile", "analytics", "dashboard_browser", "report", "report_excel", "front", "alerts",
-                         "connections", "collect"]
+                         "connections", "collect", "load"]
 
 
 def main() -> int:
