@@ -959,9 +959,11 @@ def report(r: dict) -> list[dict]:
         ("batch events/s", f"{batch['events_per_s']:,.0f}", f">= {TARGET_BATCH_EPS:,}",
          batch["events_per_s"] >= TARGET_BATCH_EPS),
     ]
-    if pg_batch:
-        lines.append(("batch vs PG executemany", f"{batch['events_per_s'] / pg_batch:.1f}x",
-                      f">= {TARGET_VS_BASELINE}x", batch["events_per_s"] / pg_batch >= TARGET_VS_BASELINE))
+    if pg_single:  # the issue's baseline: an INSERT per event, the seeds' way
+        lines.append(("batch vs PG INSERT per event", f"{batch['events_per_s'] / pg_single:.1f}x",
+                      f">= {TARGET_VS_BASELINE}x", batch["events_per_s"] / pg_single >= TARGET_VS_BASELINE))
+    if pg_batch:  # not the issue's baseline: PostgreSQL's own batching, for comparison
+        lines.append(("batch vs PG executemany", f"{batch['events_per_s'] / pg_batch:.1f}x", "(no target)", True))
     lines += [
         (f"visible in overview (max of {len(r['visible_s'])})", f"{vis:.2f} s", f"< {TARGET_VISIBLE_S} s", vis < TARGET_VISIBLE_S),
         ("bytes/event, load (compacted)", f"{load_bytes / max(1, load_events):.1f}", f"< {TARGET_BYTES}",
@@ -992,8 +994,10 @@ def report(r: dict) -> list[dict]:
         {"case": f"batch of {BATCH}, µs/event", "ours": us(batch["events_per_s"]),
          "baseline": us(pg_batch) if pg_batch else 1e6 / TARGET_BATCH_EPS,
          "note": f"{batch['events_per_s']:,.0f} events/s; target >= {TARGET_BATCH_EPS:,}/s and >= {TARGET_VS_BASELINE}x "
-                 f"the baseline: {_verdict(batch['events_per_s'] >= TARGET_BATCH_EPS and bool(pg_batch) and batch['events_per_s'] >= TARGET_VS_BASELINE * pg_batch)}; "
-                 + ("baseline = PG executemany 1,000/txn, no HTTP, fsync off" if pg_batch else "baseline: the target")},
+                 f"an INSERT per event: {_verdict(batch['events_per_s'] >= TARGET_BATCH_EPS and bool(pg_single) and batch['events_per_s'] >= TARGET_VS_BASELINE * pg_single)}"
+                 + (f" ({batch['events_per_s'] / pg_single:.1f}x); " if pg_single else "; ")
+                 + ("baseline here = PG executemany 1,000/txn (stricter than the issue's), no HTTP, fsync off"
+                    if pg_batch else "baseline: the target")},
         {"case": "event visible in overview, s", "ours": vis, "baseline": TARGET_VISIBLE_S,
          "note": f"max of {len(r['visible_s'])} (every config); baseline = the target {TARGET_VISIBLE_S} s: {_verdict(vis < TARGET_VISIBLE_S)}"},
         {"case": "bytes/event, 10M compacted", "ours": big_bytes / max(1, big_events),
