@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from http import HTTPStatus
 
@@ -44,6 +45,7 @@ CORS_HEADERS = {"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Method
 # What web.auth.security_headers gives every /api/ answer that goes through Flask.
 SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "SAMEORIGIN",
                     "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
+_LIMITER_LOCK = threading.Lock()
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
 
 
@@ -62,8 +64,10 @@ def _limiter(app: flask.Flask, storage):
     collecting the event)."""
     extension = app.extensions.setdefault("datainsight_collect_limits", {})
     if "limiter" not in extension:
-        extension["limiter"] = FixedWindowRateLimiter(counter_storage(storage.engine, storage.redis_url,
-                                                                      buffered=True))
+        with _LIMITER_LOCK:  # one per app: two would each count part of the hits
+            if "limiter" not in extension:
+                extension["limiter"] = FixedWindowRateLimiter(counter_storage(storage.engine, storage.redis_url,
+                                                                              buffered=True))
     return extension["limiter"]
 
 
@@ -176,7 +180,12 @@ class CollectFastPath:
         if method == "OPTIONS":
             status, body, extra = 204, b"", {}
         else:
-            status, payload, extra = self._post(environ)
+            try:
+                status, payload, extra = self._post(environ)
+            except Exception:  # what Flask's error handler did for the route: a JSON 500, logged
+                log.exception("POST /api/collect failed")
+                status, payload, extra = _error("internal_error", "Something went wrong on the server; nothing of "
+                                                "this request was kept. Send it again.", 500)
             body = json.dumps(payload).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                    *CORS_HEADERS.items(), *SECURITY_HEADERS.items(), *extra.items()]

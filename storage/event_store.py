@@ -181,6 +181,10 @@ class EventStore:
         self._states_lock = threading.Lock()
         self._name_prefix = f"{socket.gethostname()[:40].replace('-', '_')}-{os.getpid()}"
         self._counter = 0
+        # Day folders whose entries in their parents this process fsynced: a folder another
+        # write made (here or in another process) may not be durable yet, so each process
+        # fsyncs a folder's parents once, the first time it writes there.
+        self._durable_folders: set[Path] = set()
         self._covers: dict[str, frozenset[str]] = {}  # compacted file path -> names it covers (immutable files)
         self._covers_lock = threading.Lock()
         self.written: set[tuple[int, str]] = set()  # (site, day) this process wrote to, for the compactor
@@ -270,11 +274,9 @@ class EventStore:
                 for day in pc.unique(days).to_pylist():
                     part = table.filter(pc.equal(days, day))
                     folder = self.day_dir(site_id, day)
-                    try:
-                        folder.mkdir(parents=True)
+                    folder.mkdir(parents=True, exist_ok=True)
+                    if folder not in self._durable_folders:  # made now, or by a write that may have failed
                         new_folders.add(folder)
-                    except FileExistsError:
-                        pass
                     self._counter += 1
                     name = f"i-{time.time_ns()}-{self._name_prefix}-{self._counter}.parquet"
                     tmp = folder / f".tmp-{name}"
@@ -295,6 +297,9 @@ class EventStore:
         # (and its site folder's) fsynced too, or a crash could lose the folder with the file.
         for folder in folders | {f.parent for f in new_folders} | {f.parent.parent for f in new_folders}:
             _fsync_dir(folder)
+        if len(self._durable_folders) > 100_000:
+            self._durable_folders.clear()
+        self._durable_folders.update(new_folders)
         with self._written_lock:
             self.written.update((int(f.parent.name[5:]), f.name[4:]) for f in folders)
         with self._states_lock:
@@ -364,7 +369,8 @@ class EventStore:
                     continue
             if fresh:
                 source = _read(files, with_session=False)
-                parts.append(SESSION_SQL.format(source=source))
+                # SESSION_SQL puts session_id last; UNION ALL matches by position.
+                parts.append(f"SELECT {', '.join(EVENT_COLUMNS)} FROM ({SESSION_SQL.format(source=source)})")
             else:
                 sealed.extend(files)
         if sealed:
@@ -450,7 +456,7 @@ class EventStore:
         con = connect(tmp_dir, threads=1)
         try:
             write_summary(con, files[0], tmp)
-        except FileNotFoundError:  # compacted again meanwhile: the new file has its own
+        except (FileNotFoundError, duckdb.IOException):  # compacted again meanwhile: the new file has its own
             tmp.unlink(missing_ok=True)
             return False
         except BaseException:
@@ -526,8 +532,8 @@ class EventStore:
                 deleted += 1
         visible, _ = self.visible(site_id, day)
         shown = {p.name for p in visible}
-        for name in names:  # a summary whose compacted file is covered (or never arrived)
-            if name.startswith("s-") and "c-" + name[2:] not in shown and _age(folder / name) >= grace:
+        for name in names:  # a summary whose compacted file never arrived (a crash between the renames)
+            if name.startswith("s-") and "c-" + name[2:] not in names and _age(folder / name) >= grace:
                 (folder / name).unlink(missing_ok=True)
                 deleted += 1
         for name in names:
@@ -536,11 +542,14 @@ class EventStore:
             for old in self.covered_by(folder / name):
                 if old in shown:  # never delete what is still read
                     continue
-                try:
-                    (folder / old).unlink()
-                    deleted += 1
-                except FileNotFoundError:
-                    pass
+                # A covered compacted file's summary goes with it, after the same grace
+                # (a reader that listed the one may read the other).
+                for path in (folder / old, summary_path(folder / old)) if old.startswith("c-") else (folder / old,):
+                    try:
+                        path.unlink()
+                        deleted += 1
+                    except FileNotFoundError:
+                        pass
                 with self._covers_lock:
                     self._covers.pop(str(folder / old), None)
         if deleted:
@@ -571,6 +580,8 @@ class EventStore:
         with self._states_lock:
             for key in [k for k in self._states if k[0] == int(site_id)]:
                 del self._states[key]
+        site_dir = self.site_dir(site_id)
+        self._durable_folders = {f for f in self._durable_folders if f.parent != site_dir}
 
     def site_ids(self) -> list[int]:
         """The sites that have a folder (a deleted site's late writes may leave one)."""

@@ -17,6 +17,7 @@ import time
 import flask
 
 from storage.metrics import exposition, metrics
+from web.proxies import peer_is_trusted_proxy
 from web.context import current_settings, current_storage
 
 METRICS_PATH = "/metrics"
@@ -34,8 +35,9 @@ def _allowed(settings) -> tuple[bool, str]:
     except ValueError:
         local = False
     # A reverse proxy on this machine connects from 127.0.0.1 on behalf of anyone: a request
-    # it forwarded (it says so in these headers) is not this machine's own.
-    forwarded = any(flask.request.headers.get(h) for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
+    # from a trusted proxy, or that says it was forwarded, is not this machine's own.
+    forwarded = peer_is_trusted_proxy() or any(flask.request.headers.get(h)
+                                               for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
     return local and not forwarded, ("Metrics are served only to this machine unless DATAINSIGHT_METRICS_TOKEN "
                                      "is set (and never through a proxy); set it to scrape from elsewhere")
 

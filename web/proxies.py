@@ -67,6 +67,11 @@ def request_client_address() -> str | None:
     return client_address(request.remote_addr, request.headers.get("X-Forwarded-For"), _trusted())
 
 
+def peer_is_trusted_proxy() -> bool:
+    """Whether the request's peer is a proxy named in DATAINSIGHT_TRUSTED_PROXIES."""
+    return _is_trusted(flask.request.remote_addr, _trusted())
+
+
 def request_host() -> str:
     request = flask.request
     return forwarded_host(request.host, request.headers.get("X-Forwarded-Host"), request.remote_addr, _trusted())

@@ -128,3 +128,15 @@ def test_the_grafana_dashboard_names_only_metrics_the_app_serves(client):
     for name in named:
         family = re.sub(r"_(bucket|count|sum|total)$", "", name)
         assert family in served, name
+
+
+def test_a_trusted_proxy_on_this_machine_is_not_this_machine(settings):
+    """nginx's plain proxy_pass adds no forwarding header: a peer named in
+    DATAINSIGHT_TRUSTED_PROXIES speaks for others, so it may not scrape without the token."""
+    from app import create_app
+
+    app = create_app(dataclasses.replace(settings, trusted_proxies=("127.0.0.1/32",)))
+    try:
+        assert app.server.test_client().get("/metrics").status_code == 403
+    finally:
+        app.server.extensions["datainsight"]["storage"].dispose()

@@ -154,3 +154,14 @@ def test_buffered_counts_are_shared_once_a_second_and_kept_when_the_database_fai
     assert DatabaseRateLimitStorage(storage.engine, clock=lambda: now[0]).get("k") == 17
     now[0] = 1061.0  # the window ended: counted from 0 again
     assert first.get("k") == 0 and first.incr("k", 60) == 1 and first.get_expiry("k") == 1121.0
+
+
+def test_buffered_counts_keep_a_bounded_number_of_keys(storage, monkeypatch):
+    """More addresses at once than the bound: the oldest tenth is forgotten, a hit stays cheap."""
+    from storage import rate_limits
+
+    monkeypatch.setattr(rate_limits, "MAX_BUFFERED_KEYS", 100)
+    counter = rate_limits.BufferedRateLimitStorage(DatabaseRateLimitStorage(storage.engine), flush_seconds=3600)
+    for n in range(1000):
+        assert counter.incr(f"ip:{n}", 60) == 1
+    assert len(counter._counts) <= 100 and counter.get("ip:999") == 1 and counter.get("ip:0") == 0

@@ -371,3 +371,13 @@ def test_collect_answers_before_flask_and_is_still_counted_and_guarded(app, clie
     assert calls == [1]
     bad_length = client.post("/api/collect", data=b"{}", headers={"Content-Length": "ten"})
     assert bad_length.status_code == 400
+
+
+def test_an_unexpected_failure_is_a_json_500_with_cors(client, app_storage, site, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(app_storage.collect, "collect", broken)
+    answer = collect(client, {"site": site["key"], "url": "https://shop.example.com/"})
+    assert answer.status_code == 500 and answer.get_json()["error"]["code"] == "internal_error"
+    assert answer.headers["Access-Control-Allow-Origin"] == "*" and answer.headers["Cache-Control"] == "no-store"

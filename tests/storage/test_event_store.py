@@ -285,3 +285,31 @@ def _close(a, b) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         return a == pytest.approx(b, rel=1e-9)
     return a == b
+
+
+def test_a_compacted_day_beside_a_fresh_one_reads_every_column_in_its_place(store, tmp_path):
+    """A period over a compacted day and a day with inbox files: the fresh day's rows (its
+    sessions computed when read) line up column by column with the compacted day's."""
+    store.append(1, events([(0, 1, "/a"), (5, 1, "/b")]))
+    store.compact(1, "2026-11-20", tmp_path / "tmp")
+    store.append(1, events([(60 * 24, 2, "/c"), (60 * 24 + 5, 2, "/d")]))  # the next day, not compacted
+    con = connect()
+    try:
+        rows = con.execute(f"SELECT path, session_id, props, type FROM {store.relation_sql(1)} ORDER BY ts").fetchall()
+    finally:
+        con.close()
+    assert [r[0] for r in rows] == ["/a", "/b", "/c", "/d"]
+    assert all(isinstance(r[1], int) for r in rows) and rows[0][1] == rows[1][1] != rows[2][1] == rows[3][1]
+    assert [r[2] for r in rows] == ["{}"] * 4 and [r[3] for r in rows] == ["pageview"] * 4
+
+
+def test_a_covered_compacted_files_summary_stays_as_long_as_it_does(store, tmp_path):
+    store.append(1, events([(0, 1, "/a")]))
+    store.compact(1, "2026-11-20", tmp_path / "tmp")
+    [first_summary] = store.day_dir(1, "2026-11-20").glob("s-*.parquet")
+    store.append(1, events([(1, 1, "/b")]))
+    store.compact(1, "2026-11-20", tmp_path / "tmp")
+    store.sweep_covered(1, "2026-11-20", grace=3600)  # a reader may have listed the first file and its summary
+    assert first_summary.exists()
+    store.sweep_covered(1, "2026-11-20", grace=0)
+    assert not first_summary.exists() and len(list(store.day_dir(1, "2026-11-20").glob("s-*.parquet"))) == 1
