@@ -269,10 +269,9 @@ class EventStore:
         new_folders: set[Path] = set()
         try:
             for site_id, tables in by_site.items():
-                table = pa.concat_tables(tables).sort_by("ts")
-                days = pc.strftime(table["ts"], format="%Y-%m-%d")
-                for day in pc.unique(days).to_pylist():
-                    part = table.filter(pc.equal(days, day))
+                # Not sorted: compaction sorts, and readers order by time themselves.
+                table = pa.concat_tables(tables)
+                for day, part in _by_day(table):
                     folder = self.day_dir(site_id, day)
                     folder.mkdir(parents=True, exist_ok=True)
                     if folder not in self._durable_folders:  # made now, or by a write that may have failed
@@ -598,6 +597,18 @@ class EventStore:
             trash = self.root / f".drop-site-{int(site_id)}-{uuid.uuid4().hex[:8]}"
             os.rename(folder, trash)
             shutil.rmtree(trash, ignore_errors=True)
+
+
+def _by_day(table: pa.Table):
+    """(day, its rows) of an events table; one day (the usual case) without a filter."""
+    bounds = pc.min_max(table["ts"])
+    first, last = bounds["min"].as_py(), bounds["max"].as_py()
+    if first.date() == last.date():
+        yield day_of(first), table
+        return
+    days = pc.strftime(table["ts"], format="%Y-%m-%d")
+    for day in pc.unique(days).to_pylist():
+        yield day, table.filter(pc.equal(days, day))
 
 
 def summary_path(compacted: Path) -> Path:
