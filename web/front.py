@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 HEADER_LIMIT = 64 * 1024  # a browser's request headers are a few KB; cookies cap at ~8 KB each
 MAINTENANCE_SECONDS = 1  # how often the loop looks for requests past their time
+COLLECT_PATH = "/api/collect"  # api.collect: answered whole by its fast path
 
 
 class FrontError(Error):
@@ -98,7 +99,7 @@ class FrontRequestParser(HTTPRequestParser):
 
     def _check_anonymous_body(self) -> None:
         # Trackers post batches of events anonymously: their route has its own size (api.collect).
-        collecting = getattr(self, "path", None) == "/api/collect"  # anonymous by design, whatever it sends
+        collecting = getattr(self, "path", None) == COLLECT_PATH  # anonymous by design, whatever it sends
         limit = self.limits.collect_body_bytes if collecting else self.limits.anonymous_body_bytes
         announced = self.content_length if not self.chunked else limit + 1
         if announced > limit and (collecting or not self.limits.has_credentials(self.headers)):
@@ -203,7 +204,23 @@ class AccessLog:
             state["status"] = status.split(" ", 1)[0]
             return start_response(status, headers, exc_info)
 
-        body = self.app(environ, logging_start_response)
+        if environ.get("PATH_INFO") == COLLECT_PATH and environ.get("REQUEST_METHOD") in ("POST", "OPTIONS"):
+            return self._collect(environ, logging_start_response, state)
+        return self._logged(environ, logging_start_response, state)
+
+    def _collect(self, environ, start_response, state):
+        """Collection (api.collect answers it whole, at once): an accepted event is not
+        logged, since a line per page view of every visitor would keep the visitors'
+        addresses that the events themselves never store; a refusal is, without them."""
+        body = self.app(environ, start_response)
+        if state["status"] not in ("202", "204"):
+            anonymous = {**environ, "REMOTE_ADDR": "-", "HTTP_USER_AGENT": "-", "HTTP_REFERER": "-"}
+            sent = sum(len(chunk) for chunk in body) if isinstance(body, list) else 0
+            self.write(self.line(anonymous, state["status"], sent))
+        return body
+
+    def _logged(self, environ, start_response, state):
+        body = self.app(environ, start_response)
         try:
             for chunk in body:
                 state["sent"] += len(chunk)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from waitress.adjustments import Adjustments
 
 from tests.conftest import sign_in
@@ -83,3 +85,24 @@ def test_the_access_log_line_has_gunicorns_format():
     prefix, when_and_rest = lines[0].split(" [", 1)
     assert prefix == "10.1.2.3 - -"
     assert when_and_rest.split("] ", 1)[1] == '"POST /api/v1/datasets?x=1 HTTP/1.1" 201 6 "http://h/a" "curl/8"'
+
+
+@pytest.mark.parametrize("status, logged_line", [("202 Accepted", None), ("204 No Content", None),
+                                                 ("400 Bad Request", '"POST /api/collect HTTP/1.1" 400 2 "-" "-"')])
+def test_accepted_events_are_not_logged_and_refusals_without_the_visitor(status, logged_line):
+    """Collection keeps no visitor's address (docs/events.md): not in the access log either."""
+    lines = []
+
+    def app(environ, start_response):
+        start_response(status, [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/api/collect", "REQUEST_URI": "/api/collect",
+               "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "198.51.100.7", "HTTP_USER_AGENT": "Firefox/133"}
+    body = b"".join(AccessLog(app, lines.append)(environ, lambda s, h, exc_info=None: None))
+    assert body == b"{}"
+    if logged_line is None:
+        assert lines == []
+    else:
+        [line] = lines
+        assert line.startswith("- - - [") and line.split("] ", 1)[1] == logged_line and "198.51.100.7" not in line
