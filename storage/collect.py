@@ -256,10 +256,11 @@ class CollectService:
                                        f"({ref.retention_days} days: retention_days)")
             refs.append(ref)
         if admit is not None:
+            by_id = {ref.id: ref for ref in known.values()} if not server_side else {site.id: site}
             counts: dict = {}
-            for ref in refs:
-                counts[ref] = counts.get(ref, 0) + 1
-            admit(counts)
+            for ref in refs:  # by id: a SiteRef's own hash is recomputed at every use
+                counts[ref.id] = counts.get(ref.id, 0) + 1
+            admit({by_id[site_id]: count for site_id, count in counts.items()})
         parsed = user_agents.parse(agent or "")
         device = ("", "", "", "") if server_side else (parsed.browser, parsed.browser_version, parsed.os,
                                                         parsed.device)
