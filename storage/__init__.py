@@ -178,4 +178,5 @@ class Storage:
             self.event_upkeep.stop()
         self.jobs.shutdown()
         self.queries.close()
+        self.datasets.close()
         self.engine.dispose()

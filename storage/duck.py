@@ -23,7 +23,9 @@ def connect(temp_dir: Path | None = None, threads: int | None = None) -> duckdb.
     con = duckdb.connect(":memory:", config={"memory_limit": MEMORY_LIMIT})
     # Times with a zone are kept as UTC wall time whatever the server's own zone is (a
     # synced timestamptz, an uploaded Parquet file): the same instant, the same value.
-    con.execute("SET TimeZone = 'UTC'")
+    # GLOBAL: a cursor (a connection of its own to this instance, one per query in the
+    # shared instances) does not inherit the connection's session settings.
+    con.execute("SET GLOBAL TimeZone = 'UTC'")
     if temp_dir is not None:
         # DuckDB makes the spill folder when it first spills and removes it on close.
         temp_dir.mkdir(parents=True, exist_ok=True)

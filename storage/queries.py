@@ -179,7 +179,7 @@ class QueryService:
         with self._db_lock:
             if self._db is None:
                 self._db = connect(self.data_dir / "tmp")
-                self._db.execute("SET parquet_metadata_cache = true")
+                self._db.execute("SET GLOBAL parquet_metadata_cache = true")  # the queries' cursors too
             return self._db
 
     def _execute(self, sql: str, params: list, source: str) -> tuple[list[str], list[list], bool]:

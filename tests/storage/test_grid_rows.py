@@ -207,3 +207,36 @@ def test_text_filters_ignore_case_like_the_grid(storage, ada):
     assert count("notEqual", "MALE") == 112
     assert count("equals", "Mal_") == 0 and count("contains", "%") == 0  # wildcards are literal
     assert count("startsWith", "fe") == 112 and count("endsWith", "ALE") == 200
+
+
+def test_grid_pages_share_one_duckdb_instance_with_its_settings(storage, ada):
+    """Pages, counts and decimals are read through cursors of one DuckDB instance per
+    process (a new instance a page cost ~20 ms of CPU); a cursor is a connection of its
+    own, so the instance's settings must be global to reach it."""
+    dataset = make(storage, ada, FIXTURES / "vgsales.csv")
+    storage.datasets.rows(ada, dataset.id, 0, 10)
+    storage.datasets.count_rows(ada, dataset.id, {"Year": {"filterType": "number", "type": "greaterThan",
+                                                          "filter": 2000}})
+    first = storage.datasets._reader_db
+    assert first is not None
+    storage.datasets.rows(ada, dataset.id, 10, 10, sort_model=[{"colId": "Name", "sort": "desc"}])
+    assert storage.datasets._reader_db is first
+    cursor = storage.datasets._reader()
+    try:
+        assert cursor.execute("SELECT current_setting('TimeZone'), current_setting('parquet_metadata_cache')"
+                              ).fetchone() == ("UTC", True)
+    finally:
+        cursor.close()
+    storage.datasets.close()
+    assert storage.datasets._reader_db is None
+    columns, rows, total = storage.datasets.rows(ada, dataset.id, 0, 5)  # opened again after a close
+    assert len(rows) == 5 and total == dataset.rows
+
+
+def test_widget_query_cursors_get_the_engine_settings(storage):
+    cursor = storage.queries._database().cursor()
+    try:
+        assert cursor.execute("SELECT current_setting('TimeZone'), current_setting('parquet_metadata_cache')"
+                              ).fetchone() == ("UTC", True)
+    finally:
+        cursor.close()
