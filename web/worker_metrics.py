@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from settings import Settings, SettingsError
 from storage.database import make_engine
-from storage.metrics import exposition
+from storage.metrics import exposition, metrics
 from web.metrics_access import names_a_forwarder, scrape_refusal
 from web.proxies import is_trusted_proxy
 
@@ -118,6 +118,9 @@ def serve_worker_metrics(settings: Settings, host: str, port: int) -> WorkerMetr
         engine.dispose()
         raise SettingsError(f"The worker's metrics cannot listen on {host}:{port} (--metrics-host/--metrics-port, "
                             f"DATAINSIGHT_WORKER_METRICS_HOST/_PORT): {exc.strerror or exc}") from None
+    # The metrics' files are made now, before the thread starts: a fork while the thread
+    # held prometheus_client's lock to make them would leave a child a lock never released.
+    metrics()
     threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
     return server
 

@@ -85,8 +85,3 @@ def test_a_worker_serves_the_metrics_of_the_jobs_its_children_ran(tmp_path):
             if process.poll() is None:
                 kill_hard(process)
 
-
-def test_a_bad_metrics_port_is_refused_before_the_worker_starts(tmp_path):
-    worker = start_worker(tmp_path / "data", tmp_path / "worker.log", "--metrics-port", "70000")
-    assert worker.wait(timeout=60) == 2
-    assert "--metrics-port must be a port number (1 to 65535), got 70000" in (tmp_path / "worker.log").read_text()
