@@ -24,7 +24,7 @@ from dash import dcc, html
 from api import register_api
 from callbacks import register_all
 from components.navbar import navbar
-from settings import PROJECT_ROOT, Settings, SettingsError
+from settings import PROJECT_ROOT, Settings, SettingsError, parse_port
 from storage import Storage
 from storage.errors import DataInsightError
 from storage.limits import Limits
@@ -215,9 +215,48 @@ def _metrics_dir() -> str:
 
 
 def _forget_worker_metrics(_server, worker) -> None:
-    from prometheus_client import multiprocess
+    from storage.metrics import forget_process
 
-    multiprocess.mark_process_dead(worker.pid)
+    forget_process(worker.pid)
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    """``python app.py worker``: Celery's prefork worker, and with a metrics port its own
+    GET /metrics (web.worker_metrics) adding up the figures of every child."""
+    if not settings.redis_url:
+        print("error: set DATAINSIGHT_REDIS_URL (the Redis the web processes send jobs to)", file=sys.stderr)
+        return 1
+    port = args.metrics_port or settings.worker_metrics_port
+    host = args.metrics_host or settings.worker_metrics_host
+    # Before anything imports prometheus_client (it picks its mode then) and before Celery
+    # forks the children that record the jobs' metrics.
+    metrics_dir = _metrics_dir() if port else None
+    server = None
+    try:
+        _cli_storage(settings).dispose()  # migrated; each child builds its own (engines do not survive fork)
+        if port:
+            from web.worker_metrics import serve_worker_metrics
+
+            server = serve_worker_metrics(settings, host, port)
+            print(f"Worker metrics on http://{host}:{port}/metrics", flush=True)
+        from storage.celery_jobs import run_worker
+
+        run_worker(settings.redis_url, concurrency=args.concurrency)
+    finally:
+        if server is not None:
+            from web.worker_metrics import stop_worker_metrics
+
+            stop_worker_metrics(server)
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _port_argument(raw: str) -> int:
+    try:
+        return parse_port(raw, "--metrics-port")
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _cli_storage(settings: Settings) -> Storage:
@@ -246,6 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="upgrade the metadata store to this version and exit")
     worker = sub.add_parser("worker", help="run background jobs from Redis (needs DATAINSIGHT_REDIS_URL)")
     worker.add_argument("--concurrency", type=int, default=1, help="jobs run at once by this worker")
+    worker.add_argument("--metrics-port", type=_port_argument,
+                        help="serve this worker's job metrics at GET /metrics on this port "
+                             "(DATAINSIGHT_WORKER_METRICS_PORT; default: not served)")
+    worker.add_argument("--metrics-host",
+                        help="the address it listens on (DATAINSIGHT_WORKER_METRICS_HOST; default 127.0.0.1)")
     args = parser.parse_args(argv)
 
     try:
@@ -253,15 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "serve"):
             _serve(settings, dev=getattr(args, "dev", False))
             return 0
-        storage = _cli_storage(settings)
         if args.command == "worker":
-            if not settings.redis_url:
-                print("error: set DATAINSIGHT_REDIS_URL (the Redis the web processes send jobs to)", file=sys.stderr)
-                return 1
-            storage.dispose()
-            from storage.celery_jobs import run_worker
-            run_worker(settings.redis_url, concurrency=args.concurrency)
-            return 0
+            return _worker(settings, args)
+        storage = _cli_storage(settings)
         if args.command == "migrate":
             print("The metadata store is up to date.")
         elif args.command == "create-user":

@@ -34,6 +34,23 @@ def _int_env(env: dict, name: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def parse_port(raw: str, what: str) -> int:
+    """A TCP port, 1 to 65535; ``what`` names where the value came from in the message."""
+    try:
+        port = int(raw)
+    except ValueError:
+        raise SettingsError(f"{what} must be a port number (1 to 65535), got {raw!r}") from None
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"{what} must be a port number (1 to 65535), got {port}")
+    return port
+
+
+def _port_env(env: dict, name: str) -> int | None:
+    """A port, or None when unset (the thing it is for stays off)."""
+    raw = (env.get(PREFIX + name) or "").strip()
+    return parse_port(raw, PREFIX + name) if raw else None
+
+
 def _bool_env(env: dict, name: str, default: bool) -> bool:
     raw = env.get(PREFIX + name)
     if raw is None or raw.strip() == "":
@@ -159,6 +176,9 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     audit_retention_days: int = 365  # pages that may call /api/v1 with a Bearer token
     metrics_token: str | None = field(default=None, repr=False)  # GET /metrics from elsewhere than 127.0.0.1
+    # A job worker's own GET /metrics (app.py worker); no port: it serves none.
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Host are believed; none by default.
     trusted_proxies: tuple[str, ...] = ()
     log_level: str = "INFO"
@@ -220,6 +240,8 @@ class Settings:
             max_connections=_int_env(env, "MAX_CONNECTIONS", 200, minimum=8),
             secure_cookies=_bool_env(env, "SECURE_COOKIES", False),
             metrics_token=env.get(PREFIX + "METRICS_TOKEN") or None,
+            worker_metrics_port=_port_env(env, "WORKER_METRICS_PORT"),
+            worker_metrics_host=(env.get(PREFIX + "WORKER_METRICS_HOST") or "").strip() or "127.0.0.1",
             cors_origins=_origins_env(env, "CORS_ORIGINS"),
             audit_retention_days=_int_env(env, "AUDIT_RETENTION_DAYS", 365),
             rate_limit=_rate_env(env, "RATE_LIMIT", "600/minute"),

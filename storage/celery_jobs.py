@@ -11,6 +11,9 @@ import os
 import threading
 
 from celery import Celery
+from celery.signals import worker_process_shutdown
+
+from storage.metrics import forget_process, multiprocess_dir
 
 log = logging.getLogger(__name__)
 
@@ -106,5 +109,12 @@ def _fail_unstarted(job_id: str) -> None:
 
 def run_worker(redis_url: str, concurrency: int = 1, loglevel: str = "INFO") -> None:
     app = celery_app(redis_url)
+    if multiprocess_dir():  # the children's metrics are added up by app.py worker --metrics-port
+        worker_process_shutdown.connect(_forget_child_metrics, weak=False)
     app.worker_main(["worker", f"--loglevel={loglevel}", f"--concurrency={concurrency}", "--pool=prefork",
                      "--without-gossip", "--without-mingle", "-n", f"datainsight-{os.getpid()}@%h"])
+
+
+def _forget_child_metrics(pid: int | None = None, **_kwargs) -> None:
+    """Celery's worker_process_shutdown, sent in a prefork child as it ends."""
+    forget_process(pid or os.getpid())

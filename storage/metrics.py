@@ -68,6 +68,14 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+def forget_process(pid: int) -> None:
+    """A process that wrote to the multiprocess folder has ended (a gunicorn worker, a
+    Celery child): its live gauges go; its counters stay in the sums."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)
+
+
 class DatabaseCollector:
     """Gauges read from the metadata database at each scrape: the same answer whichever
     process or machine is asked."""

@@ -1,22 +1,19 @@
 """``GET /metrics`` in Prometheus's text format, and the HTTP request metrics (issue 14,
 point 4). The figures themselves are in storage.metrics.
 
-Who may scrape: with ``DATAINSIGHT_METRICS_TOKEN`` set, a request bearing that token
-(``Authorization: Bearer ...``); without it, only a peer on this machine (the socket's
-own address: ``X-Forwarded-For`` cannot fake it, and a request a proxy on this machine
-forwarded is not local). Route labels are the URL rule's
-template (``/api/v1/datasets/<dataset_id>``), never the path, so ids and share tokens
-neither leak into the metrics nor multiply their series.
+Who may scrape is web.metrics_access's rule (shared with a job worker's own /metrics):
+the metrics token when one is set, else only a peer on this machine. Route labels are
+the URL rule's template (``/api/v1/datasets/<dataset_id>``), never the path, so ids and
+share tokens neither leak into the metrics nor multiply their series.
 """
 from __future__ import annotations
 
-import hmac
-import ipaddress
 import time
 
 import flask
 
 from storage.metrics import exposition, metrics
+from web.metrics_access import Refusal, names_a_forwarder, scrape_refusal
 from web.proxies import peer_is_trusted_proxy
 from web.context import current_settings, current_storage
 
@@ -24,29 +21,19 @@ METRICS_PATH = "/metrics"
 UNMATCHED = "<unmatched>"
 
 
-def _allowed(settings) -> tuple[bool, str]:
-    token = settings.metrics_token
-    if token:
-        scheme, _, presented = flask.request.headers.get("Authorization", "").partition(" ")
-        ok = scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
-        return ok, "Send the metrics token (DATAINSIGHT_METRICS_TOKEN) as 'Authorization: Bearer <token>'"
-    try:
-        local = ipaddress.ip_address(flask.request.environ.get("REMOTE_ADDR", "")).is_loopback
-    except ValueError:
-        local = False
-    # A reverse proxy on this machine connects from 127.0.0.1 on behalf of anyone: a request
-    # from a trusted proxy, or that says it was forwarded, is not this machine's own.
-    forwarded = peer_is_trusted_proxy() or any(flask.request.headers.get(h)
-                                               for h in ("X-Forwarded-For", "Forwarded", "X-Real-IP"))
-    return local and not forwarded, ("Metrics are served only to this machine unless DATAINSIGHT_METRICS_TOKEN "
-                                     "is set (and never through a proxy); set it to scrape from elsewhere")
+def _refusal(settings) -> Refusal | None:
+    request = flask.request
+    return scrape_refusal(settings.metrics_token, request.headers.get("Authorization", ""),
+                          request.environ.get("REMOTE_ADDR", ""),
+                          forwarded=peer_is_trusted_proxy() or names_a_forwarder(request.headers))
 
 
 def metrics_endpoint():
-    ok, why = _allowed(current_settings())
-    if not ok:
-        response = flask.jsonify({"error": {"code": "forbidden", "message": why}})
-        response.status_code = 403
+    refusal = _refusal(current_settings())
+    if refusal is not None:
+        response = flask.jsonify(refusal.body())
+        response.status_code = refusal.status
+        response.headers.update(refusal.headers())
         return response
     body, content_type = exposition(current_storage().engine)
     return flask.Response(body, content_type=content_type, headers={"Cache-Control": "no-store"})

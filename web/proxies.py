@@ -69,7 +69,13 @@ def request_client_address() -> str | None:
 
 def peer_is_trusted_proxy() -> bool:
     """Whether the request's peer is a proxy named in DATAINSIGHT_TRUSTED_PROXIES."""
-    return _is_trusted(flask.request.remote_addr, _trusted())
+    return is_trusted_proxy(flask.request.remote_addr, current_settings().trusted_proxies)
+
+
+def is_trusted_proxy(address: str | None, cidrs: tuple[str, ...]) -> bool:
+    """Whether ``address`` is a proxy named in ``cidrs``, outside a Flask request (a job
+    worker's metrics server)."""
+    return _is_trusted(address, networks(tuple(cidrs)))
 
 
 def request_host() -> str:

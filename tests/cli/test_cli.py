@@ -58,3 +58,15 @@ def test_migrate_command(tmp_path):
     result = run_cli(tmp_path / "data", "migrate")
     assert result.returncode == 0 and "up to date" in result.stdout
     assert (tmp_path / "data" / "datainsight.db").exists()
+
+
+def test_a_bad_worker_metrics_port_is_refused_before_the_worker_starts(tmp_path):
+    flag = run_cli(tmp_path / "data", "worker", "--metrics-port", "70000")
+    assert flag.returncode == 2
+    assert "--metrics-port must be a port number (1 to 65535), got 70000" in flag.stderr
+    env = {**os.environ, "DATAINSIGHT_DATA_DIR": str(tmp_path / "data"), "DATAINSIGHT_WORKER_METRICS_PORT": "metrics"}
+    env.pop("DATAINSIGHT_DATABASE_URL", None)
+    setting = subprocess.run([sys.executable, "app.py", "worker"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=120)
+    assert setting.returncode == 1
+    assert "DATAINSIGHT_WORKER_METRICS_PORT must be a port number (1 to 65535), got 'metrics'" in setting.stderr

@@ -34,9 +34,11 @@ def make_csv(path: Path, rows: int) -> Path:
     return path
 
 
-def start_worker(data_dir: Path, log: Path, **settings) -> subprocess.Popen:
-    env = server_env(data_dir, **{"redis_url": REDIS_URL, **settings})
-    return subprocess.Popen([sys.executable, "app.py", "worker"], cwd=ROOT, env=env, stdout=open(log, "ab"),
+def start_worker(data_dir: Path, log: Path, *args: str, env: dict | None = None, **settings) -> subprocess.Popen:
+    """``python app.py worker *args`` with ``settings`` as DATAINSIGHT_* variables (and
+    ``env``, other variables)."""
+    env = {**server_env(data_dir, **{"redis_url": REDIS_URL, **settings}), **(env or {})}
+    return subprocess.Popen([sys.executable, "app.py", "worker", *args], cwd=ROOT, env=env, stdout=open(log, "ab"),
                             stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -90,10 +90,13 @@ def test_with_a_metrics_token_only_that_token_may_scrape(settings):
     try:
         client = app.server.test_client()
         remote = {"REMOTE_ADDR": "10.1.2.3"}
-        assert client.get("/metrics", environ_base=remote).status_code == 403
-        assert client.get("/metrics", headers=bearer("wrong"), environ_base=remote).status_code == 403
+        missing = client.get("/metrics", environ_base=remote)
+        assert missing.status_code == 401
+        assert "DATAINSIGHT_METRICS_TOKEN" in missing.get_json()["error"]["message"]
+        assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+        assert client.get("/metrics", headers=bearer("wrong"), environ_base=remote).status_code == 401
         assert client.get("/metrics", headers=bearer("scrape-me-please"), environ_base=remote).status_code == 200
-        assert client.get("/metrics").status_code == 403  # the token is needed from this machine too
+        assert client.get("/metrics").status_code == 401  # the token is needed from this machine too
     finally:
         app.server.extensions["datainsight"]["storage"].dispose()
 
