@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from contextlib import nullcontext
 from pathlib import Path
 
 import diskcache
@@ -36,6 +37,7 @@ from storage.priority import INTERACTIVE
 from storage.datasets import Dataset, DatasetService
 from storage.duck import connect, literal
 from storage.errors import AnalysisError, DataInsightError, Forbidden, InvalidInput, InvalidSpec, NotFound
+from storage.filtered_subsets import FilteredSubsets
 from storage.metrics import metrics
 from storage.principal import Principal
 
@@ -153,6 +155,7 @@ class QueryService:
         self._inflight_lock = threading.Lock()
         self.analysis_wait = ANALYSIS_WAIT
         self.background = BackgroundResults(workers=2, name="datainsight-analysis-widget")
+        self.subsets = FilteredSubsets(self._database, time_limit)
 
     def clear_cache(self) -> None:
         """Forget every cached result (tests and benchmarks; versions make it unneeded)."""
@@ -366,6 +369,7 @@ class QueryService:
     def _run_query(self, key: str, dataset: Dataset, normalized: dict) -> dict:
         wt = widget_type(normalized["type"])
         live = self.live.source_for(dataset) if self.live is not None else None
+        rows_from = None  # the FROM the query reads, when it is not simply ``source``
         if live is not None:
             # A live dataset's widget runs on its database (storage.live); its file is a
             # sample, whose ranges would be wrong for the table, so none are given.
@@ -389,6 +393,18 @@ class QueryService:
         else:
             source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
             schema, execute = self._schema_with_ranges(dataset), self._execute
+            # The rows of the filter set, copied once for the dashboard's widgets
+            # (storage.filtered_subsets); the query reads them with the same filters.
+            rows_from = self.subsets.use(source, dataset.rows, dataset.schema, normalized["filters"])
+        with rows_from or nullcontext(source) as source:
+            result = self._built_and_run(wt, normalized, schema, source, execute, dataset)
+        if live is None or live.cache_seconds > 0:
+            self._store(key, result)
+        metrics().widget_queries.labels(normalized["type"], "miss").inc()
+        return {**result, "cached": False}
+
+    @staticmethod
+    def _built_and_run(wt, normalized: dict, schema, source: str, execute, dataset: Dataset) -> dict:
         try:
             built = wt.query(normalized, schema, source)
         except DataInsightError:
@@ -396,21 +412,16 @@ class QueryService:
         except Exception as exc:
             raise _internal_failure(exc, dataset, normalized, "building its query") from None
         if built is None:
-            result = {"columns": [], "rows": [], "truncated": False}
-        else:
-            started = time.perf_counter()
-            try:
-                columns, rows, truncated = execute(*built, source)
-            except duckdb.Error as exc:  # not the data's fault nor the spec's (mapped in _query_error)
-                raise _internal_failure(exc, dataset, normalized, "running its query", built[0]) from None
-            seconds = time.perf_counter() - started
-            log.debug("widget %s on dataset %s: %.1f ms", normalized["type"], dataset.id, seconds * 1000)
-            metrics().widget_query_duration.labels(normalized["type"]).observe(seconds)
-            result = {"columns": columns, "rows": rows, "truncated": truncated}
-        if live is None or live.cache_seconds > 0:
-            self._store(key, result)
-        metrics().widget_queries.labels(normalized["type"], "miss").inc()
-        return {**result, "cached": False}
+            return {"columns": [], "rows": [], "truncated": False}
+        started = time.perf_counter()
+        try:
+            columns, rows, truncated = execute(*built, source)
+        except duckdb.Error as exc:  # not the data's fault nor the spec's (mapped in _query_error)
+            raise _internal_failure(exc, dataset, normalized, "running its query", built[0]) from None
+        seconds = time.perf_counter() - started
+        log.debug("widget %s on dataset %s: %.1f ms", normalized["type"], dataset.id, seconds * 1000)
+        metrics().widget_query_duration.labels(normalized["type"]).observe(seconds)
+        return {"columns": columns, "rows": rows, "truncated": truncated}
 
     def rows_elsewhere(self, dataset: Dataset) -> bool:
         """Whether the dataset's rows are not its file's (a live table, a live SQL query:
