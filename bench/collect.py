@@ -1028,8 +1028,8 @@ def report(r: dict) -> list[dict]:
     seeds = None if skipped else base.get("seeds")
     # The issue's baseline: these batches stored with an INSERT and a commit per event; a
     # transaction per request (the same all-or-nothing as ours) is shown beside.
-    seeds_batch = seeds["event"]["batch"]["events_per_s"] if seeds else None
-    seeds_txn = seeds["request"]["batch"]["events_per_s"] if seeds else None
+    seeds_batch = (seeds["event"]["batch"]["events_per_s"] or None) if seeds else None
+    seeds_txn = (seeds["request"]["batch"]["events_per_s"] or 1e-9) if seeds else None
     print("\nTargets (issue 13):")
     lines = [
         ("single events/s", f"{single['rps']:,.0f}", f">= {TARGET_SINGLE_RPS:,}", single["rps"] >= TARGET_SINGLE_RPS),

@@ -619,10 +619,15 @@ class DatasetService:
             return self._reader_db.cursor()
 
     def close(self) -> None:
+        """Close the shared instance; a query still running on it makes DuckDB refuse, which
+        is logged rather than raised (shutdown goes on: the process is ending)."""
         with self._reader_lock:
-            if self._reader_db is not None:
-                self._reader_db.close()
-                self._reader_db = None
+            db, self._reader_db = self._reader_db, None
+        if db is not None:
+            try:
+                db.close()
+            except duckdb.Error:
+                log.warning("the grid's DuckDB instance was busy at shutdown", exc_info=True)
 
     def _source(self, dataset: Dataset) -> str:
         return f"read_parquet({literal(str(self.file_path(dataset)))})"

@@ -53,7 +53,8 @@ def bearer_matches(authorization: str, token: str) -> bool:
 
 def is_loopback(address: str) -> bool:
     try:
-        return ipaddress.ip_address(address or "").is_loopback
+        ip = ipaddress.ip_address(address or "")
+        return (getattr(ip, "ipv4_mapped", None) or ip).is_loopback  # ::ffff:127.0.0.1 on a dual-stack socket
     except ValueError:
         return False
 

@@ -29,7 +29,8 @@ from web.proxies import is_trusted_proxy
 log = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
-READ_TIMEOUT = 10  # seconds a client may take to send its request: a stalled one holds a thread
+READ_TIMEOUT = 10  # seconds a socket read may wait: a stalled client holds a thread meanwhile
+MAX_CONNECTIONS = 16  # connections served at once; more are closed at once (a scraper needs one)
 
 
 class WorkerMetricsServer(ThreadingHTTPServer):
@@ -40,7 +41,26 @@ class WorkerMetricsServer(ThreadingHTTPServer):
         self.engine = engine
         self.metrics_token = settings.metrics_token
         self.trusted_proxies = settings.trusted_proxies
+        # A client sending a byte every few seconds keeps its thread past READ_TIMEOUT:
+        # the threads are bounded instead, so such clients cannot pile up in the worker.
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, MetricsHandler)
+
+    def process_request(self, request, client_address):
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 class MetricsHandler(BaseHTTPRequestHandler):

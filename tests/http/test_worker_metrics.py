@@ -128,3 +128,43 @@ def test_the_worker_metrics_are_off_by_default_and_local(tmp_path):
     set_ = Settings.from_env({"DATAINSIGHT_DATA_DIR": str(tmp_path), "DATAINSIGHT_WORKER_METRICS_PORT": "9108",
                               "DATAINSIGHT_WORKER_METRICS_HOST": "0.0.0.0"})
     assert (set_.worker_metrics_port, set_.worker_metrics_host) == (9108, "0.0.0.0")
+
+
+def test_stalled_connections_are_bounded_and_a_scrape_gets_through_after(start):
+    """Clients that open a connection and send nothing hold a thread each (a read waits
+    READ_TIMEOUT, a trickle longer): past MAX_CONNECTIONS the server closes new ones at
+    once instead of starting threads without end."""
+    from web.worker_metrics import MAX_CONNECTIONS
+
+    base = start()
+    port = int(base.rsplit(":", 1)[1])
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(MAX_CONNECTIONS)]
+    try:
+        extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+        try:
+            try:
+                extra.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                answer = extra.recv(100)
+            except (ConnectionResetError, BrokenPipeError):
+                answer = b""  # closed with our request unread: a reset
+            assert answer == b""  # closed without an answer
+        finally:
+            extra.close()
+    finally:
+        for conn in idle:
+            conn.close()
+    for _ in range(50):  # the idle connections' threads end once their sockets close
+        try:
+            if requests.get(f"{base}/metrics", timeout=5).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+    else:
+        raise AssertionError("the server did not answer after the stalled clients left")
+
+
+def test_a_local_peer_on_a_dual_stack_socket_is_local():
+    from web.metrics_access import is_loopback
+
+    assert is_loopback("::ffff:127.0.0.1") and is_loopback("::1") and is_loopback("127.0.0.1")
+    assert not is_loopback("::ffff:10.0.0.1") and not is_loopback("")
