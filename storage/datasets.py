@@ -27,7 +27,7 @@ from analytics.names import check_name
 from storage import ingest
 from storage.audit import NO_AUDIT
 from storage.database import as_utc, row_id, utcnow
-from storage.duck import connect, literal
+from storage.duck import connect, literal, shared_instance
 from storage.errors import IngestError, InvalidInput, NotFound
 from storage.jobs import temp_owner, temp_owner_gone
 from storage.limits import Limits, check_stored
@@ -614,8 +614,7 @@ class DatasetService:
         of a shared one costs neither, and all pages share one memory limit."""
         with self._reader_lock:
             if self._reader_db is None:
-                self._reader_db = connect(self.tmp_dir)
-                self._reader_db.execute("SET GLOBAL parquet_metadata_cache = true")
+                self._reader_db = shared_instance(self.tmp_dir)
             return self._reader_db.cursor()
 
     def close(self) -> None:

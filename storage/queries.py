@@ -35,7 +35,7 @@ from analytics.widgets.spec import (
 from storage.background import BackgroundResults, StillComputing
 from storage.priority import INTERACTIVE
 from storage.datasets import Dataset, DatasetService
-from storage.duck import connect, literal
+from storage.duck import literal, shared_instance
 from storage.errors import AnalysisError, DataInsightError, Forbidden, InvalidInput, InvalidSpec, NotFound
 from storage.filtered_subsets import FilteredSubsets
 from storage.metrics import metrics
@@ -181,8 +181,7 @@ class QueryService:
         metadata cache); each query gets its own cursor so it can be interrupted alone."""
         with self._db_lock:
             if self._db is None:
-                self._db = connect(self.data_dir / "tmp")
-                self._db.execute("SET GLOBAL parquet_metadata_cache = true")  # the queries' cursors too
+                self._db = shared_instance(self.data_dir / "tmp")
             return self._db
 
     def _execute(self, sql: str, params: list, source: str) -> tuple[list[str], list[list], bool]:
