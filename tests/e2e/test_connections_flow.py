@@ -282,6 +282,8 @@ def test_a_live_dashboard_filtered_in_postgresql(new_page, live_server, pg_db): 
     page.locator("#dash-filter-add").click()
     expect(page.locator("#filter-new-modal")).to_be_visible()
     page.locator("#filter-new-column").click()
+    # The list renders its options in more than one frame: wait for all of them.
+    expect(page.locator(".dash-dropdown-content [role=option]")).to_have_count(5)
     offered = page.locator(".dash-dropdown-content [role=option]").evaluate_all(
         "options => options.map(o => o.innerText.trim())")
     assert offered == ["id · integer", "customer · text", "region · text", "amount · float",
@@ -303,9 +305,11 @@ def test_a_live_dashboard_filtered_in_postgresql(new_page, live_server, pg_db): 
     expect(page.locator("#dash-filter-add")).to_have_count(0)
     # The customers offered are those in PostgreSQL.
     customer.click()
+    customers = pg_db.rows("SELECT DISTINCT customer FROM public.orders")
+    expect(page.locator(".dash-dropdown-content [role=option]")).to_have_count(len(customers))
     offered = page.locator(".dash-dropdown-content [role=option]").evaluate_all(
         "options => options.map(o => o.innerText.trim())")
-    assert sorted(offered) == sorted(name for (name,) in pg_db.rows("SELECT DISTINCT customer FROM public.orders"))
+    assert sorted(offered) == sorted(name for (name,) in customers)
     page.locator("#page-body h1").click()
     expect(page.locator(".dash-dropdown-content")).to_have_count(0)
 

@@ -236,6 +236,8 @@ def test_a_live_join_charted_on_a_dashboard_with_a_parameter_filter(new_page, li
 
     # The values offered are the regions of the customers dataset.
     region.click()
+    # The list renders its options in more than one frame: wait for all of them.
+    expect(page.locator(".dash-dropdown-content [role=option]")).to_have_count(2)
     offered = page.locator(".dash-dropdown-content [role=option]").evaluate_all(
         "options => options.map(o => [o.innerText.trim(), o.getAttribute('aria-selected')])")
     assert sorted(offered) == [["North", "false"], ["South", "true"]]
