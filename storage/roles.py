@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 # A person's way of saying "decide for me again".
 AUTO = (None, "", "auto")
+SETTLED_ENTRIES = 256  # versions whose profile-based roles a process keeps
 
 
 class ColumnRoleService:
@@ -44,6 +45,12 @@ class ColumnRoleService:
         self.datasets = datasets
         self.profiles = profiles  # storage.profiles.ProfileService: its ready profile is the better basis
         datasets.listeners.append(self)
+        from storage.queries import _Recent
+
+        # Roles inferred from a version's profile are never replaced (_store updates only
+        # rows of another basis), so each process may keep them: every widget drawn asks.
+        # The key holds the version's file, unique even where a deleted id is reused.
+        self._settled = _Recent(SETTLED_ENTRIES)
 
     # --- what the API and the UI call ------------------------------------------------------
 
@@ -136,9 +143,15 @@ class ColumnRoleService:
 
     def _inferred(self, dataset: Dataset) -> tuple[dict, dict]:
         """(roles, summary) of the dataset's version: stored, or inferred now and stored."""
+        key = (dataset.id, dataset.version, dataset.path)
+        hit = self._settled.get(key)
+        if hit is not None:
+            return hit
         row = self._stored(dataset)
         if row is not None and row.basis == "profile":
-            return json.loads(row.roles_json), json.loads(row.summary_json)
+            found = json.loads(row.roles_json), json.loads(row.summary_json)
+            self._settled.put(key, found)
+            return found
         profile = self._ready_profile(dataset)
         if profile is not None and profile.get("columns") is not None:
             stats = role_rules.stats_from_profile(profile["columns"])
