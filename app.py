@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 from urllib.parse import urlencode
 
 import dash
@@ -174,7 +175,7 @@ def _serve(settings: Settings, dev: bool) -> None:
         return
     from gunicorn.app.base import BaseApplication
 
-    metrics_dir = _metrics_dir()
+    metrics_dir = _metrics_dir("web")
 
     class _Gunicorn(BaseApplication):
         def load_config(self):
@@ -200,18 +201,38 @@ def _serve(settings: Settings, dev: bool) -> None:
     _Gunicorn().run()
 
 
-def _metrics_dir() -> str:
-    """Where the workers' metrics files go (storage.metrics): set before any worker is
-    forked and before prometheus_client is imported, emptied at each start. One per
-    machine: never the shared data dir, where another host's workers write theirs."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if folder:
-        shutil.rmtree(folder, ignore_errors=True)
-        os.makedirs(folder, exist_ok=True)
+def _metrics_dir(role: str) -> str:
+    """Where this server's processes write their metrics files (storage.metrics): set
+    before any process is forked and before prometheus_client is imported. One folder per
+    server (a web master, a job worker), emptied at its start and removed at its end: a web
+    and a worker started with the same settings on one machine must neither empty nor add
+    up each other's files. Under an operator's PROMETHEUS_MULTIPROC_DIR that is its
+    subfolder "<role>-<pid>" (those of servers that are gone are removed); else a temp dir.
+    Never the shared data dir, where another host's processes write theirs."""
+    base = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not base:
+        folder = tempfile.mkdtemp(prefix=f"datainsight-{role}-metrics-")
     else:
-        folder = tempfile.mkdtemp(prefix="datainsight-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        os.makedirs(base, exist_ok=True)
+        for old in Path(base).iterdir():
+            pid = old.name.rpartition("-")[2]
+            if old.is_dir() and pid.isdigit() and not _running(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+        folder = os.path.join(base, f"{role}-{os.getpid()}")
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
     return folder
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _forget_worker_metrics(_server, worker) -> None:
@@ -230,7 +251,7 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
     host = args.metrics_host or settings.worker_metrics_host
     # Before anything imports prometheus_client (it picks its mode then) and before Celery
     # forks the children that record the jobs' metrics.
-    metrics_dir = _metrics_dir() if port else None
+    metrics_dir = _metrics_dir("worker") if port else None
     server = None
     try:
         _cli_storage(settings).dispose()  # migrated; each child builds its own (engines do not survive fork)

@@ -47,6 +47,10 @@ DEFAULT_TIME_LIMIT = 15.0  # seconds per widget query
 CACHE_SIZE_LIMIT = 512 * 1024 * 1024
 CACHE_EXPIRE = 7 * 24 * 3600  # results of versions nobody asks for age out
 MEMORY_ENTRIES = 512  # recent outputs also kept in this process, in front of the disk cache
+# Part of every cache key: raise it when a change makes the same spec give other results
+# or outputs, so results kept on disk (or in Redis) by the previous release are not served.
+# 2: the widget cursors' time zone is UTC (it was the machine's on some cursors).
+RESULTS_FORMAT = 2
 # An analysis widget not computed yet (a new version) is waited for this long in a page
 # request; after that the page shows it computing and polls.
 ANALYSIS_WAIT = 1.5
@@ -290,7 +294,8 @@ class QueryService:
         site_id = self._site_of(dataset)
         if site_id is not None:  # a site's events: the files visible now (each write adds one)
             bucket = self.sites.store.state(site_id)
-        raw = json.dumps([kind, dataset.id, dataset.version, dataset.path, spec, bucket], sort_keys=True, default=str)
+        raw = json.dumps([RESULTS_FORMAT, kind, dataset.id, dataset.version, dataset.path, spec, bucket],
+                         sort_keys=True, default=str)
         return kind + ":" + hashlib.sha256(raw.encode()).hexdigest()
 
     # --- on a dataset the caller has already been given (by an access check or a share

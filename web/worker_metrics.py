@@ -138,6 +138,9 @@ def serve_worker_metrics(settings: Settings, host: str, port: int) -> WorkerMetr
         engine.dispose()
         raise SettingsError(f"The worker's metrics cannot listen on {host}:{port} (--metrics-host/--metrics-port, "
                             f"DATAINSIGHT_WORKER_METRICS_HOST/_PORT): {exc.strerror or exc}") from None
+    # A child keeps a copy of the listening socket: if the main process died, the port would
+    # stay taken (and accept connections nobody answers) until the last child ended.
+    os.register_at_fork(after_in_child=server.socket.close)
     # The metrics' files are made now, before the thread starts: a fork while the thread
     # held prometheus_client's lock to make them would leave a child a lock never released.
     metrics()

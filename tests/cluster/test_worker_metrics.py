@@ -49,7 +49,10 @@ def wait_listening(url: str, worker, log) -> None:
 def test_a_worker_serves_the_metrics_of_the_jobs_its_children_ran(tmp_path):
     data_dir, port, metrics_port = tmp_path / "data", free_port(), free_port()
     auth = {"Authorization": f"Bearer {api_token(data_dir)}"}
-    folder = tmp_path / "worker-metrics"  # set here, to see it filled and removed
+    folder = tmp_path / "metrics"  # set here, to see the worker's subfolder filled and removed
+    stale = folder / "worker-999999999"  # of a worker that is gone: removed at start
+    stale.mkdir(parents=True)
+    (stale / "counter_1.db").write_bytes(b"old")
     web = start_server(data_dir, port, tmp_path / "web.log", redis_url=REDIS_URL)
     log = tmp_path / "worker.log"
     worker = start_worker(data_dir, log, "--metrics-port", str(metrics_port), "--concurrency", "2",
@@ -74,12 +77,15 @@ def test_a_worker_serves_the_metrics_of_the_jobs_its_children_ran(tmp_path):
         assert value(samples, "datainsight_job_duration_seconds_bucket", kind="profile", le="+Inf") >= 1
         assert value(samples, "datainsight_ingested_rows_total") >= 1000  # recorded while the import ran
         assert ("datainsight_active_sessions", ()) in samples  # the database's gauges too
-        assert any(folder.glob("*.db")), "the children wrote no metrics files"
+        assert not stale.exists()
+        mine = list(folder.glob("worker-*"))
+        assert [p.name for p in mine] == [f"worker-{worker.pid}"]  # its own, not the operator's folder
+        assert any(mine[0].glob("*.db")), "the children wrote no metrics files"
 
         # Celery's warm shutdown: the worker ends and takes its metrics folder with it.
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
-        assert not folder.exists()
+        assert not mine[0].exists() and folder.exists()
     finally:
         for process in (web, worker):
             if process.poll() is None:
