@@ -136,16 +136,24 @@ class DashboardViewService:
         """{widget id: output, or {"error": message}} for widgets of ``board`` (a dashboard
         this principal just read through DashboardService), drawn in parallel: the page
         arrives with every widget in it instead of a request per widget."""
+        resolved: dict = {}  # each dataset's row and the principal's right to it, read once
+
         def one(widget):
-            return self._render_in(principal, board, widget, filter_values, cross)
+            return self._render_in(principal, board, widget, filter_values, cross, resolved=resolved)
 
         return in_parallel(widgets, one)
 
-    def _render_in(self, principal, board: dict, widget: dict, filter_values, cross, table_view=None) -> dict:
+    def _render_in(self, principal, board: dict, widget: dict, filter_values, cross, table_view=None,
+                   resolved: dict | None = None) -> dict:
         spec = {**widget["spec"], **_table_view(widget["spec"], table_view)}
         if spec.get("type") == "markdown":
             return {**widget_type("markdown").render(None, spec), "title": spec.get("title")}
-        dataset = self.datasets.get(principal, spec["dataset_id"])
+        key = str(spec["dataset_id"])
+        dataset = resolved.get(key) if resolved is not None else None
+        if dataset is None:
+            dataset = self.datasets.get(principal, spec["dataset_id"])
+            if resolved is not None:
+                resolved[key] = dataset
         spec = self.viewed_spec(widget, spec, dataset.schema, board, filter_values, cross,
                                 self.queries.parameters_of(dataset))
         extra = cross_for(widget["id"], cross, {c["name"]: c["type"] for c in dataset.schema})

@@ -85,15 +85,20 @@ class DashboardService:
             dashboard_id = int(dashboard_id)
         except (TypeError, ValueError):
             raise NotFound(f"There is no dashboard {dashboard_id!r}") from None
-        row = conn.execute(select(dashboards).where(dashboards.c.id == dashboard_id)).first()
+        # The row, the reader's role and whether a public link is live: one round trip.
+        member = self.workspaces.member_role(principal, dashboards.c.workspace_id).label("member_role")
+        shared = (select(dashboard_shares.c.id)
+                  .where(dashboard_shares.c.dashboard_id == dashboards.c.id, dashboard_shares.c.revoked_at.is_(None))
+                  .exists().label("has_share"))
+        row = conn.execute(select(dashboards, member, shared).where(dashboards.c.id == dashboard_id)).first()
         if row is None:
             raise NotFound(f"There is no dashboard {dashboard_id} that you can see")
         try:
-            role = self.workspaces.require_role(conn, principal, row.workspace_id, Role.VIEWER)
+            role = self.workspaces.checked_role(principal, row.workspace_id, row.member_role, Role.VIEWER)
         except NotFound:
             raise NotFound(f"There is no dashboard {dashboard_id} that you can see") from None
         if minimum != Role.VIEWER:
-            role = self.workspaces.require_role(conn, principal, row.workspace_id, minimum)
+            role = self.workspaces.checked_role(principal, row.workspace_id, role, minimum)
         return row, role
 
     def list(self, principal: Principal, workspace_id) -> list[dict]:
@@ -110,7 +115,7 @@ class DashboardService:
     def get(self, principal: Principal, dashboard_id) -> dict:
         with self.engine.connect() as conn:
             row, role = self._load(conn, principal, dashboard_id, Role.VIEWER)
-            return self._to_dict(conn, row, role)
+            return self._to_dict(conn, row, role, bool(row.has_share))
 
     # --- validation -----------------------------------------------------------------------
 

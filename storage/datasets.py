@@ -179,11 +179,12 @@ class DatasetService:
 
     def _load(self, conn, principal: Principal, dataset_id, minimum: Role) -> Dataset:
         dataset_id = row_id(dataset_id, "dataset")
-        row = conn.execute(self._select().where(datasets.c.id == dataset_id)).first()
+        member = self.workspaces.member_role(principal, datasets.c.workspace_id).label("member_role")
+        row = conn.execute(self._select().add_columns(member).where(datasets.c.id == dataset_id)).first()
         if row is None:
             raise NotFound(f"There is no dataset {dataset_id} that you can see")
         try:
-            role = self.workspaces.require_role(conn, principal, row.workspace_id, minimum)
+            role = self.workspaces.checked_role(principal, row.workspace_id, row.member_role, minimum)
         except NotFound:
             raise NotFound(f"There is no dataset {dataset_id} that you can see") from None
         return self._to_dataset(row, role)

@@ -101,16 +101,21 @@ class WorkspaceService:
 
     # --- the access check ------------------------------------------------------------
 
+    @staticmethod
+    def member_role(principal: Principal, workspace_id_column):
+        """The principal's stored role in the workspace of ``workspace_id_column`` (NULL
+        when not an active member), as a column a caller adds to its own query: a
+        dataset's or a dashboard's row and the right to read it come in one round trip.
+        Pass what it gives to checked_role."""
+        return (select(memberships.c.role)
+                .join(users, users.c.id == memberships.c.user_id)
+                .where(memberships.c.workspace_id == workspace_id_column,
+                       memberships.c.user_id == principal.user_id,
+                       users.c.is_active.is_(True))
+                .scalar_subquery())
+
     def role_of(self, conn: Connection, principal: Principal, workspace_id: int) -> Role | None:
-        role = conn.execute(
-            select(memberships.c.role)
-            .join(users, users.c.id == memberships.c.user_id)
-            .where(
-                memberships.c.workspace_id == workspace_id,
-                memberships.c.user_id == principal.user_id,
-                users.c.is_active.is_(True),
-            )
-        ).scalar()
+        role = conn.execute(select(self.member_role(principal, workspace_id))).scalar()
         return principal.effective_role(Role(role)) if role else None
 
     def require_role(self, conn: Connection, principal: Principal, workspace_id, minimum: Role) -> Role:
@@ -119,8 +124,15 @@ class WorkspaceService:
             workspace_id = int(workspace_id)
         except (TypeError, ValueError):
             raise NotFound(f"There is no workspace {workspace_id!r}") from None
-        role = self.role_of(conn, principal, workspace_id)
-        if role is None:
+        return self.checked_role(principal, workspace_id, self.role_of(conn, principal, workspace_id), minimum)
+
+    @staticmethod
+    def checked_role(principal: Principal, workspace_id: int, role: Role | str | None, minimum: Role) -> Role:
+        """``role`` (as role_of gives it, or the stored value member_role read) when it is
+        at least ``minimum``; else NotFound (no member) or Forbidden."""
+        if role and not isinstance(role, Role):
+            role = principal.effective_role(Role(role))
+        if not role:
             raise NotFound(f"There is no workspace {workspace_id} that you can see")
         if not role.at_least(minimum):
             if not principal.can_write:
