@@ -13,6 +13,13 @@ its result is the same rows it would get from the file. Only large files, select
 filters and subsets that fit a memory budget are copied; anything else, or a copy that
 fails or takes too long, runs on the file as before.
 
+The first widget of a filter set reads the file, so a filter set asked once (a chart
+in the editor, an API query) costs a scan, not a copy, which costs about twice a scan
+(it reads every column). Once a file has had a filter set asked by several widgets (a
+dashboard), it is remembered as a dashboard's file, and the first widget of its next
+filter sets copies at once: a dashboard's new filter set then costs one copy and no scan
+(measured unloaded on 10M rows: ~0.45 s of CPU instead of ~0.6 s).
+
 Per process, like the DuckDB instance it lives in: a cache, so nothing is lost when
 another process does not have it.
 """
@@ -36,6 +43,7 @@ MAX_FRACTION = 0.25  # a filter keeping more of the table than this is not worth
 BUDGET_CELLS = 20_000_000  # rows x columns kept in all subsets at once (~0.2 GB of the instance's 768 MB)
 MAX_CELLS = BUDGET_CELLS // 4  # one subset
 MAX_REMEMBERED = 256  # filter sets remembered, most with no copy
+MAX_DASHBOARD_FILES = 64  # files remembered as read by dashboards (copied at first sight)
 
 
 @dataclass
@@ -57,13 +65,18 @@ class FilteredSubsets:
         self.min_rows = min_rows
         self.budget_cells = budget_cells
         self._subsets: OrderedDict[str, _Subset] = OrderedDict()  # least recently used first
+        # Files a filter set of which several widgets asked for: their next filter sets
+        # are copied by the first widget (least recently used first).
+        self._dashboard_files: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     @contextmanager
     def use(self, source: str, rows: int, schema: list[dict], filters: list[dict]) -> Iterator[str]:
         """The first widget of a filter set reads the file (a filter set asked once, as in
         the chart editor, is not worth a copy); the second copies its rows, and it and
-        every later one read the copy. Widgets that arrive while it is copied wait for it."""
+        every later one read the copy. On a file whose filter sets several widgets asked
+        for before (a dashboard's), the first widget copies. Widgets that arrive while it
+        is copied wait for it."""
         if not filters or rows < self.min_rows:
             yield source
             return
@@ -71,7 +84,11 @@ class FilteredSubsets:
         builder = reading = False
         with self._lock:
             subset = self._subsets.get(key)
-            if subset is None:
+            if subset is None and source in self._dashboard_files:
+                self._dashboard_files.move_to_end(source)
+                subset = self._subsets[key] = _Subset(f"subset_{key}", state="building")
+                builder = True
+            elif subset is None:
                 self._subsets[key] = _Subset(f"subset_{key}")
             else:
                 self._subsets.move_to_end(key)
@@ -79,6 +96,10 @@ class FilteredSubsets:
                 builder = subset.state == "seen"
                 if builder:
                     subset.state = "building"
+                    self._dashboard_files[source] = None
+                    self._dashboard_files.move_to_end(source)
+                    while len(self._dashboard_files) > MAX_DASHBOARD_FILES:
+                        self._dashboard_files.popitem(last=False)
         if subset is None:
             self._evict()
             yield source

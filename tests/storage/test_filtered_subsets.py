@@ -127,3 +127,24 @@ def test_a_page_of_widgets_asking_at_once_gets_the_same_answers(storage, table):
         if name != "table latest lines":
             assert _same(got[name]["rows"], expected[name]["rows"]), name
     assert len(storage.queries.subsets.tables()) == 1
+
+
+def test_a_dashboards_file_is_copied_by_the_first_widget_of_a_new_filter_set(storage, table):
+    principal, dataset = table
+    subsets = storage.queries.subsets
+    expected = _from_file(storage, principal, dataset, _month(4))
+    subsets.min_rows = 0
+    kpi = {**dict(WIDGETS)["kpi revenue"], "dataset_id": dataset.id}
+    storage.queries.run(principal, dataset.id, kpi, _month(1))
+    assert subsets.tables() == []  # a filter set asked once (the chart editor) is read from the file
+    storage.queries.clear_cache()
+    storage.queries.run(principal, dataset.id, {**kpi, "agg": "count"}, _month(1))
+    assert len(subsets.tables()) == 1  # asked twice: copied, and the file is a dashboard's now
+    storage.queries.clear_cache()
+    first = storage.queries.run(principal, dataset.id, kpi, _month(4))
+    assert len(subsets.tables()) == 2  # the next filter set is copied by its first widget
+    assert _same(first["rows"], expected["kpi revenue"]["rows"])
+    got = _results(storage, principal, dataset, _month(4))
+    for name, _ in WIDGETS:
+        if name != "table latest lines":
+            assert _same(got[name]["rows"], expected[name]["rows"]), name
