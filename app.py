@@ -28,6 +28,7 @@ from components.navbar import navbar
 from settings import PROJECT_ROOT, Settings, SettingsError, parse_port
 from storage import Storage
 from storage.errors import DataInsightError
+from storage.jobs import pid_alive
 from storage.limits import Limits
 from web import auth, callback_shapes, cors, metrics, prefetch, rate_limits
 from web.context import EXTENSION_KEY, current_principal, current_storage, current_workspace
@@ -216,23 +217,13 @@ def _metrics_dir(role: str) -> str:
         os.makedirs(base, exist_ok=True)
         for old in Path(base).iterdir():
             pid = old.name.rpartition("-")[2]
-            if old.is_dir() and pid.isdigit() and not _running(int(pid)):
+            if old.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
                 shutil.rmtree(old, ignore_errors=True)
         folder = os.path.join(base, f"{role}-{os.getpid()}")
         shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
     return folder
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _forget_worker_metrics(_server, worker) -> None:
