@@ -15,7 +15,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from analytics import dashboard_templates
@@ -86,11 +86,7 @@ class DashboardService:
         except (TypeError, ValueError):
             raise NotFound(f"There is no dashboard {dashboard_id!r}") from None
         # The row, the reader's role and whether a public link is live: one round trip.
-        member = self.workspaces.member_role(principal, dashboards.c.workspace_id).label("member_role")
-        shared = (select(dashboard_shares.c.id)
-                  .where(dashboard_shares.c.dashboard_id == dashboards.c.id, dashboard_shares.c.revoked_at.is_(None))
-                  .exists().label("has_share"))
-        row = conn.execute(select(dashboards, member, shared).where(dashboards.c.id == dashboard_id)).first()
+        row = conn.execute(_BY_ID_WITH_ROLE, {"dashboard_id": dashboard_id, "acting_user_id": principal.user_id}).first()
         if row is None:
             raise NotFound(f"There is no dashboard {dashboard_id} that you can see")
         try:
@@ -455,3 +451,14 @@ class DashboardService:
         payload = dashboard_templates.propose(dataset.name, dataset.schema, summary, dataset.id, roles,
                                               sampled=sampled)
         return self.create(principal, workspace_id, payload)
+
+
+# A dashboard, the acting user's role in its workspace and whether a public link is live,
+# built once (see WorkspaceService.member_role).
+_BY_ID_WITH_ROLE = select(
+    dashboards,
+    WorkspaceService.member_role(dashboards.c.workspace_id).label("member_role"),
+    select(dashboard_shares.c.id)
+    .where(dashboard_shares.c.dashboard_id == dashboards.c.id, dashboard_shares.c.revoked_at.is_(None))
+    .exists().label("has_share"),
+).where(dashboards.c.id == bindparam("dashboard_id"))

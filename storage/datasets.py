@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 import duckdb
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 
 from analytics.columns import clean_display_name, clean_name
@@ -140,6 +140,7 @@ class DatasetService:
         self.engine = engine
         self.workspaces = workspaces
         self.data_dir = Path(data_dir)
+        self._by_id_with_role = None  # _load's statement, built on first use
         self.files_dir = self.data_dir / "datasets"
         self.tmp_dir = self.data_dir / "tmp"
         self.files_dir.mkdir(parents=True, exist_ok=True)
@@ -179,8 +180,10 @@ class DatasetService:
 
     def _load(self, conn, principal: Principal, dataset_id, minimum: Role) -> Dataset:
         dataset_id = row_id(dataset_id, "dataset")
-        member = self.workspaces.member_role(principal, datasets.c.workspace_id).label("member_role")
-        row = conn.execute(self._select().add_columns(member).where(datasets.c.id == dataset_id)).first()
+        if self._by_id_with_role is None:  # built once: see WorkspaceService.member_role
+            member = self.workspaces.member_role(datasets.c.workspace_id).label("member_role")
+            self._by_id_with_role = self._select().add_columns(member).where(datasets.c.id == bindparam("dataset_id"))
+        row = conn.execute(self._by_id_with_role, {"dataset_id": dataset_id, "acting_user_id": principal.user_id}).first()
         if row is None:
             raise NotFound(f"There is no dataset {dataset_id} that you can see")
         try:

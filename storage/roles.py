@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import logging
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -101,10 +101,7 @@ class ColumnRoleService:
         included; see get()."""
         inferred = self._inferred(dataset)[0]
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(column_role_overrides, users.c.name.label("person"))
-                .outerjoin(users, users.c.id == column_role_overrides.c.set_by)
-                .where(column_role_overrides.c.dataset_id == dataset.id)).all()
+            rows = conn.execute(_CORRECTIONS, {"dataset_id": dataset.id}).all()
         corrections = {r.column_name: r for r in rows}
         found = {}
         for entry in dataset.schema:
@@ -233,3 +230,10 @@ def _as_time(value):
     except ValueError:
         return value
     return parsed.date() if len(value) == 10 else parsed
+
+
+# A dataset's corrections, read for every widget drawn: built once (building a select
+# costs several times running it; see WorkspaceService.member_role).
+_CORRECTIONS = (select(column_role_overrides, users.c.name.label("person"))
+                .outerjoin(users, users.c.id == column_role_overrides.c.set_by)
+                .where(column_role_overrides.c.dataset_id == bindparam("dataset_id")))

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -102,20 +102,25 @@ class WorkspaceService:
     # --- the access check ------------------------------------------------------------
 
     @staticmethod
-    def member_role(principal: Principal, workspace_id_column):
-        """The principal's stored role in the workspace of ``workspace_id_column`` (NULL
-        when not an active member), as a column a caller adds to its own query: a
-        dataset's or a dashboard's row and the right to read it come in one round trip.
-        Pass what it gives to checked_role."""
+    def member_role(workspace_id_column):
+        """The stored role of the user bound as ``acting_user_id`` in the workspace of
+        ``workspace_id_column`` (NULL when not an active member), as a column a caller adds
+        to its own query: a dataset's or a dashboard's row and the right to read it come in
+        one round trip. Pass what it gives to checked_role.
+
+        Callers build their statement once (bound parameters, not values): building a
+        SQLAlchemy select costs ~200 us of Python, executing a built one ~25 us, and these
+        run on every widget a dashboard draws."""
         return (select(memberships.c.role)
                 .join(users, users.c.id == memberships.c.user_id)
                 .where(memberships.c.workspace_id == workspace_id_column,
-                       memberships.c.user_id == principal.user_id,
+                       memberships.c.user_id == bindparam("acting_user_id"),
                        users.c.is_active.is_(True))
                 .scalar_subquery())
 
     def role_of(self, conn: Connection, principal: Principal, workspace_id: int) -> Role | None:
-        role = conn.execute(select(self.member_role(principal, workspace_id))).scalar()
+        role = conn.execute(_ROLE_IN_WORKSPACE, {"acting_user_id": principal.user_id,
+                                                 "workspace_id": workspace_id}).scalar()
         return principal.effective_role(Role(role)) if role else None
 
     def require_role(self, conn: Connection, principal: Principal, workspace_id, minimum: Role) -> Role:
@@ -323,3 +328,6 @@ class WorkspaceService:
         domains = set(self.allowed_domains(workspace_id))
         return [a for a in addresses
                 if a.lower() not in members and a.rpartition("@")[2].lower() not in domains]
+
+
+_ROLE_IN_WORKSPACE = select(WorkspaceService.member_role(bindparam("workspace_id")))
