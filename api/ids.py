@@ -11,6 +11,8 @@ routes, which answer 404 for an id that names nothing.
 """
 from __future__ import annotations
 
+import re
+
 import flask
 
 from storage.database import MAX_ROW_ID
@@ -21,8 +23,20 @@ from storage.errors import InvalidInput, NotFound
 MAX_ID = MAX_ROW_ID
 
 
+# Ids that name no row: widgets, tabs and dashboard filters have names of their own
+# (a new widget's is 12 hex digits, all of them digits about once in 2,800 widgets),
+# uploads and jobs are uuids.
+NOT_ROW_IDS = {"widget_id", "widget_ids", "tab_id", "filter_id", "upload_id", "job_id"}
+NAMED_PARTS = re.compile(r"(^|\.)(widgets|tabs|filters)\[\d+\]$")
+
+
 def _is_id_name(name: str) -> bool:
-    return name == "id" or name.endswith("_id") or name.endswith("_ids")
+    """Whether ``name`` (a path argument, a field, or a body path such as
+    ``widgets[0].id``) holds a row id."""
+    parent, _, key = name.rpartition(".")
+    if key in NOT_ROW_IDS or (key == "id" and NAMED_PARTS.search(parent)):
+        return False
+    return key == "id" or key.endswith("_id") or key.endswith("_ids")
 
 
 def out_of_range(value) -> bool:
@@ -52,7 +66,7 @@ def _walk(obj, path: str = ""):
     if isinstance(obj, dict):
         for key, value in obj.items():
             where = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and _is_id_name(key):
+            if isinstance(key, str) and _is_id_name(where):
                 yield where, value
             yield from _walk(value, where)
     elif isinstance(obj, list):
