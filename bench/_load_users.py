@@ -26,8 +26,10 @@ import os
 import random
 import time
 
+import requests
 from gevent.pool import Pool
 from locust import HttpUser, between, events, task
+from locust.clients import LocustHttpAdapter
 
 CONFIG = json.loads(open(os.environ["DATAINSIGHT_LOAD_CONFIG"]).read())
 CALLBACK = "/_dash-update-component"
@@ -46,6 +48,37 @@ def _outputs(key: str) -> list[dict] | dict:
     if key.startswith("..") and key.endswith(".."):
         return [one(p) for p in key[2:-2].split("...")]
     return one(key)
+
+
+RESENT = "RESENT"  # locust's request type of the resends below: counted apart, not as requests
+
+
+class BrowserAdapter(LocustHttpAdapter):
+    """Sends a request again, once, when its connection closed before any answer came, as
+    a browser does (Chromium's HttpNetworkTransaction::ShouldResendRequest; RFC 9112 9.3.1).
+
+    A server may close a kept-alive connection it found idle just as the client reuses it:
+    no server can avoid that race, and a browser never shows it to its user. requests
+    (locust's client) does not resend, so without this the load test counted the race
+    as a failed widget. Each resend is reported (type RESENT), never hidden.
+    """
+
+    def send(self, request, **kwargs):
+        try:
+            return super().send(request, **kwargs)
+        except requests.ConnectionError as error:
+            if not _closed_before_answer(error):
+                raise
+            events.request.fire(request_type=RESENT, name="closed before an answer, sent again", response_time=0,
+                                response_length=0, exception=None, context={})
+            return super().send(request, **kwargs)
+
+
+def _closed_before_answer(error: requests.ConnectionError) -> bool:
+    """urllib3 says "Connection aborted." when the connection failed before the answer's
+    status line (after it, a broken answer is another error, not resent)."""
+    cause = error.args[0] if error.args else None
+    return getattr(cause, "args", (None,))[0] == "Connection aborted."
 
 
 class Person(HttpUser):
@@ -84,6 +117,7 @@ class Person(HttpUser):
     # --- what a person does ----------------------------------------------------------------
 
     def on_start(self):
+        self.client.mount("http://", BrowserAdapter(pool_manager=self.pool_manager))
         email, password = CONFIG["accounts"][next(_accounts) % len(CONFIG["accounts"])]
         self.state = {"filters": {}, "cross": []}
         body = {

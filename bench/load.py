@@ -444,9 +444,20 @@ WIDGET_KINDS = ("widget, warm filter set", "widget, other filter set")
 FILTER_KIND = "filter change (12 widgets)"
 
 
+NOT_REQUESTS = ("FLOW", "RESENT")  # locust rows that are not HTTP requests of their own (bench/_load_users.py)
+
+
+def _requests(m: dict) -> list[dict]:
+    return [k for name, k in m["kinds"].items() if name != "Aggregated" and k["type"] not in NOT_REQUESTS]
+
+
 def _errors(m: dict) -> int:
-    return sum(k["failures"] for name, k in m["kinds"].items() if name != "Aggregated" and k["type"] != "FLOW") \
+    return sum(k["failures"] for k in _requests(m)) \
         + sum(f["count"] for f in m["failures"] if f["name"].startswith(("web", "worker")))
+
+
+def _resent(m: dict) -> int:
+    return sum(k["count"] for name, k in m["kinds"].items() if k["type"] == "RESENT")
 
 
 def report(results: list[dict]) -> list[dict]:
@@ -457,7 +468,7 @@ def report(results: list[dict]) -> list[dict]:
         if m.get("skipped"):
             print(f"\nLoad test, {label}: SKIPPED: {m['skipped']}")
             continue
-        http = [k for name, k in m["kinds"].items() if name != "Aggregated" and k["type"] != "FLOW"]
+        http = _requests(m)
         total = {"count": sum(k["count"] for k in http), "failures": sum(k["failures"] for k in http),
                  "rps": sum(k["rps"] for k in http)}
         print(f"\nLoad test, {label}: {m['users']} people for {m['duration']} s, {m['rows']:,} rows "
@@ -474,6 +485,8 @@ def report(results: list[dict]) -> list[dict]:
         print(f"{'all HTTP requests (flows not counted)':<48} {total['count']:>7} {total['failures']:>6} "
               f"{total['rps']:>7.1f}")
         errors = _errors(m)
+        print(f"requests sent again because their kept-alive connection closed before an answer, as a browser "
+              f"does: {_resent(m)}")
         for failure in m["failures"][:10]:
             print(f"  error x{failure['count']}: {failure['name']}: {failure['error']}")
         peaks = ", ".join(f"{k} {v:.0f}" for k, v in m["peak_rss_mb_by_process"].items())
@@ -498,7 +511,8 @@ def report(results: list[dict]) -> list[dict]:
         rows += [
             {"case": f"load {short}: filter change p95 (s)", "ours": max(filt, 1) / 1000,
              "baseline": TARGET_FILTER_P95_MS / 1000,
-             "note": f"baseline column = target; {total.get('rps', 0):.0f} req/s, {errors} errors"},
+             "note": f"baseline column = target; {total.get('rps', 0):.0f} req/s, {errors} errors, "
+                     f"{_resent(m)} resent"},
             {"case": f"load {short}: widget p95 warm (s)", "ours": max(warm, 1) / 1000,
              "baseline": TARGET_WIDGET_P95_MS / 1000,
              "note": f"baseline column = target; peak RSS {m['peak_rss_mb']:.0f} MiB"},

@@ -4,6 +4,8 @@ limit, when a request is late, the access-log line and the JSON refusals."""
 from __future__ import annotations
 
 import json
+import socket
+import time
 
 import pytest
 
@@ -11,7 +13,8 @@ from waitress.adjustments import Adjustments
 
 from tests.conftest import sign_in
 from web.auth import REMEMBER_COOKIE, SESSION_COOKIE, credentials_checker
-from web.front import AccessLog, AnonymousBodyTooLarge, FrontLimits, FrontRequestParser, RequestTimeout
+from web.front import (AccessLog, AnonymousBodyTooLarge, FrontLimits, FrontRequestParser, RequestTimeout,
+                       make_servers)
 
 
 def test_only_cookies_this_app_signed_and_bearer_tokens_count_as_credentials(app, client, admin):
@@ -106,3 +109,55 @@ def test_accepted_events_are_not_logged_and_refusals_without_the_visitor(status,
     else:
         [line] = lines
         assert line.startswith("- - - [") and line.split("] ", 1)[1] == logged_line and "198.51.100.7" not in line
+
+
+def _pump_until(loop_map, done, seconds=5.0):
+    """Turn the front's loop (in this thread) until ``done()`` or the time is up."""
+    from waitress import wasyncore
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        wasyncore.loop(timeout=0.02, map=loop_map, use_poll=True, count=1)
+    return done()
+
+
+def _read_response(conn: socket.socket) -> bytes:
+    conn.settimeout(0.02)
+    try:
+        return conn.recv(65536)
+    except TimeoutError:
+        return b""
+
+
+def test_an_idle_connection_closes_at_once_unless_its_client_has_just_sent_a_request():
+    """Closing an idle keep-alive connection on a later turn of the loop reset the request
+    of a client that reused it meanwhile (the load test's ConnectionResetError)."""
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    limits = FrontLimits(30, 32, 256, lambda headers: True)
+    loop_map, dispatcher, [server] = make_servers(app, [listener], limits, threads=1, max_body_bytes=1024,
+                                                  max_connections=8)
+    request = b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    try:
+        client = socket.create_connection(listener.getsockname())
+        client.sendall(request)
+        answers = []
+        assert _pump_until(loop_map, lambda: answers.append(_read_response(client)) or b" 200 OK" in b"".join(answers))
+        idle_since_long_ago = time.time() + 60  # the maintenance as it runs 60 s later
+        client.sendall(request)  # reused just as the server finds it idle: not yet read by the loop
+        server.maintenance(idle_since_long_ago)
+        answers = []
+        assert _pump_until(loop_map, lambda: answers.append(_read_response(client)) or b"ok" in b"".join(answers))
+        [channel] = server.active_channels.values()
+        channel.last_activity -= 120
+        server.maintenance(time.time())  # idle with nothing waiting: closed now, not on the next turn
+        assert server.active_channels == {}
+        client.settimeout(1)
+        assert client.recv(16) == b""  # the client sees the close (and opens a new connection)
+        client.close()
+    finally:
+        server.close()
+        dispatcher.shutdown(timeout=1)
+        listener.close()
