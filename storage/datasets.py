@@ -30,6 +30,7 @@ from storage.audit import NO_AUDIT
 from storage.database import as_utc, row_id, utcnow
 from storage.duck import connect, literal, shared_instance
 from storage.errors import IngestError, InvalidInput, NotFound
+from storage.filtered_subsets import SHARED_SECONDS, SHARED_SUBSETS, forget_shared_copies, sweep_shared_copies
 from storage.jobs import temp_owner, temp_owner_gone
 from storage.limits import Limits, check_stored
 from storage.metrics import metrics
@@ -334,6 +335,7 @@ class DatasetService:
         # which start-up removes.
         for path in paths:
             (self.data_dir / path).unlink(missing_ok=True)
+            forget_shared_copies(self.data_dir / SHARED_SUBSETS, Path(path))
         self.audit.record(principal, "dataset.deleted", target_type="dataset", target_id=dataset.id,
                           target_name=dataset.name, workspace_id=dataset.workspace_id)
         for listener in self.listeners:
@@ -768,6 +770,9 @@ class DatasetService:
                     removed_orphans += 1
             except FileNotFoundError:
                 pass
+        # Copies of filter sets shared between processes (storage.filtered_subsets), older
+        # than any process still loading them; a stopped cluster leaves its last ones.
+        sweep_shared_copies(self.data_dir / SHARED_SUBSETS, time.time() - SHARED_SECONDS)
         if removed_tmp or removed_orphans:
             log.info("start-up clean-up removed %d temp and %d orphan dataset files", removed_tmp, removed_orphans)
         return {"tmp": removed_tmp, "orphans": removed_orphans}

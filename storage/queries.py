@@ -37,7 +37,7 @@ from storage.priority import INTERACTIVE
 from storage.datasets import Dataset, DatasetService
 from storage.duck import literal, shared_instance
 from storage.errors import AnalysisError, DataInsightError, Forbidden, InvalidInput, InvalidSpec, NotFound
-from storage.filtered_subsets import FilteredSubsets
+from storage.filtered_subsets import SHARED_SUBSETS, FilteredSubsets
 from storage.metrics import metrics
 from storage.principal import Principal
 
@@ -159,7 +159,8 @@ class QueryService:
         self._inflight_lock = threading.Lock()
         self.analysis_wait = ANALYSIS_WAIT
         self.background = BackgroundResults(workers=2, name="datainsight-analysis-widget")
-        self.subsets = FilteredSubsets(self._database, time_limit)
+        self.subsets = FilteredSubsets(self._database, time_limit, shared_dir=self.data_dir / SHARED_SUBSETS,
+                                       flights=flights)
 
     def clear_cache(self) -> None:
         """Forget every cached result (tests and benchmarks; versions make it unneeded)."""
@@ -395,11 +396,12 @@ class QueryService:
             # A site's dataset: its widgets read the events themselves, the newest included.
             source, schema, execute = self.sites.store.relation_sql(site_id), dataset.schema, self._execute
         else:
-            source = f"read_parquet({literal(str(self.datasets.file_path(dataset)))})"
+            file = self.datasets.file_path(dataset)
+            source = f"read_parquet({literal(str(file))})"
             schema, execute = self._schema_with_ranges(dataset), self._execute
             # The rows of the filter set, copied once for the dashboard's widgets
             # (storage.filtered_subsets); the query reads them with the same filters.
-            rows_from = self.subsets.use(source, dataset.rows, dataset.schema, normalized["filters"])
+            rows_from = self.subsets.use(source, dataset.rows, dataset.schema, normalized["filters"], file)
         with rows_from or nullcontext(source) as source:
             result = self._built_and_run(wt, normalized, schema, source, execute, dataset)
         if live is None or live.cache_seconds > 0:

@@ -10,6 +10,7 @@ import os
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from storage import Storage
 from storage.rate_limits import RedisRateLimitStorage, counter_storage
 from storage.redis_state import RedisFlights, RedisResultCache, client
 from tests.conftest import PASSWORD, bearer
+from tests.storage.test_filtered_subsets import _same
 
 REDIS_URL = os.environ.get("DATAINSIGHT_TEST_REDIS_URL")
 pytestmark = pytest.mark.skipif(
@@ -198,3 +200,65 @@ def test_without_redis_the_cache_is_on_disk(storage):
     assert storage.redis_url is None and storage.queries.flights is None
     assert type(storage.queries.cache).__module__.startswith("diskcache")
     assert type(storage.signup._limiter.storage).__name__ == "DatabaseRateLimitStorage"
+
+
+def _widgets(storage, principal, dataset, filters) -> dict:
+    """The benchmark dashboard's widgets under ``filters``, each computed (no cached result)."""
+    from bench.dashboard import WIDGETS
+    out = {}
+    for name, spec in WIDGETS:
+        storage.queries.clear_cache()
+        out[name] = storage.queries.run(principal, dataset.id, {**spec, "dataset_id": dataset.id}, filters)["rows"]
+    return out
+
+
+def test_a_filter_sets_rows_are_copied_by_one_process_and_loaded_by_the_other(pair, tmp_path, monkeypatch):
+    """Two web processes each get half of a filter change's widgets. One copies the rows
+    (storage.filtered_subsets) and shares the copy in the data dir; the other waits for
+    it and loads it instead of reading the table again; answers equal the file's."""
+    from bench.dashboard import generate
+    first, second = pair
+    ada = first.users.create_first_admin("ada@example.com", PASSWORD, "Ada").principal()
+    path = tmp_path / "transactions.parquet"
+    generate(path, 60_000)
+    table = first.datasets.create_from_file(ada, first.workspaces.personal_workspace(ada).id, path, "t.parquet")
+    month = [{"column": "InvoiceDate", "op": "between", "value": ["2023-03-01", "2023-03-28"]},
+             {"column": "Country", "op": "in", "value": ["France", "Germany"]}]
+    first.queries.subsets.min_rows = second.queries.subsets.min_rows = 10**12
+    expected = _widgets(first, ada, table, month)  # from the file
+    first.queries.subsets.min_rows = second.queries.subsets.min_rows = 0
+    copies = {"first": 0, "second": 0}
+    for name, storage in (("first", first), ("second", second)):
+        subsets = storage.queries.subsets
+        original = subsets._copy
+
+        def counted(*args, _name=name, _original=original):
+            time.sleep(0.3)  # a slow copy: the other process's widgets arrive meanwhile
+            copies[_name] += 1
+            return _original(*args)
+
+        monkeypatch.setattr(subsets, "_copy", counted)
+    # Both processes have seen a filter set of this file asked by several widgets (a dashboard's).
+    for storage in (first, second):
+        for _ in range(2):
+            _widgets(storage, ada, table, [{"column": "Channel", "op": "=", "value": "web"}])
+    copies.update(first=0, second=0)
+    specs = [{"type": "bar", "x": x, "y": "Quantity", "agg": agg, "dataset_id": table.id}
+             for x in ("Channel", "Country") for agg in ("sum", "count")]  # four widgets of one dashboard
+    with ThreadPoolExecutor(4) as pool:  # a filter change's widgets land on both processes at once
+        answers = list(pool.map(lambda job: job[0].queries.run(ada, table.id, job[1], month),
+                                zip([first, second, first, second], specs)))
+    assert sorted(copies.values()) == [0, 1]  # one process copied; the other loaded its copy
+    assert [a["cached"] for a in answers] == [False] * 4
+    by_channel = dict(tuple(row) for row in answers[0]["rows"])
+    assert sum(by_channel.values()) == sum(dict(tuple(r) for r in answers[2]["rows"]).values())
+    assert len(first.queries.subsets.tables()) == 2 and len(second.queries.subsets.tables()) == 2
+    shared_dir = first.data_dir / "cache" / "subsets" / Path(first.datasets.file_path(table)).stem
+    assert len(list(shared_dir.glob("*.parquet"))) == 2  # the copies of both filter sets
+    assert list(shared_dir.glob("*.tmp")) == []
+    for name, rows in _widgets(second, ada, table, month).items():  # every widget type from the loaded copy
+        if name != "table latest lines":  # ties in its timestamp come in any order
+            assert _same(rows, expected[name]), name
+    # Deleting the dataset removes its shared copies with its file.
+    first.datasets.delete(ada, table.id)
+    assert not shared_dir.exists()
