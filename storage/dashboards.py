@@ -24,7 +24,7 @@ from analytics.dashboards import bottom_of
 from analytics.names import check_name, header_text
 from analytics.widgets.spec import normalize_dashboard_filter, normalize_spec
 from storage.audit import NO_AUDIT
-from storage.database import as_utc, utcnow
+from storage.database import as_utc, read_only, utcnow
 from storage.dataset_sources import SAMPLED_SOURCES
 from storage.datasets import DatasetService
 from storage.duck import connect, literal
@@ -59,6 +59,7 @@ class DashboardService:
 
     def __init__(self, engine: Engine, workspaces: WorkspaceService, datasets: DatasetService, roles=None):
         self.engine = engine
+        self.reads = read_only(engine)  # single reads: one round trip (storage.database)
         self.workspaces = workspaces
         self.datasets = datasets
         self.roles = roles  # storage.roles.ColumnRoleService: what each column is, for generate()
@@ -109,7 +110,7 @@ class DashboardService:
             return [self._to_dict(conn, r, role, r.id in shared) for r in rows]
 
     def get(self, principal: Principal, dashboard_id) -> dict:
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row, role = self._load(conn, principal, dashboard_id, Role.VIEWER)
             return self._to_dict(conn, row, role, bool(row.has_share))
 

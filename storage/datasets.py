@@ -27,7 +27,7 @@ from analytics.columns import clean_display_name, clean_name
 from analytics.names import check_name
 from storage import ingest
 from storage.audit import NO_AUDIT
-from storage.database import as_utc, row_id, utcnow
+from storage.database import as_utc, read_only, row_id, utcnow
 from storage.duck import connect, literal, shared_instance
 from storage.errors import IngestError, InvalidInput, NotFound
 from storage.filtered_subsets import SHARED_SECONDS, SHARED_SUBSETS, forget_shared_copies, sweep_shared_copies
@@ -139,6 +139,7 @@ class DatasetService:
 
     def __init__(self, engine: Engine, workspaces: WorkspaceService, data_dir: Path, limits: Limits | int):
         self.engine = engine
+        self.reads = read_only(engine)  # single reads: one round trip (storage.database)
         self.workspaces = workspaces
         self.data_dir = Path(data_dir)
         self._by_id_with_role = None  # _load's statement, built on first use
@@ -194,7 +195,7 @@ class DatasetService:
         return self._to_dataset(row, role)
 
     def get(self, principal: Principal, dataset_id) -> Dataset:
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             return self._load(conn, principal, dataset_id, Role.VIEWER)
 
     def in_workspace(self, dataset_id, workspace_id: int) -> Dataset | None:

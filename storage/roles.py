@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from analytics import roles as role_rules
 from analytics.column_stats import summarize
 from analytics.profiling.compute import jsonable
-from storage.database import utcnow
+from storage.database import read_only, utcnow
 from storage.datasets import Dataset, DatasetService
 from storage.duck import connect, literal
 from storage.errors import InvalidInput, NotFound
@@ -41,6 +41,7 @@ SETTLED_ENTRIES = 256  # versions whose profile-based roles a process keeps
 class ColumnRoleService:
     def __init__(self, engine: Engine, workspaces: WorkspaceService, datasets: DatasetService, profiles=None):
         self.engine = engine
+        self.reads = read_only(engine)  # single reads: one round trip (storage.database)
         self.workspaces = workspaces
         self.datasets = datasets
         self.profiles = profiles  # storage.profiles.ProfileService: its ready profile is the better basis
@@ -100,7 +101,7 @@ class ColumnRoleService:
         """The roles of ``dataset`` (access already checked by the caller), corrections
         included; see get()."""
         inferred = self._inferred(dataset)[0]
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             rows = conn.execute(_CORRECTIONS, {"dataset_id": dataset.id}).all()
         corrections = {r.column_name: r for r in rows}
         found = {}

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, delete, insert, or_, select, update
 from sqlalchemy.engine import Engine
 
-from storage.database import as_utc, utcnow
+from storage.database import as_utc, read_only, utcnow
 from storage.errors import Forbidden
 from storage.principal import Principal
 from storage.tables import user_sessions, users
@@ -53,6 +53,7 @@ class SignInSession:
 class SessionService:
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.reads = read_only(engine)  # single reads: one round trip (storage.database)
 
     def start(self, user_id: int, user_agent: str | None = None, client_address: str | None = None) -> str:
         """A new session for a sign-in; returns its key (kept only in the cookies)."""
@@ -69,7 +70,7 @@ class SessionService:
         """The user of a live session, or None when it was ended, idled out, or the
         account was deactivated or changed its password."""
         now = utcnow()
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row = conn.execute(_LIVE_SESSION, {"key_hash": hash_token(key), "user_id": user_id}).first()
         if row is None or not row.is_active or row.session_stamp != stamp:
             return None

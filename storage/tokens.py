@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from analytics.names import check_name
 from storage.audit import NO_AUDIT
-from storage.database import as_utc, utcnow
+from storage.database import as_utc, read_only, utcnow
 from storage.errors import Forbidden, InvalidInput, NotFound
 from storage.principal import SCOPES, SCOPE_WRITE, Principal
 from storage.tables import api_tokens, users
@@ -72,6 +72,7 @@ class TokenService:
 
     def __init__(self, engine: Engine):
         self.engine = engine
+        self.reads = read_only(engine)  # single reads: one round trip (storage.database)
 
     def create(
         self, principal: Principal, name: str, scope: str = SCOPE_WRITE, expires_in_days: int | None = None
@@ -156,7 +157,7 @@ class TokenService:
         if not plaintext or not plaintext.startswith(TOKEN_PREFIX) or len(plaintext) > 200:
             return None
         now = utcnow()
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row = conn.execute(
                 select(api_tokens, users.c.email, users.c.name.label("user_name"), users.c.is_admin, users.c.is_active)
                 .join(users, users.c.id == api_tokens.c.user_id)

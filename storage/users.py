@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from analytics.names import check_name
 from storage.audit import NO_AUDIT
-from storage.database import as_utc, utcnow
+from storage.database import as_utc, read_only, utcnow
 from storage.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited, Unauthenticated
 from storage.passwords import DUMMY_HASH, check_password_rules, hash_password, verify_password
 from storage.principal import Principal, Role
@@ -124,13 +124,14 @@ class UserService:
 
     def __init__(self, engine: Engine, throttle: LoginThrottle, sleep: Callable[[float], None] = time.sleep):
         self.engine = engine
+        self.reads = read_only(engine)  # single reads: one round trip (storage.database)
         self.throttle = throttle
         self.sleep = sleep
 
     # --- reading ---------------------------------------------------------------------
 
     def get(self, user_id: int) -> User | None:
-        with self.engine.connect() as conn:
+        with self.reads.connect() as conn:
             row = conn.execute(select(users).where(users.c.id == user_id)).first()
         return User.from_row(row) if row else None
 
