@@ -30,7 +30,10 @@ PREFIX = "datainsight:"
 # A widget's result is small by construction (capped rows, aggregated in SQL); one larger
 # than this is a sign of a bug and is not worth Redis memory: it is computed again.
 MAX_VALUE_BYTES = 4 * 1024 * 1024
-POLL_SECONDS = 0.05  # how often a waiter looks whether another process's computation ended
+# How often a waiter looks whether another process's computation ended: soon at first
+# (most flights are a copy or a query of a few hundred ms), then every 50 ms at most.
+FIRST_POLL_SECONDS = 0.005
+POLL_SECONDS = 0.05
 
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
@@ -136,11 +139,13 @@ class RedisFlights:
     def wait(self, key: str, timeout: float) -> bool:
         """Wait until another process's flight of ``key`` ends; False after ``timeout``."""
         deadline = time.monotonic() + timeout
+        pause = FIRST_POLL_SECONDS
         while time.monotonic() < deadline:
             try:
                 if not self.conn.exists(self.prefix + key):
                     return True
             except redis.RedisError:
                 return True  # the caller reads the cache, then computes
-            time.sleep(POLL_SECONDS)
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_SECONDS)
         return False
