@@ -24,6 +24,7 @@ import itertools
 import json
 import os
 import random
+import threading
 import time
 
 import requests
@@ -51,6 +52,32 @@ def _outputs(key: str) -> list[dict] | dict:
 
 
 RESENT = "RESENT"  # locust's request type of the resends below: counted apart, not as requests
+_sending = threading.local()  # per greenlet under locust's gevent: was the last request's connection reused?
+
+
+def _count_requests_per_connection() -> None:
+    """Tell a kept-alive connection from a new one, as a browser does before resending:
+    each urllib3 connection counts the requests sent since it (re)connected."""
+    from urllib3.connection import HTTPConnection
+
+    connect, request = HTTPConnection.connect, HTTPConnection.request
+
+    def counted_connect(self):
+        self.requests_sent = 0
+        return connect(self)
+
+    def counted_request(self, *args, **kwargs):
+        # Counted once sent: a connection opened inside request() (http.client's auto-open)
+        # starts again at 0 in connect().
+        _sending.reused = self.sock is not None and getattr(self, "requests_sent", 0) > 0
+        sent = request(self, *args, **kwargs)
+        self.requests_sent = getattr(self, "requests_sent", 0) + 1
+        return sent
+
+    HTTPConnection.connect, HTTPConnection.request = counted_connect, counted_request
+
+
+_count_requests_per_connection()
 
 
 class BrowserAdapter(LocustHttpAdapter):
@@ -60,14 +87,17 @@ class BrowserAdapter(LocustHttpAdapter):
     A server may close a kept-alive connection it found idle just as the client reuses it:
     no server can avoid that race, and a browser never shows it to its user. requests
     (locust's client) does not resend, so without this the load test counted the race
-    as a failed widget. Each resend is reported (type RESENT), never hidden.
+    as a failed widget. Only a reused connection is resent, as by the browser: a new
+    connection closed without an answer is the server's fault and stays an error. Each
+    resend is reported (type RESENT), never hidden.
     """
 
     def send(self, request, **kwargs):
+        _sending.reused = False
         try:
             return super().send(request, **kwargs)
         except requests.ConnectionError as error:
-            if not _closed_before_answer(error):
+            if not (_sending.reused and _closed_before_answer(error)):
                 raise
             events.request.fire(request_type=RESENT, name="closed before an answer, sent again", response_time=0,
                                 response_length=0, exception=None, context={})

@@ -117,8 +117,9 @@ def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
     timeout): ping it, and if it is gone let the pool open another (DisconnectionError
     makes the pool retry). A connection that dies while in use fails its statement, and
     SQLAlchemy then replaces every connection of the pool older than the failure."""
-    if time.monotonic() - record.info.get("checked_in", 0.0) < PING_AFTER_IDLE_SECONDS:
-        return
+    checked_in = record.info.get("checked_in")
+    if checked_in is None or time.monotonic() - checked_in < PING_AFTER_IDLE_SECONDS:
+        return  # just opened (never checked in), or used moments ago
     try:
         cursor = dbapi_connection.cursor()
         try:

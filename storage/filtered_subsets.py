@@ -134,7 +134,7 @@ class FilteredSubsets:
             return
         if not reading:
             if builder:
-                self._build(subset, source, rows, schema, filters, shared)
+                self._build(subset, source, rows, schema, filters, shared, file and Path(file))
             else:
                 subset.built.wait(self.time_limit)
             with self._lock:
@@ -159,7 +159,7 @@ class FilteredSubsets:
         return True
 
     def _build(self, subset: _Subset, source: str, rows: int, schema: list[dict], filters: list[dict],
-               shared: Path | None) -> None:
+               shared: Path | None, file: Path | None) -> None:
         """Copy the matching rows, at most as many as a subset may hold (and one more, to
         tell), under the widgets' time limit; a filter set that keeps too many is dropped
         and remembered as unusable, so it is tried once. With ``shared``: load another
@@ -182,7 +182,7 @@ class FilteredSubsets:
                 timer.start()
                 state = self._copy(cursor, subset, source, rows, schema, filters)
                 if state == "ready" and token is not None:
-                    self._write_shared(cursor, subset.name, shared)
+                    self._write_shared(cursor, subset.name, shared, file)
         except Exception:  # noqa: BLE001 - the widgets then read the file, as without subsets
             log.warning("could not copy the rows of a filter set; widgets read the file", exc_info=True)
             state = "unusable"
@@ -232,7 +232,7 @@ class FilteredSubsets:
         subset.cells = cursor.execute(f"SELECT count(*) FROM {subset.name}").fetchone()[0] * columns
         return "ready"
 
-    def _write_shared(self, cursor, table: str, shared: Path) -> None:
+    def _write_shared(self, cursor, table: str, shared: Path, file: Path) -> None:
         """Write the copy whole under a temporary name, then rename it: a reader sees the
         whole file or none. A failure only costs the others their own copy."""
         tmp = shared.with_name(f"{shared.stem}.{uuid.uuid4().hex}.tmp")
@@ -240,10 +240,12 @@ class FilteredSubsets:
             shared.parent.mkdir(parents=True, exist_ok=True)
             cursor.execute(f"COPY {table} TO {literal(str(tmp))} (FORMAT parquet)")
             os.replace(tmp, shared)
+            if not file.exists():  # its dataset was deleted while the rows were copied
+                forget_shared_copies(self.shared_dir, file)
+            self._sweep()
         except Exception:  # noqa: BLE001
             log.warning("could not share the copy of a filter set's rows", exc_info=True)
             tmp.unlink(missing_ok=True)
-        self._sweep()
 
     def _sweep(self) -> None:
         """Remove shared copies older than SHARED_SECONDS (at most every SWEEP_SECONDS)."""
@@ -292,17 +294,16 @@ def sweep_shared_copies(shared_dir: Path | None, older_than: float) -> int:
     folders left empty. Any process may sweep at any time: a copy removed under a reader
     makes it copy the rows itself."""
     removed = 0
-    if shared_dir is None or not shared_dir.is_dir():
+    try:
+        folders = list(shared_dir.iterdir()) if shared_dir is not None else []
+    except OSError:  # no copies yet, or the folder went away
         return removed
-    for folder in shared_dir.iterdir():
-        for path in folder.glob("*") if folder.is_dir() else ():
-            try:
+    for folder in folders:
+        try:  # another process may sweep or delete the same folder meanwhile
+            for path in list(folder.iterdir()):
                 if path.stat().st_mtime < older_than:
                     path.unlink()
                     removed += 1
-            except FileNotFoundError:
-                pass
-        try:
             folder.rmdir()  # only when empty
         except OSError:
             pass

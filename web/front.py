@@ -164,19 +164,28 @@ class FrontServer(TcpWSGIServer):
 
 
 def close_idle(channel) -> None:
-    """Close a keep-alive connection idle past its time, unless its client has just sent a
+    """End a keep-alive connection idle past its time, unless its client has just sent a
     request on it (loop thread).
 
     waitress marks the channel and closes it on a later turn of the loop. Under load, a
     turn waits for the GIL behind the request threads, and a client that reuses the
     connection meanwhile (it still looked open) has its request answered by a reset: the
     kernel resets a socket closed with unread bytes. In the load test's cluster run that
-    was one widget in 20,000 failing with ConnectionResetError. Here the close is
-    immediate, and bytes already waiting are a request to read, not to reset.
+    was one widget in 20,000 failing with ConnectionResetError. Here the FIN goes out at
+    once (the client's pool then sees the connection closed and opens another), and bytes
+    already waiting are a request to read, not to reset.
+
+    The descriptor itself is still closed by the loop (``will_close``): this runs while
+    waitress's poll builds its list of descriptors, and closing one here let the same turn
+    accept a new connection on the freed number and then close that one.
     """
     if channel.readable() and _bytes_waiting(channel.socket):
         return  # the loop reads the request on its next turn
-    channel.handle_close()
+    try:
+        channel.socket.shutdown(socket.SHUT_WR)
+    except OSError:  # already gone
+        pass
+    channel.will_close = True
 
 
 def _bytes_waiting(sock) -> bool:

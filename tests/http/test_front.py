@@ -152,11 +152,47 @@ def test_an_idle_connection_closes_at_once_unless_its_client_has_just_sent_a_req
         assert _pump_until(loop_map, lambda: answers.append(_read_response(client)) or b"ok" in b"".join(answers))
         [channel] = server.active_channels.values()
         channel.last_activity -= 120
-        server.maintenance(time.time())  # idle with nothing waiting: closed now, not on the next turn
-        assert server.active_channels == {}
+        server.maintenance(time.time())  # idle with nothing waiting: the FIN goes out now
         client.settimeout(1)
-        assert client.recv(16) == b""  # the client sees the close (and opens a new connection)
+        assert client.recv(16) == b""  # seen before the loop turns (a client's pool opens another)
+        assert _pump_until(loop_map, lambda: server.active_channels == {})  # the loop closes it
         client.close()
+    finally:
+        server.close()
+        dispatcher.shutdown(timeout=1)
+        listener.close()
+
+
+def test_a_connection_accepted_in_the_turn_that_ends_an_idle_one_is_answered():
+    """The idle close runs while waitress's poll lists its descriptors; a descriptor closed
+    there was freed for the connection accepted in the same turn, which the turn then
+    closed as the old one (its request got no answer)."""
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    limits = FrontLimits(30, 32, 256, lambda headers: True)
+    loop_map, dispatcher, [server] = make_servers(app, [listener], limits, threads=1, max_body_bytes=1024,
+                                                  max_connections=8)
+    request = b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    try:
+        idle = socket.create_connection(listener.getsockname())
+        idle.sendall(request)
+        answers = []
+        assert _pump_until(loop_map, lambda: answers.append(_read_response(idle)) or b"ok" in b"".join(answers))
+        [channel] = server.active_channels.values()
+        channel.last_activity -= 120
+        server.next_channel_cleanup = 0  # the next turn's poll runs the maintenance
+        fresh = socket.create_connection(listener.getsockname())  # waiting to be accepted in that turn
+        fresh.sendall(request)
+        answers = []
+        assert _pump_until(loop_map, lambda: answers.append(_read_response(fresh)) or b"ok" in b"".join(answers))
+        assert b" 200 OK" in b"".join(answers)
+        idle.settimeout(1)
+        assert idle.recv(16) == b""
+        idle.close()
+        fresh.close()
     finally:
         server.close()
         dispatcher.shutdown(timeout=1)

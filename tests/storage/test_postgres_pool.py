@@ -18,13 +18,16 @@ pytestmark = pytest.mark.skipif(
 
 def test_a_read_is_autocommit_and_a_write_keeps_its_transaction(storage):
     reads = read_only(storage.engine)
-    with reads.connect() as conn:
-        assert conn.connection.dbapi_connection.autocommit is True
+    one = make_engine(TEST_DATABASE_URL)  # a pool of one connection: the same one comes back
+    with read_only(one).connect() as conn:
+        lent = conn.connection.dbapi_connection
+        assert lent.autocommit is True
         conn.execute(select(instance_state)).all()
         # Nothing left open: no transaction to roll back when the connection goes back.
-        assert conn.connection.dbapi_connection.info.transaction_status.name == "IDLE"
-    with storage.engine.connect() as conn:  # the same pool: the connection came back as it was
-        assert conn.connection.dbapi_connection.autocommit is False
+        assert lent.info.transaction_status.name == "IDLE"
+    with one.connect() as conn:  # the same connection, back as it was
+        assert conn.connection.dbapi_connection is lent and lent.autocommit is False
+    one.dispose()
     with pytest.raises(RuntimeError):
         with storage.engine.begin() as conn:
             conn.execute(insert(instance_state).values(key="pool-test", value="x"))
