@@ -128,9 +128,13 @@ def _read_response(conn: socket.socket) -> bytes:
         return b""
 
 
-def test_an_idle_connection_closes_at_once_unless_its_client_has_just_sent_a_request():
-    """Closing an idle keep-alive connection on a later turn of the loop reset the request
-    of a client that reused it meanwhile (the load test's ConnectionResetError)."""
+REQUEST = b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+@pytest.fixture
+def front():
+    """A front server on 127.0.0.1 whose loop the test turns itself: (loop map, server,
+    address). Its app answers "ok"."""
     def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
         return [b"ok"]
@@ -139,61 +143,53 @@ def test_an_idle_connection_closes_at_once_unless_its_client_has_just_sent_a_req
     limits = FrontLimits(30, 32, 256, lambda headers: True)
     loop_map, dispatcher, [server] = make_servers(app, [listener], limits, threads=1, max_body_bytes=1024,
                                                   max_connections=8)
-    request = b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    try:
-        client = socket.create_connection(listener.getsockname())
-        client.sendall(request)
-        answers = []
-        assert _pump_until(loop_map, lambda: answers.append(_read_response(client)) or b" 200 OK" in b"".join(answers))
-        idle_since_long_ago = time.time() + 60  # the maintenance as it runs 60 s later
-        client.sendall(request)  # reused just as the server finds it idle: not yet read by the loop
-        server.maintenance(idle_since_long_ago)
-        answers = []
-        assert _pump_until(loop_map, lambda: answers.append(_read_response(client)) or b"ok" in b"".join(answers))
-        [channel] = server.active_channels.values()
-        channel.last_activity -= 120
-        server.maintenance(time.time())  # idle with nothing waiting: the FIN goes out now
-        client.settimeout(1)
-        assert client.recv(16) == b""  # seen before the loop turns (a client's pool opens another)
-        assert _pump_until(loop_map, lambda: server.active_channels == {})  # the loop closes it
-        client.close()
-    finally:
-        server.close()
-        dispatcher.shutdown(timeout=1)
-        listener.close()
+    yield loop_map, server, listener.getsockname()
+    server.close()
+    dispatcher.shutdown(timeout=1)
+    listener.close()
 
 
-def test_a_connection_accepted_in_the_turn_that_ends_an_idle_one_is_answered():
+def _answered(loop_map, conn: socket.socket) -> bytes:
+    """Turn the loop until ``conn`` has its answer; the bytes received."""
+    answers = []
+    assert _pump_until(loop_map, lambda: answers.append(_read_response(conn)) or b"ok" in b"".join(answers))
+    return b"".join(answers)
+
+
+def test_an_idle_connection_closes_at_once_unless_its_client_has_just_sent_a_request(front):
+    """Closing an idle keep-alive connection on a later turn of the loop reset the request
+    of a client that reused it meanwhile (the load test's ConnectionResetError)."""
+    loop_map, server, address = front
+    client = socket.create_connection(address)
+    client.sendall(REQUEST)
+    assert b" 200 OK" in _answered(loop_map, client)
+    client.sendall(REQUEST)  # reused just as the server finds it idle: not yet read by the loop
+    server.maintenance(time.time() + 60)  # the maintenance as it runs 60 s later
+    assert b" 200 OK" in _answered(loop_map, client)
+    [channel] = server.active_channels.values()
+    channel.last_activity -= 120
+    server.maintenance(time.time())  # idle with nothing waiting: the FIN goes out now
+    client.settimeout(1)
+    assert client.recv(16) == b""  # seen before the loop turns (a client's pool opens another)
+    assert _pump_until(loop_map, lambda: server.active_channels == {})  # the loop closes it
+    client.close()
+
+
+def test_a_connection_accepted_in_the_turn_that_ends_an_idle_one_is_answered(front):
     """The idle close runs while waitress's poll lists its descriptors; a descriptor closed
     there was freed for the connection accepted in the same turn, which the turn then
     closed as the old one (its request got no answer)."""
-    def app(environ, start_response):
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
-        return [b"ok"]
-
-    listener = socket.create_server(("127.0.0.1", 0))
-    limits = FrontLimits(30, 32, 256, lambda headers: True)
-    loop_map, dispatcher, [server] = make_servers(app, [listener], limits, threads=1, max_body_bytes=1024,
-                                                  max_connections=8)
-    request = b"GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-    try:
-        idle = socket.create_connection(listener.getsockname())
-        idle.sendall(request)
-        answers = []
-        assert _pump_until(loop_map, lambda: answers.append(_read_response(idle)) or b"ok" in b"".join(answers))
-        [channel] = server.active_channels.values()
-        channel.last_activity -= 120
-        server.next_channel_cleanup = 0  # the next turn's poll runs the maintenance
-        fresh = socket.create_connection(listener.getsockname())  # waiting to be accepted in that turn
-        fresh.sendall(request)
-        answers = []
-        assert _pump_until(loop_map, lambda: answers.append(_read_response(fresh)) or b"ok" in b"".join(answers))
-        assert b" 200 OK" in b"".join(answers)
-        idle.settimeout(1)
-        assert idle.recv(16) == b""
-        idle.close()
-        fresh.close()
-    finally:
-        server.close()
-        dispatcher.shutdown(timeout=1)
-        listener.close()
+    loop_map, server, address = front
+    idle = socket.create_connection(address)
+    idle.sendall(REQUEST)
+    _answered(loop_map, idle)
+    [channel] = server.active_channels.values()
+    channel.last_activity -= 120
+    server.next_channel_cleanup = 0  # the next turn's poll runs the maintenance
+    fresh = socket.create_connection(address)  # waiting to be accepted in that turn
+    fresh.sendall(REQUEST)
+    assert b" 200 OK" in _answered(loop_map, fresh)
+    idle.settimeout(1)
+    assert idle.recv(16) == b""
+    idle.close()
+    fresh.close()
