@@ -134,7 +134,7 @@ class FilteredSubsets:
             return
         if not reading:
             if builder:
-                self._build(subset, source, rows, schema, filters, shared, file and Path(file))
+                self._build(subset, source, rows, schema, filters, shared, file)
             else:
                 subset.built.wait(self.time_limit)
             with self._lock:
